@@ -1,0 +1,54 @@
+// Request and response schemas of the auth and users API.
+import { t } from 'elysia'
+import { oneOf } from '../http/schema.ts'
+import { USER_ROLES, USER_STATUSES } from '../db/schema/index.ts'
+
+export const Username = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' })
+export const NewPassword = t.String({ minLength: 8, maxLength: 256 })
+export const Role = oneOf(USER_ROLES)
+export const Status = oneOf(USER_STATUSES)
+
+export const LoginBody = t.Object({
+  username: t.String({ minLength: 1, maxLength: 256 }),
+  password: t.String({ minLength: 1, maxLength: 1024 }),
+})
+
+export const ChangePasswordBody = t.Object({
+  current_password: t.String({ minLength: 1, maxLength: 1024 }),
+  new_password: NewPassword,
+})
+
+export const PublicUser = t.Object({
+  id: t.Integer(),
+  username: t.String(),
+  display_name: t.Nullable(t.String()),
+  email: t.Nullable(t.String()),
+  role: Role,
+  status: Status,
+  tenant_id: t.Integer(),
+  created_at: t.String(),
+  last_login_at: t.Nullable(t.String()),
+})
+
+export const CreateUserBody = t.Object({
+  username: Username,
+  password: NewPassword,
+  role: t.Optional(Role),
+  tenant_id: t.Optional(t.Integer({ minimum: 1 })),
+  display_name: t.Optional(t.String({ maxLength: 128 })),
+  email: t.Optional(t.String({ maxLength: 256, format: 'email' })),
+})
+
+export const UpdateUserBody = t.Object(
+  {
+    password: t.Optional(NewPassword),
+    role: t.Optional(Role),
+    status: t.Optional(Status),
+    tenant_id: t.Optional(t.Integer({ minimum: 1 })),
+    display_name: t.Optional(t.Nullable(t.String({ maxLength: 128 }))),
+    email: t.Optional(t.Nullable(t.String({ maxLength: 256, format: 'email' }))),
+  },
+  { minProperties: 1 },
+)
+
+export const UserIdParams = t.Object({ id: t.Integer({ minimum: 1 }) })

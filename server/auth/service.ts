@@ -1,0 +1,147 @@
+// Browser authentication: password login with rate limiting, server-side sessions keyed by
+// the SHA-256 of a random cookie token, logout and password change. No Elysia types here.
+import { createHash, randomBytes } from 'node:crypto'
+import { and, count, eq, gt, gte, lt, min, sql } from 'drizzle-orm'
+import type { AppContext } from '../context/index.ts'
+import { auditLog, authSessions, users } from '../db/schema/index.ts'
+import { HttpError } from '../errors.ts'
+import { decoyPasswordHash, hashPassword, verifyPassword } from './password.ts'
+import { findUserById, findUserByUsername, type UserRow } from './users.ts'
+
+export const SESSION_COOKIE = 'openace_session'
+/** How often last_seen_at is refreshed; more often would turn every request into a write. */
+const TOUCH_INTERVAL_MS = 60_000
+export const LOGIN_FAILED = 'auth.login.failure'
+const INVALID_CREDENTIALS = 'Invalid username or password'
+
+export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
+
+export interface ClientInfo {
+  ip: string | null
+  userAgent: string | null
+}
+
+/**
+ * Failed logins in the window, per username and per IP, read from the audit log itself:
+ * every instance sees the same counts and a restart forgets nothing.
+ */
+async function assertNotRateLimited(ctx: AppContext, username: string, ip: string | null): Promise<void> {
+  const { windowSeconds, maxFailuresPerUser, maxFailuresPerIp } = ctx.config.login
+  const since = new Date(ctx.now().getTime() - windowSeconds * 1000)
+  const checks: Array<[ReturnType<typeof eq>, number]> = [
+    [eq(auditLog.targetId, username.toLowerCase()), maxFailuresPerUser],
+  ]
+  if (ip) checks.push([eq(auditLog.ip, ip), maxFailuresPerIp])
+  for (const [filter, limit] of checks) {
+    const [row] = await ctx.db
+      .select({ n: count(), oldest: min(auditLog.ts) })
+      .from(auditLog)
+      .where(and(eq(auditLog.event, LOGIN_FAILED), gte(auditLog.ts, since), filter))
+    if (row && row.n >= limit) {
+      const oldest = row.oldest ? new Date(row.oldest).getTime() : ctx.now().getTime()
+      const retryAfter = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - ctx.now().getTime()) / 1000))
+      throw new HttpError(
+        429,
+        `Too many failed login attempts. Try again in ${retryAfter} seconds.`,
+        'rate_limited',
+        undefined,
+        {
+          'retry-after': String(retryAfter),
+        },
+      )
+    }
+  }
+}
+
+export async function login(ctx: AppContext, username: string, password: string, client: ClientInfo) {
+  await assertNotRateLimited(ctx, username, client.ip)
+  const user = await findUserByUsername(ctx.db, username)
+  // Same work and same answer for an unknown user, a wrong password and a disabled account.
+  const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()))
+  if (!user || !ok || user.status !== 'active') {
+    await ctx.audit(
+      LOGIN_FAILED,
+      { type: 'anonymous', name: username.slice(0, 64), ip: client.ip },
+      { type: 'user', id: username.toLowerCase() },
+      { reason: !user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled' },
+      { outcome: 'failure', tenantId: user?.tenantId ?? null },
+    )
+    throw new HttpError(401, INVALID_CREDENTIALS, 'invalid_credentials')
+  }
+  const token = randomBytes(32).toString('base64url')
+  const now = ctx.now()
+  const expiresAt = new Date(now.getTime() + ctx.config.authSessionTtlSeconds * 1000)
+  await ctx.db.insert(authSessions).values({
+    tokenHash: hashToken(token),
+    userId: user.id,
+    createdAt: now,
+    expiresAt,
+    lastSeenAt: now,
+    ip: client.ip,
+    userAgent: client.userAgent?.slice(0, 512) ?? null,
+  })
+  await ctx.db.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id))
+  await ctx.audit(
+    'auth.login',
+    { type: 'user', id: user.id, name: user.username, tenantId: user.tenantId, ip: client.ip },
+    {
+      type: 'user',
+      id: user.id,
+    },
+  )
+  return { user: { ...user, lastLoginAt: now }, token, expiresAt }
+}
+
+/** The user behind a session cookie token, or undefined when missing, expired or disabled. */
+export async function resolveSession(ctx: AppContext, token: string): Promise<UserRow | undefined> {
+  const tokenHash = hashToken(token)
+  const now = ctx.now()
+  const [row] = await ctx.db
+    .select({ user: users, lastSeenAt: authSessions.lastSeenAt })
+    .from(authSessions)
+    .innerJoin(users, eq(users.id, authSessions.userId))
+    .where(and(eq(authSessions.tokenHash, tokenHash), gt(authSessions.expiresAt, now)))
+    .limit(1)
+  if (!row || row.user.status !== 'active') return undefined
+  if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
+    await ctx.db.update(authSessions).set({ lastSeenAt: now }).where(eq(authSessions.tokenHash, tokenHash))
+  }
+  return row.user
+}
+
+export async function logout(ctx: AppContext, token: string): Promise<void> {
+  await ctx.db.delete(authSessions).where(eq(authSessions.tokenHash, hashToken(token)))
+}
+
+export async function revokeUserSessions(
+  ctx: AppContext,
+  userId: number,
+  exceptToken?: string,
+): Promise<void> {
+  const filter = exceptToken
+    ? and(eq(authSessions.userId, userId), sql`${authSessions.tokenHash} <> ${hashToken(exceptToken)}`)
+    : eq(authSessions.userId, userId)
+  await ctx.db.delete(authSessions).where(filter)
+}
+
+export async function changePassword(
+  ctx: AppContext,
+  userId: number,
+  current: string,
+  next: string,
+  keepToken: string,
+) {
+  const user = await findUserById(ctx.db, userId)
+  if (!user || !(await verifyPassword(current, user.passwordHash))) {
+    throw new HttpError(400, 'The current password is not correct', 'invalid_request', 'current_password')
+  }
+  await ctx.db
+    .update(users)
+    .set({ passwordHash: await hashPassword(next), updatedAt: ctx.now() })
+    .where(eq(users.id, userId))
+  await revokeUserSessions(ctx, userId, keepToken)
+}
+
+export async function deleteExpiredSessions(ctx: AppContext): Promise<void> {
+  await ctx.db.delete(authSessions).where(lt(authSessions.expiresAt, ctx.now()))
+}

@@ -1,0 +1,148 @@
+// Reads and validates the server's environment once, at start-up, so every other module
+// receives typed settings and a bad value fails loudly with the variable's name.
+import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
+export type LogLevel = (typeof LOG_LEVELS)[number]
+
+const EnvSchema = Type.Object({
+  NODE_ENV: Type.Optional(Type.String()),
+  HOST: Type.String({ default: '0.0.0.0' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 5000 }),
+  DATABASE_URL: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+  DATA_DIR: Type.String({ default: './data', minLength: 1 }),
+  SECRET_KEY: Type.Optional(Type.String({ minLength: 16 })),
+  OPENACE_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
+  OPENACE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
+  PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  LOG_LEVEL: Type.Union(
+    LOG_LEVELS.map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  TRUST_PROXY: Type.Boolean({ default: false }),
+  AUTH_SESSION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+  LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
+})
+
+type Env = Static<typeof EnvSchema>
+
+export interface Config {
+  production: boolean
+  host: string
+  port: number
+  databaseUrl: string | undefined
+  dataDir: string
+  secretKey: string
+  /** Where the secret came from: the environment, or generated and kept in DATA_DIR (dev only). */
+  secretKeySource: 'env' | 'data-dir'
+  encryptionKeyHex: string | undefined
+  adminPassword: string | undefined
+  publicUrl: string | undefined
+  logLevel: LogLevel
+  trustProxy: boolean
+  authSessionTtlSeconds: number
+  login: { maxFailuresPerUser: number; maxFailuresPerIp: number; windowSeconds: number }
+}
+
+export class ConfigError extends Error {}
+
+const BOOLEAN_KEYS = new Set(['TRUST_PROXY'])
+const INTEGER_KEYS = new Set([
+  'PORT',
+  'AUTH_SESSION_TTL_SECONDS',
+  'LOGIN_MAX_FAILURES_PER_USER',
+  'LOGIN_MAX_FAILURES_PER_IP',
+  'LOGIN_RATE_WINDOW_SECONDS',
+])
+
+/** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
+function coerce(raw: Record<string, string | undefined>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const key of Object.keys(EnvSchema.properties)) {
+    const value = raw[key]
+    if (value === undefined || value === '') continue
+    if (INTEGER_KEYS.has(key)) out[key] = /^-?\d+$/.test(value) ? Number(value) : value
+    else if (BOOLEAN_KEYS.has(key))
+      out[key] = ['1', 'true', 'yes'].includes(value.toLowerCase())
+        ? true
+        : ['0', 'false', 'no'].includes(value.toLowerCase())
+          ? false
+          : value
+    else out[key] = value
+  }
+  return out
+}
+
+export interface LoadConfigOptions {
+  /** Called with start-up warnings (dev-mode fallbacks); defaults to console.warn. */
+  warn?: (message: string) => void
+}
+
+export function loadConfig(
+  raw: Record<string, string | undefined> = process.env,
+  options: LoadConfigOptions = {},
+): Config {
+  const warn = options.warn ?? ((m: string) => console.warn(m))
+  const candidate = Value.Default(EnvSchema, coerce(raw))
+  const first = Value.Errors(EnvSchema, candidate).First()
+  if (first) {
+    const key = first.path.replace(/^\//, '')
+    throw new ConfigError(`Invalid environment variable ${key}: ${first.message}`)
+  }
+  const env = candidate as Env
+  const production = env.NODE_ENV === 'production'
+  const dataDir = resolve(env.DATA_DIR)
+
+  let secretKey = env.SECRET_KEY
+  let secretKeySource: Config['secretKeySource'] = 'env'
+  if (!secretKey) {
+    if (production) {
+      throw new ConfigError(
+        'SECRET_KEY is required in production (NODE_ENV=production). Generate one with: openssl rand -hex 32',
+      )
+    }
+    secretKey = readOrCreateDevSecret(dataDir)
+    secretKeySource = 'data-dir'
+    warn(
+      `SECRET_KEY is not set; using a development secret kept in ${join(dataDir, 'secret-key')}. Set SECRET_KEY in production.`,
+    )
+  }
+
+  return {
+    production,
+    host: env.HOST,
+    port: env.PORT,
+    databaseUrl: env.DATABASE_URL,
+    dataDir,
+    secretKey,
+    secretKeySource,
+    encryptionKeyHex: env.OPENACE_ENCRYPTION_KEY?.toLowerCase(),
+    adminPassword: env.OPENACE_ADMIN_PASSWORD,
+    publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
+    logLevel: env.LOG_LEVEL,
+    trustProxy: env.TRUST_PROXY,
+    authSessionTtlSeconds: env.AUTH_SESSION_TTL_SECONDS,
+    login: {
+      maxFailuresPerUser: env.LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+      windowSeconds: env.LOGIN_RATE_WINDOW_SECONDS,
+    },
+  }
+}
+
+/** A dev secret that survives restarts, so stored API keys stay decryptable between runs. */
+function readOrCreateDevSecret(dataDir: string): string {
+  const file = join(dataDir, 'secret-key')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dataDir, { recursive: true })
+  const secret = randomBytes(32).toString('hex')
+  writeFileSync(file, `${secret}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return secret
+}

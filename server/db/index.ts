@@ -1,0 +1,99 @@
+// Opens the database: the `postgres` driver when DATABASE_URL is set, else embedded PGlite
+// under DATA_DIR. Both sit behind one drizzle type plus LISTEN/NOTIFY, so nothing above
+// this module knows which one it talks to.
+import { mkdirSync } from 'node:fs'
+import { PGlite } from '@electric-sql/pglite'
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
+import postgres from 'postgres'
+import * as schema from './schema/index.ts'
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
+export type DatabaseKind = 'pglite' | 'postgres'
+export type Unlisten = () => Promise<void>
+
+export interface Database {
+  db: Db
+  kind: DatabaseKind
+  /** Subscribes to a NOTIFY channel; works across server instances on real Postgres. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<Unlisten>
+  notify(channel: string, payload: string): Promise<void>
+  ping(): Promise<void>
+  close(): Promise<void>
+}
+
+export interface OpenDatabaseOptions {
+  url?: string
+  /** Directory for PGlite's files, or `memory://` for a throwaway database. */
+  dataDir?: string
+  /** A PGlite data-dir dump to start from (tests clone a migrated template this way). */
+  loadDataDir?: Blob
+  /** Pool size for the postgres driver. */
+  maxConnections?: number
+}
+
+export const DEFAULT_POOL_SIZE = 10
+
+export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
+  if (options.url) return openPostgres(options.url, options.maxConnections ?? DEFAULT_POOL_SIZE)
+  return openPglite(options.dataDir ?? 'memory://', options.loadDataDir)
+}
+
+async function openPglite(dataDir: string, loadDataDir?: Blob): Promise<Database> {
+  if (!dataDir.startsWith('memory://')) mkdirSync(dataDir, { recursive: true })
+  const client = await PGlite.create(dataDir, loadDataDir ? { loadDataDir } : {})
+  const db = drizzlePglite({ client, schema, casing: 'snake_case' }) as unknown as Db
+  let closed = false
+  return {
+    db,
+    kind: 'pglite',
+    client,
+    async listen(channel, onPayload) {
+      const stop = await client.listen(channel, onPayload)
+      return async () => {
+        if (!closed) await stop()
+      }
+    },
+    async notify(channel, payload) {
+      await client.query('select pg_notify($1, $2)', [channel, payload])
+    },
+    async ping() {
+      await client.query('select 1')
+    },
+    async close() {
+      if (closed) return
+      closed = true
+      await client.close()
+    },
+  } as Database
+}
+
+async function openPostgres(url: string, max: number): Promise<Database> {
+  const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'open-ace' } })
+  const db = drizzlePostgres({ client: sql, schema, casing: 'snake_case' }) as unknown as Db
+  return {
+    db,
+    kind: 'postgres',
+    sql,
+    async listen(channel, onPayload) {
+      const sub = await sql.listen(channel, onPayload)
+      return () => sub.unlisten()
+    },
+    async notify(channel, payload) {
+      await sql.notify(channel, payload)
+    },
+    async ping() {
+      await sql`select 1`
+    },
+    async close() {
+      await sql.end({ timeout: 5 })
+    },
+  } as Database
+}
+
+/** The underlying driver handle, for the migrator and the test harness. */
+export function rawClient(database: Database): { pglite?: PGlite; sql?: postgres.Sql } {
+  const d = database as Database & { client?: PGlite; sql?: postgres.Sql }
+  return { pglite: d.client, sql: d.sql }
+}

@@ -1,0 +1,16 @@
+// Schema helpers for the HTTP layer. `oneOf` exists because Elysia's t.UnionEnum quietly
+// defaults an absent optional field to its first value, which would, for instance, turn
+// an omitted role into `system_admin`.
+import { type TLiteral, type TUnion, Type, type SchemaOptions } from '@sinclair/typebox'
+
+type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
+
+export function oneOf<const T extends readonly string[]>(
+  values: T,
+  options?: SchemaOptions,
+): TUnion<[...Literals<T>]> {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  ) as unknown as TUnion<[...Literals<T>]>
+}

@@ -1,0 +1,106 @@
+// Test servers: the real app on a fresh database, called in-process through app.handle or,
+// with listen: true, over a real socket. Logs are captured so tests can grep them.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { loadConfig } from '../../server/config.ts'
+import { createLogger } from '../../server/log.ts'
+import { prepareServer, type PreparedServer } from '../../server/start.ts'
+import { dropTestDatabase, openTestDatabase } from './database.ts'
+
+export const ADMIN_PASSWORD = 'admin123'
+export const TEST_SECRET_KEY = 'test-secret-key-not-for-production'
+
+export interface TestServer extends PreparedServer {
+  /** Base URL: a real socket when listening, else a placeholder app.handle understands. */
+  url: string
+  dataDir: string
+  logs: string[]
+  request(path: string, init?: RequestInit & { json?: unknown; cookie?: string }): Promise<Response>
+  login(username?: string, password?: string): Promise<string>
+  stop(): Promise<void>
+}
+
+export interface TestServerOptions {
+  env?: Record<string, string | undefined>
+  listen?: boolean
+}
+
+export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'oa-test-'))
+  const config = loadConfig(
+    {
+      SECRET_KEY: TEST_SECRET_KEY,
+      DATA_DIR: dataDir,
+      OPENACE_ADMIN_PASSWORD: ADMIN_PASSWORD,
+      LOG_LEVEL: 'debug',
+      ...options.env,
+    },
+    { warn: () => {} },
+  )
+  const logs: string[] = []
+  const log = createLogger(config.logLevel, (line) => logs.push(line))
+  const database = await openTestDatabase()
+  const prepared = await prepareServer(config, { database, log, print: (line) => logs.push(line) })
+  let url = 'http://localhost'
+  if (options.listen) {
+    prepared.app.listen({ hostname: '127.0.0.1', port: 0, idleTimeout: 60 })
+    url = `http://127.0.0.1:${prepared.app.server!.port}`
+  }
+
+  const request: TestServer['request'] = async (path, init = {}) => {
+    const headers = new Headers(init.headers)
+    let body = init.body
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(init.json)
+    }
+    if (init.cookie) headers.set('cookie', init.cookie)
+    const req = new Request(`${url}${path}`, { ...init, headers, body })
+    return options.listen ? fetch(req) : prepared.app.handle(req)
+  }
+
+  return {
+    ...prepared,
+    url,
+    dataDir,
+    logs,
+    request,
+    async login(username = 'admin', password = ADMIN_PASSWORD) {
+      const res = await request('/api/auth/login', { method: 'POST', json: { username, password } })
+      if (res.status !== 200) throw new Error(`login ${username} failed: ${res.status} ${await res.text()}`)
+      return cookieFrom(res)
+    },
+    async stop() {
+      if (options.listen) await prepared.app.stop(true)
+      await prepared.close()
+      if ('testName' in database && database.testName) await dropTestDatabase(database.testName)
+      rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** The `name=value` pairs of a response's Set-Cookie headers, ready for a Cookie header. */
+export function cookieFrom(res: Response): string {
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+}
+
+export async function createUser(
+  server: TestServer,
+  adminCookie: string,
+  username: string,
+  role: 'user' | 'system_admin' = 'user',
+  tenantId?: number,
+) {
+  const res = await server.request('/api/users', {
+    method: 'POST',
+    cookie: adminCookie,
+    json: { username, password: `${username}-password`, role, ...(tenantId ? { tenant_id: tenantId } : {}) },
+  })
+  if (res.status !== 201) throw new Error(`create user ${username}: ${res.status} ${await res.text()}`)
+  const { user } = (await res.json()) as { user: { id: number } }
+  return { id: user.id, cookie: await server.login(username, `${username}-password`) }
+}
