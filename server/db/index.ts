@@ -76,6 +76,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
     db,
     kind: 'postgres',
     sql,
+    url,
     async listen(channel, onPayload) {
       const sub = await sql.listen(channel, onPayload)
       return () => sub.unlisten()
@@ -93,7 +94,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
 }
 
 /** The underlying driver handle, for the migrator and the test harness. */
-export function rawClient(database: Database): { pglite?: PGlite; sql?: postgres.Sql } {
-  const d = database as Database & { client?: PGlite; sql?: postgres.Sql }
-  return { pglite: d.client, sql: d.sql }
+export function rawClient(database: Database): { pglite?: PGlite; sql?: postgres.Sql; url?: string } {
+  const d = database as Database & { client?: PGlite; sql?: postgres.Sql; url?: string }
+  return { pglite: d.client, sql: d.sql, url: d.url }
 }

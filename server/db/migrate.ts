@@ -5,19 +5,21 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator'
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
+import postgres from 'postgres'
 import { type Database, rawClient } from './index.ts'
 
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../drizzle', import.meta.url))
 const MIGRATION_LOCK_ID = 0x0a_ce_0001
 
 export async function migrateDatabase(database: Database): Promise<void> {
-  const { pglite, sql } = rawClient(database)
+  const { pglite, url } = rawClient(database)
   if (pglite) {
     await migratePglite(drizzlePglite({ client: pglite }), { migrationsFolder: MIGRATIONS_FOLDER })
     return
   }
-  if (!sql) throw new Error('migrate: unknown database client')
-  const conn = await sql.reserve()
+  if (!url) throw new Error('migrate: unknown database client')
+  // One dedicated connection: the advisory lock belongs to the session that took it.
+  const conn = postgres(url, { max: 1, onnotice: () => {} })
   try {
     await conn`select pg_advisory_lock(${MIGRATION_LOCK_ID})`
     try {
@@ -26,6 +28,6 @@ export async function migrateDatabase(database: Database): Promise<void> {
       await conn`select pg_advisory_unlock(${MIGRATION_LOCK_ID})`
     }
   } finally {
-    conn.release()
+    await conn.end()
   }
 }

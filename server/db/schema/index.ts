@@ -1,3 +1,6 @@
 // Every table, one file per group; drizzle-kit reads this module to generate migrations.
 export * from './identity.ts'
 export * from './audit.ts'
+export * from './llm.ts'
+export * from './machines.ts'
+export * from './sessions.ts'

@@ -1,0 +1,23 @@
+// `bun run test`: installs dependencies when missing, then runs the whole suite with `bun test`
+// (extra arguments pass through, e.g. `bun run test server/auth`). Set DATABASE_URL to run it
+// against a real Postgres server instead of the embedded database.
+import { prepare, ROOT } from './prepare.ts'
+
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`Usage: bun run test [bun test arguments...]
+
+Installs dependencies if missing and runs every test (bun test). The tests build the
+pieces they need (agent binary, UI) themselves when those are missing.
+DATABASE_URL=postgres://... runs them against a real Postgres server: each test gets
+a fresh database created there and dropped afterwards.`)
+  process.exit(0)
+}
+
+await prepare({ ui: false, agent: false })
+const proc = Bun.spawn([process.execPath, 'test', ...process.argv.slice(2)], {
+  cwd: ROOT,
+  stdin: 'ignore',
+  stdout: 'inherit',
+  stderr: 'inherit',
+})
+process.exit(await proc.exited)

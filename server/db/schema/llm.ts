@@ -1,0 +1,131 @@
+// LLM access: encrypted provider keys, the proxy tokens agents hold, quota limits, the proxy's
+// usage ledger (the one that counts toward quota) and CLI-reported usage kept apart from it.
+import {
+  bigint,
+  bigserial,
+  customType,
+  index,
+  integer,
+  pgTable,
+  serial,
+  text,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { users } from './identity.ts'
+import { sessions } from './sessions.ts'
+import { createdAt, tz } from './timestamps.ts'
+
+export const LLM_PROVIDERS = ['openai', 'anthropic', 'google'] as const
+export type LlmProvider = (typeof LLM_PROVIDERS)[number]
+export const API_KEY_STATUSES = ['enabled', 'disabled'] as const
+export type ApiKeyStatus = (typeof API_KEY_STATUSES)[number]
+export const QUOTA_SCOPES = ['user', 'tenant'] as const
+export type QuotaScope = (typeof QUOTA_SCOPES)[number]
+
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (value) => new Uint8Array(value),
+})
+
+export const apiKeyStore = pgTable(
+  'api_key_store',
+  {
+    id: serial('id').primaryKey(),
+    provider: text('provider', { enum: LLM_PROVIDERS }).notNull(),
+    keyName: text('key_name').notNull(),
+    /** AES-256-GCM of the key (tag appended); never the key in clear. */
+    ciphertext: bytea('ciphertext').notNull(),
+    nonce: bytea('nonce').notNull(),
+    /** Last four characters, kept so the list can be masked without decrypting. */
+    hint: text('hint').notNull(),
+    baseUrl: text('base_url'),
+    status: text('status', { enum: API_KEY_STATUSES }).notNull().default('enabled'),
+    createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    lastUsedAt: tz('last_used_at'),
+  },
+  (t) => [uniqueIndex('api_key_store_provider_name_idx').on(t.provider, t.keyName)],
+)
+
+export const proxyTokens = pgTable(
+  'proxy_tokens',
+  {
+    jti: uuid('jti').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    machineId: text('machine_id'),
+    tenantId: integer('tenant_id').notNull(),
+    provider: text('provider', { enum: LLM_PROVIDERS }),
+    issuedAt: createdAt(),
+    expiresAt: tz('expires_at').notNull(),
+    revokedAt: tz('revoked_at'),
+  },
+  (t) => [
+    index('proxy_tokens_session_idx').on(t.sessionId),
+    index('proxy_tokens_machine_idx').on(t.machineId),
+  ],
+)
+
+export const quotaLimits = pgTable(
+  'quota_limits',
+  {
+    id: serial('id').primaryKey(),
+    scope: text('scope', { enum: QUOTA_SCOPES }).notNull(),
+    /** A user id or a tenant id, depending on scope. */
+    subjectId: integer('subject_id').notNull(),
+    dailyTokenLimit: bigint('daily_token_limit', { mode: 'number' }),
+    monthlyTokenLimit: bigint('monthly_token_limit', { mode: 'number' }),
+    dailyRequestLimit: integer('daily_request_limit'),
+    monthlyRequestLimit: integer('monthly_request_limit'),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('quota_limits_scope_subject_idx').on(t.scope, t.subjectId)],
+)
+
+export const quotaUsage = pgTable(
+  'quota_usage',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    ts: tz('ts').notNull().defaultNow(),
+    userId: integer('user_id').notNull(),
+    tenantId: integer('tenant_id').notNull(),
+    sessionId: uuid('session_id'),
+    machineId: text('machine_id'),
+    provider: text('provider', { enum: LLM_PROVIDERS }).notNull(),
+    model: text('model'),
+    apiKeyId: integer('api_key_id'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    requests: integer('requests').notNull().default(1),
+    latencyMs: integer('latency_ms').notNull().default(0),
+    status: integer('status').notNull(),
+  },
+  (t) => [
+    index('quota_usage_user_ts_idx').on(t.userId, t.ts),
+    index('quota_usage_session_idx').on(t.sessionId),
+  ],
+)
+
+export const usageReports = pgTable(
+  'usage_reports',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    reportId: text('report_id').notNull(),
+    machineId: text('machine_id').notNull(),
+    sessionId: uuid('session_id').notNull(),
+    userId: integer('user_id'),
+    tool: text('tool'),
+    model: text('model'),
+    inputTokens: integer('input_tokens').notNull().default(0),
+    outputTokens: integer('output_tokens').notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+    reportedAt: createdAt(),
+  },
+  (t) => [uniqueIndex('usage_reports_machine_report_idx').on(t.machineId, t.reportId)],
+)

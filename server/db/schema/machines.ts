@@ -1,0 +1,97 @@
+// Remote machines and who may use them: machines keyed by the agent-generated machine_id,
+// their agent tokens (hashed), user assignments and one-time registration tokens (hashed).
+import { sql } from 'drizzle-orm'
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
+import { tenants, users } from './identity.ts'
+import { createdAt, tz } from './timestamps.ts'
+
+export const MACHINE_STATUSES = ['online', 'offline'] as const
+export type MachineStatus = (typeof MACHINE_STATUSES)[number]
+export const AGENT_TRANSPORTS = ['websocket', 'long_poll'] as const
+export type AgentTransport = (typeof AGENT_TRANSPORTS)[number]
+export const MACHINE_PERMISSIONS = ['user', 'admin'] as const
+export type MachinePermission = (typeof MACHINE_PERMISSIONS)[number]
+export const AGENT_TOKEN_REVOKE_REASONS = ['revoked', 'deregistered'] as const
+export type AgentTokenRevokeReason = (typeof AGENT_TOKEN_REVOKE_REASONS)[number]
+
+export const remoteMachines = pgTable(
+  'remote_machines',
+  {
+    machineId: text('machine_id').primaryKey(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    name: text('name').notNull(),
+    hostname: text('hostname').notNull(),
+    osType: text('os_type').notNull(),
+    osVersion: text('os_version').notNull(),
+    capabilities: jsonb('capabilities').$type<Record<string, unknown>>().notNull().default({}),
+    agentVersion: text('agent_version').notNull(),
+    status: text('status', { enum: MACHINE_STATUSES }).notNull().default('offline'),
+    connected: boolean('connected').notNull().default(false),
+    transport: text('transport', { enum: AGENT_TRANSPORTS }),
+    /** Bumped on every new connection, so a late "closed" from an old one cannot mark us offline. */
+    connectionEpoch: integer('connection_epoch').notNull().default(0),
+    lastHeartbeat: tz('last_heartbeat'),
+    systemInfo: jsonb('system_info').$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    /** Set when a system admin deregisters the machine; the row stays for history and audit. */
+    deletedAt: tz('deleted_at'),
+  },
+  (t) => [
+    index('remote_machines_tenant_idx').on(t.tenantId),
+    index('remote_machines_online_idx')
+      .on(t.lastHeartbeat)
+      .where(sql`${t.status} = 'online'`),
+  ],
+)
+
+/** Agent tokens, SHA-256 only; revoked rows stay so a revoked agent learns why it must stop. */
+export const agentTokens = pgTable(
+  'agent_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    machineId: text('machine_id')
+      .notNull()
+      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+    revokedAt: tz('revoked_at'),
+    revokedReason: text('revoked_reason', { enum: AGENT_TOKEN_REVOKE_REASONS }),
+  },
+  (t) => [index('agent_tokens_machine_idx').on(t.machineId)],
+)
+
+export const machineAssignments = pgTable(
+  'machine_assignments',
+  {
+    machineId: text('machine_id')
+      .notNull()
+      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    permission: text('permission', { enum: MACHINE_PERMISSIONS }).notNull().default('user'),
+    assignedBy: integer('assigned_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.machineId, t.userId] }), index('machine_assignments_user_idx').on(t.userId)],
+)
+
+/** One-time registration tokens: SHA-256 only; consumed by setting used_at in one UPDATE. */
+export const registrationTokens = pgTable(
+  'registration_tokens',
+  {
+    tokenHash: text('token_hash').primaryKey(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+    expiresAt: tz('expires_at').notNull(),
+    usedAt: tz('used_at'),
+    usedByMachineId: text('used_by_machine_id'),
+  },
+  (t) => [index('registration_tokens_expires_idx').on(t.expiresAt)],
+)

@@ -1,0 +1,85 @@
+// Coding sessions as far as the agent channel needs them (the sessions capability extends this),
+// their sequence-numbered output, and the durable command queue to each machine's agent.
+import { index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
+import { OUTPUT_STREAMS, type OutputEvent } from '../../../protocol/index.ts'
+import { tenants, users } from './identity.ts'
+import { remoteMachines } from './machines.ts'
+import { createdAt, tz } from './timestamps.ts'
+
+export const WORKSPACE_TYPES = ['remote', 'local'] as const
+export type WorkspaceType = (typeof WORKSPACE_TYPES)[number]
+export const SESSION_STATUSES = ['pending', 'running', 'paused', 'stopped', 'aborted', 'exited', 'error'] as const
+export type SessionStatus = (typeof SESSION_STATUSES)[number]
+/** A session in one of these states is over: no more commands, no more output. */
+export const ENDED_SESSION_STATUSES = ['stopped', 'aborted', 'exited', 'error'] as const satisfies SessionStatus[]
+export const COMMAND_STATUSES = ['pending', 'delivered', 'acked'] as const
+export type CommandStatus = (typeof COMMAND_STATUSES)[number]
+
+export const sessions = pgTable(
+  'sessions',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tenantId: integer('tenant_id')
+      .notNull()
+      .references(() => tenants.id),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    remoteMachineId: text('remote_machine_id').references(() => remoteMachines.machineId, {
+      onDelete: 'cascade',
+    }),
+    workspaceType: text('workspace_type', { enum: WORKSPACE_TYPES }).notNull().default('remote'),
+    status: text('status', { enum: SESSION_STATUSES }).notNull().default('pending'),
+    projectPath: text('project_path').notNull(),
+    cliTool: text('cli_tool').notNull(),
+    model: text('model').notNull().default(''),
+    title: text('title'),
+    permissionMode: text('permission_mode'),
+    /** The CLI's own conversation id, for resuming it. */
+    cliSessionId: text('cli_session_id'),
+    createdAt: createdAt(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    endedAt: tz('ended_at'),
+  },
+  (t) => [
+    index('sessions_machine_idx').on(t.remoteMachineId, t.status),
+    index('sessions_user_idx').on(t.userId, t.createdAt),
+  ],
+)
+
+/** Output records, stored once per (session_id, seq) so a resent batch changes nothing. */
+export const sessionOutput = pgTable(
+  'session_output',
+  {
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    stream: text('stream', { enum: OUTPUT_STREAMS }).notNull(),
+    data: text('data').notNull(),
+    event: jsonb('event').$type<OutputEvent>(),
+    ts: tz('ts').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.seq] })],
+)
+
+/** The durable queue of server -> agent commands: pending -> delivered -> acked. */
+export const agentCommands = pgTable(
+  'agent_commands',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    machineId: text('machine_id')
+      .notNull()
+      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
+    sessionId: uuid('session_id').references(() => sessions.id, { onDelete: 'cascade' }),
+    kind: text('kind').notNull(),
+    /** The command without its id and type (they are the row's id and kind). */
+    payload: jsonb('payload').$type<Record<string, unknown>>().notNull(),
+    status: text('status', { enum: COMMAND_STATUSES }).notNull().default('pending'),
+    createdAt: createdAt(),
+    deliveredAt: tz('delivered_at'),
+    ackedAt: tz('acked_at'),
+    attempts: integer('attempts').notNull().default(0),
+  },
+  (t) => [index('agent_commands_machine_status_idx').on(t.machineId, t.status, t.createdAt)],
+)
