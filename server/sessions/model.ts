@@ -1,0 +1,43 @@
+// Request schemas of the sessions API (seed paths and field names).
+import { t } from 'elysia'
+import { oneOf } from '../http/schema.ts'
+
+export const PERMISSION_MODES = ['default', 'auto-edit', 'yolo'] as const
+export type PermissionMode = (typeof PERMISSION_MODES)[number]
+export const MAX_CHAT_CHARS = 200_000
+export const DEFAULT_OUTPUT_PAGE = 1000
+export const MAX_OUTPUT_PAGE = 5000
+
+const CliTool = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+
+export const CreateSessionBody = t.Object({
+  machine_id: t.String({ minLength: 1, maxLength: 128 }),
+  project_path: t.String({ minLength: 1, maxLength: 4096 }),
+  cli_tool: t.Optional(CliTool),
+  model: t.Optional(t.String({ maxLength: 200 })),
+  title: t.Optional(t.String({ maxLength: 200 })),
+  permission_mode: t.Optional(oneOf(PERMISSION_MODES)),
+})
+
+export const UpdateSessionBody = t.Object(
+  { title: t.Optional(t.String({ maxLength: 200 })), permission_mode: t.Optional(oneOf(PERMISSION_MODES)) },
+  { minProperties: 1 },
+)
+
+export const SessionIdParams = t.Object({ id: t.String({ format: 'uuid' }) })
+export const ChatBody = t.Object({ content: t.String({ minLength: 1, maxLength: MAX_CHAT_CHARS }) })
+export const PermissionBody = t.Object({
+  request_id: t.String({ minLength: 1, maxLength: 128 }),
+  allow: t.Boolean(),
+  always: t.Optional(t.Boolean()),
+})
+
+export const SessionQuery = t.Object({
+  output_after: t.Optional(t.Integer({ minimum: -1 })),
+  output_limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_OUTPUT_PAGE })),
+})
+export const ListQuery = t.Object({
+  machine_id: t.Optional(t.String({ maxLength: 128 })),
+  status: t.Optional(t.String({ maxLength: 32 })),
+  all: t.Optional(t.Boolean()),
+})

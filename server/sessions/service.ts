@@ -1,0 +1,240 @@
+// Remote sessions: create (proxy token + session.start queued for the machine's agent), list,
+// read with paged output, chat, stop/pause/resume/abort, tool-permission answers. Each move is
+// checked by the state machine and audited; commands reach the agent through the durable queue.
+import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm'
+import type { CommandPayload } from '../../protocol/index.ts'
+import { queueCommand } from '../agents/commands.ts'
+import { publishStatus } from '../agents/session-events.ts'
+import type { Actor } from '../audit/service.ts'
+import type { UserRow } from '../auth/users.ts'
+import type { AppContext } from '../context/index.ts'
+import {
+  type LlmProvider,
+  machineAssignments,
+  permissionRequests,
+  remoteMachines,
+  type SessionStatus,
+  sessionMessages,
+  sessions,
+} from '../db/schema/index.ts'
+import { badRequest, conflict, notFound } from '../errors.ts'
+import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
+import { requireMachineUse } from '../machines/access.ts'
+import { type SessionAccess, sessionAccess } from './access.ts'
+import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
+import { type SessionState, transition } from './state.ts'
+import { conversationExtras, lastSeq, outputPage, sessionTotals, sessionView } from './view.ts'
+
+export const DEFAULT_CLI_TOOL = 'qwen-code'
+export const PROXY_PATH = '/api/remote/llm-proxy'
+
+/** Which provider's key a CLI's calls need: Claude Code speaks Anthropic, the rest OpenAI. */
+export function providerForTool(cliTool: string): LlmProvider {
+  return /claude/i.test(cliTool) ? 'anthropic' : 'openai'
+}
+
+export interface CreateSessionInput {
+  machineId: string
+  projectPath: string
+  cliTool?: string
+  model?: string
+  title?: string
+  permissionMode?: PermissionMode
+}
+
+export async function createSession(ctx: AppContext, user: UserRow, actor: Actor, input: CreateSessionInput, baseUrl: string) {
+  const { machine } = await requireMachineUse(ctx, user, input.machineId)
+  if (machine.status !== 'online') {
+    const seen = machine.lastHeartbeat ? ` (last seen ${machine.lastHeartbeat.toISOString()})` : ''
+    throw badRequest(`Machine '${machine.name}' is offline${seen}; start its agent and try again`, 'machine_id')
+  }
+  const cliTool = input.cliTool ?? DEFAULT_CLI_TOOL
+  const [session] = await ctx.db
+    .insert(sessions)
+    .values({
+      tenantId: machine.tenantId,
+      userId: user.id,
+      remoteMachineId: machine.machineId,
+      workspaceType: 'remote',
+      status: 'starting',
+      projectPath: input.projectPath,
+      cliTool,
+      model: input.model ?? '',
+      title: input.title ?? null,
+      permissionMode: input.permissionMode ?? 'default',
+    })
+    .returning()
+  try {
+    const token = await issueProxyToken(ctx, {
+      sessionId: session!.id,
+      userId: user.id,
+      machineId: machine.machineId,
+      tenantId: machine.tenantId,
+      provider: providerForTool(cliTool),
+    })
+    await queueCommand(ctx, machine.machineId, {
+      type: 'session.start',
+      session_id: session!.id,
+      cli_tool: cliTool,
+      model: session!.model,
+      project_path: session!.projectPath,
+      proxy_base_url: `${baseUrl}${PROXY_PATH}`,
+      proxy_token: token.token,
+      permission_mode: session!.permissionMode ?? 'default',
+    })
+  } catch (cause) {
+    await ctx.db.delete(sessions).where(eq(sessions.id, session!.id))
+    throw new Error('create session', { cause })
+  }
+  await ctx.audit('session.create', actor, { type: 'session', id: session!.id }, {
+    machine_id: machine.machineId,
+    cli_tool: cliTool,
+    project_path: session!.projectPath,
+  })
+  return sessionView(session!, machine)
+}
+
+/** Own sessions; system admins see all (or their own with mine); machine admins also their machines'. */
+export async function listSessions(ctx: AppContext, user: UserRow, filter: { machineId?: string; status?: string; all?: boolean }) {
+  const where: SQL[] = []
+  if (user.role !== 'system_admin' || !filter.all) {
+    const adminOf = ctx.db
+      .select({ id: machineAssignments.machineId })
+      .from(machineAssignments)
+      .where(and(eq(machineAssignments.userId, user.id), eq(machineAssignments.permission, 'admin')))
+    const visible =
+      user.role === 'system_admin' && filter.all !== false
+        ? undefined
+        : or(eq(sessions.userId, user.id), and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)))
+    if (visible) where.push(visible)
+  }
+  if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
+  if (filter.status) where.push(eq(sessions.status, filter.status as SessionStatus))
+  const rows = await ctx.db
+    .select({ session: sessions, machine: remoteMachines })
+    .from(sessions)
+    .leftJoin(remoteMachines, eq(remoteMachines.machineId, sessions.remoteMachineId))
+    .where(where.length ? and(...where) : undefined)
+    .orderBy(desc(sessions.updatedAt))
+    .limit(500)
+  const totals = await sessionTotals(ctx, rows.map((r) => r.session.id))
+  return rows.map((r) => sessionView(r.session, r.machine, totals.get(r.session.id)))
+}
+
+export async function getSession(ctx: AppContext, user: UserRow, id: string, page: { after?: number; limit?: number }) {
+  const { session, machine } = await sessionAccess(ctx, user, id, 'view')
+  const after = page.after ?? -1
+  const limit = page.limit ?? DEFAULT_OUTPUT_PAGE
+  const [totals, output, extras, last] = await Promise.all([
+    sessionTotals(ctx, [id]),
+    outputPage(ctx, id, after, limit),
+    conversationExtras(ctx, id),
+    lastSeq(ctx, id),
+  ])
+  return {
+    session: {
+      ...sessionView(session, machine, totals.get(id)),
+      last_seq: last,
+      output: output.records,
+      output_has_more: output.hasMore,
+      ...extras,
+    },
+  }
+}
+
+async function setStatus(ctx: AppContext, access: SessionAccess, status: SessionState) {
+  const now = ctx.now()
+  const ended = status === 'stopped' || status === 'error'
+  const updated = await ctx.db
+    .update(sessions)
+    .set({ status: status as SessionStatus, updatedAt: now, ...(ended ? { endedAt: now } : {}) })
+    .where(and(eq(sessions.id, access.session.id), eq(sessions.status, access.session.status)))
+    .returning({ id: sessions.id })
+  if (updated.length === 0) throw conflict('The session changed meanwhile; reload and try again')
+  await publishStatus(ctx, access.session.id, status as SessionStatus)
+}
+
+function machineOf(access: SessionAccess): string {
+  if (!access.session.remoteMachineId || !access.machine || access.machine.deletedAt) {
+    throw notFound('Machine of this session')
+  }
+  return access.session.remoteMachineId
+}
+
+export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: string, content: string) {
+  const access = await sessionAccess(ctx, user, id, 'steer')
+  transition(access.session.status as SessionState, 'chat')
+  const machineId = machineOf(access)
+  const [message] = await ctx.db
+    .insert(sessionMessages)
+    .values({ sessionId: id, userId: user.id, content, afterSeq: await lastSeq(ctx, id) })
+    .returning()
+  await queueCommand(ctx, machineId, { type: 'session.input', session_id: id, message_id: message!.id, content })
+  await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id))
+  await ctx.audit('session.chat', actor, { type: 'session', id }, { message_id: message!.id, chars: content.length })
+  return { message_id: message!.id, created_at: message!.createdAt.toISOString() }
+}
+
+export type ControlAction = 'stop' | 'pause' | 'resume' | 'abort'
+
+export async function control(ctx: AppContext, user: UserRow, actor: Actor, id: string, action: ControlAction) {
+  const access = await sessionAccess(ctx, user, id, action === 'abort' ? 'steer' : action)
+  const next = transition(access.session.status as SessionState, action)
+  const machineId = action === 'stop' ? access.session.remoteMachineId : machineOf(access)
+  if (next !== access.session.status) await setStatus(ctx, access, next)
+  if (action === 'stop') await revokeProxyTokens(ctx, { sessionId: id })
+  if (machineId) await queueCommand(ctx, machineId, { type: `session.${action}`, session_id: id } as CommandPayload)
+  await ctx.audit(`session.${action}`, actor, { type: 'session', id }, { owner_id: access.session.userId })
+  return { session_id: id, status: next }
+}
+
+export async function answerPermission(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  answer: { requestId: string; allow: boolean; always?: boolean },
+) {
+  const access = await sessionAccess(ctx, user, id, 'steer')
+  transition(access.session.status as SessionState, 'permission')
+  const machineId = machineOf(access)
+  const updated = await ctx.db
+    .update(permissionRequests)
+    .set({ decision: answer.allow ? 'allowed' : 'denied', always: answer.always ?? false, answeredAt: ctx.now(), answeredBy: user.id })
+    .where(
+      and(eq(permissionRequests.sessionId, id), eq(permissionRequests.requestId, answer.requestId), eq(permissionRequests.decision, 'pending')),
+    )
+    .returning()
+  if (updated.length === 0) {
+    const [existing] = await ctx.db
+      .select({ decision: permissionRequests.decision })
+      .from(permissionRequests)
+      .where(and(eq(permissionRequests.sessionId, id), eq(permissionRequests.requestId, answer.requestId)))
+    if (!existing) throw notFound('Permission request')
+    throw conflict(`That permission request was already ${existing.decision}`)
+  }
+  await queueCommand(ctx, machineId, {
+    type: 'session.permission',
+    session_id: id,
+    request_id: answer.requestId,
+    allow: answer.allow,
+    ...(answer.always !== undefined ? { always: answer.always } : {}),
+  })
+  await ctx.audit('session.permission', actor, { type: 'session', id }, { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false })
+  return { request_id: answer.requestId, decision: updated[0]!.decision }
+}
+
+export async function updateSession(ctx: AppContext, user: UserRow, actor: Actor, id: string, patch: { title?: string; permissionMode?: PermissionMode }) {
+  const access = await sessionAccess(ctx, user, id, 'steer')
+  const [row] = await ctx.db
+    .update(sessions)
+    .set({
+      updatedAt: ctx.now(),
+      ...(patch.title !== undefined ? { title: patch.title } : {}),
+      ...(patch.permissionMode !== undefined ? { permissionMode: patch.permissionMode } : {}),
+    })
+    .where(eq(sessions.id, id))
+    .returning()
+  await ctx.audit('session.update', actor, { type: 'session', id }, { changed: Object.keys(patch) })
+  return sessionView(row!, access.machine)
+}

@@ -1,0 +1,89 @@
+// GET /api/remote/sessions/{id}/stream: Server-Sent Events for the browser. Each output record
+// is an `output` event whose id is its seq, so a reconnecting EventSource (Last-Event-ID) gets
+// exactly what it missed. Live events only wake the stream; records are always read from the
+// database in seq order, which is what keeps the stream free of gaps and repeats.
+import { subscribeSessionEvents } from '../agents/session-events.ts'
+import type { AppContext } from '../context/index.ts'
+import { formatSse, SSE_KEEPALIVE, sseRetry } from './sse.ts'
+import { outputPage } from './view.ts'
+
+export const KEEPALIVE_MS = 15_000
+const PAGE = 500
+
+export interface StreamOptions {
+  sessionId: string
+  /** The last seq the browser has (Last-Event-ID); -1 for everything. */
+  after: number
+  status: string
+  keepaliveMs?: number
+}
+
+export async function openSessionStream(ctx: AppContext, options: StreamOptions): Promise<Response> {
+  const encoder = new TextEncoder()
+  let lastSent = options.after
+  let closed = false
+  let pumping = false
+  let dirty = true
+  let unsubscribe: (() => void) | undefined
+  let keepalive: ReturnType<typeof setInterval> | undefined
+
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (text: string) => {
+        if (!closed) controller.enqueue(encoder.encode(text))
+      }
+      const pump = async () => {
+        if (pumping) return
+        pumping = true
+        try {
+          while (dirty && !closed) {
+            dirty = false
+            const page = await outputPage(ctx, options.sessionId, lastSent, PAGE)
+            for (const record of page.records) {
+              send(formatSse({ id: record.seq, event: 'output', data: record }))
+              lastSent = record.seq
+            }
+            if (page.hasMore) dirty = true
+          }
+        } catch (error) {
+          ctx.log.warn('session stream read failed', { session_id: options.sessionId, error })
+        } finally {
+          pumping = false
+        }
+      }
+      send(sseRetry())
+      send(formatSse({ event: 'status', data: { status: options.status } }))
+      // Subscribe before the first read: output stored meanwhile is then read, not missed.
+      unsubscribe = await subscribeSessionEvents(ctx, options.sessionId, (event) => {
+        if (event.type === 'status') send(formatSse({ event: 'status', data: { status: event.status } }))
+        else {
+          dirty = true
+          void pump()
+        }
+      })
+      keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? KEEPALIVE_MS)
+      await pump()
+    },
+    cancel() {
+      closed = true
+      unsubscribe?.()
+      clearInterval(keepalive)
+    },
+  })
+  return new Response(stream, {
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache, no-transform',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    },
+  })
+}
+
+/** Last-Event-ID from the header EventSource sends on reconnect, or ?last_event_id= for a first connect. */
+export function resumePoint(request: Request): number {
+  const raw = request.headers.get('last-event-id') ?? new URL(request.url).searchParams.get('last_event_id')
+  if (raw === null || raw === '') return -1
+  const n = Number(raw)
+  return Number.isInteger(n) && n >= -1 ? n : -1
+}
