@@ -1,0 +1,86 @@
+// Relay latency, side by side for WebSocket and long-poll agents:
+//   chat -> agent:   POST /sessions/{id}/chat until the agent holds session.input
+//   agent -> SSE:    the agent sends one output record until the browser's SSE stream has it
+// Run: bun test/bench/relay.ts [--rounds N]   (defaults: 300 rounds per transport; loopback only)
+import type { CommandOf } from '../../protocol/index.ts'
+import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
+import { SseParser } from '../support/sse.ts'
+import { createUser, startTestServer } from '../support/server.ts'
+
+const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 300
+const WARMUP = 20
+
+function pct(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b)
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
+}
+const ms = (x: number) => `${x.toFixed(2)} ms`
+
+const server = await startTestServer({ listen: true, env: { LOG_LEVEL: 'error' } })
+const admin = await server.login()
+const user = await createUser(server, admin, 'bench')
+const results: Array<{ transport: string; chat: number[]; sse: number[] }> = []
+
+// Baseline: one authenticated request-response on the same server (session lookup included).
+const baseline: number[] = []
+for (let i = 0; i < rounds + WARMUP; i++) {
+  const t0 = performance.now()
+  await (await server.request('/api/auth/me', { cookie: user.cookie })).arrayBuffer()
+  if (i >= WARMUP) baseline.push(performance.now() - t0)
+}
+
+for (const transport of ['websocket', 'long_poll'] as const) {
+  const reg = await registerMachine(server.request, admin)
+  await server.request(`/api/remote/machines/${reg.machineId}/assign`, { method: 'POST', cookie: admin, json: { user_id: user.id, permission: 'user' } })
+  const agent = new FakeAgent({ url: server.url, token: reg.agentToken, machineId: reg.machineId, transport })
+  await agent.connect()
+  for (let i = 0; i < 200; i++) {
+    const m = (await (await server.request(`/api/remote/machines/${reg.machineId}`, { cookie: admin })).json()) as { status: string }
+    if (m.status === 'online') break
+    await Bun.sleep(25)
+  }
+  const created = (await (
+    await server.request('/api/remote/sessions', { method: 'POST', cookie: user.cookie, json: { machine_id: reg.machineId, project_path: '/tmp' } })
+  ).json()) as { session: { session_id: string } }
+  const id = created.session.session_id
+  await agent.waitForCommand('session.start')
+  await agent.send({ type: 'session.started', session_id: id })
+  await Bun.sleep(50)
+
+  const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
+  const reader = stream.body!.pipeThrough(new TextDecoderStream()).getReader()
+  const parser = new SseParser()
+  const seen = new Map<number, number>()
+  void (async () => {
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      for (const ev of parser.push(r.value)) if (ev.event === 'output') seen.set(Number(ev.id), performance.now())
+    }
+  })()
+
+  const chat: number[] = []
+  const sse: number[] = []
+  for (let i = 0; i < rounds + WARMUP; i++) {
+    const t0 = performance.now()
+    const sent = (await (await server.request(`/api/remote/sessions/${id}/chat`, { method: 'POST', cookie: user.cookie, json: { content: `m${i}` } })).json()) as { message_id: string }
+    await agent.waitFor(() => agent.commands.find((c) => c.type === 'session.input' && (c as CommandOf<'session.input'>).message_id === sent.message_id), 5000)
+    const t1 = performance.now()
+    await agent.send({ type: 'session.output', session_id: id, records: [{ seq: i, stream: 'stdout', data: `r${i}`, ts: new Date().toISOString() }] })
+    while (!seen.has(i)) await Bun.sleep(0)
+    if (i >= WARMUP) {
+      chat.push(t1 - t0)
+      sse.push(seen.get(i)! - t1)
+    }
+  }
+  await reader.cancel()
+  await agent.close()
+  results.push({ transport, chat, sse })
+}
+
+console.log(`relay latency over ${rounds} rounds per transport (loopback, ${server.ctx.database.kind})`)
+console.log(`baseline GET /api/auth/me: p50 ${ms(pct(baseline, 50))}, p99 ${ms(pct(baseline, 99))}`)
+console.log('transport   | chat->agent p50 | p99       | agent->SSE p50 | p99       | chat p50 / baseline p50')
+for (const r of results) {
+  console.log(`${r.transport.padEnd(11)} | ${ms(pct(r.chat, 50)).padEnd(15)} | ${ms(pct(r.chat, 99)).padEnd(9)} | ${ms(pct(r.sse, 50)).padEnd(14)} | ${ms(pct(r.sse, 99)).padEnd(9)} | ${(pct(r.chat, 50) / pct(baseline, 50)).toFixed(1)}x`)
+}
+await server.stop()
+process.exit(0)
