@@ -2,30 +2,52 @@
 // (app.fetch), so the same app serves on Bun and on Deno.
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
+import { agentRoutes } from './agents/index.ts'
+import { apiKeysRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
 import { SESSION_COOKIE } from './auth/service.ts'
 import type { AppContext } from './context/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { httpBase } from './http/index.ts'
+import { installRoutes } from './install/index.ts'
+import { llmProxyRoutes } from './llm-proxy/index.ts'
+import { machinesRoutes } from './machines/index.ts'
+import { quotaRoutes } from './quota/index.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
+import { sessionsRoutes } from './sessions/index.ts'
+import { uiRoutes } from './ui/index.ts'
 import { usersRoutes } from './users/index.ts'
 
 export function createApp(ctx: AppContext) {
-  return new Elysia({
-    cookie: { secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')), sign: [SESSION_COOKIE] },
-  })
-    .use(httpBase(ctx))
-    .use(
-      openapi({
-        path: '/api/docs',
-        documentation: { info: { title: 'Open ACE Remote Workspace API', version: '1' } },
-      }),
-    )
-    .use(healthRoutes(ctx))
-    .use(authRoutes(ctx))
-    .use(usersRoutes(ctx))
-    .use(auditRoutes(ctx))
+  return (
+    new Elysia({
+      cookie: {
+        secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')),
+        sign: [SESSION_COOKIE],
+      },
+    })
+      .use(httpBase(ctx))
+      .use(
+        openapi({
+          path: '/api/docs',
+          documentation: { info: { title: 'Open ACE Remote Workspace API', version: '1' } },
+        }),
+      )
+      .use(healthRoutes(ctx))
+      .use(authRoutes(ctx))
+      .use(usersRoutes(ctx))
+      .use(auditRoutes(ctx))
+      .use(installRoutes(ctx))
+      .use(apiKeysRoutes(ctx))
+      .use(llmProxyRoutes(ctx))
+      .use(quotaRoutes(ctx))
+      .use(machinesRoutes(ctx))
+      .use(agentRoutes(ctx))
+      .use(sessionsRoutes(ctx))
+      // Last: the UI's catch-all must not shadow any API route.
+      .use(uiRoutes(ctx))
+  )
 }
 
 export type App = ReturnType<typeof createApp>

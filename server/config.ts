@@ -2,6 +2,7 @@
 // receives typed settings and a bad value fails loudly with the variable's name.
 import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { randomBytes } from 'node:crypto'
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
@@ -28,6 +29,13 @@ const EnvSchema = Type.Object({
   LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
+  AGENT_DIST_DIR: Type.Optional(Type.String({ minLength: 1 })),
+  REGISTRATION_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  AGENT_HEARTBEAT_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
+  AGENT_LONG_POLL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 55_000, default: 25_000 }),
+  AGENT_OFFLINE_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
+  LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -48,7 +56,23 @@ export interface Config {
   trustProxy: boolean
   authSessionTtlSeconds: number
   login: { maxFailuresPerUser: number; maxFailuresPerIp: number; windowSeconds: number }
+  /** Where the prebuilt agent binaries and SHA256SUMS are served from (`bun run build:agent` output). */
+  agentDistDir: string
+  /** The agent channel: registration token lifetime, heartbeat, long-poll hold, disconnect grace. */
+  agentChannel: {
+    registrationTokenTtlSeconds: number
+    heartbeatIntervalSeconds: number
+    longPollTimeoutMs: number
+    offlineGraceMs: number
+  }
+  /** Lifetime of a proxy token; agents renew it over the channel while the session lives. */
+  proxyTokenTtlSeconds: number
+  /** Largest request body the LLM proxy forwards (413 above it). */
+  llmProxyMaxBodyBytes: number
 }
+
+/** The build output of `bun run build:agent`, found from this file so any working directory works. */
+const DEFAULT_AGENT_DIST_DIR = fileURLToPath(new URL('../dist/agent', import.meta.url))
 
 export class ConfigError extends Error {}
 
@@ -59,6 +83,12 @@ const INTEGER_KEYS = new Set([
   'LOGIN_MAX_FAILURES_PER_USER',
   'LOGIN_MAX_FAILURES_PER_IP',
   'LOGIN_RATE_WINDOW_SECONDS',
+  'PROXY_TOKEN_TTL_SECONDS',
+  'LLM_PROXY_MAX_BODY_BYTES',
+  'REGISTRATION_TOKEN_TTL_SECONDS',
+  'AGENT_HEARTBEAT_INTERVAL_SECONDS',
+  'AGENT_LONG_POLL_TIMEOUT_MS',
+  'AGENT_OFFLINE_GRACE_MS',
 ])
 
 /** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
@@ -133,6 +163,15 @@ export function loadConfig(
       maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
       windowSeconds: env.LOGIN_RATE_WINDOW_SECONDS,
     },
+    agentDistDir: env.AGENT_DIST_DIR ? resolve(env.AGENT_DIST_DIR) : DEFAULT_AGENT_DIST_DIR,
+    agentChannel: {
+      registrationTokenTtlSeconds: env.REGISTRATION_TOKEN_TTL_SECONDS,
+      heartbeatIntervalSeconds: env.AGENT_HEARTBEAT_INTERVAL_SECONDS,
+      longPollTimeoutMs: env.AGENT_LONG_POLL_TIMEOUT_MS,
+      offlineGraceMs: env.AGENT_OFFLINE_GRACE_MS,
+    },
+    proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
+    llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
   }
 }
 

@@ -102,6 +102,7 @@ export const quotaUsage = pgTable(
     apiKeyId: integer('api_key_id'),
     inputTokens: integer('input_tokens').notNull().default(0),
     outputTokens: integer('output_tokens').notNull().default(0),
+    /** Identical requests within one flush interval share a row; tokens and latency are sums. */
     requests: integer('requests').notNull().default(1),
     latencyMs: integer('latency_ms').notNull().default(0),
     status: integer('status').notNull(),

@@ -41,9 +41,7 @@ export const remoteMachines = pgTable(
   },
   (t) => [
     index('remote_machines_tenant_idx').on(t.tenantId),
-    index('remote_machines_online_idx')
-      .on(t.lastHeartbeat)
-      .where(sql`${t.status} = 'online'`),
+    index('remote_machines_online_idx').on(t.lastHeartbeat).where(sql`${t.status} = 'online'`),
   ],
 )
 
@@ -76,7 +74,10 @@ export const machineAssignments = pgTable(
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.machineId, t.userId] }), index('machine_assignments_user_idx').on(t.userId)],
+  (t) => [
+    primaryKey({ columns: [t.machineId, t.userId] }),
+    index('machine_assignments_user_idx').on(t.userId),
+  ],
 )
 
 /** One-time registration tokens: SHA-256 only; consumed by setting used_at in one UPDATE. */

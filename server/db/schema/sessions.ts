@@ -1,6 +1,6 @@
 // Coding sessions as far as the agent channel needs them (the sessions capability extends this),
 // their sequence-numbered output, and the durable command queue to each machine's agent.
-import { index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
+import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
 import { OUTPUT_STREAMS, type OutputEvent } from '../../../protocol/index.ts'
 import { tenants, users } from './identity.ts'
 import { remoteMachines } from './machines.ts'
@@ -8,10 +8,11 @@ import { createdAt, tz } from './timestamps.ts'
 
 export const WORKSPACE_TYPES = ['remote', 'local'] as const
 export type WorkspaceType = (typeof WORKSPACE_TYPES)[number]
-export const SESSION_STATUSES = ['pending', 'running', 'paused', 'stopped', 'aborted', 'exited', 'error'] as const
+/** starting -> active <-> paused -> stopped, error from any live state (server/sessions/state.ts). */
+export const SESSION_STATUSES = ['starting', 'active', 'paused', 'stopped', 'error'] as const
 export type SessionStatus = (typeof SESSION_STATUSES)[number]
 /** A session in one of these states is over: no more commands, no more output. */
-export const ENDED_SESSION_STATUSES = ['stopped', 'aborted', 'exited', 'error'] as const satisfies SessionStatus[]
+export const ENDED_SESSION_STATUSES = ['stopped', 'error'] as const satisfies SessionStatus[]
 export const COMMAND_STATUSES = ['pending', 'delivered', 'acked'] as const
 export type CommandStatus = (typeof COMMAND_STATUSES)[number]
 
@@ -29,7 +30,7 @@ export const sessions = pgTable(
       onDelete: 'cascade',
     }),
     workspaceType: text('workspace_type', { enum: WORKSPACE_TYPES }).notNull().default('remote'),
-    status: text('status', { enum: SESSION_STATUSES }).notNull().default('pending'),
+    status: text('status', { enum: SESSION_STATUSES }).notNull().default('starting'),
     projectPath: text('project_path').notNull(),
     cliTool: text('cli_tool').notNull(),
     model: text('model').notNull().default(''),
@@ -68,6 +69,8 @@ export const agentCommands = pgTable(
   'agent_commands',
   {
     id: uuid('id').primaryKey().defaultRandom(),
+    /** Queue order: commands reach the agent in the order they were queued. */
+    seq: bigserial('seq', { mode: 'number' }).notNull(),
     machineId: text('machine_id')
       .notNull()
       .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
@@ -80,6 +83,8 @@ export const agentCommands = pgTable(
     deliveredAt: tz('delivered_at'),
     ackedAt: tz('acked_at'),
     attempts: integer('attempts').notNull().default(0),
+    /** What the agent answered, for commands that have an answer (fs.list -> fs.result). */
+    result: jsonb('result').$type<Record<string, unknown>>(),
   },
-  (t) => [index('agent_commands_machine_status_idx').on(t.machineId, t.status, t.createdAt)],
+  (t) => [index('agent_commands_machine_status_idx').on(t.machineId, t.status, t.seq)],
 )

@@ -1,0 +1,79 @@
+// Server -> agent commands. Each has a server-chosen `id`; the agent acks it by id (ack frame)
+// and ignores a redelivered id, so a redelivery after a reconnect never repeats an effect.
+import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox'
+import { Id, IsoTime } from './common.ts'
+
+function command<K extends string, P extends TProperties>(type: K, props: P) {
+  return Type.Object({ id: Id, type: Type.Literal(type), ...props })
+}
+
+const SessionRef = { session_id: Id }
+
+export const SessionStartCommand = command('session.start', {
+  ...SessionRef,
+  cli_tool: Type.String({ minLength: 1 }),
+  model: Type.String(),
+  project_path: Type.String({ minLength: 1 }),
+  /** Base URL the CLI must use for every LLM call (the server's /api/remote/llm-proxy). */
+  proxy_base_url: Type.String({ minLength: 1 }),
+  /** Short-lived proxy token the CLI uses as its API key; never a real provider key. */
+  proxy_token: Type.String({ minLength: 1 }),
+  env: Type.Optional(Type.Record(Type.String(), Type.String())),
+  permission_mode: Type.Optional(Type.String()),
+  /** Resume the CLI's own conversation (e.g. claude --resume <id>). */
+  resume_cli_session_id: Type.Optional(Type.String()),
+})
+export const SessionInputCommand = command('session.input', {
+  ...SessionRef,
+  message_id: Id,
+  content: Type.String(),
+})
+export const SessionStopCommand = command('session.stop', SessionRef)
+export const SessionPauseCommand = command('session.pause', SessionRef)
+export const SessionResumeCommand = command('session.resume', SessionRef)
+export const SessionAbortCommand = command('session.abort', SessionRef)
+/** The answer to a permission_request event. */
+export const SessionPermissionCommand = command('session.permission', {
+  ...SessionRef,
+  request_id: Id,
+  allow: Type.Boolean(),
+  always: Type.Optional(Type.Boolean()),
+})
+/** List one directory; `~` is the agent user's home. Answered by an fs.result with the same request_id. */
+export const FsListCommand = command('fs.list', { request_id: Id, path: Type.String({ minLength: 1 }) })
+export const TokenRefreshCommand = command('token.refresh', {
+  ...SessionRef,
+  proxy_token: Type.String({ minLength: 1 }),
+  expires_at: IsoTime,
+})
+/** Ask the agent to replace itself with another build (checked against sha256 before use). */
+export const AgentUpdateCommand = command('agent.update', {
+  version: Type.String({ minLength: 1 }),
+  url: Type.String({ minLength: 1 }),
+  sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+})
+
+export const COMMAND_SCHEMAS = {
+  'session.start': SessionStartCommand,
+  'session.input': SessionInputCommand,
+  'session.stop': SessionStopCommand,
+  'session.pause': SessionPauseCommand,
+  'session.resume': SessionResumeCommand,
+  'session.abort': SessionAbortCommand,
+  'session.permission': SessionPermissionCommand,
+  'fs.list': FsListCommand,
+  'token.refresh': TokenRefreshCommand,
+  'agent.update': AgentUpdateCommand,
+} as const satisfies Record<string, TObject>
+
+export type CommandType = keyof typeof COMMAND_SCHEMAS
+export const COMMAND_TYPES = Object.keys(COMMAND_SCHEMAS) as CommandType[]
+
+export const Command = Type.Union(Object.values(COMMAND_SCHEMAS))
+export type Command = Static<typeof Command>
+/** One command of a given type, e.g. CommandOf<'session.input'>. */
+export type CommandOf<K extends CommandType> = Static<(typeof COMMAND_SCHEMAS)[K]>
+/** What the server queues: a command without its id (the queue assigns it). */
+export type CommandPayload<K extends CommandType = CommandType> = K extends CommandType
+  ? Omit<CommandOf<K>, 'id'>
+  : never

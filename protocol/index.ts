@@ -1,0 +1,9 @@
+// The agent <-> server wire contract (see README.md): TypeBox schemas, static types, the
+// protocol version and frame parsers. Imported by both server/ and agent/; TypeBox only.
+export * from './agent-frames.ts'
+export * from './commands.ts'
+export * from './common.ts'
+export * from './events.ts'
+export * from './parse.ts'
+export * from './server-frames.ts'
+export * from './transport.ts'

@@ -1,0 +1,55 @@
+// How frames travel: the two endpoints, the long-poll envelope, the 401 answer that tells a
+// revoked agent to stop, and WebSocket close codes. Both transports carry the same frames.
+import { type Static, Type } from '@sinclair/typebox'
+import { MAX_EVENTS_PER_POLL } from './common.ts'
+import type { AgentFrame } from './agent-frames.ts'
+import { Command } from './commands.ts'
+import { ErrorFrame, GoodbyeFrame, ReceivedFrame, type ReplyFrame, WelcomeFrame } from './server-frames.ts'
+
+/** WebSocket endpoint (GET, upgrade). Header: `Authorization: Bearer <agent token>`. */
+export const AGENT_WS_PATH = '/api/remote/agent/ws'
+/** Long-poll endpoint (POST JSON). Same header. */
+export const AGENT_MESSAGE_PATH = '/api/remote/agent/message'
+/** One-time registration with a registration token (POST JSON). */
+export const AGENT_REGISTER_PATH = '/api/remote/agent/register'
+
+/**
+ * Long-poll request. `events` are agent frames, each checked on its own (a bad one gets an
+ * error reply, the rest still count). `wait` (default true) holds the answer until a command
+ * is pending or the server's poll timeout (~25 s) passes; false answers at once.
+ */
+export const LongPollRequestEnvelope = Type.Object({
+  events: Type.Array(Type.Unknown(), { maxItems: MAX_EVENTS_PER_POLL }),
+  wait: Type.Optional(Type.Boolean()),
+})
+export interface LongPollRequest {
+  events: AgentFrame[]
+  wait?: boolean
+}
+
+/** Long-poll answer: commands to run (ack them in a later request) and replies to the events. */
+export const LongPollResponse = Type.Object({
+  commands: Type.Array(Command),
+  replies: Type.Array(Type.Union([WelcomeFrame, ReceivedFrame, ErrorFrame])),
+})
+export interface LongPollResponse {
+  commands: Static<typeof Command>[]
+  replies: ReplyFrame[]
+}
+
+/**
+ * Body of a 401 on either endpoint (and of the WS upgrade refusal): the agent must stop,
+ * not retry. A live WebSocket gets the goodbye frame, then close code CLOSE_GOODBYE.
+ */
+export const UnauthorizedAgentResponse = Type.Object({
+  error: Type.Object({ message: Type.String(), type: Type.Literal('unauthorized') }),
+  goodbye: GoodbyeFrame,
+})
+export type UnauthorizedAgentResponse = Static<typeof UnauthorizedAgentResponse>
+
+/** WebSocket close codes the server uses (4000-4999 are application codes). */
+export const CLOSE_GOODBYE = 4001
+/** A newer connection of the same machine replaced this one; do not fight it. */
+export const CLOSE_SUPERSEDED = 4002
+/** The server is shutting down; reconnect with backoff. */
+export const CLOSE_SERVER_SHUTDOWN = 1001

@@ -1,0 +1,86 @@
+// Agent authentication: `Authorization: Bearer <agent token>` -> the machine it belongs to.
+// A refused agent gets 401 plus a goodbye telling it to stop instead of retrying for ever.
+import { eq } from 'drizzle-orm'
+import type { GoodbyeReason, UnauthorizedAgentResponse } from '../../protocol/index.ts'
+import type { Actor } from '../audit/service.ts'
+import type { AppContext } from '../context/index.ts'
+import { agentTokens, remoteMachines } from '../db/schema/index.ts'
+import { HttpError } from '../errors.ts'
+import { hashToken } from '../machines/tokens.ts'
+
+export interface AgentIdentity {
+  machineId: string
+  tenantId: number
+  tokenHash: string
+  actor: Actor
+}
+
+const GOODBYE_MESSAGES: Record<GoodbyeReason, string> = {
+  revoked: 'This agent token was revoked; register the machine again',
+  deregistered: 'This machine was deregistered by an administrator',
+  invalid_token: 'Agent token missing or not recognised',
+}
+
+/** 401 whose body carries the goodbye frame (protocol/transport.ts UnauthorizedAgentResponse). */
+export class AgentUnauthorizedError extends HttpError {
+  constructor(readonly reason: GoodbyeReason) {
+    super(401, GOODBYE_MESSAGES[reason], 'unauthorized')
+  }
+
+  override toBody(): UnauthorizedAgentResponse {
+    return {
+      error: { message: this.message, type: 'unauthorized' },
+      goodbye: { type: 'goodbye', reason: this.reason, message: this.message },
+    }
+  }
+}
+
+export function bearerToken(request: Request): string | null {
+  const header = request.headers.get('authorization')
+  const match = header?.match(/^Bearer\s+(\S+)\s*$/i)
+  return match?.[1] ?? null
+}
+
+/** Resolves a token hash to its machine, or the reason it no longer works. */
+export async function identifyAgent(
+  ctx: AppContext,
+  tokenHash: string,
+): Promise<AgentIdentity | GoodbyeReason> {
+  const [row] = await ctx.db
+    .select({
+      machineId: agentTokens.machineId,
+      revokedReason: agentTokens.revokedReason,
+      revokedAt: agentTokens.revokedAt,
+      tenantId: remoteMachines.tenantId,
+      hostname: remoteMachines.hostname,
+      deletedAt: remoteMachines.deletedAt,
+    })
+    .from(agentTokens)
+    .innerJoin(remoteMachines, eq(remoteMachines.machineId, agentTokens.machineId))
+    .where(eq(agentTokens.tokenHash, tokenHash))
+    .limit(1)
+  if (!row) return 'invalid_token'
+  if (row.revokedAt) return row.revokedReason ?? 'revoked'
+  if (row.deletedAt) return 'deregistered'
+  return {
+    machineId: row.machineId,
+    tenantId: row.tenantId,
+    tokenHash,
+    actor: { type: 'agent', id: row.machineId, name: row.hostname, tenantId: row.tenantId },
+  }
+}
+
+export async function authenticateAgent(
+  ctx: AppContext,
+  request: Request,
+  ip: string | null,
+): Promise<AgentIdentity> {
+  const token = bearerToken(request)
+  const result = token ? await identifyAgent(ctx, hashToken(token)) : 'invalid_token'
+  if (typeof result === 'string') {
+    await ctx.audit('agent.auth', { type: 'agent', ip }, null, { reason: result }, { outcome: 'denied' })
+    throw new AgentUnauthorizedError(result)
+  }
+  result.actor.ip = ip
+  return result
+}

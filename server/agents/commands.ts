@@ -1,0 +1,104 @@
+// The durable command queue to agents (agent_commands: pending -> delivered -> acked). Queuing
+// NOTIFYs every server instance, so whichever one holds the agent's channel delivers at once.
+// Claiming is one UPDATE ... SKIP LOCKED, so two channels never both take a pending command.
+import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
+import type { Command, CommandPayload } from '../../protocol/index.ts'
+import type { AppContext } from '../context/index.ts'
+import { agentCommands, remoteMachines } from '../db/schema/index.ts'
+import { notFound } from '../errors.ts'
+
+export const COMMANDS_CHANNEL = 'oa_agent_commands'
+/** Most commands handed over in one delivery. */
+export const MAX_COMMANDS_PER_DELIVERY = 100
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+type CommandRow = typeof agentCommands.$inferSelect
+
+export interface QueueOptions {
+  /** The session the command is about, if any (kept for cleanup and for the sessions views). */
+  sessionId?: string
+}
+
+/** Queues one command for a machine's agent and wakes the instance holding its channel; 404 for a removed machine. */
+export async function queueCommand(
+  ctx: AppContext,
+  machineId: string,
+  command: CommandPayload,
+  options: QueueOptions = {},
+): Promise<Command> {
+  const [machine] = await ctx.db
+    .select({ id: remoteMachines.machineId })
+    .from(remoteMachines)
+    .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
+  if (!machine) throw notFound('Machine')
+  const { type, ...payload } = command
+  const sessionId = options.sessionId ?? ('session_id' in payload ? payload.session_id : undefined)
+  const [row] = await ctx.db
+    .insert(agentCommands)
+    .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
+    .returning()
+  await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+  return toCommand(row!)
+}
+
+function toCommand(row: CommandRow): Command {
+  return { ...row.payload, id: row.id, type: row.kind } as Command
+}
+
+export interface ClaimOptions {
+  /** Also hand out commands already delivered but not acked (after a reconnect). */
+  redeliver?: boolean
+  /** With redeliver: only those delivered before this time (a lost long-poll answer). */
+  deliveredBefore?: Date
+}
+
+/** Marks the machine's next commands delivered and returns them in queue order. */
+export async function claimCommands(ctx: AppContext, machineId: string, options: ClaimOptions = {}) {
+  const now = ctx.now()
+  const redeliverable = options.redeliver
+    ? options.deliveredBefore
+      ? sql`or (${agentCommands.status} = 'delivered' and ${agentCommands.deliveredAt} < ${options.deliveredBefore.toISOString()})`
+      : sql`or ${agentCommands.status} = 'delivered'`
+    : sql``
+  const rows = await ctx.db
+    .update(agentCommands)
+    .set({ status: 'delivered', deliveredAt: now, attempts: sql`${agentCommands.attempts} + 1` })
+    .where(
+      inArray(
+        agentCommands.id,
+        sql`(select ${agentCommands.id} from ${agentCommands}
+             where ${agentCommands.machineId} = ${machineId}
+               and (${agentCommands.status} = 'pending' ${redeliverable})
+             order by ${agentCommands.seq}
+             limit ${MAX_COMMANDS_PER_DELIVERY}
+             for update skip locked)`,
+      ),
+    )
+    .returning()
+  return rows.sort((a, b) => a.seq - b.seq).map(toCommand)
+}
+
+/** The agent has these commands; ids of other machines are ignored (binding). */
+export async function ackCommands(ctx: AppContext, machineId: string, ids: string[]): Promise<number> {
+  const valid = ids.filter((id) => UUID.test(id))
+  if (valid.length === 0) return 0
+  const rows = await ctx.db
+    .update(agentCommands)
+    .set({ status: 'acked', ackedAt: ctx.now() })
+    .where(
+      and(
+        eq(agentCommands.machineId, machineId),
+        inArray(agentCommands.id, valid),
+        sql`${agentCommands.status} <> 'acked'`,
+      ),
+    )
+    .returning({ id: agentCommands.id })
+  return rows.length
+}
+
+/** Drops every command not yet acked (machine deregistered). */
+export async function dropUnackedCommands(ctx: AppContext, machineId: string): Promise<void> {
+  await ctx.db
+    .delete(agentCommands)
+    .where(and(eq(agentCommands.machineId, machineId), sql`${agentCommands.status} <> 'acked'`))
+}

@@ -1,0 +1,109 @@
+// This instance's live agent channels: at most one WebSocket and one waiting long-poll per
+// machine. NOTIFYs from any instance wake them: a queued command is delivered at once, a
+// revoked token cuts the channel at once (goodbye + close, or 401 to the waiting poll).
+import { CLOSE_SERVER_SHUTDOWN, CLOSE_SUPERSEDED, type GoodbyeReason } from '../../protocol/index.ts'
+import type { AppContext } from '../context/index.ts'
+import { identifyAgent } from './auth.ts'
+import { COMMANDS_CHANNEL } from './commands.ts'
+import { sweepSilentMachines } from './presence.ts'
+
+export const CONTROL_CHANNEL = 'oa_agent_control'
+
+/** A WebSocket (or other push channel) to one agent. */
+export interface PushChannel {
+  machineId: string
+  tokenHash: string
+  /** Deliver whatever is pending for this machine. */
+  wake(): void
+  /** The token stopped working: say goodbye and close. */
+  revoke(reason: GoodbyeReason): void
+  /** A newer channel of the same machine replaced this one (4002), or the server is stopping (1001). */
+  close(code: number, reason: string): void
+}
+
+/** A long-poll request waiting for commands. */
+export interface WaitingPoll {
+  machineId: string
+  tokenHash: string
+  wake(): void
+  revoke(reason: GoodbyeReason): void
+  /** Answer now with nothing (superseded or shutting down). */
+  release(): void
+}
+
+export interface ChannelHub {
+  ready: Promise<void>
+  attachPush(channel: PushChannel): void
+  detachPush(channel: PushChannel): void
+  attachPoll(poll: WaitingPoll): void
+  detachPoll(poll: WaitingPoll): void
+  closing: boolean
+}
+
+const hubs = new WeakMap<AppContext, ChannelHub>()
+
+export function channelHub(ctx: AppContext): ChannelHub {
+  const existing = hubs.get(ctx)
+  if (existing) return existing
+  const pushes = new Map<string, PushChannel>()
+  const polls = new Map<string, WaitingPoll>()
+
+  async function recheck(machineId: string) {
+    const targets: Array<PushChannel | WaitingPoll> = [pushes.get(machineId), polls.get(machineId)].filter(
+      (x): x is PushChannel | WaitingPoll => x !== undefined,
+    )
+    for (const target of targets) {
+      const identity = await identifyAgent(ctx, target.tokenHash)
+      if (typeof identity === 'string') target.revoke(identity)
+    }
+  }
+
+  const hub: ChannelHub = {
+    closing: false,
+    ready: Promise.all([
+      ctx.database.listen(COMMANDS_CHANNEL, (machineId) => {
+        pushes.get(machineId)?.wake()
+        polls.get(machineId)?.wake()
+      }),
+      ctx.database.listen(CONTROL_CHANNEL, (machineId) => {
+        void recheck(machineId).catch((error) => ctx.log.warn('agent token recheck failed', { error }))
+      }),
+    ]).then((unlistens) => {
+      for (const unlisten of unlistens) ctx.onClose(unlisten)
+    }),
+    attachPush(channel) {
+      const previous = pushes.get(channel.machineId)
+      pushes.set(channel.machineId, channel)
+      previous?.close(CLOSE_SUPERSEDED, 'superseded')
+    },
+    detachPush(channel) {
+      if (pushes.get(channel.machineId) === channel) pushes.delete(channel.machineId)
+    },
+    attachPoll(poll) {
+      const previous = polls.get(poll.machineId)
+      polls.set(poll.machineId, poll)
+      previous?.release()
+    },
+    detachPoll(poll) {
+      if (polls.get(poll.machineId) === poll) polls.delete(poll.machineId)
+    },
+  }
+
+  const sweepMs = ctx.config.agentChannel.heartbeatIntervalSeconds * 1000
+  const sweeper = setInterval(() => {
+    void sweepSilentMachines(ctx).catch((error) => ctx.log.warn('presence sweep failed', { error }))
+  }, sweepMs)
+  ctx.onClose(() => {
+    hub.closing = true
+    clearInterval(sweeper)
+    for (const poll of [...polls.values()]) poll.release()
+    for (const push of [...pushes.values()]) push.close(CLOSE_SERVER_SHUTDOWN, 'server shutting down')
+  })
+  hubs.set(ctx, hub)
+  return hub
+}
+
+/** Tells every instance to re-check the machine's channels (its token was revoked or rotated). */
+export async function notifyAgentControl(ctx: AppContext, machineId: string) {
+  await ctx.database.notify(CONTROL_CHANNEL, machineId)
+}

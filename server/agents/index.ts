@@ -1,0 +1,54 @@
+// The agent-facing endpoints: one-time registration, the long-poll channel and the WebSocket.
+// Agents authenticate with their bearer token, never a browser cookie.
+import { Elysia } from 'elysia'
+import { AGENT_MESSAGE_PATH, AGENT_REGISTER_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
+import type { AppContext } from '../context/index.ts'
+import { clientIp } from '../http/client-ip.ts'
+import { AgentRegisterBody } from '../machines/model.ts'
+import { registerAgent } from '../machines/registration.ts'
+import { authenticateAgent } from './auth.ts'
+import { channelHub } from './hub.ts'
+import { handlePoll } from './long-poll.ts'
+import { agentWebSocketRoutes } from './websocket.ts'
+
+export function agentRoutes(ctx: AppContext) {
+  channelHub(ctx)
+  return new Elysia({ name: 'agents', seed: ctx.id })
+    .post(
+      AGENT_REGISTER_PATH,
+      ({ body, request, server }) =>
+        registerAgent(
+          ctx,
+          {
+            registrationToken: body.registration_token,
+            machineId: body.machine_id,
+            machineName: body.machine_name,
+            hostname: body.hostname,
+            osType: body.os_type,
+            osVersion: body.os_version,
+            capabilities: body.capabilities,
+            agentVersion: body.agent_version,
+          },
+          clientIp(request, server, ctx.config.trustProxy),
+        ),
+      {
+        body: AgentRegisterBody,
+        detail: { summary: 'Register an agent with a one-time registration token' },
+      },
+    )
+    .post(
+      AGENT_MESSAGE_PATH,
+      async ({ body, request, server }) => {
+        const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
+        return handlePoll(ctx, agent, body, request.signal)
+      },
+      {
+        body: LongPollRequestEnvelope,
+        detail: { summary: 'Agent long-poll: post events, receive commands' },
+      },
+    )
+    .use(agentWebSocketRoutes(ctx))
+}
+
+export { queueCommand } from './commands.ts'
+export { subscribeSessionEvents } from './session-events.ts'

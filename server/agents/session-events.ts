@@ -1,0 +1,102 @@
+// Live session events for whoever watches a session (the browser's SSE/WS stream): new output
+// records and status changes. Published through Postgres NOTIFY, so a watcher on any server
+// instance hears about output an agent delivered to another; records are read back from the
+// table, so a NOTIFY payload stays small.
+import { and, eq, inArray } from 'drizzle-orm'
+import type { OutputEvent, OutputStream } from '../../protocol/index.ts'
+import type { AppContext } from '../context/index.ts'
+import { type SessionStatus, sessionOutput } from '../db/schema/index.ts'
+
+export const SESSION_EVENTS_CHANNEL = 'oa_session_events'
+/** NOTIFY payloads are limited to 8000 bytes; seq lists are split into chunks this long. */
+const SEQS_PER_NOTIFY = 400
+
+export interface StoredOutputRecord {
+  seq: number
+  stream: OutputStream
+  data: string
+  event: OutputEvent | null
+  ts: string
+}
+
+export type SessionEvent =
+  | { type: 'output'; session_id: string; records: StoredOutputRecord[] }
+  | { type: 'status'; session_id: string; status: SessionStatus }
+
+type Notice = { s: string; k: 'output'; q: number[] } | { s: string; k: 'status'; v: SessionStatus }
+type Listener = (event: SessionEvent) => void
+
+interface Registry {
+  listeners: Map<string, Set<Listener>>
+  ready: Promise<void>
+}
+
+const registries = new WeakMap<AppContext, Registry>()
+
+function registry(ctx: AppContext): Registry {
+  let reg = registries.get(ctx)
+  if (reg) return reg
+  const listeners = new Map<string, Set<Listener>>()
+  const ready = ctx.database
+    .listen(SESSION_EVENTS_CHANNEL, (payload) => {
+      void dispatch(ctx, listeners, payload).catch((error) =>
+        ctx.log.warn('session event dispatch failed', { error }),
+      )
+    })
+    .then((unlisten) => ctx.onClose(unlisten))
+  reg = { listeners, ready }
+  registries.set(ctx, reg)
+  return reg
+}
+
+async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, payload: string) {
+  const notice = JSON.parse(payload) as Notice
+  const watchers = listeners.get(notice.s)
+  if (!watchers?.size) return
+  let event: SessionEvent
+  if (notice.k === 'status') event = { type: 'status', session_id: notice.s, status: notice.v }
+  else {
+    const rows = await ctx.db
+      .select()
+      .from(sessionOutput)
+      .where(and(eq(sessionOutput.sessionId, notice.s), inArray(sessionOutput.seq, notice.q)))
+      .orderBy(sessionOutput.seq)
+    const records = rows.map((r) => ({
+      seq: r.seq,
+      stream: r.stream,
+      data: r.data,
+      event: r.event,
+      ts: r.ts.toISOString(),
+    }))
+    event = { type: 'output', session_id: notice.s, records }
+  }
+  for (const fn of watchers) fn(event)
+}
+
+/**
+ * Calls `listener` for every new output record and status change of the session, on whichever
+ * instance the agent is connected to. Resolves once listening; returns the unsubscribe function.
+ */
+export async function subscribeSessionEvents(ctx: AppContext, sessionId: string, listener: Listener) {
+  const reg = registry(ctx)
+  await reg.ready
+  const set = reg.listeners.get(sessionId) ?? new Set<Listener>()
+  reg.listeners.set(sessionId, set)
+  set.add(listener)
+  return () => {
+    set.delete(listener)
+    if (set.size === 0) reg.listeners.delete(sessionId)
+  }
+}
+
+export async function publishOutput(ctx: AppContext, sessionId: string, seqs: number[]) {
+  for (let i = 0; i < seqs.length; i += SEQS_PER_NOTIFY) {
+    const notice: Notice = { s: sessionId, k: 'output', q: seqs.slice(i, i + SEQS_PER_NOTIFY) }
+    await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
+  }
+}
+
+export async function publishStatus(ctx: AppContext, sessionId: string, status: SessionStatus) {
+  const notice: Notice = { s: sessionId, k: 'status', v: status }
+  await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
+}

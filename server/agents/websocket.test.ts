@@ -1,0 +1,352 @@
+// The WebSocket transport against a listening server: delivery and acks, redelivery after a
+// reconnect, malformed frames, output dedup, binding, presence, and revocation of a live socket.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { and, eq } from 'drizzle-orm'
+import { CLOSE_GOODBYE } from '../../protocol/index.ts'
+import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
+import { queueCommand } from './commands.ts'
+import { sweepSilentMachines } from './presence.ts'
+import { awaitCommandResult } from './results.ts'
+import { type SessionEvent, subscribeSessionEvents } from './session-events.ts'
+
+let server: TestServer
+let admin: string
+const agents: FakeAgent[] = []
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true, env: { AGENT_OFFLINE_GRACE_MS: '0' } })
+  admin = await server.login()
+}, 60_000)
+afterAll(async () => {
+  for (const a of agents) await a.close()
+  await server.stop()
+}, 60_000)
+
+async function newSession(machineId: string) {
+  const [row] = await server.ctx.db
+    .insert(sessions)
+    .values({
+      tenantId: 1,
+      userId: 1,
+      remoteMachineId: machineId,
+      projectPath: '/tmp',
+      cliTool: 'qwen-code-cli',
+    })
+    .returning()
+  return row!
+}
+
+async function connect(m: { machineId: string; agentToken: string }, options: { autoAck?: boolean } = {}) {
+  const agent = new FakeAgent({
+    url: server.url,
+    token: m.agentToken,
+    machineId: m.machineId,
+    transport: 'websocket',
+    ...options,
+  })
+  agents.push(agent)
+  await agent.connect()
+  await agent.waitForFrame('welcome')
+  return agent
+}
+
+async function connected(options: { autoAck?: boolean } = {}) {
+  const m = await registerMachine(server.request, admin)
+  return { ...m, agent: await connect(m, options) }
+}
+
+const machineRow = async (id: string) =>
+  (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
+const commandRow = async (id: string) =>
+  (await server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, id)))[0]!
+
+describe('agent websocket', () => {
+  test('a queued command arrives at once and is acked by id', async () => {
+    const { machineId, agent } = await connected()
+    const session = await newSession(machineId)
+    const queued = await queueCommand(server.ctx, machineId, {
+      type: 'session.input',
+      session_id: session.id,
+      message_id: 'm1',
+      content: 'hello',
+    })
+    expect(await agent.waitForCommand('session.input')).toEqual(queued)
+    await until(async () => (await commandRow(queued.id)).status === 'acked', 'ack')
+  })
+
+  test('a command not acked is delivered again after a reconnect, then never again once acked', async () => {
+    const m = await registerMachine(server.request, admin)
+    const first = await connect(m, { autoAck: false })
+    const cmd = await queueCommand(server.ctx, m.machineId, { type: 'fs.list', request_id: 'r1', path: '/' })
+    await first.waitForCommand('fs.list')
+    expect((await commandRow(cmd.id)).status).toBe('delivered')
+    await first.close()
+    const second = await connect(m)
+    expect((await second.waitForCommand('fs.list')).id).toBe(cmd.id)
+    await until(async () => (await commandRow(cmd.id)).status === 'acked', 'ack')
+    await second.close()
+    const third = await connect(m)
+    await Bun.sleep(100)
+    expect(third.commands).toHaveLength(0)
+  })
+
+  test('malformed and unknown frames get an error frame; the channel stays up', async () => {
+    const { machineId, agent } = await connected()
+    await agent.send('this is not json')
+    await agent.send({ type: 'warp.drive', id: 'f1' })
+    await agent.send({ type: 'session.output', id: 'f2', session_id: 'x', records: [{ seq: 'one' }] })
+    await agent.waitFor(() => agent.errors.length >= 3, 3000, 'three errors')
+    expect(agent.errors.map((e) => e.code)).toEqual(['malformed', 'unknown_type', 'malformed'])
+    expect(agent.errors[1]!.ref).toBe('f1')
+    expect(agent.errors[2]!.message).toContain('/records/0')
+    await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'r2', path: '/home' })
+    expect((await agent.waitForCommand('fs.list')).type).toBe('fs.list')
+  })
+
+  test('output is stored once per (session, seq); watchers see each record once', async () => {
+    const { machineId, agent } = await connected()
+    const session = await newSession(machineId)
+    const seen: SessionEvent[] = []
+    const unsubscribe = await subscribeSessionEvents(server.ctx, session.id, (e) => seen.push(e))
+    const rec = (seq: number) => ({
+      seq,
+      stream: 'stdout' as const,
+      data: `line ${seq}`,
+      ts: new Date().toISOString(),
+    })
+    await agent.send({ type: 'session.output', id: 'b1', session_id: session.id, records: [rec(0), rec(1)] })
+    await agent.send({
+      type: 'session.output',
+      id: 'b2',
+      session_id: session.id,
+      records: [rec(0), rec(1), rec(2)],
+    })
+    await agent.waitFor(
+      () => agent.frames.some((f) => f.type === 'received' && f.ids.includes('b2')),
+      3000,
+      'receipt',
+    )
+    const rows = await server.ctx.db
+      .select()
+      .from(sessionOutput)
+      .where(eq(sessionOutput.sessionId, session.id))
+    expect(rows.map((r) => r.seq).sort()).toEqual([0, 1, 2])
+    await until(() => seen.flatMap((e) => (e.type === 'output' ? e.records : [])).length === 3, 'events')
+    await Bun.sleep(50)
+    const seqs = seen.flatMap((e) => (e.type === 'output' ? e.records.map((r) => r.seq) : []))
+    expect(seqs).toEqual([0, 1, 2])
+    unsubscribe()
+  })
+
+  test("machine A's agent writing to machine B's session is refused and audited", async () => {
+    const a = await connected()
+    const b = await registerMachine(server.request, admin)
+    const theirs = await newSession(b.machineId)
+    await a.agent.send({
+      type: 'session.output',
+      id: 'evil',
+      session_id: theirs.id,
+      records: [{ seq: 0, stream: 'stdout', data: 'injected', ts: new Date().toISOString() }],
+    })
+    await a.agent.send({ type: 'session.exited', session_id: theirs.id, exit_code: 0 })
+    await a.agent.waitFor(() => a.agent.errors.length >= 2, 3000, 'refusals')
+    expect(a.agent.errors.map((e) => e.code)).toEqual(['forbidden', 'forbidden'])
+    expect(a.agent.errors[0]!.ref).toBe('evil')
+    expect(
+      await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, theirs.id)),
+    ).toHaveLength(0)
+    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, theirs.id))
+    expect(row!.status).toBe('starting')
+    const audit = await server.ctx.db
+      .select()
+      .from(auditLog)
+      .where(and(eq(auditLog.event, 'agent.binding_violation'), eq(auditLog.targetId, theirs.id)))
+    expect(audit).toHaveLength(2)
+    expect(audit[0]).toMatchObject({ outcome: 'denied', actorType: 'agent', actorId: a.machineId })
+  })
+
+  test('hello claiming another machine id is refused', async () => {
+    const { agent } = await connected()
+    await agent.send({ ...agent.hello(), machine_id: 'someone-else' })
+    expect((await agent.waitForFrame('error')).code).toBe('forbidden')
+  })
+
+  test('session.started / session.exited move the session and announce it', async () => {
+    const { machineId, agent } = await connected()
+    const session = await newSession(machineId)
+    const seen: SessionEvent[] = []
+    await subscribeSessionEvents(server.ctx, session.id, (e) => seen.push(e))
+    await agent.send({ type: 'session.started', session_id: session.id, cli_session_id: 'cli-1' })
+    await agent.send({ type: 'session.started', session_id: session.id })
+    await agent.send({ type: 'session.exited', session_id: session.id, exit_code: 0 })
+    await until(() => seen.length === 2, 'status events')
+    expect(seen.map((e) => (e.type === 'status' ? e.status : e.type))).toEqual(['active', 'stopped'])
+    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
+    expect(row).toMatchObject({ status: 'stopped', cliSessionId: 'cli-1' })
+    expect(row!.endedAt).toBeInstanceOf(Date)
+  })
+
+  test('a heartbeat listing a session as exited ends it, but only on its own machine', async () => {
+    const { machineId, agent } = await connected()
+    const other = await registerMachine(server.request, admin)
+    const mine = await newSession(machineId)
+    const theirs = await newSession(other.machineId)
+    await agent.send({
+      type: 'heartbeat',
+      id: 'hb',
+      sessions: [
+        { session_id: mine.id, state: 'exited' },
+        { session_id: theirs.id, state: 'exited' },
+      ],
+    })
+    await agent.waitFor(
+      () => agent.frames.some((f) => f.type === 'received' && f.ids.includes('hb')),
+      3000,
+      'receipt',
+    )
+    const status = async (id: string) =>
+      (await server.ctx.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.status
+    expect(await status(mine.id)).toBe('stopped')
+    expect(await status(theirs.id)).toBe('starting')
+  })
+
+  test('queueing for a removed machine is refused', async () => {
+    const { machineId } = await registerMachine(server.request, admin)
+    await server.request(`/api/remote/machines/${machineId}`, { method: 'DELETE', cookie: admin })
+    await expect(
+      queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'x', path: '/' }),
+    ).rejects.toThrow('Machine not found')
+  })
+})
+
+describe('file browsing through the agent', () => {
+  test('browse queues fs.list and answers with the fs.result the agent sends', async () => {
+    const { machineId, agent } = await connected()
+    const browsing = server.request(`/api/remote/machines/${machineId}/browse?path=/srv`, { cookie: admin })
+    const cmd = await agent.waitForCommand('fs.list')
+    expect(cmd.type === 'fs.list' && cmd.path).toBe('/srv')
+    await agent.send({
+      type: 'fs.result',
+      request_id: cmd.type === 'fs.list' ? cmd.request_id : '',
+      path: '/srv',
+      entries: [{ name: 'app', type: 'dir' }],
+    })
+    const res = await browsing
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ path: '/srv', entries: [{ name: 'app', type: 'dir' }] })
+  })
+
+  test("an agent error is a 400 naming path; another machine's request id is refused", async () => {
+    const { machineId, agent } = await connected()
+    const other = await connected()
+    const browsing = server.request(`/api/remote/machines/${machineId}/browse`, { cookie: admin })
+    const cmd = await agent.waitForCommand('fs.list')
+    const requestId = cmd.type === 'fs.list' ? cmd.request_id : ''
+    expect(cmd.type === 'fs.list' && cmd.path).toBe('~')
+    await other.agent.send({ type: 'fs.result', request_id: requestId, path: '~', entries: [] })
+    expect((await other.agent.waitForFrame('error')).code).toBe('not_found')
+    await agent.send({ type: 'fs.result', request_id: requestId, path: '~', error: 'permission denied' })
+    const res = await browsing
+    expect(res.status).toBe(400)
+    expect((await res.json()).error).toMatchObject({
+      field: 'path',
+      message: 'Cannot list ~: permission denied',
+    })
+  })
+
+  test('an unanswered request gives up after its timeout and drops the command', async () => {
+    const { machineId } = await connected({ autoAck: false })
+    const cmd = await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'slow', path: '/' })
+    expect(await awaitCommandResult(server.ctx, cmd.id, 50)).toBeNull()
+    expect(await server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, cmd.id))).toHaveLength(
+      0,
+    )
+  })
+})
+
+describe('presence', () => {
+  test('online while the socket is open, offline once it closes (grace 0)', async () => {
+    const { machineId, agent } = await connected()
+    expect(await machineRow(machineId)).toMatchObject({
+      status: 'online',
+      connected: true,
+      transport: 'websocket',
+    })
+    await agent.send({ type: 'heartbeat', system_info: { load: 0.5 }, sessions: [] })
+    await until(async () => (await machineRow(machineId)).systemInfo.load === 0.5, 'heartbeat stored')
+    await agent.close()
+    await until(async () => (await machineRow(machineId)).status === 'offline', 'offline')
+    expect((await machineRow(machineId)).connected).toBe(false)
+  })
+
+  test('a machine silent for 3 heartbeat intervals is swept offline', async () => {
+    const { machineId } = await connected()
+    const realNow = server.ctx.now
+    try {
+      server.ctx.now = () => new Date(Date.now() + 2 * 30_000)
+      await sweepSilentMachines(server.ctx)
+      expect((await machineRow(machineId)).status).toBe('online')
+      server.ctx.now = () => new Date(Date.now() + 3 * 30_000 + 1000)
+      await sweepSilentMachines(server.ctx)
+      expect((await machineRow(machineId)).status).toBe('offline')
+    } finally {
+      server.ctx.now = realNow
+    }
+  })
+})
+
+describe('revocation', () => {
+  test('rotating the token cuts the live socket: goodbye, close 4001, then 401 with goodbye', async () => {
+    const { machineId, agentToken, agent } = await connected()
+    const res = await server.request(`/api/remote/machines/${machineId}/token/rotate`, {
+      method: 'POST',
+      cookie: admin,
+    })
+    expect(res.status).toBe(200)
+    const { agent_token } = await res.json()
+    expect(agent_token).not.toBe(agentToken)
+    const goodbye = await agent.waitForFrame('goodbye')
+    expect(goodbye.reason).toBe('revoked')
+    await agent.waitFor(() => agent.closeCode, 3000, 'close')
+    expect(agent.closeCode).toBe(CLOSE_GOODBYE)
+    const retry = await fetch(`${server.url}/api/remote/agent/ws`, {
+      headers: { authorization: `Bearer ${agentToken}` },
+    })
+    expect(retry.status).toBe(401)
+    expect((await retry.json()).goodbye.reason).toBe('revoked')
+    const fresh = await connect({ machineId, agentToken: agent_token })
+    expect(fresh.goodbye).toBeUndefined()
+  })
+
+  test('deregistering cuts the socket with reason deregistered and ends its sessions', async () => {
+    const { machineId, agentToken, agent } = await connected()
+    const session = await newSession(machineId)
+    const cmd = await queueCommand(server.ctx, machineId, { type: 'session.stop', session_id: session.id })
+    await agent.waitForCommand('session.stop')
+    expect(cmd.id).toBeString()
+    const res = await server.request(`/api/remote/machines/${machineId}`, { method: 'DELETE', cookie: admin })
+    expect(res.status).toBe(200)
+    expect((await agent.waitForFrame('goodbye')).reason).toBe('deregistered')
+    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
+    expect(row!.status).toBe('stopped')
+    const poll = await fetch(`${server.url}/api/remote/agent/message`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ events: [] }),
+    })
+    expect(poll.status).toBe(401)
+    expect((await poll.json()).goodbye.reason).toBe('deregistered')
+  })
+
+  test('a bad token cannot open a socket (401 at the upgrade)', async () => {
+    const agent = new FakeAgent({
+      url: server.url,
+      token: 'f'.repeat(64),
+      machineId: 'nobody',
+      transport: 'websocket',
+    })
+    await expect(agent.connect()).rejects.toThrow()
+  })
+})

@@ -1,0 +1,151 @@
+// The agent WebSocket (GET /api/remote/agent/ws): Bun's WebSocket server through Elysia's
+// .ws(). Bun-only, so it sits in this one module; on other runtimes the route answers 501
+// and agents use long-poll. The token is checked before the upgrade (401 + goodbye).
+import { Elysia } from 'elysia'
+import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/index.ts'
+import type { AppContext } from '../context/index.ts'
+import { HttpError } from '../errors.ts'
+import { clientIp } from '../http/client-ip.ts'
+import { type AgentIdentity, authenticateAgent } from './auth.ts'
+import { claimCommands } from './commands.ts'
+import { handleRawFrame } from './frames.ts'
+import { channelHub, type PushChannel } from './hub.ts'
+import { markConnected, markDisconnected } from './presence.ts'
+
+interface RawSocket {
+  send(data: string): number
+  close(code?: number, reason?: string): void
+}
+
+interface Connection {
+  agent: AgentIdentity
+  channel: PushChannel
+  epoch: number
+  /** Frames and deliveries run one after another, so output and commands keep their order. */
+  queue: Promise<void>
+  open: boolean
+  /** Why the server closed it, if it did (decides whether the machine goes offline at once). */
+  closedBy?: 'revoked' | 'superseded' | 'shutdown'
+}
+
+export const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
+
+function frameText(message: unknown): unknown {
+  if (message instanceof Uint8Array) return new TextDecoder().decode(message)
+  return message
+}
+
+export function agentWebSocketRoutes(ctx: AppContext) {
+  const plugin = new Elysia({ name: 'agents.ws', seed: ctx.id })
+  if (!webSocketSupported) {
+    return plugin.get(AGENT_WS_PATH, () => {
+      throw new HttpError(501, 'WebSocket is not available on this server; use long-poll', 'not_implemented')
+    })
+  }
+  const hub = channelHub(ctx)
+  const connections = new WeakMap<object, Connection>()
+  const graceTimers = new Set<ReturnType<typeof setTimeout>>()
+  ctx.onClose(() => {
+    for (const timer of graceTimers) clearTimeout(timer)
+  })
+
+  function enqueue(conn: Connection, task: () => Promise<void>) {
+    conn.queue = conn.queue.then(task).catch((error) => {
+      ctx.log.error('agent websocket task failed', { machine_id: conn.agent.machineId, error })
+    })
+  }
+
+  function send(raw: RawSocket, frame: ServerFrame) {
+    raw.send(JSON.stringify(frame))
+  }
+
+  async function deliver(conn: Connection, raw: RawSocket, redeliver: boolean) {
+    if (!conn.open) return
+    const commands = await claimCommands(ctx, conn.agent.machineId, { redeliver })
+    for (const command of commands) send(raw, command)
+  }
+
+  return plugin
+    .resolve(async ({ request, server }) => ({
+      agent: await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
+    }))
+    .get(AGENT_WS_PATH, () => {
+      throw new HttpError(
+        426,
+        'Connect with a WebSocket upgrade, or use POST /api/remote/agent/message',
+        'upgrade_required',
+      )
+    })
+    .ws(AGENT_WS_PATH, {
+      open(ws) {
+        const raw = ws.raw as unknown as RawSocket
+        const agent = ws.data.agent
+        const conn: Connection = {
+          agent,
+          epoch: 0,
+          queue: hub.ready,
+          open: true,
+          channel: {
+            machineId: agent.machineId,
+            tokenHash: agent.tokenHash,
+            wake: () => enqueue(conn, () => deliver(conn, raw, false)),
+            revoke: (reason) => {
+              conn.closedBy = 'revoked'
+              send(raw, { type: 'goodbye', reason, message: `Agent token no longer valid (${reason})` })
+              raw.close(CLOSE_GOODBYE, reason)
+            },
+            close: (code, reason) => {
+              conn.closedBy =
+                code === CLOSE_GOODBYE ? 'revoked' : reason === 'superseded' ? 'superseded' : 'shutdown'
+              raw.close(code, reason)
+            },
+          },
+        }
+        connections.set(raw, conn)
+        hub.attachPush(conn.channel)
+        enqueue(conn, async () => {
+          conn.epoch = await markConnected(ctx, agent, 'websocket')
+          await ctx.audit(
+            'agent.connect',
+            agent.actor,
+            { type: 'machine', id: agent.machineId },
+            { transport: 'websocket' },
+          )
+          // A new connection gets everything not yet acked: whatever was in flight when the last one dropped.
+          await deliver(conn, raw, true)
+        })
+      },
+      message(ws, message) {
+        const raw = ws.raw as unknown as RawSocket
+        const conn = connections.get(raw)
+        if (!conn) return
+        enqueue(conn, async () => {
+          const outcome = await handleRawFrame(ctx, conn.agent, frameText(message))
+          if (conn.open) for (const reply of outcome.replies) send(raw, reply)
+        })
+      },
+      close(ws, code) {
+        const raw = ws.raw as unknown as RawSocket
+        const conn = connections.get(raw)
+        if (!conn) return
+        conn.open = false
+        hub.detachPush(conn.channel)
+        enqueue(conn, async () => {
+          const { machineId } = conn.agent
+          if (hub.closing) return
+          await ctx.audit('agent.disconnect', conn.agent.actor, { type: 'machine', id: machineId }, { code })
+          if (conn.closedBy === 'superseded' || conn.closedBy === 'shutdown') return
+          if (conn.closedBy === 'revoked')
+            return markDisconnected(ctx, machineId, conn.epoch, 'token revoked')
+          const timer = setTimeout(() => {
+            graceTimers.delete(timer)
+            if (hub.closing) return
+            void markDisconnected(ctx, machineId, conn.epoch, 'socket closed').catch((error) =>
+              ctx.log.warn('mark offline failed', { machine_id: machineId, error }),
+            )
+          }, ctx.config.agentChannel.offlineGraceMs)
+          graceTimers.add(timer)
+        })
+      },
+    })
+}

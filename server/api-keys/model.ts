@@ -1,0 +1,29 @@
+// Request and response schemas of /api/remote/api-keys (seed field names).
+import { t } from 'elysia'
+import { API_KEY_STATUSES, LLM_PROVIDERS } from '../db/schema/index.ts'
+import { oneOf } from '../http/schema.ts'
+
+export const CreateApiKeyBody = t.Object({
+  provider: oneOf(LLM_PROVIDERS),
+  key_name: t.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' }),
+  api_key: t.String({ minLength: 1, maxLength: 4096 }),
+  base_url: t.Optional(t.Union([t.String({ maxLength: 2048 }), t.Null()])),
+})
+
+export const UpdateApiKeyBody = t.Object({
+  status: t.Optional(oneOf(API_KEY_STATUSES)),
+  base_url: t.Optional(t.Union([t.String({ maxLength: 2048 }), t.Null()])),
+})
+
+export const ApiKeyIdParams = t.Object({ id: t.Integer({ minimum: 1 }) })
+
+export const PublicApiKey = t.Object({
+  id: t.Integer(),
+  provider: t.String(),
+  key_name: t.String(),
+  masked_key: t.String(),
+  base_url: t.Union([t.String(), t.Null()]),
+  status: t.String(),
+  created_at: t.String(),
+  last_used_at: t.Union([t.String(), t.Null()]),
+})

@@ -1,0 +1,250 @@
+// The LLM proxy's request path: verify the proxy token, check quota, swap in the real key,
+// forward (failing over across a provider's keys before any byte reached the client), and stream
+// the answer back as it arrives while counting its tokens. Web-standard only (runs on Deno too).
+import { type ProviderKey, providerKeys } from '../api-keys/service.ts'
+import type { AppContext } from '../context/index.ts'
+import type { LlmProvider } from '../db/schema/index.ts'
+import { chargeUsage, checkQuota } from '../quota/service.ts'
+import {
+  clientCredential,
+  DEFAULT_BASE_URLS,
+  defaultEndpoint,
+  inferProvider,
+  joinTarget,
+  providerError,
+  upstreamHeaders,
+} from './providers.ts'
+import { CLIENT_CLOSED, relayResponse } from './relay.ts'
+import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
+import { createMeter } from './usage.ts'
+
+export const PROXY_PREFIX = '/api/remote/llm-proxy'
+
+class BodyTooLarge extends Error {}
+
+/** The request body, refusing more than `max` bytes whether or not Content-Length says so. */
+async function readBody(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
+  if (!request.body) return null
+  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
+  if (declared > max) throw new BodyTooLarge()
+  if (Number.isFinite(declared)) return new Uint8Array(await request.arrayBuffer())
+  const parts: Uint8Array[] = []
+  let size = 0
+  for await (const part of request.body as unknown as AsyncIterable<Uint8Array>) {
+    size += part.byteLength
+    if (size > max) throw new BodyTooLarge()
+    parts.push(part)
+  }
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.byteLength
+  }
+  return out
+}
+
+interface Prepared {
+  body: Uint8Array<ArrayBuffer> | null
+  model: string | null
+  /** The proxy added stream_options.include_usage, so the usage chunk must not reach the client. */
+  stripUsageChunk: boolean
+  json: Record<string, unknown> | null
+}
+
+function prepareBody(
+  provider: LlmProvider,
+  request: Request,
+  raw: Uint8Array<ArrayBuffer> | null,
+  rest: string,
+): Prepared {
+  const prepared: Prepared = { body: raw, model: null, stripUsageChunk: false, json: null }
+  const google = /\/models\/([^/:]+):(?:stream)?generateContent$/i.exec(rest)
+  if (google) prepared.model = google[1]!
+  const type = request.headers.get('content-type') ?? ''
+  if (!raw || !type.includes('json')) return prepared
+  let json: Record<string, unknown>
+  try {
+    json = JSON.parse(new TextDecoder().decode(raw))
+  } catch {
+    return prepared
+  }
+  if (!json || typeof json !== 'object' || Array.isArray(json)) return prepared
+  prepared.json = json
+  if (typeof json.model === 'string') prepared.model = json.model
+  const options = json.stream_options as Record<string, unknown> | undefined
+  if (provider === 'openai' && json.stream === true && options?.include_usage !== true) {
+    json.stream_options = { ...options, include_usage: true }
+    prepared.body = new TextEncoder().encode(JSON.stringify(json))
+    prepared.stripUsageChunk = true
+  }
+  return prepared
+}
+
+export async function handleProxy(ctx: AppContext, request: Request): Promise<Response> {
+  const started = performance.now()
+  const url = new URL(request.url)
+  let rest = url.pathname.slice(PROXY_PREFIX.length)
+  const credential = clientCredential(request, url)
+  const claims = credential ? await verifyProxyToken(ctx, credential) : null
+  if (!claims) {
+    const shape = inferProvider(request, rest, url)
+    return providerError(
+      shape,
+      401,
+      'The proxy token is missing, invalid, expired or revoked',
+      'authentication_error',
+    )
+  }
+  const provider = claims.provider ?? inferProvider(request, rest, url)
+
+  let raw: Uint8Array<ArrayBuffer> | null
+  try {
+    raw = await readBody(request, ctx.config.llmProxyMaxBodyBytes)
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error
+    const mb = Math.round(ctx.config.llmProxyMaxBodyBytes / 1024 / 1024)
+    return providerError(
+      provider,
+      413,
+      `The request body is larger than the ${mb} MB limit`,
+      'request_too_large',
+      { retry: false },
+    )
+  }
+
+  const overQuota = await checkQuota(ctx, claims.userId, claims.tenantId)
+  if (overQuota) return providerError(provider, 429, overQuota, 'quota_exceeded', { retry: false })
+
+  const keys = await providerKeys(ctx, provider)
+  if (!keys.length)
+    return providerError(provider, 400, `No API key configured for provider '${provider}'`, 'config_error', {
+      retry: false,
+    })
+
+  const prepared = prepareBody(provider, request, raw, rest)
+  if (rest === '' || rest === '/') {
+    const endpoint = defaultEndpoint(provider, prepared.json)
+    if (!endpoint)
+      return providerError(
+        provider,
+        400,
+        'Say which model to use: a "model" field or a provider path',
+        'invalid_request_error',
+      )
+    rest = endpoint
+  }
+  const search = new URLSearchParams(url.search)
+  if (provider === 'google' && rest.endsWith(':streamGenerateContent') && !search.has('alt'))
+    search.set('alt', 'sse')
+
+  const abort = new AbortController()
+  const onClientGone = () => abort.abort()
+  request.signal.addEventListener('abort', onClientGone, { once: true })
+  const record = (status: number, keyId: number | null, input = 0, output = 0, model = prepared.model) =>
+    chargeUsage(ctx, usageRow(ctx, claims, provider, { status, keyId, input, output, model, started }))
+
+  const forwarded = await forwardWithFailover(
+    ctx,
+    provider,
+    keys,
+    request,
+    prepared.body,
+    rest,
+    search,
+    abort,
+  )
+  if (forwarded === 'aborted' || !forwarded) {
+    request.signal.removeEventListener('abort', onClientGone)
+    if (forwarded === 'aborted') {
+      record(CLIENT_CLOSED, null)
+      return new Response(null, { status: CLIENT_CLOSED })
+    }
+    record(502, null)
+    return providerError(provider, 502, `Could not reach the ${provider} API`, 'upstream_unreachable')
+  }
+  const { upstream, keyId } = forwarded
+
+  const meter = createMeter(provider, {
+    sse: (upstream.headers.get('content-type') ?? '').includes('text/event-stream'),
+    stripUsageChunk: prepared.stripUsageChunk,
+    model: prepared.model,
+  })
+  return relayResponse(upstream, meter, abort, (status) => {
+    request.signal.removeEventListener('abort', onClientGone)
+    record(status, keyId, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
+  })
+}
+
+/**
+ * Tries the provider's keys in order: on a connection error, 429 or 5xx the next key gets the
+ * request (nothing has reached the client yet); the last key's answer is returned whatever it is.
+ */
+async function forwardWithFailover(
+  ctx: AppContext,
+  provider: LlmProvider,
+  keys: ProviderKey[],
+  request: Request,
+  body: Uint8Array<ArrayBuffer> | null,
+  rest: string,
+  search: URLSearchParams,
+  abort: AbortController,
+): Promise<{ upstream: Response; keyId: number } | 'aborted' | null> {
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i]!
+    const target = joinTarget(provider, key.baseUrl ?? DEFAULT_BASE_URLS[provider], rest, search)
+    let upstream: Response
+    try {
+      upstream = await fetch(target, {
+        method: request.method,
+        headers: upstreamHeaders(provider, request.headers, key.apiKey),
+        body,
+        signal: abort.signal,
+        redirect: 'manual',
+      })
+    } catch (error) {
+      if (abort.signal.aborted) return 'aborted'
+      ctx.log.warn('llm upstream unreachable', { provider, key_id: key.id, error })
+      continue
+    }
+    const retryable = upstream.status === 429 || upstream.status >= 500
+    if (!retryable || i === keys.length - 1) return { upstream, keyId: key.id }
+    ctx.log.warn('llm upstream refused; trying the next key', {
+      provider,
+      key_id: key.id,
+      status: upstream.status,
+    })
+    await upstream.body?.cancel().catch(() => {})
+  }
+  return null
+}
+
+function usageRow(
+  ctx: AppContext,
+  claims: ProxyTokenClaims,
+  provider: LlmProvider,
+  r: {
+    status: number
+    keyId: number | null
+    input: number
+    output: number
+    model: string | null
+    started: number
+  },
+) {
+  return {
+    ts: ctx.now(),
+    userId: claims.userId,
+    tenantId: claims.tenantId,
+    sessionId: claims.sessionId,
+    machineId: claims.machineId,
+    provider,
+    model: r.model,
+    apiKeyId: r.keyId,
+    inputTokens: r.input,
+    outputTokens: r.output,
+    requests: 1,
+    latencyMs: Math.round(performance.now() - r.started),
+    status: r.status,
+  }
+}

@@ -1,0 +1,76 @@
+// Relays the upstream answer to the client while the meter counts it. Streams are passed on
+// chunk by chunk, pulled only as fast as the client reads (back-pressure), and a client that
+// goes away cancels the upstream request. A small complete answer (not SSE, Content-Length
+// known) is read in one go: it has already been produced, and one native body beats a stream.
+import { downstreamHeaders } from './providers.ts'
+import type { Meter } from './usage.ts'
+
+/** Status recorded for a request the client abandoned (nginx's convention). */
+export const CLIENT_CLOSED = 499
+/** Complete (non-SSE) answers up to this size are forwarded as one body. */
+const SMALL_BODY_BYTES = 256 * 1024
+
+export async function relayResponse(
+  upstream: Response,
+  meter: Meter,
+  abort: AbortController,
+  onEnd: (status: number) => void,
+): Promise<Response> {
+  const status = upstream.status
+  const headers = downstreamHeaders(upstream.headers)
+  let ended = false
+  const end = (s: number) => {
+    if (ended) return
+    ended = true
+    onEnd(s)
+  }
+  if (!upstream.body) {
+    end(status)
+    return new Response(null, { status, headers })
+  }
+  const length = Number(upstream.headers.get('content-length') ?? Number.NaN)
+  const sse = (upstream.headers.get('content-type') ?? '').includes('text/event-stream')
+  if (!sse && length <= SMALL_BODY_BYTES) {
+    let bytes: Uint8Array
+    try {
+      bytes = new Uint8Array(await upstream.arrayBuffer())
+    } catch {
+      const failed = abort.signal.aborted ? CLIENT_CLOSED : 502
+      end(failed)
+      return new Response(null, { status: failed })
+    }
+    meter.push(bytes)
+    meter.finish()
+    end(status)
+    return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers })
+  }
+  const reader = upstream.body.getReader()
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const next = await reader.read()
+          if (next.done) {
+            const tail = meter.finish()
+            if (tail) controller.enqueue(tail)
+            end(status)
+            controller.close()
+            return
+          }
+          const out = meter.push(next.value)
+          if (out) controller.enqueue(out)
+        } catch (error) {
+          end(abort.signal.aborted ? CLIENT_CLOSED : 502)
+          controller.error(error)
+        }
+      },
+      cancel(reason) {
+        end(CLIENT_CLOSED)
+        abort.abort()
+        return reader.cancel(reason).catch(() => {})
+      },
+    },
+    { highWaterMark: 0 },
+  )
+  return new Response(body, { status, headers })
+}

@@ -1,0 +1,112 @@
+// /api/remote/machines: registration tokens, listing, detail, assignments, sessions, token
+// rotation and deregistration. Permissions follow the seed's table (see access.ts).
+import { Elysia } from 'elysia'
+import { authGuard } from '../auth/guard.ts'
+import type { AppContext } from '../context/index.ts'
+import { browseMachine } from './browse.ts'
+import { deleteMachine, revokeAgentToken, rotateAgentToken } from './lifecycle.ts'
+import { AssignBody, BrowseQuery, MachineIdParams, MachineUserParams, RegisterTokenBody } from './model.ts'
+import { createRegistrationToken } from './registration.ts'
+import {
+  assignUser,
+  getMachine,
+  listMachineSessions,
+  listMachines,
+  listMachineUsers,
+  unassignUser,
+} from './service.ts'
+
+/** Where installers should reach this server: PUBLIC_URL, else the origin the admin used. */
+function publicBaseUrl(ctx: AppContext, request: Request): string {
+  if (ctx.config.publicUrl) return ctx.config.publicUrl
+  const url = new URL(request.url)
+  const host = request.headers.get('host') ?? url.host
+  return `${url.protocol}//${host}`
+}
+
+export function machinesRoutes(ctx: AppContext) {
+  return new Elysia({ name: 'machines', seed: ctx.id, prefix: '/api/remote/machines' })
+    .use(authGuard(ctx))
+    .post(
+      '/register',
+      ({ body, actor, request }) =>
+        createRegistrationToken(ctx, actor, body.tenant_id, publicBaseUrl(ctx, request)),
+      {
+        auth: 'system_admin',
+        body: RegisterTokenBody,
+        detail: { summary: 'Create a one-time registration token' },
+      },
+    )
+    .get('/', async ({ user }) => ({ machines: await listMachines(ctx, user) }), {
+      auth: true,
+      detail: { summary: 'List machines (admins: all; users: assigned)' },
+    })
+    .get(
+      '/available',
+      async ({ user }) => ({ machines: await listMachines(ctx, user, { onlineOnly: true }) }),
+      {
+        auth: true,
+        detail: { summary: 'Machines the caller may use that are online' },
+      },
+    )
+    .get('/:id', async ({ user, params }) => ({ machine: await getMachine(ctx, user, params.id) }), {
+      auth: true,
+      params: MachineIdParams,
+      detail: { summary: 'Machine detail' },
+    })
+    .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id), {
+      auth: 'system_admin',
+      params: MachineIdParams,
+      detail: { summary: 'Deregister a machine' },
+    })
+    .post(
+      '/:id/assign',
+      ({ actor, user, params, body }) =>
+        assignUser(ctx, actor, user, params.id, { userId: body.user_id, permission: body.permission }),
+      {
+        auth: true,
+        params: MachineIdParams,
+        body: AssignBody,
+        detail: { summary: 'Assign a user to a machine' },
+      },
+    )
+    .delete(
+      '/:id/assign/:user_id',
+      ({ actor, user, params }) => unassignUser(ctx, actor, user, params.id, params.user_id),
+      { auth: true, params: MachineUserParams, detail: { summary: "Revoke a user's access to a machine" } },
+    )
+    .get(
+      '/:id/users',
+      async ({ actor, user, params }) => ({ users: await listMachineUsers(ctx, actor, user, params.id) }),
+      {
+        auth: true,
+        params: MachineIdParams,
+        detail: { summary: 'Users assigned to a machine' },
+      },
+    )
+    .get(
+      '/:id/sessions',
+      async ({ user, params }) => ({ sessions: await listMachineSessions(ctx, user, params.id) }),
+      { auth: true, params: MachineIdParams, detail: { summary: 'Sessions on a machine' } },
+    )
+    .get(
+      '/:id/browse',
+      ({ actor, user, params, query }) => browseMachine(ctx, actor, user, params.id, query.path),
+      {
+        auth: true,
+        params: MachineIdParams,
+        query: BrowseQuery,
+        detail: { summary: 'List a directory on the machine' },
+      },
+    )
+    .post('/:id/token/rotate', ({ actor, params }) => rotateAgentToken(ctx, actor, params.id), {
+      auth: 'system_admin',
+      params: MachineIdParams,
+      detail: { summary: "Replace a machine's agent token" },
+    })
+    .post('/:id/token/revoke', ({ actor, params }) => revokeAgentToken(ctx, actor, params.id), {
+      auth: 'system_admin',
+      params: MachineIdParams,
+      detail: { summary: "Revoke a machine's agent token" },
+    })
+}

@@ -1,0 +1,109 @@
+// System-admin operations that cut an agent off: rotating or revoking its token, and
+// deregistering the machine (its sessions end, its proxy tokens die, its agent is told to stop).
+// Every instance hears about it through NOTIFY, so a live channel anywhere closes at once.
+import { and, eq, inArray, isNull } from 'drizzle-orm'
+import type { Actor } from '../audit/service.ts'
+import type { AppContext } from '../context/index.ts'
+import { dropUnackedCommands } from '../agents/commands.ts'
+import { notifyAgentControl } from '../agents/hub.ts'
+import { publishStatus } from '../agents/session-events.ts'
+import {
+  type AgentTokenRevokeReason,
+  agentTokens,
+  ENDED_SESSION_STATUSES,
+  machineAssignments,
+  remoteMachines,
+  SESSION_STATUSES,
+  sessions,
+} from '../db/schema/index.ts'
+import { notFound } from '../errors.ts'
+import { revokeProxyTokens } from '../llm-proxy/tokens.ts'
+import { hashToken, newSecretToken } from './tokens.ts'
+
+const LIVE_SESSION_STATUSES = SESSION_STATUSES.filter(
+  (s) => !(ENDED_SESSION_STATUSES as readonly string[]).includes(s),
+)
+
+async function liveMachine(ctx: AppContext, machineId: string) {
+  const [machine] = await ctx.db
+    .select()
+    .from(remoteMachines)
+    .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
+  if (!machine) throw notFound('Machine')
+  return machine
+}
+
+type Tx = Parameters<Parameters<AppContext['db']['transaction']>[0]>[0]
+
+async function revokeAgentTokens(tx: Tx, machineId: string, now: Date, reason: AgentTokenRevokeReason) {
+  await tx
+    .update(agentTokens)
+    .set({ revokedAt: now, revokedReason: reason })
+    .where(and(eq(agentTokens.machineId, machineId), isNull(agentTokens.revokedAt)))
+  await tx
+    .update(remoteMachines)
+    .set({ connected: false, status: 'offline', updatedAt: now })
+    .where(eq(remoteMachines.machineId, machineId))
+}
+
+/** A new agent token (shown once); the old one stops working at once, live channels included. */
+export async function rotateAgentToken(ctx: AppContext, actor: Actor, machineId: string) {
+  const machine = await liveMachine(ctx, machineId)
+  const token = newSecretToken()
+  const now = ctx.now()
+  await ctx.db.transaction(async (tx) => {
+    await revokeAgentTokens(tx, machineId, now, 'revoked')
+    await tx.insert(agentTokens).values({ tokenHash: hashToken(token), machineId, createdAt: now })
+  })
+  await notifyAgentControl(ctx, machineId)
+  await ctx.audit(
+    'machine.token.rotate',
+    actor,
+    { type: 'machine', id: machineId },
+    {},
+    { tenantId: machine.tenantId },
+  )
+  return { machine_id: machineId, agent_token: token }
+}
+
+export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId: string) {
+  const machine = await liveMachine(ctx, machineId)
+  await ctx.db.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))
+  await notifyAgentControl(ctx, machineId)
+  await ctx.audit(
+    'machine.token.revoke',
+    actor,
+    { type: 'machine', id: machineId },
+    {},
+    { tenantId: machine.tenantId },
+  )
+  return { machine_id: machineId, revoked: true }
+}
+
+/** Deregisters: the row stays (history), everything that let it act is gone. */
+export async function deleteMachine(ctx: AppContext, actor: Actor, machineId: string) {
+  const machine = await liveMachine(ctx, machineId)
+  const now = ctx.now()
+  const ended = await ctx.db.transaction(async (tx) => {
+    await revokeAgentTokens(tx, machineId, now, 'deregistered')
+    await tx.update(remoteMachines).set({ deletedAt: now }).where(eq(remoteMachines.machineId, machineId))
+    await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, machineId))
+    return tx
+      .update(sessions)
+      .set({ status: 'stopped', endedAt: now, updatedAt: now })
+      .where(and(eq(sessions.remoteMachineId, machineId), inArray(sessions.status, LIVE_SESSION_STATUSES)))
+      .returning({ id: sessions.id })
+  })
+  await dropUnackedCommands(ctx, machineId)
+  const proxyTokensRevoked = await revokeProxyTokens(ctx, { machineId })
+  await notifyAgentControl(ctx, machineId)
+  for (const s of ended) await publishStatus(ctx, s.id, 'stopped')
+  await ctx.audit(
+    'machine.delete',
+    actor,
+    { type: 'machine', id: machineId },
+    { sessions_ended: ended.length, proxy_tokens_revoked: proxyTokensRevoked },
+    { tenantId: machine.tenantId },
+  )
+  return { machine_id: machineId, deleted: true, sessions_ended: ended.length }
+}

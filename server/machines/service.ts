@@ -1,0 +1,180 @@
+// The machines API's reads and assignments, permission-checked per the seed's table: system
+// admins see everything; machine admins manage plain users of their machine; users see what
+// they are assigned to.
+import { and, asc, desc, eq, isNull } from 'drizzle-orm'
+import type { Actor } from '../audit/service.ts'
+import type { UserRow } from '../auth/users.ts'
+import type { AppContext } from '../context/index.ts'
+import {
+  type MachinePermission,
+  machineAssignments,
+  remoteMachines,
+  sessions,
+  users,
+} from '../db/schema/index.ts'
+import { forbidden, notFound } from '../errors.ts'
+import { isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
+import { assignedUserView, machineSessionView, machineView } from './view.ts'
+
+export async function listMachines(ctx: AppContext, user: UserRow, options: { onlineOnly?: boolean } = {}) {
+  const live = isNull(remoteMachines.deletedAt)
+  const online = options.onlineOnly ? eq(remoteMachines.status, 'online') : undefined
+  if (user.role === 'system_admin') {
+    const rows = await ctx.db
+      .select()
+      .from(remoteMachines)
+      .where(and(live, online))
+      .orderBy(asc(remoteMachines.name))
+    return rows.map((m) => machineView(m, 'system_admin'))
+  }
+  const rows = await ctx.db
+    .select({ machine: remoteMachines, permission: machineAssignments.permission })
+    .from(machineAssignments)
+    .innerJoin(remoteMachines, eq(remoteMachines.machineId, machineAssignments.machineId))
+    .where(
+      and(eq(machineAssignments.userId, user.id), eq(remoteMachines.tenantId, user.tenantId), live, online),
+    )
+    .orderBy(asc(remoteMachines.name))
+  return rows.map((r) => machineView(r.machine, r.permission))
+}
+
+async function assignedUsers(ctx: AppContext, machineId: string) {
+  const rows = await ctx.db
+    .select({
+      userId: machineAssignments.userId,
+      username: users.username,
+      displayName: users.displayName,
+      permission: machineAssignments.permission,
+      createdAt: machineAssignments.createdAt,
+    })
+    .from(machineAssignments)
+    .innerJoin(users, eq(users.id, machineAssignments.userId))
+    .where(eq(machineAssignments.machineId, machineId))
+    .orderBy(asc(users.username))
+  return rows.map(assignedUserView)
+}
+
+/** Detail: capabilities and system info for every user of the machine; its users for admins. */
+export async function getMachine(ctx: AppContext, user: UserRow, machineId: string) {
+  const { machine, role } = await requireMachineUse(ctx, user, machineId)
+  return {
+    ...machineView(machine, role),
+    system_info: machine.systemInfo,
+    ...(isAdminRole(role) ? { users: await assignedUsers(ctx, machineId) } : {}),
+  }
+}
+
+export async function listMachineUsers(ctx: AppContext, actor: Actor, user: UserRow, machineId: string) {
+  await requireMachineAdmin(ctx, user, machineId, { actor, event: 'machine.users.list' })
+  return assignedUsers(ctx, machineId)
+}
+
+/** Admins see every session on the machine; a plain user only their own. */
+export async function listMachineSessions(ctx: AppContext, user: UserRow, machineId: string) {
+  const { role } = await requireMachineUse(ctx, user, machineId)
+  const mine = isAdminRole(role) ? undefined : eq(sessions.userId, user.id)
+  const rows = await ctx.db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.remoteMachineId, machineId), mine))
+    .orderBy(desc(sessions.createdAt))
+  return rows.map(machineSessionView)
+}
+
+export async function assignUser(
+  ctx: AppContext,
+  actor: Actor,
+  caller: UserRow,
+  machineId: string,
+  input: { userId: number; permission?: MachinePermission },
+) {
+  const { machine, role } = await requireMachineAdmin(ctx, caller, machineId, {
+    actor,
+    event: 'machine.assign',
+  })
+  // Machine admins may only hand out plain use.
+  const permission: MachinePermission = role === 'system_admin' ? (input.permission ?? 'user') : 'user'
+  const [target] = await ctx.db.select().from(users).where(eq(users.id, input.userId)).limit(1)
+  if (!target || target.tenantId !== machine.tenantId) throw notFound('User')
+  const [current] = await ctx.db
+    .select({ permission: machineAssignments.permission })
+    .from(machineAssignments)
+    .where(and(eq(machineAssignments.machineId, machineId), eq(machineAssignments.userId, input.userId)))
+  if (role !== 'system_admin' && current?.permission === 'admin') {
+    await ctx.audit(
+      'machine.assign',
+      actor,
+      { type: 'machine', id: machineId },
+      { user_id: input.userId },
+      {
+        outcome: 'denied',
+        tenantId: machine.tenantId,
+      },
+    )
+    throw forbidden("Machine administrators cannot change another administrator's access")
+  }
+  const now = ctx.now()
+  await ctx.db
+    .insert(machineAssignments)
+    .values({
+      machineId,
+      userId: input.userId,
+      permission,
+      assignedBy: caller.id,
+      createdAt: now,
+      updatedAt: now,
+    })
+    .onConflictDoUpdate({
+      target: [machineAssignments.machineId, machineAssignments.userId],
+      set: { permission, assignedBy: caller.id, updatedAt: now },
+    })
+  await ctx.audit(
+    'machine.assign',
+    actor,
+    { type: 'machine', id: machineId },
+    { user_id: input.userId, permission, previous: current?.permission ?? null },
+    { tenantId: machine.tenantId },
+  )
+  return { machine_id: machineId, user_id: input.userId, permission }
+}
+
+export async function unassignUser(
+  ctx: AppContext,
+  actor: Actor,
+  caller: UserRow,
+  machineId: string,
+  userId: number,
+) {
+  const { machine, role } = await requireMachineAdmin(ctx, caller, machineId, {
+    actor,
+    event: 'machine.unassign',
+  })
+  const where = and(eq(machineAssignments.machineId, machineId), eq(machineAssignments.userId, userId))
+  const [current] = await ctx.db
+    .select({ permission: machineAssignments.permission })
+    .from(machineAssignments)
+    .where(where)
+  if (!current) throw notFound('Assignment')
+  if (role !== 'system_admin' && current.permission === 'admin') {
+    await ctx.audit(
+      'machine.unassign',
+      actor,
+      { type: 'machine', id: machineId },
+      { user_id: userId },
+      {
+        outcome: 'denied',
+        tenantId: machine.tenantId,
+      },
+    )
+    throw forbidden('Machine administrators cannot revoke another administrator')
+  }
+  await ctx.db.delete(machineAssignments).where(where)
+  await ctx.audit(
+    'machine.unassign',
+    actor,
+    { type: 'machine', id: machineId },
+    { user_id: userId, permission: current.permission },
+    { tenantId: machine.tenantId },
+  )
+  return { machine_id: machineId, user_id: userId, revoked: true }
+}

@@ -1,0 +1,58 @@
+// The JSON shapes of machines, assignments and sessions in API answers (seed field names,
+// ISO-8601 UTC timestamps).
+import type { sessions } from '../db/schema/index.ts'
+import type { MachineRole, MachineRow } from './access.ts'
+
+const iso = (d: Date | null) => (d ? d.toISOString() : null)
+
+export function machineView(m: MachineRow, role?: MachineRole) {
+  return {
+    machine_id: m.machineId,
+    machine_name: m.name,
+    hostname: m.hostname,
+    os_type: m.osType,
+    os_version: m.osVersion,
+    status: m.status,
+    connected: m.connected,
+    transport: m.transport,
+    capabilities: m.capabilities,
+    agent_version: m.agentVersion,
+    tenant_id: m.tenantId,
+    last_heartbeat: iso(m.lastHeartbeat),
+    created_at: m.createdAt.toISOString(),
+    ...(role === undefined ? {} : { current_user_permission: role === 'system_admin' ? 'admin' : role }),
+  }
+}
+
+export interface AssignedUserRow {
+  userId: number
+  username: string
+  displayName: string | null
+  permission: 'user' | 'admin'
+  createdAt: Date
+}
+
+export function assignedUserView(a: AssignedUserRow) {
+  return {
+    user_id: a.userId,
+    username: a.username,
+    display_name: a.displayName,
+    permission: a.permission,
+    assigned_at: a.createdAt.toISOString(),
+  }
+}
+
+export function machineSessionView(s: typeof sessions.$inferSelect) {
+  return {
+    session_id: s.id,
+    user_id: s.userId,
+    status: s.status,
+    project_path: s.projectPath,
+    cli_tool: s.cliTool,
+    model: s.model,
+    title: s.title,
+    created_at: s.createdAt.toISOString(),
+    updated_at: s.updatedAt.toISOString(),
+    ended_at: iso(s.endedAt),
+  }
+}

@@ -1,0 +1,79 @@
+// CLI-reported usage (POST /api/remote/usage-report): stored once per (machine, report id), only
+// for the reporting agent's own sessions, rate limited per machine, and kept in its own table:
+// the proxy's ledger is what counts toward quota, so nothing is counted twice.
+import { and, eq } from 'drizzle-orm'
+import type { TokenUsage } from '../../protocol/index.ts'
+import type { AgentIdentity } from '../agents/auth.ts'
+import type { AppContext } from '../context/index.ts'
+import { sessions, usageReports } from '../db/schema/index.ts'
+import { HttpError, notFound } from '../errors.ts'
+
+/** Reports one machine may send per window before getting 429. */
+export const USAGE_REPORTS_PER_WINDOW = 120
+const RATE_WINDOW_MS = 60_000
+
+export interface UsageReportInput {
+  reportId: string
+  sessionId: string
+  model?: string
+  tool?: string
+  usage: TokenUsage
+  requests?: number
+}
+
+const windows = new WeakMap<AppContext, Map<string, { start: number; count: number }>>()
+
+function rateLimit(ctx: AppContext, machineId: string) {
+  let byMachine = windows.get(ctx)
+  if (!byMachine) {
+    byMachine = new Map()
+    windows.set(ctx, byMachine)
+  }
+  const now = Date.now()
+  const w = byMachine.get(machineId)
+  if (!w || now - w.start >= RATE_WINDOW_MS) byMachine.set(machineId, { start: now, count: 1 })
+  else if (++w.count > USAGE_REPORTS_PER_WINDOW) {
+    const retry = Math.ceil((w.start + RATE_WINDOW_MS - now) / 1000)
+    throw new HttpError(429, 'Too many usage reports; slow down', 'rate_limited', undefined, {
+      'retry-after': String(retry),
+    })
+  }
+}
+
+/** Stores a report; `duplicate` is true when this report id was already stored (nothing changes). */
+export async function storeUsageReport(ctx: AppContext, agent: AgentIdentity, input: UsageReportInput) {
+  rateLimit(ctx, agent.machineId)
+  const [session] = await ctx.db
+    .select({ userId: sessions.userId })
+    .from(sessions)
+    .where(and(eq(sessions.id, input.sessionId), eq(sessions.remoteMachineId, agent.machineId)))
+    .limit(1)
+  if (!session) throw notFound('Session')
+  const stored = await ctx.db
+    .insert(usageReports)
+    .values({
+      reportId: input.reportId,
+      machineId: agent.machineId,
+      sessionId: input.sessionId,
+      userId: session.userId,
+      tool: input.tool ?? null,
+      model: input.model ?? null,
+      inputTokens: input.usage.input_tokens,
+      outputTokens: input.usage.output_tokens,
+      requests: input.requests ?? 0,
+    })
+    .onConflictDoNothing()
+    .returning({ id: usageReports.id })
+  if (stored.length)
+    await ctx.audit(
+      'usage.report',
+      agent.actor,
+      { type: 'session', id: input.sessionId },
+      {
+        report_id: input.reportId,
+        input_tokens: input.usage.input_tokens,
+        output_tokens: input.usage.output_tokens,
+      },
+    )
+  return { duplicate: stored.length === 0 }
+}

@@ -1,0 +1,264 @@
+// A test client that plays the agent over protocol/: WebSocket or long-poll, acks commands,
+// dedups redeliveries by id, and records every frame the server sent. Shared by every test
+// that needs an agent without the real binary.
+import {
+  AGENT_MESSAGE_PATH,
+  AGENT_WS_PATH,
+  type AgentFrame,
+  type Command,
+  COMMAND_TYPES,
+  type ErrorFrame,
+  type GoodbyeFrame,
+  type LongPollResponse,
+  PROTOCOL_VERSION,
+  parseServerFrame,
+  type ServerFrame,
+  type UnauthorizedAgentResponse,
+} from '../../protocol/index.ts'
+
+export type FakeTransport = 'websocket' | 'long_poll'
+
+export interface FakeAgentOptions {
+  /** Server base URL (http://127.0.0.1:port for WebSocket; long-poll also works through `fetch`). */
+  url: string
+  token: string
+  machineId: string
+  transport: FakeTransport
+  /** Ack each command as it arrives (default true). */
+  autoAck?: boolean
+  /** Send hello on connect (default true). */
+  hello?: boolean
+  /** Replaces global fetch for long-poll (e.g. a test server's in-process request). */
+  fetch?: (url: string, init: RequestInit) => Promise<Response>
+}
+
+const COMMANDS = new Set<string>(COMMAND_TYPES)
+
+export class FakeAgent {
+  /** Every distinct command, in arrival order (a redelivered id is not added twice). */
+  readonly commands: Command[] = []
+  /** Every frame the server sent, duplicates included. */
+  readonly frames: ServerFrame[] = []
+  readonly errors: ErrorFrame[] = []
+  goodbye: GoodbyeFrame | undefined
+  /** HTTP status of a refused request or upgrade (401 for a revoked token). */
+  refusedStatus: number | undefined
+  closeCode: number | undefined
+  private ws: WebSocket | undefined
+  private outbox: AgentFrame[] = []
+  private running = false
+  private pollAbort: AbortController | undefined
+  private waiters = new Set<() => void>()
+  private readonly doFetch: (url: string, init: RequestInit) => Promise<Response>
+
+  constructor(readonly options: FakeAgentOptions) {
+    this.doFetch = options.fetch ?? ((url, init) => fetch(url, init))
+  }
+
+  get stopped(): boolean {
+    return this.goodbye !== undefined || this.refusedStatus !== undefined
+  }
+
+  hello(): AgentFrame {
+    return {
+      type: 'hello',
+      machine_id: this.options.machineId,
+      agent_version: '0.0.0-test',
+      protocol_version: PROTOCOL_VERSION,
+      system_info: { cpu_cores: 2 },
+    }
+  }
+
+  async connect(): Promise<void> {
+    this.running = true
+    if (this.options.transport === 'websocket') return this.connectWebSocket()
+    if (this.options.hello !== false) this.outbox.push(this.hello())
+    void this.pollLoop()
+  }
+
+  private connectWebSocket(): Promise<void> {
+    const wsUrl = `${this.options.url.replace(/^http/, 'ws')}${AGENT_WS_PATH}`
+    const ws = new WebSocket(wsUrl, { headers: { authorization: `Bearer ${this.options.token}` } } as never)
+    this.ws = ws
+    return new Promise((resolve, reject) => {
+      ws.onopen = () => {
+        if (this.options.hello !== false) ws.send(JSON.stringify(this.hello()))
+        resolve()
+      }
+      ws.onmessage = (event) => this.onFrame(JSON.parse(String(event.data)))
+      ws.onclose = (event) => {
+        this.closeCode = event.code
+        this.notify()
+        reject(new Error(`websocket closed before open (${event.code})`))
+      }
+    })
+  }
+
+  private onFrame(raw: unknown) {
+    const parsed = parseServerFrame(raw)
+    if (!parsed.ok) throw new Error(`server sent a bad frame: ${parsed.error.message}`)
+    const frame = parsed.value
+    this.frames.push(frame)
+    if (frame.type === 'error') this.errors.push(frame)
+    else if (frame.type === 'goodbye') this.goodbye = frame
+    else if (COMMANDS.has(frame.type)) {
+      const command = frame as Command
+      if (!this.commands.some((c) => c.id === command.id)) this.commands.push(command)
+      if (this.options.autoAck !== false) this.ack([command.id])
+    }
+    this.notify()
+  }
+
+  ack(ids: string[]) {
+    void this.send({ type: 'ack', command_ids: ids })
+  }
+
+  /** Sends one frame, or raw text (WebSocket) to test malformed input. Long-poll posts it at once. */
+  async send(frame: AgentFrame | string | Record<string, unknown>): Promise<void> {
+    if (this.options.transport === 'websocket') {
+      this.ws?.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
+      return
+    }
+    await this.post([frame], false)
+  }
+
+  private async post(events: unknown[], wait: boolean, signal?: AbortSignal): Promise<void> {
+    const res = await this.doFetch(`${this.options.url}${AGENT_MESSAGE_PATH}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
+      body: JSON.stringify({ events, wait }),
+      signal,
+    })
+    if (res.status === 401) {
+      const body = (await res.json()) as UnauthorizedAgentResponse
+      this.refusedStatus = 401
+      this.goodbye = body.goodbye
+      this.running = false
+      this.notify()
+      return
+    }
+    if (res.status !== 200) throw new Error(`long-poll answered ${res.status}: ${await res.text()}`)
+    const body = (await res.json()) as LongPollResponse
+    for (const reply of body.replies) this.onFrame(reply)
+    for (const command of body.commands) this.onFrame(command)
+  }
+
+  private async pollLoop() {
+    while (this.running) {
+      const events = this.outbox
+      this.outbox = []
+      this.pollAbort = new AbortController()
+      try {
+        await this.post(events, true, this.pollAbort.signal)
+      } catch (error) {
+        if (!this.running) return
+        if ((error as Error).name !== 'AbortError') await Bun.sleep(50)
+      }
+    }
+  }
+
+  /** Resolves when `predicate` holds (checked after every frame), else rejects after timeoutMs. */
+  waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const value = predicate()
+        if (value) {
+          this.waiters.delete(check)
+          clearTimeout(timer)
+          resolve(value)
+        }
+      }
+      const timer = setTimeout(() => {
+        this.waiters.delete(check)
+        reject(new Error(`fake agent: timed out waiting for ${what}`))
+      }, timeoutMs)
+      this.waiters.add(check)
+      check()
+    })
+  }
+
+  waitForCommand(type?: Command['type'], timeoutMs?: number): Promise<Command> {
+    const seen = this.commands.length
+    return this.waitFor(
+      () => this.commands.slice(type ? 0 : seen).find((c) => !type || c.type === type),
+      timeoutMs,
+      `command ${type ?? '(any)'}`,
+    )
+  }
+
+  waitForFrame<T extends ServerFrame['type']>(type: T, timeoutMs?: number) {
+    return this.waitFor(
+      () => this.frames.find((f) => f.type === type) as Extract<ServerFrame, { type: T }> | undefined,
+      timeoutMs,
+      `frame ${type}`,
+    )
+  }
+
+  private notify() {
+    for (const check of [...this.waiters]) check()
+  }
+
+  /** Drops the connection without a goodbye (like a network cut). */
+  async close(): Promise<void> {
+    this.running = false
+    this.pollAbort?.abort()
+    if (this.ws && this.ws.readyState !== WebSocket.CLOSED) {
+      const ws = this.ws
+      await new Promise<void>((resolve) => {
+        ws.onclose = (event) => {
+          this.closeCode = event.code
+          resolve()
+        }
+        ws.close()
+      })
+    }
+  }
+}
+
+/** Registers a machine through the real HTTP API: token as system admin, then the agent's register call. */
+export async function registerMachine(
+  request: (path: string, init?: RequestInit & { json?: unknown; cookie?: string }) => Promise<Response>,
+  adminCookie: string,
+  options: { tenantId?: number; machineId?: string; name?: string } = {},
+): Promise<{ machineId: string; agentToken: string }> {
+  const tokenRes = await request('/api/remote/machines/register', {
+    method: 'POST',
+    cookie: adminCookie,
+    json: { tenant_id: options.tenantId ?? 1 },
+  })
+  if (tokenRes.status !== 200)
+    throw new Error(`registration token: ${tokenRes.status} ${await tokenRes.text()}`)
+  const { registration_token } = (await tokenRes.json()) as { registration_token: string }
+  const machineId = options.machineId ?? crypto.randomUUID()
+  const res = await request('/api/remote/agent/register', {
+    method: 'POST',
+    json: {
+      registration_token,
+      machine_id: machineId,
+      machine_name: options.name ?? `machine-${machineId.slice(0, 8)}`,
+      hostname: `host-${machineId.slice(0, 8)}`,
+      os_type: 'linux',
+      os_version: '6.1',
+      capabilities: { cpu_cores: 4 },
+      agent_version: '0.0.0-test',
+    },
+  })
+  if (res.status !== 200) throw new Error(`agent register: ${res.status} ${await res.text()}`)
+  const body = (await res.json()) as { agent_token: string }
+  return { machineId, agentToken: body.agent_token }
+}
+
+/** Polls `check` until it returns a truthy value (database state settling), else throws. */
+export async function until<T>(
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  what: string,
+  timeoutMs = 5000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await check()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(15)
+  }
+}

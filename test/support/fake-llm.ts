@@ -1,0 +1,250 @@
+// A fake LLM upstream on loopback that speaks the OpenAI, Anthropic and Google wire formats,
+// streaming and not, so tests and benchmarks drive the proxy (and real CLIs) without a network.
+//
+// Usage:
+//   const fake = await startFakeLlm({ reply: 'hello', usage: { input: 12, output: 7 } })
+//   // point a key's base_url (or a client) at fake.url, e.g. `${fake.url}/v1` for OpenAI
+//   fake.requests            // every request: method, path, search, headers, body, json, key, aborted
+//   fake.setBehaviour({...}) // change the default answer for later requests
+//   fake.queue({...}, {...}) // one-shot answers, used in order before the default (e.g. a tool call, then text)
+//   await fake.close()
+//
+// Routes (matched by path suffix, so `/v1/...` and bare paths both work; the recorded `path` lets
+// a test check exactly what arrived):
+//   OpenAI:    POST .../chat/completions (stream: SSE chunks, a final usage chunk only when
+//              stream_options.include_usage, then [DONE]); GET .../models
+//   Anthropic: POST .../messages (also ?beta=true; stream: message_start, content_block_*,
+//              message_delta with usage, message_stop); HEAD on any path answers 200 (CLI probes)
+//   Google:    POST .../models/{m}:generateContent and :streamGenerateContent?alt=sse (usageMetadata)
+// Behaviour fields (all optional): reply, usage {input, output}, model, chunks (pieces the reply is
+// streamed in), chunkDelayMs, delayMs (before answering), stall (never finish; the request's abort
+// is recorded), status (answer this HTTP error in the provider's shape), resetAfterChunks (drop the
+// connection mid-stream), toolCalls (OpenAI tool_calls reply), forKey (per-key overrides: the
+// key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=).
+
+import {
+  completeBody,
+  type Dialect,
+  errorBody,
+  type FakeToolCall,
+  type FakeUsage,
+  type Resolved,
+  streamEvents,
+} from './fake-llm-wire.ts'
+
+export type { FakeToolCall, FakeUsage }
+
+export interface FakeBehaviour {
+  reply?: string
+  usage?: FakeUsage
+  model?: string
+  chunks?: number
+  chunkDelayMs?: number
+  delayMs?: number
+  stall?: boolean
+  status?: number
+  resetAfterChunks?: number
+  toolCalls?: FakeToolCall[]
+  forKey?: Record<string, Omit<FakeBehaviour, 'forKey'>>
+}
+
+export interface RecordedRequest {
+  method: string
+  path: string
+  search: string
+  headers: Record<string, string>
+  body: string
+  json: unknown
+  /** The credential the request carried, wherever the client put it. */
+  key: string | null
+  /** Set when the client went away before the answer finished (proxy aborts show up here). */
+  aborted: boolean
+}
+
+export interface FakeLlm {
+  url: string
+  requests: RecordedRequest[]
+  setBehaviour(behaviour: FakeBehaviour): void
+  queue(...behaviours: FakeBehaviour[]): void
+  /** Resolves once `count` requests have arrived (or rejects after timeoutMs). */
+  waitForRequests(count: number, timeoutMs?: number): Promise<void>
+  close(): Promise<void>
+}
+
+export const FAKE_DEFAULTS = {
+  reply: 'Hello from the fake LLM.',
+  usage: { input: 11, output: 7 },
+  model: 'fake-model',
+  chunks: 3,
+} as const
+
+/** How long a reset waits so the chunks before it are on the wire first. */
+const RESET_DELAY_MS = 30
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const encoder = new TextEncoder()
+
+function credential(req: Request, url: URL): string | null {
+  const auth = req.headers.get('authorization')
+  if (auth?.toLowerCase().startsWith('bearer ')) return auth.slice(7)
+  return req.headers.get('x-api-key') ?? req.headers.get('x-goog-api-key') ?? url.searchParams.get('key')
+}
+
+function sseStream(
+  events: Array<[string | null, unknown]>,
+  b: Resolved,
+  record: RecordedRequest,
+  signal: AbortSignal,
+) {
+  return new ReadableStream<Uint8Array>({
+    async start(controller) {
+      let sent = 0
+      for (const [event, data] of events) {
+        if (signal.aborted) return
+        if (b.resetAfterChunks !== undefined && sent >= b.resetAfterChunks) {
+          // Let the chunks already queued reach the client before the connection drops.
+          await sleep(RESET_DELAY_MS)
+          controller.error(new Error('fake upstream reset the connection'))
+          return
+        }
+        const payload = typeof data === 'string' ? data : JSON.stringify(data)
+        controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`))
+        sent++
+        if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
+      }
+      if (b.stall) {
+        await new Promise<void>((resolve) =>
+          signal.addEventListener('abort', () => resolve(), { once: true }),
+        )
+        record.aborted = true
+        return
+      }
+      controller.close()
+    },
+  })
+}
+
+export async function startFakeLlm(initial: FakeBehaviour = {}): Promise<FakeLlm> {
+  let behaviour: FakeBehaviour = initial
+  const queued: FakeBehaviour[] = []
+  const requests: RecordedRequest[] = []
+  const waiters: Array<() => void> = []
+
+  const resolve = (key: string | null): Resolved => {
+    const base = queued.shift() ?? behaviour
+    const merged = { ...base, ...(key && base.forKey?.[key]) }
+    return {
+      reply: merged.reply ?? FAKE_DEFAULTS.reply,
+      usage: merged.usage ?? FAKE_DEFAULTS.usage,
+      model: merged.model ?? FAKE_DEFAULTS.model,
+      chunks: merged.chunks ?? FAKE_DEFAULTS.chunks,
+      chunkDelayMs: merged.chunkDelayMs ?? 0,
+      delayMs: merged.delayMs ?? 0,
+      stall: merged.stall ?? false,
+      status: merged.status ?? 200,
+      toolCalls: merged.toolCalls,
+      resetAfterChunks: merged.resetAfterChunks,
+    }
+  }
+
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      const url = new URL(req.url)
+      const bytes = req.method === 'GET' || req.method === 'HEAD' ? new Uint8Array() : await req.bytes()
+      const body = new TextDecoder().decode(bytes)
+      let json: unknown = null
+      try {
+        json = body ? JSON.parse(body) : null
+      } catch {}
+      const record: RecordedRequest = {
+        method: req.method,
+        path: url.pathname,
+        search: url.search,
+        headers: Object.fromEntries(req.headers),
+        body,
+        json,
+        key: credential(req, url),
+        aborted: false,
+      }
+      requests.push(record)
+      req.signal.addEventListener('abort', () => {
+        record.aborted = true
+      })
+      for (const w of waiters.splice(0)) w()
+
+      if (req.method === 'HEAD') return new Response(null, { status: 200 })
+      const path = url.pathname
+      if (req.method === 'GET' && path.endsWith('/models')) {
+        const b = resolve(record.key)
+        return Response.json({
+          object: 'list',
+          data: [{ id: b.model, object: 'model', created: 0, owned_by: 'fake' }],
+        })
+      }
+      const google = /\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.exec(path)
+      const dialect: Dialect | null = google
+        ? 'google'
+        : path.endsWith('/chat/completions')
+          ? 'openai'
+          : path.endsWith('/messages')
+            ? 'anthropic'
+            : null
+      if (!dialect) {
+        // Non-JSON endpoints (uploads, audio): echo what arrived so passthrough can be checked.
+        return new Response(bytes, {
+          status: 200,
+          headers: {
+            'content-type': req.headers.get('content-type') ?? 'application/octet-stream',
+            'x-fake-echo': '1',
+          },
+        })
+      }
+      const b = resolve(record.key)
+      if (b.delayMs) await sleep(b.delayMs)
+      if (b.status >= 400) return Response.json(errorBody(dialect, b.status), { status: b.status })
+      const fields = (json ?? {}) as Record<string, unknown>
+      const streaming = dialect === 'google' ? google![1] === 'streamGenerateContent' : fields.stream === true
+      if (b.stall && !streaming) {
+        await new Promise<void>((r) => req.signal.addEventListener('abort', () => r(), { once: true }))
+        return new Response(null, { status: 499 })
+      }
+      if (!streaming)
+        return Response.json(completeBody(dialect, { ...b, model: (fields.model as string) ?? b.model }))
+      const events = streamEvents(dialect, { ...b, model: (fields.model as string) ?? b.model }, fields)
+      return new Response(sseStream(events, b, record, req.signal), {
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+      })
+    },
+  })
+
+  return {
+    url: `http://127.0.0.1:${server.port}`,
+    requests,
+    setBehaviour(next) {
+      behaviour = next
+    },
+    queue(...next) {
+      queued.push(...next)
+    },
+    waitForRequests(count, timeoutMs = 5000) {
+      return new Promise((ok, fail) => {
+        const timer = setTimeout(
+          () => fail(new Error(`fake LLM: ${requests.length}/${count} requests after ${timeoutMs} ms`)),
+          timeoutMs,
+        )
+        const check = () => {
+          if (requests.length >= count) {
+            clearTimeout(timer)
+            ok()
+          } else waiters.push(check)
+        }
+        check()
+      })
+    },
+    async close() {
+      await server.stop(true)
+    },
+  }
+}

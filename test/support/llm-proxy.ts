@@ -1,0 +1,46 @@
+// Test fixtures for the LLM proxy: a live session row to hang proxy tokens on, a stored key
+// pointing at the fake upstream, and a proxy token for it.
+
+import type { LlmProvider } from '../../server/db/schema/index.ts'
+import { sessions } from '../../server/db/schema/index.ts'
+import { issueProxyToken } from '../../server/llm-proxy/tokens.ts'
+import type { TestServer } from './server.ts'
+
+export async function insertLiveSession(server: TestServer, userId: number, tenantId = 1): Promise<string> {
+  const [row] = await server.ctx.db
+    .insert(sessions)
+    .values({ tenantId, userId, projectPath: '/tmp/project', cliTool: 'qwen-code', status: 'active' })
+    .returning({ id: sessions.id })
+  return row!.id
+}
+
+export async function storeKey(
+  server: TestServer,
+  adminCookie: string,
+  body: { provider: LlmProvider; key_name: string; api_key: string; base_url?: string },
+): Promise<number> {
+  const res = await server.request('/api/remote/api-keys', {
+    method: 'POST',
+    cookie: adminCookie,
+    json: body,
+  })
+  if (res.status !== 201) throw new Error(`store key: ${res.status} ${await res.text()}`)
+  return ((await res.json()) as { api_key: { id: number } }).api_key.id
+}
+
+/** A live session for the user and a proxy token bound to it. */
+export async function proxyTokenFor(
+  server: TestServer,
+  userId: number,
+  options: { provider?: LlmProvider; machineId?: string | null; tenantId?: number } = {},
+) {
+  const sessionId = await insertLiveSession(server, userId, options.tenantId)
+  const issued = await issueProxyToken(server.ctx, {
+    sessionId,
+    userId,
+    machineId: options.machineId ?? null,
+    tenantId: options.tenantId ?? 1,
+    provider: options.provider,
+  })
+  return { sessionId, ...issued }
+}
