@@ -22,6 +22,7 @@ export const ERROR_CODES = [
   'forbidden', // the frame names a session that is not this machine's
   'not_found', // the frame names a session that does not exist
   'too_large', // frame or batch over the limits
+  'rate_limited', // too many frames of this kind; send it again later
   'internal', // the server failed; the agent should retry later
 ] as const
 export type ErrorCode = (typeof ERROR_CODES)[number]

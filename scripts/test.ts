@@ -13,8 +13,11 @@ a fresh database created there and dropped afterwards.`)
   process.exit(0)
 }
 
+/** Per test and hook; end-to-end tests start servers, agents and CLIs. bunfig's [test] timeout does not reach every file. */
+const TEST_TIMEOUT_MS = 60_000
+
 await prepare({ ui: false, agent: false })
-const proc = Bun.spawn([process.execPath, 'test', ...process.argv.slice(2)], {
+const proc = Bun.spawn([process.execPath, 'test', `--timeout=${TEST_TIMEOUT_MS}`, ...process.argv.slice(2)], {
   cwd: ROOT,
   stdin: 'ignore',
   stdout: 'inherit',

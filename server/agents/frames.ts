@@ -13,6 +13,9 @@ import {
 } from '../../protocol/index.ts'
 import type { Target } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
+import { HttpError } from '../errors.ts'
+import { storeUsageReport } from '../quota/reports.ts'
+import { recordPermissionRequests } from '../sessions/permissions.ts'
 import { remoteMachines, type SessionStatus, sessionOutput, sessions } from '../db/schema/index.ts'
 import type { AgentIdentity } from './auth.ts'
 import { ackCommands } from './commands.ts'
@@ -90,9 +93,21 @@ async function handleFrame(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       await moveSession(ctx, frame.session_id, LIVE_STATUSES, 'error', { endedAt: ctx.now() })
       return []
     case 'usage.report':
-      // Counted by the proxy from the provider's own figures; the CLI's view is only checked and logged.
+      // Kept apart from the proxy's ledger (which is what counts toward quota), once per report id.
       await ownSession(ctx, agent, frame.session_id, frame.type)
-      ctx.log.debug('usage reported by agent', { session_id: frame.session_id, usage: frame.usage })
+      try {
+        await storeUsageReport(ctx, agent, {
+          reportId: frame.id ?? `${frame.session_id}@${frame.ts}`,
+          sessionId: frame.session_id,
+          model: frame.model,
+          usage: frame.usage,
+        })
+      } catch (error) {
+        if (error instanceof HttpError && error.status === 429) {
+          throw new FrameRefused({ code: 'rate_limited', message: error.message })
+        }
+        throw error
+      }
       return []
     case 'fs.result':
       if (!(await storeFsResult(ctx, agent, frame))) {
@@ -237,6 +252,13 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
     .returning({ seq: sessionOutput.seq })
   if (inserted.length) {
     await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, frame.session_id))
+    const fresh = new Set(inserted.map((r) => r.seq))
+    await recordPermissionRequests(
+      ctx,
+      agent.machineId,
+      frame.session_id,
+      frame.records.filter((r) => fresh.has(r.seq)),
+    )
     await publishOutput(
       ctx,
       frame.session_id,

@@ -24,12 +24,20 @@ export interface SessionAccess {
   role: SessionRole
 }
 
-export async function sessionAccess(ctx: AppContext, user: UserRow, sessionId: string, op: SessionOperation): Promise<SessionAccess> {
+export async function sessionAccess(
+  ctx: AppContext,
+  user: UserRow,
+  sessionId: string,
+  op: SessionOperation,
+): Promise<SessionAccess> {
   const [row] = await ctx.db
     .select({ session: sessions, machine: remoteMachines, permission: machineAssignments.permission })
     .from(sessions)
     .leftJoin(remoteMachines, eq(remoteMachines.machineId, sessions.remoteMachineId))
-    .leftJoin(machineAssignments, and(eq(machineAssignments.machineId, sessions.remoteMachineId), eq(machineAssignments.userId, user.id)))
+    .leftJoin(
+      machineAssignments,
+      and(eq(machineAssignments.machineId, sessions.remoteMachineId), eq(machineAssignments.userId, user.id)),
+    )
     .where(eq(sessions.id, sessionId))
     .limit(1)
   if (!row) throw notFound('Session')
@@ -39,7 +47,9 @@ export async function sessionAccess(ctx: AppContext, user: UserRow, sessionId: s
   else if (row.permission === 'admin' && row.session.tenantId === user.tenantId) role = 'machine_admin'
   if (!role) throw notFound('Session')
   if (!ALLOWED[role].has(op)) {
-    throw forbidden(op === 'steer' ? "Only the session's owner can do this" : `You cannot ${op} another user's session`)
+    throw forbidden(
+      op === 'steer' ? "Only the session's owner can do this" : `You cannot ${op} another user's session`,
+    )
   }
   return { session: row.session, machine: row.machine, role }
 }

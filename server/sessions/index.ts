@@ -8,15 +8,35 @@ import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { sessionAccess } from './access.ts'
-import { ChatBody, CreateSessionBody, ListQuery, PermissionBody, SessionIdParams, SessionQuery, UpdateSessionBody } from './model.ts'
-import { answerPermission, chat, type ControlAction, control, createSession, getSession, listSessions, updateSession } from './service.ts'
+import {
+  ChatBody,
+  CreateSessionBody,
+  ListQuery,
+  PermissionBody,
+  SessionIdParams,
+  SessionQuery,
+  UpdateSessionBody,
+} from './model.ts'
+import {
+  answerPermission,
+  chat,
+  type ControlAction,
+  control,
+  createSession,
+  getSession,
+  listSessions,
+  updateSession,
+} from './service.ts'
 import { openSessionStream, resumePoint } from './stream.ts'
+import { startTokenRenewal } from './token-renewal.ts'
 import { displayStatus } from './view.ts'
 
 export function sessionsRoutes(ctx: AppContext) {
+  startTokenRenewal(ctx)
   const controlRoute = (action: ControlAction) =>
     [
-      ({ user, actor, params }: { user: UserRow; actor: Actor; params: { id: string } }) => control(ctx, user, actor, params.id, action),
+      ({ user, actor, params }: { user: UserRow; actor: Actor; params: { id: string } }) =>
+        control(ctx, user, actor, params.id, action),
       { auth: true as const, params: SessionIdParams, detail: { summary: `${action} the session` } },
     ] as const
   return new Elysia({ name: 'sessions', seed: ctx.id, prefix: '/api/remote/sessions' })
@@ -43,31 +63,62 @@ export function sessionsRoutes(ctx: AppContext) {
       },
       { auth: true, body: CreateSessionBody, detail: { summary: 'Start a session on a remote machine' } },
     )
-    .get('/', async ({ user, query }) => ({ sessions: await listSessions(ctx, user, { machineId: query.machine_id, status: query.status, all: query.all }) }), {
-      auth: true,
-      query: ListQuery,
-      detail: { summary: "Sessions: own; machine admins also their machines'; system admins all" },
-    })
-    .get('/:id', ({ user, params, query }) => getSession(ctx, user, params.id, { after: query.output_after, limit: query.output_limit }), {
-      auth: true,
-      params: SessionIdParams,
-      query: SessionQuery,
-      detail: { summary: 'One session with its output (paged by output_after/output_limit)' },
-    })
+    .get(
+      '/',
+      async ({ user, query }) => ({
+        sessions: await listSessions(ctx, user, {
+          machineId: query.machine_id,
+          status: query.status,
+          all: query.all,
+        }),
+      }),
+      {
+        auth: true,
+        query: ListQuery,
+        detail: { summary: "Sessions: own; machine admins also their machines'; system admins all" },
+      },
+    )
+    .get(
+      '/:id',
+      ({ user, params, query }) =>
+        getSession(ctx, user, params.id, { after: query.output_after, limit: query.output_limit }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        query: SessionQuery,
+        detail: { summary: 'One session with its output (paged by output_after/output_limit)' },
+      },
+    )
     .patch(
       '/:id',
       async ({ user, actor, params, body }) => ({
-        session: await updateSession(ctx, user, actor, params.id, { title: body.title, permissionMode: body.permission_mode }),
+        session: await updateSession(ctx, user, actor, params.id, {
+          title: body.title,
+          permissionMode: body.permission_mode,
+        }),
       }),
-      { auth: true, params: SessionIdParams, body: UpdateSessionBody, detail: { summary: 'Change title or permission mode' } },
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: UpdateSessionBody,
+        detail: { summary: 'Change title or permission mode' },
+      },
     )
     .get(
       '/:id/stream',
       async ({ user, params, request }) => {
         const { session, machine } = await sessionAccess(ctx, user, params.id, 'view')
-        return openSessionStream(ctx, { sessionId: params.id, after: resumePoint(request), status: displayStatus(session, machine) })
+        return openSessionStream(ctx, {
+          sessionId: params.id,
+          after: resumePoint(request),
+          status: displayStatus(session, machine),
+        })
       },
-      { auth: true, params: SessionIdParams, detail: { summary: 'Live output as Server-Sent Events (resumable with Last-Event-ID)' } },
+      {
+        auth: true,
+        params: SessionIdParams,
+        detail: { summary: 'Live output as Server-Sent Events (resumable with Last-Event-ID)' },
+      },
     )
     .post('/:id/chat', ({ user, actor, params, body }) => chat(ctx, user, actor, params.id, body.content), {
       auth: true,
@@ -77,8 +128,18 @@ export function sessionsRoutes(ctx: AppContext) {
     })
     .post(
       '/:id/permission',
-      ({ user, actor, params, body }) => answerPermission(ctx, user, actor, params.id, { requestId: body.request_id, allow: body.allow, always: body.always }),
-      { auth: true, params: SessionIdParams, body: PermissionBody, detail: { summary: "Answer the CLI's tool-permission request" } },
+      ({ user, actor, params, body }) =>
+        answerPermission(ctx, user, actor, params.id, {
+          requestId: body.request_id,
+          allow: body.allow,
+          always: body.always,
+        }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: PermissionBody,
+        detail: { summary: "Answer the CLI's tool-permission request" },
+      },
     )
     .post('/:id/stop', ...controlRoute('stop'))
     .post('/:id/pause', ...controlRoute('pause'))

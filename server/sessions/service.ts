@@ -42,11 +42,20 @@ export interface CreateSessionInput {
   permissionMode?: PermissionMode
 }
 
-export async function createSession(ctx: AppContext, user: UserRow, actor: Actor, input: CreateSessionInput, baseUrl: string) {
+export async function createSession(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  input: CreateSessionInput,
+  baseUrl: string,
+) {
   const { machine } = await requireMachineUse(ctx, user, input.machineId)
   if (machine.status !== 'online') {
     const seen = machine.lastHeartbeat ? ` (last seen ${machine.lastHeartbeat.toISOString()})` : ''
-    throw badRequest(`Machine '${machine.name}' is offline${seen}; start its agent and try again`, 'machine_id')
+    throw badRequest(
+      `Machine '${machine.name}' is offline${seen}; start its agent and try again`,
+      'machine_id',
+    )
   }
   const cliTool = input.cliTool ?? DEFAULT_CLI_TOOL
   const [session] = await ctx.db
@@ -86,16 +95,25 @@ export async function createSession(ctx: AppContext, user: UserRow, actor: Actor
     await ctx.db.delete(sessions).where(eq(sessions.id, session!.id))
     throw new Error('create session', { cause })
   }
-  await ctx.audit('session.create', actor, { type: 'session', id: session!.id }, {
-    machine_id: machine.machineId,
-    cli_tool: cliTool,
-    project_path: session!.projectPath,
-  })
+  await ctx.audit(
+    'session.create',
+    actor,
+    { type: 'session', id: session!.id },
+    {
+      machine_id: machine.machineId,
+      cli_tool: cliTool,
+      project_path: session!.projectPath,
+    },
+  )
   return sessionView(session!, machine)
 }
 
 /** Own sessions; system admins see all (or their own with mine); machine admins also their machines'. */
-export async function listSessions(ctx: AppContext, user: UserRow, filter: { machineId?: string; status?: string; all?: boolean }) {
+export async function listSessions(
+  ctx: AppContext,
+  user: UserRow,
+  filter: { machineId?: string; status?: string; all?: boolean },
+) {
   const where: SQL[] = []
   if (user.role !== 'system_admin' || !filter.all) {
     const adminOf = ctx.db
@@ -105,7 +123,10 @@ export async function listSessions(ctx: AppContext, user: UserRow, filter: { mac
     const visible =
       user.role === 'system_admin' && filter.all !== false
         ? undefined
-        : or(eq(sessions.userId, user.id), and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)))
+        : or(
+            eq(sessions.userId, user.id),
+            and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)),
+          )
     if (visible) where.push(visible)
   }
   if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
@@ -117,11 +138,19 @@ export async function listSessions(ctx: AppContext, user: UserRow, filter: { mac
     .where(where.length ? and(...where) : undefined)
     .orderBy(desc(sessions.updatedAt))
     .limit(500)
-  const totals = await sessionTotals(ctx, rows.map((r) => r.session.id))
+  const totals = await sessionTotals(
+    ctx,
+    rows.map((r) => r.session.id),
+  )
   return rows.map((r) => sessionView(r.session, r.machine, totals.get(r.session.id)))
 }
 
-export async function getSession(ctx: AppContext, user: UserRow, id: string, page: { after?: number; limit?: number }) {
+export async function getSession(
+  ctx: AppContext,
+  user: UserRow,
+  id: string,
+  page: { after?: number; limit?: number },
+) {
   const { session, machine } = await sessionAccess(ctx, user, id, 'view')
   const after = page.after ?? -1
   const limit = page.limit ?? DEFAULT_OUTPUT_PAGE
@@ -169,21 +198,38 @@ export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: str
     .insert(sessionMessages)
     .values({ sessionId: id, userId: user.id, content, afterSeq: await lastSeq(ctx, id) })
     .returning()
-  await queueCommand(ctx, machineId, { type: 'session.input', session_id: id, message_id: message!.id, content })
+  await queueCommand(ctx, machineId, {
+    type: 'session.input',
+    session_id: id,
+    message_id: message!.id,
+    content,
+  })
   await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id))
-  await ctx.audit('session.chat', actor, { type: 'session', id }, { message_id: message!.id, chars: content.length })
+  await ctx.audit(
+    'session.chat',
+    actor,
+    { type: 'session', id },
+    { message_id: message!.id, chars: content.length },
+  )
   return { message_id: message!.id, created_at: message!.createdAt.toISOString() }
 }
 
 export type ControlAction = 'stop' | 'pause' | 'resume' | 'abort'
 
-export async function control(ctx: AppContext, user: UserRow, actor: Actor, id: string, action: ControlAction) {
+export async function control(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  action: ControlAction,
+) {
   const access = await sessionAccess(ctx, user, id, action === 'abort' ? 'steer' : action)
   const next = transition(access.session.status as SessionState, action)
   const machineId = action === 'stop' ? access.session.remoteMachineId : machineOf(access)
   if (next !== access.session.status) await setStatus(ctx, access, next)
   if (action === 'stop') await revokeProxyTokens(ctx, { sessionId: id })
-  if (machineId) await queueCommand(ctx, machineId, { type: `session.${action}`, session_id: id } as CommandPayload)
+  if (machineId)
+    await queueCommand(ctx, machineId, { type: `session.${action}`, session_id: id } as CommandPayload)
   await ctx.audit(`session.${action}`, actor, { type: 'session', id }, { owner_id: access.session.userId })
   return { session_id: id, status: next }
 }
@@ -200,9 +246,18 @@ export async function answerPermission(
   const machineId = machineOf(access)
   const updated = await ctx.db
     .update(permissionRequests)
-    .set({ decision: answer.allow ? 'allowed' : 'denied', always: answer.always ?? false, answeredAt: ctx.now(), answeredBy: user.id })
+    .set({
+      decision: answer.allow ? 'allowed' : 'denied',
+      always: answer.always ?? false,
+      answeredAt: ctx.now(),
+      answeredBy: user.id,
+    })
     .where(
-      and(eq(permissionRequests.sessionId, id), eq(permissionRequests.requestId, answer.requestId), eq(permissionRequests.decision, 'pending')),
+      and(
+        eq(permissionRequests.sessionId, id),
+        eq(permissionRequests.requestId, answer.requestId),
+        eq(permissionRequests.decision, 'pending'),
+      ),
     )
     .returning()
   if (updated.length === 0) {
@@ -220,11 +275,22 @@ export async function answerPermission(
     allow: answer.allow,
     ...(answer.always !== undefined ? { always: answer.always } : {}),
   })
-  await ctx.audit('session.permission', actor, { type: 'session', id }, { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false })
+  await ctx.audit(
+    'session.permission',
+    actor,
+    { type: 'session', id },
+    { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false },
+  )
   return { request_id: answer.requestId, decision: updated[0]!.decision }
 }
 
-export async function updateSession(ctx: AppContext, user: UserRow, actor: Actor, id: string, patch: { title?: string; permissionMode?: PermissionMode }) {
+export async function updateSession(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  patch: { title?: string; permissionMode?: PermissionMode },
+) {
   const access = await sessionAccess(ctx, user, id, 'steer')
   const [row] = await ctx.db
     .update(sessions)

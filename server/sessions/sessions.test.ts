@@ -32,7 +32,11 @@ async function waitOnline(id: string) {
 }
 
 async function newSession(cookie = owner.cookie, extra: Json = {}) {
-  const res = await call('POST', '/api/remote/sessions', cookie, { machine_id: machineId, project_path: '/work/project', ...extra })
+  const res = await call('POST', '/api/remote/sessions', cookie, {
+    machine_id: machineId,
+    project_path: '/work/project',
+    ...extra,
+  })
   expect(res.status).toBe(201)
   const id = res.body.session.session_id as string
   const start = (await agent.waitFor(
@@ -46,7 +50,8 @@ async function newSession(cookie = owner.cookie, extra: Json = {}) {
 async function started(id: string) {
   await agent.send({ type: 'session.started', session_id: id, cli_session_id: `cli-${id.slice(0, 4)}` })
   for (let i = 0; i < 100; i++) {
-    if ((await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active') return
+    if ((await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active')
+      return
     await Bun.sleep(20)
   }
   throw new Error('session never became active')
@@ -56,7 +61,12 @@ const output = (id: string, from: number, n: number) =>
   agent.send({
     type: 'session.output',
     session_id: id,
-    records: Array.from({ length: n }, (_, i) => ({ seq: from + i, stream: 'stdout', data: `line ${from + i}`, ts: new Date().toISOString() })),
+    records: Array.from({ length: n }, (_, i) => ({
+      seq: from + i,
+      stream: 'stdout',
+      data: `line ${from + i}`,
+      ts: new Date().toISOString(),
+    })),
   })
 
 beforeAll(async () => {
@@ -68,8 +78,15 @@ beforeAll(async () => {
   outsider = await createUser(server, admin, 'oscar')
   const reg = await registerMachine(server.request, admin, { name: 'build-box' })
   machineId = reg.machineId
-  for (const [u, permission] of [[owner, 'user'], [other, 'user'], [machineAdmin, 'admin']] as const) {
-    const res = await call('POST', `/api/remote/machines/${machineId}/assign`, admin, { user_id: u.id, permission })
+  for (const [u, permission] of [
+    [owner, 'user'],
+    [other, 'user'],
+    [machineAdmin, 'admin'],
+  ] as const) {
+    const res = await call('POST', `/api/remote/machines/${machineId}/assign`, admin, {
+      user_id: u.id,
+      permission,
+    })
     expect(res.status).toBeLessThan(300)
   }
   agent = new FakeAgent({ url: server.url, token: reg.agentToken, machineId, transport: 'websocket' })
@@ -112,20 +129,50 @@ describe('creating a session', () => {
   })
 
   test('refusals: unassigned 403, unknown machine 404, bad fields 400, logged out 401', async () => {
-    expect((await call('POST', '/api/remote/sessions', outsider.cookie, { machine_id: machineId, project_path: '/x' })).status).toBe(403)
-    expect((await call('POST', '/api/remote/sessions', owner.cookie, { machine_id: 'no-such-machine', project_path: '/x' })).status).toBe(404)
-    const bad = await call('POST', '/api/remote/sessions', owner.cookie, { machine_id: machineId, project_path: '' })
+    expect(
+      (
+        await call('POST', '/api/remote/sessions', outsider.cookie, {
+          machine_id: machineId,
+          project_path: '/x',
+        })
+      ).status,
+    ).toBe(403)
+    expect(
+      (
+        await call('POST', '/api/remote/sessions', owner.cookie, {
+          machine_id: 'no-such-machine',
+          project_path: '/x',
+        })
+      ).status,
+    ).toBe(404)
+    const bad = await call('POST', '/api/remote/sessions', owner.cookie, {
+      machine_id: machineId,
+      project_path: '',
+    })
     expect(bad.status).toBe(400)
     expect(bad.body.error.field).toBe('project_path')
-    const mode = await call('POST', '/api/remote/sessions', owner.cookie, { machine_id: machineId, project_path: '/x', permission_mode: 'reckless' })
+    const mode = await call('POST', '/api/remote/sessions', owner.cookie, {
+      machine_id: machineId,
+      project_path: '/x',
+      permission_mode: 'reckless',
+    })
     expect(mode.body.error.field).toBe('permission_mode')
-    expect((await call('POST', '/api/remote/sessions', undefined, { machine_id: machineId, project_path: '/x' })).status).toBe(401)
+    expect(
+      (await call('POST', '/api/remote/sessions', undefined, { machine_id: machineId, project_path: '/x' }))
+        .status,
+    ).toBe(401)
   })
 
   test('an offline machine is refused with a reason a person understands', async () => {
     const reg = await registerMachine(server.request, admin, { name: 'sleepy-box' })
-    await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, { user_id: owner.id, permission: 'user' })
-    const res = await call('POST', '/api/remote/sessions', owner.cookie, { machine_id: reg.machineId, project_path: '/x' })
+    await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, {
+      user_id: owner.id,
+      permission: 'user',
+    })
+    const res = await call('POST', '/api/remote/sessions', owner.cookie, {
+      machine_id: reg.machineId,
+      project_path: '/x',
+    })
     expect(res.status).toBe(400)
     expect(res.body.error.message).toMatch(/sleepy-box.*offline/)
     expect(res.body.error.field).toBe('machine_id')
@@ -136,7 +183,9 @@ describe('a session lifecycle', () => {
   test('chat, output, pause/resume, abort, stop; impossible moves are 409', async () => {
     const { id, start } = await newSession()
     await started(id)
-    const sent = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'hello there' })
+    const sent = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, {
+      content: 'hello there',
+    })
     expect(sent.status).toBe(200)
     const input = (await agent.waitFor(
       () => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id),
@@ -157,23 +206,37 @@ describe('a session lifecycle', () => {
     expect(view.output[0]).toMatchObject({ data: 'line 0', stream: 'stdout' })
     expect(view.output[0].timestamp).toMatch(/Z$/)
     expect(view.messages).toEqual([expect.objectContaining({ content: 'hello there', role: 'user' })])
-    const paged = (await call('GET', `/api/remote/sessions/${id}?output_after=1&output_limit=1`, owner.cookie)).body.session
+    const paged = (
+      await call('GET', `/api/remote/sessions/${id}?output_after=1&output_limit=1`, owner.cookie)
+    ).body.session
     expect(paged.output.map((o: Json) => o.seq)).toEqual([2])
     expect(paged.output_has_more).toBe(true)
 
     expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).status).toBe(409)
     expect((await call('POST', `/api/remote/sessions/${id}/pause`, owner.cookie)).body.status).toBe('paused')
-    await agent.waitFor(() => agent.commands.find((c) => c.type === 'session.pause' && c.session_id === id), 5000, 'pause')
+    await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.pause' && c.session_id === id),
+      5000,
+      'pause',
+    )
     const whilePaused = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'x' })
     expect(whilePaused.status).toBe(409)
     expect(whilePaused.body.error.message).toMatch(/paused/)
     expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).body.status).toBe('active')
     expect((await call('POST', `/api/remote/sessions/${id}/abort`, owner.cookie)).body.status).toBe('active')
-    await agent.waitFor(() => agent.commands.find((c) => c.type === 'session.abort' && c.session_id === id), 5000, 'abort')
+    await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.abort' && c.session_id === id),
+      5000,
+      'abort',
+    )
 
     const stop = await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)
     expect(stop.body.status).toBe('stopped')
-    await agent.waitFor(() => agent.commands.find((c) => c.type === 'session.stop' && c.session_id === id), 5000, 'stop')
+    await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.stop' && c.session_id === id),
+      5000,
+      'stop',
+    )
     expect(await verifyProxyToken(server.ctx, start.proxy_token)).toBeNull()
     const proxied = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
       method: 'POST',
@@ -182,18 +245,53 @@ describe('a session lifecycle', () => {
     })
     expect(proxied.status).toBe(401)
     for (const action of ['chat', 'stop', 'pause', 'resume', 'abort']) {
-      const res = await call('POST', `/api/remote/sessions/${id}/${action}`, owner.cookie, action === 'chat' ? { content: 'late' } : undefined)
+      const res = await call(
+        'POST',
+        `/api/remote/sessions/${id}/${action}`,
+        owner.cookie,
+        action === 'chat' ? { content: 'late' } : undefined,
+      )
       expect(res.status).toBe(409)
     }
-    const audit = (await call('GET', `/api/audit?target_type=session&target_id=${id}`, admin)).body.entries.map((e: Json) => e.event)
-    for (const e of ['session.create', 'session.chat', 'session.pause', 'session.resume', 'session.abort', 'session.stop']) expect(audit).toContain(e)
+    const audit = (
+      await call('GET', `/api/audit?target_type=session&target_id=${id}`, admin)
+    ).body.entries.map((e: Json) => e.event)
+    for (const e of [
+      'session.create',
+      'session.chat',
+      'session.pause',
+      'session.resume',
+      'session.abort',
+      'session.stop',
+    ])
+      expect(audit).toContain(e)
   })
 
   test('total_tokens and message_count come from the proxy ledger', async () => {
     const { id } = await newSession()
     await server.ctx.db.insert(quotaUsage).values([
-      { userId: owner.id, tenantId: 1, sessionId: id, machineId, provider: 'openai', inputTokens: 100, outputTokens: 20, requests: 1, status: 200 },
-      { userId: owner.id, tenantId: 1, sessionId: id, machineId, provider: 'openai', inputTokens: 7, outputTokens: 3, requests: 1, status: 200 },
+      {
+        userId: owner.id,
+        tenantId: 1,
+        sessionId: id,
+        machineId,
+        provider: 'openai',
+        inputTokens: 100,
+        outputTokens: 20,
+        requests: 1,
+        status: 200,
+      },
+      {
+        userId: owner.id,
+        tenantId: 1,
+        sessionId: id,
+        machineId,
+        provider: 'openai',
+        inputTokens: 7,
+        outputTokens: 3,
+        requests: 1,
+        status: 200,
+      },
     ])
     const view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
     expect(view.total_tokens).toBe(130)
@@ -216,8 +314,13 @@ describe('live output over SSE', () => {
     expect(JSON.parse(first[4]!.data).data).toBe('line 4')
 
     await output(id, 5, 2)
-    const resumed = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie, headers: { 'last-event-id': '4' } })
-    const again = (await readSse(resumed, (evs) => evs.filter((e) => e.event === 'output').length >= 2)).filter((e) => e.event === 'output')
+    const resumed = await server.request(`/api/remote/sessions/${id}/stream`, {
+      cookie: owner.cookie,
+      headers: { 'last-event-id': '4' },
+    })
+    const again = (
+      await readSse(resumed, (evs) => evs.filter((e) => e.event === 'output').length >= 2)
+    ).filter((e) => e.event === 'output')
     expect(again.map((e) => Number(e.id))).toEqual([5, 6])
   })
 
@@ -225,11 +328,16 @@ describe('live output over SSE', () => {
     const { id } = await newSession()
     await started(id)
     const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
-    const reading = readSse(res, (evs) => evs.some((e) => e.event === 'status' && JSON.parse(e.data).status === 'paused'))
+    const reading = readSse(res, (evs) =>
+      evs.some((e) => e.event === 'status' && JSON.parse(e.data).status === 'paused'),
+    )
     await Bun.sleep(50)
     await call('POST', `/api/remote/sessions/${id}/pause`, owner.cookie)
     const events = await reading
-    expect(events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data).status)).toEqual(['active', 'paused'])
+    expect(events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data).status)).toEqual([
+      'active',
+      'paused',
+    ])
   })
 })
 
@@ -241,15 +349,25 @@ describe('who may see and steer a session', () => {
     expect((await call('POST', `/api/remote/sessions/${id}/stop`, other.cookie)).status).toBe(404)
     expect((await call('GET', `/api/remote/sessions/${id}`, outsider.cookie)).status).toBe(404)
     expect((await call('GET', `/api/remote/sessions/${id}`, machineAdmin.cookie)).status).toBe(200)
-    expect((await call('POST', `/api/remote/sessions/${id}/chat`, machineAdmin.cookie, { content: 'hi' })).status).toBe(403)
+    expect(
+      (await call('POST', `/api/remote/sessions/${id}/chat`, machineAdmin.cookie, { content: 'hi' })).status,
+    ).toBe(403)
     expect((await call('POST', `/api/remote/sessions/${id}/pause`, machineAdmin.cookie)).status).toBe(403)
-    const otherList = (await call('GET', '/api/remote/sessions', other.cookie)).body.sessions.map((s: Json) => s.session_id)
+    const otherList = (await call('GET', '/api/remote/sessions', other.cookie)).body.sessions.map(
+      (s: Json) => s.session_id,
+    )
     expect(otherList).not.toContain(id)
-    const adminList = (await call('GET', '/api/remote/sessions', machineAdmin.cookie)).body.sessions.map((s: Json) => s.session_id)
+    const adminList = (await call('GET', '/api/remote/sessions', machineAdmin.cookie)).body.sessions.map(
+      (s: Json) => s.session_id,
+    )
     expect(adminList).toContain(id)
-    const sysList = (await call('GET', '/api/remote/sessions?all=true', admin)).body.sessions.map((s: Json) => s.session_id)
+    const sysList = (await call('GET', '/api/remote/sessions?all=true', admin)).body.sessions.map(
+      (s: Json) => s.session_id,
+    )
     expect(sysList).toContain(id)
-    expect((await call('POST', `/api/remote/sessions/${id}/stop`, machineAdmin.cookie)).body.status).toBe('stopped')
+    expect((await call('POST', `/api/remote/sessions/${id}/stop`, machineAdmin.cookie)).body.status).toBe(
+      'stopped',
+    )
   })
 
   test('system admins may pause, resume and stop anyone', async () => {
@@ -266,5 +384,148 @@ describe('who may see and steer a session', () => {
     expect(bad.status).toBe(400)
     expect(bad.body.error.field).toBe('id')
     expect((await call('GET', `/api/remote/sessions/${crypto.randomUUID()}`, owner.cookie)).status).toBe(404)
+  })
+})
+
+describe('tool permissions', () => {
+  const ask = (id: string, seq: number, requestId: string, tool: string) =>
+    agent.send({
+      type: 'session.output',
+      session_id: id,
+      records: [
+        {
+          seq,
+          stream: 'stdout',
+          data: JSON.stringify({ type: 'control_request', request_id: requestId }),
+          ts: new Date().toISOString(),
+          event: {
+            kind: 'permission_request',
+            request_id: requestId,
+            tool_name: tool,
+            input: { command: 'ls' },
+          },
+        },
+      ],
+    })
+
+  async function pending(id: string, n: number) {
+    for (let i = 0; i < 100; i++) {
+      const list = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+        .pending_permissions
+      if (list.length === n) return list
+      await Bun.sleep(20)
+    }
+    throw new Error(`expected ${n} pending permission requests`)
+  }
+
+  test('default mode: the request waits for the person, survives a reload, is answered once', async () => {
+    const { id } = await newSession()
+    await started(id)
+    await ask(id, 0, 'req-1', 'run_shell_command')
+    const [request] = await pending(id, 1)
+    expect(request).toMatchObject({
+      request_id: 'req-1',
+      tool_name: 'run_shell_command',
+      input: { command: 'ls' },
+    })
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, other.cookie, {
+          request_id: 'req-1',
+          allow: true,
+        })
+      ).status,
+    ).toBe(404)
+    const answer = await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+      request_id: 'req-1',
+      allow: true,
+      always: true,
+    })
+    expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed' })
+    const cmd = (await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.permission' && c.session_id === id),
+      5000,
+      'session.permission',
+    )) as CommandOf<'session.permission'>
+    expect(cmd).toMatchObject({ request_id: 'req-1', allow: true, always: true })
+    await pending(id, 0)
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+          request_id: 'req-1',
+          allow: false,
+        })
+      ).status,
+    ).toBe(409)
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+          request_id: 'nope',
+          allow: false,
+        })
+      ).status,
+    ).toBe(404)
+  })
+
+  test('yolo answers by itself; auto-edit only lets edits through', async () => {
+    const { id } = await newSession(owner.cookie, { permission_mode: 'auto-edit' })
+    await started(id)
+    await ask(id, 0, 'edit-1', 'edit')
+    await ask(id, 1, 'shell-1', 'run_shell_command')
+    await agent.waitFor(
+      () =>
+        agent.commands.find(
+          (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'edit-1',
+        ),
+      5000,
+      'auto-allowed edit',
+    )
+    const [waiting] = await pending(id, 1)
+    expect(waiting.request_id).toBe('shell-1')
+    const patched = await call('PATCH', `/api/remote/sessions/${id}`, owner.cookie, {
+      permission_mode: 'yolo',
+    })
+    expect(patched.body.session.permission_mode).toBe('yolo')
+    await ask(id, 2, 'shell-2', 'run_shell_command')
+    const auto = (await agent.waitFor(
+      () =>
+        agent.commands.find(
+          (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'shell-2',
+        ),
+      5000,
+      'auto-allowed shell',
+    )) as CommandOf<'session.permission'>
+    expect(auto.allow).toBe(true)
+    await pending(id, 1)
+  })
+})
+
+describe('proxy token renewal', () => {
+  test('a live session whose token nears expiry gets a fresh one over the channel; ended ones do not', async () => {
+    const { renewExpiringTokens } = await import('./token-renewal.ts')
+    const { proxyTokens } = await import('../db/schema/index.ts')
+    const { eq } = await import('drizzle-orm')
+    const live = await newSession()
+    await started(live.id)
+    const ended = await newSession()
+    await call('POST', `/api/remote/sessions/${ended.id}/stop`, owner.cookie)
+    const soon = new Date(Date.now() + 60_000)
+    for (const id of [live.id, ended.id])
+      await server.ctx.db.update(proxyTokens).set({ expiresAt: soon }).where(eq(proxyTokens.sessionId, id))
+    await renewExpiringTokens(server.ctx)
+    const refresh = (await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === live.id),
+      5000,
+      'token.refresh',
+    )) as CommandOf<'token.refresh'>
+    const claims = await verifyProxyToken(server.ctx, refresh.proxy_token)
+    expect(claims?.sessionId).toBe(live.id)
+    expect(new Date(refresh.expires_at).getTime()).toBeGreaterThan(soon.getTime())
+    expect(agent.commands.some((c) => c.type === 'token.refresh' && c.session_id === ended.id)).toBe(false)
+    // Renewed: a second sweep finds nothing to do for it.
+    const before = agent.commands.filter((c) => c.type === 'token.refresh').length
+    await renewExpiringTokens(server.ctx)
+    await Bun.sleep(100)
+    expect(agent.commands.filter((c) => c.type === 'token.refresh').length).toBe(before)
   })
 })

@@ -7,7 +7,16 @@ export type SessionState = (typeof SESSION_STATES)[number]
 /** Shown instead of a live state while the session's machine is offline; not stored. */
 export const DISCONNECTED = 'disconnected'
 
-export const SESSION_ACTIONS = ['chat', 'stop', 'pause', 'resume', 'abort', 'permission', 'started', 'failed'] as const
+export const SESSION_ACTIONS = [
+  'chat',
+  'stop',
+  'pause',
+  'resume',
+  'abort',
+  'permission',
+  'started',
+  'failed',
+] as const
 export type SessionAction = (typeof SESSION_ACTIONS)[number]
 
 const LIVE: ReadonlySet<SessionState> = new Set(['starting', 'active', 'paused'])

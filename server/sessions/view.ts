@@ -24,7 +24,8 @@ export async function sessionTotals(ctx: AppContext, ids: string[]): Promise<Map
     .from(quotaUsage)
     .where(inArray(quotaUsage.sessionId, ids))
     .groupBy(quotaUsage.sessionId)
-  for (const r of rows) out.set(r.sessionId!, { total_tokens: Number(r.tokens ?? 0), message_count: Number(r.requests ?? 0) })
+  for (const r of rows)
+    out.set(r.sessionId!, { total_tokens: Number(r.tokens ?? 0), message_count: Number(r.requests ?? 0) })
   return out
 }
 
@@ -57,7 +58,10 @@ export function sessionView(session: SessionRow, machine: MachineRow | null, tot
 }
 
 export async function lastSeq(ctx: AppContext, sessionId: string): Promise<number> {
-  const [row] = await ctx.db.select({ n: max(sessionOutput.seq) }).from(sessionOutput).where(eq(sessionOutput.sessionId, sessionId))
+  const [row] = await ctx.db
+    .select({ n: max(sessionOutput.seq) })
+    .from(sessionOutput)
+    .where(eq(sessionOutput.sessionId, sessionId))
   return row?.n ?? -1
 }
 
@@ -82,7 +86,11 @@ export async function outputPage(ctx: AppContext, sessionId: string, after: numb
 
 export async function conversationExtras(ctx: AppContext, sessionId: string) {
   const [messages, permissions] = await Promise.all([
-    ctx.db.select().from(sessionMessages).where(eq(sessionMessages.sessionId, sessionId)).orderBy(sessionMessages.createdAt),
+    ctx.db
+      .select()
+      .from(sessionMessages)
+      .where(eq(sessionMessages.sessionId, sessionId))
+      .orderBy(sessionMessages.createdAt),
     ctx.db
       .select()
       .from(permissionRequests)
