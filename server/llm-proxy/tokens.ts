@@ -3,7 +3,7 @@
 // so a token can be revoked. Verified tokens are cached for a moment; a revocation NOTIFY clears
 // every instance's cache, and the short cache lifetime bounds staleness if a NOTIFY is missed.
 import { Buffer } from 'node:buffer'
-import { and, desc, eq, isNull, type SQL } from 'drizzle-orm'
+import { and, desc, eq, isNull, max, type SQL } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import { ENDED_SESSION_STATUSES, type LlmProvider, proxyTokens, sessions } from '../db/schema/index.ts'
 import { conflict } from '../errors.ts'
@@ -155,7 +155,7 @@ async function verifyUncached(ctx: AppContext, token: string): Promise<ProxyToke
   )
   if (!ok) return null
   const claims = parseClaims(new TextDecoder().decode(fromB64url(body)))
-  if (!claims || claims.exp * 1000 <= ctx.now().getTime()) return null
+  if (!claims) return null
   const [row] = await ctx.db
     .select({ revokedAt: proxyTokens.revokedAt, status: sessions.status })
     .from(proxyTokens)
@@ -163,7 +163,23 @@ async function verifyUncached(ctx: AppContext, token: string): Promise<ProxyToke
     .where(eq(proxyTokens.jti, claims.jti))
     .limit(1)
   if (!row || row.revokedAt || (ENDED_SESSION_STATUSES as readonly string[]).includes(row.status)) return null
-  return claims
+  if (claims.exp * 1000 > ctx.now().getTime()) return claims
+  return renewedClaims(ctx, claims)
+}
+
+/**
+ * An expired token stays good while its live session holds a renewed one: a running CLI keeps
+ * the key it was started with, and the session's renewal (token.refresh) vouches for it. It
+ * lapses with the newest renewal, and dies at once when the session's tokens are revoked.
+ */
+async function renewedClaims(ctx: AppContext, claims: ProxyTokenClaims): Promise<ProxyTokenClaims | null> {
+  const [renewal] = await ctx.db
+    .select({ until: max(proxyTokens.expiresAt) })
+    .from(proxyTokens)
+    .where(and(eq(proxyTokens.sessionId, claims.sessionId), isNull(proxyTokens.revokedAt)))
+  const until = renewal?.until ? new Date(renewal.until).getTime() : 0
+  if (until <= ctx.now().getTime()) return null
+  return { ...claims, exp: Math.floor(until / 1000) }
 }
 
 /** The token's claims when it is genuine, unexpired, unrevoked and its session still live; else null. */

@@ -528,4 +528,37 @@ describe('proxy token renewal', () => {
     await Bun.sleep(100)
     expect(agent.commands.filter((c) => c.type === 'token.refresh').length).toBe(before)
   })
+
+  test('the token a running CLI started with outlives its expiry while the session is renewed, and dies with the session', async () => {
+    const { renewExpiringTokens } = await import('./token-renewal.ts')
+    const { id, start } = await newSession()
+    await started(id)
+    const realNow = server.ctx.now
+    const hours = (h: number) => () => new Date(Date.now() + h * 3600_000)
+    try {
+      server.ctx.now = hours(3.5)
+      await renewExpiringTokens(server.ctx)
+      await agent.waitFor(() => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === id), 5000, 'token.refresh')
+      server.ctx.now = hours(5)
+      const claims = await verifyProxyToken(server.ctx, start.proxy_token)
+      expect(claims?.sessionId).toBe(id)
+      server.ctx.now = hours(9)
+      await Bun.sleep(1100) // past the verification cache
+      expect(await verifyProxyToken(server.ctx, start.proxy_token)).toBeNull()
+    } finally {
+      server.ctx.now = realNow
+    }
+    const other = await newSession()
+    await started(other.id)
+    server.ctx.now = hours(3.5)
+    try {
+      await renewExpiringTokens(server.ctx)
+      await call('POST', `/api/remote/sessions/${other.id}/stop`, owner.cookie)
+      server.ctx.now = hours(5)
+      await Bun.sleep(1100)
+      expect(await verifyProxyToken(server.ctx, other.start.proxy_token)).toBeNull()
+    } finally {
+      server.ctx.now = realNow
+    }
+  })
 })

@@ -1,0 +1,238 @@
+// Adapters against real CLI output recorded in fixtures/ (see fixtures/README.md).
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Value } from '@sinclair/typebox/value'
+import { type OutputEvent, OutputEvent as OutputEventSchema } from '../../protocol/index.ts'
+import { claudeAdapter } from './claude.ts'
+import { adapterFor } from './index.ts'
+import { openclawAdapter } from './openclaw.ts'
+import { qwenAdapter } from './qwen.ts'
+import type { AdapterSession, CliAdapter, ParsedLine } from './types.ts'
+
+const fixture = (name: string) => readFileSync(join(import.meta.dir, 'fixtures', name), 'utf8')
+const lines = (name: string) => fixture(name).split('\n').filter(Boolean)
+
+function parseAll(adapter: CliAdapter, name: string): ParsedLine[] {
+  const parser = adapter.createParser()
+  return lines(name).map((l) => parser.line(l))
+}
+const events = (parsed: ParsedLine[]): OutputEvent[] => parsed.flatMap((p) => p.events)
+
+const session: AdapterSession = {
+  model: 'qwen-max',
+  proxyBaseUrl: 'http://server:5000/api/remote/llm-proxy/',
+  proxyToken: 'proxy-token-1',
+  projectPath: '/work/p',
+  sessionDir: mkdtempSync(join(tmpdir(), 'oa-adapter-')),
+}
+
+describe('qwen adapter', () => {
+  test('two turns: text, results, and usage per turn although qwen reports it cumulatively', () => {
+    const parsed = parseAll(qwenAdapter, 'qwen-two-turns.jsonl')
+    const all = events(parsed)
+    expect(all.filter((e) => e.kind === 'assistant_text').map((e) => (e as { text: string }).text)).toEqual([
+      'Hello from fake',
+      'Hello from fake',
+    ])
+    expect(all.filter((e) => e.kind === 'result')).toHaveLength(2)
+    // Recorded result lines say 22/14 then 44/28 (running totals).
+    expect(parsed.flatMap((p) => (p.usage ? [p.usage] : []))).toEqual([
+      { input_tokens: 22, output_tokens: 14, cache_read_tokens: 0 },
+      { input_tokens: 22, output_tokens: 14, cache_read_tokens: 0 },
+    ])
+    expect(parsed.find((p) => p.cliSessionId)?.cliSessionId).toBe('1c1a4418-613d-4f9b-9dc1-d1ce6892b95c')
+    for (const e of all) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+  })
+
+  test('tool use, tool result and a can_use_tool permission request', () => {
+    const all = events(parseAll(qwenAdapter, 'qwen-can-use-tool.jsonl'))
+    expect(all.map((e) => e.kind)).toEqual([
+      'tool_use',
+      'permission_request',
+      'tool_result',
+      'assistant_text',
+      'result',
+    ])
+    expect(all[1]).toEqual({
+      kind: 'permission_request',
+      request_id: '9ee7caa6-9cf4-4dec-ac7d-99dae3832004',
+      tool_name: 'run_shell_command',
+      input: { command: 'rm -f zzz_file', description: 'remove file' },
+    })
+    for (const e of all) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+  })
+
+  test('start command, environment and stdin lines match what qwen 0.24 accepted', () => {
+    expect(qwenAdapter.args(session)).toEqual([
+      '--auth-type',
+      'openai',
+      '-m',
+      'qwen-max',
+      '--input-format',
+      'stream-json',
+      '--output-format',
+      'stream-json',
+    ])
+    expect(qwenAdapter.env(session)).toEqual({
+      OPENAI_API_KEY: 'proxy-token-1',
+      OPENAI_BASE_URL: 'http://server:5000/api/remote/llm-proxy/v1',
+      OPENAI_MODEL: 'qwen-max',
+      QWEN_USAGE_STATISTICS_ENABLED: '0',
+      QWEN_TELEMETRY_ENABLED: '0',
+    })
+    expect(JSON.parse(qwenAdapter.userMessage!('hi'))).toEqual({
+      type: 'user',
+      message: { role: 'user', content: 'hi' },
+    })
+    expect(JSON.parse(qwenAdapter.permissionAnswer!('r1', true, { command: 'ls' }))).toEqual({
+      type: 'control_response',
+      response: {
+        subtype: 'success',
+        request_id: 'r1',
+        response: { behavior: 'allow', updatedInput: { command: 'ls' } },
+      },
+    })
+  })
+})
+
+describe('interrupting a turn (stream-json control request, recorded)', () => {
+  test('both CLIs confirm the interrupt and end the turn with an error result', () => {
+    for (const [adapter, file] of [
+      [qwenAdapter, 'qwen-interrupt.jsonl'],
+      [claudeAdapter, 'claude-interrupt.jsonl'],
+    ] as const) {
+      const all = events(parseAll(adapter, file))
+      expect(all.map((e) => e.kind)).toEqual(['result'])
+      expect(all[0]).toMatchObject({ kind: 'result', is_error: true })
+      const sent = JSON.parse(adapter.interrupt!())
+      expect(sent).toMatchObject({ type: 'control_request', request: { subtype: 'interrupt' } })
+      expect(lines(file).some((l) => l.includes('"request_id":"openace-interrupt-1"'))).toBe(true)
+    }
+  })
+})
+
+describe('permission modes', () => {
+  test('map to flags each CLI accepts', () => {
+    expect(qwenAdapter.args({ ...session, permissionMode: 'default' })).toContain('--approval-mode')
+    expect(qwenAdapter.args({ ...session, permissionMode: 'bogus' })).not.toContain('--approval-mode')
+    expect(claudeAdapter.args({ ...session, permissionMode: 'default' })).not.toContain('--permission-mode')
+    const autoEdit = claudeAdapter.args({ ...session, permissionMode: 'auto-edit' })
+    expect(autoEdit.slice(autoEdit.indexOf('--permission-mode'))).toEqual([
+      '--permission-mode',
+      'acceptEdits',
+    ])
+  })
+})
+
+describe('claude adapter', () => {
+  test('two turns: text, results with per-turn usage, the CLI session id', () => {
+    const parsed = parseAll(claudeAdapter, 'claude-two-turns.jsonl')
+    const all = events(parsed)
+    expect(all.map((e) => e.kind)).toEqual(['assistant_text', 'result', 'assistant_text', 'result'])
+    expect(parsed.flatMap((p) => (p.usage ? [p.usage] : []))).toEqual([
+      { input_tokens: 12, output_tokens: 5, cache_read_tokens: 0, cache_write_tokens: 0 },
+      { input_tokens: 12, output_tokens: 5, cache_read_tokens: 0, cache_write_tokens: 0 },
+    ])
+    expect(all[1]).toMatchObject({ kind: 'result', is_error: false, text: 'Hello from fake' })
+    for (const e of all) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+  })
+
+  test('a Bash tool call asks permission over stdio', () => {
+    const all = events(parseAll(claudeAdapter, 'claude-can-use-tool.jsonl'))
+    expect(all.map((e) => e.kind)).toEqual([
+      'tool_use',
+      'permission_request',
+      'tool_result',
+      'assistant_text',
+      'result',
+    ])
+    expect(all[1]).toMatchObject({
+      kind: 'permission_request',
+      tool_name: 'Bash',
+      input: { command: 'rm -f zzz_file' },
+    })
+    expect(all[2]).toMatchObject({ kind: 'tool_result', tool_use_id: 'toolu_1', is_error: false })
+  })
+
+  test('start command and environment, telemetry off', () => {
+    const args = claudeAdapter.args({ ...session, model: 'claude-sonnet-4-5' })
+    expect(args).toEqual([
+      '-p',
+      '--input-format',
+      'stream-json',
+      '--output-format',
+      'stream-json',
+      '--verbose',
+      '--permission-prompt-tool',
+      'stdio',
+      '--model',
+      'claude-sonnet-4-5',
+    ])
+    expect(claudeAdapter.env(session)).toMatchObject({
+      ANTHROPIC_API_KEY: 'proxy-token-1',
+      ANTHROPIC_BASE_URL: 'http://server:5000/api/remote/llm-proxy',
+      DISABLE_TELEMETRY: '1',
+      DISABLE_ERROR_REPORTING: '1',
+      DISABLE_AUTOUPDATER: '1',
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: '1',
+    })
+  })
+})
+
+describe('openclaw adapter', () => {
+  test('one process per message with a config naming the proxy, token only by reference', async () => {
+    const s = { ...session, model: 'gpt-4o' }
+    await openclawAdapter.prepare!(s)
+    const configText = readFileSync(join(s.sessionDir, 'openclaw.json'), 'utf8')
+    expect(configText).not.toContain('proxy-token-1')
+    expect(JSON.parse(configText).models.providers.openace).toMatchObject({
+      baseUrl: 'http://server:5000/api/remote/llm-proxy/v1',
+      apiKey: `\${OPENACE_PROXY_TOKEN}`,
+      api: 'openai-completions',
+    })
+    expect(openclawAdapter.env(s).OPENACE_PROXY_TOKEN).toBe('proxy-token-1')
+    expect(openclawAdapter.args(s, '--do this')).toEqual([
+      'agent',
+      'exec',
+      '--config',
+      join(s.sessionDir, 'openclaw.json'),
+      '--model',
+      'openace/gpt-4o',
+      '--cwd',
+      '/work/p',
+      '--json',
+      '--',
+      '--do this',
+    ])
+  })
+
+  test('the --json envelope becomes text, a result and usage', () => {
+    const parser = openclawAdapter.createParser()
+    for (const l of fixture('openclaw-exec-envelope.json').split('\n'))
+      expect(parser.line(l).events).toEqual([])
+    const end = parser.end!()
+    expect(end.events).toEqual([
+      { kind: 'assistant_text', text: 'The focused tests pass.' },
+      { kind: 'result', is_error: false, text: 'The focused tests pass.' },
+    ])
+    expect(end.usage).toEqual({ input_tokens: 120, output_tokens: 8 })
+  })
+})
+
+describe('adapter registry', () => {
+  test('names and aliases pick the adapter; anything else runs generic with OpenAI variables', () => {
+    expect(adapterFor('qwen-code-cli')).toBe(qwenAdapter)
+    expect(adapterFor('claude')).toBe(claudeAdapter)
+    expect(adapterFor('')).toBe(qwenAdapter)
+    const generic = adapterFor('aider')
+    expect(generic.executable).toBe('aider')
+    expect(generic.env(session)).toEqual({
+      OPENAI_API_KEY: 'proxy-token-1',
+      OPENAI_BASE_URL: 'http://server:5000/api/remote/llm-proxy/v1',
+      OPENAI_MODEL: 'qwen-max',
+    })
+    expect(generic.createParser().line('plain text').events).toEqual([])
+  })
+})

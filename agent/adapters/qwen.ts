@@ -1,0 +1,64 @@
+// Qwen Code (@qwen-code/qwen-code, checked against 0.24.4): one long-lived process per session
+// speaking stream-json over stdin/stdout, OpenAI wire format towards our proxy. Its result
+// lines carry usage summed over the whole session, so the parser reports the difference.
+import type { TokenUsage } from '../../protocol/index.ts'
+import { parseStreamJsonLine, streamJson } from './stream-json.ts'
+import type { CliAdapter, OutputParser } from './types.ts'
+
+function minus(now: TokenUsage, before: TokenUsage | undefined): TokenUsage {
+  const d = (a: number | undefined, b: number | undefined) => Math.max(0, (a ?? 0) - (b ?? 0))
+  return {
+    input_tokens: d(now.input_tokens, before?.input_tokens),
+    output_tokens: d(now.output_tokens, before?.output_tokens),
+    ...(now.cache_read_tokens !== undefined
+      ? { cache_read_tokens: d(now.cache_read_tokens, before?.cache_read_tokens) }
+      : {}),
+  }
+}
+
+/** qwen 0.24's --approval-mode choices. */
+const APPROVAL_MODES = ['plan', 'default', 'auto-edit', 'auto', 'yolo']
+
+export const qwenAdapter: CliAdapter = {
+  name: 'qwen-code',
+  aliases: ['qwen', 'qwen-code-cli'],
+  executable: 'qwen',
+  installCommand: ['npm', 'install', '-g', '@qwen-code/qwen-code@latest'],
+  mode: 'long-lived',
+  env: (s) => ({
+    OPENAI_API_KEY: s.proxyToken,
+    OPENAI_BASE_URL: `${s.proxyBaseUrl.replace(/\/+$/, '')}/v1`,
+    OPENAI_MODEL: s.model,
+    QWEN_USAGE_STATISTICS_ENABLED: '0',
+    QWEN_TELEMETRY_ENABLED: '0',
+  }),
+  args: (s) => [
+    '--auth-type',
+    'openai',
+    ...(s.model ? ['-m', s.model] : []),
+    ...(s.permissionMode && APPROVAL_MODES.includes(s.permissionMode)
+      ? ['--approval-mode', s.permissionMode]
+      : []),
+    ...(s.resumeCliSessionId ? ['--resume', s.resumeCliSessionId] : []),
+    '--input-format',
+    'stream-json',
+    '--output-format',
+    'stream-json',
+  ],
+  startupLines: () => [streamJson.initialize()],
+  userMessage: streamJson.userMessage,
+  permissionAnswer: streamJson.permissionAnswer,
+  interrupt: streamJson.interrupt,
+  createParser(): OutputParser {
+    let total: TokenUsage | undefined
+    return {
+      line(text) {
+        const { resultUsage, ...parsed } = parseStreamJsonLine(text)
+        if (!resultUsage) return parsed
+        const usage = minus(resultUsage, total)
+        total = resultUsage
+        return { ...parsed, usage }
+      },
+    }
+  },
+}

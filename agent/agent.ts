@@ -1,0 +1,215 @@
+// The agent: wires the outbox, the executor and file browsing to one connection run loop.
+// All I/O is injected (transport, spawn, fs, clock) so tests drive it without sockets or real
+// processes; main.ts passes the real ones. State that must survive reconnects (outbox, sessions,
+// commands already run) lives here, not in a connection.
+import { join } from 'node:path'
+import { type AgentFrame, type Command, PROTOCOL_VERSION } from '../protocol/index.ts'
+import type { AgentConfig } from './config.ts'
+import type { AgentLink, Clock, ConnectionState } from './connection/link.ts'
+import { type RunLoopResult, runLoop } from './connection/run-loop.ts'
+import type { Transport } from './connection/transport.ts'
+import { Executor } from './executor.ts'
+import { type FsApi, listDirectory } from './fs-list.ts'
+import type { AgentLogger } from './log.ts'
+import { type FrameBody, Outbox } from './outbox.ts'
+import type { SpawnFn } from './spawn.ts'
+import { AGENT_VERSION } from './version.ts'
+
+/** Command ids remembered so a redelivered command is never run twice. */
+const REMEMBERED_COMMANDS = 10_000
+export const SPOOL_FILE = 'outbox.spool'
+/** On shutdown, how long the agent waits for the server to confirm the last output. */
+const SHUTDOWN_FLUSH_MS = 2000
+const SHUTDOWN_POLL_MS = 50
+
+export interface AgentDeps {
+  config: AgentConfig
+  transport: Transport
+  spawn: SpawnFn
+  fs: FsApi
+  clock: Clock
+  log: AgentLogger
+  /** Current facts about the machine (hello, heartbeats). */
+  systemInfo: () => Record<string, unknown>
+  machineEnv?: Record<string, string | undefined>
+  /** Spool unconfirmed frames to the agent's directory (false in unit tests). */
+  spool?: boolean
+  onStatus?: (status: AgentStatus) => void
+}
+
+export interface AgentStatus {
+  connection: ConnectionState
+  transport?: 'websocket' | 'long-poll'
+  detail?: string
+  since: string
+  pending_frames: number
+  sessions: { session_id: string; state: string; last_seq: number }[]
+}
+
+export interface Agent {
+  readonly outbox: Outbox
+  readonly executor: Executor
+  status(): AgentStatus
+  /** Runs until `signal` aborts or the server refuses the token; stops every session after. */
+  run(signal: AbortSignal): Promise<RunLoopResult>
+}
+
+export function createAgent(deps: AgentDeps): Agent {
+  const { config, log, clock } = deps
+  const bootId = clock.now().toString(36)
+  let frameCounter = 0
+  const outbox = new Outbox({
+    ...(deps.spool ? { spoolPath: join(config.dir, SPOOL_FILE) } : {}),
+    onDrop: (count) =>
+      log.warn('dropped the oldest unconfirmed output: spool limit reached', { frames: count }),
+  })
+  const emit = (frame: FrameBody<AgentFrame>) =>
+    outbox.push({ ...frame, id: `f-${bootId}-${++frameCounter}` } as AgentFrame & { id: string })
+  const executor = new Executor({
+    spawn: deps.spawn,
+    fs: deps.fs,
+    log,
+    emit,
+    maxSessions: config.max_sessions,
+    roots: config.fs_roots,
+    sessionsDir: join(config.dir, 'sessions'),
+    machineEnv: deps.machineEnv ?? process.env,
+  })
+  const seen = new Set<string>()
+  const chains = new Map<string, Promise<void>>()
+  let control: AgentFrame[] = []
+  const controlListeners = new Set<() => void>()
+  let connection: Omit<AgentStatus, 'pending_frames' | 'sessions'> = {
+    connection: 'connecting',
+    since: new Date(clock.now()).toISOString(),
+  }
+
+  const sessionList = () =>
+    [...executor.sessions.values()].map((s) => ({
+      session_id: s.id,
+      state: s.state,
+      last_seq: s.lastSeq,
+      ...(s.cliSessionId ? { cli_session_id: s.cliSessionId } : {}),
+    }))
+  const capabilities = (info: Record<string, unknown>) => ({
+    cpu_cores: info.cpu_cores,
+    memory_gb: info.memory_gb,
+    arch: info.arch,
+    cli_tools: info.cli_tools,
+    max_sessions: config.max_sessions,
+    pause: process.platform !== 'win32',
+  })
+  const status = (): AgentStatus => ({ ...connection, pending_frames: outbox.size, sessions: sessionList() })
+
+  async function execute(cmd: Command): Promise<void> {
+    switch (cmd.type) {
+      case 'session.start':
+        return executor.start(cmd)
+      case 'fs.list':
+        try {
+          const { path, entries } = await listDirectory(deps.fs, cmd.path, config.fs_roots)
+          emit({ type: 'fs.result', request_id: cmd.request_id, path, entries })
+        } catch (err) {
+          emit({
+            type: 'fs.result',
+            request_id: cmd.request_id,
+            path: cmd.path,
+            error: (err as Error).message,
+          })
+        }
+        return
+      case 'token.refresh':
+        return executor.refreshToken(cmd)
+      case 'agent.update':
+        log.warn('self-update is not supported by this agent; reinstall with the install script', {
+          version: cmd.version,
+        })
+        return
+      default:
+        return executor.handle(cmd)
+    }
+  }
+
+  const link: AgentLink = {
+    outbox,
+    hello: () => ({
+      type: 'hello',
+      machine_id: config.machine_id,
+      agent_version: AGENT_VERSION,
+      protocol_version: PROTOCOL_VERSION,
+      system_info: deps.systemInfo(),
+      capabilities: capabilities(deps.systemInfo()),
+    }),
+    heartbeat: () => ({ type: 'heartbeat', system_info: deps.systemInfo(), sessions: sessionList() }),
+    onCommand(cmd) {
+      control.push({ type: 'ack', command_ids: [cmd.id] })
+      for (const fn of controlListeners) fn()
+      if (seen.has(cmd.id)) return
+      seen.add(cmd.id)
+      if (seen.size > REMEMBERED_COMMANDS) seen.delete(seen.values().next().value!)
+      log.debug('command', { type: cmd.type, id: cmd.id })
+      // One session's commands run in arrival order (input must wait for start to finish);
+      // other sessions and file browsing do not wait for them.
+      const key = 'session_id' in cmd ? cmd.session_id : cmd.id
+      const run = (chains.get(key) ?? Promise.resolve())
+        .then(() => execute(cmd))
+        .catch((err) => log.error('command failed', { type: cmd.type, error: (err as Error).message }))
+      chains.set(key, run)
+      void run.then(() => {
+        if (chains.get(key) === run) chains.delete(key)
+      })
+    },
+    takeControlFrames() {
+      const out = control
+      control = []
+      return out
+    },
+    onControlFrame(fn) {
+      controlListeners.add(fn)
+      return () => controlListeners.delete(fn)
+    },
+    setConnection(state, transport, detail) {
+      connection = {
+        connection: state,
+        ...(transport ? { transport } : {}),
+        ...(detail ? { detail } : {}),
+        since: new Date(clock.now()).toISOString(),
+      }
+      deps.onStatus?.(status())
+    },
+  }
+
+  return {
+    outbox,
+    executor,
+    status,
+    async run(signal) {
+      // On shutdown the sessions stop first while the connection is still up, so their last
+      // output and exit reach the server now rather than from the spool at the next start.
+      const loop = new AbortController()
+      const shutdown = async () => {
+        await executor.stopAll()
+        const deadline = clock.now() + SHUTDOWN_FLUSH_MS
+        while (outbox.size > 0 && clock.now() < deadline) await clock.sleep(SHUTDOWN_POLL_MS)
+        loop.abort()
+      }
+      if (signal.aborted) void shutdown()
+      else signal.addEventListener('abort', () => void shutdown(), { once: true })
+      const result = await runLoop(
+        {
+          transport: deps.transport,
+          link,
+          clock,
+          log,
+          mode: config.transport,
+          baseDelayMs: config.reconnect_base_delay * 1000,
+          maxDelayMs: config.reconnect_max_delay * 1000,
+          heartbeatMs: config.heartbeat_interval * 1000,
+        },
+        loop.signal,
+      )
+      await executor.stopAll()
+      return result
+    },
+  }
+}

@@ -1,0 +1,214 @@
+// One session's CLI: starts it (once, or once per message for per-message CLIs), feeds it user
+// messages and permission answers over the stdin pipe we own, turns its output into numbered
+// records with structured events, and stops, pauses, resumes or interrupts it on command.
+import type { AgentFrame, AgentSessionState, OutputStream } from '../protocol/index.ts'
+import type { AdapterSession, CliAdapter, OutputParser, ParsedLine } from './adapters/types.ts'
+import type { AgentLogger } from './log.ts'
+import type { FrameBody } from './outbox.ts'
+import { OutputBatcher } from './output-batcher.ts'
+import { type ChildHandle, IS_WINDOWS, type SpawnFn } from './spawn.ts'
+
+/** How long a CLI gets to exit after SIGTERM before the group is killed. */
+export const STOP_GRACE_MS = 5000
+
+/** An agent frame about one session, before the outbox gives it an id. */
+export type SessionFrame = FrameBody<Extract<AgentFrame, { session_id: string }>>
+
+export interface CliSessionDeps {
+  spawn: SpawnFn
+  adapter: CliAdapter
+  setup: AdapterSession
+  /** The CLI's environment for the current setup (rebuilt per process, so a refreshed token applies). */
+  env: (setup: AdapterSession) => Record<string, string>
+  emit: (frame: SessionFrame) => void
+  log: AgentLogger
+  onExit: () => void
+}
+
+export class UnsupportedOperation extends Error {
+  override name = 'UnsupportedOperation'
+}
+
+export class CliSession {
+  state: AgentSessionState = 'starting'
+  cliSessionId: string | undefined
+  private child: ChildHandle | undefined
+  private readonly output: OutputBatcher
+  private readonly queue: string[] = []
+  private readonly permissionInputs = new Map<string, unknown>()
+  private stopping = false
+  private markFinished!: () => void
+  /** Resolves once session.exited has been emitted. */
+  private readonly finished = new Promise<void>((resolve) => {
+    this.markFinished = resolve
+  })
+  /** A per-message CLI process is starting or running; the next message waits for it. */
+  private busy = false
+
+  constructor(
+    readonly id: string,
+    private readonly deps: CliSessionDeps,
+  ) {
+    this.output = new OutputBatcher(id, (frame) => deps.emit(frame))
+  }
+
+  get lastSeq(): number {
+    return this.output.lastSeq
+  }
+
+  /** A new proxy token: used by every process started from now on (a running CLI keeps its own). */
+  refreshToken(token: string): void {
+    this.deps.setup.proxyToken = token
+  }
+
+  /** A message from the agent itself in the session's output (stream 'system'). */
+  notice(message: string): void {
+    this.output.add('system', message)
+  }
+
+  async start(): Promise<void> {
+    const { adapter } = this.deps
+    if (adapter.mode === 'per-message') {
+      this.state = 'running'
+      this.deps.emit({ type: 'session.started', session_id: this.id })
+      return
+    }
+    const child = await this.launch([])
+    this.deps.emit({ type: 'session.started', session_id: this.id, pid: child.pid })
+    for (const line of adapter.startupLines?.() ?? []) child.writeLine(line)
+  }
+
+  input(text: string): void {
+    const { adapter } = this.deps
+    if (adapter.mode === 'per-message') {
+      this.queue.push(text)
+      if (!this.busy) void this.nextMessage()
+      return
+    }
+    this.child?.writeLine(adapter.userMessage ? adapter.userMessage(text) : text)
+  }
+
+  permission(requestId: string, allow: boolean): void {
+    const answer = this.deps.adapter.permissionAnswer
+    if (!answer || !this.child)
+      throw new UnsupportedOperation(`${this.deps.adapter.name} does not ask for permissions`)
+    this.child.writeLine(answer(requestId, allow, this.permissionInputs.get(requestId)))
+    this.permissionInputs.delete(requestId)
+  }
+
+  abort(): void {
+    const interrupt = this.deps.adapter.interrupt
+    this.queue.length = 0
+    if (!this.child) return
+    if (interrupt) this.child.writeLine(interrupt())
+    else this.child.signal('SIGINT')
+  }
+
+  pause(): void {
+    if (IS_WINDOWS) throw new UnsupportedOperation('Pausing a session is not supported on Windows')
+    this.child?.signal('SIGSTOP')
+    this.state = 'paused'
+  }
+
+  resume(): void {
+    if (IS_WINDOWS) throw new UnsupportedOperation('Resuming a session is not supported on Windows')
+    this.child?.signal('SIGCONT')
+    this.state = 'running'
+  }
+
+  /** Graceful first (stdin closed, SIGTERM), then SIGKILL to the whole group after the grace time. */
+  async stop(graceMs = STOP_GRACE_MS): Promise<void> {
+    this.stopping = true
+    this.queue.length = 0
+    const child = this.child
+    if (!child) return this.finish(null, null, 'stopped')
+    child.closeStdin()
+    child.signal('SIGCONT')
+    child.signal('SIGTERM')
+    const timer = setTimeout(() => child.signal('SIGKILL'), graceMs)
+    await child.exited
+    clearTimeout(timer)
+    await this.finished
+  }
+
+  private async launch(extraArgs: string[]): Promise<ChildHandle> {
+    const { adapter, setup, spawn } = this.deps
+    await adapter.prepare?.(setup)
+    const argv = [adapter.executable, ...adapter.args(setup, ...extraArgs)]
+    const child = spawn(argv, { cwd: setup.projectPath, env: this.deps.env(setup) })
+    this.child = child
+    this.state = 'running'
+    const parser = adapter.createParser()
+    const pumps = Promise.all([
+      this.pump(child.stdoutLines, 'stdout', parser),
+      this.pump(child.stderrLines, 'stderr'),
+    ])
+    void child.exited.then(async ({ code, signal }) => {
+      await pumps
+      if (parser.end) this.record('stdout', '', parser.end())
+      this.child = undefined
+      this.busy = false
+      if (adapter.mode === 'per-message' && !this.stopping) void this.nextMessage()
+      else this.finish(code, signal, this.stopping ? 'stopped' : 'exited')
+    })
+    return child
+  }
+
+  private async nextMessage(): Promise<void> {
+    const message = this.queue.shift()
+    if (message === undefined || this.stopping || this.busy) return
+    this.busy = true
+    try {
+      await this.launch([message])
+    } catch (err) {
+      this.busy = false
+      this.deps.emit({
+        type: 'session.error',
+        session_id: this.id,
+        message: (err as Error).message,
+        code: 'spawn_failed',
+      })
+    }
+  }
+
+  private async pump(
+    lines: AsyncIterable<string>,
+    stream: OutputStream,
+    parser?: OutputParser,
+  ): Promise<void> {
+    try {
+      for await (const line of lines) this.record(stream, line, parser ? parser.line(line) : { events: [] })
+    } catch (err) {
+      this.deps.log.warn('reading CLI output failed', { session_id: this.id, error: (err as Error).message })
+    }
+  }
+
+  private record(stream: OutputStream, data: string, parsed: ParsedLine): void {
+    if (parsed.cliSessionId) this.cliSessionId = parsed.cliSessionId
+    const [first, ...rest] = parsed.events
+    if (data || first) this.output.add(stream, data, first)
+    for (const event of rest) this.output.add(stream, '', event)
+    for (const event of parsed.events) {
+      if (event.kind === 'permission_request') this.permissionInputs.set(event.request_id, event.input)
+    }
+    if (parsed.usage) {
+      this.output.flush()
+      this.deps.emit({
+        type: 'usage.report',
+        session_id: this.id,
+        usage: parsed.usage,
+        ts: new Date().toISOString(),
+        ...(this.deps.setup.model ? { model: this.deps.setup.model } : {}),
+      })
+    }
+  }
+
+  private finish(code: number | null, signal: string | null, reason: string): void {
+    if (this.state === 'exited') return
+    this.output.flush()
+    this.state = 'exited'
+    this.deps.emit({ type: 'session.exited', session_id: this.id, exit_code: code, signal, reason })
+    this.deps.onExit()
+    this.markFinished()
+  }
+}

@@ -1,0 +1,105 @@
+// Serves the HTTP long-poll channel: a hello round trip, then one request always waiting for
+// commands while a second, non-waiting request carries output, acks and heartbeats as soon as
+// they are queued. Ends on an error, a refusal, when the loop stops, or at `until` (time to
+// try WebSocket again).
+import type { AgentFrame, LongPollResponse } from '../../protocol/index.ts'
+import { dispatchServerFrame } from './dispatch.ts'
+import { heartbeatFrame, type ServeContext, type ServeOutcome } from './serve.ts'
+import { TransportError } from './transport.ts'
+
+export async function serveLongPoll(
+  ctx: ServeContext,
+  signal: AbortSignal,
+  until: number,
+): Promise<ServeOutcome> {
+  const { link, clock, log, transport } = ctx
+  const stop = new AbortController()
+  const both = AbortSignal.any([signal, stop.signal])
+  let outcome: Omit<ServeOutcome, 'healthyMs'> | undefined
+  const end = (o: Omit<ServeOutcome, 'healthyMs'>) => {
+    outcome ??= o
+    stop.abort()
+  }
+  const fail = (err: unknown) => {
+    if (both.aborted) return
+    if (err instanceof TransportError && err.kind === 'unauthorized') {
+      end({ unauthorized: { message: err.message, ...(err.goodbye ? { goodbye: err.goodbye } : {}) } })
+    } else end({ error: (err as Error).message })
+  }
+  const handle = (res: LongPollResponse) => {
+    for (const frame of [...res.replies, ...res.commands]) {
+      const result = dispatchServerFrame(frame, link, log)
+      if (result.goodbye) end({ unauthorized: { goodbye: result.goodbye, message: result.goodbye.message } })
+    }
+  }
+
+  let welcomed = 0
+  try {
+    const res = await transport.poll({ events: [link.hello()], wait: false }, both)
+    handle(res)
+    const welcome = res.replies.find((r) => r.type === 'welcome')
+    if (welcome?.type === 'welcome') ctx.heartbeatMs = welcome.heartbeat_interval_seconds * 1000
+    welcomed = clock.now()
+    link.setConnection('online', 'long-poll')
+    log.info('connected', { transport: 'long-poll' })
+  } catch (err) {
+    fail(err)
+    return { ...outcome!, healthyMs: 0 }
+  }
+
+  let cursor = 0
+  let sending = false
+  let again = false
+  let heartbeatDue = false
+  const send = async () => {
+    if (sending) {
+      again = true
+      return
+    }
+    sending = true
+    try {
+      do {
+        again = false
+        const entries = link.outbox.pendingAfter(cursor)
+        const events: AgentFrame[] = [...link.takeControlFrames(), ...entries.map((e) => JSON.parse(e.text))]
+        if (heartbeatDue) events.push(heartbeatFrame(ctx))
+        heartbeatDue = false
+        if (events.length === 0) break
+        const last = entries.at(-1)
+        if (last) cursor = last.n
+        handle(await transport.poll({ events, wait: false }, both))
+      } while (again && !both.aborted)
+    } catch (err) {
+      fail(err)
+    } finally {
+      sending = false
+    }
+  }
+  const unsubscribe = [link.outbox.onPush(() => void send()), link.onControlFrame(() => void send())]
+  void send()
+
+  const heartbeats = (async () => {
+    while (!both.aborted) {
+      await clock.sleep(Math.min(ctx.heartbeatMs, Math.max(0, until - clock.now())), both)
+      if (both.aborted) break
+      if (clock.now() >= until) end({ retryWebSocket: true })
+      else {
+        heartbeatDue = true
+        void send()
+      }
+    }
+  })()
+  const waiting = (async () => {
+    while (!both.aborted) {
+      try {
+        handle(await transport.poll({ events: [], wait: true }, both))
+      } catch (err) {
+        fail(err)
+      }
+    }
+  })()
+
+  await Promise.all([heartbeats, waiting])
+  for (const off of unsubscribe) off()
+  return { ...(outcome ?? {}), healthyMs: clock.now() - welcomed }
+}

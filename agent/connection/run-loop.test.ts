@@ -1,0 +1,147 @@
+// The run loop driven through createAgent with a fake transport, spawn and clock: WebSocket
+// first, long-poll fallback, re-sending unconfirmed output after a reconnect, backoff bounds
+// and stopping on a revoked token.
+import { describe, expect, test } from 'bun:test'
+import type { CommandOf } from '../../protocol/index.ts'
+import { createTestAgent } from '../test-support/agent-harness.ts'
+import { eventually } from '../test-support/fake-clock.ts'
+import { HEALTHY_RESET_MS } from './run-loop.ts'
+
+function startCommand(id: string, dir: string): CommandOf<'session.start'> {
+  return {
+    id,
+    type: 'session.start',
+    session_id: 'sess-1',
+    cli_tool: 'qwen-code',
+    model: 'qwen-max',
+    project_path: dir,
+    proxy_base_url: 'http://server.test/api/remote/llm-proxy',
+    proxy_token: 'proxy-token-abcdef',
+  }
+}
+
+describe('run loop', () => {
+  test('connects over WebSocket: hello first, then heartbeats and acks', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.framesOf('heartbeat').length >= 2)
+    expect(t.transport.connections).toEqual(['websocket'])
+    expect(t.transport.frames[0]?.type).toBe('hello')
+    t.transport.command(startCommand('cmd-1', t.dir))
+    await eventually(() => t.transport.framesOf('ack').length === 1)
+    expect(t.transport.framesOf('ack')[0]?.command_ids).toEqual(['cmd-1'])
+    t.controller.abort()
+    expect(await done).toEqual({ reason: 'stopped' })
+  })
+
+  test('falls back to long-poll when the WebSocket upgrade is refused, and retries WebSocket later', async () => {
+    const t = createTestAgent()
+    t.transport.websocket = 'refused'
+    const done = t.run()
+    await eventually(() => t.transport.connections.includes('long-poll'))
+    t.transport.command(startCommand('cmd-1', t.dir))
+    await eventually(() => t.transport.framesOf('session.started').length === 1)
+    expect(t.spawn.children).toHaveLength(1)
+    t.transport.websocket = 'ok'
+    // The long-poll period ends after WS_RETRY_INTERVAL_MS of (fake) time; then WebSocket is tried again.
+    await eventually(() => t.transport.connections.includes('websocket'), 5000)
+    t.controller.abort()
+    await done
+  })
+
+  test('output the server did not confirm is sent again after a reconnect, and only then forgotten', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.connections.length === 1)
+    t.transport.command(startCommand('cmd-1', t.dir))
+    await eventually(() => t.spawn.children.length === 1)
+    t.transport.holdReceipts = true
+    t.spawn.children[0]!.stdout.push(
+      '{"type":"assistant","message":{"content":[{"type":"text","text":"hi"}]}}',
+    )
+    await eventually(() => t.transport.framesOf('session.output').length === 1)
+    const firstId = t.transport.framesOf('session.output')[0]!.id!
+    expect(t.agent.outbox.size).toBeGreaterThan(0)
+    t.transport.holdReceipts = false
+    t.transport.dropConnection()
+    await eventually(() => t.transport.seenIds.filter((id) => id === firstId).length >= 2)
+    await eventually(() => t.agent.outbox.size === 0)
+    expect(t.transport.connections.length).toBeGreaterThanOrEqual(2)
+    const resent = t.transport.framesOf('session.output').filter((f) => f.id === firstId)
+    expect(resent[1]).toEqual(resent[0]!)
+    expect(resent[0]!.records[0]).toMatchObject({
+      seq: 0,
+      stream: 'stdout',
+      event: { kind: 'assistant_text', text: 'hi' },
+    })
+    t.controller.abort()
+    await done
+  })
+
+  test('a command redelivered after a reconnect is acked again but run once', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.connections.length === 1)
+    t.transport.command(startCommand('cmd-1', t.dir))
+    await eventually(() => t.spawn.children.length === 1)
+    t.transport.dropConnection()
+    await eventually(() => t.transport.connections.length === 2)
+    t.transport.command(startCommand('cmd-1', t.dir))
+    await eventually(() => t.transport.framesOf('ack').length === 2)
+    expect(t.spawn.children).toHaveLength(1)
+    t.controller.abort()
+    await done
+  })
+
+  test('reconnect delays stay between base and max and grow while the server is down', async () => {
+    const t = createTestAgent({ reconnect_base_delay: 0.1, reconnect_max_delay: 1.6 })
+    t.transport.down = true
+    t.clock.randomValue = 1
+    const done = t.run()
+    await eventually(() => t.clock.sleeps.length >= 8)
+    t.controller.abort()
+    await done
+    const delays = t.clock.sleeps.slice(0, 8)
+    expect(delays).toEqual([100, 200, 400, 800, 1600, 1600, 1600, 1600])
+    t.clock.randomValue = 0
+    const low = createTestAgent({ reconnect_base_delay: 0.1, reconnect_max_delay: 1.6 })
+    low.transport.down = true
+    low.clock.randomValue = 0
+    const lowDone = low.run()
+    await eventually(() => low.clock.sleeps.length >= 4)
+    low.controller.abort()
+    await lowDone
+    expect(low.clock.sleeps.slice(0, 4)).toEqual([100, 100, 100, 100])
+  })
+
+  test('backoff starts over after a healthy period', async () => {
+    const t = createTestAgent({ reconnect_base_delay: 0.1, reconnect_max_delay: 10, heartbeat_interval: 1 })
+    t.clock.randomValue = 1
+    t.transport.down = true
+    const done = t.run()
+    await eventually(() => t.clock.sleeps.length >= 4)
+    t.transport.down = false
+    await eventually(() => t.transport.connections.length === 1)
+    const before = t.clock.sleeps.length
+    // Heartbeat sleeps advance fake time; stay connected past the healthy period, then drop.
+    await eventually(() => t.transport.framesOf('heartbeat').length * 1000 > HEALTHY_RESET_MS)
+    t.transport.down = true
+    t.transport.dropConnection()
+    await eventually(() => t.clock.sleeps.filter((ms, i) => i >= before && ms < 1000).length >= 1)
+    t.controller.abort()
+    await done
+    const reconnectDelays = t.clock.sleeps.slice(before).filter((ms) => ms !== 1000)
+    expect(reconnectDelays[0]).toBe(100)
+  })
+
+  test('a revoked token stops the loop after a few confirmations', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.connections.length === 1)
+    t.transport.revoke({ type: 'goodbye', reason: 'revoked', message: 'The agent token was revoked' })
+    const result = await done
+    expect(result).toMatchObject({ reason: 'unauthorized', goodbye: { reason: 'revoked' } })
+    expect(t.lines.filter((l) => l.includes('server refused the agent token'))).toHaveLength(3)
+    expect(t.lines.join('')).not.toContain('agent-token-for-tests')
+  })
+})

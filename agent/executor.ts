@@ -1,0 +1,142 @@
+// Runs the session commands: up to max_sessions CLI sessions, each in its project directory
+// (confined to the fs roots) with a scrubbed environment plus its adapter's variables.
+// Failures become session.error frames naming the cause; nothing here throws to the caller.
+import { join } from 'node:path'
+import type { CommandOf } from '../protocol/index.ts'
+import { adapterFor } from './adapters/index.ts'
+import { buildCliEnv } from './cli-env.ts'
+import { CliSession, type SessionFrame } from './cli-session.ts'
+import { type FsApi, resolveConfined } from './fs-list.ts'
+import type { AgentLogger } from './log.ts'
+import type { SpawnFn } from './spawn.ts'
+
+export interface ExecutorDeps {
+  spawn: SpawnFn
+  fs: FsApi
+  log: AgentLogger
+  emit: (frame: SessionFrame) => void
+  maxSessions: number
+  roots: readonly string[]
+  /** Where adapters keep per-session files (under the agent's directory). */
+  sessionsDir: string
+  machineEnv: Record<string, string | undefined>
+}
+
+type SessionCommand = CommandOf<
+  | 'session.input'
+  | 'session.stop'
+  | 'session.pause'
+  | 'session.resume'
+  | 'session.abort'
+  | 'session.permission'
+>
+
+export class Executor {
+  readonly sessions = new Map<string, CliSession>()
+  /** Sessions being set up: they hold a slot before their first await, so two starts cannot both pass the limit. */
+  private readonly starting = new Set<string>()
+
+  constructor(private readonly deps: ExecutorDeps) {}
+
+  get activeCount(): number {
+    return [...this.sessions.values()].filter((s) => s.state !== 'exited').length + this.starting.size
+  }
+
+  async start(cmd: CommandOf<'session.start'>): Promise<void> {
+    const { deps } = this
+    const fail = (message: string, code: string) =>
+      deps.emit({ type: 'session.error', session_id: cmd.session_id, message, code })
+    const existing = this.sessions.get(cmd.session_id)
+    if ((existing && existing.state !== 'exited') || this.starting.has(cmd.session_id)) return
+    for (const [id, s] of this.sessions) if (s.state === 'exited') this.sessions.delete(id)
+    if (this.activeCount >= deps.maxSessions) {
+      return fail(`This machine already runs its maximum of ${deps.maxSessions} sessions`, 'max_sessions')
+    }
+    this.starting.add(cmd.session_id)
+    try {
+      await this.setUp(cmd, fail)
+    } finally {
+      this.starting.delete(cmd.session_id)
+    }
+  }
+
+  private async setUp(cmd: CommandOf<'session.start'>, fail: (message: string, code: string) => void) {
+    const { deps } = this
+    let projectPath: string
+    try {
+      projectPath = await resolveConfined(deps.fs, cmd.project_path, deps.roots)
+      if (!(await deps.fs.stat(projectPath)).isDirectory())
+        throw new Error(`Not a directory: ${cmd.project_path}`)
+    } catch (err) {
+      return fail((err as Error).message, 'bad_project_path')
+    }
+    const adapter = adapterFor(cmd.cli_tool)
+    const setup = {
+      model: cmd.model,
+      proxyBaseUrl: cmd.proxy_base_url,
+      proxyToken: cmd.proxy_token,
+      projectPath,
+      sessionDir: join(deps.sessionsDir, cmd.session_id),
+      ...(cmd.permission_mode ? { permissionMode: cmd.permission_mode } : {}),
+      ...(cmd.resume_cli_session_id ? { resumeCliSessionId: cmd.resume_cli_session_id } : {}),
+    }
+    deps.log.addSecret(cmd.proxy_token)
+    const session = new CliSession(cmd.session_id, {
+      spawn: deps.spawn,
+      adapter,
+      setup,
+      env: (current) => buildCliEnv(deps.machineEnv, adapter.env(current), cmd.env),
+      emit: deps.emit,
+      log: deps.log,
+      onExit: () => deps.log.info('session ended', { session_id: cmd.session_id }),
+    })
+    this.sessions.set(cmd.session_id, session)
+    try {
+      await session.start()
+      deps.log.info('session started', { session_id: cmd.session_id, cli: adapter.name })
+    } catch (err) {
+      this.sessions.delete(cmd.session_id)
+      const hint =
+        adapter.installCommand.length > 0 ? ` (install it with: ${adapter.installCommand.join(' ')})` : ''
+      fail(`Could not start ${adapter.executable}: ${(err as Error).message}${hint}`, 'spawn_failed')
+    }
+  }
+
+  async handle(cmd: SessionCommand): Promise<void> {
+    const session = this.sessions.get(cmd.session_id)
+    const fail = (message: string, code: string) =>
+      this.deps.emit({ type: 'session.error', session_id: cmd.session_id, message, code })
+    if (!session || session.state === 'exited')
+      return fail('The session is not running on this machine', 'not_running')
+    // Problems that leave the session usable are told to the user in its output, not as
+    // session.error, which ends the session on the server.
+    try {
+      switch (cmd.type) {
+        case 'session.input':
+          return session.input(cmd.content)
+        case 'session.permission':
+          return session.permission(cmd.request_id, cmd.allow)
+        case 'session.abort':
+          return session.abort()
+        case 'session.pause':
+          return session.pause()
+        case 'session.resume':
+          return session.resume()
+        case 'session.stop':
+          return await session.stop()
+      }
+    } catch (err) {
+      session.notice(`${cmd.type} failed: ${(err as Error).message}`)
+    }
+  }
+
+  refreshToken(cmd: CommandOf<'token.refresh'>): void {
+    this.deps.log.addSecret(cmd.proxy_token)
+    this.sessions.get(cmd.session_id)?.refreshToken(cmd.proxy_token)
+  }
+
+  /** Stops every session (agent shutdown). */
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.sessions.values()].filter((s) => s.state !== 'exited').map((s) => s.stop()))
+  }
+}

@@ -1,0 +1,120 @@
+// `open-ace-agent run`: loads config, registers first if only a registration token is set,
+// then runs the agent with the real transport, processes and clock until SIGTERM/SIGINT or
+// until the server refuses the token (exit 78 with a clear log line, so services stop).
+import * as fs from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { createAgent } from './agent.ts'
+import { resolveAgentDir } from './agent-dir.ts'
+import { type AgentConfig, ConfigError, loadAgentConfig } from './config.ts'
+import { createHttpTransport } from './connection/http-transport.ts'
+import { systemClock } from './connection/link.ts'
+import { EXIT_CONFIG, EXIT_OK } from './exit-codes.ts'
+import { type AgentLogger, createAgentLogger } from './log.ts'
+import { registerMachine } from './register.ts'
+import { spawnProcess } from './spawn.ts'
+import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
+import { CLI_REFRESH_INTERVAL_MS, type CliToolInfo, collectSystemInfo, probeCliTools } from './system-info.ts'
+import { AGENT_VERSION } from './version.ts'
+
+/** state.json is rewritten at least this often while running. */
+const STATE_WRITE_INTERVAL_MS = 10_000
+
+async function ensureRegistered(config: AgentConfig, log: AgentLogger): Promise<AgentConfig> {
+  if (!config.server_url) {
+    throw new ConfigError(
+      'server_url is not set: run "open-ace-agent register --server URL --token TOKEN" or set OPENACE_SERVER_URL',
+    )
+  }
+  if (config.agent_token) {
+    if (!config.machine_id) throw new ConfigError('machine_id is not set (config.json or OPENACE_MACHINE_ID)')
+    return config
+  }
+  if (!config.registration_token) {
+    throw new ConfigError('no agent token: run "open-ace-agent register --server URL --token TOKEN" first')
+  }
+  log.info('registering with the registration token from config.json', { server: config.server_url })
+  await registerMachine({
+    serverUrl: config.server_url,
+    registrationToken: config.registration_token,
+    dir: config.dir,
+    machineId: config.machine_id || crypto.randomUUID(),
+    machineName: config.machine_name || hostname(),
+    systemInfo: collectSystemInfo(config.work_dir, await probeCliTools()),
+    maxSessions: config.max_sessions,
+  })
+  return loadAgentConfig(config.dir, process.env)
+}
+
+export async function runCommand(opts: { dir?: string }): Promise<number> {
+  const dir = resolveAgentDir(opts.dir)
+  const previous = readStateFile(dir)
+  if (previous && previous.pid !== process.pid && isProcessAlive(previous.pid)) {
+    throw new ConfigError(`another agent (pid ${previous.pid}) is already running in ${dir}`)
+  }
+  let config = loadAgentConfig(dir, process.env)
+  const log = createAgentLogger({ level: config.log_level, dir, maxBytes: config.log_max_bytes })
+  for (const secret of [config.agent_token, config.registration_token]) if (secret) log.addSecret(secret)
+  config = await ensureRegistered(config, log)
+  log.addSecret(config.agent_token)
+
+  let cliTools: Record<string, CliToolInfo> = {}
+  const refreshTools = () =>
+    probeCliTools()
+      .then((tools) => {
+        cliTools = tools
+      })
+      .catch((err) => log.warn('looking up CLI tools failed', { error: (err as Error).message }))
+  void refreshTools()
+  const toolTimer = setInterval(refreshTools, CLI_REFRESH_INTERVAL_MS)
+
+  const startedAt = new Date().toISOString()
+  const saveState = () =>
+    writeStateFile(dir, {
+      ...agent.status(),
+      pid: process.pid,
+      version: AGENT_VERSION,
+      started_at: startedAt,
+      updated_at: new Date().toISOString(),
+    })
+  const agent = createAgent({
+    config,
+    transport: createHttpTransport(config.server_url, config.agent_token),
+    spawn: spawnProcess,
+    fs,
+    clock: systemClock,
+    log,
+    systemInfo: () => collectSystemInfo(config.work_dir, cliTools),
+    spool: true,
+    onStatus: () => saveState(),
+  })
+  const stateTimer = setInterval(saveState, STATE_WRITE_INTERVAL_MS)
+  const controller = new AbortController()
+  const stop = (signal: string) => {
+    log.info('stopping', { signal })
+    controller.abort()
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+
+  log.info('agent starting', {
+    version: AGENT_VERSION,
+    machine_id: config.machine_id,
+    server: config.server_url,
+    transport: config.transport,
+    dir,
+    pending_frames: agent.outbox.size,
+  })
+  const result = await agent.run(controller.signal)
+  clearInterval(toolTimer)
+  clearInterval(stateTimer)
+  saveState()
+  if (result.reason === 'unauthorized') {
+    log.error(
+      `the server no longer accepts this agent's token (${result.goodbye?.reason ?? 'unauthorized'}): ${result.message}. ` +
+        'Stopped; register again with "open-ace-agent register --server URL --token TOKEN".',
+    )
+    return EXIT_CONFIG
+  }
+  log.info('agent stopped')
+  return EXIT_OK
+}

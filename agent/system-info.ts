@@ -1,0 +1,82 @@
+// Facts about this machine sent at registration, in hello and with heartbeats: host, OS, CPU,
+// memory, free disk of the work dir, agent version and the installed CLI tools with versions.
+// CLI versions cost a subprocess each, so they are refreshed on a timer, not per heartbeat.
+import { readFileSync, statfsSync } from 'node:fs'
+import os from 'node:os'
+import type { SystemInfo } from '../protocol/index.ts'
+import { KNOWN_ADAPTERS } from './adapters/index.ts'
+import { AGENT_VERSION } from './version.ts'
+
+/** How long a `<cli> --version` may take before it counts as not installed. */
+const VERSION_PROBE_TIMEOUT_MS = 5000
+/** How often installed CLI tools are looked up again. */
+export const CLI_REFRESH_INTERVAL_MS = 10 * 60 * 1000
+const GB = 1024 ** 3
+
+export interface CliToolInfo {
+  installed: boolean
+  version?: string
+  path?: string
+}
+
+function osVersion(): string {
+  if (process.platform === 'linux') {
+    try {
+      const pretty = /^PRETTY_NAME="?([^"\n]*)"?$/m.exec(readFileSync('/etc/os-release', 'utf8'))
+      if (pretty?.[1]) return pretty[1]
+    } catch {
+      // No os-release (minimal containers): fall back to the kernel version below.
+    }
+  }
+  return `${os.version()} ${os.release()}`.trim()
+}
+
+function diskFreeGb(dir: string): number | undefined {
+  try {
+    const st = statfsSync(dir)
+    return Math.round(((st.bavail * st.bsize) / GB) * 10) / 10
+  } catch {
+    return undefined
+  }
+}
+
+async function probeCli(executable: string): Promise<CliToolInfo> {
+  const path = Bun.which(executable)
+  if (!path) return { installed: false }
+  try {
+    const proc = Bun.spawn([path, '--version'], { stdin: 'ignore', stdout: 'pipe', stderr: 'ignore' })
+    const timer = setTimeout(() => proc.kill('SIGKILL'), VERSION_PROBE_TIMEOUT_MS)
+    const out = await new Response(proc.stdout).text()
+    clearTimeout(timer)
+    const version = /\d+\.\d+[\w.+-]*/.exec(out)?.[0]
+    return { installed: true, path, ...(version ? { version } : {}) }
+  } catch {
+    return { installed: true, path }
+  }
+}
+
+/** Looks up every known CLI tool: name -> {installed, version, path}. */
+export async function probeCliTools(): Promise<Record<string, CliToolInfo>> {
+  const entries = await Promise.all(
+    KNOWN_ADAPTERS.map(async (a) => [a.name, await probeCli(a.executable)] as const),
+  )
+  return Object.fromEntries(entries)
+}
+
+/** The current facts; `cliTools` comes from the last probe. */
+export function collectSystemInfo(workDir: string, cliTools: Record<string, CliToolInfo>): SystemInfo {
+  const disk = diskFreeGb(workDir)
+  return {
+    hostname: os.hostname(),
+    os_type: process.platform,
+    os_version: osVersion(),
+    arch: process.arch,
+    cpu_cores: os.cpus().length,
+    memory_gb: Math.round((os.totalmem() / GB) * 10) / 10,
+    memory_free_gb: Math.round((os.freemem() / GB) * 10) / 10,
+    ...(disk !== undefined ? { disk_free_gb: disk } : {}),
+    work_dir: workDir,
+    agent_version: AGENT_VERSION,
+    cli_tools: cliTools,
+  }
+}

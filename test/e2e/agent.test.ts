@@ -1,0 +1,265 @@
+// The compiled agent binary (linux-x64) against a real server process: registration and
+// WebSocket, a server restart mid-output with nothing lost, long-poll when WebSocket is
+// refused on the way, and a revoked token that makes the agent stop for good.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
+import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { ADMIN_PASSWORD } from '../support/server.ts'
+
+const BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
+/** Agent reconnect settings for these tests (seconds); the bound a reconnect must meet. */
+const BASE_DELAY = 0.2
+const MAX_DELAY = 2
+const SERVER_SETTINGS = {
+  AGENT_HEARTBEAT_INTERVAL_SECONDS: '1',
+  AGENT_LONG_POLL_TIMEOUT_MS: '2000',
+  AGENT_OFFLINE_GRACE_MS: '500',
+}
+
+const servers: ServerProcess[] = []
+const agents: Subprocess[] = []
+const stoppers: (() => void)[] = []
+let fakeCliDir: string
+
+beforeAll(async () => {
+  await buildAgent({ targets: ['linux-x64'], log: () => {} })
+  // A stand-in CLI for the generic adapter: numbered lines, then it idles like a waiting CLI.
+  fakeCliDir = mkdtempSync(join(tmpdir(), 'oa-fake-cli-'))
+  const script = join(fakeCliDir, 'counting-cli')
+  writeFileSync(
+    script,
+    '#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done\nexec sleep 600\n',
+  )
+  chmodSync(script, 0o755)
+}, 120_000)
+
+afterAll(async () => {
+  for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL')
+  for (const s of servers) await s.stop('SIGKILL')
+  for (const stop of stoppers) stop()
+})
+
+async function startServer(env?: Record<string, string>, port?: number) {
+  const server = await spawnServer({
+    env: env ?? (await serverEnv(SERVER_SETTINGS)),
+    ...(port ? { port } : {}),
+  })
+  servers.push(server)
+  return server
+}
+
+async function adminCookie(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  })
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+}
+
+async function api(url: string, cookie: string, path: string, method = 'GET', json?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { cookie, origin: url, ...(json ? { 'content-type': 'application/json' } : {}) },
+    ...(json ? { body: JSON.stringify(json) } : {}),
+  })
+  return { status: res.status, body: (await res.json()) as ApiBody }
+}
+
+/** The fields of API answers these tests read. */
+interface ApiBody {
+  registration_token?: string
+  machine?: ApiBody
+  status?: string
+  connected?: boolean
+  transport?: string
+  session?: ApiBody
+  session_id?: string
+  output?: { data: string }[]
+}
+
+interface RunningAgent {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  dir: string
+  machineId: string
+  log(): string
+}
+
+/** Registers a fresh agent directory with the binary, then starts `run` in it. */
+async function startAgent(serverUrl: string, cookie: string, via = serverUrl): Promise<RunningAgent> {
+  const { body } = await api(serverUrl, cookie, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
+  const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))
+  mkdirSync(join(dir, 'work'))
+  writeFileSync(join(dir, 'work/marker.txt'), 'browse me')
+  const env = {
+    PATH: `${fakeCliDir}:${process.env.PATH}`,
+    HOME: dir,
+    OPENACE_WORK_DIR: join(dir, 'work'),
+    OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY),
+    OPENACE_RECONNECT_MAX_DELAY: String(MAX_DELAY),
+  }
+  // Async: the WebSocket-refusing proxy of one test runs in this process and must keep serving.
+  const reg = Bun.spawn(
+    [BINARY, 'register', '--server', via, '--token', body.registration_token!, '--dir', dir, '--name', 'e2e'],
+    { env, stdout: 'pipe', stderr: 'pipe' },
+  )
+  expect(await new Response(reg.stderr).text()).toBe('')
+  expect(await reg.exited).toBe(0)
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+  expect(config.registration_token).toBeUndefined()
+  expect(typeof config.agent_token).toBe('string')
+  expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600)
+  const proc = Bun.spawn([BINARY, 'run', '--dir', dir], {
+    env,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  agents.push(proc)
+  let out = ''
+  void (async () => {
+    const decoder = new TextDecoder()
+    const reader = proc.stderr.getReader()
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      out += decoder.decode(r.value, { stream: true })
+  })()
+  return { proc, dir, machineId: config.machine_id, log: () => out }
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(100)
+  }
+}
+
+const machineOnline = (url: string, cookie: string, id: string) => async () => {
+  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
+  const m = body.machine ?? body
+  return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
+}
+
+describe('agent binary end to end', () => {
+  test('registers with a registration token and comes online over WebSocket', async () => {
+    const server = await startServer()
+    const cookie = await adminCookie(server.url)
+    const agent = await startAgent(server.url, cookie)
+    const machine = await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    expect(machine.transport).toBe('websocket')
+    const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
+    expect(JSON.stringify(body)).toContain('linux')
+    const status = Bun.spawnSync([BINARY, 'status', '--dir', agent.dir, '--json'])
+    expect(JSON.parse(status.stdout.toString())).toMatchObject({
+      running: true,
+      connection: 'online',
+      connected_via: 'websocket',
+    })
+    agent.proc.kill('SIGTERM')
+    expect(await agent.proc.exited).toBe(0)
+    expect(agent.log()).not.toContain(
+      JSON.parse(readFileSync(join(agent.dir, 'config.json'), 'utf8')).agent_token,
+    )
+  }, 60_000)
+
+  test('server killed and restarted mid-output: back online within the backoff bound, no line lost', async () => {
+    const env = await serverEnv(SERVER_SETTINGS)
+    const first = await startServer(env)
+    const cookie = await adminCookie(first.url)
+    const agent = await startAgent(first.url, cookie)
+    await waitFor('online', machineOnline(first.url, cookie, agent.machineId))
+    const created = await api(first.url, cookie, '/api/remote/sessions', 'POST', {
+      machine_id: agent.machineId,
+      project_path: join(agent.dir, 'work'),
+      cli_tool: 'counting-cli',
+    })
+    expect(created.status).toBeLessThan(300)
+    const sessionId = (created.body.session ?? created.body).session_id!
+    const output = async (url: string, c: string) =>
+      (await api(url, c, `/api/remote/sessions/${sessionId}`)).body.session!.output!.map((o) => o.data)
+    await waitFor('first lines', async () =>
+      (await output(first.url, cookie)).length > 20 ? true : undefined,
+    )
+
+    expect(await first.stop('SIGKILL')).not.toBe(0)
+    await Bun.sleep(1000)
+    const second = await startServer(env, first.port)
+    const upAt = Date.now()
+    const cookie2 = await adminCookie(second.url)
+    await waitFor('online again', machineOnline(second.url, cookie2, agent.machineId))
+    // The agent sleeps at most MAX_DELAY between attempts; allow one handshake on top.
+    expect(Date.now() - upAt).toBeLessThan(MAX_DELAY * 1000 + 1500)
+
+    const lines = await waitFor(
+      'all 300 lines',
+      async () => {
+        const data = (await output(second.url, cookie2)).filter((d) => d.startsWith('line '))
+        return data.length >= 300 ? data : undefined
+      },
+      30_000,
+    )
+    expect(lines).toEqual(Array.from({ length: 300 }, (_, i) => `line ${i}`))
+  }, 60_000)
+
+  test('WebSocket refused on the way: the agent works over long-poll', async () => {
+    const server = await startServer()
+    const cookie = await adminCookie(server.url)
+    // A proxy that refuses WebSocket upgrades, as some corporate proxies do.
+    const proxy = Bun.serve({
+      hostname: '127.0.0.1',
+      port: 0,
+      idleTimeout: 60,
+      async fetch(req) {
+        if (req.headers.get('upgrade')) return new Response('WebSocket not allowed', { status: 403 })
+        const url = new URL(req.url)
+        const headers = new Headers(req.headers)
+        headers.delete('host')
+        return fetch(`${server.url}${url.pathname}${url.search}`, {
+          method: req.method,
+          headers,
+          ...(req.method === 'GET' ? {} : { body: await req.arrayBuffer() }),
+          signal: req.signal,
+        })
+      },
+    })
+    stoppers.push(() => proxy.stop(true))
+    const agent = await startAgent(server.url, cookie, `http://127.0.0.1:${proxy.port}`)
+    const machine = await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    expect(machine.transport).toBe('long_poll')
+    expect(agent.log()).toContain('WebSocket unavailable, using long-poll')
+    const listed = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/browse?path=${encodeURIComponent(join(agent.dir, 'work'))}`,
+    )
+    expect(listed.status).toBe(200)
+    expect(JSON.stringify(listed.body)).toContain('marker.txt')
+  }, 60_000)
+
+  test('a revoked token makes the agent stop trying and exit with a clear log line', async () => {
+    const server = await startServer()
+    const cookie = await adminCookie(server.url)
+    const agent = await startAgent(server.url, cookie)
+    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    const revoked = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/token/revoke`,
+      'POST',
+    )
+    expect(revoked.status).toBe(200)
+    const code = await Promise.race([agent.proc.exited, Bun.sleep(20_000).then(() => 'still running')])
+    expect(code).toBe(78)
+    expect(agent.log()).toContain('no longer accepts')
+    expect(agent.log()).toContain('register again')
+  }, 60_000)
+})
