@@ -78,14 +78,27 @@ export class CliSession {
     for (const line of adapter.startupLines?.() ?? []) child.writeLine(line)
   }
 
-  input(text: string): void {
+  async input(text: string): Promise<void> {
     const { adapter } = this.deps
     if (adapter.mode === 'per-message') {
       this.queue.push(text)
       if (!this.busy) void this.nextMessage()
       return
     }
+    if (!this.child) await this.relaunch()
     this.child?.writeLine(adapter.userMessage ? adapter.userMessage(text) : text)
+  }
+
+  /**
+   * A long-lived CLI that exited on its own (crash, idle timeout) comes back with the next
+   * message, resuming its own conversation, so the session goes on where it was.
+   */
+  private async relaunch(): Promise<void> {
+    const { adapter, setup } = this.deps
+    if (this.cliSessionId) setup.resumeCliSessionId = this.cliSessionId
+    this.notice(`Restarting ${adapter.executable}${this.cliSessionId ? ` (resuming ${this.cliSessionId})` : ''}`)
+    const child = await this.launch([])
+    for (const line of adapter.startupLines?.() ?? []) child.writeLine(line)
   }
 
   permission(requestId: string, allow: boolean): void {
@@ -148,8 +161,9 @@ export class CliSession {
       if (parser.end) this.record('stdout', '', parser.end())
       this.child = undefined
       this.busy = false
-      if (adapter.mode === 'per-message' && !this.stopping) void this.nextMessage()
-      else this.finish(code, signal, this.stopping ? 'stopped' : 'exited')
+      if (this.stopping) this.finish(code, signal, 'stopped')
+      else if (adapter.mode === 'per-message') void this.nextMessage()
+      else this.notice(`${adapter.executable} exited (${signal ?? `code ${code}`}); it restarts with the next message`)
     })
     return child
   }

@@ -113,7 +113,7 @@ export class Executor {
     try {
       switch (cmd.type) {
         case 'session.input':
-          return session.input(cmd.content)
+          return await session.input(cmd.content)
         case 'session.permission':
           return session.permission(cmd.request_id, cmd.allow)
         case 'session.abort':
