@@ -6,11 +6,19 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSyn
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
+import {
+  AGENT_BINARY,
+  adminCookie,
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
-import { ADMIN_PASSWORD } from '../support/server.ts'
 
-const BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
+const BINARY = AGENT_BINARY
 /** Agent reconnect settings for these tests (seconds); the bound a reconnect must meet. */
 const BASE_DELAY = 0.2
 const MAX_DELAY = 2
@@ -26,7 +34,7 @@ const stoppers: (() => void)[] = []
 let fakeCliDir: string
 
 beforeAll(async () => {
-  await buildAgent({ targets: ['linux-x64'], log: () => {} })
+  await ensureAgentBinary()
   // A stand-in CLI for the generic adapter: numbered lines, then it idles like a waiting CLI.
   fakeCliDir = mkdtempSync(join(tmpdir(), 'oa-fake-cli-'))
   const script = join(fakeCliDir, 'counting-cli')
@@ -52,101 +60,19 @@ async function startServer(env?: Record<string, string>, port?: number) {
   return server
 }
 
-async function adminCookie(url: string): Promise<string> {
-  const res = await fetch(`${url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+/** Registers and runs an agent whose PATH has the stand-in CLI and the test's reconnect delays. */
+function startAgent(serverUrl: string, cookie: string, via = serverUrl): Promise<RunningAgent> {
+  return startAgentBinary({
+    serverUrl,
+    cookie,
+    via,
+    track: agents,
+    env: {
+      PATH: `${fakeCliDir}:${process.env.PATH}`,
+      OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY),
+      OPENACE_RECONNECT_MAX_DELAY: String(MAX_DELAY),
+    },
   })
-  return res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ')
-}
-
-async function api(url: string, cookie: string, path: string, method = 'GET', json?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { cookie, origin: url, ...(json ? { 'content-type': 'application/json' } : {}) },
-    ...(json ? { body: JSON.stringify(json) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as ApiBody }
-}
-
-/** The fields of API answers these tests read. */
-interface ApiBody {
-  registration_token?: string
-  machine?: ApiBody
-  status?: string
-  connected?: boolean
-  transport?: string
-  session?: ApiBody
-  session_id?: string
-  output?: { data: string }[]
-}
-
-interface RunningAgent {
-  proc: Subprocess<'ignore', 'pipe', 'pipe'>
-  dir: string
-  machineId: string
-  log(): string
-}
-
-/** Registers a fresh agent directory with the binary, then starts `run` in it. */
-async function startAgent(serverUrl: string, cookie: string, via = serverUrl): Promise<RunningAgent> {
-  const { body } = await api(serverUrl, cookie, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
-  const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))
-  mkdirSync(join(dir, 'work'))
-  writeFileSync(join(dir, 'work/marker.txt'), 'browse me')
-  const env = {
-    PATH: `${fakeCliDir}:${process.env.PATH}`,
-    HOME: dir,
-    OPENACE_WORK_DIR: join(dir, 'work'),
-    OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY),
-    OPENACE_RECONNECT_MAX_DELAY: String(MAX_DELAY),
-  }
-  // Async: the WebSocket-refusing proxy of one test runs in this process and must keep serving.
-  const reg = Bun.spawn(
-    [BINARY, 'register', '--server', via, '--token', body.registration_token!, '--dir', dir, '--name', 'e2e'],
-    { env, stdout: 'pipe', stderr: 'pipe' },
-  )
-  expect(await new Response(reg.stderr).text()).toBe('')
-  expect(await reg.exited).toBe(0)
-  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
-  expect(config.registration_token).toBeUndefined()
-  expect(typeof config.agent_token).toBe('string')
-  expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600)
-  const proc = Bun.spawn([BINARY, 'run', '--dir', dir], {
-    env,
-    stdin: 'ignore',
-    stdout: 'pipe',
-    stderr: 'pipe',
-  })
-  agents.push(proc)
-  let out = ''
-  void (async () => {
-    const decoder = new TextDecoder()
-    const reader = proc.stderr.getReader()
-    for (let r = await reader.read(); !r.done; r = await reader.read())
-      out += decoder.decode(r.value, { stream: true })
-  })()
-  return { proc, dir, machineId: config.machine_id, log: () => out }
-}
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
-}
-
-const machineOnline = (url: string, cookie: string, id: string) => async () => {
-  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
-  const m = body.machine ?? body
-  return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
 }
 
 describe('agent binary end to end', () => {

@@ -1,0 +1,151 @@
+// The compiled agent binary as an end-to-end test drives it: build it once, register a fresh
+// agent directory with a registration token, run it, and talk to the server like an admin.
+
+import { expect } from 'bun:test'
+import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
+import { ADMIN_PASSWORD } from './server.ts'
+
+export const AGENT_BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
+
+export function ensureAgentBinary(): Promise<unknown> {
+  return buildAgent({ targets: ['linux-x64'], log: () => {} })
+}
+
+export async function adminCookie(url: string): Promise<string> {
+  const res = await fetch(`${url}/api/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+  })
+  return res.headers
+    .getSetCookie()
+    .map((c) => c.split(';')[0])
+    .join('; ')
+}
+
+/** The fields of API answers these tests read. */
+export interface ApiBody {
+  registration_token?: string
+  machine?: ApiBody
+  status?: string
+  connected?: boolean
+  transport?: string
+  session?: ApiBody
+  session_id?: string
+  output?: { seq: number; data: string; event?: { kind: string; text?: string } | null }[]
+  total_tokens?: number
+  message_count?: number
+  message_id?: string
+  error?: { message: string }
+  [key: string]: unknown
+}
+
+export async function api(url: string, cookie: string, path: string, method = 'GET', json?: unknown) {
+  const res = await fetch(`${url}${path}`, {
+    method,
+    headers: { cookie, origin: url, ...(json ? { 'content-type': 'application/json' } : {}) },
+    ...(json ? { body: JSON.stringify(json) } : {}),
+  })
+  return { status: res.status, body: (await res.json()) as ApiBody }
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe().catch(() => undefined)
+    if (value !== undefined) return value
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await Bun.sleep(100)
+  }
+}
+
+export const machineOnline = (url: string, cookie: string, id: string) => async () => {
+  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
+  const m = body.machine ?? body
+  return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
+}
+
+export interface RunningAgent {
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  dir: string
+  machineId: string
+  env: Record<string, string>
+  log(): string
+}
+
+export interface StartAgentOptions {
+  serverUrl: string
+  cookie: string
+  /** The address the agent dials (a proxy in front of the server), default serverUrl. */
+  via?: string
+  /** Extra environment (PATH with CLIs, reconnect delays...). */
+  env?: Record<string, string>
+  /** Every started process is pushed here so the test can kill it at the end. */
+  track: Subprocess[]
+}
+
+/** Registers a fresh agent directory with the binary, then starts `run` in it. */
+export async function startAgentBinary(options: StartAgentOptions): Promise<RunningAgent> {
+  const { body } = await api(options.serverUrl, options.cookie, '/api/remote/machines/register', 'POST', {
+    tenant_id: 1,
+  })
+  const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))
+  mkdirSync(join(dir, 'work'))
+  writeFileSync(join(dir, 'work/marker.txt'), 'browse me')
+  const env = { PATH: process.env.PATH ?? '', HOME: dir, OPENACE_WORK_DIR: join(dir, 'work'), ...options.env }
+  // Async: a proxy of the calling test may run in this process and must keep serving.
+  const reg = Bun.spawn(
+    [
+      AGENT_BINARY,
+      'register',
+      '--server',
+      options.via ?? options.serverUrl,
+      '--token',
+      body.registration_token!,
+      '--dir',
+      dir,
+      '--name',
+      'e2e',
+    ],
+    { env, stdout: 'pipe', stderr: 'pipe' },
+  )
+  expect(await new Response(reg.stderr).text()).toBe('')
+  expect(await reg.exited).toBe(0)
+  const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+  expect(config.registration_token).toBeUndefined()
+  expect(typeof config.agent_token).toBe('string')
+  expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600)
+  return runAgentBinary(dir, config.machine_id, env, options.track)
+}
+
+/** Starts `run` in an already registered agent directory (again, after a kill). */
+export function runAgentBinary(
+  dir: string,
+  machineId: string,
+  env: Record<string, string>,
+  track: Subprocess[],
+): RunningAgent {
+  const proc = Bun.spawn([AGENT_BINARY, 'run', '--dir', dir], {
+    env,
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  track.push(proc)
+  let out = ''
+  void (async () => {
+    const decoder = new TextDecoder()
+    const reader = proc.stderr.getReader()
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      out += decoder.decode(r.value, { stream: true })
+  })()
+  return { proc, dir, machineId, env, log: () => out }
+}
