@@ -1,0 +1,133 @@
+// A session driven through the compiled agent with a scripted stand-in CLI (the generic
+// adapter): pause/resume/abort reach the process, and an agent killed mid-stream and started
+// again leaves the stored output without a gap or a repeat.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import {
+  type ApiBody,
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  runAgentBinary,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
+import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+
+const SCRIPT = `#!/usr/bin/env bash
+# "count N" prints N numbered lines 20 ms apart; an interrupt (SIGINT) cuts the count short.
+stop=0
+trap 'stop=1; echo interrupted' INT
+while IFS= read -r line; do
+  case "$line" in
+    count\\ *)
+      n=\${line#count }; i=0; stop=0
+      while [ $i -lt "$n" ] && [ $stop -eq 0 ]; do echo "tick $i"; i=$((i+1)); sleep 0.02; done
+      [ $stop -eq 0 ] && echo "done $n" ;;
+    *) echo "echo: $line" ;;
+  esac
+done
+`
+
+let server: TestServer
+let agent: RunningAgent
+let cookie: string
+const processes: Subprocess[] = []
+
+beforeAll(async () => {
+  await ensureAgentBinary()
+  const bin = mkdtempSync(join(tmpdir(), 'oa-scripted-cli-'))
+  writeFileSync(join(bin, 'scripted-cli'), SCRIPT)
+  chmodSync(join(bin, 'scripted-cli'), 0o755)
+  server = await startTestServer({
+    listen: true,
+    env: { AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500' },
+  })
+  const admin = await server.login()
+  agent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie: admin,
+    track: processes,
+    env: { PATH: `${bin}:${process.env.PATH}`, OPENACE_RECONNECT_BASE_DELAY: '0.2', OPENACE_RECONNECT_MAX_DELAY: '1' },
+  })
+  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  const user = await createUser(server, admin, 'scripty')
+  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id, permission: 'user' })
+  cookie = user.cookie
+}, 180_000)
+
+afterAll(async () => {
+  for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
+  await server?.stop()
+})
+
+async function session(): Promise<string> {
+  const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+    machine_id: agent.machineId,
+    project_path: join(agent.dir, 'work'),
+    cli_tool: 'scripted-cli',
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.session!.session_id!
+  await waitFor('active', async () => ((await view(id)).status === 'active' ? true : undefined))
+  return id
+}
+
+async function view(id: string): Promise<ApiBody> {
+  return (await api(server.url, cookie, `/api/remote/sessions/${id}?output_limit=5000`)).body.session!
+}
+const lines = async (id: string) => ((await view(id)).output ?? []).map((o) => o.data)
+const until = (id: string, what: string, test: (l: string[]) => boolean, ms = 20_000) =>
+  waitFor(what, async () => (test(await lines(id)) ? true : undefined), ms)
+const chat = (id: string, content: string) => api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })
+const act = (id: string, action: string) => api(server.url, cookie, `/api/remote/sessions/${id}/${action}`, 'POST')
+const ticks = (l: string[]) => l.filter((x) => x.startsWith('tick ')).map((x) => Number(x.slice(5)))
+
+describe('scripted CLI through the agent binary', () => {
+  test('pause stops the output, resume continues it, abort interrupts the turn and keeps the session', async () => {
+    const id = await session()
+    await chat(id, 'count 150')
+    await until(id, 'tick 20', (l) => l.includes('tick 20'))
+    expect((await act(id, 'pause')).body.status).toBe('paused')
+    await Bun.sleep(400)
+    const paused = (await lines(id)).length
+    await Bun.sleep(800)
+    expect((await lines(id)).length).toBe(paused)
+    expect((await lines(id)).includes('done 150')).toBe(false)
+    expect((await act(id, 'resume')).body.status).toBe('active')
+    await until(id, 'done 150', (l) => l.includes('done 150'))
+    expect(ticks(await lines(id))).toEqual(Array.from({ length: 150 }, (_, i) => i))
+
+    await chat(id, 'count 1000')
+    await until(id, 'tick 10 of the long count', (l) => l.filter((x) => x === 'tick 10').length === 2)
+    expect((await act(id, 'abort')).body.status).toBe('active')
+    await until(id, 'interrupted', (l) => l.includes('interrupted'))
+    expect((await lines(id)).includes('done 1000')).toBe(false)
+    await chat(id, 'still here?')
+    await until(id, 'echo', (l) => l.includes('echo: still here?'))
+    expect((await act(id, 'stop')).body.status).toBe('stopped')
+  }, 90_000)
+
+  test('agent killed mid-stream and restarted: stored output has no gap and no repeat', async () => {
+    const id = await session()
+    await chat(id, 'count 400')
+    await until(id, 'tick 60', (l) => l.includes('tick 60'))
+    agent.proc.kill('SIGKILL')
+    await agent.proc.exited
+    await Bun.sleep(300)
+    agent = runAgentBinary(agent.dir, agent.machineId, agent.env, processes)
+    const admin = await server.login()
+    await waitFor('agent back online', machineOnline(server.url, admin, agent.machineId), 20_000)
+    await Bun.sleep(1000) // the spooled, unconfirmed output is re-sent after the reconnect
+    const output = (await view(id)).output ?? []
+    const seqs = output.map((o) => o.seq)
+    expect(seqs).toEqual(seqs.map((_, i) => i))
+    const got = ticks(output.map((o) => o.data))
+    expect(got.length).toBeGreaterThan(60)
+    expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i))
+  }, 90_000)
+})
