@@ -74,7 +74,9 @@ export function createAgent(deps: AgentDeps): Agent {
     roots: config.fs_roots,
     sessionsDir: join(config.dir, 'sessions'),
     machineEnv: deps.machineEnv ?? process.env,
+    persist: deps.spool ?? false,
   })
+  executor.restore()
   const seen = new Set<string>()
   const chains = new Map<string, Promise<void>>()
   let control: AgentFrame[] = []

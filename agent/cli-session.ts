@@ -23,6 +23,10 @@ export interface CliSessionDeps {
   emit: (frame: SessionFrame) => void
   log: AgentLogger
   onExit: () => void
+  /** Where a session taken up after an agent restart left off. */
+  restored?: { nextSeq: number; cliSessionId?: string }
+  /** Progress worth keeping across an agent restart (next seq, the CLI's own session id). */
+  onProgress?: (progress: { nextSeq: number; cliSessionId?: string }) => void
 }
 
 export class UnsupportedOperation extends Error {
@@ -49,7 +53,21 @@ export class CliSession {
     readonly id: string,
     private readonly deps: CliSessionDeps,
   ) {
-    this.output = new OutputBatcher(id, (frame) => deps.emit(frame))
+    this.output = new OutputBatcher(
+      id,
+      (frame) => deps.emit(frame),
+      deps.restored?.nextSeq ?? 0,
+      (nextSeq) =>
+        deps.onProgress?.({ nextSeq, ...(this.cliSessionId ? { cliSessionId: this.cliSessionId } : {}) }),
+    )
+    if (deps.restored) {
+      this.cliSessionId = deps.restored.cliSessionId
+      this.state = 'running'
+    }
+  }
+
+  get adapterName(): string {
+    return this.deps.adapter.name
   }
 
   get lastSeq(): number {
@@ -96,7 +114,9 @@ export class CliSession {
   private async relaunch(): Promise<void> {
     const { adapter, setup } = this.deps
     if (this.cliSessionId) setup.resumeCliSessionId = this.cliSessionId
-    this.notice(`Restarting ${adapter.executable}${this.cliSessionId ? ` (resuming ${this.cliSessionId})` : ''}`)
+    this.notice(
+      `Restarting ${adapter.executable}${this.cliSessionId ? ` (resuming ${this.cliSessionId})` : ''}`,
+    )
     const child = await this.launch([])
     for (const line of adapter.startupLines?.() ?? []) child.writeLine(line)
   }
@@ -163,7 +183,10 @@ export class CliSession {
       this.busy = false
       if (this.stopping) this.finish(code, signal, 'stopped')
       else if (adapter.mode === 'per-message') void this.nextMessage()
-      else this.notice(`${adapter.executable} exited (${signal ?? `code ${code}`}); it restarts with the next message`)
+      else
+        this.notice(
+          `${adapter.executable} exited (${signal ?? `code ${code}`}); it restarts with the next message`,
+        )
     })
     return child
   }

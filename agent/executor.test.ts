@@ -68,17 +68,24 @@ describe('executor', () => {
     await eventually(() => t.transport.framesOf('session.output').length >= 1)
     first.exit(1)
     await eventually(() =>
-      t.transport.framesOf('session.output').some((f) => f.records.some((r) => r.data.includes('restarts with the next message'))),
+      t.transport
+        .framesOf('session.output')
+        .some((f) => f.records.some((r) => r.data.includes('restarts with the next message'))),
     )
     expect(t.transport.framesOf('session.exited')).toEqual([])
-    t.transport.command(cmd({ type: 'session.input', session_id: 'sess-c', message_id: 'm2', content: 'still there?' }))
+    t.transport.command(
+      cmd({ type: 'session.input', session_id: 'sess-c', message_id: 'm2', content: 'still there?' }),
+    )
     await eventually(() => t.spawn.children.length === 2)
     const second = t.spawn.children[1]!
     expect(second.argv).toContain('--resume')
     expect(second.argv[second.argv.indexOf('--resume') + 1]).toBe('cli-conv-7')
     await eventually(() => second.stdin.length === 2)
     expect(JSON.parse(second.stdin[0]!).request.subtype).toBe('initialize')
-    expect(JSON.parse(second.stdin[1]!)).toEqual({ type: 'user', message: { role: 'user', content: 'still there?' } })
+    expect(JSON.parse(second.stdin[1]!)).toEqual({
+      type: 'user',
+      message: { role: 'user', content: 'still there?' },
+    })
     const seqs = t.transport.framesOf('session.output').flatMap((f) => f.records.map((r) => r.seq))
     expect(seqs).toEqual(seqs.map((_, i) => i))
     await t.stop()

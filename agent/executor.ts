@@ -8,7 +8,15 @@ import { buildCliEnv } from './cli-env.ts'
 import { CliSession, type SessionFrame } from './cli-session.ts'
 import { type FsApi, resolveConfined } from './fs-list.ts'
 import type { AgentLogger } from './log.ts'
+import { SessionStore } from './session-store.ts'
 import type { SpawnFn } from './spawn.ts'
+
+type StartFields = Omit<CommandOf<'session.start'>, 'id'>
+/** A session.start as it is kept on disk: the command id belongs to one delivery, not to the session. */
+function withoutId(cmd: StartFields & { id?: string }): StartFields {
+  const { id: _id, ...rest } = cmd
+  return rest
+}
 
 export interface ExecutorDeps {
   spawn: SpawnFn
@@ -20,6 +28,8 @@ export interface ExecutorDeps {
   /** Where adapters keep per-session files (under the agent's directory). */
   sessionsDir: string
   machineEnv: Record<string, string | undefined>
+  /** Keep running sessions on disk so a restarted agent takes them up again (off in unit tests that do not test it). */
+  persist?: boolean
 }
 
 type SessionCommand = CommandOf<
@@ -36,7 +46,11 @@ export class Executor {
   /** Sessions being set up: they hold a slot before their first await, so two starts cannot both pass the limit. */
   private readonly starting = new Set<string>()
 
-  constructor(private readonly deps: ExecutorDeps) {}
+  private readonly store: SessionStore | undefined
+
+  constructor(private readonly deps: ExecutorDeps) {
+    this.store = deps.persist ? new SessionStore(deps.sessionsDir) : undefined
+  }
 
   get activeCount(): number {
     return [...this.sessions.values()].filter((s) => s.state !== 'exited').length + this.starting.size
@@ -70,6 +84,26 @@ export class Executor {
     } catch (err) {
       return fail((err as Error).message, 'bad_project_path')
     }
+    const session = this.createSession(cmd, projectPath)
+    try {
+      await session.start()
+      this.store?.save({ start: withoutId(cmd), project_path: projectPath, next_seq: 0 })
+      deps.log.info('session started', { session_id: cmd.session_id, cli: session.adapterName })
+    } catch (err) {
+      this.sessions.delete(cmd.session_id)
+      const adapter = adapterFor(cmd.cli_tool)
+      const hint =
+        adapter.installCommand.length > 0 ? ` (install it with: ${adapter.installCommand.join(' ')})` : ''
+      fail(`Could not start ${adapter.executable}: ${(err as Error).message}${hint}`, 'spawn_failed')
+    }
+  }
+
+  private createSession(
+    cmd: Omit<CommandOf<'session.start'>, 'id'>,
+    projectPath: string,
+    restored?: { nextSeq: number; cliSessionId?: string },
+  ): CliSession {
+    const { deps } = this
     const adapter = adapterFor(cmd.cli_tool)
     const setup = {
       model: cmd.model,
@@ -81,6 +115,7 @@ export class Executor {
       ...(cmd.resume_cli_session_id ? { resumeCliSessionId: cmd.resume_cli_session_id } : {}),
     }
     deps.log.addSecret(cmd.proxy_token)
+    const store = this.store
     const session = new CliSession(cmd.session_id, {
       spawn: deps.spawn,
       adapter,
@@ -88,17 +123,42 @@ export class Executor {
       env: (current) => buildCliEnv(deps.machineEnv, adapter.env(current), cmd.env),
       emit: deps.emit,
       log: deps.log,
-      onExit: () => deps.log.info('session ended', { session_id: cmd.session_id }),
+      onExit: () => {
+        store?.remove(cmd.session_id)
+        deps.log.info('session ended', { session_id: cmd.session_id })
+      },
+      ...(restored ? { restored } : {}),
+      ...(store
+        ? {
+            onProgress: (p: { nextSeq: number; cliSessionId?: string }) =>
+              store.save({
+                start: { ...withoutId(cmd), proxy_token: setup.proxyToken },
+                project_path: projectPath,
+                next_seq: p.nextSeq,
+                ...(p.cliSessionId ? { cli_session_id: p.cliSessionId } : {}),
+              }),
+          }
+        : {}),
     })
     this.sessions.set(cmd.session_id, session)
-    try {
-      await session.start()
-      deps.log.info('session started', { session_id: cmd.session_id, cli: adapter.name })
-    } catch (err) {
-      this.sessions.delete(cmd.session_id)
-      const hint =
-        adapter.installCommand.length > 0 ? ` (install it with: ${adapter.installCommand.join(' ')})` : ''
-      fail(`Could not start ${adapter.executable}: ${(err as Error).message}${hint}`, 'spawn_failed')
+    return session
+  }
+
+  /**
+   * Takes up the sessions a previous run of the agent left (it was killed or crashed): their
+   * CLIs died with it, so each comes back with its next message, resuming its conversation.
+   */
+  restore(): void {
+    for (const stored of this.store?.loadAll((id, error) =>
+      this.deps.log.warn('unreadable session record', { session_id: id, error: error.message }),
+    ) ?? []) {
+      if (this.sessions.has(stored.start.session_id)) continue
+      const session = this.createSession(stored.start, stored.project_path, {
+        nextSeq: stored.next_seq,
+        ...(stored.cli_session_id ? { cliSessionId: stored.cli_session_id } : {}),
+      })
+      session.notice('The agent restarted; the CLI starts again with the next message')
+      this.deps.log.info('session taken up after restart', { session_id: stored.start.session_id })
     }
   }
 

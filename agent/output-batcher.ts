@@ -17,7 +17,7 @@ export class OutputBatcher {
   private records: OutputRecord[] = []
   private chars = 0
   private timer: ReturnType<typeof setTimeout> | undefined
-  private nextSeq = 0
+  private nextSeq: number
 
   constructor(
     private readonly sessionId: string,
@@ -26,7 +26,12 @@ export class OutputBatcher {
       session_id: string
       records: OutputRecord[]
     }) => void,
-  ) {}
+    startSeq = 0,
+    /** Called with the next free seq before a batch leaves, so a restarted agent never reuses one. */
+    private readonly beforeEmit?: (nextSeq: number) => void,
+  ) {
+    this.nextSeq = startSeq
+  }
 
   /** Highest seq handed out so far (-1 before the first record). */
   get lastSeq(): number {
@@ -53,6 +58,7 @@ export class OutputBatcher {
     const records = this.records
     this.records = []
     this.chars = 0
+    this.beforeEmit?.(this.nextSeq)
     this.emit({ type: 'session.output', session_id: this.sessionId, records })
   }
 }

@@ -1,6 +1,6 @@
 // A session driven through the compiled agent with a scripted stand-in CLI (the generic
 // adapter): pause/resume/abort reach the process, and an agent killed mid-stream and started
-// again leaves the stored output without a gap or a repeat.
+// again leaves the stored output without a gap or a repeat, and takes the session up again.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -52,11 +52,18 @@ beforeAll(async () => {
     serverUrl: server.url,
     cookie: admin,
     track: processes,
-    env: { PATH: `${bin}:${process.env.PATH}`, OPENACE_RECONNECT_BASE_DELAY: '0.2', OPENACE_RECONNECT_MAX_DELAY: '1' },
+    env: {
+      PATH: `${bin}:${process.env.PATH}`,
+      OPENACE_RECONNECT_BASE_DELAY: '0.2',
+      OPENACE_RECONNECT_MAX_DELAY: '1',
+    },
   })
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
   const user = await createUser(server, admin, 'scripty')
-  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id, permission: 'user' })
+  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+    user_id: user.id,
+    permission: 'user',
+  })
   cookie = user.cookie
 }, 180_000)
 
@@ -83,8 +90,10 @@ async function view(id: string): Promise<ApiBody> {
 const lines = async (id: string) => ((await view(id)).output ?? []).map((o) => o.data)
 const until = (id: string, what: string, test: (l: string[]) => boolean, ms = 20_000) =>
   waitFor(what, async () => (test(await lines(id)) ? true : undefined), ms)
-const chat = (id: string, content: string) => api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })
-const act = (id: string, action: string) => api(server.url, cookie, `/api/remote/sessions/${id}/${action}`, 'POST')
+const chat = (id: string, content: string) =>
+  api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })
+const act = (id: string, action: string) =>
+  api(server.url, cookie, `/api/remote/sessions/${id}/${action}`, 'POST')
 const ticks = (l: string[]) => l.filter((x) => x.startsWith('tick ')).map((x) => Number(x.slice(5)))
 
 describe('scripted CLI through the agent binary', () => {
@@ -129,5 +138,13 @@ describe('scripted CLI through the agent binary', () => {
     const got = ticks(output.map((o) => o.data))
     expect(got.length).toBeGreaterThan(60)
     expect(got).toEqual(Array.from({ length: got.length }, (_, i) => i))
+
+    // The restarted agent took the session up: the next message starts the CLI again and the
+    // output numbering goes on without a gap.
+    expect((await view(id)).status).toBe('active')
+    await chat(id, 'back again')
+    await until(id, 'echo after restart', (l) => l.includes('echo: back again'))
+    const after = ((await view(id)).output ?? []).map((o) => o.seq)
+    expect(after).toEqual(after.map((_, i) => i))
   }, 90_000)
 })
