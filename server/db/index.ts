@@ -72,14 +72,23 @@ async function openPglite(dataDir: string, loadDataDir?: Blob): Promise<Database
 async function openPostgres(url: string, max: number): Promise<Database> {
   const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'open-ace' } })
   const db = drizzlePostgres({ client: sql, schema, casing: 'snake_case' }) as unknown as Db
+  // LISTEN set-ups still under way when the database closes are awaited first: ending the
+  // pool under them would fail them with nobody left to catch it.
+  const settingUp = new Set<Promise<unknown>>()
   return {
     db,
     kind: 'postgres',
     sql,
     url,
     async listen(channel, onPayload) {
-      const sub = await sql.listen(channel, onPayload)
-      return () => sub.unlisten()
+      const pending = sql.listen(channel, onPayload)
+      settingUp.add(pending)
+      try {
+        const sub = await pending
+        return () => sub.unlisten()
+      } finally {
+        settingUp.delete(pending)
+      }
     },
     async notify(channel, payload) {
       await sql.notify(channel, payload)
@@ -88,6 +97,7 @@ async function openPostgres(url: string, max: number): Promise<Database> {
       await sql`select 1`
     },
     async close() {
+      await Promise.allSettled([...settingUp])
       await sql.end({ timeout: 5 })
     },
   } as Database

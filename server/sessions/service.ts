@@ -23,7 +23,7 @@ import { requireMachineUse } from '../machines/access.ts'
 import { type SessionAccess, sessionAccess } from './access.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
 import { type SessionState, transition } from './state.ts'
-import { conversationExtras, lastSeq, outputPage, sessionTotals, sessionView } from './view.ts'
+import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
 export const PROXY_PATH = '/api/remote/llm-proxy'
@@ -196,21 +196,14 @@ export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: str
   const machineId = machineOf(access)
   const [message] = await ctx.db
     .insert(sessionMessages)
-    .values({ sessionId: id, userId: user.id, content, afterSeq: await lastSeq(ctx, id) })
+    .values({ sessionId: id, userId: user.id, content, afterSeq: lastSeqSql(id) })
     .returning()
-  await queueCommand(ctx, machineId, {
-    type: 'session.input',
-    session_id: id,
-    message_id: message!.id,
-    content,
-  })
-  await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id))
-  await ctx.audit(
-    'session.chat',
-    actor,
-    { type: 'session', id },
-    { message_id: message!.id, chars: content.length },
-  )
+  await queueCommand(ctx, machineId, { type: 'session.input', session_id: id, message_id: message!.id, content })
+  // The command is on its way; the bookkeeping need not hold it up.
+  await Promise.all([
+    ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id)),
+    ctx.audit('session.chat', actor, { type: 'session', id }, { message_id: message!.id, chars: content.length }),
+  ])
   return { message_id: message!.id, created_at: message!.createdAt.toISOString() }
 }
 

@@ -4,6 +4,7 @@
 // database in seq order, which is what keeps the stream free of gaps and repeats.
 import { subscribeSessionEvents } from '../agents/session-events.ts'
 import type { AppContext } from '../context/index.ts'
+import { appMetrics } from '../metrics/instruments.ts'
 import { formatSse, SSE_KEEPALIVE, sseRetry } from './sse.ts'
 import { outputPage } from './view.ts'
 
@@ -61,11 +62,13 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
           void pump()
         }
       })
+      appMetrics(ctx).sseSubscribers.inc()
       keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? KEEPALIVE_MS)
       await pump()
     },
     cancel() {
       closed = true
+      if (unsubscribe) appMetrics(ctx).sseSubscribers.dec()
       unsubscribe?.()
       clearInterval(keepalive)
     },

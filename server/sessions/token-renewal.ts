@@ -1,7 +1,7 @@
 // Long sessions must outlive their proxy token's lifetime: a background sweep renews the token
 // of every live session whose token nears expiry and pushes it to the agent (token.refresh).
 // Running on several instances at once only issues a spare token, never a gap.
-import { and, eq, gt, inArray, isNull, lt, max } from 'drizzle-orm'
+import { and, eq, gt, inArray, isNull, max, sql } from 'drizzle-orm'
 import { queueCommand } from '../agents/commands.ts'
 import type { AppContext } from '../context/index.ts'
 import { proxyTokens, sessions } from '../db/schema/index.ts'
@@ -26,7 +26,7 @@ export async function renewExpiringTokens(ctx: AppContext): Promise<number> {
       and(isNull(proxyTokens.revokedAt), gt(proxyTokens.expiresAt, now), inArray(sessions.status, [...LIVE])),
     )
     .groupBy(proxyTokens.sessionId, sessions.remoteMachineId)
-    .having(({ newest }) => lt(newest, horizon))
+    .having(({ newest }) => sql`${newest} < ${horizon.toISOString()}::timestamptz`)
   let renewed = 0
   for (const row of rows) {
     if (!row.machineId) continue

@@ -57,6 +57,11 @@ export function sessionView(session: SessionRow, machine: MachineRow | null, tot
   }
 }
 
+/** The session's highest stored seq (-1 before any), as a subquery to embed in a write. */
+export function lastSeqSql(sessionId: string) {
+  return sql<number>`(select coalesce(max(${sessionOutput.seq}), -1) from ${sessionOutput} where ${sessionOutput.sessionId} = ${sessionId})`
+}
+
 export async function lastSeq(ctx: AppContext, sessionId: string): Promise<number> {
   const [row] = await ctx.db
     .select({ n: max(sessionOutput.seq) })

@@ -1,0 +1,85 @@
+// Serves the built browser UI (ui-svelte/build) at `/`: real files with their content type and
+// cache policy, index.html for any other page path (the SPA routes on the client), JSON 404s
+// under /api, and a plain page saying how to build the UI when it has not been built.
+import { fileURLToPath } from 'node:url'
+import { Elysia } from 'elysia'
+import type { AppContext } from '../context/index.ts'
+import { HttpError } from '../errors.ts'
+import {
+  contentTypeOf,
+  IMMUTABLE_CACHE,
+  IMMUTABLE_PREFIX,
+  REVALIDATE_CACHE,
+  readStaticFile,
+  resolveUnder,
+  type StaticFile,
+} from './static.ts'
+
+export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui-svelte/build', import.meta.url))
+
+const SECURITY_HEADERS = {
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'same-origin',
+  'x-frame-options': 'DENY',
+}
+
+const NOT_BUILT_PAGE = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Open ACE: UI not built</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; line-height: 1.5">
+<h1>The web UI has not been built</h1>
+<p>The API is running, but this server has no built UI to show. On the server, run:</p>
+<pre style="background:#f3f4f6;padding:1rem;border-radius:6px">bun run build:ui</pre>
+<p>then reload this page. The API itself answers under <code>/api</code> (see <a href="/api/docs">/api/docs</a>).</p>
+</body></html>`
+
+function fileResponse(request: Request, file: StaticFile, path: string, cacheControl: string): Response {
+  const headers = new Headers({
+    ...SECURITY_HEADERS,
+    'content-type': contentTypeOf(path),
+    'cache-control': cacheControl,
+    etag: file.etag,
+  })
+  if (request.headers.get('if-none-match') === file.etag) return new Response(null, { status: 304, headers })
+  headers.set('content-length', String(file.body.byteLength))
+  return new Response(request.method === 'HEAD' ? null : file.body, { headers })
+}
+
+export interface UiOptions {
+  /** The built UI folder; tests point it elsewhere. */
+  dir?: string
+}
+
+export function uiRoutes(ctx: AppContext, options: UiOptions = {}) {
+  const root = options.dir ?? DEFAULT_UI_DIR
+  const serve = async ({ request }: { request: Request }) => {
+    const pathname = new URL(request.url).pathname
+    if (pathname === '/api' || pathname.startsWith('/api/')) {
+      throw new HttpError(404, `No route for ${request.method} ${pathname}`, 'not_found')
+    }
+    const path = resolveUnder(root, pathname)
+    if (path === null) throw new HttpError(400, 'Malformed path', 'invalid_request')
+    const file = pathname.endsWith('/') ? null : await readStaticFile(path)
+    if (file) {
+      const cache = pathname.startsWith(IMMUTABLE_PREFIX) ? IMMUTABLE_CACHE : REVALIDATE_CACHE
+      return fileResponse(request, file, path, cache)
+    }
+    // A missing bundle is a real 404: answering index.html would hand the browser HTML as JS.
+    if (pathname.startsWith('/_app/')) throw new HttpError(404, `No file ${pathname}`, 'not_found')
+    const indexPath = `${root}/index.html`
+    const index = await readStaticFile(indexPath)
+    if (!index) {
+      return new Response(NOT_BUILT_PAGE, {
+        status: 503,
+        headers: {
+          ...SECURITY_HEADERS,
+          'content-type': 'text/html; charset=utf-8',
+          'cache-control': 'no-store',
+        },
+      })
+    }
+    return fileResponse(request, index, indexPath, REVALIDATE_CACHE)
+  }
+  return new Elysia({ name: 'ui', seed: ctx.id })
+    .get('/', serve, { detail: { hide: true } })
+    .get('/*', serve, { detail: { hide: true } })
+}

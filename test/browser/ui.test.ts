@@ -1,0 +1,245 @@
+// The UI in a real browser against a live server: login (errors too), admin pages with working
+// APIs, the registration token's copy button, the audit trail, the language switch, the
+// non-admin guard, and screenshots of every page at 1280 and 390 px.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Page } from 'playwright-core'
+import { FakeAgent } from '../support/fake-agent.ts'
+import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.ts'
+import {
+  type Browser,
+  ensureUiBuilt,
+  login,
+  logout,
+  openBrowser,
+  registerAgent,
+  screenshots,
+} from './browser.ts'
+
+const BROWSER_TEST_MS = 60_000
+let server: TestServer
+let browser: Browser
+let page: Page
+let machine: { machineId: string; agentToken: string }
+let agent: FakeAgent | undefined
+const SECRET_KEY = 'sk-test-browser-0123456789abcdef'
+/** Failed logins per username before the server answers 429 (admin fails once, on purpose). */
+const MAX_FAILURES = 2
+
+beforeAll(async () => {
+  ensureUiBuilt()
+  server = await startTestServer({ listen: true, env: { LOGIN_MAX_FAILURES_PER_USER: String(MAX_FAILURES) } })
+  browser = await openBrowser(server.url)
+  page = browser.page
+}, BROWSER_TEST_MS * 3)
+
+afterAll(async () => {
+  await agent?.close()
+  await browser?.close()
+  await server?.stop()
+})
+
+describe('browser UI', () => {
+  test(
+    'an anonymous visit goes to login, and a wrong password is explained',
+    async () => {
+      await page.goto('/workspace')
+      await page.waitForURL('**/login?next=%2Fworkspace')
+      await screenshots(page, 'login')
+      await login(page, 'admin', 'wrong-password')
+      await expect(page.getByTestId('login-error').textContent()).resolves.toContain(
+        'Invalid username or password',
+      )
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'the admin signs in, sees the admin navigation and the workspace',
+    async () => {
+      await login(page, 'admin', ADMIN_PASSWORD)
+      await page.waitForURL('**/workspace')
+      await expect(page.getByTestId('current-user').textContent()).resolves.toBe('admin')
+      expect(await page.getByTestId('admin-nav').isVisible()).toBe(true)
+      await screenshots(page, 'workspace')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'users: the admin adds a user who then appears in the table',
+    async () => {
+      await page.getByRole('link', { name: 'Users & quotas' }).click()
+      await page.waitForURL('**/manage/users')
+      await page.getByTestId('add-user').click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Username').fill('alice')
+      await dialog.getByLabel('Password').fill('alice-password')
+      await dialog.getByRole('button', { name: 'Create' }).click()
+      await page.locator('tr[data-username="alice"]').waitFor()
+      const res = await server.request('/api/users', { cookie: await server.login() })
+      const { users } = (await res.json()) as { users: Array<{ username: string; role: string }> }
+      expect(users.find((u) => u.username === 'alice')?.role).toBe('user')
+      await screenshots(page, 'manage-users')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'API keys: a stored key is listed masked and its value never reaches the page',
+    async () => {
+      await page.getByRole('link', { name: 'API keys' }).click()
+      await page.waitForURL('**/manage/remote/api-keys')
+      await page.getByTestId('add-key').click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Provider').selectOption('openai')
+      await dialog.getByLabel('Key name').fill('production')
+      await dialog.getByLabel('API key').fill(SECRET_KEY)
+      await dialog.getByLabel(/Base URL/).fill('https://llm.example.test/v1')
+      await dialog.getByRole('button', { name: 'Store key' }).click()
+      const row = page.locator('tr[data-key-name="production"]')
+      await row.waitFor()
+      expect(await row.textContent()).toContain(SECRET_KEY.slice(-4))
+      expect(await page.content()).not.toContain(SECRET_KEY)
+      await screenshots(page, 'manage-api-keys')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'machines: the copied registration token registers an agent that turns online without a reload',
+    async () => {
+      await page.getByRole('link', { name: 'Remote machines' }).click()
+      await page.waitForURL('**/manage/remote/machines')
+      await page.getByText(/No machines yet/).waitFor()
+      await screenshots(page, 'manage-machines-empty')
+      await page.getByTestId('generate-token').click()
+      const shown = (await page.getByTestId('registration-token').textContent())!.trim()
+      expect(shown).toMatch(/^[A-Za-z0-9_-]{40,}$/)
+      expect(await page.getByTestId('install-bash').textContent()).toContain(`--token ${shown}`)
+      expect(await page.getByTestId('install-powershell').textContent()).toContain(shown)
+      await page.getByTestId('copy-token').click()
+      expect(await page.evaluate(() => navigator.clipboard.readText())).toBe(shown)
+      await screenshots(page, 'manage-machines-token')
+      await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click()
+
+      machine = await registerAgent(server, shown, 'build-box')
+      await page.locator(`tr[data-machine-id="${machine.machineId}"] [data-status="offline"]`).waitFor()
+      agent = new FakeAgent({
+        url: server.url,
+        token: machine.agentToken,
+        machineId: machine.machineId,
+        transport: 'websocket',
+      })
+      await agent.connect()
+      await page
+        .locator(`tr[data-machine-id="${machine.machineId}"] [data-status="online"]`)
+        .waitFor({ timeout: 15_000 })
+      await expect(page.getByTestId('stat-online').textContent()).resolves.toBe('1')
+      await screenshots(page, 'manage-machines')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'machines: the detail dialog assigns a user',
+    async () => {
+      await page.locator(`tr[data-machine-id="${machine.machineId}"] button`).click()
+      await page.getByTestId('machine-detail').waitFor()
+      await page.getByTestId('assign-user').selectOption({ label: 'alice' })
+      await page.getByRole('button', { name: 'Assign', exact: true }).click()
+      await page.getByTestId('assigned-users').getByText('alice').waitFor()
+      const res = await server.request(`/api/remote/machines/${machine.machineId}/users`, {
+        cookie: await server.login(),
+      })
+      const { users } = (await res.json()) as { users: Array<{ username: string; permission: string }> }
+      expect(users).toEqual([expect.objectContaining({ username: 'alice', permission: 'user' })])
+      await screenshots(page, 'manage-machine-detail')
+      await page.keyboard.press('Escape')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    "users: the quota dialog stores a user's daily token limit; usage and sessions pages render",
+    async () => {
+      await page.getByRole('link', { name: 'Users & quotas' }).click()
+      await page.locator('tr[data-username="alice"]').getByRole('button', { name: 'Quota' }).click()
+      await page.getByTestId('quota-today').waitFor()
+      await page.getByLabel('Tokens per day').fill('50000')
+      await page.getByRole('dialog').getByRole('button', { name: 'Save' }).click()
+      await page.getByRole('dialog').waitFor({ state: 'hidden' })
+      const res = await server.request('/api/quotas', { cookie: await server.login() })
+      const { quotas } = (await res.json()) as {
+        quotas: Array<{ scope: string; daily_token_limit: number | null }>
+      }
+      expect(quotas.find((q) => q.scope === 'user')?.daily_token_limit).toBe(50000)
+      await page.getByRole('link', { name: 'Usage' }).click()
+      await page.getByText('No usage in this period.').waitFor()
+      await screenshots(page, 'manage-usage')
+      await page.getByRole('link', { name: 'Sessions' }).click()
+      await page.getByText('No sessions yet.').waitFor()
+      await screenshots(page, 'manage-sessions-empty')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'audit log shows the events the walk-through caused',
+    async () => {
+      await page.getByRole('link', { name: 'Audit log' }).click()
+      await page.waitForURL('**/manage/audit')
+      for (const event of ['user.create', 'machine.registration_token.create', 'quota.set'])
+        await page.locator(`tr[data-event="${event}"]`).first().waitFor()
+      expect(await page.locator('tr[data-event="auth.login.failure"]').count()).toBeGreaterThan(0)
+      await screenshots(page, 'manage-audit')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'the language switches to Chinese and stays chosen after a reload',
+    async () => {
+      await page.getByTestId('language-switch').first().selectOption('zh')
+      await page.getByRole('heading', { name: '审计日志' }).waitFor()
+      await page.reload()
+      await page.getByRole('heading', { name: '审计日志' }).waitFor()
+      expect(await page.evaluate(() => document.documentElement.lang)).toBe('zh-CN')
+      await screenshots(page, 'manage-audit-zh')
+      await page.getByTestId('language-switch').first().selectOption('en')
+      await page.getByRole('heading', { name: 'Audit log' }).waitFor()
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'a non-admin is turned away from /manage and sees no admin navigation',
+    async () => {
+      await logout(page)
+      await login(page, 'alice', 'alice-password')
+      await page.waitForURL('**/workspace')
+      expect(await page.getByTestId('admin-nav').count()).toBe(0)
+      await page.goto('/manage/remote/machines')
+      await page.waitForURL('**/workspace')
+      await page.getByText('Only system administrators can open that page.').waitFor()
+      await screenshots(page, 'non-admin-turned-away')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'the login rate limit is explained with the wait',
+    async () => {
+      await logout(page)
+      for (let attempt = 1; attempt <= MAX_FAILURES; attempt++) {
+        await login(page, 'mallory', 'guess')
+        await expect(page.getByTestId('login-error').textContent()).resolves.toContain(
+          'Invalid username or password',
+        )
+      }
+      await login(page, 'mallory', 'guess')
+      await page.getByText(/Too many failed attempts\. Try again in 15 minutes\./).waitFor()
+      await screenshots(page, 'login-rate-limited')
+    },
+    BROWSER_TEST_MS,
+  )
+})

@@ -1,0 +1,217 @@
+// The one module that talks to the server. Calls go through Eden Treaty, typed from the server's
+// `App`; every failure becomes an ApiError carrying the server's {"error":{message,type,field}}.
+// The live session stream (SSE) is the one call outside Eden: EventSource, with its record
+// type taken from the session detail's own output type.
+import { treaty } from '@elysiajs/eden'
+import type { OutputEvent } from '../../../protocol/index.ts'
+import type { App } from '../../../server/app.ts'
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly type: string,
+    readonly field?: string,
+    readonly retryAfter?: number,
+  ) {
+    super(message)
+  }
+}
+
+const ORIGIN = typeof location === 'undefined' ? 'http://localhost' : location.origin
+// parseDate off: the API's types say timestamps are ISO strings, so keep them strings at run time.
+const EDEN_OPTIONS = { fetch: { credentials: 'same-origin' as const }, parseDate: false }
+const client = treaty<App>(ORIGIN, EDEN_OPTIONS)
+
+let onUnauthorized: (() => void) | null = null
+/** Called when a request answers 401 (session ended); the app shell sends the user to /login. */
+export function setUnauthorizedHandler(handler: () => void): void {
+  onUnauthorized = handler
+}
+
+type EdenResult<T> =
+  | { data: T; error: null; response: Response }
+  | { data: null; error: { status: unknown; value: unknown }; response: Response }
+
+function errorOf(status: number, value: unknown, response: Response | undefined): ApiError {
+  const body = (value ?? {}) as { error?: { message?: string; type?: string; field?: string } }
+  const retry = Number(response?.headers.get('retry-after'))
+  return new ApiError(
+    status,
+    body.error?.message ?? (typeof value === 'string' && value ? value : `Request failed (${status})`),
+    body.error?.type ?? 'error',
+    body.error?.field,
+    Number.isFinite(retry) && retry > 0 ? retry : undefined,
+  )
+}
+
+async function unwrap<T>(call: Promise<EdenResult<T>>, { quiet401 = false } = {}): Promise<T> {
+  let result: EdenResult<T>
+  try {
+    result = await call
+  } catch (cause) {
+    throw new ApiError(0, cause instanceof Error ? cause.message : 'Network error', 'network_error')
+  }
+  if (result.error === null) return result.data
+  const status = typeof result.error.status === 'number' ? result.error.status : result.response.status
+  if (status === 0 || result.response === undefined) throw new ApiError(0, 'Network error', 'network_error')
+  if (status === 401 && !quiet401) onUnauthorized?.()
+  throw errorOf(status, result.error.value, result.response)
+}
+
+const api = client.api
+/** What a call resolves to, and the body a route takes: read off the Eden client's own types. */
+type Data<F extends (...args: never[]) => Promise<unknown>> = Awaited<ReturnType<F>>
+type BodyOf<F extends (...args: never[]) => unknown> = NonNullable<Parameters<F>[0]>
+
+export const auth = {
+  login: (username: string, password: string) =>
+    unwrap(api.auth.login.post({ username, password }), { quiet401: true }),
+  logout: () => unwrap(api.auth.logout.post()),
+  /** The logged-in user, or null when nobody is (no redirect: callers decide). */
+  me: async () => {
+    try {
+      return (await unwrap(api.auth.me.get(), { quiet401: true })).user
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return null
+      throw error
+    }
+  },
+}
+export type User = NonNullable<Data<typeof auth.me>>
+
+export const users = {
+  list: async () => (await unwrap(api.users.get())).users,
+  create: async (body: BodyOf<typeof api.users.post>) => (await unwrap(api.users.post(body))).user,
+  update: async (id: number, body: BodyOf<ReturnType<typeof api.users>['patch']>) =>
+    (await unwrap(api.users({ id }).patch(body))).user,
+  remove: (id: number) => unwrap(api.users({ id }).delete()),
+}
+
+export type AuditQuery = NonNullable<NonNullable<Parameters<typeof api.audit.get>[0]>['query']>
+export const audit = {
+  list: (query: AuditQuery) => unwrap(api.audit.get({ query })),
+}
+export type AuditEntry = Data<typeof audit.list>['entries'][number]
+
+const keys = api.remote['api-keys']
+export const apiKeys = {
+  list: async () => (await unwrap(keys.get())).api_keys,
+  create: async (body: BodyOf<typeof keys.post>) => (await unwrap(keys.post(body))).api_key,
+  update: async (id: number, body: BodyOf<ReturnType<typeof keys>['patch']>) =>
+    (await unwrap(keys({ id }).patch(body))).api_key,
+  remove: (id: number) => unwrap(keys({ id }).delete()),
+}
+export type ApiKey = Data<typeof apiKeys.list>[number]
+
+export type QuotaLimits = BodyOf<ReturnType<typeof api.quotas.users>['put']>
+export const quotas = {
+  list: async () => (await unwrap(api.quotas.get())).quotas,
+  setForUser: async (userId: number, body: QuotaLimits) =>
+    (await unwrap(api.quotas.users({ id: userId }).put(body))).quota,
+  clearForUser: (userId: number) => unwrap(api.quotas.users({ id: userId }).delete()),
+}
+
+export const usage = {
+  forUser: (userId: number, days: number) => unwrap(api.usage.get({ query: { user_id: userId, days } })),
+}
+export type UsageReport = Data<typeof usage.forUser>
+
+const machine = api.remote.machines
+export const machines = {
+  list: async () => (await unwrap(machine.get())).machines,
+  users: async (id: string) => (await unwrap(machine({ id }).users.get())).users,
+  register: (tenantId: number) => unwrap(machine.register.post({ tenant_id: tenantId })),
+  assign: (id: string, userId: number, permission: 'user' | 'admin') =>
+    unwrap(machine({ id }).assign.post({ user_id: userId, permission })),
+  revoke: (id: string, userId: number) => unwrap(machine({ id }).assign({ user_id: userId }).delete()),
+  deregister: (id: string) => unwrap(machine({ id }).delete()),
+  rotateToken: (id: string) => unwrap(machine({ id }).token.rotate.post()),
+}
+export type Machine = Data<typeof machines.list>[number]
+export type AssignedUser = Data<typeof machines.users>[number]
+export type MachinePermission = AssignedUser['permission']
+export type RegistrationToken = Data<typeof machines.register>
+
+const session = api.remote.sessions
+export type CreateSessionBody = BodyOf<typeof session.post>
+export type SessionAction = 'stop' | 'pause' | 'resume' | 'abort'
+export const sessions = {
+  /** `all: false` limits a system admin to their own sessions (the workspace view). */
+  list: async (all?: boolean) =>
+    (await unwrap(session.get({ query: all === undefined ? {} : { all } }))).sessions,
+  get: async (id: string) => (await unwrap(session({ id }).get())).session,
+  create: async (body: CreateSessionBody) => (await unwrap(session.post(body))).session,
+  chat: (id: string, content: string) => unwrap(session({ id }).chat.post({ content })),
+  act: (id: string, action: SessionAction) => unwrap(session({ id })[action].post()),
+  answerPermission: (id: string, requestId: string, allow: boolean, always = false) =>
+    unwrap(session({ id }).permission.post({ request_id: requestId, allow, always })),
+}
+export type SessionSummary = Data<typeof sessions.list>[number]
+export type SessionDetail = Data<typeof sessions.get>
+/** One output record; `event` carries the CLI adapter's parsed event (protocol/events.ts). */
+export type SessionRecord = Omit<SessionDetail['output'][number], 'event'> & { event: OutputEvent | null }
+export type { OutputEvent }
+
+export interface SessionStreamHandlers {
+  onRecord: (record: SessionRecord) => void
+  onStatus: (status: string) => void
+  /** The stream dropped and is reconnecting (true), or is connected again (false). */
+  onConnection: (reconnecting: boolean) => void
+}
+
+const STREAM_RETRY_MIN_MS = 1000
+const STREAM_RETRY_MAX_MS = 15_000
+
+/**
+ * Watches a session's live output (SSE), starting after `afterSeq`. The browser's EventSource
+ * resends Last-Event-ID on its own reconnects; if the server ends the stream, a new one opens
+ * from the last seq seen (`?last_event_id=`) after a growing delay, so nothing is missed.
+ * Callers still de-duplicate by seq. Returns a function that stops watching.
+ */
+export function watchSession(id: string, afterSeq: number, handlers: SessionStreamHandlers): () => void {
+  let source: EventSource | null = null
+  let lastSeq = afterSeq
+  let delay = STREAM_RETRY_MIN_MS
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
+
+  const parse = (raw: string): Record<string, unknown> | null => {
+    try {
+      return JSON.parse(raw)
+    } catch {
+      return null
+    }
+  }
+  const open = () => {
+    const url = `/api/remote/sessions/${encodeURIComponent(id)}/stream?last_event_id=${lastSeq}`
+    source = new EventSource(url, { withCredentials: true })
+    source.onopen = () => {
+      delay = STREAM_RETRY_MIN_MS
+      handlers.onConnection(false)
+    }
+    source.addEventListener('output', (event) => {
+      const record = parse(event.data) as SessionRecord | null
+      if (!record || typeof record.seq !== 'number') return
+      lastSeq = Math.max(lastSeq, record.seq)
+      handlers.onRecord(record)
+    })
+    source.addEventListener('status', (event) => {
+      const status = parse(event.data)?.status
+      if (typeof status === 'string') handlers.onStatus(status)
+    })
+    source.onerror = () => {
+      if (stopped) return
+      handlers.onConnection(true)
+      if (source?.readyState !== EventSource.CLOSED) return
+      timer = setTimeout(open, delay)
+      delay = Math.min(delay * 2, STREAM_RETRY_MAX_MS)
+    }
+  }
+  open()
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+    source?.close()
+  }
+}

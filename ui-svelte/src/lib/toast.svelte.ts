@@ -1,0 +1,39 @@
+// Short-lived notices in the corner (saved, copied, failed). Errors stay longer than successes.
+import { ApiError } from './api.ts'
+import { t } from './i18n/index.svelte.ts'
+
+export type ToastKind = 'success' | 'error' | 'info'
+export interface Toast {
+  id: number
+  kind: ToastKind
+  message: string
+}
+
+const SUCCESS_MS = 3000
+const ERROR_MS = 7000
+let nextId = 1
+
+export const toasts: Toast[] = $state([])
+
+export function dismissToast(id: number): void {
+  const index = toasts.findIndex((toast) => toast.id === id)
+  if (index >= 0) toasts.splice(index, 1)
+}
+
+function push(kind: ToastKind, message: string): void {
+  const id = nextId++
+  toasts.push({ id, kind, message })
+  setTimeout(() => dismissToast(id), kind === 'error' ? ERROR_MS : SUCCESS_MS)
+}
+
+/** A person-readable sentence for any failure: the server's own message when it sent one. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof ApiError) return error.status === 0 ? t('common.networkError') : error.message
+  return error instanceof Error ? error.message : String(error)
+}
+
+export const toast = {
+  success: (message: string) => push('success', message),
+  info: (message: string) => push('info', message),
+  error: (error: unknown) => push('error', errorMessage(error)),
+}
