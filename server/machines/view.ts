@@ -17,6 +17,8 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     transport: m.transport,
     capabilities: m.capabilities,
     agent_version: m.agentVersion,
+    /** The agent's working directory: where new sessions' project paths start. */
+    work_dir: typeof m.systemInfo?.work_dir === 'string' ? m.systemInfo.work_dir : null,
     tenant_id: m.tenantId,
     last_heartbeat: iso(m.lastHeartbeat),
     created_at: m.createdAt.toISOString(),
