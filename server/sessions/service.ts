@@ -108,26 +108,25 @@ export async function createSession(
   return sessionView(session!, machine)
 }
 
-/** Own sessions; system admins see all (or their own with mine); machine admins also their machines'. */
+/** Own sessions; machine admins also those on their machines; system admins all (all=false: as a user). */
 export async function listSessions(
   ctx: AppContext,
   user: UserRow,
   filter: { machineId?: string; status?: string; all?: boolean },
 ) {
   const where: SQL[] = []
-  if (user.role !== 'system_admin' || !filter.all) {
+  // System admins see every session unless they ask for their own view (all=false).
+  if (user.role !== 'system_admin' || filter.all === false) {
     const adminOf = ctx.db
       .select({ id: machineAssignments.machineId })
       .from(machineAssignments)
       .where(and(eq(machineAssignments.userId, user.id), eq(machineAssignments.permission, 'admin')))
-    const visible =
-      user.role === 'system_admin' && filter.all !== false
-        ? undefined
-        : or(
-            eq(sessions.userId, user.id),
-            and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)),
-          )
-    if (visible) where.push(visible)
+    where.push(
+      or(
+        eq(sessions.userId, user.id),
+        and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)),
+      )!,
+    )
   }
   if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
   if (filter.status) where.push(eq(sessions.status, filter.status as SessionStatus))

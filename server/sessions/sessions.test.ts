@@ -365,6 +365,8 @@ describe('who may see and steer a session', () => {
       (s: Json) => s.session_id,
     )
     expect(sysList).toContain(id)
+    const sysOwn = (await call('GET', '/api/remote/sessions?all=false', admin)).body.sessions.map((s: Json) => s.session_id)
+    expect(sysOwn).not.toContain(id)
     expect((await call('POST', `/api/remote/sessions/${id}/stop`, machineAdmin.cookie)).body.status).toBe(
       'stopped',
     )
