@@ -1,6 +1,7 @@
 // Two server instances sharing one database (two on one Postgres database when DATABASE_URL is
 // set, else two on one PGlite in this process): a command queued on B reaches the agent on A at
-// once, a revocation on B cuts A's socket, and output written through A reaches a watcher on B.
+// once, a revocation on B cuts A's socket, output written through A reaches a watcher on B, and
+// the whole sessions flow works with the browser on B and the agent on A.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,6 +15,7 @@ import { createLogger } from '../../server/log.ts'
 import { type PreparedServer, prepareServer } from '../../server/start.ts'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
 import { FakeAgent, registerMachine, until } from '../support/fake-agent.ts'
+import { readSse } from '../support/sse.ts'
 import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
 
 interface Instance {
@@ -147,5 +149,55 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
     })
     const event = await until(() => seen.find((e) => e.type === 'output'), 'output event on B')
     expect(event.type === 'output' && event.records[0]!.data).toBe('hi from A')
+  })
+
+  test('the sessions flow across instances: browser on B, agent on A, SSE on B in order', async () => {
+    const { machineId, agent } = await agentOnA('websocket')
+    const online = async () => {
+      const res = await b.request(`/api/remote/machines/${machineId}`, { cookie: admin })
+      return ((await res.json()) as { status: string }).status === 'online'
+    }
+    for (let i = 0; i < 100 && !(await online()); i++) await Bun.sleep(20)
+    const created = await b.request('/api/remote/sessions', {
+      method: 'POST',
+      cookie: admin,
+      json: { machine_id: machineId, project_path: '/w' },
+    })
+    expect(created.status).toBe(201)
+    const id = ((await created.json()) as { session: { session_id: string } }).session.session_id
+    await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id),
+      2000,
+    )
+    await agent.send({ type: 'session.started', session_id: id })
+    const stream = await b.request(`/api/remote/sessions/${id}/stream`, { cookie: admin })
+    const reading = readSse(stream, (events) => events.filter((e) => e.event === 'output').length >= 6)
+    for (let i = 0; i < 100; i++) {
+      const chat = await b.request(`/api/remote/sessions/${id}/chat`, {
+        method: 'POST',
+        cookie: admin,
+        json: { content: 'go' },
+      })
+      if (chat.status === 200) break
+      await Bun.sleep(20) // until session.started has moved it to active
+    }
+    await agent.waitFor(
+      () => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id),
+      2000,
+    )
+    for (const from of [0, 3]) {
+      await agent.send({
+        type: 'session.output',
+        session_id: id,
+        records: [0, 1, 2].map((k) => ({
+          seq: from + k,
+          stream: 'stdout' as const,
+          data: `line ${from + k}`,
+          ts: new Date().toISOString(),
+        })),
+      })
+    }
+    const seqs = (await reading).filter((e) => e.event === 'output').map((e) => Number(e.id))
+    expect(seqs).toEqual([0, 1, 2, 3, 4, 5])
   })
 })
