@@ -13,6 +13,7 @@ import { httpBase } from './http/index.ts'
 import { installRoutes } from './install/index.ts'
 import { llmProxyRoutes } from './llm-proxy/index.ts'
 import { machinesRoutes } from './machines/index.ts'
+import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
@@ -35,6 +36,7 @@ export function createApp(ctx: AppContext) {
         }),
       )
       .use(healthRoutes(ctx))
+      .use(metricsRoutes(ctx))
       .use(authRoutes(ctx))
       .use(usersRoutes(ctx))
       .use(auditRoutes(ctx))

@@ -36,6 +36,11 @@ const EnvSchema = Type.Object({
   AGENT_OFFLINE_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
+  AGENT_MAX_CONNECTIONS: Type.Optional(Type.Integer({ minimum: 1 })),
+  AGENT_FD_RESERVE: Type.Integer({ minimum: 0, default: 1000 }),
+  OPEN_FILES_LIMIT_FALLBACK: Type.Integer({ minimum: 1, default: 10_240 }),
+  AGENT_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
+  METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -69,6 +74,15 @@ export interface Config {
   proxyTokenTtlSeconds: number
   /** Largest request body the LLM proxy forwards (413 above it). */
   llmProxyMaxBodyBytes: number
+  /** Agent admission: explicit cap, or open-file limit minus the reserve; Retry-After base when full. */
+  agentAdmission: {
+    maxConnections: number | undefined
+    fdReserve: number
+    openFilesLimitFallback: number
+    retryAfterSeconds: number
+  }
+  /** Bearer token that may read GET /metrics (besides a logged-in system admin). */
+  metricsToken: string | undefined
 }
 
 /** The build output of `bun run build:agent`, found from this file so any working directory works. */
@@ -89,6 +103,10 @@ const INTEGER_KEYS = new Set([
   'AGENT_HEARTBEAT_INTERVAL_SECONDS',
   'AGENT_LONG_POLL_TIMEOUT_MS',
   'AGENT_OFFLINE_GRACE_MS',
+  'AGENT_MAX_CONNECTIONS',
+  'AGENT_FD_RESERVE',
+  'OPEN_FILES_LIMIT_FALLBACK',
+  'AGENT_RETRY_AFTER_SECONDS',
 ])
 
 /** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
@@ -172,6 +190,13 @@ export function loadConfig(
     },
     proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
+    agentAdmission: {
+      maxConnections: env.AGENT_MAX_CONNECTIONS,
+      fdReserve: env.AGENT_FD_RESERVE,
+      openFilesLimitFallback: env.OPEN_FILES_LIMIT_FALLBACK,
+      retryAfterSeconds: env.AGENT_RETRY_AFTER_SECONDS,
+    },
+    metricsToken: env.METRICS_TOKEN,
   }
 }
 

@@ -6,6 +6,7 @@ import type { Command, CommandPayload } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands, remoteMachines } from '../db/schema/index.ts'
 import { notFound } from '../errors.ts'
+import { appMetrics, observeCommandDelivery } from '../metrics/instruments.ts'
 
 export const COMMANDS_CHANNEL = 'oa_agent_commands'
 /** Most commands handed over in one delivery. */
@@ -38,6 +39,7 @@ export async function queueCommand(
     .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
     .returning()
   await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+  appMetrics(ctx).commandsQueued.inc()
   return toCommand(row!)
 }
 
@@ -75,6 +77,7 @@ export async function claimCommands(ctx: AppContext, machineId: string, options:
       ),
     )
     .returning()
+  observeCommandDelivery(ctx, rows)
   return rows.sort((a, b) => a.seq - b.seq).map(toCommand)
 }
 

@@ -6,6 +6,7 @@ import type { AppContext } from '../context/index.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { AgentRegisterBody } from '../machines/model.ts'
 import { registerAgent } from '../machines/registration.ts'
+import { agentAdmission } from './admission.ts'
 import { authenticateAgent } from './auth.ts'
 import { channelHub } from './hub.ts'
 import { handlePoll } from './long-poll.ts'
@@ -13,6 +14,7 @@ import { agentWebSocketRoutes } from './websocket.ts'
 
 export function agentRoutes(ctx: AppContext) {
   channelHub(ctx)
+  agentAdmission(ctx)
   return new Elysia({ name: 'agents', seed: ctx.id })
     .post(
       AGENT_REGISTER_PATH,
@@ -40,7 +42,8 @@ export function agentRoutes(ctx: AppContext) {
       AGENT_MESSAGE_PATH,
       async ({ body, request, server }) => {
         const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
-        return handlePoll(ctx, agent, body, request.signal)
+        const slot = agentAdmission(ctx).admit(agent.machineId, 'long_poll')
+        return handlePoll(ctx, agent, body, request.signal).finally(slot.release)
       },
       {
         body: LongPollRequestEnvelope,

@@ -6,6 +6,7 @@ import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/i
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
+import { agentAdmission } from './admission.ts'
 import { type AgentIdentity, authenticateAgent } from './auth.ts'
 import { claimCommands } from './commands.ts'
 import { handleRawFrame } from './frames.ts'
@@ -66,9 +67,10 @@ export function agentWebSocketRoutes(ctx: AppContext) {
   }
 
   return plugin
-    .resolve(async ({ request, server }) => ({
-      agent: await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
-    }))
+    .resolve(async ({ request, server }) => {
+      const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
+      return { agent, admission: agentAdmission(ctx).admit(agent.machineId, 'websocket') }
+    })
     .get(AGENT_WS_PATH, () => {
       throw new HttpError(
         426,
@@ -80,6 +82,7 @@ export function agentWebSocketRoutes(ctx: AppContext) {
       open(ws) {
         const raw = ws.raw as unknown as RawSocket
         const agent = ws.data.agent
+        ws.data.admission.confirm()
         const conn: Connection = {
           agent,
           epoch: 0,
@@ -125,6 +128,7 @@ export function agentWebSocketRoutes(ctx: AppContext) {
         })
       },
       close(ws, code) {
+        ws.data.admission.release()
         const raw = ws.raw as unknown as RawSocket
         const conn = connections.get(raw)
         if (!conn) return

@@ -1,7 +1,9 @@
-// Liveness (/api/health: the process answers) and readiness (/api/ready: the database answers).
+// Liveness (/api/health: the process answers) and readiness (/api/ready: the database answers
+// and holds every migration this build ships), for load balancers and orchestrators.
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { missingMigrations } from './migrations.ts'
 
 export function healthRoutes(ctx: AppContext) {
   return new Elysia({ name: 'health', seed: ctx.id, prefix: '/api' })
@@ -14,8 +16,10 @@ export function healthRoutes(ctx: AppContext) {
         } catch {
           throw new HttpError(503, 'Database is not reachable', 'unavailable')
         }
-        return { status: 'ready', database: ctx.database.kind }
+        const missing = await missingMigrations(ctx)
+        if (missing) throw new HttpError(503, missing, 'migrations_pending')
+        return { status: 'ready', database: ctx.database.kind, migrations: 'applied' }
       },
-      { detail: { summary: 'Readiness: the database answers' } },
+      { detail: { summary: 'Readiness: the database answers and its migrations are applied' } },
     )
 }

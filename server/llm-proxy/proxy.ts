@@ -4,6 +4,7 @@
 import { type ProviderKey, providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import type { LlmProvider } from '../db/schema/index.ts'
+import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, checkQuota } from '../quota/service.ts'
 import {
   clientCredential,
@@ -141,9 +142,12 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const abort = new AbortController()
   const onClientGone = () => abort.abort()
   request.signal.addEventListener('abort', onClientGone, { once: true })
-  const record = (status: number, keyId: number | null, input = 0, output = 0, model = prepared.model) =>
+  const record = (status: number, keyId: number | null, input = 0, output = 0, model = prepared.model) => {
+    countProxyRequest(ctx, provider, status, input, output)
     chargeUsage(ctx, usageRow(ctx, claims, provider, { status, keyId, input, output, model, started }))
+  }
 
+  const upstreamStart = performance.now()
   const forwarded = await forwardWithFailover(
     ctx,
     provider,
@@ -164,16 +168,20 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
     return providerError(provider, 502, `Could not reach the ${provider} API`, 'upstream_unreachable')
   }
   const { upstream, keyId } = forwarded
+  const headersAt = performance.now()
 
   const meter = createMeter(provider, {
     sse: (upstream.headers.get('content-type') ?? '').includes('text/event-stream'),
     stripUsageChunk: prepared.stripUsageChunk,
     model: prepared.model,
   })
-  return relayResponse(upstream, meter, abort, (status) => {
+  const response = await relayResponse(upstream, meter, abort, (status) => {
     request.signal.removeEventListener('abort', onClientGone)
     record(status, keyId, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
   })
+  const added = upstreamStart - started + (performance.now() - headersAt)
+  appMetrics(ctx).proxyAddedLatency.observe(added / 1000, { provider })
+  return response
 }
 
 /**

@@ -57,7 +57,13 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
       // Subscribe before the first read: output stored meanwhile is then read, not missed.
       unsubscribe = await subscribeSessionEvents(ctx, options.sessionId, (event) => {
         if (event.type === 'status') send(formatSse({ event: 'status', data: { status: event.status } }))
-        else {
+        else if (!pumping && event.records[0]?.seq === lastSent + 1 && isContiguous(event.records)) {
+          // The usual case: exactly the next records, already read by the event; no second read.
+          for (const { ts, ...record } of event.records) {
+            send(formatSse({ id: record.seq, event: 'output', data: { ...record, timestamp: ts } }))
+            lastSent = record.seq
+          }
+        } else {
           dirty = true
           void pump()
         }
@@ -81,6 +87,10 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
       'x-accel-buffering': 'no',
     },
   })
+}
+
+function isContiguous(records: Array<{ seq: number }>): boolean {
+  return records.every((r, i) => i === 0 || r.seq === records[i - 1]!.seq + 1)
 }
 
 /** Last-Event-ID from the header EventSource sends on reconnect, or ?last_event_id= for a first connect. */
