@@ -26,6 +26,9 @@ function unauthorizedFrom(status: number, body: string): TransportError {
   return new TransportError('unauthorized', goodbye?.message ?? `server answered ${status}`, goodbye)
 }
 
+/** A server's Retry-After is honoured up to this many seconds (a bad header cannot park the agent). */
+const MAX_RETRY_AFTER_S = 600
+
 export function createHttpTransport(serverUrl: string, token: string): Transport {
   const base = serverUrl.replace(/\/+$/, '')
   const headers = { authorization: `Bearer ${token}` }
@@ -76,7 +79,17 @@ export function createHttpTransport(serverUrl: string, token: string): Transport
       }
       const body = await res.text().catch(() => '')
       if (res.status === 401 || res.status === 410) throw unauthorizedFrom(res.status, body)
-      if (!res.ok) throw new TransportError('unavailable', `long-poll answered ${res.status}`)
+      if (!res.ok) {
+        const retryAfter = Number(res.headers.get('retry-after'))
+        throw new TransportError(
+          'unavailable',
+          `long-poll answered ${res.status}`,
+          undefined,
+          Number.isFinite(retryAfter) && retryAfter > 0
+            ? Math.min(retryAfter, MAX_RETRY_AFTER_S) * 1000
+            : undefined,
+        )
+      }
       try {
         const parsed = JSON.parse(body) as Partial<LongPollResponse>
         return { commands: parsed.commands ?? [], replies: parsed.replies ?? [] }

@@ -24,7 +24,11 @@ export async function serveLongPoll(
     if (both.aborted) return
     if (err instanceof TransportError && err.kind === 'unauthorized') {
       end({ unauthorized: { message: err.message, ...(err.goodbye ? { goodbye: err.goodbye } : {}) } })
-    } else end({ error: (err as Error).message })
+    } else
+      end({
+        error: (err as Error).message,
+        ...(err instanceof TransportError && err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : {}),
+      })
   }
   const handle = (res: LongPollResponse) => {
     for (const frame of [...res.replies, ...res.commands]) {

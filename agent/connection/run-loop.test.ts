@@ -114,6 +114,17 @@ describe('run loop', () => {
     expect(low.clock.sleeps.slice(0, 4)).toEqual([100, 100, 100, 100])
   })
 
+  test("at capacity the server's Retry-After is waited out, never less", async () => {
+    const t = createTestAgent({ reconnect_base_delay: 0.1, reconnect_max_delay: 1.6, transport: 'long-poll' })
+    t.clock.randomValue = 1
+    t.transport.overCapacityRetryAfterMs = 7000
+    const done = t.run()
+    await eventually(() => t.clock.sleeps.length >= 3)
+    t.controller.abort()
+    await done
+    expect(t.clock.sleeps.slice(0, 3)).toEqual([7000, 7000, 7000])
+  })
+
   test('backoff starts over after a healthy period', async () => {
     const t = createTestAgent({ reconnect_base_delay: 0.1, reconnect_max_delay: 10, heartbeat_interval: 1 })
     t.clock.randomValue = 1

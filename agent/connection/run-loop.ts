@@ -83,7 +83,8 @@ export async function runLoop(options: RunLoopOptions, signal: AbortSignal): Pro
       wsRetryAt = 0
       continue
     }
-    const delay = backoff.next()
+    // At capacity the server names its own wait; never come back sooner than it asked.
+    const delay = Math.max(backoff.next(), outcome.retryAfterMs ?? 0)
     log.info('reconnecting', { in_ms: Math.round(delay), ...(outcome.error ? { after: outcome.error } : {}) })
     await clock.sleep(delay, signal)
   }

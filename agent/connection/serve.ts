@@ -28,6 +28,8 @@ export interface ServeOutcome {
   error?: string
   /** The long-poll period ended so WebSocket can be tried again. */
   retryWebSocket?: boolean
+  /** The server asked the agent to wait at least this long before trying again. */
+  retryAfterMs?: number
 }
 
 let heartbeatCounter = 0

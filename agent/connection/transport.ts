@@ -29,6 +29,8 @@ export class TransportError extends Error {
     readonly kind: 'unauthorized' | 'unavailable',
     message: string,
     readonly goodbye?: GoodbyeFrame,
+    /** The server asked to wait this long (503 + Retry-After: it is at its agent capacity). */
+    readonly retryAfterMs?: number,
   ) {
     super(message)
   }

@@ -17,6 +17,8 @@ export class FakeTransport implements Transport {
   readonly connections: ('websocket' | 'long-poll')[] = []
   websocket: 'ok' | 'refused' = 'ok'
   down = false
+  /** When set, long-polls answer 503 with this Retry-After (the server is at its agent capacity). */
+  overCapacityRetryAfterMs: number | undefined
   revoked: GoodbyeFrame | undefined
   holdReceipts = false
   private ws: WsHandlers | undefined
@@ -67,6 +69,13 @@ export class FakeTransport implements Transport {
 
   async poll(request: LongPollRequest, signal: AbortSignal): Promise<LongPollResponse> {
     if (this.down) throw new TransportError('unavailable', 'connection refused')
+    if (this.overCapacityRetryAfterMs !== undefined)
+      throw new TransportError(
+        'unavailable',
+        'long-poll answered 503',
+        undefined,
+        this.overCapacityRetryAfterMs,
+      )
     if (this.revoked) throw new TransportError('unauthorized', this.revoked.message, this.revoked)
     if (request.events.some((e) => e.type === 'hello')) this.connections.push('long-poll')
     const replies = request.events.flatMap((e) => this.accept(e))
