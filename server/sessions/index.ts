@@ -19,8 +19,8 @@ import {
 } from './model.ts'
 import {
   answerPermission,
-  chat,
   type ControlAction,
+  chat,
   control,
   createSession,
   getSession,

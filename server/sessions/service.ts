@@ -197,11 +197,21 @@ export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: str
     .insert(sessionMessages)
     .values({ sessionId: id, userId: user.id, content, afterSeq: lastSeqSql(id) })
     .returning()
-  await queueCommand(ctx, machineId, { type: 'session.input', session_id: id, message_id: message!.id, content })
+  await queueCommand(ctx, machineId, {
+    type: 'session.input',
+    session_id: id,
+    message_id: message!.id,
+    content,
+  })
   // The command is on its way; the bookkeeping need not hold it up.
   await Promise.all([
     ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id)),
-    ctx.audit('session.chat', actor, { type: 'session', id }, { message_id: message!.id, chars: content.length }),
+    ctx.audit(
+      'session.chat',
+      actor,
+      { type: 'session', id },
+      { message_id: message!.id, chars: content.length },
+    ),
   ])
   return { message_id: message!.id, created_at: message!.createdAt.toISOString() }
 }

@@ -365,7 +365,9 @@ describe('who may see and steer a session', () => {
       (s: Json) => s.session_id,
     )
     expect(sysList).toContain(id)
-    const sysOwn = (await call('GET', '/api/remote/sessions?all=false', admin)).body.sessions.map((s: Json) => s.session_id)
+    const sysOwn = (await call('GET', '/api/remote/sessions?all=false', admin)).body.sessions.map(
+      (s: Json) => s.session_id,
+    )
     expect(sysOwn).not.toContain(id)
     expect((await call('POST', `/api/remote/sessions/${id}/stop`, machineAdmin.cookie)).body.status).toBe(
       'stopped',
@@ -540,7 +542,11 @@ describe('proxy token renewal', () => {
     try {
       server.ctx.now = hours(3.5)
       await renewExpiringTokens(server.ctx)
-      await agent.waitFor(() => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === id), 5000, 'token.refresh')
+      await agent.waitFor(
+        () => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === id),
+        5000,
+        'token.refresh',
+      )
       server.ctx.now = hours(5)
       const claims = await verifyProxyToken(server.ctx, start.proxy_token)
       expect(claims?.sessionId).toBe(id)
