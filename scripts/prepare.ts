@@ -33,7 +33,9 @@ export function prepareSteps(what: { ui: boolean; agent: boolean }): Step[] {
   const steps: Step[] = [
     {
       label: 'Installing dependencies',
-      needed: () => !existsSync(join(ROOT, 'node_modules/elysia')) || mtime(join(ROOT, 'bun.lock')) > mtime(join(ROOT, 'node_modules/.bun')),
+      needed: () =>
+        !existsSync(join(ROOT, 'node_modules/elysia')) ||
+        mtime(join(ROOT, 'bun.lock')) > mtime(join(ROOT, 'node_modules/.bun')),
       cmd: [process.execPath, 'install', '--frozen-lockfile'],
     },
   ]

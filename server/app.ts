@@ -2,6 +2,7 @@
 // (app.fetch), so the same app serves on Bun and on Deno.
 import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
+import { MAX_FRAME_BYTES } from '../protocol/index.ts'
 import { agentRoutes } from './agents/index.ts'
 import { apiKeysRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
@@ -27,6 +28,8 @@ export function createApp(ctx: AppContext) {
         secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')),
         sign: [SESSION_COOKIE],
       },
+      // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
+      websocket: { maxPayloadLength: MAX_FRAME_BYTES },
     })
       .use(httpBase(ctx))
       .use(

@@ -9,7 +9,8 @@ export const Role = oneOf(USER_ROLES)
 export const Status = oneOf(USER_STATUSES)
 
 export const LoginBody = t.Object({
-  username: t.String({ minLength: 1, maxLength: 256 }),
+  // No NUL: Postgres text cannot hold it, and the failed-login lookup would error (500).
+  username: t.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]*$' }),
   password: t.String({ minLength: 1, maxLength: 1024 }),
 })
 

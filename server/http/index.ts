@@ -22,6 +22,14 @@ export function describeValidation(error: ValidationLike): HttpError {
   return new HttpError(400, message, 'validation_error', field)
 }
 
+/**
+ * Postgres "data exception" codes that only a request's own values cause: a NUL character in
+ * text (22021) or in JSON (22P05), a number too large for its column (22003). Same codes on
+ * PGlite and postgres-js; drizzle puts the driver error in `cause`.
+ */
+const BAD_VALUE_SQLSTATES = new Set(['22021', '22P05', '22003'])
+const sqlState = (error: unknown) => String((error as { cause?: { code?: unknown } } | null)?.cause?.code)
+
 const startTimes = new WeakMap<Request, number>()
 
 export function httpBase(ctx: AppContext) {
@@ -34,6 +42,8 @@ export function httpBase(ctx: AppContext) {
       let httpError: HttpError
       if (error instanceof HttpError) httpError = error
       else if (code === 'VALIDATION') httpError = describeValidation(error as unknown as ValidationLike)
+      // A route's own parser may refuse a body with its own error (e.g. 413); Elysia wraps it.
+      else if (code === 'PARSE' && (error as Error).cause instanceof HttpError) httpError = (error as Error).cause as HttpError
       else if (code === 'PARSE')
         httpError = new HttpError(400, 'The request body is not valid JSON', 'invalid_json', 'body')
       else if (code === 'NOT_FOUND')
@@ -48,7 +58,17 @@ export function httpBase(ctx: AppContext) {
           'Your session cookie is not valid; please log in again',
           'unauthorized',
         )
-      else if (typeof code === 'number')
+      else if (BAD_VALUE_SQLSTATES.has(sqlState(error))) {
+        log.warn('value refused by the database', {
+          path: new URL(request.url).pathname,
+          code: sqlState(error),
+        })
+        httpError = new HttpError(
+          400,
+          'A value in the request cannot be stored (a NUL character, or a number out of range)',
+          'invalid_request',
+        )
+      } else if (typeof code === 'number')
         httpError = new HttpError(code, (error as unknown as Error).message || 'Request failed')
       else {
         log.error('unhandled error', { method: request.method, path: new URL(request.url).pathname, error })

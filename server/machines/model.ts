@@ -7,7 +7,8 @@ import { oneOf } from '../http/schema.ts'
 export const MachineIdParams = t.Object({ id: MachineId })
 export const MachineUserParams = t.Object({ id: MachineId, user_id: t.Integer({ minimum: 1 }) })
 
-export const RegisterTokenBody = t.Object({ tenant_id: t.Integer({ minimum: 1 }) })
+/** tenant_id is a Postgres integer: a larger number is a 400, not a database error. */
+export const RegisterTokenBody = t.Object({ tenant_id: t.Integer({ minimum: 1, maximum: 2_147_483_647 }) })
 
 export const AgentRegisterBody = t.Object({
   registration_token: t.String({ minLength: 1, maxLength: 256 }),
@@ -25,4 +26,7 @@ export const AssignBody = t.Object({
   permission: t.Optional(oneOf(MACHINE_PERMISSIONS)),
 })
 
-export const BrowseQuery = t.Object({ path: t.Optional(t.String({ minLength: 1, maxLength: 4096 })) })
+// No NUL: no file system path holds one, and Postgres cannot store it in the queued command (500).
+export const BrowseQuery = t.Object({
+  path: t.Optional(t.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]*$' })),
+})

@@ -2,7 +2,8 @@
 import { t } from 'elysia'
 import { Id, TokenUsage } from '../../protocol/index.ts'
 
-const Limit = t.Union([t.Integer({ minimum: 0 }), t.Null()])
+// Bounded so a huge number is a 400, not a bigint overflow in the database.
+const Limit = t.Union([t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), t.Null()])
 
 export const QuotaBody = t.Object({
   daily_token_limit: t.Optional(Limit),

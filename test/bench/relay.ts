@@ -31,16 +31,26 @@ for (let i = 0; i < rounds + WARMUP; i++) {
 
 for (const transport of ['websocket', 'long_poll'] as const) {
   const reg = await registerMachine(server.request, admin)
-  await server.request(`/api/remote/machines/${reg.machineId}/assign`, { method: 'POST', cookie: admin, json: { user_id: user.id, permission: 'user' } })
+  await server.request(`/api/remote/machines/${reg.machineId}/assign`, {
+    method: 'POST',
+    cookie: admin,
+    json: { user_id: user.id, permission: 'user' },
+  })
   const agent = new FakeAgent({ url: server.url, token: reg.agentToken, machineId: reg.machineId, transport })
   await agent.connect()
   for (let i = 0; i < 200; i++) {
-    const m = (await (await server.request(`/api/remote/machines/${reg.machineId}`, { cookie: admin })).json()) as { status: string }
+    const m = (await (
+      await server.request(`/api/remote/machines/${reg.machineId}`, { cookie: admin })
+    ).json()) as { status: string }
     if (m.status === 'online') break
     await Bun.sleep(25)
   }
   const created = (await (
-    await server.request('/api/remote/sessions', { method: 'POST', cookie: user.cookie, json: { machine_id: reg.machineId, project_path: '/tmp' } })
+    await server.request('/api/remote/sessions', {
+      method: 'POST',
+      cookie: user.cookie,
+      json: { machine_id: reg.machineId, project_path: '/tmp' },
+    })
   ).json()) as { session: { session_id: string } }
   const id = created.session.session_id
   await agent.waitForCommand('session.start')
@@ -53,7 +63,8 @@ for (const transport of ['websocket', 'long_poll'] as const) {
   const seen = new Map<number, number>()
   void (async () => {
     for (let r = await reader.read(); !r.done; r = await reader.read()) {
-      for (const ev of parser.push(r.value)) if (ev.event === 'output') seen.set(Number(ev.id), performance.now())
+      for (const ev of parser.push(r.value))
+        if (ev.event === 'output') seen.set(Number(ev.id), performance.now())
     }
   })()
 
@@ -61,10 +72,27 @@ for (const transport of ['websocket', 'long_poll'] as const) {
   const sse: number[] = []
   for (let i = 0; i < rounds + WARMUP; i++) {
     const t0 = performance.now()
-    const sent = (await (await server.request(`/api/remote/sessions/${id}/chat`, { method: 'POST', cookie: user.cookie, json: { content: `m${i}` } })).json()) as { message_id: string }
-    await agent.waitFor(() => agent.commands.find((c) => c.type === 'session.input' && (c as CommandOf<'session.input'>).message_id === sent.message_id), 5000)
+    const sent = (await (
+      await server.request(`/api/remote/sessions/${id}/chat`, {
+        method: 'POST',
+        cookie: user.cookie,
+        json: { content: `m${i}` },
+      })
+    ).json()) as { message_id: string }
+    await agent.waitFor(
+      () =>
+        agent.commands.find(
+          (c) =>
+            c.type === 'session.input' && (c as CommandOf<'session.input'>).message_id === sent.message_id,
+        ),
+      5000,
+    )
     const t1 = performance.now()
-    await agent.send({ type: 'session.output', session_id: id, records: [{ seq: i, stream: 'stdout', data: `r${i}`, ts: new Date().toISOString() }] })
+    await agent.send({
+      type: 'session.output',
+      session_id: id,
+      records: [{ seq: i, stream: 'stdout', data: `r${i}`, ts: new Date().toISOString() }],
+    })
     while (!seen.has(i)) await Bun.sleep(0)
     if (i >= WARMUP) {
       chat.push(t1 - t0)
@@ -78,9 +106,13 @@ for (const transport of ['websocket', 'long_poll'] as const) {
 
 console.log(`relay latency over ${rounds} rounds per transport (loopback, ${server.ctx.database.kind})`)
 console.log(`baseline GET /api/auth/me: p50 ${ms(pct(baseline, 50))}, p99 ${ms(pct(baseline, 99))}`)
-console.log('transport   | chat->agent p50 | p99       | agent->SSE p50 | p99       | chat p50 / baseline p50')
+console.log(
+  'transport   | chat->agent p50 | p99       | agent->SSE p50 | p99       | chat p50 / baseline p50',
+)
 for (const r of results) {
-  console.log(`${r.transport.padEnd(11)} | ${ms(pct(r.chat, 50)).padEnd(15)} | ${ms(pct(r.chat, 99)).padEnd(9)} | ${ms(pct(r.sse, 50)).padEnd(14)} | ${ms(pct(r.sse, 99)).padEnd(9)} | ${(pct(r.chat, 50) / pct(baseline, 50)).toFixed(1)}x`)
+  console.log(
+    `${r.transport.padEnd(11)} | ${ms(pct(r.chat, 50)).padEnd(15)} | ${ms(pct(r.chat, 99)).padEnd(9)} | ${ms(pct(r.sse, 50)).padEnd(14)} | ${ms(pct(r.sse, 99)).padEnd(9)} | ${(pct(r.chat, 50) / pct(baseline, 50)).toFixed(1)}x`,
+  )
 }
 await server.stop()
 process.exit(0)

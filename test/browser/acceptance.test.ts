@@ -11,15 +11,15 @@ import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
 import { AGENT_BINARY, ensureAgentBinary, runAgentBinary } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
-import { ADMIN_PASSWORD, createUser, startTestServer, type TestServer } from '../support/server.ts'
-import { type Browser, ensureUiBuilt, login, logout, openBrowser, ROOT, screenshots } from './browser.ts'
+import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
+import { type BrowserSuite, logout, ROOT, screenshots, signIn, startBrowserSuite } from './browser.ts'
 
 const REPLY = 'Hello from the fake model, through the browser.'
 const REAL_KEY = 'sk-real-provider-key-browser-0123456789'
 const STEP_MS = 120_000
+let suite: BrowserSuite
 let server: TestServer
 let fake: FakeLlm
-let browser: Browser
 let page: Page
 const processes: Subprocess[] = []
 let machineId: string
@@ -27,20 +27,18 @@ let agentDir: string | undefined
 let workDir: string
 
 beforeAll(async () => {
-  ensureUiBuilt()
   await ensureAgentBinary()
   fake = await startFakeLlm({ reply: REPLY, usage: { input: 21, output: 8 } })
-  server = await startTestServer({ listen: true })
-  browser = await openBrowser(server.url)
-  page = browser.page
+  suite = await startBrowserSuite()
+  server = suite.server
+  page = suite.page
 }, 300_000)
 
 afterAll(async () => {
   for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
   await Promise.all(processes.map((p) => p.exited))
   if (agentDir) rmSync(agentDir, { recursive: true, force: true })
-  await browser?.close()
-  await server?.stop()
+  await suite?.close()
   await fake?.close()
 })
 
@@ -77,8 +75,7 @@ describe('acceptance in the browser with the real agent and CLI', () => {
     'the admin stores a key, registers the agent with the copied command and assigns a user',
     async () => {
       await createUser(server, await server.login(), 'quinn')
-      await login(page, 'admin', ADMIN_PASSWORD)
-      await page.waitForURL('**/workspace')
+      await signIn(page, 'admin', ADMIN_PASSWORD)
       await page.goto('/manage/remote/api-keys')
       await page.getByTestId('add-key').click()
       const keyDialog = page.getByRole('dialog')
@@ -112,8 +109,7 @@ describe('acceptance in the browser with the real agent and CLI', () => {
     'the user starts a session, sends a message, sees the streamed answer and stops it',
     async () => {
       await logout(page)
-      await login(page, 'quinn', 'quinn-password')
-      await page.waitForURL('**/workspace')
+      await signIn(page, 'quinn', 'quinn-password')
       await page.getByTestId('new-session').click()
       const dialog = page.getByRole('dialog')
       await dialog.getByText('lab-box').waitFor()

@@ -4,7 +4,8 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
-import type { TestServer } from '../support/server.ts'
+import { FakeAgent } from '../support/fake-agent.ts'
+import { startTestServer, type TestServer } from '../support/server.ts'
 
 export const ROOT = join(import.meta.dir, '../..')
 export const SCREENSHOT_DIR = join(ROOT, 'test-output/screenshots')
@@ -18,6 +19,8 @@ const CHROMIUM_ARGS = [
   '--no-first-run',
   '--disable-sync',
 ]
+/** How long one browser step may take. */
+export const BROWSER_TEST_MS = 60_000
 export const WIDE = { width: 1280, height: 800 }
 export const PHONE = { width: 390, height: 844 }
 
@@ -57,6 +60,41 @@ export async function openBrowser(baseUrl: string, locale = 'en-US'): Promise<Br
   }
 }
 
+/** What each browser test file starts from: a listening server with the built UI, and Chromium. */
+export interface BrowserSuite {
+  server: TestServer
+  browser: Browser
+  page: Page
+  /** Closes the browser, then stops the server. */
+  close(): Promise<void>
+}
+
+export interface BrowserSuiteOptions {
+  env?: Record<string, string>
+  /** The address the browser opens instead of the server's own (a proxy in front of it). */
+  via?: (server: TestServer) => string
+}
+
+export async function startBrowserSuite(options: BrowserSuiteOptions = {}): Promise<BrowserSuite> {
+  ensureUiBuilt()
+  const server = await startTestServer({ listen: true, env: options.env })
+  try {
+    const browser = await openBrowser(options.via?.(server) ?? server.url)
+    return {
+      server,
+      browser,
+      page: browser.page,
+      async close() {
+        await browser.close()
+        await server.stop()
+      },
+    }
+  } catch (error) {
+    await server.stop()
+    throw error
+  }
+}
+
 /** Saves the page at desktop and phone width: `<name>-1280.png` and `<name>-390.png`. */
 export async function screenshots(page: Page, name: string): Promise<void> {
   mkdirSync(SCREENSHOT_DIR, { recursive: true })
@@ -88,12 +126,33 @@ export async function registerAgent(server: TestServer, token: string, name: str
   return { machineId, agentToken: ((await res.json()) as { agent_token: string }).agent_token }
 }
 
+/** Connects the protocol test agent for a registered machine, over WebSocket. */
+export async function connectAgent(
+  server: TestServer,
+  machine: { machineId: string; agentToken: string },
+): Promise<FakeAgent> {
+  const agent = new FakeAgent({
+    url: server.url,
+    token: machine.agentToken,
+    machineId: machine.machineId,
+    transport: 'websocket',
+  })
+  await agent.connect()
+  return agent
+}
+
 /** Signs in through the login form (labels match in either language). */
 export async function login(page: Page, username: string, password: string): Promise<void> {
   await page.goto('/login')
   await page.getByLabel(/username|用户名/i).fill(username)
   await page.getByLabel(/password|密码/i).fill(password)
   await page.getByRole('button', { name: /sign in|登录/i }).click()
+}
+
+/** Signs in and waits for the workspace, where every sign-in lands. */
+export async function signIn(page: Page, username: string, password: string): Promise<void> {
+  await login(page, username, password)
+  await page.waitForURL('**/workspace')
 }
 
 export async function logout(page: Page): Promise<void> {

@@ -3,21 +3,22 @@
 // non-admin guard, and screenshots of every page at 1280 and 390 px.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Page } from 'playwright-core'
-import { FakeAgent } from '../support/fake-agent.ts'
-import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.ts'
+import type { FakeAgent } from '../support/fake-agent.ts'
+import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
 import {
-  type Browser,
-  ensureUiBuilt,
+  BROWSER_TEST_MS,
+  type BrowserSuite,
+  connectAgent,
   login,
   logout,
-  openBrowser,
   registerAgent,
   screenshots,
+  signIn,
+  startBrowserSuite,
 } from './browser.ts'
 
-const BROWSER_TEST_MS = 60_000
+let suite: BrowserSuite
 let server: TestServer
-let browser: Browser
 let page: Page
 let machine: { machineId: string; agentToken: string }
 let agent: FakeAgent | undefined
@@ -26,16 +27,14 @@ const SECRET_KEY = 'sk-test-browser-0123456789abcdef'
 const MAX_FAILURES = 2
 
 beforeAll(async () => {
-  ensureUiBuilt()
-  server = await startTestServer({ listen: true, env: { LOGIN_MAX_FAILURES_PER_USER: String(MAX_FAILURES) } })
-  browser = await openBrowser(server.url)
-  page = browser.page
+  suite = await startBrowserSuite({ env: { LOGIN_MAX_FAILURES_PER_USER: String(MAX_FAILURES) } })
+  server = suite.server
+  page = suite.page
 }, BROWSER_TEST_MS * 3)
 
 afterAll(async () => {
   await agent?.close()
-  await browser?.close()
-  await server?.stop()
+  await suite?.close()
 })
 
 describe('browser UI', () => {
@@ -56,8 +55,7 @@ describe('browser UI', () => {
   test(
     'the admin signs in, sees the admin navigation and the workspace',
     async () => {
-      await login(page, 'admin', ADMIN_PASSWORD)
-      await page.waitForURL('**/workspace')
+      await signIn(page, 'admin', ADMIN_PASSWORD)
       await expect(page.getByTestId('current-user').textContent()).resolves.toBe('admin')
       expect(await page.getByTestId('admin-nav').isVisible()).toBe(true)
       await screenshots(page, 'workspace')
@@ -124,13 +122,7 @@ describe('browser UI', () => {
 
       machine = await registerAgent(server, shown, 'build-box')
       await page.locator(`tr[data-machine-id="${machine.machineId}"] [data-status="offline"]`).waitFor()
-      agent = new FakeAgent({
-        url: server.url,
-        token: machine.agentToken,
-        machineId: machine.machineId,
-        transport: 'websocket',
-      })
-      await agent.connect()
+      agent = await connectAgent(server, machine)
       await page
         .locator(`tr[data-machine-id="${machine.machineId}"] [data-status="online"]`)
         .waitFor({ timeout: 15_000 })
@@ -215,8 +207,7 @@ describe('browser UI', () => {
     'a non-admin is turned away from /manage and sees no admin navigation',
     async () => {
       await logout(page)
-      await login(page, 'alice', 'alice-password')
-      await page.waitForURL('**/workspace')
+      await signIn(page, 'alice', 'alice-password')
       expect(await page.getByTestId('admin-nav').count()).toBe(0)
       await page.goto('/manage/remote/machines')
       await page.waitForURL('**/workspace')

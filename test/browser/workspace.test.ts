@@ -6,22 +6,22 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Page } from 'playwright-core'
 import type { AgentFrame, Command } from '../../protocol/index.ts'
 import { flushUsage, recordUsage } from '../../server/quota/ledger.ts'
-import { FakeAgent } from '../support/fake-agent.ts'
-import { ADMIN_PASSWORD, createUser, startTestServer, type TestServer } from '../support/server.ts'
+import type { FakeAgent } from '../support/fake-agent.ts'
+import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import {
-  type Browser,
-  ensureUiBuilt,
-  login,
+  BROWSER_TEST_MS,
+  type BrowserSuite,
+  connectAgent,
   logout,
-  openBrowser,
   registerAgent,
   screenshots,
+  signIn,
+  startBrowserSuite,
 } from './browser.ts'
 import { type CutProxy, startCutProxy } from './cut-proxy.ts'
 
-const BROWSER_TEST_MS = 60_000
+let suite: BrowserSuite
 let server: TestServer
-let browser: Browser
 let page: Page
 let agent: FakeAgent
 let sessionId: string
@@ -50,8 +50,15 @@ const inputs = () =>
   agent.commands.filter((c): c is Extract<Command, { type: 'session.input' }> => c.type === 'session.input')
 
 beforeAll(async () => {
-  ensureUiBuilt()
-  server = await startTestServer({ listen: true })
+  // The browser reaches the server through a proxy the tests can cut.
+  suite = await startBrowserSuite({
+    via: (started) => {
+      proxy = startCutProxy(started.url)
+      return proxy.url
+    },
+  })
+  server = suite.server
+  page = suite.page
   const admin = await server.login()
   const bob = await createUser(server, admin, 'bob')
   bobId = bob.id
@@ -68,35 +75,20 @@ beforeAll(async () => {
     json: { user_id: bob.id, permission: 'user' },
   })
   if (assign.status !== 200) throw new Error(`assign: ${assign.status} ${await assign.text()}`)
-  agent = new FakeAgent({
-    url: server.url,
-    token: machine.agentToken,
-    machineId: machine.machineId,
-    transport: 'websocket',
-  })
-  await agent.connect()
-  proxy = startCutProxy(server.url)
-  browser = await openBrowser(proxy.url)
-  page = browser.page
+  agent = await connectAgent(server, machine)
 }, BROWSER_TEST_MS * 3)
 
 afterAll(async () => {
   await agent?.close()
-  await browser?.close()
+  await suite?.close()
   await proxy?.stop()
-  await server?.stop()
 })
-
-async function signIn(username: string, password: string) {
-  await login(page, username, password)
-  await page.waitForURL('**/workspace')
-}
 
 describe('workspace in the browser', () => {
   test(
     'a user starts a session on their online machine from the new-session dialog',
     async () => {
-      await signIn('bob', 'bob-password')
+      await signIn(page, 'bob', 'bob-password')
       await page.getByText('No sessions yet').waitFor()
       await page.getByTestId('new-session').click()
       const dialog = page.getByRole('dialog')
@@ -221,7 +213,7 @@ describe('workspace in the browser', () => {
       }
       await flushUsage(server.ctx)
       await logout(page)
-      await signIn('admin', ADMIN_PASSWORD)
+      await signIn(page, 'admin', ADMIN_PASSWORD)
       await page.goto('/manage/sessions')
       const row = page.getByTestId('sessions-table').locator('tr', { hasText: 'Fix the build' })
       await row.waitFor()

@@ -1,0 +1,92 @@
+// What the channel refuses or repairs so that one bad frame can neither exhaust the server nor
+// leave a permanent gap: oversized frames on both transports, and NUL in CLI output.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { MAX_FRAME_BYTES } from '../../protocol/index.ts'
+import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { sessionOutput, sessions } from '../db/schema/index.ts'
+
+let server: TestServer
+let admin: string
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true, env: { AGENT_LONG_POLL_TIMEOUT_MS: '300' } })
+  admin = await server.login()
+})
+afterAll(() => server.stop())
+
+async function machineWithSession() {
+  const m = await registerMachine(server.request, admin)
+  const [session] = await server.ctx.db
+    .insert(sessions)
+    .values({ tenantId: 1, userId: 1, remoteMachineId: m.machineId, projectPath: '/w', cliTool: 'generic' })
+    .returning()
+  return { ...m, sessionId: session!.id }
+}
+
+describe('agent channel limits', () => {
+  test('a long-poll body over the frame limit is a 413 and stores nothing', async () => {
+    const m = await machineWithSession()
+    const big = 'x'.repeat(MAX_FRAME_BYTES)
+    const res = await fetch(`${server.url}/api/remote/agent/message`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${m.agentToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        events: [
+          {
+            type: 'session.output',
+            session_id: m.sessionId,
+            records: [{ seq: 0, stream: 'stdout', data: big, ts: new Date().toISOString() }],
+          },
+        ],
+        wait: false,
+      }),
+    })
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as { error: { type: string } }).error.type).toBe('payload_too_large')
+    const rows = await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, m.sessionId))
+    expect(rows).toEqual([])
+  })
+
+  test('a WebSocket message over the frame limit closes that socket (1009); the agent may reconnect', async () => {
+    const m = await machineWithSession()
+    const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    await agent.connect()
+    await agent.waitForFrame('welcome')
+    await agent.send('x'.repeat(MAX_FRAME_BYTES + 1))
+    await agent.waitFor(() => agent.closeCode !== undefined, 5000, 'close')
+    expect(agent.closeCode).toBe(1009)
+    const again = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    await again.connect()
+    await again.waitForFrame('welcome')
+    await again.close()
+  })
+
+  test('NUL in CLI output is stored as U+FFFD instead of failing the frame forever', async () => {
+    const m = await machineWithSession()
+    const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    await agent.connect()
+    await agent.waitForFrame('welcome')
+    await agent.send({
+      type: 'session.output',
+      id: 'nul-frame',
+      session_id: m.sessionId,
+      records: [
+        {
+          seq: 0,
+          stream: 'stdout',
+          data: 'a\u0000b',
+          ts: new Date().toISOString(),
+          event: { kind: 'assistant_text', text: 'x\u0000y' },
+        },
+      ],
+    })
+    await agent.waitFor(() => agent.frames.find((f) => f.type === 'received' && f.ids.includes('nul-frame')), 5000, 'received')
+    const [row] = await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, m.sessionId))
+    expect(row?.data).toBe('a\uFFFDb')
+    expect(row?.event).toEqual({ kind: 'assistant_text', text: 'x\uFFFDy' })
+    expect(agent.errors).toEqual([])
+    await agent.close()
+  })
+})
