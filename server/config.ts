@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   AGENT_HEARTBEAT_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
   AGENT_LONG_POLL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 55_000, default: 25_000 }),
   AGENT_OFFLINE_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
+  AGENT_HEARTBEAT_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 1000 }),
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   AGENT_MAX_CONNECTIONS: Type.Optional(Type.Integer({ minimum: 1 })),
@@ -69,6 +70,8 @@ export interface Config {
     heartbeatIntervalSeconds: number
     longPollTimeoutMs: number
     offlineGraceMs: number
+    /** Heartbeats are batched in memory and written in one UPDATE this often. */
+    heartbeatFlushMs: number
   }
   /** Lifetime of a proxy token; agents renew it over the channel while the session lives. */
   proxyTokenTtlSeconds: number
@@ -103,6 +106,7 @@ const INTEGER_KEYS = new Set([
   'AGENT_HEARTBEAT_INTERVAL_SECONDS',
   'AGENT_LONG_POLL_TIMEOUT_MS',
   'AGENT_OFFLINE_GRACE_MS',
+  'AGENT_HEARTBEAT_FLUSH_MS',
   'AGENT_MAX_CONNECTIONS',
   'AGENT_FD_RESERVE',
   'OPEN_FILES_LIMIT_FALLBACK',
@@ -187,6 +191,7 @@ export function loadConfig(
       heartbeatIntervalSeconds: env.AGENT_HEARTBEAT_INTERVAL_SECONDS,
       longPollTimeoutMs: env.AGENT_LONG_POLL_TIMEOUT_MS,
       offlineGraceMs: env.AGENT_OFFLINE_GRACE_MS,
+      heartbeatFlushMs: env.AGENT_HEARTBEAT_FLUSH_MS,
     },
     proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,

@@ -68,7 +68,7 @@ async function handleFrame(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
     case 'hello':
       return handleHello(ctx, agent, frame)
     case 'heartbeat':
-      await recordHeartbeat(ctx, agent, frame.system_info)
+      recordHeartbeat(ctx, agent, frame.system_info)
       await endExitedSessions(ctx, agent, frame)
       return []
     case 'ack':
@@ -234,6 +234,19 @@ async function endExitedSessions(ctx: AppContext, agent: AgentIdentity, frame: A
 }
 
 /** Stores each (session, seq) once; only records new to the table are announced. */
+/**
+ * Postgres text cannot hold U+0000, which a CLI printing a binary byte produces: it becomes
+ * U+FFFD, as a terminal would show it, instead of a frame the server can never store.
+ */
+function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T
+  if (Array.isArray(value)) return value.map(withoutNul) as T
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T
+  }
+  return value
+}
+
 async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFrameOf<'session.output'>) {
   await ownSession(ctx, agent, frame.session_id, frame.type)
   const inserted = await ctx.db
@@ -243,8 +256,8 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
         sessionId: frame.session_id,
         seq: r.seq,
         stream: r.stream,
-        data: r.data,
-        event: r.event ?? null,
+        data: withoutNul(r.data),
+        event: r.event ? withoutNul(r.event) : null,
         ts: new Date(r.ts),
       })),
     )

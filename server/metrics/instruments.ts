@@ -30,6 +30,18 @@ function createInstruments() {
       'Agent upgrades and long-polls refused with 503 because the connection cap was reached.',
       ['transport'],
     ),
+    heartbeats: registry.counter(
+      'openace_agent_heartbeats_total',
+      'Agent heartbeats received on this instance.',
+    ),
+    heartbeatFlushes: registry.counter(
+      'openace_db_heartbeat_flushes_total',
+      'Batched UPDATE statements that wrote buffered heartbeats to the database (one per flush and chunk).',
+    ),
+    heartbeatRowsFlushed: registry.counter(
+      'openace_db_heartbeat_rows_total',
+      'Machine rows written by heartbeat flushes (several heartbeats of one machine in a flush count once).',
+    ),
     commandsQueued: registry.counter('openace_agent_commands_queued_total', 'Commands queued for agents.'),
     commandDelivery: registry.histogram(
       'openace_agent_command_delivery_seconds',

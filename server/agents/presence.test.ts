@@ -1,0 +1,141 @@
+// Batched heartbeats: many heartbeats from several agents become a few multi-row UPDATEs, the
+// latest system_info wins, the sweeper sees buffered heartbeats, and a closed channel's buffered
+// heartbeat does not bring its machine back online.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { remoteMachines } from '../db/schema/index.ts'
+import { appMetrics } from '../metrics/instruments.ts'
+import { flushHeartbeats, markDisconnected, sweepSilentMachines } from './presence.ts'
+
+const FLUSH_MS = 400
+let server: TestServer
+let admin: string
+const agents: FakeAgent[] = []
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true, env: { AGENT_HEARTBEAT_FLUSH_MS: String(FLUSH_MS) } })
+  admin = await server.login()
+}, 60_000)
+afterAll(async () => {
+  for (const a of agents) await a.close()
+  await server.stop()
+}, 60_000)
+
+async function connected(transport: 'websocket' | 'long_poll' = 'websocket') {
+  const m = await registerMachine(server.request, admin)
+  const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
+  agents.push(agent)
+  await agent.connect()
+  await agent.waitForFrame('welcome')
+  return { ...m, agent }
+}
+
+const machineRow = async (id: string) =>
+  (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
+
+const metrics = () => appMetrics(server.ctx)
+const counters = () => ({
+  heartbeats: metrics().heartbeats.value(),
+  flushes: metrics().heartbeatFlushes.value(),
+  rows: metrics().heartbeatRowsFlushed.value(),
+})
+
+describe('batched heartbeats', () => {
+  test('N heartbeats from M agents cost a few UPDATEs, and the last system_info is stored', async () => {
+    const machines = await Promise.all([connected(), connected(), connected()])
+    const perAgent = 40
+    await flushHeartbeats(server.ctx)
+    const before = counters()
+    const started = Date.now()
+    for (let i = 0; i < perAgent; i++)
+      for (const m of machines)
+        await m.agent.send({ type: 'heartbeat', system_info: { beat: i }, sessions: [] })
+    const total = perAgent * machines.length
+    await until(() => counters().heartbeats - before.heartbeats === total, 'heartbeats received')
+    for (const m of machines)
+      await until(async () => (await machineRow(m.machineId)).systemInfo.beat === perAgent - 1, 'flushed')
+    const elapsed = Date.now() - started
+    const after = counters()
+    const flushes = after.flushes - before.flushes
+    // At most one statement per flush interval that passed (plus the one in flight), not one per heartbeat.
+    expect(flushes).toBeGreaterThanOrEqual(1)
+    expect(flushes).toBeLessThanOrEqual(Math.ceil(elapsed / FLUSH_MS) + 1)
+    expect(flushes).toBeLessThan(total / 10)
+    // Each flush writes each machine once, however many heartbeats it sent meanwhile.
+    expect(after.rows - before.rows).toBeLessThanOrEqual(flushes * machines.length)
+    expect(after.rows - before.rows).toBeLessThan(total)
+    for (const m of machines) expect((await machineRow(m.machineId)).status).toBe('online')
+  })
+
+  test('a heartbeat without system_info keeps the stored one', async () => {
+    const { machineId, agent } = await connected()
+    await agent.send({ type: 'heartbeat', system_info: { load: 0.25 }, sessions: [] })
+    await until(async () => (await machineRow(machineId)).systemInfo.load === 0.25, 'first flush')
+    const before = (await machineRow(machineId)).lastHeartbeat!
+    const seen = counters().heartbeats
+    await agent.send({ type: 'heartbeat', sessions: [] })
+    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await flushHeartbeats(server.ctx)
+    const row = await machineRow(machineId)
+    expect(row.systemInfo.load).toBe(0.25)
+    expect(row.lastHeartbeat!.getTime()).toBeGreaterThanOrEqual(before.getTime())
+  })
+
+  test('the sweeper writes buffered heartbeats before judging silence', async () => {
+    const { machineId, agent } = await connected()
+    const longAgo = new Date(Date.now() - 10 * 60_000)
+    await server.ctx.db
+      .update(remoteMachines)
+      .set({ lastHeartbeat: longAgo })
+      .where(eq(remoteMachines.machineId, machineId))
+    const seen = counters().heartbeats
+    await agent.send({ type: 'heartbeat', sessions: [] })
+    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await sweepSilentMachines(server.ctx)
+    const row = await machineRow(machineId)
+    expect(row.status).toBe('online')
+    expect(row.lastHeartbeat!.getTime()).toBeGreaterThan(longAgo.getTime())
+  })
+
+  test('a buffered heartbeat does not revive a machine marked offline', async () => {
+    const { machineId, agent } = await connected()
+    await flushHeartbeats(server.ctx)
+    const seen = counters().heartbeats
+    await agent.send({ type: 'heartbeat', sessions: [] })
+    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    const { connectionEpoch } = await machineRow(machineId)
+    await markDisconnected(server.ctx, machineId, connectionEpoch, 'test')
+    await flushHeartbeats(server.ctx)
+    expect(await machineRow(machineId)).toMatchObject({ status: 'offline', connected: false })
+  })
+
+  test('a stale close (older epoch) leaves the buffered heartbeat to be written', async () => {
+    const { machineId, agent } = await connected()
+    await flushHeartbeats(server.ctx)
+    const first = await machineRow(machineId)
+    const seen = counters().heartbeats
+    await agent.send({ type: 'heartbeat', system_info: { stale: true }, sessions: [] })
+    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await markDisconnected(server.ctx, machineId, first.connectionEpoch - 1, 'old socket')
+    await flushHeartbeats(server.ctx)
+    const row = await machineRow(machineId)
+    expect(row).toMatchObject({ status: 'online', connected: true })
+    expect(row.systemInfo.stale).toBe(true)
+  })
+
+  test('long-polls of a machine already online over long-poll write nothing but the buffered time', async () => {
+    const { machineId, agent } = await connected('long_poll')
+    await flushHeartbeats(server.ctx)
+    const first = await machineRow(machineId)
+    expect(first).toMatchObject({ status: 'online', transport: 'long_poll' })
+    const seen = counters().heartbeats
+    for (let i = 0; i < 5; i++) await agent.send({ type: 'heartbeat', sessions: [] })
+    await until(() => counters().heartbeats - seen === 5, 'heartbeats received')
+    await flushHeartbeats(server.ctx)
+    const row = await machineRow(machineId)
+    expect(row.connectionEpoch).toBe(first.connectionEpoch)
+    expect(row.lastHeartbeat!.getTime()).toBeGreaterThan(first.lastHeartbeat!.getTime())
+  })
+})
