@@ -5,9 +5,9 @@ import { type Static, type TObject, type TProperties, Type } from '@sinclair/typ
 import {
   Id,
   IsoTime,
-  MachineId,
   MAX_OUTPUT_DATA_CHARS,
   MAX_OUTPUT_RECORDS_PER_BATCH,
+  MachineId,
   SystemInfo,
 } from './common.ts'
 import { OutputEvent, TokenUsage } from './events.ts'

@@ -1,8 +1,8 @@
 // Server -> agent frames that are not commands: the greeting, receipts for agent frames,
 // errors about a frame, and goodbye (the agent must stop and not reconnect).
 import { type Static, type TObject, Type } from '@sinclair/typebox'
-import { Id, IsoTime, MachineId } from './common.ts'
 import { COMMAND_SCHEMAS } from './commands.ts'
+import { Id, IsoTime, MachineId } from './common.ts'
 
 /** Sent in answer to hello. */
 export const WelcomeFrame = Type.Object({

@@ -1,9 +1,9 @@
 // How frames travel: the two endpoints, the long-poll envelope, the 401 answer that tells a
 // revoked agent to stop, and WebSocket close codes. Both transports carry the same frames.
 import { type Static, Type } from '@sinclair/typebox'
-import { MAX_EVENTS_PER_POLL } from './common.ts'
 import type { AgentFrame } from './agent-frames.ts'
 import { Command } from './commands.ts'
+import { MAX_EVENTS_PER_POLL } from './common.ts'
 import { ErrorFrame, GoodbyeFrame, ReceivedFrame, type ReplyFrame, WelcomeFrame } from './server-frames.ts'
 
 /** WebSocket endpoint (GET, upgrade). Header: `Authorization: Bearer <agent token>`. */

@@ -20,7 +20,10 @@ Without DATABASE_URL the embedded database in DATA_DIR (default ./data) is used.
 await prepare({ ui: true, agent: true })
 const server = Bun.spawn([process.execPath, 'server/main.ts'], {
   cwd: ROOT,
-  env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? MAX_HTTP_REQUESTS },
+  env: {
+    ...process.env,
+    BUN_CONFIG_MAX_HTTP_REQUESTS: process.env.BUN_CONFIG_MAX_HTTP_REQUESTS ?? MAX_HTTP_REQUESTS,
+  },
   stdio: ['inherit', 'inherit', 'inherit'],
 })
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => server.kill(signal))

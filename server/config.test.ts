@@ -41,7 +41,10 @@ describe('loadConfig', () => {
   })
 
   test('PUBLIC_URL loses its trailing slash; booleans parse', () => {
-    const c = loadConfig({ SECRET_KEY: 'a-long-enough-secret', PUBLIC_URL: 'https://ace.example.com/', TRUST_PROXY: 'true' }, quiet)
+    const c = loadConfig(
+      { SECRET_KEY: 'a-long-enough-secret', PUBLIC_URL: 'https://ace.example.com/', TRUST_PROXY: 'true' },
+      quiet,
+    )
     expect(c.publicUrl).toBe('https://ace.example.com')
     expect(c.trustProxy).toBe(true)
   })

@@ -1,10 +1,11 @@
 // Reads and validates the server's environment once, at start-up, so every other module
 // receives typed settings and a bad value fails loudly with the variable's name.
-import { mkdirSync, readFileSync, writeFileSync, existsSync, chmodSync } from 'node:fs'
+
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { randomBytes } from 'node:crypto'
-import { Type, type Static } from '@sinclair/typebox'
+import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const

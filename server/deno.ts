@@ -36,8 +36,7 @@ const http = Deno.serve(
 )
 
 async function shutdown() {
-  await http.shutdown()
-  await server.close()
+  await server.close(() => http.shutdown())
   Deno.exit(0)
 }
 Deno.addSignalListener('SIGINT', () => void shutdown())

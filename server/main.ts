@@ -34,8 +34,7 @@ async function shutdown(signal: string) {
   if (stopping) return
   stopping = true
   log.info('shutting down', { signal })
-  await server.app.stop(true).catch(() => {})
-  await server.close()
+  await server.close(() => server.app.stop(true))
   log.info('stopped')
   process.exit(0)
 }

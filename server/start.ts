@@ -13,8 +13,12 @@ export interface PreparedServer {
   app: ReturnType<typeof createApp>
   ctx: AppContext
   database: Database
-  /** Stops background work and closes the database (PGlite must be closed cleanly). */
-  close(): Promise<void>
+  /**
+   * Shuts down in the one safe order: background work and agent channels first (so handlers of
+   * the connections about to drop know the server is going away), then the listener, then the
+   * database (PGlite must be closed cleanly).
+   */
+  close(stopListening?: () => Promise<unknown>): Promise<void>
 }
 
 export interface PrepareOptions {
@@ -43,10 +47,11 @@ export async function prepareServer(config: Config, options: PrepareOptions = {}
       app,
       ctx,
       database,
-      async close() {
+      async close(stopListening) {
         if (closed) return
         closed = true
         await ctx.close()
+        await stopListening?.().catch(() => {})
         await database.close()
       },
     }

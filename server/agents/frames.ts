@@ -13,10 +13,10 @@ import {
 } from '../../protocol/index.ts'
 import type { Target } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
+import { remoteMachines, type SessionStatus, sessionOutput, sessions } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { storeUsageReport } from '../quota/reports.ts'
 import { recordPermissionRequests } from '../sessions/permissions.ts'
-import { remoteMachines, type SessionStatus, sessionOutput, sessions } from '../db/schema/index.ts'
 import type { AgentIdentity } from './auth.ts'
 import { ackCommands } from './commands.ts'
 import { recordHeartbeat } from './presence.ts'
@@ -239,7 +239,8 @@ async function endExitedSessions(ctx: AppContext, agent: AgentIdentity, frame: A
  * U+FFFD, as a terminal would show it, instead of a frame the server can never store.
  */
 function withoutNul<T>(value: T): T {
-  if (typeof value === 'string') return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T
+  if (typeof value === 'string')
+    return (value.includes('\u0000') ? value.replaceAll('\u0000', '\uFFFD') : value) as T
   if (Array.isArray(value)) return value.map(withoutNul) as T
   if (value && typeof value === 'object') {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T

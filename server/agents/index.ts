@@ -57,7 +57,11 @@ export function agentRoutes(ctx: AppContext) {
           const declared = Number(request.headers.get('content-length') ?? 0)
           const text = declared > MAX_FRAME_BYTES ? '' : await request.text()
           if (declared > MAX_FRAME_BYTES || text.length > MAX_FRAME_BYTES) {
-            throw new HttpError(413, `A long-poll body may not exceed ${MAX_FRAME_BYTES} bytes`, 'payload_too_large')
+            throw new HttpError(
+              413,
+              `A long-poll body may not exceed ${MAX_FRAME_BYTES} bytes`,
+              'payload_too_large',
+            )
           }
           try {
             return JSON.parse(text)

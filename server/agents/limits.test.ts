@@ -45,19 +45,32 @@ describe('agent channel limits', () => {
     })
     expect(res.status).toBe(413)
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('payload_too_large')
-    const rows = await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, m.sessionId))
+    const rows = await server.ctx.db
+      .select()
+      .from(sessionOutput)
+      .where(eq(sessionOutput.sessionId, m.sessionId))
     expect(rows).toEqual([])
   })
 
   test('a WebSocket message over the frame limit closes that socket (1009); the agent may reconnect', async () => {
     const m = await machineWithSession()
-    const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    const agent = new FakeAgent({
+      url: server.url,
+      token: m.agentToken,
+      machineId: m.machineId,
+      transport: 'websocket',
+    })
     await agent.connect()
     await agent.waitForFrame('welcome')
     await agent.send('x'.repeat(MAX_FRAME_BYTES + 1))
     await agent.waitFor(() => agent.closeCode !== undefined, 5000, 'close')
     expect(agent.closeCode).toBe(1009)
-    const again = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    const again = new FakeAgent({
+      url: server.url,
+      token: m.agentToken,
+      machineId: m.machineId,
+      transport: 'websocket',
+    })
     await again.connect()
     await again.waitForFrame('welcome')
     await again.close()
@@ -65,7 +78,12 @@ describe('agent channel limits', () => {
 
   test('NUL in CLI output is stored as U+FFFD instead of failing the frame forever', async () => {
     const m = await machineWithSession()
-    const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
+    const agent = new FakeAgent({
+      url: server.url,
+      token: m.agentToken,
+      machineId: m.machineId,
+      transport: 'websocket',
+    })
     await agent.connect()
     await agent.waitForFrame('welcome')
     await agent.send({
@@ -82,8 +100,15 @@ describe('agent channel limits', () => {
         },
       ],
     })
-    await agent.waitFor(() => agent.frames.find((f) => f.type === 'received' && f.ids.includes('nul-frame')), 5000, 'received')
-    const [row] = await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, m.sessionId))
+    await agent.waitFor(
+      () => agent.frames.find((f) => f.type === 'received' && f.ids.includes('nul-frame')),
+      5000,
+      'received',
+    )
+    const [row] = await server.ctx.db
+      .select()
+      .from(sessionOutput)
+      .where(eq(sessionOutput.sessionId, m.sessionId))
     expect(row?.data).toBe('a\uFFFDb')
     expect(row?.event).toEqual({ kind: 'assistant_text', text: 'x\uFFFDy' })
     expect(agent.errors).toEqual([])

@@ -1,9 +1,9 @@
 // GET /api/audit: the audit trail for system admins, newest first, filtered and paged.
 import { Elysia, t } from 'elysia'
-import { oneOf } from '../http/schema.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { AUDIT_OUTCOMES } from '../db/schema/index.ts'
+import { oneOf } from '../http/schema.ts'
 import { listAudit } from './service.ts'
 
 export const DEFAULT_AUDIT_PAGE = 50

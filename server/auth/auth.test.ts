@@ -1,18 +1,30 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
+import {
+  ADMIN_PASSWORD,
+  cookieFrom,
+  createUser,
+  startTestServer,
+  type TestServer,
+} from '../../test/support/server.ts'
 import { authSessions } from '../db/schema/index.ts'
-import { ADMIN_PASSWORD, cookieFrom, createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { hashToken, SESSION_COOKIE } from './service.ts'
 
 let server: TestServer
 
 beforeAll(async () => {
-  server = await startTestServer({ env: { LOGIN_MAX_FAILURES_PER_USER: '3', LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: 'true' } })
+  server = await startTestServer({
+    env: { LOGIN_MAX_FAILURES_PER_USER: '3', LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: 'true' },
+  })
 })
 afterAll(() => server.stop())
 
 const login = (username: string, password: string, ip = '10.0.0.1') =>
-  server.request('/api/auth/login', { method: 'POST', json: { username, password }, headers: { 'x-forwarded-for': ip } })
+  server.request('/api/auth/login', {
+    method: 'POST',
+    json: { username, password },
+    headers: { 'x-forwarded-for': ip },
+  })
 
 /** The raw session token inside a signed cookie header value. */
 function sessionToken(cookie: string): string {
@@ -60,7 +72,11 @@ describe('login', () => {
   })
 
   test('malformed JSON is a clear 400', async () => {
-    const res = await server.request('/api/auth/login', { method: 'POST', body: '{nope', headers: { 'content-type': 'application/json' } })
+    const res = await server.request('/api/auth/login', {
+      method: 'POST',
+      body: '{nope',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(res.status).toBe(400)
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('invalid_json')
   })
@@ -150,13 +166,19 @@ describe('CSRF', () => {
     })
     expect(res.status).toBe(403)
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('csrf_rejected')
-    const list = (await (await server.request('/api/users', { cookie })).json()) as { users: Array<{ username: string }> }
+    const list = (await (await server.request('/api/users', { cookie })).json()) as {
+      users: Array<{ username: string }>
+    }
     expect(list.users.map((u) => u.username)).not.toContain('mallory')
   })
 
   test('cross-site fetch metadata is refused too; same origin and no Origin (curl) pass', async () => {
     const cookie = await server.login()
-    const crossSite = await server.request('/api/auth/logout', { method: 'POST', cookie, headers: { 'sec-fetch-site': 'cross-site' } })
+    const crossSite = await server.request('/api/auth/logout', {
+      method: 'POST',
+      cookie,
+      headers: { 'sec-fetch-site': 'cross-site' },
+    })
     expect(crossSite.status).toBe(403)
     const same = await server.request('/api/auth/password', {
       method: 'POST',

@@ -35,7 +35,14 @@ describe('first-start admin', () => {
     const { bootstrap } = await import('./users.ts')
     await bootstrap(server.ctx, (line) => server!.logs.push(line))
     expect(server.logs.length).toBe(before)
-    const users = (await (await server.request('/api/users', { cookie: await server.login('admin', readFileSync(join(server.dataDir, INITIAL_PASSWORD_FILE), 'utf8').trim()) })).json()) as { users: unknown[] }
+    const users = (await (
+      await server.request('/api/users', {
+        cookie: await server.login(
+          'admin',
+          readFileSync(join(server.dataDir, INITIAL_PASSWORD_FILE), 'utf8').trim(),
+        ),
+      })
+    ).json()) as { users: unknown[] }
     expect(users.users.length).toBe(1)
   })
 })

@@ -2,8 +2,8 @@
 // any user, `{ auth: 'system_admin' }` for system admins. It resolves `user` and refuses
 // cookie-authenticated state changes from a foreign Origin (CSRF).
 import { Elysia } from 'elysia'
-import type { AppContext } from '../context/index.ts'
 import { type Actor, userActor } from '../audit/service.ts'
+import type { AppContext } from '../context/index.ts'
 import { forbidden, HttpError, unauthorized } from '../errors.ts'
 import { clientIp, type PeerAddressSource } from '../http/client-ip.ts'
 import { resolveSession, SESSION_COOKIE } from './service.ts'

@@ -1,7 +1,7 @@
 // Request and response schemas of the auth and users API.
 import { t } from 'elysia'
-import { oneOf } from '../http/schema.ts'
 import { USER_ROLES, USER_STATUSES } from '../db/schema/index.ts'
+import { oneOf } from '../http/schema.ts'
 
 export const Username = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' })
 export const NewPassword = t.String({ minLength: 8, maxLength: 256 })

@@ -2,10 +2,10 @@
 // settings, database, logger, audit and the clock. One object per server instance, so
 // tests can run several instances in one process.
 import { randomUUID } from 'node:crypto'
+import { type AuditFn, createAuditor } from '../audit/service.ts'
 import type { Config } from '../config.ts'
 import type { Database, Db } from '../db/index.ts'
 import type { Logger } from '../log.ts'
-import { type AuditFn, createAuditor } from '../audit/service.ts'
 
 export interface AppContext {
   /** Distinguishes server instances: Elysia dedups named plugins per instance with it. */

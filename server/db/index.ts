@@ -3,9 +3,9 @@
 // this module knows which one it talks to.
 import { mkdirSync } from 'node:fs'
 import { PGlite } from '@electric-sql/pglite'
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite'
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js'
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core'
 import postgres from 'postgres'
 import * as schema from './schema/index.ts'
 
@@ -31,12 +31,22 @@ export interface OpenDatabaseOptions {
   loadDataDir?: Blob
   /** Pool size for the postgres driver. */
   maxConnections?: number
+  /** Idle pool connections are closed after this many seconds. */
+  idleTimeoutSeconds?: number
 }
 
 export const DEFAULT_POOL_SIZE = 10
+/** Idle connections go back to the server after this long (seconds). */
+export const DEFAULT_IDLE_TIMEOUT_S = 30
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
-  if (options.url) return openPostgres(options.url, options.maxConnections ?? DEFAULT_POOL_SIZE)
+  if (options.url) {
+    return openPostgres(
+      options.url,
+      options.maxConnections ?? DEFAULT_POOL_SIZE,
+      options.idleTimeoutSeconds ?? DEFAULT_IDLE_TIMEOUT_S,
+    )
+  }
   return openPglite(options.dataDir ?? 'memory://', options.loadDataDir)
 }
 
@@ -69,8 +79,13 @@ async function openPglite(dataDir: string, loadDataDir?: Blob): Promise<Database
   } as Database
 }
 
-async function openPostgres(url: string, max: number): Promise<Database> {
-  const sql = postgres(url, { max, onnotice: () => {}, connection: { application_name: 'open-ace' } })
+async function openPostgres(url: string, max: number, idleTimeout: number): Promise<Database> {
+  const sql = postgres(url, {
+    max,
+    idle_timeout: idleTimeout,
+    onnotice: () => {},
+    connection: { application_name: 'open-ace' },
+  })
   const db = drizzlePostgres({ client: sql, schema, casing: 'snake_case' }) as unknown as Db
   // LISTEN set-ups still under way when the database closes are awaited first: ending the
   // pool under them would fail them with nobody left to catch it.

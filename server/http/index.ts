@@ -43,7 +43,8 @@ export function httpBase(ctx: AppContext) {
       if (error instanceof HttpError) httpError = error
       else if (code === 'VALIDATION') httpError = describeValidation(error as unknown as ValidationLike)
       // A route's own parser may refuse a body with its own error (e.g. 413); Elysia wraps it.
-      else if (code === 'PARSE' && (error as Error).cause instanceof HttpError) httpError = (error as Error).cause as HttpError
+      else if (code === 'PARSE' && (error as Error).cause instanceof HttpError)
+        httpError = (error as Error).cause as HttpError
       else if (code === 'PARSE')
         httpError = new HttpError(400, 'The request body is not valid JSON', 'invalid_json', 'body')
       else if (code === 'NOT_FOUND')

@@ -5,7 +5,9 @@ import type { Config } from '../config.ts'
 export function publicBaseUrl(config: Pick<Config, 'publicUrl' | 'trustProxy'>, request: Request): string {
   if (config.publicUrl) return config.publicUrl
   const url = new URL(request.url)
-  const proto = (config.trustProxy && request.headers.get('x-forwarded-proto')) || url.protocol.replace(/:$/, '')
-  const host = (config.trustProxy && request.headers.get('x-forwarded-host')) || request.headers.get('host') || url.host
+  const proto =
+    (config.trustProxy && request.headers.get('x-forwarded-proto')) || url.protocol.replace(/:$/, '')
+  const host =
+    (config.trustProxy && request.headers.get('x-forwarded-host')) || request.headers.get('host') || url.host
   return `${proto}://${host}`
 }

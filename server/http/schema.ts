@@ -1,7 +1,7 @@
 // Schema helpers for the HTTP layer. `oneOf` exists because Elysia's t.UnionEnum quietly
 // defaults an absent optional field to its first value, which would, for instance, turn
 // an omitted role into `system_admin`.
-import { type TLiteral, type TUnion, Type, type SchemaOptions } from '@sinclair/typebox'
+import { type SchemaOptions, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
 
 type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
 

@@ -2,11 +2,11 @@
 // deregistering the machine (its sessions end, its proxy tokens die, its agent is told to stop).
 // Every instance hears about it through NOTIFY, so a live channel anywhere closes at once.
 import { and, eq, inArray, isNull } from 'drizzle-orm'
-import type { Actor } from '../audit/service.ts'
-import type { AppContext } from '../context/index.ts'
 import { dropUnackedCommands } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
 import { publishStatus } from '../agents/session-events.ts'
+import type { Actor } from '../audit/service.ts'
+import type { AppContext } from '../context/index.ts'
 import {
   type AgentTokenRevokeReason,
   agentTokens,

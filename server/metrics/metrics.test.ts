@@ -3,14 +3,14 @@
 // delivered, open SSE streams. Every response must parse line by line.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { queueCommand } from '../agents/commands.ts'
-import { quotaUsage } from '../db/schema/index.ts'
-import { flushUsage } from '../quota/ledger.ts'
 import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { insertLiveSession, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { parseExposition, type Sample, sampleValue } from '../../test/support/prometheus.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { queueCommand } from '../agents/commands.ts'
+import { quotaUsage } from '../db/schema/index.ts'
+import { flushUsage } from '../quota/ledger.ts'
 import { metricsTokenMatches, PROMETHEUS_CONTENT_TYPE } from './index.ts'
 
 const METRICS_TOKEN = 'scrape-token-0123456789abcdef'

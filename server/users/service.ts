@@ -2,11 +2,11 @@
 // disabling a user or changing their password ends their sessions.
 import { and, asc, eq, type SQL } from 'drizzle-orm'
 import type { Actor } from '../audit/service.ts'
-import { revokeUserSessions } from '../auth/service.ts'
 import { hashPassword } from '../auth/password.ts'
+import { revokeUserSessions } from '../auth/service.ts'
 import { findUserById, findUserByUsername, publicUser, type UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { tenants, users, type UserRole, type UserStatus } from '../db/schema/index.ts'
+import { tenants, type UserRole, type UserStatus, users } from '../db/schema/index.ts'
 import { badRequest, conflict, HttpError, notFound } from '../errors.ts'
 
 export async function listUsers(ctx: AppContext, filter: { tenantId?: number }) {

@@ -12,7 +12,8 @@ beforeAll(async () => {
 })
 afterAll(() => server.stop())
 
-const call = (method: string, path: string, cookie?: string, json?: unknown) => server.request(path, { method, cookie, json })
+const call = (method: string, path: string, cookie?: string, json?: unknown) =>
+  server.request(path, { method, cookie, json })
 
 describe('users API as a system admin', () => {
   test('list includes the seed admin, without password hashes', async () => {
@@ -37,13 +38,23 @@ describe('users API as a system admin', () => {
     const short = await call('POST', '/api/users', admin, { username: 'shorty', password: 'short' })
     expect(short.status).toBe(400)
     expect(((await short.json()) as { error: { field: string } }).error.field).toBe('password')
-    const role = await call('POST', '/api/users', admin, { username: 'rolly', password: 'long-enough', role: 'root' })
+    const role = await call('POST', '/api/users', admin, {
+      username: 'rolly',
+      password: 'long-enough',
+      role: 'root',
+    })
     expect(role.status).toBe(400)
     expect(((await role.json()) as { error: { field: string } }).error.field).toBe('role')
-    const tenant = await call('POST', '/api/users', admin, { username: 'tenny', password: 'long-enough', tenant_id: 999 })
+    const tenant = await call('POST', '/api/users', admin, {
+      username: 'tenny',
+      password: 'long-enough',
+      tenant_id: 999,
+    })
     expect(tenant.status).toBe(400)
     expect(((await tenant.json()) as { error: { field: string } }).error.field).toBe('tenant_id')
-    const names = ((await (await call('GET', '/api/users', admin)).json()) as { users: Array<{ username: string }> }).users.map((u) => u.username)
+    const names = (
+      (await (await call('GET', '/api/users', admin)).json()) as { users: Array<{ username: string }> }
+    ).users.map((u) => u.username)
     expect(names).not.toContain('shorty')
     expect(names).not.toContain('rolly')
     expect(names).not.toContain('tenny')
@@ -51,9 +62,15 @@ describe('users API as a system admin', () => {
 
   test('patch changes role and display name; an unknown id is 404; an empty patch is 400', async () => {
     const w = await createUser(server, admin, 'wendy')
-    const res = await call('PATCH', `/api/users/${w.id}`, admin, { role: 'system_admin', display_name: 'Wendy W' })
+    const res = await call('PATCH', `/api/users/${w.id}`, admin, {
+      role: 'system_admin',
+      display_name: 'Wendy W',
+    })
     expect(res.status).toBe(200)
-    expect(((await res.json()) as { user: { role: string; display_name: string } }).user).toMatchObject({ role: 'system_admin', display_name: 'Wendy W' })
+    expect(((await res.json()) as { user: { role: string; display_name: string } }).user).toMatchObject({
+      role: 'system_admin',
+      display_name: 'Wendy W',
+    })
     expect((await call('PATCH', '/api/users/99999', admin, { display_name: 'x' })).status).toBe(404)
     expect((await call('PATCH', `/api/users/${w.id}`, admin, {})).status).toBe(400)
     expect((await call('PATCH', '/api/users/abc', admin, { display_name: 'x' })).status).toBe(400)
@@ -63,7 +80,10 @@ describe('users API as a system admin', () => {
     const x = await createUser(server, admin, 'xavier')
     expect((await call('PATCH', `/api/users/${x.id}`, admin, { status: 'disabled' })).status).toBe(200)
     expect((await call('GET', '/api/auth/me', x.cookie)).status).toBe(401)
-    const relogin = await server.request('/api/auth/login', { method: 'POST', json: { username: 'xavier', password: 'xavier-password' } })
+    const relogin = await server.request('/api/auth/login', {
+      method: 'POST',
+      json: { username: 'xavier', password: 'xavier-password' },
+    })
     expect(relogin.status).toBe(401)
   })
 
@@ -85,7 +105,8 @@ describe('users API as a system admin', () => {
     expect(res.status).toBe(200)
     const { entries } = (await res.json()) as { entries: Array<{ event: string; outcome: string }> }
     const events = new Set(entries.map((e) => e.event))
-    for (const e of ['user.create', 'user.update', 'user.delete', 'auth.login', 'user.bootstrap']) expect(events).toContain(e)
+    for (const e of ['user.create', 'user.update', 'user.delete', 'auth.login', 'user.bootstrap'])
+      expect(events).toContain(e)
   })
 })
 
@@ -107,7 +128,9 @@ describe('users API as a plain user or logged out', () => {
   }
 
   test('the admin is still an admin and sneaky was never created', async () => {
-    const { users } = (await (await call('GET', '/api/users', admin)).json()) as { users: Array<{ id: number; username: string; role: string }> }
+    const { users } = (await (await call('GET', '/api/users', admin)).json()) as {
+      users: Array<{ id: number; username: string; role: string }>
+    }
     expect(users.find((u) => u.id === 1)?.role).toBe('system_admin')
     expect(users.map((u) => u.username)).not.toContain('sneaky')
   })
@@ -123,7 +146,9 @@ describe('audit API', () => {
     for (const e of first.entries) expect(e.event).toBe('auth.login')
     expect(first.entries[0]!.ts).toMatch(/Z$/)
     expect(first.next_before_id).not.toBeNull()
-    const second = (await (await call('GET', `/api/audit?event=auth.login&limit=2&before_id=${first.next_before_id}`, admin)).json()) as {
+    const second = (await (
+      await call('GET', `/api/audit?event=auth.login&limit=2&before_id=${first.next_before_id}`, admin)
+    ).json()) as {
       entries: Array<{ id: number }>
     }
     for (const e of second.entries) expect(e.id).toBeLessThan(first.next_before_id!)

@@ -6,8 +6,8 @@
 import { queueCommand } from '../../server/agents/index.ts'
 import { agentTokens, remoteMachines } from '../../server/db/schema/index.ts'
 import { hashToken, newSecretToken } from '../../server/machines/tokens.ts'
-import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { dropTestDatabases } from '../support/database.ts'
+import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { startTestServer } from '../support/server.ts'
 
 const LATENCY_SAMPLES = 300

@@ -4,8 +4,8 @@
 // Run: bun test/bench/relay.ts [--rounds N]   (defaults: 300 rounds per transport; loopback only)
 import type { CommandOf } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
-import { SseParser } from '../support/sse.ts'
 import { createUser, startTestServer } from '../support/server.ts'
+import { SseParser } from '../support/sse.ts'
 
 const rounds = Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 300
 const WARMUP = 20

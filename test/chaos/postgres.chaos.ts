@@ -39,7 +39,8 @@ async function ensurePostgresUp() {
 const ready = async (rig: Rig) => (await fetch(`${rig.server.url}/api/ready`)).status
 
 let rig: Rig | undefined
-if (TEST_DATABASE_URL === undefined) throw new Error('postgres.chaos.ts needs DATABASE_URL (test/chaos/run.ts runs it only then)')
+if (TEST_DATABASE_URL === undefined)
+  throw new Error('postgres.chaos.ts needs DATABASE_URL (test/chaos/run.ts runs it only then)')
 beforeAll(async () => {
   rig = await startRig()
 }, 180_000)
@@ -48,34 +49,30 @@ afterAll(async () => {
   await rig?.close()
 })
 
-test(
-  'Postgres stopped and started under a live session: /api/ready 503 then 200, output complete',
-  async () => {
-    const r = rig!
-    const id = await newSession(r)
-    await chat(r, id, 'count 1200')
-    await untilLine(r, id, 'tick 20')
-    expect(await ready(r)).toBe(200)
-    try {
-      pgCluster('stop')
-      await waitFor('ready answers 503', async () => ((await ready(r)) === 503 ? true : undefined), 10_000)
-      const down = await fetch(`${r.server.url}/api/ready`)
-      expect(down.status).toBe(503)
-      expect((await down.json()).error.type).toBe('unavailable')
-      // The process itself stays alive and says so.
-      expect((await fetch(`${r.server.url}/api/health`)).status).toBe(200)
-      await Bun.sleep(DOWN_MS)
-    } finally {
-      await ensurePostgresUp()
-    }
-    // The server reconnects by itself: no restart of it or of the agent.
-    await waitFor('ready again', async () => ((await ready(r)) === 200 ? true : undefined), 20_000)
-    await waitFor('agent online', machineOnline(r.server.url, r.admin, r.agent.machineId), 20_000)
-    await untilLine(r, id, 'done 1200', 60_000)
-    await chat(r, id, 'after-the-database-came-back')
-    await untilLine(r, id, 'echo: after-the-database-came-back')
-    await Bun.sleep(1000)
-    assertSequence(await output(r, id), ticksOf(1200), [1200], ['after-the-database-came-back'])
-  },
-  120_000,
-)
+test('Postgres stopped and started under a live session: /api/ready 503 then 200, output complete', async () => {
+  const r = rig!
+  const id = await newSession(r)
+  await chat(r, id, 'count 1200')
+  await untilLine(r, id, 'tick 20')
+  expect(await ready(r)).toBe(200)
+  try {
+    pgCluster('stop')
+    await waitFor('ready answers 503', async () => ((await ready(r)) === 503 ? true : undefined), 10_000)
+    const down = await fetch(`${r.server.url}/api/ready`)
+    expect(down.status).toBe(503)
+    expect((await down.json()).error.type).toBe('unavailable')
+    // The process itself stays alive and says so.
+    expect((await fetch(`${r.server.url}/api/health`)).status).toBe(200)
+    await Bun.sleep(DOWN_MS)
+  } finally {
+    await ensurePostgresUp()
+  }
+  // The server reconnects by itself: no restart of it or of the agent.
+  await waitFor('ready again', async () => ((await ready(r)) === 200 ? true : undefined), 20_000)
+  await waitFor('agent online', machineOnline(r.server.url, r.admin, r.agent.machineId), 20_000)
+  await untilLine(r, id, 'done 1200', 60_000)
+  await chat(r, id, 'after-the-database-came-back')
+  await untilLine(r, id, 'echo: after-the-database-came-back')
+  await Bun.sleep(1000)
+  assertSequence(await output(r, id), ticksOf(1200), [1200], ['after-the-database-came-back'])
+}, 120_000)

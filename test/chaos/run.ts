@@ -2,8 +2,9 @@
 // `bun test` never picks up by itself (it collects only *.test.ts / *.spec.ts), so the normal
 // `bun run test` runs just the fast `test/chaos/*.test.ts` subset. Given as explicit `./` paths,
 // bun test runs them. Extra arguments pass through (e.g. `-t "network"`).
-import { Glob } from 'bun'
+
 import { join } from 'node:path'
+import { Glob } from 'bun'
 
 /** Per test: some scenarios cut the network for 30 s and restart servers and Postgres. */
 const CHAOS_TEST_TIMEOUT_MS = 120_000

@@ -15,8 +15,8 @@ import { createLogger } from '../../server/log.ts'
 import { type PreparedServer, prepareServer } from '../../server/start.ts'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
 import { FakeAgent, registerMachine, until } from '../support/fake-agent.ts'
-import { readSse } from '../support/sse.ts'
 import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
+import { readSse } from '../support/sse.ts'
 
 interface Instance {
   server: PreparedServer

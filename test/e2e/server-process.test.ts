@@ -3,8 +3,8 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ADMIN_PASSWORD } from '../support/server.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { ADMIN_PASSWORD } from '../support/server.ts'
 
 const running: ServerProcess[] = []
 afterAll(async () => {
@@ -22,13 +22,20 @@ describe('server process', () => {
     const server = await start({})
     const dir = mkdtempSync(join(tmpdir(), 'oa-curl-'))
     const curl = Bun.spawnSync(
-      ['bash', '-c', `curl -s -c cookies.txt -X POST http://localhost:${server.port}/api/auth/login -H "Content-Type: application/json" -d '{"username":"admin","password":"${ADMIN_PASSWORD}"}'`],
+      [
+        'bash',
+        '-c',
+        `curl -s -c cookies.txt -X POST http://localhost:${server.port}/api/auth/login -H "Content-Type: application/json" -d '{"username":"admin","password":"${ADMIN_PASSWORD}"}'`,
+      ],
       { cwd: dir },
     )
     const body = JSON.parse(curl.stdout.toString()) as { user: { username: string } }
     expect(body.user.username).toBe('admin')
     expect(readFileSync(join(dir, 'cookies.txt'), 'utf8')).toContain('openace_session')
-    const me = Bun.spawnSync(['bash', '-c', `curl -s -b cookies.txt http://localhost:${server.port}/api/auth/me`], { cwd: dir })
+    const me = Bun.spawnSync(
+      ['bash', '-c', `curl -s -b cookies.txt http://localhost:${server.port}/api/auth/me`],
+      { cwd: dir },
+    )
     expect(JSON.parse(me.stdout.toString()).user.username).toBe('admin')
     expect((await fetch(`${server.url}/api/docs`)).status).toBe(200)
     expect((await fetch(`${server.url}/api/ready`)).status).toBe(200)
@@ -38,11 +45,22 @@ describe('server process', () => {
     const env = await serverEnv()
     const first = await start({ env })
     const login = async (url: string) => {
-      const res = await fetch(`${url}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }) })
-      return res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+      const res = await fetch(`${url}/api/auth/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      })
+      return res.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0])
+        .join('; ')
     }
     const createUser = async (url: string, cookie: string, username: string) => {
-      const res = await fetch(`${url}/api/users`, { method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify({ username, password: 'long-enough-pw' }) })
+      const res = await fetch(`${url}/api/users`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie },
+        body: JSON.stringify({ username, password: 'long-enough-pw' }),
+      })
       expect(res.status).toBe(201)
       return ((await res.json()) as { user: { id: number } }).user.id
     }
@@ -70,7 +88,10 @@ describe('server process', () => {
       body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
     })
     expect(res.status).toBe(200)
-    const cookie = res.headers.getSetCookie().map((c) => c.split(';')[0]).join('; ')
+    const cookie = res.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
     const me = await fetch(`${server.url}/api/auth/me`, { headers: { cookie } })
     expect(((await me.json()) as { user: { username: string } }).user.username).toBe('admin')
     expect(server.output()).toContain('"runtime":"deno"')

@@ -4,7 +4,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { api, ensureAgentBinary, machineOnline, type RunningAgent, startAgentBinary, waitFor } from '../support/agent-binary.ts'
+import {
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -33,7 +40,12 @@ function processesIn(dir: string): number[] {
 
 function environOf(pid: number): Record<string, string> {
   const raw = readFileSync(`/proc/${pid}/environ`, 'utf8')
-  return Object.fromEntries(raw.split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]))
+  return Object.fromEntries(
+    raw
+      .split('\0')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  )
 }
 
 beforeAll(async () => {
@@ -66,7 +78,10 @@ describe('a session through the real Qwen Code CLI', () => {
     })
     await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
     const user = await createUser(server, admin, 'quinn')
-    const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id, permission: 'user' })
+    const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+      user_id: user.id,
+      permission: 'user',
+    })
     expect(assigned.status).toBeLessThan(300)
 
     const project = join(agent.dir, 'work')
@@ -79,11 +94,15 @@ describe('a session through the real Qwen Code CLI', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', async () => {
-      const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-      if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
-      return s.status === 'active' ? true : undefined
-    }, 30_000)
+    await waitFor(
+      'session active',
+      async () => {
+        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+        if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
+        return s.status === 'active' ? true : undefined
+      },
+      30_000,
+    )
 
     const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
     const answers = (events: { event: string; data: string }[]) =>
@@ -96,11 +115,31 @@ describe('a session through the real Qwen Code CLI', () => {
         .map((o) => o.event!.text ?? '')
         .join('\n')
 
-    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content: 'Say hello.' })).status).toBe(200)
-    await waitFor('first answer', async () => ((await assistantTexts()).includes(REPLIES[0]!) ? true : undefined), 60_000)
+    expect(
+      (
+        await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
+          content: 'Say hello.',
+        })
+      ).status,
+    ).toBe(200)
+    await waitFor(
+      'first answer',
+      async () => ((await assistantTexts()).includes(REPLIES[0]!) ? true : undefined),
+      60_000,
+    )
     fake.setBehaviour({ reply: REPLIES[1], usage: USAGE })
-    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content: 'Again, please.' })).status).toBe(200)
-    await waitFor('second answer', async () => ((await assistantTexts()).includes(REPLIES[1]!) ? true : undefined), 60_000)
+    expect(
+      (
+        await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
+          content: 'Again, please.',
+        })
+      ).status,
+    ).toBe(200)
+    await waitFor(
+      'second answer',
+      async () => ((await assistantTexts()).includes(REPLIES[1]!) ? true : undefined),
+      60_000,
+    )
 
     // The SSE stream saw the same records, in seq order, each once.
     const events = (await streamed).filter((e) => e.event === 'output')
@@ -132,7 +171,9 @@ describe('a session through the real Qwen Code CLI', () => {
     expect(proxyToken).not.toBe(REAL_KEY)
     expect(cliEnv.OPENAI_BASE_URL).toBe(`${server.url}/api/remote/llm-proxy/v1`)
     expect(JSON.stringify(cliEnv)).not.toContain(REAL_KEY)
-    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status).toBe('stopped')
+    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status).toBe(
+      'stopped',
+    )
     await waitFor('CLI gone', async () => (processesIn(project).length === 0 ? true : undefined), 15_000)
     const late = await fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
       method: 'POST',

@@ -68,18 +68,39 @@ export async function createPostgresTestDatabase(): Promise<{ name: string; url:
 export async function openTestDatabase(): Promise<Database & { testName?: string }> {
   if (TEST_DATABASE_URL) {
     const { name, url } = await createPostgresTestDatabase()
-    const db = await openDatabase({ url, maxConnections: 5 })
+    // A short idle timeout: a connection the driver opened during shutdown closes by itself
+    // instead of holding the database until the drop has to force it.
+    const db = await openDatabase({ url, maxConnections: 5, idleTimeoutSeconds: 1 })
     return Object.assign(db, { testName: name })
   }
   pgliteTemplate ??= makePgliteTemplate()
   return openDatabase({ dataDir: 'memory://', loadDataDir: await pgliteTemplate })
 }
 
+/** How long a drop waits for the test's own connections to finish closing before forcing it. */
+const DROP_GRACE_MS = 3000
+
+/**
+ * Drops a test database. Forcing it at once would reset connections the driver is still
+ * closing, and a reset socket surfaces as an unhandled error in whichever test runs next.
+ */
 export async function dropTestDatabase(name: string): Promise<void> {
   if (!TEST_DATABASE_URL) return
   const sql = adminSql()
   try {
-    await sql.unsafe(`drop database if exists "${name}" with (force)`)
+    const deadline = Date.now() + DROP_GRACE_MS
+    for (;;) {
+      try {
+        await sql.unsafe(`drop database if exists "${name}"`)
+        break
+      } catch (error) {
+        if ((error as { code?: string }).code !== '55006' || Date.now() > deadline) {
+          await sql.unsafe(`drop database if exists "${name}" with (force)`)
+          break
+        }
+        await Bun.sleep(50)
+      }
+    }
     created.delete(name)
   } finally {
     await sql.end()

@@ -40,7 +40,9 @@ export interface ServerProcess {
 }
 
 /** Settings for a server process; reuse the returned env to restart on the same data. */
-export async function serverEnv(extra: Record<string, string | undefined> = {}): Promise<Record<string, string>> {
+export async function serverEnv(
+  extra: Record<string, string | undefined> = {},
+): Promise<Record<string, string>> {
   const env: Record<string, string | undefined> = {
     SECRET_KEY: TEST_SECRET_KEY,
     OPENACE_ADMIN_PASSWORD: ADMIN_PASSWORD,
@@ -56,7 +58,10 @@ export async function serverEnv(extra: Record<string, string | undefined> = {}):
 export async function spawnServer(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const port = options.port ?? (await freePort())
   const env: Record<string, string> = { ...(options.env ?? (await serverEnv())), PORT: String(port) }
-  const cmd = options.runtime === 'deno' ? [DENO_BIN, 'run', '-A', 'server/deno.ts'] : [process.execPath, 'server/main.ts']
+  const cmd =
+    options.runtime === 'deno'
+      ? [DENO_BIN, 'run', '-A', 'server/deno.ts']
+      : [process.execPath, 'server/main.ts']
   const { DATABASE_URL: _ignored, ...inherited } = process.env
   const proc = Bun.spawn(cmd, {
     cwd: REPO_ROOT,
@@ -69,7 +74,8 @@ export async function spawnServer(options: ServerProcessOptions = {}): Promise<S
   const drain = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder()
     const reader = stream.getReader()
-    for (let r = await reader.read(); !r.done; r = await reader.read()) out += decoder.decode(r.value, { stream: true })
+    for (let r = await reader.read(); !r.done; r = await reader.read())
+      out += decoder.decode(r.value, { stream: true })
   }
   void drain(proc.stdout)
   void drain(proc.stderr)

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../server/config.ts'
 import { createLogger } from '../../server/log.ts'
-import { prepareServer, type PreparedServer } from '../../server/start.ts'
+import { type PreparedServer, prepareServer } from '../../server/start.ts'
 import { dropTestDatabase, openTestDatabase } from './database.ts'
 
 export const ADMIN_PASSWORD = 'admin123'
@@ -72,8 +72,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       return cookieFrom(res)
     },
     async stop() {
-      if (options.listen) await prepared.app.stop(true)
-      await prepared.close()
+      await prepared.close(options.listen ? () => prepared.app.stop(true) : undefined)
       if ('testName' in database && database.testName) await dropTestDatabase(database.testName)
       rmSync(dataDir, { recursive: true, force: true })
     },

@@ -25,20 +25,24 @@ describe('SSE framing and parsing', () => {
       data: fc.jsonValue(),
     })
     fc.assert(
-      fc.property(fc.array(frame, { minLength: 1, maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (frames, cuts) => {
-        const text = frames.map((f) => formatSse(f)).join('')
-        const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b)
-        const parser = new SseParser()
-        const got = []
-        let last = 0
-        for (const point of [...points, text.length]) {
-          got.push(...parser.push(text.slice(last, point)))
-          last = point
-        }
-        expect(got.map((e) => ({ id: Number(e.id), event: e.event, data: JSON.parse(e.data) }))).toEqual(
-          frames.map((f) => ({ id: f.id, event: f.event, data: JSON.parse(JSON.stringify(f.data)) })),
-        )
-      }),
+      fc.property(
+        fc.array(frame, { minLength: 1, maxLength: 20 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        (frames, cuts) => {
+          const text = frames.map((f) => formatSse(f)).join('')
+          const points = [...new Set(cuts.map((c) => c % (text.length + 1)))].sort((a, b) => a - b)
+          const parser = new SseParser()
+          const got = []
+          let last = 0
+          for (const point of [...points, text.length]) {
+            got.push(...parser.push(text.slice(last, point)))
+            last = point
+          }
+          expect(got.map((e) => ({ id: Number(e.id), event: e.event, data: JSON.parse(e.data) }))).toEqual(
+            frames.map((f) => ({ id: f.id, event: f.event, data: JSON.parse(JSON.stringify(f.data)) })),
+          )
+        },
+      ),
       { numRuns: 200 },
     )
   })

@@ -1,6 +1,7 @@
 // Tenants, users and their browser sessions: who may do what, and who is logged in.
-import { index, integer, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core'
+
 import { sql } from 'drizzle-orm'
+import { index, integer, pgTable, serial, text, uniqueIndex } from 'drizzle-orm/pg-core'
 import { createdAt, tz } from './timestamps.ts'
 
 export const USER_ROLES = ['system_admin', 'user'] as const
