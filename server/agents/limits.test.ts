@@ -25,6 +25,19 @@ async function machineWithSession() {
   return { ...m, sessionId: session!.id }
 }
 
+/** A WebSocket agent for the machine, past its welcome. */
+async function connected(m: { agentToken: string; machineId: string }): Promise<FakeAgent> {
+  const agent = new FakeAgent({
+    url: server.url,
+    token: m.agentToken,
+    machineId: m.machineId,
+    transport: 'websocket',
+  })
+  await agent.connect()
+  await agent.waitForFrame('welcome')
+  return agent
+}
+
 describe('agent channel limits', () => {
   test('a long-poll body over the frame limit is a 413 and stores nothing', async () => {
     const m = await machineWithSession()
@@ -54,38 +67,17 @@ describe('agent channel limits', () => {
 
   test('a WebSocket message over the frame limit closes that socket (1009); the agent may reconnect', async () => {
     const m = await machineWithSession()
-    const agent = new FakeAgent({
-      url: server.url,
-      token: m.agentToken,
-      machineId: m.machineId,
-      transport: 'websocket',
-    })
-    await agent.connect()
-    await agent.waitForFrame('welcome')
+    const agent = await connected(m)
     await agent.send('x'.repeat(MAX_FRAME_BYTES + 1))
     await agent.waitFor(() => agent.closeCode !== undefined, 5000, 'close')
     expect(agent.closeCode).toBe(1009)
-    const again = new FakeAgent({
-      url: server.url,
-      token: m.agentToken,
-      machineId: m.machineId,
-      transport: 'websocket',
-    })
-    await again.connect()
-    await again.waitForFrame('welcome')
+    const again = await connected(m)
     await again.close()
   })
 
   test('NUL in CLI output is stored as U+FFFD instead of failing the frame forever', async () => {
     const m = await machineWithSession()
-    const agent = new FakeAgent({
-      url: server.url,
-      token: m.agentToken,
-      machineId: m.machineId,
-      transport: 'websocket',
-    })
-    await agent.connect()
-    await agent.waitForFrame('welcome')
+    const agent = await connected(m)
     await agent.send({
       type: 'session.output',
       id: 'nul-frame',

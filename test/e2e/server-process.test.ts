@@ -3,6 +3,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { adminCookie } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { ADMIN_PASSWORD } from '../support/server.ts'
 
@@ -44,17 +45,7 @@ describe('server process', () => {
   test('SIGTERM shuts down cleanly; a restart keeps data and sequences do not jump', async () => {
     const env = await serverEnv()
     const first = await start({ env })
-    const login = async (url: string) => {
-      const res = await fetch(`${url}/api/auth/login`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-      })
-      return res.headers
-        .getSetCookie()
-        .map((c) => c.split(';')[0])
-        .join('; ')
-    }
+    const login = adminCookie
     const createUser = async (url: string, cookie: string, username: string) => {
       const res = await fetch(`${url}/api/users`, {
         method: 'POST',
