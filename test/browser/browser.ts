@@ -144,9 +144,14 @@ export async function connectAgent(
 /** Signs in through the login form (labels match in either language). */
 export async function login(page: Page, username: string, password: string): Promise<void> {
   await page.goto('/login')
+  // The app's start-up requests settle first, so nothing re-renders the form under the test.
+  await page.waitForLoadState('networkidle')
   await page.getByLabel(/username|用户名/i).fill(username)
   await page.getByLabel(/password|密码/i).fill(password)
-  await page.getByRole('button', { name: /sign in|登录/i }).click()
+  await Promise.all([
+    page.waitForResponse((res) => new URL(res.url()).pathname === '/api/auth/login'),
+    page.getByRole('button', { name: /sign in|登录/i }).click(),
+  ])
 }
 
 /** Signs in and waits for the workspace, where every sign-in lands. */
