@@ -75,6 +75,7 @@ export function createAgent(deps: AgentDeps): Agent {
     sessionsDir: join(config.dir, 'sessions'),
     machineEnv: deps.machineEnv ?? process.env,
     persist: deps.spool ?? false,
+    lastSpooledSeq: (sessionId) => outbox.lastOutputSeq(sessionId),
   })
   executor.restore()
   const seen = new Set<string>()

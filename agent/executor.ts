@@ -30,6 +30,8 @@ export interface ExecutorDeps {
   machineEnv: Record<string, string | undefined>
   /** Keep running sessions on disk so a restarted agent takes them up again (off in unit tests that do not test it). */
   persist?: boolean
+  /** The last output seq of a session still waiting in the outbox (its spool survives a restart). */
+  lastSpooledSeq?: (sessionId: string) => number
 }
 
 type SessionCommand = CommandOf<
@@ -153,8 +155,9 @@ export class Executor {
       this.deps.log.warn('unreadable session record', { session_id: id, error: error.message }),
     ) ?? []) {
       if (this.sessions.has(stored.start.session_id)) continue
+      const spooled = this.deps.lastSpooledSeq?.(stored.start.session_id) ?? -1
       const session = this.createSession(stored.start, stored.project_path, {
-        nextSeq: stored.next_seq,
+        nextSeq: Math.max(stored.next_seq, spooled + 1),
         ...(stored.cli_session_id ? { cliSessionId: stored.cli_session_id } : {}),
       })
       session.notice('The agent restarted; the CLI starts again with the next message')

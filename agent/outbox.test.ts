@@ -27,6 +27,18 @@ describe('outbox', () => {
     expect(new Outbox({ spoolPath: path }).size).toBe(0)
   })
 
+  test("a restarted agent reads a session's last spooled seq back, so it never reuses one", () => {
+    const path = spool()
+    const a = new Outbox({ spoolPath: path })
+    for (const id of ['f4', 'f5', 'f9']) a.push(frame(id))
+    a.push({ type: 'session.output', id: 'other', session_id: 's2', records: [] })
+    a.received(['f9'])
+    const b = new Outbox({ spoolPath: path })
+    expect(b.lastOutputSeq('s1')).toBe(5)
+    expect(b.lastOutputSeq('s2')).toBe(-1)
+    expect(b.lastOutputSeq('unknown')).toBe(-1)
+  })
+
   test('past the memory budget frames live only in the spool and are read back intact', () => {
     const path = spool()
     const box = new Outbox({ spoolPath: path, maxMemoryBytes: 500 })

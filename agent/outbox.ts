@@ -77,6 +77,22 @@ export class Outbox {
     return this.entries.filter((e) => e.n > after).map((e) => ({ n: e.n, id: e.id, text: this.textOf(e) }))
   }
 
+  /** The highest output seq of a session among the frames still waiting here (-1 if none). */
+  lastOutputSeq(sessionId: string): number {
+    let last = -1
+    for (const { text } of this.pendingAfter(Number.NEGATIVE_INFINITY)) {
+      if (!text.includes(sessionId)) continue
+      const frame = JSON.parse(text) as {
+        type?: string
+        session_id?: string
+        records?: Array<{ seq: number }>
+      }
+      if (frame.type !== 'session.output' || frame.session_id !== sessionId) continue
+      for (const r of frame.records ?? []) last = Math.max(last, r.seq)
+    }
+    return last
+  }
+
   /** The server stored these frames (or refused them for good): forget them. */
   received(ids: readonly string[]): void {
     const gone = ids.filter((id) => this.byId.has(id))

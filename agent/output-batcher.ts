@@ -27,8 +27,12 @@ export class OutputBatcher {
       records: OutputRecord[]
     }) => void,
     startSeq = 0,
-    /** Called with the next free seq before a batch leaves, so a restarted agent never reuses one. */
-    private readonly beforeEmit?: (nextSeq: number) => void,
+    /**
+     * Called with the next free seq once a batch is in the outbox (journaled to the spool). A
+     * restarted agent resumes from the larger of this and the spool's own last seq, so it
+     * neither reuses a seq nor leaves a gap.
+     */
+    private readonly afterEmit?: (nextSeq: number) => void,
   ) {
     this.nextSeq = startSeq
   }
@@ -58,7 +62,7 @@ export class OutputBatcher {
     const records = this.records
     this.records = []
     this.chars = 0
-    this.beforeEmit?.(this.nextSeq)
     this.emit({ type: 'session.output', session_id: this.sessionId, records })
+    this.afterEmit?.(this.nextSeq)
   }
 }
