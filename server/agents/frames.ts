@@ -30,6 +30,8 @@ export interface FrameOutcome {
   replies: ReplyFrame[]
   /** The frame was a hello: the agent (re)started, so unacked commands go out again. */
   hello?: boolean
+  /** The frame was a heartbeat: a chance to hand over commands whose wake-up was lost. */
+  heartbeat?: boolean
 }
 
 class FrameRefused extends Error {
@@ -54,7 +56,7 @@ export async function handleRawFrame(
   try {
     const replies = await handleFrame(ctx, agent, frame)
     if (frame.id) replies.push({ type: 'received', ids: [frame.id] })
-    return { replies, hello: frame.type === 'hello' }
+    return { replies, hello: frame.type === 'hello', heartbeat: frame.type === 'heartbeat' }
   } catch (error) {
     const ref = frame.id ? { ref: frame.id } : {}
     if (error instanceof FrameRefused) return { replies: [errorFrame({ ...error.frameError, ...ref })] }

@@ -5,7 +5,7 @@ import { eq } from 'drizzle-orm'
 import { MAX_FRAME_BYTES } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
-import { sessionOutput, sessions } from '../db/schema/index.ts'
+import { agentCommands, sessionOutput, sessions } from '../db/schema/index.ts'
 
 let server: TestServer
 let admin: string
@@ -104,6 +104,22 @@ describe('agent channel limits', () => {
     expect(row?.data).toBe('a\uFFFDb')
     expect(row?.event).toEqual({ kind: 'assistant_text', text: 'x\uFFFDy' })
     expect(agent.errors).toEqual([])
+    await agent.close()
+  })
+})
+
+describe('lost wake-ups', () => {
+  test('a command queued without its NOTIFY (database reconnecting) goes out with the next heartbeat', async () => {
+    const m = await machineWithSession()
+    const agent = await connected(m)
+    const [row] = await server.ctx.db
+      .insert(agentCommands)
+      .values({ machineId: m.machineId, kind: 'fs.list', payload: { request_id: 'quiet-1', path: '/' } })
+      .returning()
+    await Bun.sleep(100)
+    expect(agent.commands.some((c) => c.id === row!.id)).toBe(false)
+    await agent.send({ type: 'heartbeat', sessions: [] })
+    await agent.waitFor(() => agent.commands.find((c) => c.id === row!.id), 5000, 'the quiet command')
     await agent.close()
   })
 })

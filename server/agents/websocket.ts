@@ -125,6 +125,9 @@ export function agentWebSocketRoutes(ctx: AppContext) {
         enqueue(conn, async () => {
           const outcome = await handleRawFrame(ctx, conn.agent, frameText(message))
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
+          // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
+          // restart): each heartbeat also looks for pending commands, so none waits longer.
+          if (outcome.heartbeat) await deliver(conn, raw, false)
         })
       },
       close(ws, code) {
