@@ -6,6 +6,7 @@ import { type Actor, userActor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { forbidden, HttpError, unauthorized } from '../errors.ts'
 import { clientIp, type PeerAddressSource } from '../http/client-ip.ts'
+import { publicBaseUrl } from '../http/public-url.ts'
 import { resolveSession, SESSION_COOKIE } from './service.ts'
 import type { UserRow } from './users.ts'
 
@@ -13,19 +14,15 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export type AuthRequirement = true | 'system_admin'
 
-function expectedOrigin(ctx: AppContext, request: Request): string {
-  if (ctx.config.publicUrl) return new URL(ctx.config.publicUrl).origin
-  const url = new URL(request.url)
-  const host = request.headers.get('host')
-  return host ? `${url.protocol}//${host}` : url.origin
-}
-
 /** A state-changing request carried by the browser's cookie must come from our own pages. */
 export function assertSameOrigin(ctx: AppContext, request: Request): void {
   if (SAFE_METHODS.has(request.method)) return
   const origin = request.headers.get('origin')
   const fetchSite = request.headers.get('sec-fetch-site')
-  if ((origin && origin !== expectedOrigin(ctx, request)) || fetchSite === 'cross-site') {
+  if (
+    (origin && origin !== new URL(publicBaseUrl(ctx.config, request)).origin) ||
+    fetchSite === 'cross-site'
+  ) {
     throw new HttpError(403, 'Cross-site request refused', 'csrf_rejected')
   }
 }

@@ -3,6 +3,7 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
+import { publicBaseUrl } from '../http/public-url.ts'
 import { browseMachine } from './browse.ts'
 import { deleteMachine, revokeAgentToken, rotateAgentToken } from './lifecycle.ts'
 import { AssignBody, BrowseQuery, MachineIdParams, MachineUserParams, RegisterTokenBody } from './model.ts'
@@ -16,21 +17,13 @@ import {
   unassignUser,
 } from './service.ts'
 
-/** Where installers should reach this server: PUBLIC_URL, else the origin the admin used. */
-function publicBaseUrl(ctx: AppContext, request: Request): string {
-  if (ctx.config.publicUrl) return ctx.config.publicUrl
-  const url = new URL(request.url)
-  const host = request.headers.get('host') ?? url.host
-  return `${url.protocol}//${host}`
-}
-
 export function machinesRoutes(ctx: AppContext) {
   return new Elysia({ name: 'machines', seed: ctx.id, prefix: '/api/remote/machines' })
     .use(authGuard(ctx))
     .post(
       '/register',
       ({ body, actor, request }) =>
-        createRegistrationToken(ctx, actor, body.tenant_id, publicBaseUrl(ctx, request)),
+        createRegistrationToken(ctx, actor, body.tenant_id, publicBaseUrl(ctx.config, request)),
       {
         auth: 'system_admin',
         body: RegisterTokenBody,
