@@ -3,10 +3,10 @@
 import { eq } from 'drizzle-orm'
 import type { GoodbyeReason, UnauthorizedAgentResponse } from '../../protocol/index.ts'
 import type { Actor } from '../audit/service.ts'
+import { hashToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentTokens, remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
-import { hashToken } from '../machines/tokens.ts'
 
 export interface AgentIdentity {
   machineId: string

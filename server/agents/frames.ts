@@ -16,12 +16,12 @@ import type { AppContext } from '../context/index.ts'
 import { remoteMachines, type SessionStatus, sessionOutput, sessions } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { storeUsageReport } from '../quota/reports.ts'
+import { publishOutput, publishStatus } from '../sessions/events.ts'
 import { recordPermissionRequests } from '../sessions/permissions.ts'
 import type { AgentIdentity } from './auth.ts'
 import { ackCommands } from './commands.ts'
 import { recordHeartbeat } from './presence.ts'
 import { storeFsResult } from './results.ts'
-import { publishOutput, publishStatus } from './session-events.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const LIVE_STATUSES: SessionStatus[] = ['starting', 'active', 'paused']

@@ -76,5 +76,5 @@ export function agentRoutes(ctx: AppContext) {
     .use(agentWebSocketRoutes(ctx))
 }
 
+export { subscribeSessionEvents } from '../sessions/events.ts'
 export { queueCommand } from './commands.ts'
-export { subscribeSessionEvents } from './session-events.ts'

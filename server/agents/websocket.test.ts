@@ -6,10 +6,10 @@ import { CLOSE_GOODBYE } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
+import { type SessionEvent, subscribeSessionEvents } from '../sessions/events.ts'
 import { queueCommand } from './commands.ts'
 import { sweepSilentMachines } from './presence.ts'
 import { awaitCommandResult } from './results.ts'
-import { type SessionEvent, subscribeSessionEvents } from './session-events.ts'
 
 let server: TestServer
 let admin: string

@@ -4,8 +4,8 @@
 import { and, eq, inArray, isNull } from 'drizzle-orm'
 import { dropUnackedCommands } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
-import { publishStatus } from '../agents/session-events.ts'
 import type { Actor } from '../audit/service.ts'
+import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import {
   type AgentTokenRevokeReason,
@@ -18,7 +18,7 @@ import {
 } from '../db/schema/index.ts'
 import { notFound } from '../errors.ts'
 import { revokeProxyTokens } from '../llm-proxy/tokens.ts'
-import { hashToken, newSecretToken } from './tokens.ts'
+import { publishStatus } from '../sessions/events.ts'
 
 const LIVE_SESSION_STATUSES = SESSION_STATUSES.filter(
   (s) => !(ENDED_SESSION_STATUSES as readonly string[]).includes(s),

@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { hashToken } from '../auth/tokens.ts'
 import { agentTokens, auditLog, registrationTokens, remoteMachines, tenants } from '../db/schema/index.ts'
-import { hashToken } from './tokens.ts'
 
 let server: TestServer
 let admin: string

@@ -3,6 +3,7 @@
 // concurrent uses of one token cannot both win.
 import { and, eq, gt, isNull } from 'drizzle-orm'
 import type { Actor } from '../audit/service.ts'
+import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import {
   agentTokens,
@@ -12,7 +13,6 @@ import {
   tenants,
 } from '../db/schema/index.ts'
 import { badRequest, conflict, HttpError } from '../errors.ts'
-import { hashToken, newSecretToken } from './tokens.ts'
 
 export interface InstallCommands {
   bash: string

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { hashToken } from '../auth/tokens.ts'
 import { agentTokens, auditLog, remoteMachines, sessions, usageReports } from '../db/schema/index.ts'
-import { hashToken } from '../machines/tokens.ts'
 import { USAGE_REPORTS_PER_WINDOW } from './reports.ts'
 
 let server: TestServer

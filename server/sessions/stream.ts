@@ -2,9 +2,10 @@
 // is an `output` event whose id is its seq, so a reconnecting EventSource (Last-Event-ID) gets
 // exactly what it missed. Live events only wake the stream; records are always read from the
 // database in seq order, which is what keeps the stream free of gaps and repeats.
-import { subscribeSessionEvents } from '../agents/session-events.ts'
+
 import type { AppContext } from '../context/index.ts'
 import { appMetrics } from '../metrics/instruments.ts'
+import { subscribeSessionEvents } from './events.ts'
 import { formatSse, SSE_KEEPALIVE, sseRetry } from './sse.ts'
 import { outputPage } from './view.ts'
 

@@ -4,8 +4,8 @@
 // memory per connection. Bounded: LATENCY_SAMPLES commands per transport, at most MAX_AGENTS sockets.
 // Run: bun test/bench/channel.ts   (DATABASE_URL=... to run against Postgres)
 import { queueCommand } from '../../server/agents/index.ts'
+import { hashToken, newSecretToken } from '../../server/auth/tokens.ts'
 import { agentTokens, remoteMachines } from '../../server/db/schema/index.ts'
-import { hashToken, newSecretToken } from '../../server/machines/tokens.ts'
 import { dropTestDatabases } from '../support/database.ts'
 import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { startTestServer } from '../support/server.ts'

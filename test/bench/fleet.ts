@@ -8,10 +8,10 @@
 //      (--postgres uses a fresh database under DATABASE_URL; default is embedded PGlite)
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { hashToken, newSecretToken } from '../../server/auth/tokens.ts'
 import { openDatabase } from '../../server/db/index.ts'
 import { migrateDatabase } from '../../server/db/migrate.ts'
 import { agentTokens, remoteMachines, sessions } from '../../server/db/schema/index.ts'
-import { hashToken, newSecretToken } from '../../server/machines/tokens.ts'
 import { dropTestDatabases } from '../support/database.ts'
 import { freePort, REPO_ROOT, type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { cookieFrom } from '../support/server.ts'

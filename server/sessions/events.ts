@@ -1,5 +1,5 @@
-// Live session events for whoever watches a session (the browser's SSE/WS stream): new output
-// records and status changes. Published through Postgres NOTIFY, so a watcher on any server
+// The session event bus: new output records and status changes for whoever watches a session
+// (the browser's SSE stream). Published through Postgres NOTIFY, so a watcher on any server
 // instance hears about output an agent delivered to another; records are read back from the
 // table, so a NOTIFY payload stays small.
 import { and, eq, inArray } from 'drizzle-orm'
