@@ -3,8 +3,8 @@
 // revoked token cuts the channel at once (goodbye + close, or 401 to the waiting poll).
 import { CLOSE_SERVER_SHUTDOWN, CLOSE_SUPERSEDED, type GoodbyeReason } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { identifyAgent } from './auth.ts'
 import { COMMANDS_CHANNEL } from './commands.ts'
+import { identifyAgent } from './guard.ts'
 import { sweepSilentMachines } from './presence.ts'
 
 export const CONTROL_CHANNEL = 'oa_agent_control'

@@ -3,9 +3,9 @@
 // Works on any runtime (web-standard Request/Response), so it is the Deno fallback too.
 import type { Command, LongPollResponse, ReplyFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { type AgentIdentity, AgentUnauthorizedError } from './auth.ts'
 import { claimCommands } from './commands.ts'
 import { handleRawFrame } from './frames.ts'
+import { type AgentIdentity, AgentUnauthorizedError } from './guard.ts'
 import { type ChannelHub, channelHub, type WaitingPoll } from './hub.ts'
 import { markConnected } from './presence.ts'
 

@@ -9,7 +9,7 @@ import { SYSTEM_ACTOR } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { type AgentTransport, remoteMachines } from '../db/schema/index.ts'
 import { appMetrics } from '../metrics/instruments.ts'
-import type { AgentIdentity } from './auth.ts'
+import type { AgentIdentity } from './guard.ts'
 
 /** Heartbeats a machine may miss before it counts as offline. */
 export const MISSED_HEARTBEATS_OFFLINE = 3

@@ -4,7 +4,7 @@ import { and, eq, sql } from 'drizzle-orm'
 import type { AgentFrameOf } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands } from '../db/schema/index.ts'
-import type { AgentIdentity } from './auth.ts'
+import type { AgentIdentity } from './guard.ts'
 
 export const COMMAND_RESULTS_CHANNEL = 'oa_command_results'
 

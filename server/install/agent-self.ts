@@ -2,7 +2,7 @@
 // machine (so install.sh can wait until it is online without admin credentials), and
 // deregistering it (so uninstall.sh can clean up after itself). Nothing else.
 import { eq } from 'drizzle-orm'
-import type { AgentIdentity } from '../agents/auth.ts'
+import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { notFound } from '../errors.ts'

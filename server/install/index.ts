@@ -5,7 +5,7 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Elysia } from 'elysia'
-import { authenticateAgent } from '../agents/auth.ts'
+import { authenticateAgent } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'

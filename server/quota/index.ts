@@ -1,7 +1,7 @@
 // /api/quotas (system admins set per-user limits and tenant defaults) and /api/usage (a user's
 // own usage per day; admins may ask for anyone's).
 import { Elysia, type Static } from 'elysia'
-import { authenticateAgent } from '../agents/auth.ts'
+import { authenticateAgent } from '../agents/guard.ts'
 import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'

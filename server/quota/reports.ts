@@ -3,7 +3,7 @@
 // the proxy's ledger is what counts toward quota, so nothing is counted twice.
 import { and, eq } from 'drizzle-orm'
 import type { TokenUsage } from '../../protocol/index.ts'
-import type { AgentIdentity } from '../agents/auth.ts'
+import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessions, usageReports } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
