@@ -1,12 +1,15 @@
-// Agent authentication: `Authorization: Bearer <agent token>` -> the machine it belongs to.
+// Agent authentication: `Authorization: Bearer <agent token>` -> the machine it belongs to, as
+// one named Elysia macro (`{ agentAuth: true }` resolves `agent`) used by every agent route.
 // A refused agent gets 401 plus a goodbye telling it to stop instead of retrying for ever.
 import { eq } from 'drizzle-orm'
+import { Elysia } from 'elysia'
 import type { GoodbyeReason, UnauthorizedAgentResponse } from '../../protocol/index.ts'
 import type { Actor } from '../audit/service.ts'
-import { hashToken } from '../auth/tokens.ts'
+import { bearerToken, hashToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentTokens, remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
+import { clientIp } from '../http/client-ip.ts'
 
 export interface AgentIdentity {
   machineId: string
@@ -33,12 +36,6 @@ export class AgentUnauthorizedError extends HttpError {
       goodbye: { type: 'goodbye', reason: this.reason, message: this.message },
     }
   }
-}
-
-export function bearerToken(request: Request): string | null {
-  const header = request.headers.get('authorization')
-  const match = header?.match(/^Bearer\s+(\S+)\s*$/i)
-  return match?.[1] ?? null
 }
 
 /** Resolves a token hash to its machine, or the reason it no longer works. */
@@ -83,4 +80,15 @@ export async function authenticateAgent(
   }
   result.actor.ip = ip
   return result
+}
+
+/** `{ agentAuth: true }` on a route: the caller must hold a live agent token; resolves `agent`. */
+export function agentGuard(ctx: AppContext) {
+  return new Elysia({ name: 'agents.guard', seed: ctx.id }).macro({
+    agentAuth: {
+      resolve: async ({ request, server }) => ({
+        agent: await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
+      }),
+    },
+  })
 }

@@ -13,7 +13,7 @@ import { clientIp } from '../http/client-ip.ts'
 import { AgentRegisterBody } from '../machines/model.ts'
 import { registerAgent } from '../machines/registration.ts'
 import { agentAdmission } from './admission.ts'
-import { authenticateAgent } from './guard.ts'
+import { agentGuard } from './guard.ts'
 import { channelHub } from './hub.ts'
 import { handlePoll } from './long-poll.ts'
 import { agentWebSocketRoutes } from './websocket.ts'
@@ -22,6 +22,7 @@ export function agentRoutes(ctx: AppContext) {
   channelHub(ctx)
   agentAdmission(ctx)
   return new Elysia({ name: 'agents', seed: ctx.id })
+    .use(agentGuard(ctx))
     .post(
       AGENT_REGISTER_PATH,
       ({ body, request, server }) =>
@@ -46,8 +47,7 @@ export function agentRoutes(ctx: AppContext) {
     )
     .post(
       AGENT_MESSAGE_PATH,
-      async ({ body, request, server }) => {
-        const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
+      async ({ agent, body, request }) => {
         const slot = agentAdmission(ctx).admit(agent.machineId, 'long_poll')
         return handlePoll(ctx, agent, body, request.signal).finally(slot.release)
       },
@@ -69,6 +69,7 @@ export function agentRoutes(ctx: AppContext) {
             throw new HttpError(400, 'The request body is not valid JSON', 'invalid_json', 'body')
           }
         },
+        agentAuth: true,
         body: LongPollRequestEnvelope,
         detail: { summary: 'Agent long-poll: post events, receive commands' },
       },

@@ -5,11 +5,10 @@ import { Elysia } from 'elysia'
 import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { clientIp } from '../http/client-ip.ts'
 import { agentAdmission } from './admission.ts'
 import { claimCommands } from './commands.ts'
 import { handleRawFrame } from './frames.ts'
-import { type AgentIdentity, authenticateAgent } from './guard.ts'
+import { type AgentIdentity, agentGuard } from './guard.ts'
 import { channelHub, type PushChannel } from './hub.ts'
 import { markConnected, markDisconnected } from './presence.ts'
 
@@ -67,10 +66,9 @@ export function agentWebSocketRoutes(ctx: AppContext) {
   }
 
   return plugin
-    .resolve(async ({ request, server }) => {
-      const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
-      return { agent, admission: agentAdmission(ctx).admit(agent.machineId, 'websocket') }
-    })
+    .use(agentGuard(ctx))
+    .guard({ agentAuth: true })
+    .resolve(({ agent }) => ({ admission: agentAdmission(ctx).admit(agent.machineId, 'websocket') }))
     .get(AGENT_WS_PATH, () => {
       throw new HttpError(
         426,

@@ -1,20 +1,21 @@
 // Browser authentication: password login with rate limiting, server-side sessions keyed by
 // the SHA-256 of a random cookie token, logout and password change. No Elysia types here.
-import { createHash, randomBytes } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { and, count, eq, gt, gte, lt, min, sql } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import { auditLog, authSessions, users } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password.ts'
+import { hashToken } from './tokens.ts'
 import { findUserById, findUserByUsername, type UserRow } from './users.ts'
+
+export { hashToken }
 
 export const SESSION_COOKIE = 'openace_session'
 /** How often last_seen_at is refreshed; more often would turn every request into a write. */
 const TOUCH_INTERVAL_MS = 60_000
 export const LOGIN_FAILED = 'auth.login.failure'
 const INVALID_CREDENTIALS = 'Invalid username or password'
-
-export const hashToken = (token: string) => createHash('sha256').update(token).digest('hex')
 
 export interface ClientInfo {
   ip: string | null

@@ -5,10 +5,9 @@
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Elysia } from 'elysia'
-import { authenticateAgent } from '../agents/guard.ts'
+import { agentGuard } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { clientIp } from '../http/client-ip.ts'
 import { agentSelfStatus, deregisterSelf } from './agent-self.ts'
 import { fileResponse } from './files.ts'
 import { AGENT_FILES, AgentFileParams, CHECKSUMS_FILE, INSTALL_SCRIPTS, type InstallScript } from './model.ts'
@@ -39,6 +38,7 @@ const scriptDetail = (name: InstallScript) => ({ detail: { summary: `Agent insta
 export function installRoutes(ctx: AppContext) {
   const distDir = ctx.config.agentDistDir
   return new Elysia({ name: 'install', seed: ctx.id, prefix: '/api/remote/agent' })
+    .use(agentGuard(ctx))
     .get('/install.sh', ({ request }) => serveScript(request, 'install.sh'), scriptDetail('install.sh'))
     .get('/uninstall.sh', ({ request }) => serveScript(request, 'uninstall.sh'), scriptDetail('uninstall.sh'))
     .get('/install.ps1', ({ request }) => serveScript(request, 'install.ps1'), scriptDetail('install.ps1'))
@@ -65,22 +65,12 @@ export function installRoutes(ctx: AppContext) {
         detail: { summary: 'A prebuilt agent binary or SHA256SUMS (supports Range)' },
       },
     )
-    .get(
-      '/status',
-      async ({ request, server }) =>
-        agentSelfStatus(
-          ctx,
-          await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
-        ),
-      { detail: { summary: "This agent's machine as the server sees it (agent token)" } },
-    )
-    .post(
-      '/deregister',
-      async ({ request, server }) =>
-        deregisterSelf(
-          ctx,
-          await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
-        ),
-      { detail: { summary: "Deregister this agent's machine (agent token; used by uninstall scripts)" } },
-    )
+    .get('/status', ({ agent }) => agentSelfStatus(ctx, agent), {
+      agentAuth: true,
+      detail: { summary: "This agent's machine as the server sees it (agent token)" },
+    })
+    .post('/deregister', ({ agent }) => deregisterSelf(ctx, agent), {
+      agentAuth: true,
+      detail: { summary: "Deregister this agent's machine (agent token; used by uninstall scripts)" },
+    })
 }

@@ -5,6 +5,7 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import { Elysia } from 'elysia'
 import { authenticate } from '../auth/guard.ts'
 import { SESSION_COOKIE } from '../auth/service.ts'
+import { bearerToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { unauthorized } from '../errors.ts'
 import { appMetrics } from './instruments.ts'
@@ -13,12 +14,6 @@ export const METRICS_PATH = '/metrics'
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
 
 const digest = (text: string) => createHash('sha256').update(text).digest()
-
-function bearerToken(request: Request): string | null {
-  const header = request.headers.get('authorization')
-  const match = header ? /^Bearer\s+(.+)$/i.exec(header) : null
-  return match ? match[1]!.trim() : null
-}
 
 /** Hashing first gives equal-length inputs, so the comparison leaks neither content nor length. */
 export function metricsTokenMatches(expected: string | undefined, presented: string): boolean {

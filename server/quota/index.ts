@@ -1,12 +1,11 @@
 // /api/quotas (system admins set per-user limits and tenant defaults) and /api/usage (a user's
 // own usage per day; admins may ask for anyone's).
 import { Elysia, type Static } from 'elysia'
-import { authenticateAgent } from '../agents/guard.ts'
+import { agentGuard } from '../agents/guard.ts'
 import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import type { QuotaScope } from '../db/schema/index.ts'
-import { clientIp } from '../http/client-ip.ts'
 import { clearQuota, listQuotas, setQuota, usageReport } from './admin.ts'
 import { QuotaBody, SubjectParams, UsageQuery, UsageReportBody } from './model.ts'
 import { storeUsageReport } from './reports.ts'
@@ -29,6 +28,7 @@ export function quotaRoutes(ctx: AppContext) {
   const admin = { auth: 'system_admin' as const, params: SubjectParams }
   return new Elysia({ name: 'quota', seed: ctx.id })
     .use(authGuard(ctx))
+    .use(agentGuard(ctx))
     .get(
       '/api/usage',
       ({ query, user }) => usageReport(ctx, user, query.user_id ?? user.id, query.days ?? DEFAULT_USAGE_DAYS),
@@ -40,8 +40,7 @@ export function quotaRoutes(ctx: AppContext) {
     )
     .post(
       '/api/remote/usage-report',
-      async ({ request, server, body }) => {
-        const agent = await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy))
+      async ({ agent, body }) => {
         const { duplicate } = await storeUsageReport(ctx, agent, {
           reportId: body.report_id,
           sessionId: body.session_id,
@@ -52,7 +51,11 @@ export function quotaRoutes(ctx: AppContext) {
         })
         return { ok: true, duplicate }
       },
-      { body: UsageReportBody, detail: { summary: 'CLI-reported usage from an agent (agent token auth)' } },
+      {
+        agentAuth: true,
+        body: UsageReportBody,
+        detail: { summary: 'CLI-reported usage from an agent (agent token auth)' },
+      },
     )
     .get('/api/quotas', async () => ({ quotas: await listQuotas(ctx) }), {
       auth: 'system_admin',
