@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import Anthropic from '@anthropic-ai/sdk'
 import { eq, sql } from 'drizzle-orm'
 import OpenAI from 'openai'
-import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
+import { FAKE_WRITE_MODES, type FakeLlm, type FakeWrites, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { quotaUsage } from '../db/schema/index.ts'
@@ -15,370 +15,401 @@ const ANTHROPIC_KEY = 'sk-ant-real-secret-0002'
 const GOOGLE_KEY = 'AIza-google-real-secret-0003'
 const SECRETS = [OPENAI_KEY, ANTHROPIC_KEY, GOOGLE_KEY]
 
-let server: TestServer
-let fake: FakeLlm
-let admin: string
-/** Every byte and header the clients received, to prove no real key ever came back. */
-const seen: string[] = []
+/** Every test below runs against an upstream writing each SSE event in one go and one by one. */
+for (const writes of FAKE_WRITE_MODES) describe(`upstream writes ${writes}`, () => suite(writes))
 
-const proxyUrl = (path = '') => `${server.url}/api/remote/llm-proxy${path}`
+function suite(writes: FakeWrites) {
+  let server: TestServer
+  let fake: FakeLlm
+  let admin: string
+  /** Every byte and header the clients received, to prove no real key ever came back. */
+  const seen: string[] = []
 
-/** The ledger's totals for one session, per provider/model/status (identical requests may share a row). */
-async function usageOf(sessionId: string) {
-  await flushUsage(server.ctx)
-  const rows = await server.ctx.db.select().from(quotaUsage).where(eq(quotaUsage.sessionId, sessionId))
-  const out: Record<string, { requests: number; input: number; output: number }> = {}
-  for (const r of rows) {
-    const key = `${r.provider}/${r.model}/${r.status}`
-    out[key] ??= { requests: 0, input: 0, output: 0 }
-    out[key].requests += r.requests
-    out[key].input += r.inputTokens
-    out[key].output += r.outputTokens
+  const proxyUrl = (path = '') => `${server.url}/api/remote/llm-proxy${path}`
+
+  /** The ledger's totals for one session, per provider/model/status (identical requests may share a row). */
+  async function usageOf(sessionId: string) {
+    await flushUsage(server.ctx)
+    const rows = await server.ctx.db.select().from(quotaUsage).where(eq(quotaUsage.sessionId, sessionId))
+    const out: Record<string, { requests: number; input: number; output: number }> = {}
+    for (const r of rows) {
+      const key = `${r.provider}/${r.model}/${r.status}`
+      out[key] ??= { requests: 0, input: 0, output: 0 }
+      out[key].requests += r.requests
+      out[key].input += r.inputTokens
+      out[key].output += r.outputTokens
+    }
+    return out
   }
-  return out
-}
 
-async function capture(res: Response): Promise<string> {
-  const text = await res.text()
-  seen.push(text, JSON.stringify([...res.headers]))
-  return text
-}
+  async function capture(res: Response): Promise<string> {
+    const text = await res.text()
+    seen.push(text, JSON.stringify([...res.headers]))
+    return text
+  }
 
-beforeAll(async () => {
-  server = await startTestServer({ listen: true })
-  fake = await startFakeLlm({ usage: { input: 21, output: 13 } })
-  admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'production',
-    api_key: OPENAI_KEY,
-    base_url: `${fake.url}/v1`,
-  })
-  await storeKey(server, admin, {
-    provider: 'anthropic',
-    key_name: 'main',
-    api_key: ANTHROPIC_KEY,
-    base_url: fake.url,
-  })
-  await storeKey(server, admin, {
-    provider: 'google',
-    key_name: 'main',
-    api_key: GOOGLE_KEY,
-    base_url: fake.url,
-  })
-})
-
-afterAll(async () => {
-  await fake.close()
-  await server.stop()
-})
-
-describe('official SDKs through the proxy', () => {
-  test('openai: a completion and a stream; usage counted; the extra usage chunk hidden', async () => {
-    const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const fetchSpy = async (input: string | URL | Request, init?: RequestInit) => {
-      const res = await fetch(input, init)
-      seen.push(JSON.stringify([...res.headers]))
-      return res
-    }
-    const client = new OpenAI({ baseURL: proxyUrl('/v1'), apiKey: token, fetch: fetchSpy })
-    const done = await client.chat.completions.create({
-      model: 'gpt-x',
-      messages: [{ role: 'user', content: 'hi' }],
+  beforeAll(async () => {
+    server = await startTestServer({ listen: true })
+    fake = await startFakeLlm({ usage: { input: 21, output: 13 } }, { writes })
+    admin = await server.login()
+    await storeKey(server, admin, {
+      provider: 'openai',
+      key_name: 'production',
+      api_key: OPENAI_KEY,
+      base_url: `${fake.url}/v1`,
     })
-    expect(done.choices[0]!.message.content).toBe('Hello from the fake LLM.')
-    expect(done.usage?.total_tokens).toBe(34)
-    seen.push(JSON.stringify(done))
-
-    const stream = await client.chat.completions.create({
-      model: 'gpt-x',
-      messages: [{ role: 'user', content: 'hi' }],
-      stream: true,
+    await storeKey(server, admin, {
+      provider: 'anthropic',
+      key_name: 'main',
+      api_key: ANTHROPIC_KEY,
+      base_url: fake.url,
     })
-    const chunks = []
-    for await (const chunk of stream) chunks.push(chunk)
-    seen.push(JSON.stringify(chunks))
-    expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from the fake LLM.')
-    expect(chunks.some((c) => c.usage)).toBe(false)
-    expect((fake.requests.at(-1)!.json as { stream_options: unknown }).stream_options).toEqual({
-      include_usage: true,
-    })
-
-    const asked = await client.chat.completions.create({
-      model: 'gpt-x',
-      messages: [{ role: 'user', content: 'hi' }],
-      stream: true,
-      stream_options: { include_usage: true },
-    })
-    const withUsage = []
-    for await (const chunk of asked) withUsage.push(chunk)
-    expect(withUsage.at(-1)!.usage?.prompt_tokens).toBe(21)
-
-    expect(await usageOf(sessionId)).toEqual({ 'openai/gpt-x/200': { requests: 3, input: 63, output: 39 } })
-    expect(fake.requests.at(-1)!.path).toBe('/v1/chat/completions')
-  })
-
-  test('anthropic: a message and a stream, with ?beta=true; usage from message_start + message_delta', async () => {
-    const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
-    const client = new Anthropic({ baseURL: proxyUrl(), apiKey: token })
-    const message = await client.messages.create({
-      model: 'claude-x',
-      max_tokens: 50,
-      messages: [{ role: 'user', content: 'hi' }],
-    })
-    seen.push(JSON.stringify(message))
-    expect(message.content[0]).toMatchObject({ type: 'text', text: 'Hello from the fake LLM.' })
-    const stream = client.beta.messages.stream({
-      model: 'claude-x',
-      max_tokens: 50,
-      messages: [{ role: 'user', content: 'hi' }],
-    })
-    const final = await stream.finalMessage()
-    seen.push(JSON.stringify(final))
-    expect(final.usage.output_tokens).toBe(13)
-    expect(fake.requests.at(-1)!.path).toBe('/v1/messages')
-    expect(fake.requests.at(-1)!.headers['x-api-key']).toBe(ANTHROPIC_KEY)
-    const beta = await fetch(proxyUrl('/v1/messages?beta=true'), {
-      method: 'POST',
-      headers: { 'x-api-key': token, 'content-type': 'application/json', 'anthropic-version': '2023-06-01' },
-      body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [] }),
-    })
-    expect(JSON.parse(await capture(beta)).type).toBe('message')
-    expect(fake.requests.at(-1)!.search).toBe('?beta=true')
-    expect(await usageOf(sessionId)).toEqual({
-      'anthropic/claude-x/200': { requests: 3, input: 63, output: 39 },
+    await storeKey(server, admin, {
+      provider: 'google',
+      key_name: 'main',
+      api_key: GOOGLE_KEY,
+      base_url: fake.url,
     })
   })
 
-  test('google: generateContent and streamGenerateContent with the token in ?key= or x-goog-api-key', async () => {
-    const { token, sessionId } = await proxyTokenFor(server, 1)
-    const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] })
-    const once = await fetch(proxyUrl(`/v1beta/models/gemini-x:generateContent?key=${token}`), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body,
-    })
-    expect(JSON.parse(await capture(once)).usageMetadata.totalTokenCount).toBe(34)
-    expect(fake.requests.at(-1)!.search).toBe('')
-    const streamed = await fetch(proxyUrl('/v1beta/models/gemini-x:streamGenerateContent?alt=sse'), {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-goog-api-key': token },
-      body,
-    })
-    expect(streamed.headers.get('content-type')).toContain('text/event-stream')
-    expect((await capture(streamed)).match(/^data: /gm)?.length).toBe(3)
-    expect(fake.requests.at(-1)!.headers['x-goog-api-key']).toBe(GOOGLE_KEY)
-    expect(await usageOf(sessionId)).toEqual({
-      'google/fake-model/200': { requests: 2, input: 42, output: 26 },
-    })
-  })
-})
-
-describe('keys', () => {
-  test('the client credential and cookies are stripped; only the real key goes upstream', async () => {
-    const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const res = await fetch(proxyUrl('/v1/chat/completions'), {
-      method: 'POST',
-      headers: {
-        authorization: `Bearer ${token}`,
-        'x-api-key': token,
-        cookie: 'oa_session=abc',
-        'content-type': 'application/json',
-      },
-      body: JSON.stringify({ model: 'm', messages: [] }),
-    })
-    expect(res.status).toBe(200)
-    await capture(res)
-    const arrived = fake.requests.at(-1)!
-    expect(arrived.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`)
-    expect(arrived.headers['x-api-key']).toBeUndefined()
-    expect(arrived.headers.cookie).toBeUndefined()
-    expect(JSON.stringify(fake.requests)).not.toContain(token)
+  afterAll(async () => {
+    await fake.close()
+    await server.stop()
   })
 
-  test('a bare POST /api/remote/llm-proxy goes to the provider main endpoint', async () => {
-    const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const res = await fetch(proxyUrl(), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', messages: [] }),
-    })
-    expect(JSON.parse(await capture(res)).object).toBe('chat.completion')
-    expect(fake.requests.at(-1)!.path).toBe('/v1/chat/completions')
-  })
-
-  test('fails over to the next key on 5xx, 429 and connection errors', async () => {
-    const s = await startTestServer({ listen: true })
-    const cookie = await s.login()
-    const dead = Bun.serve({ port: 0, fetch: () => new Response() })
-    const deadUrl = `http://127.0.0.1:${dead.port}/v1`
-    await dead.stop(true)
-    try {
-      await storeKey(s, cookie, {
-        provider: 'openai',
-        key_name: 'a-down',
-        api_key: 'sk-first-key-aaaa',
-        base_url: deadUrl,
+  describe('official SDKs through the proxy', () => {
+    test('openai: a completion and a stream; usage counted; the extra usage chunk hidden', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const fetchSpy = async (input: string | URL | Request, init?: RequestInit) => {
+        const res = await fetch(input, init)
+        seen.push(JSON.stringify([...res.headers]))
+        return res
+      }
+      const client = new OpenAI({ baseURL: proxyUrl('/v1'), apiKey: token, fetch: fetchSpy, timeout: 10_000 })
+      const done = await client.chat.completions.create({
+        model: 'gpt-x',
+        messages: [{ role: 'user', content: 'hi' }],
       })
-      await storeKey(s, cookie, {
-        provider: 'openai',
-        key_name: 'b-busy',
-        api_key: 'sk-second-key-bbbb',
-        base_url: `${fake.url}/v1`,
-      })
-      await storeKey(s, cookie, {
-        provider: 'openai',
-        key_name: 'c-good',
-        api_key: 'sk-third-key-cccc',
-        base_url: `${fake.url}/v1`,
-      })
-      const before = fake.requests.length
-      fake.setBehaviour({
-        usage: { input: 21, output: 13 },
-        forKey: { 'sk-second-key-bbbb': { status: 429 } },
-      })
-      const { token } = await proxyTokenFor(s, 1, { provider: 'openai' })
-      const client = new OpenAI({ baseURL: `${s.url}/api/remote/llm-proxy/v1`, apiKey: token, maxRetries: 0 })
-      const done = await client.chat.completions.create({ model: 'm', messages: [] })
       expect(done.choices[0]!.message.content).toBe('Hello from the fake LLM.')
-      expect(fake.requests.slice(before).map((r) => r.key)).toEqual([
-        'sk-second-key-bbbb',
-        'sk-third-key-cccc',
-      ])
+      expect(done.usage?.total_tokens).toBe(34)
+      seen.push(JSON.stringify(done))
 
-      fake.setBehaviour({
-        forKey: { 'sk-second-key-bbbb': { status: 500 }, 'sk-third-key-cccc': { status: 503 } },
+      const stream = await client.chat.completions.create({
+        model: 'gpt-x',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
       })
-      const err = await client.chat.completions.create({ model: 'm', messages: [] }).catch((e) => e)
-      expect(err).toBeInstanceOf(OpenAI.APIError)
-      expect(err.status).toBe(503)
-      expect(s.logs.join('\n')).not.toContain('sk-second-key-bbbb')
-    } finally {
-      fake.setBehaviour({ usage: { input: 21, output: 13 } })
-      await s.stop()
-    }
-  })
+      const chunks = []
+      for await (const chunk of stream) chunks.push(chunk)
+      seen.push(JSON.stringify(chunks))
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).toBe('Hello from the fake LLM.')
+      expect(chunks.some((c) => c.usage)).toBe(false)
+      expect((fake.requests.at(-1)!.json as { stream_options: unknown }).stream_options).toEqual({
+        include_usage: true,
+      })
 
-  test('no key for the provider gives exactly the config_error body; no environment fallback', async () => {
-    const s = await startTestServer({ env: { OPENAI_API_KEY: 'sk-from-env' } })
-    try {
-      const { token } = await proxyTokenFor(s, 1, { provider: 'openai' })
-      const res = await s.request('/api/remote/llm-proxy/v1/chat/completions', {
+      const asked = await client.chat.completions.create({
+        model: 'gpt-x',
+        messages: [{ role: 'user', content: 'hi' }],
+        stream: true,
+        stream_options: { include_usage: true },
+      })
+      const withUsage = []
+      for await (const chunk of asked) withUsage.push(chunk)
+      expect(withUsage.at(-1)!.usage?.prompt_tokens).toBe(21)
+
+      expect(await usageOf(sessionId)).toEqual({ 'openai/gpt-x/200': { requests: 3, input: 63, output: 39 } })
+      expect(fake.requests.at(-1)!.path).toBe('/v1/chat/completions')
+    })
+
+    test('anthropic: a message and a stream, with ?beta=true; usage from message_start + message_delta', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
+      const client = new Anthropic({ baseURL: proxyUrl(), apiKey: token })
+      const message = await client.messages.create({
+        model: 'claude-x',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      seen.push(JSON.stringify(message))
+      expect(message.content[0]).toMatchObject({ type: 'text', text: 'Hello from the fake LLM.' })
+      const stream = client.beta.messages.stream({
+        model: 'claude-x',
+        max_tokens: 50,
+        messages: [{ role: 'user', content: 'hi' }],
+      })
+      const final = await stream.finalMessage()
+      seen.push(JSON.stringify(final))
+      expect(final.usage.output_tokens).toBe(13)
+      expect(fake.requests.at(-1)!.path).toBe('/v1/messages')
+      expect(fake.requests.at(-1)!.headers['x-api-key']).toBe(ANTHROPIC_KEY)
+      const beta = await fetch(proxyUrl('/v1/messages?beta=true'), {
         method: 'POST',
-        headers: { authorization: `Bearer ${token}` },
-        json: { model: 'm', messages: [] },
+        headers: {
+          'x-api-key': token,
+          'content-type': 'application/json',
+          'anthropic-version': '2023-06-01',
+        },
+        body: JSON.stringify({ model: 'claude-x', max_tokens: 5, messages: [] }),
       })
-      expect(res.status).toBe(400)
-      expect(await res.text()).toBe(
-        '{"error":{"message":"No API key configured for provider \'openai\'","type":"config_error"}}',
-      )
-    } finally {
-      await s.stop()
-    }
-  })
-})
-
-describe('bodies and streams', () => {
-  test('a body over 10 MB is refused with 413 before reaching upstream, declared or chunked', async () => {
-    const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const before = fake.requests.length
-    const big = new Uint8Array(10 * 1024 * 1024 + 1)
-    const declared = await fetch(proxyUrl('/v1/chat/completions'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: big,
-    })
-    expect(declared.status).toBe(413)
-    expect(((await declared.json()) as { error: { type: string } }).error.type).toBe('request_too_large')
-    const chunked = await fetch(proxyUrl('/v1/chat/completions'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: new Blob([big]).stream(),
-    })
-    expect(chunked.status).toBe(413)
-    expect(fake.requests.length).toBe(before)
-  })
-
-  test('a non-JSON body (multipart upload) passes through byte for byte', async () => {
-    const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const form = new FormData()
-    form.set('model', 'whisper-x')
-    form.set('file', new Blob([new Uint8Array([0, 1, 2, 250, 255])], { type: 'audio/wav' }), 'a.wav')
-    const sent = new Request('http://x', { method: 'POST', body: form })
-    const type = sent.headers.get('content-type')!
-    const bytes = new Uint8Array(await sent.arrayBuffer())
-    const res = await fetch(proxyUrl('/v1/audio/transcriptions'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': type },
-      body: bytes,
-    })
-    expect(res.status).toBe(200)
-    expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes)
-    expect(fake.requests.at(-1)!.headers['content-type']).toBe(type)
-    expect(fake.requests.at(-1)!.path).toBe('/v1/audio/transcriptions')
-  })
-
-  test('a client that goes away mid-stream cancels the upstream request', async () => {
-    const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
-    fake.setBehaviour({ stall: true, usage: { input: 21, output: 13 } })
-    try {
-      const abort = new AbortController()
-      const res = await fetch(proxyUrl('/v1/messages'), {
-        method: 'POST',
-        headers: { 'x-api-key': token, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'claude-x', max_tokens: 5, stream: true, messages: [] }),
-        signal: abort.signal,
-      })
-      const reader = res.body!.getReader()
-      const first = await reader.read()
-      expect(new TextDecoder().decode(first.value)).toContain('message_start')
-      const upstream = fake.requests.at(-1)!
-      expect(upstream.aborted).toBe(false)
-      abort.abort()
-      const deadline = Date.now() + 3000
-      while (!upstream.aborted && Date.now() < deadline) await Bun.sleep(10)
-      expect(upstream.aborted).toBe(true)
+      expect(JSON.parse(await capture(beta)).type).toBe('message')
+      expect(fake.requests.at(-1)!.search).toBe('?beta=true')
       expect(await usageOf(sessionId)).toEqual({
-        'anthropic/claude-x/499': { requests: 1, input: 21, output: 13 },
+        'anthropic/claude-x/200': { requests: 3, input: 63, output: 39 },
       })
-    } finally {
-      fake.setBehaviour({ usage: { input: 21, output: 13 } })
-    }
-  })
-
-  test('an upstream that resets mid-stream ends the client stream with an error, recorded as 502', async () => {
-    const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    fake.queue({ resetAfterChunks: 2 })
-    const res = await fetch(proxyUrl('/v1/chat/completions'), {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
     })
-    expect(res.status).toBe(200)
-    await expect(res.text()).rejects.toBeDefined()
-    expect(await usageOf(sessionId)).toEqual({ 'openai/m/502': { requests: 1, input: 0, output: 0 } })
-  })
-})
 
-describe('secrets', () => {
-  test('no real key in any response, header, log line or database column', async () => {
-    const tables = await server.ctx.db.execute<{ table_name: string }>(
-      sql`select table_name from information_schema.tables where table_schema = 'public'`,
-    )
-    const rows =
-      (tables as unknown as { rows?: Array<{ table_name: string }> }).rows ??
-      (tables as unknown as Array<{ table_name: string }>)
-    let dump = ''
-    for (const { table_name } of rows) {
-      const content = await server.ctx.db.execute(sql.raw(`select t::text as row from "${table_name}" t`))
-      dump += JSON.stringify(content)
-    }
-    expect(dump).toContain('production')
-    const haystacks = { responses: seen.join('\n'), logs: server.logs.join('\n'), database: dump }
-    for (const secret of SECRETS) {
-      for (const [where, text] of Object.entries(haystacks))
-        expect({ where, found: text.includes(secret) }).toEqual({ where, found: false })
-    }
-    expect(fake.requests.some((r) => r.key === OPENAI_KEY)).toBe(true)
+    test('google: generateContent and streamGenerateContent with the token in ?key= or x-goog-api-key', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1)
+      const body = JSON.stringify({ contents: [{ role: 'user', parts: [{ text: 'hi' }] }] })
+      const once = await fetch(proxyUrl(`/v1beta/models/gemini-x:generateContent?key=${token}`), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      })
+      expect(JSON.parse(await capture(once)).usageMetadata.totalTokenCount).toBe(34)
+      expect(fake.requests.at(-1)!.search).toBe('')
+      const streamed = await fetch(proxyUrl('/v1beta/models/gemini-x:streamGenerateContent?alt=sse'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-goog-api-key': token },
+        body,
+      })
+      expect(streamed.headers.get('content-type')).toContain('text/event-stream')
+      expect((await capture(streamed)).match(/^data: /gm)?.length).toBe(3)
+      expect(fake.requests.at(-1)!.headers['x-goog-api-key']).toBe(GOOGLE_KEY)
+      expect(await usageOf(sessionId)).toEqual({
+        'google/fake-model/200': { requests: 2, input: 42, output: 26 },
+      })
+    })
   })
-})
+
+  describe('keys', () => {
+    test('the client credential and cookies are stripped; only the real key goes upstream', async () => {
+      const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const res = await fetch(proxyUrl('/v1/chat/completions'), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'x-api-key': token,
+          cookie: 'oa_session=abc',
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ model: 'm', messages: [] }),
+      })
+      expect(res.status).toBe(200)
+      await capture(res)
+      const arrived = fake.requests.at(-1)!
+      expect(arrived.headers.authorization).toBe(`Bearer ${OPENAI_KEY}`)
+      expect(arrived.headers['x-api-key']).toBeUndefined()
+      expect(arrived.headers.cookie).toBeUndefined()
+      expect(JSON.stringify(fake.requests)).not.toContain(token)
+    })
+
+    test('a bare POST /api/remote/llm-proxy goes to the provider main endpoint', async () => {
+      const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const res = await fetch(proxyUrl(), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', messages: [] }),
+      })
+      expect(JSON.parse(await capture(res)).object).toBe('chat.completion')
+      expect(fake.requests.at(-1)!.path).toBe('/v1/chat/completions')
+    })
+
+    test('fails over to the next key on 5xx, 429 and connection errors', async () => {
+      const s = await startTestServer({ listen: true })
+      const cookie = await s.login()
+      const dead = Bun.serve({ port: 0, fetch: () => new Response() })
+      const deadUrl = `http://127.0.0.1:${dead.port}/v1`
+      await dead.stop(true)
+      try {
+        await storeKey(s, cookie, {
+          provider: 'openai',
+          key_name: 'a-down',
+          api_key: 'sk-first-key-aaaa',
+          base_url: deadUrl,
+        })
+        await storeKey(s, cookie, {
+          provider: 'openai',
+          key_name: 'b-busy',
+          api_key: 'sk-second-key-bbbb',
+          base_url: `${fake.url}/v1`,
+        })
+        await storeKey(s, cookie, {
+          provider: 'openai',
+          key_name: 'c-good',
+          api_key: 'sk-third-key-cccc',
+          base_url: `${fake.url}/v1`,
+        })
+        const before = fake.requests.length
+        fake.setBehaviour({
+          usage: { input: 21, output: 13 },
+          forKey: { 'sk-second-key-bbbb': { status: 429 } },
+        })
+        const { token } = await proxyTokenFor(s, 1, { provider: 'openai' })
+        const client = new OpenAI({
+          baseURL: `${s.url}/api/remote/llm-proxy/v1`,
+          apiKey: token,
+          maxRetries: 0,
+        })
+        const done = await client.chat.completions.create({ model: 'm', messages: [] })
+        expect(done.choices[0]!.message.content).toBe('Hello from the fake LLM.')
+        expect(fake.requests.slice(before).map((r) => r.key)).toEqual([
+          'sk-second-key-bbbb',
+          'sk-third-key-cccc',
+        ])
+
+        fake.setBehaviour({
+          forKey: { 'sk-second-key-bbbb': { status: 500 }, 'sk-third-key-cccc': { status: 503 } },
+        })
+        const err = await client.chat.completions.create({ model: 'm', messages: [] }).catch((e) => e)
+        expect(err).toBeInstanceOf(OpenAI.APIError)
+        expect(err.status).toBe(503)
+        expect(s.logs.join('\n')).not.toContain('sk-second-key-bbbb')
+      } finally {
+        fake.setBehaviour({ usage: { input: 21, output: 13 } })
+        await s.stop()
+      }
+    })
+
+    test('no key for the provider gives exactly the config_error body; no environment fallback', async () => {
+      const s = await startTestServer({ env: { OPENAI_API_KEY: 'sk-from-env' } })
+      try {
+        const { token } = await proxyTokenFor(s, 1, { provider: 'openai' })
+        const res = await s.request('/api/remote/llm-proxy/v1/chat/completions', {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}` },
+          json: { model: 'm', messages: [] },
+        })
+        expect(res.status).toBe(400)
+        expect(await res.text()).toBe(
+          '{"error":{"message":"No API key configured for provider \'openai\'","type":"config_error"}}',
+        )
+      } finally {
+        await s.stop()
+      }
+    })
+  })
+
+  describe('bodies and streams', () => {
+    test('a stream without stream_options ends with [DONE], the added usage chunk hidden', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const res = await fetch(proxyUrl('/v1/chat/completions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
+        signal: AbortSignal.timeout(5000),
+      })
+      const text = await capture(res)
+      expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true)
+      expect(text).not.toContain('"usage"')
+      expect(await usageOf(sessionId)).toEqual({ 'openai/m/200': { requests: 1, input: 21, output: 13 } })
+    })
+
+    test('a body over 10 MB is refused with 413 before reaching upstream, declared or chunked', async () => {
+      const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const before = fake.requests.length
+      const big = new Uint8Array(10 * 1024 * 1024 + 1)
+      const declared = await fetch(proxyUrl('/v1/chat/completions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: big,
+      })
+      expect(declared.status).toBe(413)
+      expect(((await declared.json()) as { error: { type: string } }).error.type).toBe('request_too_large')
+      const chunked = await fetch(proxyUrl('/v1/chat/completions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: new Blob([big]).stream(),
+      })
+      expect(chunked.status).toBe(413)
+      expect(fake.requests.length).toBe(before)
+    })
+
+    test('a non-JSON body (multipart upload) passes through byte for byte', async () => {
+      const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const form = new FormData()
+      form.set('model', 'whisper-x')
+      form.set('file', new Blob([new Uint8Array([0, 1, 2, 250, 255])], { type: 'audio/wav' }), 'a.wav')
+      const sent = new Request('http://x', { method: 'POST', body: form })
+      const type = sent.headers.get('content-type')!
+      const bytes = new Uint8Array(await sent.arrayBuffer())
+      const res = await fetch(proxyUrl('/v1/audio/transcriptions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': type },
+        body: bytes,
+      })
+      expect(res.status).toBe(200)
+      expect(new Uint8Array(await res.arrayBuffer())).toEqual(bytes)
+      expect(fake.requests.at(-1)!.headers['content-type']).toBe(type)
+      expect(fake.requests.at(-1)!.path).toBe('/v1/audio/transcriptions')
+    })
+
+    test('a client that goes away mid-stream cancels the upstream request', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
+      fake.setBehaviour({ stall: true, usage: { input: 21, output: 13 } })
+      try {
+        const abort = new AbortController()
+        const res = await fetch(proxyUrl('/v1/messages'), {
+          method: 'POST',
+          headers: { 'x-api-key': token, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'claude-x', max_tokens: 5, stream: true, messages: [] }),
+          signal: abort.signal,
+        })
+        const reader = res.body!.getReader()
+        const first = await reader.read()
+        expect(new TextDecoder().decode(first.value)).toContain('message_start')
+        const upstream = fake.requests.at(-1)!
+        expect(upstream.aborted).toBe(false)
+        abort.abort()
+        const deadline = Date.now() + 3000
+        while (!upstream.aborted && Date.now() < deadline) await Bun.sleep(10)
+        expect(upstream.aborted).toBe(true)
+        expect(await usageOf(sessionId)).toEqual({
+          // Batched, the whole answer (message_stop included) was in the first read: the client
+          // left after a complete answer. One by one, it left after message_start.
+          ...(writes === 'batched'
+            ? { 'anthropic/claude-x/200': { requests: 1, input: 21, output: 13 } }
+            : { 'anthropic/claude-x/499': { requests: 1, input: 21, output: 1 } }),
+        })
+      } finally {
+        fake.setBehaviour({ usage: { input: 21, output: 13 } })
+      }
+    })
+
+    test('an upstream that resets mid-stream ends the client stream with an error, recorded as 502', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      fake.queue({ resetAfterChunks: 2 })
+      const res = await fetch(proxyUrl('/v1/chat/completions'), {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
+      })
+      expect(res.status).toBe(200)
+      await expect(res.text()).rejects.toBeDefined()
+      expect(await usageOf(sessionId)).toEqual({ 'openai/m/502': { requests: 1, input: 0, output: 0 } })
+    })
+  })
+
+  describe('secrets', () => {
+    test('no real key in any response, header, log line or database column', async () => {
+      const tables = await server.ctx.db.execute<{ table_name: string }>(
+        sql`select table_name from information_schema.tables where table_schema = 'public'`,
+      )
+      const rows =
+        (tables as unknown as { rows?: Array<{ table_name: string }> }).rows ??
+        (tables as unknown as Array<{ table_name: string }>)
+      let dump = ''
+      for (const { table_name } of rows) {
+        const content = await server.ctx.db.execute(sql.raw(`select t::text as row from "${table_name}" t`))
+        dump += JSON.stringify(content)
+      }
+      expect(dump).toContain('production')
+      const haystacks = { responses: seen.join('\n'), logs: server.logs.join('\n'), database: dump }
+      for (const secret of SECRETS) {
+        for (const [where, text] of Object.entries(haystacks))
+          expect({ where, found: text.includes(secret) }).toEqual({ where, found: false })
+      }
+      expect(fake.requests.some((r) => r.key === OPENAI_KEY)).toBe(true)
+    })
+  })
+}

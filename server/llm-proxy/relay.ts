@@ -49,23 +49,33 @@ export async function relayResponse(
     {
       async pull(controller) {
         try {
-          const next = await reader.read()
-          if (next.done) {
-            const tail = meter.finish()
-            if (tail) controller.enqueue(tail)
-            end(status)
-            controller.close()
-            return
+          // A pull must enqueue or close: a chunk the meter held back (a partial event, the
+          // stripped usage chunk) would otherwise leave the client waiting for a pull that
+          // never comes (highWaterMark 0), so keep reading until there is something to send.
+          for (;;) {
+            const next = await reader.read()
+            if (next.done) {
+              const tail = meter.finish()
+              if (tail) controller.enqueue(tail)
+              end(status)
+              controller.close()
+              return
+            }
+            const out = meter.push(next.value)
+            if (out) {
+              controller.enqueue(out)
+              // The answer is complete: count it now, before the client (done reading) hangs up.
+              if (meter.complete) end(status)
+              return
+            }
           }
-          const out = meter.push(next.value)
-          if (out) controller.enqueue(out)
         } catch (error) {
           end(abort.signal.aborted ? CLIENT_CLOSED : 502)
           controller.error(error)
         }
       },
       cancel(reason) {
-        end(CLIENT_CLOSED)
+        end(meter.complete ? status : CLIENT_CLOSED)
         abort.abort()
         return reader.cancel(reason).catch(() => {})
       },

@@ -66,7 +66,14 @@ export interface Meter {
   /** End of the upstream body: returns any held-back tail. */
   finish(): Uint8Array | null
   count: UsageCount
+  /** The stream's own end marker went by ([DONE], message_stop, response.completed): a client
+   * that stops reading after it got the whole answer, not an abandoned one. */
+  complete: boolean
 }
+
+/** The last event of a streamed answer, per wire format (Google streams just end). */
+const END_MARKERS = ['data: [DONE]', 'message_stop', 'response.completed']
+const hasEndMarker = (text: string) => END_MARKERS.some((m) => text.includes(m))
 
 export function createMeter(
   provider: LlmProvider,
@@ -113,10 +120,13 @@ export function createMeter(
     return kept.length ? encoder.encode(kept.join('')) : null
   }
 
-  return {
+  const meter: Meter = {
     count,
+    complete: false,
     push(chunk) {
       const text = decoder.decode(chunk, { stream: true })
+      // Only at a line end: every line before the marker (usage included) has been scanned.
+      if (options.sse && !meter.complete && text.endsWith('\n') && hasEndMarker(text)) meter.complete = true
       if (options.sse && options.stripUsageChunk) {
         // Whole events without usage in them (nearly every chunk) go on as they came.
         if (!buffer && text.endsWith('\n\n') && !text.includes('sage')) return chunk
@@ -147,4 +157,5 @@ export function createMeter(
       return null
     },
   }
+  return meter
 }

@@ -21,6 +21,10 @@
 // is recorded), status (answer this HTTP error in the provider's shape), resetAfterChunks (drop the
 // connection mid-stream), toolCalls (OpenAI tool_calls reply), forKey (per-key overrides: the
 // key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=).
+// Write modes (`writes`): 'batched' puts every event of a stream without chunkDelayMs into one
+// write; 'separate' writes each SSE event on its own with a short pause between, as real
+// providers do (a proxy that stops reading after a pull that produced nothing hangs there). The
+// default comes from FAKE_LLM_WRITES (else 'batched'); streaming tests run under both.
 
 import {
   completeBody,
@@ -46,6 +50,15 @@ export interface FakeBehaviour {
   resetAfterChunks?: number
   toolCalls?: FakeToolCall[]
   forKey?: Record<string, Omit<FakeBehaviour, 'forKey'>>
+}
+
+export type FakeWrites = 'batched' | 'separate'
+export const FAKE_WRITE_MODES: readonly FakeWrites[] = ['batched', 'separate']
+/** Pause between events in 'separate' mode: long enough for each to leave in its own packet. */
+const SEPARATE_PAUSE_MS = 3
+
+export interface FakeLlmOptions {
+  writes?: FakeWrites
 }
 
 export interface RecordedRequest {
@@ -94,6 +107,7 @@ function sseStream(
   b: Resolved,
   record: RecordedRequest,
   signal: AbortSignal,
+  writes: FakeWrites,
 ) {
   return new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -110,6 +124,7 @@ function sseStream(
         controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`))
         sent++
         if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
+        else if (writes === 'separate') await sleep(SEPARATE_PAUSE_MS)
       }
       if (b.stall) {
         await new Promise<void>((resolve) =>
@@ -123,7 +138,12 @@ function sseStream(
   })
 }
 
-export async function startFakeLlm(initial: FakeBehaviour = {}): Promise<FakeLlm> {
+export async function startFakeLlm(
+  initial: FakeBehaviour = {},
+  options: FakeLlmOptions = {},
+): Promise<FakeLlm> {
+  const writes: FakeWrites =
+    options.writes ?? (process.env.FAKE_LLM_WRITES === 'separate' ? 'separate' : 'batched')
   let behaviour: FakeBehaviour = initial
   const queued: FakeBehaviour[] = []
   const requests: RecordedRequest[] = []
@@ -213,7 +233,7 @@ export async function startFakeLlm(initial: FakeBehaviour = {}): Promise<FakeLlm
       if (!streaming)
         return Response.json(completeBody(dialect, { ...b, model: (fields.model as string) ?? b.model }))
       const events = streamEvents(dialect, { ...b, model: (fields.model as string) ?? b.model }, fields)
-      return new Response(sseStream(events, b, record, req.signal), {
+      return new Response(sseStream(events, b, record, req.signal, writes), {
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
       })
     },
