@@ -18,6 +18,7 @@ import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
+import { tokensRoutes } from './tokens/index.ts'
 import { uiRoutes } from './ui/index.ts'
 import { usersRoutes } from './users/index.ts'
 
@@ -42,6 +43,7 @@ export function createApp(ctx: AppContext) {
       .use(metricsRoutes(ctx))
       .use(authRoutes(ctx))
       .use(usersRoutes(ctx))
+      .use(tokensRoutes(ctx))
       .use(auditRoutes(ctx))
       .use(installRoutes(ctx))
       .use(apiKeysRoutes(ctx))

@@ -43,6 +43,7 @@ const EnvSchema = Type.Object({
   OPEN_FILES_LIMIT_FALLBACK: Type.Integer({ minimum: 1, default: 10_240 }),
   AGENT_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  PAT_MAX_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365 }),
 })
 
 type Env = Static<typeof EnvSchema>
@@ -87,6 +88,8 @@ export interface Config {
   }
   /** Bearer token that may read GET /metrics (besides a logged-in system admin). */
   metricsToken: string | undefined
+  /** The longest lifetime a personal access token may be given. */
+  patMaxTtlDays: number
 }
 
 /** The build output of `bun run build:agent`, found from this file so any working directory works. */
@@ -112,6 +115,7 @@ const INTEGER_KEYS = new Set([
   'AGENT_FD_RESERVE',
   'OPEN_FILES_LIMIT_FALLBACK',
   'AGENT_RETRY_AFTER_SECONDS',
+  'PAT_MAX_TTL_DAYS',
 ])
 
 /** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
@@ -203,6 +207,7 @@ export function loadConfig(
       retryAfterSeconds: env.AGENT_RETRY_AFTER_SECONDS,
     },
     metricsToken: env.METRICS_TOKEN,
+    patMaxTtlDays: env.PAT_MAX_TTL_DAYS,
   }
 }
 

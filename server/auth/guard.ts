@@ -1,13 +1,17 @@
 // The named plugin every capability uses to require a logged-in user: `{ auth: true }` for
-// any user, `{ auth: 'system_admin' }` for system admins. It resolves `user` and refuses
-// cookie-authenticated state changes from a foreign Origin (CSRF).
+// any user, `{ auth: 'system_admin' }` for system admins. It resolves `user` from the session
+// cookie or from `Authorization: Bearer oa_pat_…` (a personal access token, limited to its
+// scopes), and refuses cookie-authenticated state changes from a foreign Origin (CSRF); a
+// bearer token is not sent by browsers on their own, so bearer calls skip that check.
 import { Elysia } from 'elysia'
 import { type Actor, userActor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { forbidden, HttpError, unauthorized } from '../errors.ts'
 import { clientIp, type PeerAddressSource } from '../http/client-ip.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { isPersonalAccessToken, resolveToken, scopesAllow } from '../tokens/service.ts'
 import { resolveSession, SESSION_COOKIE } from './service.ts'
+import { bearerToken } from './tokens.ts'
 import type { UserRow } from './users.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -27,9 +31,18 @@ export function assertSameOrigin(ctx: AppContext, request: Request): void {
   }
 }
 
+function assertRequirement(user: UserRow, required: AuthRequirement): void {
+  if (required === 'system_admin' && user.role !== 'system_admin') {
+    throw forbidden('Only system administrators can do this')
+  }
+}
+
 export type Authenticated = {
   user: UserRow
-  sessionToken: string
+  /** The browser session's token; null when the call carries a personal access token. */
+  sessionToken: string | null
+  /** The personal access token the call carries, if any. */
+  patId: number | null
   /** The user as an audit actor, with the request's address. */
   actor: Actor
 }
@@ -41,18 +54,45 @@ export async function authenticate(
   token: unknown,
   required: AuthRequirement,
 ): Promise<Authenticated> {
+  const bearer = bearerToken(request)
+  if (bearer && isPersonalAccessToken(bearer))
+    return authenticateToken(ctx, request, server, bearer, required)
   if (typeof token !== 'string' || token === '') throw unauthorized()
   const user = await resolveSession(ctx, token)
   if (!user) throw unauthorized('Your session has ended; please log in again')
   assertSameOrigin(ctx, request)
-  if (required === 'system_admin' && user.role !== 'system_admin') {
-    throw forbidden('Only system administrators can do this')
-  }
+  assertRequirement(user, required)
   return {
     user,
     sessionToken: token,
+    patId: null,
     actor: userActor(user, clientIp(request, server, ctx.config.trustProxy)),
   }
+}
+
+async function authenticateToken(
+  ctx: AppContext,
+  request: Request,
+  server: PeerAddressSource | null,
+  secret: string,
+  required: AuthRequirement,
+): Promise<Authenticated> {
+  const ip = clientIp(request, server, ctx.config.trustProxy)
+  const resolved = await resolveToken(ctx, secret, ip)
+  if (!resolved) {
+    await ctx.audit('token.use', { type: 'anonymous', ip }, null, {}, { outcome: 'denied' })
+    throw unauthorized('Personal access token is invalid, expired or revoked')
+  }
+  const { user } = resolved
+  if (!scopesAllow(resolved.scopes, request.method, new URL(request.url).pathname)) {
+    throw new HttpError(
+      403,
+      `This token's scopes (${resolved.scopes.join(', ')}) do not allow this call`,
+      'insufficient_scope',
+    )
+  }
+  assertRequirement(user, required)
+  return { user, sessionToken: null, patId: resolved.tokenId, actor: userActor(user, ip) }
 }
 
 export function authGuard(ctx: AppContext) {

@@ -1,11 +1,16 @@
 // /api/auth: login, logout, the current user, and changing one's own password.
 import { Elysia, t } from 'elysia'
 import type { AppContext } from '../context/index.ts'
+import { badRequest } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { authGuard } from './guard.ts'
 import { ChangePasswordBody, LoginBody, PublicUser } from './model.ts'
 import { changePassword, login, logout, SESSION_COOKIE } from './service.ts'
 import { publicUser } from './users.ts'
+
+/** A personal access token cannot end a browser session or change the password it does not know. */
+const browserSessionOnly = (what: string) =>
+  badRequest(`${what} needs a browser session; revoke a token with DELETE /api/tokens/{id}`)
 
 export function authRoutes(ctx: AppContext) {
   const secure = ctx.config.publicUrl?.startsWith('https://') ?? false
@@ -38,6 +43,7 @@ export function authRoutes(ctx: AppContext) {
     .post(
       '/logout',
       async ({ cookie, user, sessionToken, actor }) => {
+        if (!sessionToken) throw browserSessionOnly('Log out')
         await logout(ctx, sessionToken)
         cookie[SESSION_COOKIE]!.remove()
         await ctx.audit('auth.logout', actor, { type: 'user', id: user.id })
@@ -53,6 +59,7 @@ export function authRoutes(ctx: AppContext) {
     .post(
       '/password',
       async ({ body, user, sessionToken, actor }) => {
+        if (!sessionToken) throw browserSessionOnly('Changing the password')
         await changePassword(ctx, user.id, body.current_password, body.new_password, sessionToken)
         await ctx.audit('user.password_change', actor, { type: 'user', id: user.id })
         return { ok: true }

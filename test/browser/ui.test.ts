@@ -64,6 +64,33 @@ describe('browser UI', () => {
   )
 
   test(
+    'tokens: the admin makes a token from the user menu, it is shown once and works, then is revoked',
+    async () => {
+      await page.getByTestId('nav-tokens').click()
+      await page.waitForURL('**/tokens')
+      await page.getByTestId('add-token').click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Name').fill('browser-script')
+      await dialog.getByRole('button', { name: 'Create' }).click()
+      const secret = (await page.getByTestId('token-secret').textContent())?.trim() ?? ''
+      expect(secret).toMatch(/^oa_pat_/)
+      const me = await server.request('/api/auth/me', { headers: { authorization: `Bearer ${secret}` } })
+      expect(me.status).toBe(200)
+      await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click()
+      const row = page.locator('tr[data-token-name="browser-script"]')
+      await row.waitFor()
+      expect(await row.textContent()).not.toContain(secret)
+      await screenshots(page, 'tokens')
+      await row.getByRole('button', { name: 'Revoke' }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Revoke' }).click()
+      await row.locator('[data-status="revoked"]').waitFor()
+      const after = await server.request('/api/auth/me', { headers: { authorization: `Bearer ${secret}` } })
+      expect(after.status).toBe(401)
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
     'users: the admin adds a user who then appears in the table',
     async () => {
       await page.getByRole('link', { name: 'Users & quotas' }).click()

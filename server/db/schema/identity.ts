@@ -51,3 +51,27 @@ export const authSessions = pgTable(
   },
   (t) => [index('auth_sessions_user_idx').on(t.userId), index('auth_sessions_expires_idx').on(t.expiresAt)],
 )
+
+export const PAT_SCOPES = ['read', 'sessions', 'admin'] as const
+export type PatScope = (typeof PAT_SCOPES)[number]
+
+/** Personal access tokens: SHA-256 only, with a short prefix kept to tell them apart in lists. */
+export const personalAccessTokens = pgTable(
+  'personal_access_tokens',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    name: text('name').notNull(),
+    tokenHash: text('token_hash').notNull().unique(),
+    tokenPrefix: text('token_prefix').notNull(),
+    scopes: text('scopes', { enum: PAT_SCOPES }).array().notNull(),
+    createdAt: createdAt(),
+    expiresAt: tz('expires_at').notNull(),
+    lastUsedAt: tz('last_used_at'),
+    lastUsedIp: text('last_used_ip'),
+    revokedAt: tz('revoked_at'),
+  },
+  (t) => [index('personal_access_tokens_user_idx').on(t.userId)],
+)

@@ -88,6 +88,15 @@ export const users = {
   remove: (id: number) => unwrap(api.users({ id }).delete()),
 }
 
+export type NewToken = BodyOf<typeof api.tokens.post>
+export const tokens = {
+  list: async (all = false) => (await unwrap(api.tokens.get({ query: all ? { all } : {} }))).tokens,
+  create: (body: NewToken) => unwrap(api.tokens.post(body)),
+  revoke: async (id: number) => (await unwrap(api.tokens({ id }).delete())).personal_access_token,
+}
+export type AccessToken = Data<typeof tokens.list>[number]
+export type TokenScope = AccessToken['scopes'][number]
+
 export type AuditQuery = NonNullable<NonNullable<Parameters<typeof api.audit.get>[0]>['query']>
 export const audit = {
   list: (query: AuditQuery) => unwrap(api.audit.get({ query })),
