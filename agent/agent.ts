@@ -3,16 +3,18 @@
 // processes; main.ts passes the real ones. State that must survive reconnects (outbox, sessions,
 // commands already run) lives here, not in a connection.
 import { join } from 'node:path'
-import { type AgentFrame, type Command, PROTOCOL_VERSION } from '../protocol/index.ts'
+import { type AgentFrame, type Command, decodeTerminalMessage, PROTOCOL_VERSION } from '../protocol/index.ts'
 import type { AgentConfig } from './config.ts'
 import type { AgentLink, Clock, ConnectionState } from './connection/link.ts'
 import { type RunLoopResult, runLoop } from './connection/run-loop.ts'
 import type { Transport } from './connection/transport.ts'
 import { Executor } from './executor.ts'
-import { type FsApi, listDirectory } from './fs-list.ts'
+import { type FsApi, listDirectory, resolveConfined } from './fs-list.ts'
 import type { AgentLogger } from './log.ts'
 import { type FrameBody, Outbox } from './outbox.ts'
 import type { SpawnFn } from './spawn.ts'
+import { noPty, type SpawnPty } from './terminal/pty.ts'
+import { TerminalHost } from './terminal/terminal-host.ts'
 import { AGENT_VERSION } from './version.ts'
 
 /** Command ids remembered so a redelivered command is never run twice. */
@@ -26,6 +28,9 @@ export interface AgentDeps {
   config: AgentConfig
   transport: Transport
   spawn: SpawnFn
+  /** Shells for web terminals; without it (or with `ptyUnavailable`) terminals are refused. */
+  spawnPty?: SpawnPty
+  ptyUnavailable?: string | null
   fs: FsApi
   clock: Clock
   log: AgentLogger
@@ -49,6 +54,7 @@ export interface AgentStatus {
 export interface Agent {
   readonly outbox: Outbox
   readonly executor: Executor
+  readonly terminals: TerminalHost
   status(): AgentStatus
   /** Runs until `signal` aborts or the server refuses the token; stops every session after. */
   run(signal: AbortSignal): Promise<RunLoopResult>
@@ -78,6 +84,14 @@ export function createAgent(deps: AgentDeps): Agent {
     lastSpooledSeq: (sessionId) => outbox.lastOutputSeq(sessionId),
   })
   executor.restore()
+  const terminals = new TerminalHost({
+    spawnPty: deps.spawnPty ?? noPty,
+    unavailableReason: deps.spawnPty ? (deps.ptyUnavailable ?? null) : 'This agent cannot open terminals',
+    log,
+    idleMs: config.terminal_idle_timeout * 1000,
+    machineEnv: deps.machineEnv ?? process.env,
+    resolveCwd: (path) => resolveConfined(deps.fs, path, config.fs_roots),
+  })
   const seen = new Set<string>()
   const chains = new Map<string, Promise<void>>()
   let control: AgentFrame[] = []
@@ -101,6 +115,7 @@ export function createAgent(deps: AgentDeps): Agent {
     cli_tools: info.cli_tools,
     max_sessions: config.max_sessions,
     pause: process.platform !== 'win32',
+    terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
   })
   const status = (): AgentStatus => ({ ...connection, pending_frames: outbox.size, sessions: sessionList() })
 
@@ -162,6 +177,14 @@ export function createAgent(deps: AgentDeps): Agent {
         if (chains.get(key) === run) chains.delete(key)
       })
     },
+    onBinary(data) {
+      const message = decodeTerminalMessage(data)
+      if (message) terminals.handle(message)
+      else log.warn('ignoring a malformed binary message from the server')
+    },
+    setBinarySink(sink) {
+      terminals.setSink(sink)
+    },
     takeControlFrames() {
       const out = control
       control = []
@@ -185,6 +208,7 @@ export function createAgent(deps: AgentDeps): Agent {
   return {
     outbox,
     executor,
+    terminals,
     status,
     async run(signal) {
       // On shutdown the sessions stop first while the connection is still up, so their last
@@ -211,7 +235,7 @@ export function createAgent(deps: AgentDeps): Agent {
         },
         loop.signal,
       )
-      await executor.stopAll()
+      await Promise.all([executor.stopAll(), terminals.stopAll()])
       return result
     },
   }

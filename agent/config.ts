@@ -5,6 +5,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { DEFAULT_TERMINAL_IDLE_SECONDS } from './terminal/terminal-host.ts'
 
 export const CONFIG_FILE = 'config.json'
 /** Owner read/write only: the file holds the agent token. */
@@ -43,6 +44,11 @@ const FIELDS = {
   log_max_bytes: { env: undefined, schema: Type.Integer({ minimum: 10_000 }), def: 10 * 1024 * 1024 },
   transport: { env: 'OPENACE_AGENT_TRANSPORT', schema: literals(TRANSPORT_MODES), def: 'auto' },
   work_dir: { env: 'OPENACE_WORK_DIR', schema: Type.String(), def: '' },
+  terminal_idle_timeout: {
+    env: 'OPENACE_TERMINAL_IDLE_TIMEOUT',
+    schema: seconds(1),
+    def: DEFAULT_TERMINAL_IDLE_SECONDS,
+  },
   fs_roots: { env: undefined, schema: Type.Array(Type.String()), def: [] as string[] },
 } as const satisfies Record<string, { env: string | undefined; schema: TSchema; def: unknown }>
 
@@ -71,6 +77,8 @@ export interface AgentConfig {
   work_dir: string
   /** Directories fs.list and session project paths are confined to. */
   fs_roots: string[]
+  /** Seconds a terminal nobody watches keeps running. */
+  terminal_idle_timeout: number
 }
 
 export class ConfigError extends Error {

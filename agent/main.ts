@@ -25,7 +25,8 @@ Run 'open-ace-agent <command> --help' for a command's options.`,
 Connects to the server (WebSocket, else HTTP long-poll) and runs sessions until stopped.
 Settings: environment (OPENACE_SERVER_URL, OPENACE_AGENT_TOKEN, OPENACE_MACHINE_ID,
 OPENACE_HEARTBEAT_INTERVAL, OPENACE_RECONNECT_BASE_DELAY, OPENACE_RECONNECT_MAX_DELAY,
-OPENACE_MAX_SESSIONS, OPENACE_LOG_LEVEL, OPENACE_AGENT_TRANSPORT) > config.json > defaults.
+OPENACE_MAX_SESSIONS, OPENACE_LOG_LEVEL, OPENACE_AGENT_TRANSPORT, OPENACE_TERMINAL_IDLE_TIMEOUT)
+> config.json > defaults.
 
 Options:
 ${DIR_HELP}`,

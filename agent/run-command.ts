@@ -14,6 +14,7 @@ import { registerMachine } from './register.ts'
 import { spawnProcess } from './spawn.ts'
 import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
 import { CLI_REFRESH_INTERVAL_MS, type CliToolInfo, collectSystemInfo, probeCliTools } from './system-info.ts'
+import { ptyUnavailableReason, spawnBunPty } from './terminal/pty.ts'
 import { AGENT_VERSION } from './version.ts'
 
 /** state.json is rewritten at least this often while running. */
@@ -80,6 +81,8 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
     config,
     transport: createHttpTransport(config.server_url, config.agent_token),
     spawn: spawnProcess,
+    spawnPty: spawnBunPty,
+    ptyUnavailable: ptyUnavailableReason,
     fs,
     clock: systemClock,
     log,

@@ -18,6 +18,7 @@ import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
+import { terminalsRoutes } from './terminals/index.ts'
 import { tokensRoutes } from './tokens/index.ts'
 import { uiRoutes } from './ui/index.ts'
 import { usersRoutes } from './users/index.ts'
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext) {
       .use(machinesRoutes(ctx))
       .use(agentRoutes(ctx))
       .use(sessionsRoutes(ctx))
+      .use(terminalsRoutes(ctx))
       // Last: the UI's catch-all must not shadow any API route.
       .use(uiRoutes(ctx))
   )

@@ -38,6 +38,7 @@ export function createHttpTransport(serverUrl: string, token: string): Transport
         // Bun's client accepts headers in the options object; the DOM typing only knows protocols.
         const options = { headers } as unknown as string[]
         const ws = new WebSocket(`${base.replace(/^http/, 'ws')}${AGENT_WS_PATH}`, options)
+        ws.binaryType = 'arraybuffer'
         let open = false
         const fail = (why: string) => {
           clearTimeout(timer)
@@ -52,9 +53,16 @@ export function createHttpTransport(serverUrl: string, token: string): Transport
         ws.onopen = () => {
           open = true
           clearTimeout(timer)
-          resolve({ send: (text) => ws.send(text), close: (code, reason) => ws.close(code, reason) })
+          resolve({
+            send: (text) => ws.send(text),
+            sendBinary: (data) => ws.send(data),
+            close: (code, reason) => ws.close(code, reason),
+          })
         }
-        ws.onmessage = (ev) => handlers.onMessage(typeof ev.data === 'string' ? ev.data : String(ev.data))
+        ws.onmessage = (ev) => {
+          if (typeof ev.data === 'string') handlers.onMessage(ev.data)
+          else handlers.onBinary?.(new Uint8Array(ev.data as ArrayBuffer))
+        }
         ws.onerror = () => fail('WebSocket connection failed')
         ws.onclose = (ev) => {
           signal.removeEventListener('abort', onAbort)

@@ -15,6 +15,10 @@ export interface AgentLink {
   /** Frames to send now but never re-send (acks); emptied by the call. */
   takeControlFrames(): AgentFrame[]
   onControlFrame(fn: () => void): () => void
+  /** A binary (terminal) message from the server. */
+  onBinary(data: Uint8Array): void
+  /** Where binary messages go now: the open WebSocket, or nowhere (null) between connections. */
+  setBinarySink(sink: ((data: Uint8Array) => void) | null): void
   /** Connection changes, for the status file and logs. */
   setConnection(state: ConnectionState, transport?: 'websocket' | 'long-poll', detail?: string): void
 }

@@ -4,11 +4,14 @@ import type { GoodbyeFrame, LongPollRequest, LongPollResponse } from '../../prot
 
 export interface WsHandlers {
   onMessage(text: string): void
+  /** A binary message: terminal traffic (protocol/terminal.ts). */
+  onBinary?(data: Uint8Array): void
   onClose(code: number, reason: string): void
 }
 
 export interface WsChannel {
   send(text: string): void
+  sendBinary(data: Uint8Array): void
   close(code?: number, reason?: string): void
 }
 

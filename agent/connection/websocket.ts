@@ -57,12 +57,17 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
             welcomed = clock.now()
             ctx.heartbeatMs = result.welcome.heartbeat_interval_seconds * 1000
             link.setConnection('online', 'websocket')
+            link.setBinarySink((data) => channel.sendBinary(data))
             log.info('connected', { transport: 'websocket' })
             onWelcome()
             flush()
           }
           if (result.goodbye)
             finish({ unauthorized: { goodbye: result.goodbye, message: result.goodbye.message } })
+        },
+        onBinary(data) {
+          unanswered = 0
+          link.onBinary(data)
         },
         onClose(code, reason) {
           if (code === CLOSE_GOODBYE) finish({ unauthorized: { message: reason || 'server said goodbye' } })
@@ -98,6 +103,7 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
 
   const outcome = await ended
   signal.removeEventListener('abort', onAbort)
+  link.setBinarySink(null)
   for (const off of unsubscribe) off()
   channel.close(1000, 'agent reconnecting')
   await heartbeats

@@ -49,6 +49,9 @@ export class FakeTransport implements Transport {
     return replies
   }
 
+  /** Binary (terminal) messages the agent sent. */
+  binary: Uint8Array[] = []
+
   async openWebSocket(handlers: WsHandlers): Promise<WsChannel> {
     if (this.down || this.websocket === 'refused') throw new TransportError('unavailable', 'upgrade refused')
     if (this.revoked) throw new TransportError('unavailable', 'WebSocket closed before opening (1002)')
@@ -60,6 +63,9 @@ export class FakeTransport implements Transport {
       send: (text) => {
         if (this.ws !== handlers) return
         for (const reply of this.accept(JSON.parse(text))) send(reply)
+      },
+      sendBinary: (data) => {
+        if (this.ws === handlers) this.binary.push(data)
       },
       close: () => {
         if (this.ws === handlers) this.ws = undefined

@@ -15,6 +15,8 @@ export interface PushChannel {
   tokenHash: string
   /** Deliver whatever is pending for this machine. */
   wake(): void
+  /** A binary message straight to the agent (terminal traffic; not queued, not durable). */
+  sendBinary(data: Uint8Array): void
   /** The token stopped working: say goodbye and close. */
   revoke(reason: GoodbyeReason): void
   /** A newer channel of the same machine replaced this one (4002), or the server is stopping (1001). */
@@ -37,6 +39,10 @@ export interface ChannelHub {
   detachPush(channel: PushChannel): void
   attachPoll(poll: WaitingPoll): void
   detachPoll(poll: WaitingPoll): void
+  /** This instance's WebSocket to the machine's agent, if it holds one. */
+  pushFor(machineId: string): PushChannel | undefined
+  /** Called with the machine id whenever its WebSocket on this instance comes or goes. */
+  onPushChange(fn: (machineId: string) => void): void
   closing: boolean
 }
 
@@ -47,6 +53,10 @@ export function channelHub(ctx: AppContext): ChannelHub {
   if (existing) return existing
   const pushes = new Map<string, PushChannel>()
   const polls = new Map<string, WaitingPoll>()
+  const pushListeners: Array<(machineId: string) => void> = []
+  const pushChanged = (machineId: string) => {
+    for (const fn of pushListeners) fn(machineId)
+  }
 
   async function recheck(machineId: string) {
     const targets: Array<PushChannel | WaitingPoll> = [pushes.get(machineId), polls.get(machineId)].filter(
@@ -75,9 +85,16 @@ export function channelHub(ctx: AppContext): ChannelHub {
       const previous = pushes.get(channel.machineId)
       pushes.set(channel.machineId, channel)
       previous?.close(CLOSE_SUPERSEDED, 'superseded')
+      pushChanged(channel.machineId)
     },
     detachPush(channel) {
-      if (pushes.get(channel.machineId) === channel) pushes.delete(channel.machineId)
+      if (pushes.get(channel.machineId) !== channel) return
+      pushes.delete(channel.machineId)
+      pushChanged(channel.machineId)
+    },
+    pushFor: (machineId) => pushes.get(machineId),
+    onPushChange(fn) {
+      pushListeners.push(fn)
     },
     attachPoll(poll) {
       const previous = polls.get(poll.machineId)

@@ -5,6 +5,7 @@ import { Elysia } from 'elysia'
 import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { terminalRelay } from '../terminals/relay.ts'
 import { agentAdmission } from './admission.ts'
 import { claimCommands } from './commands.ts'
 import { handleRawFrame } from './frames.ts'
@@ -13,7 +14,7 @@ import { channelHub, type PushChannel } from './hub.ts'
 import { markConnected, markDisconnected } from './presence.ts'
 
 interface RawSocket {
-  send(data: string): number
+  send(data: string | Uint8Array): number
   close(code?: number, reason?: string): void
 }
 
@@ -29,11 +30,6 @@ interface Connection {
 }
 
 export const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
-
-function frameText(message: unknown): unknown {
-  if (message instanceof Uint8Array) return new TextDecoder().decode(message)
-  return message
-}
 
 export function agentWebSocketRoutes(ctx: AppContext) {
   const plugin = new Elysia({ name: 'agents.ws', seed: ctx.id })
@@ -90,6 +86,9 @@ export function agentWebSocketRoutes(ctx: AppContext) {
             machineId: agent.machineId,
             tokenHash: agent.tokenHash,
             wake: () => enqueue(conn, () => deliver(conn, raw, false)),
+            sendBinary: (data) => {
+              if (conn.open) raw.send(data)
+            },
             revoke: (reason) => {
               conn.closedBy = 'revoked'
               send(raw, { type: 'goodbye', reason, message: `Agent token no longer valid (${reason})` })
@@ -120,8 +119,10 @@ export function agentWebSocketRoutes(ctx: AppContext) {
         const raw = ws.raw as unknown as RawSocket
         const conn = connections.get(raw)
         if (!conn) return
+        // Binary messages are terminal bytes: relayed at once, outside the frame queue.
+        if (message instanceof Uint8Array) return terminalRelay(ctx).fromAgent(conn.agent.machineId, message)
         enqueue(conn, async () => {
-          const outcome = await handleRawFrame(ctx, conn.agent, frameText(message))
+          const outcome = await handleRawFrame(ctx, conn.agent, message)
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.

@@ -20,6 +20,8 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     /** The agent's working directory: where new sessions' project paths start. */
     work_dir: typeof m.systemInfo?.work_dir === 'string' ? m.systemInfo.work_dir : null,
     tenant_id: m.tenantId,
+    /** Who may open terminals: the machine's admins only, or every assigned user. */
+    terminal_access: m.terminalAccess,
     last_heartbeat: iso(m.lastHeartbeat),
     created_at: m.createdAt.toISOString(),
     ...(role === undefined ? {} : { current_user_permission: role === 'system_admin' ? 'admin' : role }),

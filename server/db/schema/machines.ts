@@ -11,6 +11,9 @@ export const AGENT_TRANSPORTS = ['websocket', 'long_poll'] as const
 export type AgentTransport = (typeof AGENT_TRANSPORTS)[number]
 export const MACHINE_PERMISSIONS = ['user', 'admin'] as const
 export type MachinePermission = (typeof MACHINE_PERMISSIONS)[number]
+/** Who may open a terminal on the machine besides system admins: its admins, or every assigned user. */
+export const TERMINAL_ACCESS = ['admins', 'assigned'] as const
+export type TerminalAccess = (typeof TERMINAL_ACCESS)[number]
 export const AGENT_TOKEN_REVOKE_REASONS = ['revoked', 'deregistered'] as const
 export type AgentTokenRevokeReason = (typeof AGENT_TOKEN_REVOKE_REASONS)[number]
 
@@ -34,6 +37,7 @@ export const remoteMachines = pgTable(
     connectionEpoch: integer('connection_epoch').notNull().default(0),
     lastHeartbeat: tz('last_heartbeat'),
     systemInfo: jsonb('system_info').$type<Record<string, unknown>>().notNull().default({}),
+    terminalAccess: text('terminal_access', { enum: TERMINAL_ACCESS }).notNull().default('admins'),
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
     /** Set when a system admin deregisters the machine; the row stays for history and audit. */

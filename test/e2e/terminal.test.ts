@@ -1,0 +1,166 @@
+// Web terminals with the compiled agent binary and a real server process: a shell in the
+// machine's work dir, echo and resize, a reload and a server restart reattaching to the same
+// shell and screen, the machine setting refusing plain users, and revocation closing it at once.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Subprocess } from 'bun'
+import {
+  adminCookie,
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
+import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { openTerminalSocket, type TerminalClient } from '../support/terminal-client.ts'
+
+const servers: ServerProcess[] = []
+const agents: Subprocess[] = []
+const clients: TerminalClient[] = []
+let env: Record<string, string>
+let server: ServerProcess
+let cookie: string
+let agent: RunningAgent
+
+beforeAll(async () => {
+  await ensureAgentBinary()
+  env = await serverEnv({ AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500' })
+  server = await spawnServer({ env })
+  servers.push(server)
+  cookie = await adminCookie(server.url)
+  agent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie,
+    track: agents,
+    env: { OPENACE_RECONNECT_BASE_DELAY: '0.2', OPENACE_RECONNECT_MAX_DELAY: '1', SHELL: '/bin/bash' },
+  })
+  await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+}, 120_000)
+
+afterAll(async () => {
+  for (const c of clients) c.close()
+  for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL')
+  for (const s of servers) await s.stop('SIGKILL')
+})
+
+async function openTerminal(c = cookie) {
+  return api(server.url, c, '/api/remote/terminals', 'POST', { machine_id: agent.machineId })
+}
+
+async function connect(terminalId: string, c = cookie, options = {}) {
+  const client = await openTerminalSocket(server.url, c, terminalId, options)
+  clients.push(client)
+  return client
+}
+
+describe('web terminal end to end', () => {
+  let terminalId: string
+
+  test('opens a shell in the work dir; echo and resize show up', async () => {
+    const opened = await openTerminal()
+    expect(opened.status).toBe(201)
+    terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
+    const term = await connect(terminalId)
+    term.type('echo "hello-$((6*7))"; pwd\r')
+    await term.waitFor('hello-42')
+    await term.waitFor(`${agent.dir}/work`)
+    term.type('export MARK=kept-$((1+1))\r')
+    term.resize(101, 33)
+    term.type('stty size\r')
+    await term.waitFor('33 101')
+    term.close()
+  }, 30_000)
+
+  test('a reload reattaches to the same shell and shows the old screen', async () => {
+    const again = await openTerminal()
+    expect(again.status).toBe(200)
+    expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+    const term = await connect(terminalId)
+    await term.waitFor('hello-42')
+    term.type('echo "mark=$MARK"\r')
+    await term.waitFor('mark=kept-2')
+    term.close()
+  }, 30_000)
+
+  test('the server killed and restarted: the same shell with its screen comes back', async () => {
+    await server.stop('SIGKILL')
+    server = await spawnServer({ env, port: server.port })
+    servers.push(server)
+    cookie = await adminCookie(server.url)
+    await waitFor('online again', machineOnline(server.url, cookie, agent.machineId))
+    const again = await openTerminal()
+    expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+    const term = await connect(terminalId)
+    await term.waitFor('mark=kept-2')
+    term.type('echo "after-restart $MARK"\r')
+    await term.waitFor('after-restart kept-2')
+    term.close()
+  }, 60_000)
+
+  test('a plain user is refused unless the machine allows all users; revocation closes it at once', async () => {
+    const created = await api(server.url, cookie, '/api/users', 'POST', {
+      username: 'termuser',
+      password: 'termuser-password',
+      role: 'user',
+    })
+    expect(created.status).toBe(201)
+    const userId = (created.body.user as { id: number }).id
+    expect(
+      (
+        await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+          user_id: userId,
+          permission: 'user',
+        })
+      ).status,
+    ).toBe(200)
+    const login = await fetch(`${server.url}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'termuser', password: 'termuser-password' }),
+    })
+    const userCookie = login.headers
+      .getSetCookie()
+      .map((c) => c.split(';')[0])
+      .join('; ')
+
+    const refused = await openTerminal(userCookie)
+    expect(refused.status).toBe(403)
+    expect(refused.body.error?.message).toContain('administrators only')
+
+    const setting = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
+      terminal_access: 'assigned',
+    })
+    expect(setting.status).toBe(200)
+    const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
+    expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
+    const opened = await openTerminal(userCookie)
+    expect(opened.status).toBe(201)
+    const userTerminal = (opened.body.terminal as { terminal_id: string }).terminal_id
+    // Someone else's terminal is not found, for anyone.
+    expect((await api(server.url, cookie, `/api/remote/terminals/${userTerminal}`)).status).toBe(404)
+    const term = await connect(userTerminal, userCookie)
+    term.type('echo user-shell-ok\r')
+    await term.waitFor('user-shell-ok')
+
+    const revokedAt = Date.now()
+    const unassign = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign/${userId}`, 'DELETE')
+    expect(unassign.status).toBe(200)
+    const closed = await term.closed
+    expect(Date.now() - revokedAt).toBeLessThan(3000)
+    expect(closed.code).toBe(4103)
+    expect(term.messages.at(-1)).toMatchObject({ type: 'closed' })
+    expect((await openTerminal(userCookie)).status).toBe(403)
+
+    const audit = await api(server.url, cookie, `/api/audit?target_id=${userTerminal}`)
+    const events = (audit.body.entries ?? audit.body.events ?? audit.body.items) as {
+      event: string
+      details: Record<string, unknown>
+    }[]
+    const close = events.find((e) => e.event === 'terminal.close')
+    expect(events.some((e) => e.event === 'terminal.open')).toBe(true)
+    expect(close?.details.bytes_in).toBeGreaterThan(0)
+    expect(close?.details.bytes_out).toBeGreaterThan(0)
+    expect(JSON.stringify(events)).not.toContain('user-shell-ok')
+  }, 60_000)
+})
