@@ -47,7 +47,11 @@ function setup(idleMs = 60_000, scrollbackBytes = 4 * TERMINAL_WINDOW_BYTES) {
   const open = (offset = 0) =>
     host.handle(
       decodeTerminalMessage(
-        encodeTerminalMessage(TerminalKind.OPEN, 't1', jsonPayload({ cols: 80, rows: 24, cwd: '/tmp', offset })),
+        encodeTerminalMessage(
+          TerminalKind.OPEN,
+          't1',
+          jsonPayload({ cols: 80, rows: 24, cwd: '/tmp', offset }),
+        ),
       )!,
     )
   const outputBytes = () =>

@@ -128,9 +128,15 @@ describe('web terminal end to end', () => {
     expect(refused.status).toBe(403)
     expect(refused.body.error?.message).toContain('administrators only')
 
-    const setting = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
-      terminal_access: 'assigned',
-    })
+    const setting = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/terminal-access`,
+      'PUT',
+      {
+        terminal_access: 'assigned',
+      },
+    )
     expect(setting.status).toBe(200)
     const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
     expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
@@ -144,7 +150,12 @@ describe('web terminal end to end', () => {
     await term.waitFor('user-shell-ok')
 
     const revokedAt = Date.now()
-    const unassign = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign/${userId}`, 'DELETE')
+    const unassign = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/assign/${userId}`,
+      'DELETE',
+    )
     expect(unassign.status).toBe(200)
     const closed = await term.closed
     expect(Date.now() - revokedAt).toBeLessThan(3000)
