@@ -57,7 +57,6 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
             welcomed = clock.now()
             ctx.heartbeatMs = result.welcome.heartbeat_interval_seconds * 1000
             link.setConnection('online', 'websocket')
-            link.setBinarySink((data) => channel.sendBinary(data))
             log.info('connected', { transport: 'websocket' })
             onWelcome()
             flush()
@@ -80,6 +79,8 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
     throw new WebSocketUnavailable(err instanceof TransportError ? err.message : String(err))
   }
 
+  // Terminal traffic may start before the welcome (the server reopens watched terminals at once).
+  link.setBinarySink((data) => channel.sendBinary(data))
   const unsubscribe = [link.outbox.onPush(flush), link.onControlFrame(flush)]
   channel.send(JSON.stringify(link.hello()))
   const heartbeats = (async () => {

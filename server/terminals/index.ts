@@ -5,7 +5,7 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { MachineIdParams, OpenTerminalBody, TerminalAccessBody, TerminalIdParams } from './model.ts'
 import { terminalRelay } from './relay.ts'
-import { closeTerminal, openTerminal, ownTerminal, setTerminalAccess, terminalView } from './service.ts'
+import { openTerminal, ownTerminal, setTerminalAccess, terminalView } from './service.ts'
 import { terminalSocketRoutes } from './socket.ts'
 
 export function terminalsRoutes(ctx: AppContext) {
@@ -37,8 +37,7 @@ export function terminalsRoutes(ctx: AppContext) {
       '/api/remote/terminals/:id',
       async ({ actor, user, params }) => {
         const terminal = await ownTerminal(ctx, user, params.id)
-        terminalRelay(ctx).kill(terminal)
-        await closeTerminal(ctx, actor, terminal.id, 'Closed by the user')
+        await terminalRelay(ctx).close(terminal, actor, 'Closed by the user')
         return { terminal_id: terminal.id, closed: true }
       },
       { auth: true, params: TerminalIdParams, detail: { summary: 'End a terminal and its shell' } },

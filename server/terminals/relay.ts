@@ -57,8 +57,8 @@ export interface TerminalRelay {
   detach(link: BrowserLink): Promise<void>
   fromBrowser(link: BrowserLink, message: unknown): void
   fromAgent(machineId: string, data: Uint8Array): void
-  /** Ends the shell (when its agent is here) and the browser's view of it. */
-  kill(terminal: TerminalRow): void
+  /** Closes the record and the browser's view, then ends the shell (when its agent is here). */
+  close(terminal: TerminalRow, actor: Actor, reason: string): Promise<void>
 }
 
 const relays = new WeakMap<AppContext, TerminalRelay>()
@@ -120,12 +120,14 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
         await requireTerminalAccess(ctx, user, link.terminal.machineId)
       })().catch((error) => {
         if (error instanceof HttpError && (error.status === 403 || error.status === 404)) {
-          if (links.get(link.terminal.id) === link) {
-            // Access is gone: the shell is ended too, not merely detached.
-            toAgent(link, TerminalKind.KILL)
-            return end(link, CLOSE_TERMINAL_REVOKED, `Access revoked: ${error.message}`, SYSTEM_ACTOR)
-          }
-          return
+          if (links.get(link.terminal.id) !== link) return
+          // Access is gone: the shell is ended too, not merely detached (after the record is
+          // closed with its counts, so the agent's "exited" finds nothing left to close).
+          return end(link, CLOSE_TERMINAL_REVOKED, `Access revoked: ${error.message}`, SYSTEM_ACTOR).then(
+            () => {
+              toAgent(link, TerminalKind.KILL)
+            },
+          )
         }
         ctx.log.warn('terminal access re-check failed', { terminal_id: link.terminal.id, error })
       })
@@ -158,14 +160,16 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
       }
       await flushBytes(link)
     },
-    kill(terminal) {
-      hub.pushFor(terminal.machineId)?.sendBinary(encodeTerminalMessage(TerminalKind.KILL, terminal.id))
+    async close(terminal, actor, reason) {
       const link = links.get(terminal.id)
-      if (!link) return
-      links.delete(terminal.id)
-      say(link, { type: 'closed', reason: 'The terminal was closed' })
-      link.socket.close(CLOSE_TERMINAL_ENDED, 'closed')
-      void flushBytes(link)
+      if (link) {
+        links.delete(terminal.id)
+        say(link, { type: 'closed', reason })
+        link.socket.close(CLOSE_TERMINAL_ENDED, 'closed')
+        await flushBytes(link)
+      }
+      await closeTerminal(ctx, actor, terminal.id, reason)
+      hub.pushFor(terminal.machineId)?.sendBinary(encodeTerminalMessage(TerminalKind.KILL, terminal.id))
     },
     fromBrowser(link, message) {
       if (links.get(link.terminal.id) !== link) return

@@ -174,4 +174,14 @@ describe('web terminal end to end', () => {
     expect(close?.details.bytes_out).toBeGreaterThan(0)
     expect(JSON.stringify(events)).not.toContain('user-shell-ok')
   }, 60_000)
+
+  test('closing a terminal ends it; a closed one cannot be attached', async () => {
+    const closed = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`, 'DELETE')
+    expect(closed.status).toBe(200)
+    const row = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`)
+    expect((row.body.terminal as { status: string }).status).toBe('closed')
+    await expect(openTerminalSocket(server.url, cookie, terminalId)).rejects.toThrow()
+    const next = await openTerminal()
+    expect(next.status).toBe(201)
+  }, 30_000)
 })
