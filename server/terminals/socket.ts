@@ -38,9 +38,11 @@ export function terminalSocketRoutes(ctx: AppContext) {
       if (origin && origin !== new URL(publicBaseUrl(ctx.config, request)).origin)
         throw new HttpError(403, 'Cross-site request refused', 'csrf_rejected')
       const auth = await authenticate(ctx, request, server, cookie[SESSION_COOKIE]?.value, true)
+      const sessionToken = auth.sessionToken
+      if (!sessionToken) throw new HttpError(401, 'Terminals need a signed-in browser session', 'unauthorized')
       const terminal = await ownTerminal(ctx, auth.user, (params as { id: string }).id)
       if (terminal.status !== 'open') throw new HttpError(410, 'This terminal has ended', 'terminal_closed')
-      return { auth, terminal }
+      return { auth, sessionToken, terminal }
     })
     .ws(path, {
       params: TerminalIdParams,
@@ -51,7 +53,7 @@ export function terminalSocketRoutes(ctx: AppContext) {
         const link: BrowserLink = {
           terminal,
           user: auth.user,
-          sessionToken: auth.sessionToken,
+          sessionToken: ws.data.sessionToken,
           actor: auth.actor,
           cols: ws.data.query.cols ?? DEFAULT_COLS,
           rows: ws.data.query.rows ?? DEFAULT_ROWS,
