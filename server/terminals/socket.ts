@@ -39,7 +39,8 @@ export function terminalSocketRoutes(ctx: AppContext) {
         throw new HttpError(403, 'Cross-site request refused', 'csrf_rejected')
       const auth = await authenticate(ctx, request, server, cookie[SESSION_COOKIE]?.value, true)
       const sessionToken = auth.sessionToken
-      if (!sessionToken) throw new HttpError(401, 'Terminals need a signed-in browser session', 'unauthorized')
+      if (!sessionToken)
+        throw new HttpError(401, 'Terminals need a signed-in browser session', 'unauthorized')
       const terminal = await ownTerminal(ctx, auth.user, (params as { id: string }).id)
       if (terminal.status !== 'open') throw new HttpError(410, 'This terminal has ended', 'terminal_closed')
       return { auth, sessionToken, terminal }
