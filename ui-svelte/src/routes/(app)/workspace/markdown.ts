@@ -1,8 +1,11 @@
-// Assistant text as Markdown, made safe to put in the page: raw HTML in the text is shown as
-// text, and links/images keep only http(s), mailto and relative targets (no javascript:).
+// Assistant text as Markdown, made safe to put in the page. Model output is attacker-controlled
+// (a prompt injection can make it say anything), so: raw HTML in the text is shown as text,
+// marked's HTML goes through DOMPurify (a maintained sanitizer, not our own rules), links open
+// in a new tab without a referrer, and an image is only loaded from this server or a data: URL.
+// A remote image becomes a link the user may click: loading it would send whatever the model
+// put in its URL to that host (the page's CSP blocks it too; this keeps the UI honest about it).
+import DOMPurify from 'dompurify'
 import { Marked, type Tokens } from 'marked'
-
-const SAFE_URL = /^(https?:|mailto:|\/|#|\.)/i
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -16,19 +19,50 @@ const marked = new Marked({
     html({ text }: Tokens.HTML | Tokens.Tag) {
       return escapeHtml(text)
     },
-    link({ href, title, tokens }: Tokens.Link) {
-      const label = this.parser.parseInline(tokens)
-      if (!SAFE_URL.test(href)) return label
-      const titleAttr = title ? ` title="${escapeHtml(title)}"` : ''
-      return `<a href="${escapeHtml(href)}"${titleAttr} target="_blank" rel="noopener noreferrer">${label}</a>`
-    },
-    image({ href, text }: Tokens.Image) {
-      if (!SAFE_URL.test(href)) return escapeHtml(text)
-      return `<img src="${escapeHtml(href)}" alt="${escapeHtml(text)}" loading="lazy" />`
-    },
   },
 })
 
+/** Whether an image URL would be fetched from somewhere other than this page's own server. */
+function isRemoteImage(src: string): boolean {
+  try {
+    const url = new URL(src, document.baseURI)
+    return url.protocol !== 'data:' && url.origin !== window.location.origin
+  } catch {
+    return true
+  }
+}
+
+/** A remote image as a link showing its alt text (or its address). */
+function imageAsLink(img: HTMLImageElement): HTMLAnchorElement {
+  const link = img.ownerDocument.createElement('a')
+  const src = img.getAttribute('src') ?? ''
+  link.href = src
+  link.textContent = img.getAttribute('alt') || src
+  link.title = src
+  link.className = 'remote-image'
+  return link
+}
+
+function openLinksSafely(root: DocumentFragment): void {
+  for (const a of root.querySelectorAll('a[href]')) {
+    a.setAttribute('target', '_blank')
+    a.setAttribute('rel', 'noopener noreferrer')
+  }
+}
+
 export function renderMarkdown(text: string): string {
-  return marked.parse(text) as string
+  const html = marked.parse(text) as string
+  // The fragment lives in DOMPurify's inert document: nothing in it loads, and it is serialized
+  // there too (moving it into this page's document would already start fetching its images).
+  const fragment = DOMPurify.sanitize(html, { RETURN_DOM_FRAGMENT: true })
+  for (const img of fragment.querySelectorAll('img')) {
+    const src = img.getAttribute('src')
+    if (!src) img.remove()
+    else if (isRemoteImage(src)) img.replaceWith(imageAsLink(img))
+    else img.setAttribute('loading', 'lazy')
+  }
+  openLinksSafely(fragment)
+  const holder = fragment.ownerDocument.createElement('div')
+  holder.append(fragment)
+  return holder.innerHTML
 }
