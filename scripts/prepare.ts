@@ -1,7 +1,7 @@
 // Gets a fresh clone ready to run: installs dependencies when missing and builds the UI and
 // the agent binaries when they are not built yet, printing one progress line per step.
 // Uses only Bun and node built-ins: it runs before `bun install` has.
-import { existsSync, statSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 
 export const ROOT = resolve(import.meta.dir, '..')
@@ -24,6 +24,24 @@ function mtime(path: string): number {
   return existsSync(path) ? statSync(path).mtimeMs : 0
 }
 
+/** The UI's sources: a build older than any of them would serve yesterday's UI (and its CSP). */
+const UI_SOURCES = ['ui-svelte/src', 'ui-svelte/static', 'ui-svelte/vite.config.ts', 'ui-svelte/package.json']
+
+/** Whether ui-svelte/build is missing or older than a source file it is built from. */
+export function uiBuildIsStale(): boolean {
+  const built = mtime(join(ROOT, 'ui-svelte/build/index.html'))
+  if (!built) return true
+  for (const source of UI_SOURCES) {
+    const path = join(ROOT, source)
+    if (!existsSync(path)) continue
+    const files = statSync(path).isDirectory()
+      ? readdirSync(path, { recursive: true, encoding: 'utf8' }).map((f) => join(path, f))
+      : [path]
+    if (files.some((file) => mtime(file) > built)) return true
+  }
+  return false
+}
+
 function packageScripts(): Record<string, string> {
   return (require(join(ROOT, 'package.json')) as { scripts: Record<string, string> }).scripts
 }
@@ -42,7 +60,7 @@ export function prepareSteps(what: { ui: boolean; agent: boolean }): Step[] {
   if (what.ui && scripts['build:ui']) {
     steps.push({
       label: 'Building the web UI',
-      needed: () => !existsSync(join(ROOT, 'ui-svelte/build/index.html')),
+      needed: uiBuildIsStale,
       cmd: [process.execPath, 'run', 'build:ui'],
     })
   }

@@ -12,6 +12,23 @@ export default defineConfig({
     sveltekit({
       adapter: adapter({ pages: 'build', assets: 'build', fallback: 'index.html', strict: true }),
       compilerOptions: { runes: true },
+      // SvelteKit hashes its own inline bootstrap script into this policy (a <meta> in the built
+      // index.html, which the server also sends as a header). No other inline script runs, and
+      // images load only from here or data: URLs, so model output cannot make the page call out.
+      csp: {
+        mode: 'hash',
+        directives: {
+          'default-src': ['self'],
+          'script-src': ['self'],
+          'style-src': ['self', 'unsafe-inline'],
+          'img-src': ['self', 'data:'],
+          'font-src': ['self', 'data:'],
+          'connect-src': ['self'],
+          'object-src': ['none'],
+          'base-uri': ['self'],
+          'form-action': ['self'],
+        },
+      },
     }),
   ],
   server: { proxy: { '/api': DEV_API } },

@@ -1,10 +1,12 @@
 // Serves the built browser UI (ui-svelte/build) at `/`: real files with their content type and
-// cache policy, index.html for any other page path (the SPA routes on the client), JSON 404s
-// under /api, and a plain page saying how to build the UI when it has not been built.
+// cache policy, index.html for any other page path (the SPA routes on the client) with its
+// Content-Security-Policy, JSON 404s under /api, and a plain page saying how to build the UI
+// when it has not been built. The headers every response gets come from http/security-headers.
 import { fileURLToPath } from 'node:url'
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { NOT_BUILT_CSP, pagePolicy } from './csp.ts'
 import {
   contentTypeOf,
   IMMUTABLE_CACHE,
@@ -17,12 +19,6 @@ import {
 
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui-svelte/build', import.meta.url))
 
-const SECURITY_HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'same-origin',
-  'x-frame-options': 'DENY',
-}
-
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Open ACE: UI not built</title></head>
 <body style="font-family: system-ui, sans-serif; max-width: 40rem; margin: 4rem auto; line-height: 1.5">
@@ -33,12 +29,9 @@ const NOT_BUILT_PAGE = `<!doctype html>
 </body></html>`
 
 function fileResponse(request: Request, file: StaticFile, path: string, cacheControl: string): Response {
-  const headers = new Headers({
-    ...SECURITY_HEADERS,
-    'content-type': contentTypeOf(path),
-    'cache-control': cacheControl,
-    etag: file.etag,
-  })
+  const type = contentTypeOf(path)
+  const headers = new Headers({ 'content-type': type, 'cache-control': cacheControl, etag: file.etag })
+  if (type.startsWith('text/html')) headers.set('content-security-policy', pagePolicy(file.body))
   if (request.headers.get('if-none-match') === file.etag) return new Response(null, { status: 304, headers })
   headers.set('content-length', String(file.body.byteLength))
   return new Response(request.method === 'HEAD' ? null : file.body, { headers })
@@ -71,9 +64,9 @@ export function uiRoutes(ctx: AppContext, options: UiOptions = {}) {
       return new Response(NOT_BUILT_PAGE, {
         status: 503,
         headers: {
-          ...SECURITY_HEADERS,
           'content-type': 'text/html; charset=utf-8',
           'cache-control': 'no-store',
+          'content-security-policy': NOT_BUILT_CSP,
         },
       })
     }

@@ -88,3 +88,28 @@ describe('ui server', () => {
     expect(res.headers.get('content-type')).toContain('application/json')
   })
 })
+
+describe('ui content security policy', () => {
+  test("pages carry the build's own policy as a header, never framed", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oa-ui-csp-'))
+    try {
+      const policy = "default-src 'self'; script-src 'self' 'sha256-abc='; img-src 'self' data:"
+      writeFileSync(
+        join(dir, 'index.html'),
+        `<!doctype html><head><meta http-equiv="content-security-policy" content="${policy}"></head>`,
+      )
+      const res = await get(appFor(dir), '/workspace')
+      expect(res.headers.get('content-security-policy')).toBe(`${policy}; frame-ancestors 'none'`)
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  test('a build without a policy still gets a same-origin-only one', async () => {
+    const res = await get(appFor(buildDir), '/')
+    const policy = res.headers.get('content-security-policy') ?? ''
+    expect(policy).toContain("script-src 'self';")
+    expect(policy).toContain("img-src 'self' data:")
+  })
+})

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { uiBuildIsStale } from '../../scripts/prepare.ts'
 import { FakeAgent } from '../support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
 
@@ -24,9 +25,9 @@ export const BROWSER_TEST_MS = 60_000
 export const WIDE = { width: 1280, height: 800 }
 export const PHONE = { width: 390, height: 844 }
 
-/** Builds ui-svelte/build once if it is missing, so the server has a UI to serve. */
+/** Builds ui-svelte/build when it is missing or older than its sources, so tests see today's UI. */
 export function ensureUiBuilt(): void {
-  if (existsSync(join(ROOT, 'ui-svelte/build/index.html'))) return
+  if (!uiBuildIsStale()) return
   const result = Bun.spawnSync(['bun', 'run', 'build:ui'], { cwd: ROOT, stdout: 'pipe', stderr: 'pipe' })
   if (result.exitCode !== 0) throw new Error(`bun run build:ui failed:\n${result.stderr.toString()}`)
 }
