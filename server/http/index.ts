@@ -1,9 +1,10 @@
-// Cross-cutting HTTP behaviour for the whole app: one JSON error shape for every 4xx/5xx
-// (validation errors name their field) and one structured log line per request. Query
-// strings are never logged: a Google-style client puts its key there.
+// Cross-cutting HTTP behaviour for the whole app: security headers on every response, one JSON
+// error shape for every 4xx/5xx (validation errors name their field) and one structured log
+// line per request. Query strings are never logged: a Google-style client puts its key there.
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { type ErrorBody, errorResponse, HttpError } from '../errors.ts'
+import { securityHeaders } from './security-headers.ts'
 
 interface ValidationLike {
   all?: Array<{ path?: string; summary?: string; message?: string }>
@@ -35,6 +36,7 @@ const startTimes = new WeakMap<Request, number>()
 export function httpBase(ctx: AppContext) {
   const log = ctx.log.child({ component: 'http' })
   return new Elysia({ name: 'http.base', seed: ctx.id })
+    .use(securityHeaders(ctx))
     .onRequest(({ request }) => {
       startTimes.set(request, performance.now())
     })
