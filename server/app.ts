@@ -10,6 +10,7 @@ import { authRoutes } from './auth/index.ts'
 import { SESSION_COOKIE } from './auth/service.ts'
 import type { AppContext } from './context/index.ts'
 import { healthRoutes } from './health/index.ts'
+import { serverMaxBodyBytes } from './http/body-limit.ts'
 import { httpBase } from './http/index.ts'
 import { installRoutes } from './install/index.ts'
 import { llmProxyRoutes } from './llm-proxy/index.ts'
@@ -32,6 +33,8 @@ export function createApp(ctx: AppContext) {
       },
       // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
       websocket: { maxPayloadLength: MAX_FRAME_BYTES },
+      // Bun's own backstop; each route class has its smaller limit (http/body-limit.ts).
+      serve: { maxRequestBodySize: serverMaxBodyBytes(ctx) },
     })
       .use(httpBase(ctx))
       .use(

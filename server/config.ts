@@ -38,6 +38,7 @@ const EnvSchema = Type.Object({
   AGENT_HEARTBEAT_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 1000 }),
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
+  API_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   AGENT_MAX_CONNECTIONS: Type.Optional(Type.Integer({ minimum: 1 })),
   AGENT_FD_RESERVE: Type.Integer({ minimum: 0, default: 1000 }),
   OPEN_FILES_LIMIT_FALLBACK: Type.Integer({ minimum: 1, default: 10_240 }),
@@ -79,6 +80,8 @@ export interface Config {
   proxyTokenTtlSeconds: number
   /** Largest request body the LLM proxy forwards (413 above it). */
   llmProxyMaxBodyBytes: number
+  /** Largest JSON body the rest of the API takes (413 above it, before it is buffered). */
+  apiMaxBodyBytes: number
   /** Agent admission: explicit cap, or open-file limit minus the reserve; Retry-After base when full. */
   agentAdmission: {
     maxConnections: number | undefined
@@ -106,6 +109,7 @@ const INTEGER_KEYS = new Set([
   'LOGIN_RATE_WINDOW_SECONDS',
   'PROXY_TOKEN_TTL_SECONDS',
   'LLM_PROXY_MAX_BODY_BYTES',
+  'API_MAX_BODY_BYTES',
   'REGISTRATION_TOKEN_TTL_SECONDS',
   'AGENT_HEARTBEAT_INTERVAL_SECONDS',
   'AGENT_LONG_POLL_TIMEOUT_MS',
@@ -200,6 +204,7 @@ export function loadConfig(
     },
     proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
+    apiMaxBodyBytes: env.API_MAX_BODY_BYTES,
     agentAdmission: {
       maxConnections: env.AGENT_MAX_CONNECTIONS,
       fdReserve: env.AGENT_FD_RESERVE,

@@ -1,14 +1,8 @@
 // The agent-facing endpoints: one-time registration, the long-poll channel and the WebSocket.
 // Agents authenticate with their bearer token, never a browser cookie.
 import { Elysia } from 'elysia'
-import {
-  AGENT_MESSAGE_PATH,
-  AGENT_REGISTER_PATH,
-  LongPollRequestEnvelope,
-  MAX_FRAME_BYTES,
-} from '../../protocol/index.ts'
+import { AGENT_MESSAGE_PATH, AGENT_REGISTER_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { HttpError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { AgentRegisterBody } from '../machines/model.ts'
 import { registerAgent } from '../machines/registration.ts'
@@ -52,23 +46,7 @@ export function agentRoutes(ctx: AppContext) {
         return handlePoll(ctx, agent, body, request.signal).finally(slot.release)
       },
       {
-        // A frame limit for the whole poll body, checked before it is parsed.
-        parse: async ({ request }) => {
-          const declared = Number(request.headers.get('content-length') ?? 0)
-          const text = declared > MAX_FRAME_BYTES ? '' : await request.text()
-          if (declared > MAX_FRAME_BYTES || text.length > MAX_FRAME_BYTES) {
-            throw new HttpError(
-              413,
-              `A long-poll body may not exceed ${MAX_FRAME_BYTES} bytes`,
-              'payload_too_large',
-            )
-          }
-          try {
-            return JSON.parse(text)
-          } catch {
-            throw new HttpError(400, 'The request body is not valid JSON', 'invalid_json', 'body')
-          }
-        },
+        // The frame limit for the whole poll body is http/body-limit's (checked before parsing).
         agentAuth: true,
         body: LongPollRequestEnvelope,
         detail: { summary: 'Agent long-poll: post events, receive commands' },

@@ -4,6 +4,7 @@
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { type ErrorBody, errorResponse, HttpError } from '../errors.ts'
+import { bodyLimits } from './body-limit.ts'
 import { securityHeaders } from './security-headers.ts'
 
 interface ValidationLike {
@@ -37,6 +38,7 @@ export function httpBase(ctx: AppContext) {
   const log = ctx.log.child({ component: 'http' })
   return new Elysia({ name: 'http.base', seed: ctx.id })
     .use(securityHeaders(ctx))
+    .use(bodyLimits(ctx))
     .onRequest(({ request }) => {
       startTimes.set(request, performance.now())
     })

@@ -4,6 +4,7 @@
 import { type ProviderKey, providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import type { LlmProvider } from '../db/schema/index.ts'
+import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, checkQuota } from '../quota/service.ts'
 import {
@@ -20,30 +21,6 @@ import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
 
 export const PROXY_PREFIX = '/api/remote/llm-proxy'
-
-class BodyTooLarge extends Error {}
-
-/** The request body, refusing more than `max` bytes whether or not Content-Length says so. */
-async function readBody(request: Request, max: number): Promise<Uint8Array<ArrayBuffer> | null> {
-  if (!request.body) return null
-  const declared = Number(request.headers.get('content-length') ?? Number.NaN)
-  if (declared > max) throw new BodyTooLarge()
-  if (Number.isFinite(declared)) return new Uint8Array(await request.arrayBuffer())
-  const parts: Uint8Array[] = []
-  let size = 0
-  for await (const part of request.body as unknown as AsyncIterable<Uint8Array>) {
-    size += part.byteLength
-    if (size > max) throw new BodyTooLarge()
-    parts.push(part)
-  }
-  const out = new Uint8Array(size)
-  let offset = 0
-  for (const part of parts) {
-    out.set(part, offset)
-    offset += part.byteLength
-  }
-  return out
-}
 
 interface Prepared {
   body: Uint8Array<ArrayBuffer> | null
@@ -101,7 +78,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
 
   let raw: Uint8Array<ArrayBuffer> | null
   try {
-    raw = await readBody(request, ctx.config.llmProxyMaxBodyBytes)
+    raw = await readBodyLimited(request, ctx.config.llmProxyMaxBodyBytes)
   } catch (error) {
     if (!(error instanceof BodyTooLarge)) throw error
     const mb = Math.round(ctx.config.llmProxyMaxBodyBytes / 1024 / 1024)
