@@ -7,6 +7,7 @@ import type { AppContext } from '../context/index.ts'
 import { type ApiKeyStatus, apiKeyStore, type LlmProvider } from '../db/schema/index.ts'
 import { badRequest, HttpError, notFound } from '../errors.ts'
 import { maskApiKey, openApiKey, sealApiKey } from './crypto.ts'
+import { upstreamRefusal } from './upstream-address.ts'
 
 export const KEYS_CHANGED_CHANNEL = 'llm_api_keys_changed'
 /** Backstop for a missed NOTIFY: decrypted keys are re-read at least this often. */
@@ -50,6 +51,14 @@ export function normalizeBaseUrl(value: string | null | undefined): string | nul
   return `${url.origin}${url.pathname}`.replace(/\/+$/, '')
 }
 
+/** normalizeBaseUrl plus the operator's rule on private and metadata addresses. */
+async function checkedBaseUrl(ctx: AppContext, value: string | null | undefined): Promise<string | null> {
+  const url = normalizeBaseUrl(value)
+  const refusal = url ? await upstreamRefusal(ctx.config.llmProxy.privateUpstreams, url) : null
+  if (refusal) throw badRequest(refusal, 'base_url')
+  return url
+}
+
 export async function listApiKeys(ctx: AppContext) {
   const rows = await ctx.db.select().from(apiKeyStore).orderBy(asc(apiKeyStore.id))
   return rows.map(publicApiKey)
@@ -70,7 +79,7 @@ export interface CreateApiKeyInput {
 export async function createApiKey(ctx: AppContext, actor: Actor, input: CreateApiKeyInput) {
   const apiKey = input.apiKey.trim()
   if (!apiKey) throw badRequest('api_key must not be empty', 'api_key')
-  const baseUrl = normalizeBaseUrl(input.baseUrl)
+  const baseUrl = await checkedBaseUrl(ctx, input.baseUrl)
   const sealed = await sealApiKey(ctx, apiKey)
   const [row] = await ctx.db
     .insert(apiKeyStore)
@@ -117,7 +126,7 @@ export async function updateApiKey(
 ) {
   const patch: Partial<KeyRow> = { updatedAt: ctx.now() }
   if (input.status !== undefined) patch.status = input.status
-  if (input.baseUrl !== undefined) patch.baseUrl = normalizeBaseUrl(input.baseUrl)
+  if (input.baseUrl !== undefined) patch.baseUrl = await checkedBaseUrl(ctx, input.baseUrl)
   const [row] = await ctx.db.update(apiKeyStore).set(patch).where(eq(apiKeyStore.id, id)).returning()
   if (!row) throw notFound('API key')
   await keysChanged(ctx)
@@ -171,6 +180,16 @@ async function loadEnabledKeys(ctx: AppContext): Promise<Map<LlmProvider, Provid
       return null
     })
     if (apiKey === null) continue
+    const refusal = row.baseUrl
+      ? await upstreamRefusal(ctx.config.llmProxy.privateUpstreams, row.baseUrl)
+      : null
+    if (refusal) {
+      ctx.log.error('stored API key not used: its base_url is not allowed', {
+        key_id: row.id,
+        reason: refusal,
+      })
+      continue
+    }
     const list = out.get(row.provider) ?? []
     list.push({ id: row.id, keyName: row.keyName, apiKey, baseUrl: row.baseUrl })
     out.set(row.provider, list)

@@ -21,6 +21,7 @@ const config = loadConfig(
     DATA_DIR: Deno.makeTempDirSync(),
     OPENACE_ADMIN_PASSWORD: 'x',
     LOG_LEVEL: 'error',
+    LLM_PROXY_PRIVATE_UPSTREAMS: 'private',
   },
   { warn: () => {} },
 )

@@ -49,6 +49,8 @@ export async function serverEnv(
     DATA_DIR: mkdtempSync(join(tmpdir(), 'oa-proc-')),
     HOST: '127.0.0.1',
     LOG_LEVEL: 'info',
+    // The fake upstreams listen on loopback.
+    LLM_PROXY_PRIVATE_UPSTREAMS: 'private',
     DATABASE_URL: TEST_DATABASE_URL ? (await createPostgresTestDatabase()).url : undefined,
     ...extra,
   }

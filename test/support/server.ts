@@ -34,6 +34,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       DATA_DIR: dataDir,
       OPENACE_ADMIN_PASSWORD: ADMIN_PASSWORD,
       LOG_LEVEL: 'debug',
+      // The fake upstreams listen on loopback.
+      LLM_PROXY_PRIVATE_UPSTREAMS: 'private',
       ...options.env,
     },
     { warn: () => {} },
