@@ -7,9 +7,13 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { parseExtraEndpoints } from './llm-proxy/endpoints.ts'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
+/** Which non-public upstream addresses a key's base_url may point at (see llm-proxy/upstream-address.ts). */
+export const PRIVATE_UPSTREAM_POLICIES = ['none', 'private', 'all'] as const
+export type PrivateUpstreamPolicy = (typeof PRIVATE_UPSTREAM_POLICIES)[number]
 
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.String()),
@@ -39,6 +43,15 @@ const EnvSchema = Type.Object({
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   API_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  LLM_PROXY_EXTRA_ENDPOINTS: Type.Optional(Type.String()),
+  LLM_PROXY_PRIVATE_UPSTREAMS: Type.Union(
+    PRIVATE_UPSTREAM_POLICIES.map((l) => Type.Literal(l)),
+    { default: 'none' },
+  ),
+  LLM_PROXY_FIRST_BYTE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 120_000 }),
+  LLM_PROXY_IDLE_TIMEOUT_MS: Type.Integer({ minimum: 100, default: 300_000 }),
+  LLM_PROXY_KEY_COOLDOWN_MS: Type.Integer({ minimum: 0, default: 30_000 }),
+  LLM_PROXY_DEFAULT_RESERVE_TOKENS: Type.Integer({ minimum: 1, default: 4096 }),
   AGENT_MAX_CONNECTIONS: Type.Optional(Type.Integer({ minimum: 1 })),
   AGENT_FD_RESERVE: Type.Integer({ minimum: 0, default: 1000 }),
   OPEN_FILES_LIMIT_FALLBACK: Type.Integer({ minimum: 1, default: 10_240 }),
@@ -82,6 +95,20 @@ export interface Config {
   llmProxyMaxBodyBytes: number
   /** Largest JSON body the rest of the API takes (413 above it, before it is buffered). */
   apiMaxBodyBytes: number
+  llmProxy: {
+    /** Endpoints opened on top of the built-in allowlist ("provider METHOD /path", comma-separated). */
+    extraEndpoints: string | undefined
+    /** none: public upstreams only; private: loopback and private ranges too; all: link-local and metadata too. */
+    privateUpstreams: PrivateUpstreamPolicy
+    /** No response headers from an upstream within this long: the next key gets the call. */
+    firstByteTimeoutMs: number
+    /** No bytes for this long while the answer streams: the call is ended (and counted as 504). */
+    idleTimeoutMs: number
+    /** A key that failed (timeout, connection error, 429, 5xx, key-specific 4xx) is tried last this long. */
+    keyCooldownMs: number
+    /** Tokens reserved against quota for a call that does not say max_tokens. */
+    defaultReserveTokens: number
+  }
   /** Agent admission: explicit cap, or open-file limit minus the reserve; Retry-After base when full. */
   agentAdmission: {
     maxConnections: number | undefined
@@ -110,6 +137,10 @@ const INTEGER_KEYS = new Set([
   'PROXY_TOKEN_TTL_SECONDS',
   'LLM_PROXY_MAX_BODY_BYTES',
   'API_MAX_BODY_BYTES',
+  'LLM_PROXY_FIRST_BYTE_TIMEOUT_MS',
+  'LLM_PROXY_IDLE_TIMEOUT_MS',
+  'LLM_PROXY_KEY_COOLDOWN_MS',
+  'LLM_PROXY_DEFAULT_RESERVE_TOKENS',
   'REGISTRATION_TOKEN_TTL_SECONDS',
   'AGENT_HEARTBEAT_INTERVAL_SECONDS',
   'AGENT_LONG_POLL_TIMEOUT_MS',
@@ -157,6 +188,13 @@ export function loadConfig(
     throw new ConfigError(`Invalid environment variable ${key}: ${first.message}`)
   }
   const env = candidate as Env
+  try {
+    parseExtraEndpoints(env.LLM_PROXY_EXTRA_ENDPOINTS)
+  } catch (error) {
+    throw new ConfigError(
+      `Invalid environment variable LLM_PROXY_EXTRA_ENDPOINTS: ${(error as Error).message}`,
+    )
+  }
   const production = env.NODE_ENV === 'production'
   const dataDir = resolve(env.DATA_DIR)
 
@@ -205,6 +243,14 @@ export function loadConfig(
     proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
     apiMaxBodyBytes: env.API_MAX_BODY_BYTES,
+    llmProxy: {
+      extraEndpoints: env.LLM_PROXY_EXTRA_ENDPOINTS,
+      privateUpstreams: env.LLM_PROXY_PRIVATE_UPSTREAMS,
+      firstByteTimeoutMs: env.LLM_PROXY_FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: env.LLM_PROXY_IDLE_TIMEOUT_MS,
+      keyCooldownMs: env.LLM_PROXY_KEY_COOLDOWN_MS,
+      defaultReserveTokens: env.LLM_PROXY_DEFAULT_RESERVE_TOKENS,
+    },
     agentAdmission: {
       maxConnections: env.AGENT_MAX_CONNECTIONS,
       fdReserve: env.AGENT_FD_RESERVE,

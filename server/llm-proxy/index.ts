@@ -1,7 +1,12 @@
 // POST /api/remote/llm-proxy and ANY /api/remote/llm-proxy/*: the LLM proxy's HTTP surface. The
 // body is left unparsed (parse: 'none') so it can be forwarded byte for byte, JSON or not.
-import { Elysia } from 'elysia'
+// GET /api/remote/models: the model lists of the stored keys, for the UI's model picker.
+import { Elysia, t } from 'elysia'
+import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
+import { LLM_PROVIDERS } from '../db/schema/index.ts'
+import { oneOf } from '../http/schema.ts'
+import { listModels } from './models.ts'
 import { handleProxy, PROXY_PREFIX } from './proxy.ts'
 
 interface IdleTimeoutControl {
@@ -22,7 +27,27 @@ export function llmProxyRoutes(ctx: AppContext) {
     keepOpen(server, request)
     return handleProxy(ctx, request)
   }
+  // GET and HEAD are registered on their own: the UI's GET catch-all would shadow an `all` route.
   return new Elysia({ name: 'llm-proxy', seed: ctx.id })
     .all(PROXY_PREFIX, handle, { parse: 'none', detail })
     .all(`${PROXY_PREFIX}/*`, handle, { parse: 'none', detail })
+    .get(`${PROXY_PREFIX}/*`, handle, { parse: 'none', detail })
+    .head(`${PROXY_PREFIX}/*`, handle, { parse: 'none', detail })
+    .use(authGuard(ctx))
+    .get(
+      '/api/remote/models',
+      async ({ query, user }) => ({
+        models: await listModels(ctx, {
+          provider: query.provider,
+          refresh: query.refresh === true && user.role === 'system_admin',
+        }),
+      }),
+      {
+        auth: true,
+        query: t.Object({ provider: t.Optional(oneOf(LLM_PROVIDERS)), refresh: t.Optional(t.Boolean()) }),
+        detail: {
+          summary: "Each provider key's model list (cached; refresh=true refetches, system admins only)",
+        },
+      },
+    )
 }

@@ -2,6 +2,7 @@
 // how the real key is injected, default endpoints and base URLs, and the provider's own error
 // shape (so a CLI shows our errors the way it shows the provider's).
 import type { LlmProvider } from '../db/schema/index.ts'
+import { VERSION_SEGMENT } from './endpoints.ts'
 
 export const DEFAULT_BASE_URLS: Record<LlmProvider, string> = {
   openai: 'https://api.openai.com/v1',
@@ -35,18 +36,6 @@ const DROPPED_REQUEST_HEADERS = new Set([
   'origin',
   'referer',
 ])
-/** The body reaches the client decompressed and possibly re-framed, so these would lie. */
-const DROPPED_RESPONSE_HEADERS = [
-  'content-encoding',
-  'content-length',
-  'transfer-encoding',
-  'connection',
-  'keep-alive',
-  'set-cookie',
-]
-
-/** A version path segment such as v1, v1beta, v4: base URLs and client paths both may carry one. */
-const VERSION_SEGMENT = /^v\d+[a-z]*\d*$/
 
 const BEARER = 'bearer '
 
@@ -63,7 +52,7 @@ export function clientCredential(request: Request, url: URL): string | null {
 /** The provider a request speaks, from its path and header style (when the token does not say). */
 export function inferProvider(request: Request, rest: string, url: URL): LlmProvider {
   if (
-    /:(stream)?generateContent$/i.test(rest) ||
+    /:(streamGenerateContent|generateContent|countTokens)$/i.test(rest) ||
     request.headers.has('x-goog-api-key') ||
     url.searchParams.has('key')
   )
@@ -71,7 +60,7 @@ export function inferProvider(request: Request, rest: string, url: URL): LlmProv
   if (
     request.headers.has('x-api-key') ||
     request.headers.has('anthropic-version') ||
-    /\/messages$/.test(rest)
+    /\/messages(\/count_tokens)?$/.test(rest)
   )
     return 'anthropic'
   return 'openai'
@@ -119,12 +108,6 @@ export function upstreamHeaders(provider: LlmProvider, incoming: Headers, apiKey
     headers.set('x-api-key', apiKey)
     if (!headers.has('anthropic-version')) headers.set('anthropic-version', DEFAULT_ANTHROPIC_VERSION)
   } else headers.set('x-goog-api-key', apiKey)
-  return headers
-}
-
-export function downstreamHeaders(upstream: Headers): Headers {
-  const headers = new Headers(upstream)
-  for (const name of DROPPED_RESPONSE_HEADERS) headers.delete(name)
   return headers
 }
 

@@ -16,6 +16,7 @@ import {
   providerError,
   upstreamHeaders,
 } from './providers.ts'
+import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import { CLIENT_CLOSED, relayResponse } from './relay.ts'
 import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
@@ -59,22 +60,65 @@ function prepareBody(
   return prepared
 }
 
+const endpointRules = new WeakMap<AppContext, EndpointRule[]>()
+
+function allowedEndpoints(ctx: AppContext): EndpointRule[] {
+  let rules = endpointRules.get(ctx)
+  if (!rules) {
+    rules = [...BUILT_IN_ENDPOINTS, ...parseExtraEndpoints(ctx.config.llmProxy.extraEndpoints)]
+    endpointRules.set(ctx, rules)
+  }
+  return rules
+}
+
+interface Refusal {
+  status: number
+  message: string
+  type: string
+  retry?: boolean
+}
+
+/**
+ * Every answer the proxy gives instead of forwarding (bad token, closed endpoint, body too
+ * large, quota, no key, upstream unreachable) goes through here: in the provider's error shape,
+ * logged with the session it concerns (null when the token did not verify).
+ */
+export function refuse(
+  ctx: AppContext,
+  claims: ProxyTokenClaims | null,
+  provider: LlmProvider,
+  refusal: Refusal,
+): Response {
+  ctx.log.info('llm proxy refused a call', {
+    session_id: claims?.sessionId ?? null,
+    provider,
+    status: refusal.status,
+    type: refusal.type,
+  })
+  return providerError(provider, refusal.status, refusal.message, refusal.type, { retry: refusal.retry })
+}
+
 export async function handleProxy(ctx: AppContext, request: Request): Promise<Response> {
   const started = performance.now()
   const url = new URL(request.url)
   let rest = url.pathname.slice(PROXY_PREFIX.length)
   const credential = clientCredential(request, url)
   const claims = credential ? await verifyProxyToken(ctx, credential) : null
-  if (!claims) {
-    const shape = inferProvider(request, rest, url)
-    return providerError(
-      shape,
-      401,
-      'The proxy token is missing, invalid, expired or revoked',
-      'authentication_error',
-    )
-  }
+  if (!claims)
+    return refuse(ctx, null, inferProvider(request, rest, url), {
+      status: 401,
+      message: 'The proxy token is missing, invalid, expired or revoked',
+      type: 'authentication_error',
+    })
   const provider = claims.provider ?? inferProvider(request, rest, url)
+  const bare = rest === '' || rest === '/'
+  if (!bare && !endpointAllowed(allowedEndpoints(ctx), provider, request.method, rest))
+    return refuse(ctx, claims, provider, {
+      status: 404,
+      message: `${request.method} ${rest} is not an inference endpoint this proxy forwards`,
+      type: 'not_found_error',
+      retry: false,
+    })
 
   let raw: Uint8Array<ArrayBuffer> | null
   try {
@@ -82,34 +126,41 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   } catch (error) {
     if (!(error instanceof BodyTooLarge)) throw error
     const mb = Math.round(ctx.config.llmProxyMaxBodyBytes / 1024 / 1024)
-    return providerError(
-      provider,
-      413,
-      `The request body is larger than the ${mb} MB limit`,
-      'request_too_large',
-      { retry: false },
-    )
+    return refuse(ctx, claims, provider, {
+      status: 413,
+      message: `The request body is larger than the ${mb} MB limit`,
+      type: 'request_too_large',
+      retry: false,
+    })
   }
 
   const overQuota = await checkQuota(ctx, claims.userId, claims.tenantId)
-  if (overQuota) return providerError(provider, 429, overQuota, 'quota_exceeded', { retry: false })
+  if (overQuota)
+    return refuse(ctx, claims, provider, {
+      status: 429,
+      message: overQuota,
+      type: 'quota_exceeded',
+      retry: false,
+    })
 
   const keys = await providerKeys(ctx, provider)
   if (!keys.length)
-    return providerError(provider, 400, `No API key configured for provider '${provider}'`, 'config_error', {
+    return refuse(ctx, claims, provider, {
+      status: 400,
+      message: `No API key configured for provider '${provider}'`,
+      type: 'config_error',
       retry: false,
     })
 
   const prepared = prepareBody(provider, request, raw, rest)
-  if (rest === '' || rest === '/') {
+  if (bare) {
     const endpoint = defaultEndpoint(provider, prepared.json)
     if (!endpoint)
-      return providerError(
-        provider,
-        400,
-        'Say which model to use: a "model" field or a provider path',
-        'invalid_request_error',
-      )
+      return refuse(ctx, claims, provider, {
+        status: 400,
+        message: 'Say which model to use: a "model" field or a provider path',
+        type: 'invalid_request_error',
+      })
     rest = endpoint
   }
   const search = new URLSearchParams(url.search)
@@ -142,9 +193,13 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
       return new Response(null, { status: CLIENT_CLOSED })
     }
     record(502, null)
-    return providerError(provider, 502, `Could not reach the ${provider} API`, 'upstream_unreachable')
+    return refuse(ctx, claims, provider, {
+      status: 502,
+      message: `Could not reach the ${provider} API`,
+      type: 'upstream_unreachable',
+    })
   }
-  const { upstream, keyId } = forwarded
+  const { upstream, key } = forwarded
   const headersAt = performance.now()
 
   const meter = createMeter(provider, {
@@ -152,9 +207,9 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
     stripUsageChunk: prepared.stripUsageChunk,
     model: prepared.model,
   })
-  const response = await relayResponse(upstream, meter, abort, (status) => {
+  const response = await relayResponse(upstream, meter, abort, key.apiKey, (status) => {
     request.signal.removeEventListener('abort', onClientGone)
-    record(status, keyId, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
+    record(status, key.id, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
   })
   const added = upstreamStart - started + (performance.now() - headersAt)
   appMetrics(ctx).proxyAddedLatency.observe(added / 1000, { provider })
@@ -174,7 +229,7 @@ async function forwardWithFailover(
   rest: string,
   search: URLSearchParams,
   abort: AbortController,
-): Promise<{ upstream: Response; keyId: number } | 'aborted' | null> {
+): Promise<{ upstream: Response; key: ProviderKey } | 'aborted' | null> {
   for (let i = 0; i < keys.length; i++) {
     const key = keys[i]!
     const target = joinTarget(provider, key.baseUrl ?? DEFAULT_BASE_URLS[provider], rest, search)
@@ -193,7 +248,7 @@ async function forwardWithFailover(
       continue
     }
     const retryable = upstream.status === 429 || upstream.status >= 500
-    if (!retryable || i === keys.length - 1) return { upstream, keyId: key.id }
+    if (!retryable || i === keys.length - 1) return { upstream, key }
     ctx.log.warn('llm upstream refused; trying the next key', {
       provider,
       key_id: key.id,

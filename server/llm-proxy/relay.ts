@@ -2,7 +2,8 @@
 // chunk by chunk, pulled only as fast as the client reads (back-pressure), and a client that
 // goes away cancels the upstream request. A small complete answer (not SSE, Content-Length
 // known) is read in one go: it has already been produced, and one native body beats a stream.
-import { downstreamHeaders } from './providers.ts'
+import { Buffer } from 'node:buffer'
+import { createScrubber, downstreamHeaders } from './scrub.ts'
 import type { Meter } from './usage.ts'
 
 /** Status recorded for a request the client abandoned (nginx's convention). */
@@ -14,10 +15,12 @@ export async function relayResponse(
   upstream: Response,
   meter: Meter,
   abort: AbortController,
+  secret: string,
   onEnd: (status: number) => void,
 ): Promise<Response> {
   const status = upstream.status
-  const headers = downstreamHeaders(upstream.headers)
+  const headers = downstreamHeaders(upstream.headers, secret)
+  const scrubber = createScrubber(secret)
   let ended = false
   const end = (s: number) => {
     if (ended) return
@@ -42,7 +45,10 @@ export async function relayResponse(
     meter.push(bytes)
     meter.finish()
     end(status)
-    return new Response(bytes as Uint8Array<ArrayBuffer>, { status, headers })
+    const clean = scrubber.push(bytes)
+    const tail = scrubber.finish()
+    const out = tail ? Buffer.concat([clean, tail]) : clean
+    return new Response(out as Uint8Array<ArrayBuffer>, { status, headers })
   }
   const reader = upstream.body.getReader()
   const body = new ReadableStream<Uint8Array>(
@@ -56,13 +62,17 @@ export async function relayResponse(
             const next = await reader.read()
             if (next.done) {
               const tail = meter.finish()
-              if (tail) controller.enqueue(tail)
+              const clean = tail ? scrubber.push(tail) : null
+              if (clean?.byteLength) controller.enqueue(clean)
+              const held = scrubber.finish()
+              if (held) controller.enqueue(held)
               end(status)
               controller.close()
               return
             }
-            const out = meter.push(next.value)
-            if (out) {
+            const metered = meter.push(next.value)
+            const out = metered ? scrubber.push(metered) : null
+            if (out?.byteLength) {
               controller.enqueue(out)
               // The answer is complete: count it now, before the client (done reading) hangs up.
               if (meter.complete) end(status)

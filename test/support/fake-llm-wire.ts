@@ -12,7 +12,9 @@ export interface FakeToolCall {
   arguments: string | Record<string, unknown>
 }
 
-export type Resolved = Required<Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks'>> &
+export type Resolved = Required<
+  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey'>
+> &
   Pick<FakeBehaviour, 'toolCalls' | 'resetAfterChunks'>
 
 function splitText(text: string, pieces: number): string[] {

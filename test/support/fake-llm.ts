@@ -20,7 +20,9 @@
 // streamed in), chunkDelayMs, delayMs (before answering), stall (never finish; the request's abort
 // is recorded), status (answer this HTTP error in the provider's shape), resetAfterChunks (drop the
 // connection mid-stream), toolCalls (OpenAI tool_calls reply), forKey (per-key overrides: the
-// key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=).
+// key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=), echoKey
+// (a careless upstream: the credential that arrived comes back in the reply text, in response
+// headers and, for models lists, in the body).
 // Write modes (`writes`): 'batched' puts every event of a stream without chunkDelayMs into one
 // write; 'separate' writes each SSE event on its own with a short pause between, as real
 // providers do (a proxy that stops reading after a pull that produced nothing hangs there). The
@@ -50,6 +52,7 @@ export interface FakeBehaviour {
   resetAfterChunks?: number
   toolCalls?: FakeToolCall[]
   forKey?: Record<string, Omit<FakeBehaviour, 'forKey'>>
+  echoKey?: boolean
 }
 
 export type FakeWrites = 'batched' | 'separate'
@@ -90,6 +93,20 @@ export const FAKE_DEFAULTS = {
   model: 'fake-model',
   chunks: 3,
 } as const
+
+/** A careless upstream's headers: the credential in an allowed header and in one of its own. */
+function echoHeaders(echo: boolean, key: string | null): Record<string, string> {
+  return echo ? { 'x-request-id': `req ${key}`, 'x-upstream-key': `${key}` } : {}
+}
+
+/** A models list in the shape of the provider the path belongs to (Google: /v1beta/models). */
+function modelsBody(path: string, model: string, owner: string): unknown {
+  if (path.includes('/v1beta/')) return { models: [{ name: `models/${model}`, displayName: owner }] }
+  return {
+    object: 'list',
+    data: [{ id: model, object: 'model', type: 'model', display_name: model, created: 0, owned_by: owner }],
+  }
+}
 
 /** How long a reset waits so the chunks before it are on the wire first. */
 const RESET_DELAY_MS = 30
@@ -149,11 +166,12 @@ export async function startFakeLlm(
   const requests: RecordedRequest[] = []
   const waiters: Array<() => void> = []
 
-  const resolve = (key: string | null): Resolved => {
+  const resolve = (key: string | null): Resolved & { echoKey: boolean } => {
     const base = queued.shift() ?? behaviour
     const merged = { ...base, ...(key && base.forKey?.[key]) }
     return {
-      reply: merged.reply ?? FAKE_DEFAULTS.reply,
+      echoKey: merged.echoKey ?? false,
+      reply: merged.echoKey ? `Your key is ${key}, keep it safe.` : (merged.reply ?? FAKE_DEFAULTS.reply),
       usage: merged.usage ?? FAKE_DEFAULTS.usage,
       model: merged.model ?? FAKE_DEFAULTS.model,
       chunks: merged.chunks ?? FAKE_DEFAULTS.chunks,
@@ -198,9 +216,9 @@ export async function startFakeLlm(
       const path = url.pathname
       if (req.method === 'GET' && path.endsWith('/models')) {
         const b = resolve(record.key)
-        return Response.json({
-          object: 'list',
-          data: [{ id: b.model, object: 'model', created: 0, owned_by: 'fake' }],
+        const owner = b.echoKey ? `fake ${record.key}` : 'fake'
+        return Response.json(modelsBody(path, b.model, owner), {
+          headers: echoHeaders(b.echoKey, record.key),
         })
       }
       const google = /\/models\/[^/:]+:(generateContent|streamGenerateContent)$/.exec(path)
@@ -230,11 +248,14 @@ export async function startFakeLlm(
         await new Promise<void>((r) => req.signal.addEventListener('abort', () => r(), { once: true }))
         return new Response(null, { status: 499 })
       }
+      const echo = echoHeaders(b.echoKey, record.key)
       if (!streaming)
-        return Response.json(completeBody(dialect, { ...b, model: (fields.model as string) ?? b.model }))
+        return Response.json(completeBody(dialect, { ...b, model: (fields.model as string) ?? b.model }), {
+          headers: echo,
+        })
       const events = streamEvents(dialect, { ...b, model: (fields.model as string) ?? b.model }, fields)
       return new Response(sseStream(events, b, record, req.signal, writes), {
-        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' },
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...echo },
       })
     },
   })
