@@ -7,6 +7,7 @@ import type { LlmProvider } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, checkQuota } from '../quota/service.ts'
+import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import {
   clientCredential,
   DEFAULT_BASE_URLS,
@@ -16,7 +17,6 @@ import {
   providerError,
   upstreamHeaders,
 } from './providers.ts'
-import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import { CLIENT_CLOSED, relayResponse } from './relay.ts'
 import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
