@@ -17,8 +17,10 @@ import { llmProxyRoutes } from './llm-proxy/index.ts'
 import { machinesRoutes } from './machines/index.ts'
 import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
+import { usageFrameReport } from './quota/reports.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
+import { sessionReports } from './sessions/reports.ts'
 import { terminalsRoutes } from './terminals/index.ts'
 import { tokensRoutes } from './tokens/index.ts'
 import { uiRoutes } from './ui/index.ts'
@@ -54,7 +56,7 @@ export function createApp(ctx: AppContext) {
       .use(llmProxyRoutes(ctx))
       .use(quotaRoutes(ctx))
       .use(machinesRoutes(ctx))
-      .use(agentRoutes(ctx))
+      .use(agentRoutes(ctx, { ...sessionReports, 'usage.report': usageFrameReport }))
       .use(sessionsRoutes(ctx))
       .use(terminalsRoutes(ctx))
       // Last: the UI's catch-all must not shadow any API route.

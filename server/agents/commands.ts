@@ -1,10 +1,12 @@
 // The durable command queue to agents (agent_commands: pending -> delivered -> acked). Queuing
-// NOTIFYs every server instance, so whichever one holds the agent's channel delivers at once.
+// joins the caller's transaction; after commit it NOTIFYs every server instance, so whichever
+// one holds the agent's channel delivers at once.
 // Claiming is one UPDATE ... SKIP LOCKED, so two channels never both take a pending command.
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { Command, CommandPayload } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands, remoteMachines } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
 import { appMetrics, observeCommandDelivery } from '../metrics/instruments.ts'
 
@@ -18,29 +20,38 @@ type CommandRow = typeof agentCommands.$inferSelect
 export interface QueueOptions {
   /** The session the command is about, if any (kept for cleanup and for the sessions views). */
   sessionId?: string
+  /** The caller's transaction: the command is queued only if it commits, and announced after. */
+  tx?: Tx
 }
 
-/** Queues one command for a machine's agent and wakes the instance holding its channel; 404 for a removed machine. */
+/**
+ * Queues one command for a machine's agent; once the transaction commits, wakes the instance
+ * holding the agent's channel. 404 for a removed machine.
+ */
 export async function queueCommand(
   ctx: AppContext,
   machineId: string,
   command: CommandPayload,
   options: QueueOptions = {},
 ): Promise<Command> {
-  const [machine] = await ctx.db
-    .select({ id: remoteMachines.machineId })
-    .from(remoteMachines)
-    .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
-  if (!machine) throw notFound('Machine')
-  const { type, ...payload } = command
-  const sessionId = options.sessionId ?? ('session_id' in payload ? payload.session_id : undefined)
-  const [row] = await ctx.db
-    .insert(agentCommands)
-    .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
-    .returning()
-  await ctx.database.notify(COMMANDS_CHANNEL, machineId)
-  appMetrics(ctx).commandsQueued.inc()
-  return toCommand(row!)
+  return ctx.transaction(async (tx) => {
+    const [machine] = await tx
+      .select({ id: remoteMachines.machineId })
+      .from(remoteMachines)
+      .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
+    if (!machine) throw notFound('Machine')
+    const { type, ...payload } = command
+    const sessionId = options.sessionId ?? ('session_id' in payload ? payload.session_id : undefined)
+    const [row] = await tx
+      .insert(agentCommands)
+      .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
+      .returning()
+    tx.afterCommit(async () => {
+      appMetrics(ctx).commandsQueued.inc()
+      await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+    })
+    return toCommand(row!)
+  }, options.tx)
 }
 
 function toCommand(row: CommandRow): Command {
@@ -100,8 +111,8 @@ export async function ackCommands(ctx: AppContext, machineId: string, ids: strin
 }
 
 /** Drops every command not yet acked (machine deregistered). */
-export async function dropUnackedCommands(ctx: AppContext, machineId: string): Promise<void> {
-  await ctx.db
+export async function dropUnackedCommands(tx: Tx, machineId: string): Promise<void> {
+  await tx
     .delete(agentCommands)
     .where(and(eq(agentCommands.machineId, machineId), sql`${agentCommands.status} <> 'acked'`))
 }

@@ -7,12 +7,14 @@ import { clientIp } from '../http/client-ip.ts'
 import { AgentRegisterBody } from '../machines/model.ts'
 import { registerAgent } from '../machines/registration.ts'
 import { agentAdmission } from './admission.ts'
+import type { FrameReports } from './frames.ts'
 import { agentGuard } from './guard.ts'
 import { channelHub } from './hub.ts'
 import { handlePoll } from './long-poll.ts'
 import { agentWebSocketRoutes } from './websocket.ts'
 
-export function agentRoutes(ctx: AppContext) {
+/** `reports`: the handlers of frames other capabilities own (sessions, usage), composed in by the app. */
+export function agentRoutes(ctx: AppContext, reports: FrameReports) {
   channelHub(ctx)
   agentAdmission(ctx)
   return new Elysia({ name: 'agents', seed: ctx.id })
@@ -43,7 +45,7 @@ export function agentRoutes(ctx: AppContext) {
       AGENT_MESSAGE_PATH,
       async ({ agent, body, request }) => {
         const slot = agentAdmission(ctx).admit(agent.machineId, 'long_poll')
-        return handlePoll(ctx, agent, body, request.signal).finally(slot.release)
+        return handlePoll(ctx, agent, body, request.signal, reports).finally(slot.release)
       },
       {
         // The frame limit for the whole poll body is http/body-limit's (checked before parsing).
@@ -52,7 +54,7 @@ export function agentRoutes(ctx: AppContext) {
         detail: { summary: 'Agent long-poll: post events, receive commands' },
       },
     )
-    .use(agentWebSocketRoutes(ctx))
+    .use(agentWebSocketRoutes(ctx, reports))
 }
 
 export { subscribeSessionEvents } from '../sessions/events.ts'

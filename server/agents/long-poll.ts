@@ -4,7 +4,7 @@
 import type { Command, LongPollResponse, ReplyFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { claimCommands } from './commands.ts'
-import { handleRawFrame } from './frames.ts'
+import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, AgentUnauthorizedError } from './guard.ts'
 import { type ChannelHub, channelHub, type WaitingPoll } from './hub.ts'
 import { markConnected } from './presence.ts'
@@ -28,6 +28,7 @@ export async function handlePoll(
   agent: AgentIdentity,
   body: PollRequest,
   signal: AbortSignal,
+  reports: FrameReports,
 ): Promise<LongPollResponse> {
   const hub = channelHub(ctx)
   await hub.ready
@@ -35,7 +36,7 @@ export async function handlePoll(
   const replies: ReplyFrame[] = []
   let hello = false
   for (const event of body.events) {
-    const outcome = await handleRawFrame(ctx, agent, event)
+    const outcome = await handleRawFrame(ctx, agent, event, reports)
     replies.push(...outcome.replies)
     hello ||= outcome.hello === true
   }

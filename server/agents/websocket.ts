@@ -8,7 +8,7 @@ import { HttpError } from '../errors.ts'
 import { terminalRelay } from '../terminals/relay.ts'
 import { agentAdmission } from './admission.ts'
 import { claimCommands } from './commands.ts'
-import { handleRawFrame } from './frames.ts'
+import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, agentGuard } from './guard.ts'
 import { channelHub, type PushChannel } from './hub.ts'
 import { markConnected, markDisconnected } from './presence.ts'
@@ -31,7 +31,7 @@ interface Connection {
 
 export const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
 
-export function agentWebSocketRoutes(ctx: AppContext) {
+export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
   const plugin = new Elysia({ name: 'agents.ws', seed: ctx.id })
   if (!webSocketSupported) {
     return plugin.get(AGENT_WS_PATH, () => {
@@ -122,7 +122,7 @@ export function agentWebSocketRoutes(ctx: AppContext) {
         // Binary messages are terminal bytes: relayed at once, outside the frame queue.
         if (message instanceof Uint8Array) return terminalRelay(ctx).fromAgent(conn.agent.machineId, message)
         enqueue(conn, async () => {
-          const outcome = await handleRawFrame(ctx, conn.agent, message)
+          const outcome = await handleRawFrame(ctx, conn.agent, message, reports)
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.

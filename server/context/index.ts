@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto'
 import { type AuditFn, createAuditor } from '../audit/service.ts'
 import type { Config } from '../config.ts'
 import type { Database, Db } from '../db/index.ts'
+import { inTransaction, type Tx } from '../db/transaction.ts'
 import type { Logger } from '../log.ts'
 
 export interface AppContext {
@@ -16,6 +17,8 @@ export interface AppContext {
   log: Logger
   audit: AuditFn
   now(): Date
+  /** Runs `work` in `within` (the caller's transaction) or a new one; see db/transaction.ts. */
+  transaction<T>(work: (tx: Tx) => Promise<T>, within?: Tx): Promise<T>
   /** Clean-up hooks run on shutdown, newest first (timers, listeners, open channels). */
   onClose(fn: () => void | Promise<void>): void
   close(): Promise<void>
@@ -31,6 +34,8 @@ export function createContext(config: Config, database: Database, log: Logger): 
     log,
     audit: createAuditor(database.db, log),
     now: () => new Date(),
+    transaction: (work, within) =>
+      inTransaction(database.db, work, within, (error) => log.warn('after-commit step failed', { error })),
     onClose: (fn) => {
       closers.push(fn)
     },

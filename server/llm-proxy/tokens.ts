@@ -6,6 +6,7 @@ import { Buffer } from 'node:buffer'
 import { and, desc, eq, isNull, max, type SQL } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import { ENDED_SESSION_STATUSES, type LlmProvider, proxyTokens, sessions } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { conflict } from '../errors.ts'
 import { deriveKey, secretRoot } from '../secrets.ts'
 
@@ -83,6 +84,7 @@ async function sign(ctx: AppContext, claims: ProxyTokenClaims): Promise<string> 
 export async function issueProxyToken(
   ctx: AppContext,
   input: IssueProxyTokenInput,
+  tx?: Tx,
 ): Promise<IssuedProxyToken> {
   const jti = crypto.randomUUID()
   const expiresAt = new Date(ctx.now().getTime() + ctx.config.proxyTokenTtlSeconds * 1000)
@@ -95,7 +97,7 @@ export async function issueProxyToken(
     provider: input.provider ?? null,
     exp: Math.floor(expiresAt.getTime() / 1000),
   }
-  await ctx.db.insert(proxyTokens).values({ ...claims, expiresAt })
+  await (tx ?? ctx.db).insert(proxyTokens).values({ ...claims, expiresAt })
   return { token: await sign(ctx, claims), jti, expires_at: expiresAt.toISOString() }
 }
 
@@ -118,19 +120,24 @@ export async function refreshProxyToken(ctx: AppContext, sessionId: string): Pro
 export async function revokeProxyTokens(
   ctx: AppContext,
   scope: { sessionId?: string; machineId?: string },
+  within?: Tx,
 ): Promise<number> {
   const where: SQL[] = [isNull(proxyTokens.revokedAt)]
   if (scope.sessionId) where.push(eq(proxyTokens.sessionId, scope.sessionId))
   if (scope.machineId) where.push(eq(proxyTokens.machineId, scope.machineId))
   if (where.length === 1) throw new Error('revokeProxyTokens needs a sessionId or a machineId')
-  const revoked = await ctx.db
-    .update(proxyTokens)
-    .set({ revokedAt: ctx.now() })
-    .where(and(...where))
-    .returning({ jti: proxyTokens.jti })
-  state(ctx).verified.clear()
-  await ctx.database.notify(TOKENS_REVOKED_CHANNEL, '')
-  return revoked.length
+  return ctx.transaction(async (tx) => {
+    const revoked = await tx
+      .update(proxyTokens)
+      .set({ revokedAt: ctx.now() })
+      .where(and(...where))
+      .returning({ jti: proxyTokens.jti })
+    tx.afterCommit(async () => {
+      state(ctx).verified.clear()
+      await ctx.database.notify(TOKENS_REVOKED_CHANNEL, '')
+    })
+    return revoked.length
+  }, within)
 }
 
 function parseClaims(json: string): ProxyTokenClaims | null {

@@ -1,7 +1,7 @@
 // System-admin operations that cut an agent off: rotating or revoking its token, and
 // deregistering the machine (its sessions end, its proxy tokens die, its agent is told to stop).
 // Every instance hears about it through NOTIFY, so a live channel anywhere closes at once.
-import { and, eq, inArray, isNull } from 'drizzle-orm'
+import { and, eq, isNull } from 'drizzle-orm'
 import { dropUnackedCommands } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
 import type { Actor } from '../audit/service.ts'
@@ -10,19 +10,14 @@ import type { AppContext } from '../context/index.ts'
 import {
   type AgentTokenRevokeReason,
   agentTokens,
-  ENDED_SESSION_STATUSES,
   machineAssignments,
   remoteMachines,
-  SESSION_STATUSES,
   sessions,
 } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
 import { revokeProxyTokens } from '../llm-proxy/tokens.ts'
-import { publishStatus } from '../sessions/events.ts'
-
-const LIVE_SESSION_STATUSES = SESSION_STATUSES.filter(
-  (s) => !(ENDED_SESSION_STATUSES as readonly string[]).includes(s),
-)
+import { moveSessions } from '../sessions/lifecycle.ts'
 
 async function liveMachine(ctx: AppContext, machineId: string) {
   const [machine] = await ctx.db
@@ -32,8 +27,6 @@ async function liveMachine(ctx: AppContext, machineId: string) {
   if (!machine) throw notFound('Machine')
   return machine
 }
-
-type Tx = Parameters<Parameters<AppContext['db']['transaction']>[0]>[0]
 
 async function revokeAgentTokens(tx: Tx, machineId: string, now: Date, reason: AgentTokenRevokeReason) {
   await tx
@@ -51,7 +44,7 @@ export async function rotateAgentToken(ctx: AppContext, actor: Actor, machineId:
   const machine = await liveMachine(ctx, machineId)
   const token = newSecretToken()
   const now = ctx.now()
-  await ctx.db.transaction(async (tx) => {
+  await ctx.transaction(async (tx) => {
     await revokeAgentTokens(tx, machineId, now, 'revoked')
     await tx.insert(agentTokens).values({ tokenHash: hashToken(token), machineId, createdAt: now })
   })
@@ -68,7 +61,7 @@ export async function rotateAgentToken(ctx: AppContext, actor: Actor, machineId:
 
 export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId: string) {
   const machine = await liveMachine(ctx, machineId)
-  await ctx.db.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))
+  await ctx.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))
   await notifyAgentControl(ctx, machineId)
   await ctx.audit(
     'machine.token.revoke',
@@ -84,20 +77,16 @@ export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId:
 export async function deleteMachine(ctx: AppContext, actor: Actor, machineId: string) {
   const machine = await liveMachine(ctx, machineId)
   const now = ctx.now()
-  const ended = await ctx.db.transaction(async (tx) => {
+  // One transaction: tokens, assignments, live sessions, queued commands and proxy tokens go together.
+  const { ended, proxyTokensRevoked } = await ctx.transaction(async (tx) => {
     await revokeAgentTokens(tx, machineId, now, 'deregistered')
     await tx.update(remoteMachines).set({ deletedAt: now }).where(eq(remoteMachines.machineId, machineId))
     await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, machineId))
-    return tx
-      .update(sessions)
-      .set({ status: 'stopped', endedAt: now, updatedAt: now })
-      .where(and(eq(sessions.remoteMachineId, machineId), inArray(sessions.status, LIVE_SESSION_STATUSES)))
-      .returning({ id: sessions.id })
+    const ended = await moveSessions(ctx, eq(sessions.remoteMachineId, machineId), 'stop', { tx })
+    await dropUnackedCommands(tx, machineId)
+    return { ended, proxyTokensRevoked: await revokeProxyTokens(ctx, { machineId }, tx) }
   })
-  await dropUnackedCommands(ctx, machineId)
-  const proxyTokensRevoked = await revokeProxyTokens(ctx, { machineId })
   await notifyAgentControl(ctx, machineId)
-  for (const s of ended) await publishStatus(ctx, s.id, 'stopped')
   await ctx.audit(
     'machine.delete',
     actor,

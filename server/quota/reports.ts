@@ -3,10 +3,12 @@
 // the proxy's ledger is what counts toward quota, so nothing is counted twice.
 import { and, eq } from 'drizzle-orm'
 import type { TokenUsage } from '../../protocol/index.ts'
+import { FrameRefused, type FrameReport } from '../agents/frames.ts'
 import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessions, usageReports } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
+import { ownSession } from '../sessions/reports.ts'
 
 /** Reports one machine may send per window before getting 429. */
 export const USAGE_REPORTS_PER_WINDOW = 120
@@ -76,4 +78,26 @@ export async function storeUsageReport(ctx: AppContext, agent: AgentIdentity, in
       },
     )
   return { duplicate: stored.length === 0 }
+}
+
+/**
+ * The channel's usage.report frame: the same store, once per report id, answered with a
+ * rate_limited error frame instead of a 429.
+ */
+export const usageFrameReport: FrameReport<'usage.report'> = async (ctx, agent, frame) => {
+  // Kept apart from the proxy's ledger (which is what counts toward quota), once per report id.
+  await ownSession(ctx, agent, frame.session_id, frame.type)
+  try {
+    await storeUsageReport(ctx, agent, {
+      reportId: frame.id ?? `${frame.session_id}@${frame.ts}`,
+      sessionId: frame.session_id,
+      model: frame.model,
+      usage: frame.usage,
+    })
+  } catch (error) {
+    if (error instanceof HttpError && error.status === 429) {
+      throw new FrameRefused({ code: 'rate_limited', message: error.message })
+    }
+    throw error
+  }
 }

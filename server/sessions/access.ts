@@ -53,3 +53,11 @@ export async function sessionAccess(
   }
   return { session: row.session, machine: row.machine, role }
 }
+
+/** The machine a session runs on, to send it a command; 404 when the machine is gone. */
+export function machineOf(access: SessionAccess): string {
+  if (!access.session.remoteMachineId || !access.machine || access.machine.deletedAt) {
+    throw notFound('Machine of this session')
+  }
+  return access.session.remoteMachineId
+}

@@ -17,8 +17,8 @@ import {
   SessionQuery,
   UpdateSessionBody,
 } from './model.ts'
+import { answerPermission } from './permissions.ts'
 import {
-  answerPermission,
   type ControlAction,
   chat,
   control,

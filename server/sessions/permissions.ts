@@ -1,12 +1,18 @@
-// Tool-permission requests the CLI raises (stream-json can_use_tool), stored when their output
-// record arrives so they survive a reload. The session's permission mode decides who answers:
-// `default` asks the person, `auto-edit` lets file edits through, `yolo` allows everything.
-import { eq } from 'drizzle-orm'
+// Tool permissions, all of them: the requests the CLI raises (stream-json can_use_tool), stored
+// when their output record arrives so they survive a reload, and the person's answers. The
+// session's permission mode decides who answers: `default` asks the person, `auto-edit` lets
+// file edits through, `yolo` allows everything.
+import { and, eq } from 'drizzle-orm'
 import type { OutputEvent } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
+import type { Actor } from '../audit/service.ts'
+import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { permissionRequests, sessions } from '../db/schema/index.ts'
+import { conflict, notFound } from '../errors.ts'
+import { machineOf, sessionAccess } from './access.ts'
 import type { PermissionMode } from './model.ts'
+import { transition } from './state.ts'
 
 const EDIT_TOOLS = /^(edit|multi_?edit|write|write_?file|edit_?file|replace|notebook_?edit|str_replace\w*)$/i
 
@@ -67,4 +73,63 @@ export async function recordPermissionRequests(
       },
     )
   }
+}
+
+export async function answerPermission(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  answer: { requestId: string; allow: boolean; always?: boolean },
+) {
+  const access = await sessionAccess(ctx, user, id, 'steer')
+  transition(access.session.status, 'permission')
+  const machineId = machineOf(access)
+  // One transaction: the decision is stored if and only if the agent is told.
+  const decision = await ctx.transaction(async (tx) => {
+    const updated = await tx
+      .update(permissionRequests)
+      .set({
+        decision: answer.allow ? 'allowed' : 'denied',
+        always: answer.always ?? false,
+        answeredAt: ctx.now(),
+        answeredBy: user.id,
+      })
+      .where(
+        and(
+          eq(permissionRequests.sessionId, id),
+          eq(permissionRequests.requestId, answer.requestId),
+          eq(permissionRequests.decision, 'pending'),
+        ),
+      )
+      .returning()
+    if (updated.length === 0) {
+      const [existing] = await tx
+        .select({ decision: permissionRequests.decision })
+        .from(permissionRequests)
+        .where(and(eq(permissionRequests.sessionId, id), eq(permissionRequests.requestId, answer.requestId)))
+      if (!existing) throw notFound('Permission request')
+      throw conflict(`That permission request was already ${existing.decision}`)
+    }
+    await queueCommand(
+      ctx,
+      machineId,
+      {
+        type: 'session.permission',
+        session_id: id,
+        request_id: answer.requestId,
+        allow: answer.allow,
+        ...(answer.always !== undefined ? { always: answer.always } : {}),
+      },
+      { tx },
+    )
+    return updated[0]!.decision
+  })
+  await ctx.audit(
+    'session.permission',
+    actor,
+    { type: 'session', id },
+    { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false },
+  )
+  return { request_id: answer.requestId, decision }
 }

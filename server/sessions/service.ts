@@ -10,19 +10,18 @@ import type { AppContext } from '../context/index.ts'
 import {
   type LlmProvider,
   machineAssignments,
-  permissionRequests,
   remoteMachines,
   type SessionStatus,
   sessionMessages,
   sessions,
 } from '../db/schema/index.ts'
-import { badRequest, conflict, notFound } from '../errors.ts'
+import { badRequest } from '../errors.ts'
 import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
 import { requireMachineUse } from '../machines/access.ts'
-import { type SessionAccess, sessionAccess } from './access.ts'
-import { publishStatus } from './events.ts'
+import { machineOf, sessionAccess } from './access.ts'
+import { moveSession } from './lifecycle.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
-import { type SessionState, transition } from './state.ts'
+import { transition } from './state.ts'
 import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
@@ -58,54 +57,62 @@ export async function createSession(
     )
   }
   const cliTool = input.cliTool ?? DEFAULT_CLI_TOOL
-  const [session] = await ctx.db
-    .insert(sessions)
-    .values({
-      tenantId: machine.tenantId,
-      userId: user.id,
-      remoteMachineId: machine.machineId,
-      workspaceType: 'remote',
-      status: 'starting',
-      projectPath: input.projectPath,
-      cliTool,
-      model: input.model ?? '',
-      title: input.title ?? null,
-      permissionMode: input.permissionMode ?? 'default',
-    })
-    .returning()
-  try {
-    const token = await issueProxyToken(ctx, {
-      sessionId: session!.id,
-      userId: user.id,
-      machineId: machine.machineId,
-      tenantId: machine.tenantId,
-      provider: providerForTool(cliTool),
-    })
-    await queueCommand(ctx, machine.machineId, {
-      type: 'session.start',
-      session_id: session!.id,
-      cli_tool: cliTool,
-      model: session!.model,
-      project_path: session!.projectPath,
-      proxy_base_url: `${baseUrl}${PROXY_PATH}`,
-      proxy_token: token.token,
-      permission_mode: session!.permissionMode ?? 'default',
-    })
-  } catch (cause) {
-    await ctx.db.delete(sessions).where(eq(sessions.id, session!.id))
-    throw new Error('create session', { cause })
-  }
+  // One transaction: a session whose start command could not be queued never exists.
+  const session = await ctx.transaction(async (tx) => {
+    const [session] = await tx
+      .insert(sessions)
+      .values({
+        tenantId: machine.tenantId,
+        userId: user.id,
+        remoteMachineId: machine.machineId,
+        workspaceType: 'remote',
+        status: 'starting',
+        projectPath: input.projectPath,
+        cliTool,
+        model: input.model ?? '',
+        title: input.title ?? null,
+        permissionMode: input.permissionMode ?? 'default',
+      })
+      .returning()
+    const token = await issueProxyToken(
+      ctx,
+      {
+        sessionId: session!.id,
+        userId: user.id,
+        machineId: machine.machineId,
+        tenantId: machine.tenantId,
+        provider: providerForTool(cliTool),
+      },
+      tx,
+    )
+    await queueCommand(
+      ctx,
+      machine.machineId,
+      {
+        type: 'session.start',
+        session_id: session!.id,
+        cli_tool: cliTool,
+        model: session!.model,
+        project_path: session!.projectPath,
+        proxy_base_url: `${baseUrl}${PROXY_PATH}`,
+        proxy_token: token.token,
+        permission_mode: session!.permissionMode ?? 'default',
+      },
+      { tx },
+    )
+    return session!
+  })
   await ctx.audit(
     'session.create',
     actor,
-    { type: 'session', id: session!.id },
+    { type: 'session', id: session.id },
     {
       machine_id: machine.machineId,
       cli_tool: cliTool,
-      project_path: session!.projectPath,
+      project_path: session.projectPath,
     },
   )
-  return sessionView(session!, machine)
+  return sessionView(session, machine)
 }
 
 /** Own sessions; machine admins also those on their machines; system admins all (all=false: as a user). */
@@ -170,50 +177,32 @@ export async function getSession(
   }
 }
 
-async function setStatus(ctx: AppContext, access: SessionAccess, status: SessionState) {
-  const now = ctx.now()
-  const ended = status === 'stopped' || status === 'error'
-  const updated = await ctx.db
-    .update(sessions)
-    .set({ status: status as SessionStatus, updatedAt: now, ...(ended ? { endedAt: now } : {}) })
-    .where(and(eq(sessions.id, access.session.id), eq(sessions.status, access.session.status)))
-    .returning({ id: sessions.id })
-  if (updated.length === 0) throw conflict('The session changed meanwhile; reload and try again')
-  await publishStatus(ctx, access.session.id, status as SessionStatus)
-}
-
-function machineOf(access: SessionAccess): string {
-  if (!access.session.remoteMachineId || !access.machine || access.machine.deletedAt) {
-    throw notFound('Machine of this session')
-  }
-  return access.session.remoteMachineId
-}
-
 export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: string, content: string) {
   const access = await sessionAccess(ctx, user, id, 'steer')
-  transition(access.session.status as SessionState, 'chat')
+  transition(access.session.status, 'chat')
   const machineId = machineOf(access)
-  const [message] = await ctx.db
-    .insert(sessionMessages)
-    .values({ sessionId: id, userId: user.id, content, afterSeq: lastSeqSql(id) })
-    .returning()
-  await queueCommand(ctx, machineId, {
-    type: 'session.input',
-    session_id: id,
-    message_id: message!.id,
-    content,
+  // One transaction: the message is stored if and only if its command is queued.
+  const message = await ctx.transaction(async (tx) => {
+    const [message] = await tx
+      .insert(sessionMessages)
+      .values({ sessionId: id, userId: user.id, content, afterSeq: lastSeqSql(id) })
+      .returning()
+    await queueCommand(
+      ctx,
+      machineId,
+      { type: 'session.input', session_id: id, message_id: message!.id, content },
+      { tx },
+    )
+    await tx.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id))
+    return message!
   })
-  // The command is on its way; the bookkeeping need not hold it up.
-  await Promise.all([
-    ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id)),
-    ctx.audit(
-      'session.chat',
-      actor,
-      { type: 'session', id },
-      { message_id: message!.id, chars: content.length },
-    ),
-  ])
-  return { message_id: message!.id, created_at: message!.createdAt.toISOString() }
+  await ctx.audit(
+    'session.chat',
+    actor,
+    { type: 'session', id },
+    { message_id: message.id, chars: content.length },
+  )
+  return { message_id: message.id, created_at: message.createdAt.toISOString() }
 }
 
 export type ControlAction = 'stop' | 'pause' | 'resume' | 'abort'
@@ -226,64 +215,21 @@ export async function control(
   action: ControlAction,
 ) {
   const access = await sessionAccess(ctx, user, id, action === 'abort' ? 'steer' : action)
-  const next = transition(access.session.status as SessionState, action)
+  const from = access.session.status
+  transition(from, action)
   const machineId = action === 'stop' ? access.session.remoteMachineId : machineOf(access)
-  if (next !== access.session.status) await setStatus(ctx, access, next)
-  if (action === 'stop') await revokeProxyTokens(ctx, { sessionId: id })
-  if (machineId)
-    await queueCommand(ctx, machineId, { type: `session.${action}`, session_id: id } as CommandPayload)
+  // One transaction: the state, the revoked proxy tokens and the agent's command go together.
+  const next = await ctx.transaction(async (tx) => {
+    const next = await moveSession(ctx, id, action, { from, tx })
+    if (action === 'stop') await revokeProxyTokens(ctx, { sessionId: id }, tx)
+    if (machineId)
+      await queueCommand(ctx, machineId, { type: `session.${action}`, session_id: id } as CommandPayload, {
+        tx,
+      })
+    return next
+  })
   await ctx.audit(`session.${action}`, actor, { type: 'session', id }, { owner_id: access.session.userId })
   return { session_id: id, status: next }
-}
-
-export async function answerPermission(
-  ctx: AppContext,
-  user: UserRow,
-  actor: Actor,
-  id: string,
-  answer: { requestId: string; allow: boolean; always?: boolean },
-) {
-  const access = await sessionAccess(ctx, user, id, 'steer')
-  transition(access.session.status as SessionState, 'permission')
-  const machineId = machineOf(access)
-  const updated = await ctx.db
-    .update(permissionRequests)
-    .set({
-      decision: answer.allow ? 'allowed' : 'denied',
-      always: answer.always ?? false,
-      answeredAt: ctx.now(),
-      answeredBy: user.id,
-    })
-    .where(
-      and(
-        eq(permissionRequests.sessionId, id),
-        eq(permissionRequests.requestId, answer.requestId),
-        eq(permissionRequests.decision, 'pending'),
-      ),
-    )
-    .returning()
-  if (updated.length === 0) {
-    const [existing] = await ctx.db
-      .select({ decision: permissionRequests.decision })
-      .from(permissionRequests)
-      .where(and(eq(permissionRequests.sessionId, id), eq(permissionRequests.requestId, answer.requestId)))
-    if (!existing) throw notFound('Permission request')
-    throw conflict(`That permission request was already ${existing.decision}`)
-  }
-  await queueCommand(ctx, machineId, {
-    type: 'session.permission',
-    session_id: id,
-    request_id: answer.requestId,
-    allow: answer.allow,
-    ...(answer.always !== undefined ? { always: answer.always } : {}),
-  })
-  await ctx.audit(
-    'session.permission',
-    actor,
-    { type: 'session', id },
-    { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false },
-  )
-  return { request_id: answer.requestId, decision: updated[0]!.decision }
 }
 
 export async function updateSession(

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { SESSION_STATUSES as SESSION_STATES } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
-import { nextState, SESSION_ACTIONS, SESSION_STATES, transition } from './state.ts'
+import { nextState, SESSION_ACTIONS, transition } from './state.ts'
 
 describe('session state machine', () => {
   test('the happy path: starting -> active <-> paused -> stopped', () => {

@@ -1,11 +1,11 @@
 // The session state machine: starting -> active <-> paused -> stopped, with error reachable
 // from any live state. Impossible moves are refused with 409 and a sentence saying why.
+// The states themselves are the schema's (db/schema/session-status.ts); only
+// sessions/lifecycle.ts writes them.
+import { LIVE_SESSION_STATUSES, type SessionStatus } from '../db/schema/index.ts'
 import { conflict } from '../errors.ts'
 
-export const SESSION_STATES = ['starting', 'active', 'paused', 'stopped', 'error'] as const
-export type SessionState = (typeof SESSION_STATES)[number]
-/** Shown instead of a live state while the session's machine is offline; not stored. */
-export const DISCONNECTED = 'disconnected'
+export type SessionState = SessionStatus
 
 export const SESSION_ACTIONS = [
   'chat',
@@ -15,11 +15,12 @@ export const SESSION_ACTIONS = [
   'abort',
   'permission',
   'started',
+  'exited',
   'failed',
 ] as const
 export type SessionAction = (typeof SESSION_ACTIONS)[number]
 
-const LIVE: ReadonlySet<SessionState> = new Set(['starting', 'active', 'paused'])
+const LIVE: ReadonlySet<SessionState> = new Set(LIVE_SESSION_STATUSES)
 
 /** The state after `action`, or undefined when the move is impossible. */
 export function nextState(from: SessionState, action: SessionAction): SessionState | undefined {
@@ -33,6 +34,7 @@ export function nextState(from: SessionState, action: SessionAction): SessionSta
     case 'resume':
       return from === 'paused' ? 'active' : undefined
     case 'stop':
+    case 'exited':
       return LIVE.has(from) ? 'stopped' : undefined
     case 'started':
       return from === 'starting' ? 'active' : LIVE.has(from) ? from : undefined
@@ -53,6 +55,7 @@ const WHY: Record<SessionAction, string> = {
   abort: 'abort the turn of',
   permission: 'answer a permission request of',
   started: 'start',
+  exited: 'end',
   failed: 'fail',
 }
 

@@ -4,12 +4,11 @@
 import { and, eq, gt, inArray, isNull, max, sql } from 'drizzle-orm'
 import { queueCommand } from '../agents/commands.ts'
 import type { AppContext } from '../context/index.ts'
-import { proxyTokens, sessions } from '../db/schema/index.ts'
+import { LIVE_SESSION_STATUSES, proxyTokens, sessions } from '../db/schema/index.ts'
 import { refreshProxyToken } from '../llm-proxy/tokens.ts'
 
 /** Renew when less than this share of the lifetime is left. */
 const RENEW_WHEN_LEFT = 0.25
-const LIVE = ['starting', 'active', 'paused'] as const
 
 export async function renewExpiringTokens(ctx: AppContext): Promise<number> {
   const now = ctx.now()
@@ -23,7 +22,11 @@ export async function renewExpiringTokens(ctx: AppContext): Promise<number> {
     .from(proxyTokens)
     .innerJoin(sessions, eq(sessions.id, proxyTokens.sessionId))
     .where(
-      and(isNull(proxyTokens.revokedAt), gt(proxyTokens.expiresAt, now), inArray(sessions.status, [...LIVE])),
+      and(
+        isNull(proxyTokens.revokedAt),
+        gt(proxyTokens.expiresAt, now),
+        inArray(sessions.status, LIVE_SESSION_STATUSES),
+      ),
     )
     .groupBy(proxyTokens.sessionId, sessions.remoteMachineId)
     .having(({ newest }) => sql`${newest} < ${horizon.toISOString()}::timestamptz`)

@@ -2,9 +2,16 @@
 // offline shows `disconnected`; it returns to its stored state when the agent is back.
 import { and, eq, gt, inArray, max, sql, sum } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
-import { permissionRequests, quotaUsage, sessionMessages, sessionOutput } from '../db/schema/index.ts'
+import {
+  DISCONNECTED,
+  type DisplayedSessionStatus,
+  permissionRequests,
+  quotaUsage,
+  sessionMessages,
+  sessionOutput,
+} from '../db/schema/index.ts'
 import type { MachineRow, SessionRow } from './access.ts'
-import { DISCONNECTED, isLive, type SessionState } from './state.ts'
+import { isLive } from './state.ts'
 
 export interface SessionTotals {
   total_tokens: number
@@ -29,10 +36,9 @@ export async function sessionTotals(ctx: AppContext, ids: string[]): Promise<Map
   return out
 }
 
-export function displayStatus(session: SessionRow, machine: MachineRow | null): string {
-  const state = session.status as SessionState
-  if (isLive(state) && machine && machine.status !== 'online') return DISCONNECTED
-  return state
+export function displayStatus(session: SessionRow, machine: MachineRow | null): DisplayedSessionStatus {
+  if (isLive(session.status) && machine && machine.status !== 'online') return DISCONNECTED
+  return session.status
 }
 
 export function sessionView(session: SessionRow, machine: MachineRow | null, totals?: SessionTotals) {

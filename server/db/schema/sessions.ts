@@ -4,15 +4,11 @@ import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, uuid } fro
 import { OUTPUT_STREAMS, type OutputEvent } from '../../../protocol/index.ts'
 import { tenants, users } from './identity.ts'
 import { remoteMachines } from './machines.ts'
+import { SESSION_STATUSES } from './session-status.ts'
 import { createdAt, tz } from './timestamps.ts'
 
 export const WORKSPACE_TYPES = ['remote', 'local'] as const
 export type WorkspaceType = (typeof WORKSPACE_TYPES)[number]
-/** starting -> active <-> paused -> stopped, error from any live state (server/sessions/state.ts). */
-export const SESSION_STATUSES = ['starting', 'active', 'paused', 'stopped', 'error'] as const
-export type SessionStatus = (typeof SESSION_STATUSES)[number]
-/** A session in one of these states is over: no more commands, no more output. */
-export const ENDED_SESSION_STATUSES = ['stopped', 'error'] as const satisfies SessionStatus[]
 export const COMMAND_STATUSES = ['pending', 'delivered', 'acked'] as const
 export type CommandStatus = (typeof COMMAND_STATUSES)[number]
 

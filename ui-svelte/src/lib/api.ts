@@ -6,6 +6,9 @@ import { treaty } from '@elysiajs/eden'
 import type { OutputEvent } from '../../../protocol/index.ts'
 import type { App } from '../../../server/app.ts'
 
+/** The server's own live-state set (a session that takes messages and controls). */
+export { isLiveStatus } from '../../../server/db/schema/session-status.ts'
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
