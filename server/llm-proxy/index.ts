@@ -2,10 +2,12 @@
 // body is left unparsed (parse: 'none') so it can be forwarded byte for byte, JSON or not.
 // GET /api/remote/models: the model lists of the stored keys, for the UI's model picker.
 import { Elysia, t } from 'elysia'
+import { listApiKeys } from '../api-keys/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { LLM_PROVIDERS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
+import { keyHealthView } from './key-health.ts'
 import { listModels } from './models.ts'
 import { handleProxy, PROXY_PREFIX } from './proxy.ts'
 
@@ -48,6 +50,22 @@ export function llmProxyRoutes(ctx: AppContext) {
         detail: {
           summary: "Each provider key's model list (cached; refresh=true refetches, system admins only)",
         },
+      },
+    )
+    .get(
+      '/api/remote/api-keys/health',
+      async () => ({
+        keys: (await listApiKeys(ctx)).map((k) => ({
+          id: k.id,
+          provider: k.provider,
+          key_name: k.key_name,
+          status: k.status,
+          ...keyHealthView(ctx, k.id),
+        })),
+      }),
+      {
+        auth: 'system_admin',
+        detail: { summary: 'How each LLM API key has been doing on this instance (failures, cooldown)' },
       },
     )
 }

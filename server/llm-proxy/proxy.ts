@@ -1,22 +1,15 @@
 // The LLM proxy's request path: verify the proxy token, check quota, swap in the real key,
 // forward (failing over across a provider's keys before any byte reached the client), and stream
 // the answer back as it arrives while counting its tokens. Web-standard only (runs on Deno too).
-import { type ProviderKey, providerKeys } from '../api-keys/service.ts'
+import { providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import type { LlmProvider } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, checkQuota } from '../quota/service.ts'
 import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
-import {
-  clientCredential,
-  DEFAULT_BASE_URLS,
-  defaultEndpoint,
-  inferProvider,
-  joinTarget,
-  providerError,
-  upstreamHeaders,
-} from './providers.ts'
+import { forwardWithFailover } from './forward.ts'
+import { clientCredential, defaultEndpoint, inferProvider, providerError } from './providers.ts'
 import { CLIENT_CLOSED, relayResponse } from './relay.ts'
 import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
@@ -176,27 +169,30 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   }
 
   const upstreamStart = performance.now()
-  const forwarded = await forwardWithFailover(
-    ctx,
+  const forwarded = await forwardWithFailover(ctx, {
     provider,
     keys,
-    request,
-    prepared.body,
+    method: request.method,
+    headers: request.headers,
+    body: prepared.body,
     rest,
     search,
     abort,
-  )
-  if (forwarded === 'aborted' || !forwarded) {
+  })
+  if ('failure' in forwarded) {
     request.signal.removeEventListener('abort', onClientGone)
-    if (forwarded === 'aborted') {
+    if (forwarded.failure === 'aborted') {
       record(CLIENT_CLOSED, null)
       return new Response(null, { status: CLIENT_CLOSED })
     }
-    record(502, null)
+    const timeout = forwarded.failure === 'timeout'
+    record(timeout ? 504 : 502, null)
     return refuse(ctx, claims, provider, {
-      status: 502,
-      message: `Could not reach the ${provider} API`,
-      type: 'upstream_unreachable',
+      status: timeout ? 504 : 502,
+      message: timeout
+        ? `The ${provider} API did not answer in time (every key tried)`
+        : `Could not reach the ${provider} API`,
+      type: timeout ? 'upstream_timeout' : 'upstream_unreachable',
     })
   }
   const { upstream, key } = forwarded
@@ -207,56 +203,14 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
     stripUsageChunk: prepared.stripUsageChunk,
     model: prepared.model,
   })
-  const response = await relayResponse(upstream, meter, abort, key.apiKey, (status) => {
+  const idleMs = ctx.config.llmProxy.idleTimeoutMs
+  const response = await relayResponse(upstream, meter, abort, key.apiKey, idleMs, (status) => {
     request.signal.removeEventListener('abort', onClientGone)
     record(status, key.id, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
   })
   const added = upstreamStart - started + (performance.now() - headersAt)
   appMetrics(ctx).proxyAddedLatency.observe(added / 1000, { provider })
   return response
-}
-
-/**
- * Tries the provider's keys in order: on a connection error, 429 or 5xx the next key gets the
- * request (nothing has reached the client yet); the last key's answer is returned whatever it is.
- */
-async function forwardWithFailover(
-  ctx: AppContext,
-  provider: LlmProvider,
-  keys: ProviderKey[],
-  request: Request,
-  body: Uint8Array<ArrayBuffer> | null,
-  rest: string,
-  search: URLSearchParams,
-  abort: AbortController,
-): Promise<{ upstream: Response; key: ProviderKey } | 'aborted' | null> {
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i]!
-    const target = joinTarget(provider, key.baseUrl ?? DEFAULT_BASE_URLS[provider], rest, search)
-    let upstream: Response
-    try {
-      upstream = await fetch(target, {
-        method: request.method,
-        headers: upstreamHeaders(provider, request.headers, key.apiKey),
-        body,
-        signal: abort.signal,
-        redirect: 'manual',
-      })
-    } catch (error) {
-      if (abort.signal.aborted) return 'aborted'
-      ctx.log.warn('llm upstream unreachable', { provider, key_id: key.id, error })
-      continue
-    }
-    const retryable = upstream.status === 429 || upstream.status >= 500
-    if (!retryable || i === keys.length - 1) return { upstream, key }
-    ctx.log.warn('llm upstream refused; trying the next key', {
-      provider,
-      key_id: key.id,
-      status: upstream.status,
-    })
-    await upstream.body?.cancel().catch(() => {})
-  }
-  return null
 }
 
 function usageRow(

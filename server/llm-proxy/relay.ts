@@ -2,12 +2,15 @@
 // chunk by chunk, pulled only as fast as the client reads (back-pressure), and a client that
 // goes away cancels the upstream request. A small complete answer (not SSE, Content-Length
 // known) is read in one go: it has already been produced, and one native body beats a stream.
+// An upstream that goes quiet for longer than the idle timeout is cut off (counted as 504).
 import { Buffer } from 'node:buffer'
 import { createScrubber, downstreamHeaders } from './scrub.ts'
 import type { Meter } from './usage.ts'
 
 /** Status recorded for a request the client abandoned (nginx's convention). */
 export const CLIENT_CLOSED = 499
+/** Status recorded for an answer the upstream stopped sending (idle timeout). */
+export const UPSTREAM_IDLE = 504
 /** Complete (non-SSE) answers up to this size are forwarded as one body. */
 const SMALL_BODY_BYTES = 256 * 1024
 
@@ -16,17 +19,29 @@ export async function relayResponse(
   meter: Meter,
   abort: AbortController,
   secret: string,
+  idleTimeoutMs: number,
   onEnd: (status: number) => void,
 ): Promise<Response> {
   const status = upstream.status
   const headers = downstreamHeaders(upstream.headers, secret)
   const scrubber = createScrubber(secret)
   let ended = false
+  let idle = false
+  /** Only silence while we wait for the upstream counts; a slow client reading is not idle. */
+  let waiting = true
+  // One timer per answer, pushed back on every read (refresh), not one per chunk.
+  const idleTimer = setTimeout(function fire() {
+    if (!waiting) return void idleTimer.refresh()
+    idle = true
+    abort.abort()
+  }, idleTimeoutMs)
   const end = (s: number) => {
+    clearTimeout(idleTimer)
     if (ended) return
     ended = true
     onEnd(s)
   }
+  const failed = () => (idle ? UPSTREAM_IDLE : abort.signal.aborted ? CLIENT_CLOSED : 502)
   if (!upstream.body) {
     end(status)
     return new Response(null, { status, headers })
@@ -38,9 +53,9 @@ export async function relayResponse(
     try {
       bytes = new Uint8Array(await upstream.arrayBuffer())
     } catch {
-      const failed = abort.signal.aborted ? CLIENT_CLOSED : 502
-      end(failed)
-      return new Response(null, { status: failed })
+      const code = failed()
+      end(code)
+      return new Response(null, { status: code })
     }
     meter.push(bytes)
     meter.finish()
@@ -59,7 +74,10 @@ export async function relayResponse(
           // stripped usage chunk) would otherwise leave the client waiting for a pull that
           // never comes (highWaterMark 0), so keep reading until there is something to send.
           for (;;) {
+            waiting = true
+            idleTimer.refresh()
             const next = await reader.read()
+            waiting = false
             if (next.done) {
               const tail = meter.finish()
               const clean = tail ? scrubber.push(tail) : null
@@ -80,7 +98,7 @@ export async function relayResponse(
             }
           }
         } catch (error) {
-          end(abort.signal.aborted ? CLIENT_CLOSED : 502)
+          end(failed())
           controller.error(error)
         }
       },

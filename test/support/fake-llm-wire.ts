@@ -13,7 +13,7 @@ export interface FakeToolCall {
 }
 
 export type Resolved = Required<
-  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey'>
+  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey' | 'errorMessage'>
 > &
   Pick<FakeBehaviour, 'toolCalls' | 'resetAfterChunks'>
 
@@ -26,8 +26,8 @@ function splitText(text: string, pieces: number): string[] {
 
 export type Dialect = 'openai' | 'anthropic' | 'google'
 
-export function errorBody(dialect: Dialect, status: number): unknown {
-  const message = `fake upstream error ${status}`
+export function errorBody(dialect: Dialect, status: number, text?: string): unknown {
+  const message = text ?? `fake upstream error ${status}`
   if (dialect === 'anthropic')
     return { type: 'error', error: { type: status === 429 ? 'rate_limit_error' : 'api_error', message } }
   if (dialect === 'google')

@@ -53,6 +53,8 @@ export interface FakeBehaviour {
   toolCalls?: FakeToolCall[]
   forKey?: Record<string, Omit<FakeBehaviour, 'forKey'>>
   echoKey?: boolean
+  /** The message of the error body sent with `status` (default: "fake upstream error N"). */
+  errorMessage?: string
 }
 
 export type FakeWrites = 'batched' | 'separate'
@@ -166,11 +168,12 @@ export async function startFakeLlm(
   const requests: RecordedRequest[] = []
   const waiters: Array<() => void> = []
 
-  const resolve = (key: string | null): Resolved & { echoKey: boolean } => {
+  const resolve = (key: string | null): Resolved & { echoKey: boolean; errorMessage?: string } => {
     const base = queued.shift() ?? behaviour
     const merged = { ...base, ...(key && base.forKey?.[key]) }
     return {
       echoKey: merged.echoKey ?? false,
+      errorMessage: merged.errorMessage,
       reply: merged.echoKey ? `Your key is ${key}, keep it safe.` : (merged.reply ?? FAKE_DEFAULTS.reply),
       usage: merged.usage ?? FAKE_DEFAULTS.usage,
       model: merged.model ?? FAKE_DEFAULTS.model,
@@ -241,7 +244,7 @@ export async function startFakeLlm(
       }
       const b = resolve(record.key)
       if (b.delayMs) await sleep(b.delayMs)
-      if (b.status >= 400) return Response.json(errorBody(dialect, b.status), { status: b.status })
+      if (b.status >= 400) return Response.json(errorBody(dialect, b.status, b.errorMessage), { status: b.status })
       const fields = (json ?? {}) as Record<string, unknown>
       const streaming = dialect === 'google' ? google![1] === 'streamGenerateContent' : fields.stream === true
       if (b.stall && !streaming) {
