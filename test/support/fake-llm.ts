@@ -244,7 +244,8 @@ export async function startFakeLlm(
       }
       const b = resolve(record.key)
       if (b.delayMs) await sleep(b.delayMs)
-      if (b.status >= 400) return Response.json(errorBody(dialect, b.status, b.errorMessage), { status: b.status })
+      if (b.status >= 400)
+        return Response.json(errorBody(dialect, b.status, b.errorMessage), { status: b.status })
       const fields = (json ?? {}) as Record<string, unknown>
       const streaming = dialect === 'google' ? google![1] === 'streamGenerateContent' : fields.stream === true
       if (b.stall && !streaming) {
