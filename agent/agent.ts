@@ -40,6 +40,8 @@ export interface AgentDeps {
   /** Spool unconfirmed frames to the agent's directory (false in unit tests). */
   spool?: boolean
   onStatus?: (status: AgentStatus) => void
+  /** Stores a rotated agent token (config.json) before the agent reconnects with it. */
+  saveAgentToken?: (token: string, version: number) => void
 }
 
 export interface AgentStatus {
@@ -96,6 +98,8 @@ export function createAgent(deps: AgentDeps): Agent {
   const chains = new Map<string, Promise<void>>()
   let control: AgentFrame[] = []
   const controlListeners = new Set<() => void>()
+  const reconnectListeners = new Set<() => void>()
+  let tokenVersion = config.agent_token_version
   let connection: Omit<AgentStatus, 'pending_frames' | 'sessions'> = {
     connection: 'connecting',
     since: new Date(clock.now()).toISOString(),
@@ -138,6 +142,21 @@ export function createAgent(deps: AgentDeps): Agent {
         return
       case 'token.refresh':
         return executor.refreshToken(cmd)
+      case 'agent.token':
+        if (cmd.version <= tokenVersion) {
+          log.info('ignoring an agent token not newer than ours', {
+            version: cmd.version,
+            ours: tokenVersion,
+          })
+          return
+        }
+        log.addSecret(cmd.agent_token)
+        deps.saveAgentToken?.(cmd.agent_token, cmd.version)
+        deps.transport.useToken?.(cmd.agent_token)
+        tokenVersion = cmd.version
+        log.info('agent token rotated; reconnecting with the new one', { version: cmd.version })
+        for (const fn of reconnectListeners) fn()
+        return
       case 'agent.update':
         log.warn('self-update is not supported by this agent; reinstall with the install script', {
           version: cmd.version,
@@ -193,6 +212,10 @@ export function createAgent(deps: AgentDeps): Agent {
     onControlFrame(fn) {
       controlListeners.add(fn)
       return () => controlListeners.delete(fn)
+    },
+    onReconnectRequest(fn) {
+      reconnectListeners.add(fn)
+      return () => reconnectListeners.delete(fn)
     },
     setConnection(state, transport, detail) {
       connection = {

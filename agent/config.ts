@@ -25,6 +25,7 @@ const FIELDS = {
   server_url: { env: 'OPENACE_SERVER_URL', schema: Type.String({ pattern: '^https?://[^\\s]+$' }), def: '' },
   agent_token: { env: 'OPENACE_AGENT_TOKEN', schema: Type.String(), def: '' },
   registration_token: { env: undefined, schema: Type.String(), def: '' },
+  agent_token_version: { env: undefined, schema: Type.Integer({ minimum: 0 }), def: 0 },
   machine_id: {
     env: 'OPENACE_MACHINE_ID',
     schema: Type.String({ pattern: '^([A-Za-z0-9][A-Za-z0-9._:-]{0,127})?$' }),
@@ -59,6 +60,8 @@ export interface AgentConfig {
   dir: string
   server_url: string
   agent_token: string
+  /** The server's version of agent_token: a rotation is applied only when newer. */
+  agent_token_version: number
   /** One-time token; removed from config.json once registration succeeds. */
   registration_token: string
   machine_id: string

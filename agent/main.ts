@@ -25,14 +25,16 @@ Run 'open-ace-agent <command> --help' for a command's options.`,
 Connects to the server (WebSocket, else HTTP long-poll) and runs sessions until stopped.
 Settings: environment (OPENACE_SERVER_URL, OPENACE_AGENT_TOKEN, OPENACE_MACHINE_ID,
 OPENACE_HEARTBEAT_INTERVAL, OPENACE_RECONNECT_BASE_DELAY, OPENACE_RECONNECT_MAX_DELAY,
-OPENACE_MAX_SESSIONS, OPENACE_LOG_LEVEL, OPENACE_AGENT_TRANSPORT, OPENACE_TERMINAL_IDLE_TIMEOUT)
-> config.json > defaults.
+OPENACE_MAX_SESSIONS, OPENACE_LOG_LEVEL, OPENACE_AGENT_TRANSPORT, OPENACE_TERMINAL_IDLE_TIMEOUT,
+OPENACE_HOSTNAME) > config.json > defaults.
 
 Options:
 ${DIR_HELP}`,
   register: `Usage: open-ace-agent register --server URL --token TOKEN [--name NAME] [--dir DIR]
 
 Registers this machine and stores its agent token in config.json (mode 0600).
+The server merges a re-installed host into its old entry by hostname (OPENACE_HOSTNAME
+overrides the reported hostname, e.g. for several agents on one host).
 
 Options:
   --server URL     Open ACE server address, e.g. http://ace.example.com:5000

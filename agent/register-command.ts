@@ -27,6 +27,7 @@ export async function registerCommand(opts: {
     machineName: opts.name || config.machine_name || hostname(),
     systemInfo: collectSystemInfo(config.work_dir, await probeCliTools()),
     maxSessions: config.max_sessions,
+    currentAgentToken: config.agent_token || undefined,
   })
   console.log(`Registered machine ${registered} with ${opts.server}; settings saved in ${dir}/config.json`)
   return EXIT_OK

@@ -16,6 +16,8 @@ export interface RegisterInput {
   machineName: string
   systemInfo: Record<string, unknown>
   maxSessions: number
+  /** The token this directory already holds: proves the machine is ours when re-registering. */
+  currentAgentToken?: string
 }
 
 export class RegistrationError extends Error {
@@ -44,7 +46,10 @@ export async function registerMachine(input: RegisterInput): Promise<{ machineId
   try {
     res = await fetch(`${input.serverUrl.replace(/\/+$/, '')}${AGENT_REGISTER_PATH}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: {
+        'content-type': 'application/json',
+        ...(input.currentAgentToken ? { authorization: `Bearer ${input.currentAgentToken}` } : {}),
+      },
       body: JSON.stringify(body),
       signal: AbortSignal.timeout(REGISTER_TIMEOUT_MS),
     })
@@ -52,7 +57,12 @@ export async function registerMachine(input: RegisterInput): Promise<{ machineId
     throw new RegistrationError(`Cannot reach ${input.serverUrl}: ${(cause as Error).message}`)
   }
   const text = await res.text()
-  let parsed: { machine_id?: string; agent_token?: string; error?: { message?: string } } = {}
+  let parsed: {
+    machine_id?: string
+    agent_token?: string
+    agent_token_version?: number
+    error?: { message?: string }
+  } = {}
   try {
     parsed = JSON.parse(text)
   } catch {
@@ -68,6 +78,7 @@ export async function registerMachine(input: RegisterInput): Promise<{ machineId
     machine_id: machineId,
     machine_name: input.machineName,
     agent_token: parsed.agent_token,
+    agent_token_version: parsed.agent_token_version ?? 0,
     registration_token: undefined,
   })
   writeFileSync(join(input.dir, 'machine_id'), `${machineId}\n`)

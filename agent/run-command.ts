@@ -5,7 +5,7 @@ import * as fs from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { createAgent } from './agent.ts'
 import { resolveAgentDir } from './agent-dir.ts'
-import { type AgentConfig, ConfigError, loadAgentConfig } from './config.ts'
+import { type AgentConfig, ConfigError, loadAgentConfig, updateConfigFile } from './config.ts'
 import { createHttpTransport } from './connection/http-transport.ts'
 import { systemClock } from './connection/link.ts'
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.ts'
@@ -77,9 +77,10 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
       started_at: startedAt,
       updated_at: new Date().toISOString(),
     })
+  const transport = createHttpTransport(config.server_url, config.agent_token)
   const agent = createAgent({
     config,
-    transport: createHttpTransport(config.server_url, config.agent_token),
+    transport,
     spawn: spawnProcess,
     spawnPty: spawnBunPty,
     ptyUnavailable: ptyUnavailableReason,
@@ -89,6 +90,8 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
     systemInfo: () => collectSystemInfo(config.work_dir, cliTools),
     spool: true,
     onStatus: () => saveState(),
+    saveAgentToken: (token, version) =>
+      updateConfigFile(dir, { agent_token: token, agent_token_version: version }),
   })
   const stateTimer = setInterval(saveState, STATE_WRITE_INTERVAL_MS)
   const controller = new AbortController()

@@ -67,7 +67,8 @@ export async function probeCliTools(): Promise<Record<string, CliToolInfo>> {
 export function collectSystemInfo(workDir: string, cliTools: Record<string, CliToolInfo>): SystemInfo {
   const disk = diskFreeGb(workDir)
   return {
-    hostname: os.hostname(),
+    // Overridable for several agents on one host: the server tells machines apart by hostname.
+    hostname: process.env.OPENACE_HOSTNAME || os.hostname(),
     os_type: process.platform,
     os_version: osVersion(),
     arch: process.arch,

@@ -46,6 +46,14 @@ export const TokenRefreshCommand = command('token.refresh', {
   proxy_token: Type.String({ minLength: 1 }),
   expires_at: IsoTime,
 })
+/**
+ * A rotated agent token: the agent stores it, reconnects with it (its first use retires the old
+ * one) and ignores any token whose version is not newer than the one it holds.
+ */
+export const AgentTokenCommand = command('agent.token', {
+  agent_token: Type.String({ minLength: 1 }),
+  version: Type.Integer({ minimum: 1 }),
+})
 /** Ask the agent to replace itself with another build (checked against sha256 before use). */
 export const AgentUpdateCommand = command('agent.update', {
   version: Type.String({ minLength: 1 }),
@@ -64,6 +72,7 @@ export const COMMAND_SCHEMAS = {
   'fs.list': FsListCommand,
   'token.refresh': TokenRefreshCommand,
   'agent.update': AgentUpdateCommand,
+  'agent.token': AgentTokenCommand,
 } as const satisfies Record<string, TObject>
 
 export type CommandType = keyof typeof COMMAND_SCHEMAS

@@ -38,6 +38,7 @@ const commands: Command[] = [
   { id: 'c8', type: 'fs.list', request_id: 'r1', path: '/' },
   { id: 'c9', type: 'token.refresh', session_id: sid, proxy_token: 't', expires_at: ts },
   { id: 'c10', type: 'agent.update', version: '1.2.0', url: 'http://h/agent', sha256: 'a'.repeat(64) },
+  { id: 'c11', type: 'agent.token', agent_token: 'a'.repeat(64), version: 2 },
 ]
 
 const agentFrames = [

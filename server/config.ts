@@ -57,6 +57,7 @@ const EnvSchema = Type.Object({
   OPEN_FILES_LIMIT_FALLBACK: Type.Integer({ minimum: 1, default: 10_240 }),
   AGENT_RETRY_AFTER_SECONDS: Type.Integer({ minimum: 1, default: 10 }),
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
+  AGENT_TOKEN_ROTATION_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 300 }),
   PAT_MAX_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365 }),
 })
 
@@ -118,6 +119,8 @@ export interface Config {
   }
   /** Bearer token that may read GET /metrics (besides a logged-in system admin). */
   metricsToken: string | undefined
+  /** After a rotation, how long the old agent token keeps working once it is used again. */
+  agentTokenRotationGraceSeconds: number
   /** The longest lifetime a personal access token may be given. */
   patMaxTtlDays: number
 }
@@ -151,6 +154,7 @@ const INTEGER_KEYS = new Set([
   'OPEN_FILES_LIMIT_FALLBACK',
   'AGENT_RETRY_AFTER_SECONDS',
   'PAT_MAX_TTL_DAYS',
+  'AGENT_TOKEN_ROTATION_GRACE_SECONDS',
 ])
 
 /** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
@@ -259,6 +263,7 @@ export function loadConfig(
     },
     metricsToken: env.METRICS_TOKEN,
     patMaxTtlDays: env.PAT_MAX_TTL_DAYS,
+    agentTokenRotationGraceSeconds: env.AGENT_TOKEN_ROTATION_GRACE_SECONDS,
   }
 }
 

@@ -33,6 +33,9 @@ export function createHttpTransport(serverUrl: string, token: string): Transport
   const base = serverUrl.replace(/\/+$/, '')
   const headers = { authorization: `Bearer ${token}` }
   return {
+    useToken(next: string) {
+      headers.authorization = `Bearer ${next}`
+    },
     openWebSocket(handlers: WsHandlers, signal: AbortSignal): Promise<WsChannel> {
       return new Promise((resolve, reject) => {
         // Bun's client accepts headers in the options object; the DOM typing only knows protocols.

@@ -19,6 +19,8 @@ export interface AgentLink {
   onBinary(data: Uint8Array): void
   /** Where binary messages go now: the open WebSocket, or nowhere (null) between connections. */
   setBinarySink(sink: ((data: Uint8Array) => void) | null): void
+  /** Asks the run loop to drop the connection and connect again at once (a new agent token). */
+  onReconnectRequest?(fn: () => void): () => void
   /** Connection changes, for the status file and logs. */
   setConnection(state: ConnectionState, transport?: 'websocket' | 'long-poll', detail?: string): void
 }

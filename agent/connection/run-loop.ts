@@ -45,7 +45,7 @@ export async function runLoop(options: RunLoopOptions, signal: AbortSignal): Pro
   let wsRetryAt = 0
   let refusals = 0
 
-  const attempt = async (): Promise<ServeOutcome> => {
+  const attempt = async (signal: AbortSignal): Promise<ServeOutcome> => {
     const pollUntil = mode === 'long-poll' ? Number.POSITIVE_INFINITY : clock.now() + wsRetryMs
     if (mode === 'long-poll' || clock.now() < wsRetryAt) return serveLongPoll(ctx, signal, pollUntil)
     try {
@@ -63,8 +63,14 @@ export async function runLoop(options: RunLoopOptions, signal: AbortSignal): Pro
 
   while (!signal.aborted) {
     link.setConnection('connecting')
-    const outcome = await attempt()
+    const redial = new AbortController()
+    const unsubscribe = link.onReconnectRequest?.(() => redial.abort())
+    const outcome = await attempt(AbortSignal.any([signal, redial.signal])).finally(() => unsubscribe?.())
     if (signal.aborted) break
+    if (redial.signal.aborted) {
+      log.info('reconnecting with a new agent token')
+      continue
+    }
     link.setConnection('offline', undefined, outcome.unauthorized?.message ?? outcome.error)
     if (outcome.unauthorized) {
       refusals++

@@ -20,6 +20,8 @@ export interface Transport {
   openWebSocket(handlers: WsHandlers, signal: AbortSignal): Promise<WsChannel>
   /** One long-poll request/answer. */
   poll(request: LongPollRequest, signal: AbortSignal): Promise<LongPollResponse>
+  /** Connections from now on authenticate with this agent token (after a rotation). */
+  useToken?(token: string): void
 }
 
 /**

@@ -10,11 +10,10 @@ import type { AppContext } from '../context/index.ts'
 import { agentTokens, remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
+import { notePresentedToken, type PresentedToken } from '../machines/rotation.ts'
 
-export interface AgentIdentity {
-  machineId: string
+export interface AgentIdentity extends PresentedToken {
   tenantId: number
-  tokenHash: string
   actor: Actor
 }
 
@@ -48,6 +47,9 @@ export async function identifyAgent(
       machineId: agentTokens.machineId,
       revokedReason: agentTokens.revokedReason,
       revokedAt: agentTokens.revokedAt,
+      pending: agentTokens.pending,
+      supersededAt: agentTokens.supersededAt,
+      expiresAt: agentTokens.expiresAt,
       tenantId: remoteMachines.tenantId,
       hostname: remoteMachines.hostname,
       deletedAt: remoteMachines.deletedAt,
@@ -59,10 +61,15 @@ export async function identifyAgent(
   if (!row) return 'invalid_token'
   if (row.revokedAt) return row.revokedReason ?? 'revoked'
   if (row.deletedAt) return 'deregistered'
+  // A rotated-away token whose grace period is over.
+  if (row.expiresAt && row.expiresAt.getTime() <= ctx.now().getTime()) return 'revoked'
   return {
     machineId: row.machineId,
     tenantId: row.tenantId,
     tokenHash,
+    pending: row.pending,
+    supersededAt: row.supersededAt,
+    expiresAt: row.expiresAt,
     actor: { type: 'agent', id: row.machineId, name: row.hostname, tenantId: row.tenantId },
   }
 }
@@ -79,6 +86,7 @@ export async function authenticateAgent(
     throw new AgentUnauthorizedError(result)
   }
   result.actor.ip = ip
+  await notePresentedToken(ctx, result)
   return result
 }
 

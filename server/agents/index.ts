@@ -2,6 +2,7 @@
 // Agents authenticate with their bearer token, never a browser cookie.
 import { Elysia } from 'elysia'
 import { AGENT_MESSAGE_PATH, AGENT_REGISTER_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
+import { bearerToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { AgentRegisterBody } from '../machines/model.ts'
@@ -33,6 +34,7 @@ export function agentRoutes(ctx: AppContext, reports: FrameReports) {
             osVersion: body.os_version,
             capabilities: body.capabilities,
             agentVersion: body.agent_version,
+            presentedAgentToken: bearerToken(request),
           },
           clientIp(request, server, ctx.config.trustProxy),
         ),

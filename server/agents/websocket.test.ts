@@ -298,9 +298,9 @@ describe('presence', () => {
 })
 
 describe('revocation', () => {
-  test('rotating the token cuts the live socket: goodbye, close 4001, then 401 with goodbye', async () => {
+  test('an immediate rotation cuts the live socket: goodbye, close 4001, then 401 with goodbye', async () => {
     const { machineId, agentToken, agent } = await connected()
-    const res = await server.request(`/api/remote/machines/${machineId}/token/rotate`, {
+    const res = await server.request(`/api/remote/machines/${machineId}/token/rotate?immediate=true`, {
       method: 'POST',
       cookie: admin,
     })

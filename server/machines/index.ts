@@ -5,9 +5,17 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { browseMachine } from './browse.ts'
-import { deleteMachine, revokeAgentToken, rotateAgentToken } from './lifecycle.ts'
-import { AssignBody, BrowseQuery, MachineIdParams, MachineUserParams, RegisterTokenBody } from './model.ts'
+import { deleteMachine, revokeAgentToken } from './lifecycle.ts'
+import {
+  AssignBody,
+  BrowseQuery,
+  MachineIdParams,
+  MachineUserParams,
+  RegisterTokenBody,
+  RotateTokenQuery,
+} from './model.ts'
 import { createRegistrationToken } from './registration.ts'
+import { rotateAgentToken } from './rotation.ts'
 import {
   assignUser,
   getMachine,
@@ -92,11 +100,19 @@ export function machinesRoutes(ctx: AppContext) {
         detail: { summary: 'List a directory on the machine' },
       },
     )
-    .post('/:id/token/rotate', ({ actor, params }) => rotateAgentToken(ctx, actor, params.id), {
-      auth: 'system_admin',
-      params: MachineIdParams,
-      detail: { summary: "Replace a machine's agent token" },
-    })
+    .post(
+      '/:id/token/rotate',
+      ({ actor, params, query }) => rotateAgentToken(ctx, actor, params.id, { immediate: query.immediate }),
+      {
+        auth: 'system_admin',
+        params: MachineIdParams,
+        query: RotateTokenQuery,
+        detail: {
+          summary:
+            "Replace a machine's agent token: sent to the agent over its channel, the old one works until the agent switches (or the grace period ends); ?immediate=true cuts the old one at once",
+        },
+      },
+    )
     .post('/:id/token/revoke', ({ actor, params }) => revokeAgentToken(ctx, actor, params.id), {
       auth: 'system_admin',
       params: MachineIdParams,

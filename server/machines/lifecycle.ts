@@ -39,26 +39,6 @@ async function revokeAgentTokens(tx: Tx, machineId: string, now: Date, reason: A
     .where(eq(remoteMachines.machineId, machineId))
 }
 
-/** A new agent token (shown once); the old one stops working at once, live channels included. */
-export async function rotateAgentToken(ctx: AppContext, actor: Actor, machineId: string) {
-  const machine = await liveMachine(ctx, machineId)
-  const token = newSecretToken()
-  const now = ctx.now()
-  await ctx.transaction(async (tx) => {
-    await revokeAgentTokens(tx, machineId, now, 'revoked')
-    await tx.insert(agentTokens).values({ tokenHash: hashToken(token), machineId, createdAt: now })
-  })
-  await notifyAgentControl(ctx, machineId)
-  await ctx.audit(
-    'machine.token.rotate',
-    actor,
-    { type: 'machine', id: machineId },
-    {},
-    { tenantId: machine.tenantId },
-  )
-  return { machine_id: machineId, agent_token: token }
-}
-
 export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId: string) {
   const machine = await liveMachine(ctx, machineId)
   await ctx.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))

@@ -30,3 +30,8 @@ export const AssignBody = t.Object({
 export const BrowseQuery = t.Object({
   path: t.Optional(t.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]*$' })),
 })
+
+export const RotateTokenQuery = t.Object({
+  /** Emergency: the old token stops at once and the live channel is cut (the agent must be re-registered). */
+  immediate: t.Optional(t.Boolean()),
+})

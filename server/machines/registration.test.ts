@@ -42,7 +42,8 @@ function register(
       registration_token: token,
       machine_id: machineId,
       machine_name: 'Production Server',
-      hostname: 'prod-01.example.com',
+      // One host per machine id: the same hostname would merge into the earlier machine.
+      hostname: `prod-${machineId.slice(0, 8)}.example.com`,
       os_type: 'linux',
       os_version: 'Ubuntu 22.04',
       capabilities: { cpu_cores: 16, memory_gb: 64 },

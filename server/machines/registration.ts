@@ -1,7 +1,8 @@
 // Registration: a system admin makes a one-time token (hash stored, expires), the installer's
 // agent trades it for a machine id + long-lived agent token. Consumption is one UPDATE, so two
 // concurrent uses of one token cannot both win.
-import { and, eq, gt, isNull } from 'drizzle-orm'
+import { and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm'
+import { notifyAgentControl } from '../agents/hub.ts'
 import type { Actor } from '../audit/service.ts'
 import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
@@ -12,7 +13,9 @@ import {
   remoteMachines,
   tenants,
 } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { badRequest, conflict, HttpError } from '../errors.ts'
+import { issueAgentToken } from './rotation.ts'
 
 export interface InstallCommands {
   bash: string
@@ -71,17 +74,71 @@ export interface AgentRegistration {
   osVersion: string
   capabilities: Record<string, unknown>
   agentVersion: string
+  /** An agent token sent along (Authorization: Bearer): proves which machine the caller is. */
+  presentedAgentToken?: string | null
 }
 
 const INVALID_REGISTRATION = 'Registration token is invalid, expired or already used'
+
+/**
+ * A re-installed host (new machine id, same hostname in the same tenant) is the machine we
+ * already know: an offline one is taken over (id, assignments and history kept), a live one is
+ * 409 unless the caller holds its agent token. An advisory lock per tenant and hostname makes
+ * concurrent registrations of one host take turns, so they never both create a row.
+ */
+async function machineOfSameHost(tx: Tx, tenantId: number, input: AgentRegistration): Promise<string | null> {
+  const hostname = input.hostname.trim().toLowerCase()
+  if (!hostname) return null
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`oa_host:${tenantId}:${hostname}`}))`)
+  const same = await tx
+    .select({ machineId: remoteMachines.machineId, status: remoteMachines.status })
+    .from(remoteMachines)
+    .where(
+      and(
+        eq(remoteMachines.tenantId, tenantId),
+        eq(sql`lower(${remoteMachines.hostname})`, hostname),
+        isNull(remoteMachines.deletedAt),
+        ne(remoteMachines.machineId, input.machineId),
+      ),
+    )
+    .orderBy(sql`${remoteMachines.lastHeartbeat} desc nulls last`, desc(remoteMachines.updatedAt))
+    .for('update')
+  if (same.length === 0) return null
+  let held: string | undefined
+  if (input.presentedAgentToken) {
+    const [row] = await tx
+      .select({ machineId: agentTokens.machineId })
+      .from(agentTokens)
+      .where(
+        and(
+          eq(agentTokens.tokenHash, hashToken(input.presentedAgentToken)),
+          isNull(agentTokens.revokedAt),
+          inArray(
+            agentTokens.machineId,
+            same.map((m) => m.machineId),
+          ),
+        ),
+      )
+    held = row?.machineId
+  }
+  if (held) return held
+  if (same.some((m) => m.status === 'online')) {
+    throw new HttpError(
+      409,
+      `A machine named '${input.hostname}' is online in this tenant; deregister it first, or register from that machine with its agent token`,
+      'hostname_conflict',
+      'hostname',
+    )
+  }
+  return same.find((m) => m.status !== 'online')!.machineId
+}
 
 /** Trades a registration token for an agent token; re-registering a machine replaces its token. */
 export async function registerAgent(ctx: AppContext, input: AgentRegistration, ip: string | null) {
   const actor: Actor = { type: 'agent', id: input.machineId, name: input.hostname, ip }
   const now = ctx.now()
-  const agentToken = newSecretToken()
   try {
-    const tenantId = await ctx.db.transaction(async (tx) => {
+    const registered = await ctx.transaction(async (tx) => {
       const [consumed] = await tx
         .update(registrationTokens)
         .set({ usedAt: now, usedByMachineId: input.machineId })
@@ -103,6 +160,9 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
       if (existing && !existing.deletedAt && existing.tenantId !== consumed.tenantId) {
         throw conflict('This machine_id is registered to another tenant')
       }
+      const merged =
+        !existing || existing.deletedAt ? await machineOfSameHost(tx, consumed.tenantId, input) : null
+      const machineId = merged ?? input.machineId
       const fields = {
         tenantId: consumed.tenantId,
         name: input.machineName.trim() || input.hostname,
@@ -114,31 +174,39 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
         updatedAt: now,
         deletedAt: null,
       }
-      if (existing) {
+      if (merged || existing) {
         // A deregistered machine comes back as new: nobody keeps access from before.
-        if (existing.deletedAt)
-          await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, input.machineId))
-        await tx.update(remoteMachines).set(fields).where(eq(remoteMachines.machineId, input.machineId))
+        if (!merged && existing?.deletedAt)
+          await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, machineId))
+        await tx.update(remoteMachines).set(fields).where(eq(remoteMachines.machineId, machineId))
         await tx
           .update(agentTokens)
           .set({ revokedAt: now, revokedReason: 'revoked' })
-          .where(and(eq(agentTokens.machineId, input.machineId), isNull(agentTokens.revokedAt)))
+          .where(and(eq(agentTokens.machineId, machineId), isNull(agentTokens.revokedAt)))
       } else {
-        await tx.insert(remoteMachines).values({ machineId: input.machineId, createdAt: now, ...fields })
+        await tx.insert(remoteMachines).values({ machineId, createdAt: now, ...fields })
       }
-      await tx
-        .insert(agentTokens)
-        .values({ tokenHash: hashToken(agentToken), machineId: input.machineId, createdAt: now })
-      return consumed.tenantId
+      const issued = await issueAgentToken(tx, machineId, now)
+      return { machineId, merged: merged !== null, tenantId: consumed.tenantId, ...issued }
     })
+    if (registered.merged) await notifyAgentControl(ctx, registered.machineId)
     await ctx.audit(
       'machine.register',
-      actor,
-      { type: 'machine', id: input.machineId },
-      { hostname: input.hostname, os_type: input.osType, agent_version: input.agentVersion },
-      { tenantId },
+      { ...actor, id: registered.machineId },
+      { type: 'machine', id: registered.machineId },
+      {
+        hostname: input.hostname,
+        os_type: input.osType,
+        agent_version: input.agentVersion,
+        ...(registered.merged ? { merged_from_machine_id: input.machineId } : {}),
+      },
+      { tenantId: registered.tenantId },
     )
-    return { machine_id: input.machineId, agent_token: agentToken }
+    return {
+      machine_id: registered.machineId,
+      agent_token: registered.token,
+      agent_token_version: registered.version,
+    }
   } catch (error) {
     if (error instanceof HttpError) {
       await ctx.audit(

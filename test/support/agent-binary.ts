@@ -100,7 +100,14 @@ export async function startAgentBinary(options: StartAgentOptions): Promise<Runn
   const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))
   mkdirSync(join(dir, 'work'))
   writeFileSync(join(dir, 'work/marker.txt'), 'browse me')
-  const env = { PATH: process.env.PATH ?? '', HOME: dir, OPENACE_WORK_DIR: join(dir, 'work'), ...options.env }
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    OPENACE_WORK_DIR: join(dir, 'work'),
+    // Every test agent is its own host: agents sharing this machine's hostname would merge.
+    OPENACE_HOSTNAME: `e2e-${crypto.randomUUID().slice(0, 8)}`,
+    ...options.env,
+  }
   // Async: a proxy of the calling test may run in this process and must keep serving.
   const reg = Bun.spawn(
     [

@@ -219,7 +219,13 @@ export class FakeAgent {
 export async function registerMachine(
   request: (path: string, init?: RequestInit & { json?: unknown; cookie?: string }) => Promise<Response>,
   adminCookie: string,
-  options: { tenantId?: number; machineId?: string; name?: string } = {},
+  options: {
+    tenantId?: number
+    machineId?: string
+    name?: string
+    hostname?: string
+    agentToken?: string
+  } = {},
 ): Promise<{ machineId: string; agentToken: string }> {
   const tokenRes = await request('/api/remote/machines/register', {
     method: 'POST',
@@ -232,11 +238,12 @@ export async function registerMachine(
   const machineId = options.machineId ?? crypto.randomUUID()
   const res = await request('/api/remote/agent/register', {
     method: 'POST',
+    ...(options.agentToken ? { headers: { authorization: `Bearer ${options.agentToken}` } } : {}),
     json: {
       registration_token,
       machine_id: machineId,
       machine_name: options.name ?? `machine-${machineId.slice(0, 8)}`,
-      hostname: `host-${machineId.slice(0, 8)}`,
+      hostname: options.hostname ?? `host-${machineId.slice(0, 8)}`,
       os_type: 'linux',
       os_version: '6.1',
       capabilities: { cpu_cores: 4 },
@@ -244,8 +251,9 @@ export async function registerMachine(
     },
   })
   if (res.status !== 200) throw new Error(`agent register: ${res.status} ${await res.text()}`)
-  const body = (await res.json()) as { agent_token: string }
-  return { machineId, agentToken: body.agent_token }
+  const body = (await res.json()) as { agent_token: string; machine_id: string }
+  // The server's id: a re-installed host is merged into the machine it already knows.
+  return { machineId: body.machine_id, agentToken: body.agent_token }
 }
 
 /** Polls `check` until it returns a truthy value (database state settling), else throws. */

@@ -60,6 +60,14 @@ export const agentTokens = pgTable(
     createdAt: createdAt(),
     revokedAt: tz('revoked_at'),
     revokedReason: text('revoked_reason', { enum: AGENT_TOKEN_REVOKE_REASONS }),
+    /** Per machine, +1 on every token issued: an agent applies only a rotation newer than its own. */
+    version: integer('version').notNull().default(1),
+    /** Issued by a rotation and not yet used by the agent; its first use revokes the older tokens. */
+    pending: boolean('pending').notNull().default(false),
+    /** A rotation replaced this token; it keeps working until the grace period after its next use. */
+    supersededAt: tz('superseded_at'),
+    /** End of a superseded token's grace period. */
+    expiresAt: tz('expires_at'),
   },
   (t) => [index('agent_tokens_machine_idx').on(t.machineId)],
 )

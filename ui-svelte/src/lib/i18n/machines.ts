@@ -26,10 +26,10 @@ export const en = {
   'machines.revoked': 'Access of {name} revoked',
   'machines.rotate': 'Rotate agent token',
   'machines.rotateMessage':
-    'The agent’s current token stops working at once. The agent must register again or receive the new token.',
+    'A new token is sent to the agent over its connection; the current one keeps working until the agent switches to it (or the grace period ends). An offline agent receives it when it comes back.',
   'machines.rotated': 'Agent token rotated',
   'machines.rotatedHelp':
-    'Give the agent this new token (OPENACE_AGENT_TOKEN in its config) and restart it. It is shown only now.',
+    'The agent picks this token up by itself. You need it only to configure an agent by hand (OPENACE_AGENT_TOKEN); it is shown only now.',
   'machines.deregister': 'Deregister',
   'machines.deregisterTitle': 'Deregister {name}?',
   'machines.deregisterMessage':
@@ -92,9 +92,11 @@ export const zh: Record<keyof typeof en, string> = {
   'machines.revoke': '撤销',
   'machines.revoked': '已撤销 {name} 的访问权限',
   'machines.rotate': '轮换 Agent 令牌',
-  'machines.rotateMessage': 'Agent 当前的令牌会立即失效,Agent 需要重新注册或获取新令牌。',
+  'machines.rotateMessage':
+    '新令牌会通过连接发送给 Agent;在 Agent 切换到新令牌(或宽限期结束)之前,当前令牌仍然有效。离线的 Agent 会在重新连接时收到新令牌。',
   'machines.rotated': 'Agent 令牌已轮换',
-  'machines.rotatedHelp': '把这个新令牌交给 Agent(配置中的 OPENACE_AGENT_TOKEN)并重启它。令牌只显示这一次。',
+  'machines.rotatedHelp':
+    'Agent 会自动使用这个新令牌。只有手动配置 Agent(OPENACE_AGENT_TOKEN)时才需要它;令牌只显示这一次。',
   'machines.deregister': '注销',
   'machines.deregisterTitle': '注销 {name}?',
   'machines.deregisterMessage': 'Agent 将被断开,其会话结束,令牌失效,用户将无法再使用这台机器。',

@@ -1,0 +1,197 @@
+// A tidy fleet and token rotation with the compiled agent binary against a real server process:
+// a live duplicate hostname is refused, an offline host re-installed three times (twice at
+// once) stays one machine, rotating an online machine's token keeps it and its session going,
+// and after three rotations while it was off the agent comes back with the newest token.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import {
+  AGENT_BINARY,
+  adminCookie,
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  runAgentBinary,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
+import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+
+const servers: ServerProcess[] = []
+const agents: Subprocess[] = []
+let fakeCliDir: string
+let server: ServerProcess
+let cookie: string
+
+beforeAll(async () => {
+  await ensureAgentBinary()
+  fakeCliDir = mkdtempSync(join(tmpdir(), 'oa-fleet-cli-'))
+  const script = join(fakeCliDir, 'counting-cli')
+  writeFileSync(
+    script,
+    '#!/bin/sh\ni=0\nwhile [ $i -lt 400 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done\nexec sleep 600\n',
+  )
+  chmodSync(script, 0o755)
+  server = await spawnServer({
+    env: await serverEnv({
+      AGENT_HEARTBEAT_INTERVAL_SECONDS: '1',
+      AGENT_LONG_POLL_TIMEOUT_MS: '2000',
+      AGENT_OFFLINE_GRACE_MS: '2000',
+    }),
+  })
+  servers.push(server)
+  cookie = await adminCookie(server.url)
+}, 120_000)
+
+afterAll(async () => {
+  for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL')
+  for (const s of servers) await s.stop('SIGKILL')
+})
+
+const agentEnv = (hostname: string) => ({
+  PATH: `${fakeCliDir}:${process.env.PATH}`,
+  OPENACE_HOSTNAME: hostname,
+  OPENACE_RECONNECT_BASE_DELAY: '0.2',
+  OPENACE_RECONNECT_MAX_DELAY: '1',
+})
+
+/** `open-ace-agent register` into a fresh directory (a re-install); exit code, stderr and the saved config. */
+async function install(hostname: string) {
+  const { body } = await api(server.url, cookie, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
+  const dir = mkdtempSync(join(tmpdir(), 'oa-fleet-agent-'))
+  mkdirSync(join(dir, 'work'))
+  const proc = Bun.spawn(
+    [AGENT_BINARY, 'register', '--server', server.url, '--token', body.registration_token!, '--dir', dir],
+    { env: { HOME: dir, ...agentEnv(hostname) }, stdout: 'pipe', stderr: 'pipe' },
+  )
+  const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
+  const config = code === 0 ? JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) : undefined
+  return { code, stderr, dir, config }
+}
+
+async function machinesNamed(hostname: string) {
+  const { body } = await api(server.url, cookie, '/api/remote/machines')
+  return (body.machines as Array<{ machine_id: string; hostname: string }>).filter(
+    (m) => m.hostname === hostname,
+  )
+}
+
+const readConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
+const wsStatus = async (token: string) =>
+  (await fetch(`${server.url}/api/remote/agent/ws`, { headers: { authorization: `Bearer ${token}` } })).status
+
+describe('a tidy fleet', () => {
+  test('registering a new machine with the hostname of a live one is refused with 409', async () => {
+    const hostname = `live-${crypto.randomUUID().slice(0, 8)}`
+    const live = await startAgentBinary({
+      serverUrl: server.url,
+      cookie,
+      track: agents,
+      env: agentEnv(hostname),
+    })
+    await waitFor('online', machineOnline(server.url, cookie, live.machineId))
+    const second = await install(hostname)
+    expect(second.code).not.toBe(0)
+    expect(second.stderr).toContain(`A machine named '${hostname}' is online`)
+    expect(await machinesNamed(hostname)).toHaveLength(1)
+    live.proc.kill('SIGTERM')
+    await live.proc.exited
+  }, 60_000)
+
+  test('re-installing an offline host three times, twice concurrently, leaves one machine', async () => {
+    const hostname = `reinstall-${crypto.randomUUID().slice(0, 8)}`
+    const first = await install(hostname)
+    expect(first.code).toBe(0)
+    const again = await install(hostname)
+    expect(again.code).toBe(0)
+    const twice = await Promise.all([install(hostname), install(hostname)])
+    expect(twice.map((r) => r.code)).toEqual([0, 0])
+    const rows = await machinesNamed(hostname)
+    expect(rows).toHaveLength(1)
+    for (const r of [again, ...twice]) expect(r.config.machine_id).toBe(first.config.machine_id)
+  }, 60_000)
+})
+
+describe('rotation without downtime', () => {
+  test("rotating an online machine's token keeps it online and its session running", async () => {
+    const agent = await startAgentBinary({
+      serverUrl: server.url,
+      cookie,
+      track: agents,
+      env: agentEnv(`rot-${crypto.randomUUID().slice(0, 8)}`),
+    })
+    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    const oldToken = readConfig(agent.dir).agent_token
+    const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+      machine_id: agent.machineId,
+      project_path: join(agent.dir, 'work'),
+      cli_tool: 'counting-cli',
+    })
+    const sessionId = (created.body.session ?? created.body).session_id!
+    const lines = async () =>
+      (
+        await api(server.url, cookie, `/api/remote/sessions/${sessionId}?limit=1000`)
+      ).body.session!.output!.map((o) => o.data)
+    await waitFor('first lines', async () => ((await lines()).length > 10 ? true : undefined))
+
+    const rotated = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/token/rotate`,
+      'POST',
+    )
+    expect(rotated.status).toBe(200)
+    const newToken = rotated.body.agent_token as string
+    await waitFor('agent stored the new token', async () =>
+      readConfig(agent.dir).agent_token === newToken ? true : undefined,
+    )
+    expect(readConfig(agent.dir).agent_token_version).toBe(rotated.body.version)
+    await waitFor('old token retired', async () => ((await wsStatus(oldToken)) === 401 ? true : undefined))
+    await waitFor('online with the new token', machineOnline(server.url, cookie, agent.machineId))
+    await waitFor(
+      'the session ran to its last line',
+      async () => ((await lines()).join('').includes('line 399') ? true : undefined),
+      30_000,
+    )
+    // Every line exactly once and in order: nothing lost or repeated across the switch.
+    const seen = [...(await lines()).join('\n').matchAll(/line \d+/g)].map((m) => m[0])
+    expect(seen).toEqual(Array.from({ length: 400 }, (_, n) => `line ${n}`))
+    const { body } = await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)
+    expect(body.session!.status).toBe('active')
+    expect(agent.proc.exitCode).toBeNull()
+    expect(agent.log()).not.toContain(newToken)
+    agent.proc.kill('SIGTERM')
+    await agent.proc.exited
+  }, 90_000)
+
+  test('three rotations while the agent is off: it comes back with the newest token', async () => {
+    const agent = await startAgentBinary({
+      serverUrl: server.url,
+      cookie,
+      track: agents,
+      env: agentEnv(`off-${crypto.randomUUID().slice(0, 8)}`),
+    })
+    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    agent.proc.kill('SIGTERM')
+    expect(await agent.proc.exited).toBe(0)
+    const rotations: Array<{ agent_token: string; version: number }> = []
+    for (let i = 0; i < 3; i++) {
+      const r = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/token/rotate`, 'POST')
+      expect(r.status).toBe(200)
+      rotations.push(r.body as unknown as (typeof rotations)[number])
+    }
+    const back = runAgentBinary(agent.dir, agent.machineId, agent.env, agents)
+    const newest = rotations[2]!
+    await waitFor('agent stored the newest token', async () =>
+      readConfig(agent.dir).agent_token === newest.agent_token ? true : undefined,
+    )
+    expect(readConfig(agent.dir).agent_token_version).toBe(newest.version)
+    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    for (const r of rotations.slice(0, 2)) expect(await wsStatus(r.agent_token)).toBe(401)
+    expect(back.proc.exitCode).toBeNull()
+    back.proc.kill('SIGTERM')
+    expect(await back.proc.exited).toBe(0)
+  }, 90_000)
+})
