@@ -10,9 +10,11 @@ import { type RunLoopResult, runLoop } from './connection/run-loop.ts'
 import type { Transport } from './connection/transport.ts'
 import { Executor } from './executor.ts'
 import { type FsApi, listDirectory, resolveConfined } from './fs-list.ts'
+import { type IsolationSetup, reportedIsolation } from './isolation.ts'
 import type { AgentLogger } from './log.ts'
 import { type FrameBody, Outbox } from './outbox.ts'
 import type { SpawnFn } from './spawn.ts'
+import { machineCapabilities } from './system-info.ts'
 import { noPty, type SpawnPty } from './terminal/pty.ts'
 import { TerminalHost } from './terminal/terminal-host.ts'
 import { AGENT_VERSION } from './version.ts'
@@ -42,6 +44,8 @@ export interface AgentDeps {
   onStatus?: (status: AgentStatus) => void
   /** Stores a rotated agent token (config.json) before the agent reconnects with it. */
   saveAgentToken?: (token: string, version: number) => void
+  /** How session CLIs are confined (default: not at all). */
+  isolation?: IsolationSetup
 }
 
 export interface AgentStatus {
@@ -80,8 +84,9 @@ export function createAgent(deps: AgentDeps): Agent {
     emit,
     maxSessions: config.max_sessions,
     roots: config.fs_roots,
-    sessionsDir: join(config.dir, 'sessions'),
+    agentDir: config.dir,
     machineEnv: deps.machineEnv ?? process.env,
+    ...(deps.isolation ? { isolation: deps.isolation } : {}),
     persist: deps.spool ?? false,
     lastSpooledSeq: (sessionId) => outbox.lastOutputSeq(sessionId),
   })
@@ -112,15 +117,7 @@ export function createAgent(deps: AgentDeps): Agent {
       last_seq: s.lastSeq,
       ...(s.cliSessionId ? { cli_session_id: s.cliSessionId } : {}),
     }))
-  const capabilities = (info: Record<string, unknown>) => ({
-    cpu_cores: info.cpu_cores,
-    memory_gb: info.memory_gb,
-    arch: info.arch,
-    cli_tools: info.cli_tools,
-    max_sessions: config.max_sessions,
-    pause: process.platform !== 'win32',
-    terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
-  })
+  const isolation = reportedIsolation(deps.isolation ?? { level: 'none', mechanism: '' })
   const status = (): AgentStatus => ({ ...connection, pending_frames: outbox.size, sessions: sessionList() })
 
   async function execute(cmd: Command): Promise<void> {
@@ -175,7 +172,11 @@ export function createAgent(deps: AgentDeps): Agent {
       agent_version: AGENT_VERSION,
       protocol_version: PROTOCOL_VERSION,
       system_info: deps.systemInfo(),
-      capabilities: capabilities(deps.systemInfo()),
+      capabilities: machineCapabilities(deps.systemInfo(), {
+        maxSessions: config.max_sessions,
+        isolation,
+        terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
+      }),
     }),
     heartbeat: () => ({ type: 'heartbeat', system_info: deps.systemInfo(), sessions: sessionList() }),
     onCommand(cmd) {

@@ -1,91 +1,76 @@
-// The environment a CLI subprocess gets: the machine's environment minus every LLM, cloud and
-// git credential (and anything that would redirect or weaken the CLI's LLM traffic), plus the
-// adapter's variables. Keys stay on the server; the CLI only ever sees its proxy token.
-/** Variables from these families are dropped whole: provider keys, base URLs, cloud logins. */
-const SCRUBBED_PREFIXES = [
-  'OPENAI_',
-  'ANTHROPIC_',
-  'CLAUDE_',
-  'GEMINI_',
-  'GOOGLE_',
-  'VERTEX',
-  'QWEN_',
-  'DASHSCOPE_',
-  'AZURE_',
-  'AWS_',
-  'GCP_',
-  'GCLOUD_',
-  'CLOUDSDK_',
-  'BEDROCK_',
-  'MISTRAL_',
-  'COHERE_',
-  'GROQ_',
-  'DEEPSEEK_',
-  'TOGETHER_',
-  'OPENROUTER_',
-  'XAI_',
-  'HF_',
-  'HUGGINGFACE',
-  'REPLICATE_',
-  'PERPLEXITY_',
-  'FIREWORKS_',
-  'MOONSHOT_',
-  'ZHIPU',
-  'MINIMAX_',
-  'LITELLM_',
-  'OLLAMA_',
-  'OPENCLAW_',
-  'OPENACE_',
-  'GITHUB_',
-  'GH_',
-  'GITLAB_',
-  'BITBUCKET_',
-  'GIT_ASKPASS',
-  'GIT_CREDENTIAL',
-  'SSH_ASKPASS',
-  'DIGITALOCEAN_',
-  'CLOUDFLARE_',
-  'VERCEL_',
-  'NETLIFY_',
-  'HEROKU_',
-  'ALIBABA_CLOUD_',
-  'ALICLOUD_',
-  'TENCENTCLOUD_',
-  'OCI_',
-  'ARM_CLIENT',
-]
-/** Any variable whose name contains one of these is a credential whatever its prefix. */
-const SCRUBBED_WORDS = /TOKEN|SECRET|PASSWORD|PASSWD|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIAL|AUTH/i
-/** Switches that turn off TLS verification; never passed on, whoever sets them. */
-const TLS_DISABLING = [
-  'NODE_TLS_REJECT_UNAUTHORIZED',
-  'QWEN_TLS_INSECURE',
-  'PYTHONHTTPSVERIFY',
-  'GIT_SSL_NO_VERIFY',
-]
+// The environment a CLI subprocess gets, built from an allowlist: the few machine variables a
+// program needs to run (PATH, locale, terminal, time zone, network proxy and CA settings), the
+// session's home, and the adapter's variables. Nothing else is inherited, so no OPENACE_* value,
+// cloud or git credential, or anything else the agent was started with reaches a CLI. Keys stay
+// on the server; the CLI only ever sees its own proxy token.
+
+/** Machine variables passed on by name. */
+const PASSED = new Set([
+  'PATH',
+  'LANG',
+  'LANGUAGE',
+  'TERM',
+  'COLORTERM',
+  'TZ',
+  'SHELL',
+  'USER',
+  'LOGNAME',
+  'EDITOR',
+  'VISUAL',
+  'PAGER',
+  'NO_COLOR',
+  'FORCE_COLOR',
+  // Network egress and trust settings: without them a CLI behind a corporate proxy cannot reach ours.
+  'HTTP_PROXY',
+  'HTTPS_PROXY',
+  'NO_PROXY',
+  'ALL_PROXY',
+  'NODE_EXTRA_CA_CERTS',
+  'SSL_CERT_FILE',
+  'SSL_CERT_DIR',
+  'REQUESTS_CA_BUNDLE',
+  'CURL_CA_BUNDLE',
+  // Windows cannot start node (or much else) without these.
+  'SYSTEMROOT',
+  'SYSTEMDRIVE',
+  'WINDIR',
+  'COMSPEC',
+  'PATHEXT',
+  'PROGRAMFILES',
+  'PROGRAMFILES(X86)',
+  'PROGRAMDATA',
+  'NUMBER_OF_PROCESSORS',
+  'PROCESSOR_ARCHITECTURE',
+])
+/** Machine variables passed on by prefix (locale categories). */
+const PASSED_PREFIXES = ['LC_']
+/** Never set by a session either: the agent's own settings and switches that turn off TLS checks. */
+const REFUSED =
+  /^(OPENACE_|NODE_TLS_REJECT_UNAUTHORIZED$|QWEN_TLS_INSECURE$|PYTHONHTTPSVERIFY$|GIT_SSL_NO_VERIFY$)/i
 /** Switches that stop every CLI we run from phoning home. */
 export const NO_TRACKING_ENV = { DO_NOT_TRACK: '1' } as const
 
-export function isScrubbed(name: string): boolean {
+export function isPassedOn(name: string): boolean {
   const upper = name.toUpperCase()
-  return (
-    SCRUBBED_PREFIXES.some((p) => upper.startsWith(p)) ||
-    SCRUBBED_WORDS.test(upper) ||
-    TLS_DISABLING.includes(upper)
-  )
+  return PASSED.has(upper) || PASSED_PREFIXES.some((p) => upper.startsWith(p))
 }
 
 /**
- * machine env (scrubbed) + extra env from the session (scrubbed of TLS switches) + the
- * adapter's variables, which win. Returns a fresh object; the inputs are not changed.
+ * allowlisted machine env + the session's home (HOME, and USERPROFILE on Windows) + extra env
+ * from the session (minus the refused names) + the adapter's variables, which win. Returns a
+ * fresh object; the inputs are not changed.
  */
 export function buildCliEnv(
   machineEnv: Record<string, string | undefined>,
   adapterEnv: Record<string, string>,
-  sessionEnv: Record<string, string> = {},
+  options: { home?: string; sessionEnv?: Record<string, string> } = {},
 ): Record<string, string> {
   const out: Record<string, string> = {}
-  for (const [k, v] of Object.entries(machineEnv)) if (v !== undefined && !isScrubbed(k)) out[k] = v
-  for (const [k, v] of Object.entries(sessionEnv)) if (!TLS_DISABLING.includes(k.toUpperCase())) out[k] = v
+  for (const [k, v] of Object.entries(machineEnv)) if (v !== undefined && isPassedOn(k)) out[k] = v
+  if (options.home) {
+    out.HOME = options.home
+    if (process.platform === 'win32') out.USERPROFILE = options.home
+  }
+  for (const [k, v] of Object.entries(options.sessionEnv ?? {})) if (!REFUSED.test(k)) out[k] = v
   return { ...out, ...NO_TRACKING_ENV, ...adapterEnv }
 }

@@ -18,8 +18,14 @@ export interface CliSessionDeps {
   spawn: SpawnFn
   adapter: CliAdapter
   setup: AdapterSession
-  /** The CLI's environment for the current setup (rebuilt per process, so a refreshed token applies). */
-  env: (setup: AdapterSession) => Record<string, string>
+  /**
+   * What to spawn for `argv` with the current setup: argv, env and cwd inside the machine's
+   * isolation (rebuilt per process, so a refreshed token applies).
+   */
+  command: (
+    argv: string[],
+    setup: AdapterSession,
+  ) => { argv: string[]; env: Record<string, string>; cwd: string }
   emit: (frame: SessionFrame) => void
   log: AgentLogger
   onExit: () => void
@@ -64,6 +70,10 @@ export class CliSession {
       this.cliSessionId = deps.restored.cliSessionId
       this.state = 'running'
     }
+  }
+
+  get projectPath(): string {
+    return this.deps.setup.projectPath
   }
 
   get adapterName(): string {
@@ -167,8 +177,8 @@ export class CliSession {
   private async launch(extraArgs: string[]): Promise<ChildHandle> {
     const { adapter, setup, spawn } = this.deps
     await adapter.prepare?.(setup)
-    const argv = [adapter.executable, ...adapter.args(setup, ...extraArgs)]
-    const child = spawn(argv, { cwd: setup.projectPath, env: this.deps.env(setup) })
+    const command = this.deps.command([adapter.executable, ...adapter.args(setup, ...extraArgs)], setup)
+    const child = spawn(command.argv, { cwd: command.cwd, env: command.env })
     this.child = child
     this.state = 'running'
     const parser = adapter.createParser()

@@ -5,6 +5,7 @@ import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { ISOLATION_MODES, type IsolationMode } from './isolation.ts'
 import { DEFAULT_TERMINAL_IDLE_SECONDS } from './terminal/terminal-host.ts'
 
 export const CONFIG_FILE = 'config.json'
@@ -51,6 +52,12 @@ const FIELDS = {
     def: DEFAULT_TERMINAL_IDLE_SECONDS,
   },
   fs_roots: { env: undefined, schema: Type.Array(Type.String()), def: [] as string[] },
+  isolation: { env: 'OPENACE_ISOLATION', schema: literals(ISOLATION_MODES), def: 'auto' },
+  run_as: {
+    env: 'OPENACE_RUN_AS',
+    schema: Type.String({ pattern: '^([a-z_][a-z0-9_.-]{0,31})?$' }),
+    def: '',
+  },
 } as const satisfies Record<string, { env: string | undefined; schema: TSchema; def: unknown }>
 
 type FieldKey = keyof typeof FIELDS
@@ -82,6 +89,10 @@ export interface AgentConfig {
   fs_roots: string[]
   /** Seconds a terminal nobody watches keeps running. */
   terminal_idle_timeout: number
+  /** 'auto': sandbox every CLI with the strongest isolation that works here; 'none': do not. */
+  isolation: IsolationMode
+  /** Unprivileged OS user CLIs run as when the agent runs as root and no sandbox works. */
+  run_as: string
 }
 
 export class ConfigError extends Error {

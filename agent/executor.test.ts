@@ -61,7 +61,7 @@ describe('executor', () => {
 
   test('a CLI that exits on its own comes back with the next message, resuming its conversation', async () => {
     const t = await runningAgent()
-    t.transport.command(start(t.dir, { session_id: 'sess-c' }))
+    t.transport.command(start(t.work, { session_id: 'sess-c' }))
     await eventually(() => t.spawn.children.length === 1)
     const first = t.spawn.children[0]!
     first.stdout.push('{"type":"system","subtype":"init","session_id":"cli-conv-7"}')
@@ -93,7 +93,7 @@ describe('executor', () => {
 
   test('input, permission answers, abort, pause/resume and stop reach the process', async () => {
     const t = await runningAgent()
-    t.transport.command(start(t.dir))
+    t.transport.command(start(t.work))
     await eventually(() => t.spawn.children.length === 1)
     const child = t.spawn.children[0]!
     t.transport.command(
@@ -132,7 +132,7 @@ describe('executor', () => {
 
   test('usage from a result line is reported with the model', async () => {
     const t = await runningAgent()
-    t.transport.command(start(t.dir))
+    t.transport.command(start(t.work))
     await eventually(() => t.spawn.children.length === 1)
     t.spawn.children[0]!.stdout.push(
       '{"type":"result","subtype":"success","is_error":false,"result":"ok","usage":{"input_tokens":22,"output_tokens":14}}',
@@ -152,8 +152,8 @@ describe('executor', () => {
     await eventually(() => t.transport.connections.length === 1)
     t.transport.command(start('/etc', { session_id: 'sess-out' }))
     await eventually(() => t.transport.framesOf('session.error').length === 1)
-    t.transport.command(start(t.dir, { session_id: 'sess-a' }))
-    t.transport.command(start(t.dir, { session_id: 'sess-b' }))
+    t.transport.command(start(t.work, { session_id: 'sess-a' }))
+    t.transport.command(start(t.work, { session_id: 'sess-b' }))
     await eventually(() => t.transport.framesOf('session.error').length === 2)
     const errors = t.transport.framesOf('session.error')
     expect(errors.find((e) => e.session_id === 'sess-out')).toMatchObject({ code: 'bad_project_path' })
@@ -180,7 +180,7 @@ describe('executor', () => {
         projectPath: '/tmp',
         sessionDir: '/tmp',
       },
-      env: () => ({}),
+      command: (argv, s) => ({ argv, env: {}, cwd: s.projectPath }),
       emit: (f) => frames.push(f),
       log: createAgentLogger({ level: 'error', stderr: () => {} }),
       onExit: () => {},
@@ -194,7 +194,7 @@ describe('executor', () => {
 
   test('per-message CLIs (openclaw) run one process per message, in order', async () => {
     const t = await runningAgent()
-    t.transport.command(start(t.dir, { cli_tool: 'openclaw', model: 'gpt-4o' }))
+    t.transport.command(start(t.work, { cli_tool: 'openclaw', model: 'gpt-4o' }))
     await eventually(() => t.transport.framesOf('session.started').length === 1)
     expect(t.spawn.children).toHaveLength(0)
     t.transport.command(

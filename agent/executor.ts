@@ -1,15 +1,20 @@
 // Runs the session commands: up to max_sessions CLI sessions, each in its project directory
-// (confined to the fs roots) with a scrubbed environment plus its adapter's variables.
+// (confined to the fs roots), inside the machine's isolation (sandbox.ts) with an allowlisted
+// environment plus its adapter's variables and a home of its own user's.
 // Failures become session.error frames naming the cause; nothing here throws to the caller.
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { CommandOf } from '../protocol/index.ts'
 import { adapterFor } from './adapters/index.ts'
-import { buildCliEnv } from './cli-env.ts'
 import { CliSession, type SessionFrame } from './cli-session.ts'
 import { type FsApi, resolveConfined } from './fs-list.ts'
+import type { IsolationSetup } from './isolation.ts'
 import type { AgentLogger } from './log.ts'
+import { checkProjectPath, sessionCommand, sessionFilesDir } from './session-sandbox.ts'
 import { SessionStore } from './session-store.ts'
 import type { SpawnFn } from './spawn.ts'
+
+const NO_ISOLATION: IsolationSetup = { level: 'none', mechanism: '' }
 
 type StartFields = Omit<CommandOf<'session.start'>, 'id'>
 /** A session.start as it is kept on disk: the command id belongs to one delivery, not to the session. */
@@ -25,9 +30,11 @@ export interface ExecutorDeps {
   emit: (frame: SessionFrame) => void
   maxSessions: number
   roots: readonly string[]
-  /** Where adapters keep per-session files (under the agent's directory). */
-  sessionsDir: string
+  /** The agent's directory: config, spool, state and sessions/; no CLI ever sees it. */
+  agentDir: string
   machineEnv: Record<string, string | undefined>
+  /** How CLIs are confined (isolation.ts); default none. */
+  isolation?: IsolationSetup
   /** Keep running sessions on disk so a restarted agent takes them up again (off in unit tests that do not test it). */
   persist?: boolean
   /** The last output seq of a session still waiting in the outbox (its spool survives a restart). */
@@ -51,7 +58,15 @@ export class Executor {
   private readonly store: SessionStore | undefined
 
   constructor(private readonly deps: ExecutorDeps) {
-    this.store = deps.persist ? new SessionStore(deps.sessionsDir) : undefined
+    this.store = deps.persist ? new SessionStore(this.sessionsDir) : undefined
+  }
+
+  private get isolation(): IsolationSetup {
+    return this.deps.isolation ?? NO_ISOLATION
+  }
+
+  private get sessionsDir(): string {
+    return join(this.deps.agentDir, 'sessions')
   }
 
   get activeCount(): number {
@@ -83,6 +98,7 @@ export class Executor {
       projectPath = await resolveConfined(deps.fs, cmd.project_path, deps.roots)
       if (!(await deps.fs.stat(projectPath)).isDirectory())
         throw new Error(`Not a directory: ${cmd.project_path}`)
+      checkProjectPath(projectPath, deps.agentDir)
     } catch (err) {
       return fail((err as Error).message, 'bad_project_path')
     }
@@ -112,7 +128,7 @@ export class Executor {
       proxyBaseUrl: cmd.proxy_base_url,
       proxyToken: cmd.proxy_token,
       projectPath,
-      sessionDir: join(deps.sessionsDir, cmd.session_id),
+      sessionDir: sessionFilesDir(this.isolation, deps.agentDir, cmd.session_id),
       ...(cmd.permission_mode ? { permissionMode: cmd.permission_mode } : {}),
       ...(cmd.resume_cli_session_id ? { resumeCliSessionId: cmd.resume_cli_session_id } : {}),
     }
@@ -122,7 +138,20 @@ export class Executor {
       spawn: deps.spawn,
       adapter,
       setup,
-      env: (current) => buildCliEnv(deps.machineEnv, adapter.env(current), cmd.env),
+      command: (argv, current) =>
+        sessionCommand({
+          isolation: this.isolation,
+          agentDir: deps.agentDir,
+          machineEnv: deps.machineEnv,
+          argv,
+          adapterEnv: adapter.env(current),
+          sessionEnv: cmd.env,
+          projectPath: current.projectPath,
+          sessionDir: current.sessionDir,
+          owner: cmd.user_id !== undefined ? `u-${cmd.user_id}` : `s-${cmd.session_id}`,
+          homeTarget: deps.machineEnv.HOME ?? homedir(),
+          hidden: [...deps.roots, ...this.otherProjects(cmd.session_id)],
+        }),
       emit: deps.emit,
       log: deps.log,
       onExit: () => {
@@ -144,6 +173,14 @@ export class Executor {
     })
     this.sessions.set(cmd.session_id, session)
     return session
+  }
+
+  /** Project directories of the other live sessions: a sandbox hides them. */
+  private otherProjects(sessionId: string): string[] {
+    const own = this.sessions.get(sessionId)?.projectPath
+    return [...this.sessions.values()]
+      .filter((s) => s.id !== sessionId && s.state !== 'exited' && s.projectPath !== own)
+      .map((s) => s.projectPath)
   }
 
   /**

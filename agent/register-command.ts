@@ -3,6 +3,7 @@ import { hostname } from 'node:os'
 import { resolveAgentDir } from './agent-dir.ts'
 import { ConfigError, loadAgentConfig } from './config.ts'
 import { EXIT_OK } from './exit-codes.ts'
+import { detectIsolation, reportedIsolation } from './isolation.ts'
 import { registerMachine } from './register.ts'
 import { collectSystemInfo, probeCliTools } from './system-info.ts'
 
@@ -28,6 +29,7 @@ export async function registerCommand(opts: {
     systemInfo: collectSystemInfo(config.work_dir, await probeCliTools()),
     maxSessions: config.max_sessions,
     currentAgentToken: config.agent_token || undefined,
+    isolation: reportedIsolation(detectIsolation({ mode: config.isolation, runAs: config.run_as })),
   })
   console.log(`Registered machine ${registered} with ${opts.server}; settings saved in ${dir}/config.json`)
   return EXIT_OK

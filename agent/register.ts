@@ -2,8 +2,9 @@
 // then rewrite config.json with the agent token (0600) and without the registration token.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { AGENT_REGISTER_PATH } from '../protocol/index.ts'
+import { AGENT_REGISTER_PATH, type Isolation } from '../protocol/index.ts'
 import { updateConfigFile } from './config.ts'
+import { machineCapabilities } from './system-info.ts'
 import { AGENT_VERSION } from './version.ts'
 
 const REGISTER_TIMEOUT_MS = 30_000
@@ -18,6 +19,7 @@ export interface RegisterInput {
   maxSessions: number
   /** The token this directory already holds: proves the machine is ours when re-registering. */
   currentAgentToken?: string
+  isolation: Isolation
 }
 
 export class RegistrationError extends Error {
@@ -33,13 +35,7 @@ export async function registerMachine(input: RegisterInput): Promise<{ machineId
     hostname: info.hostname,
     os_type: info.os_type,
     os_version: info.os_version,
-    capabilities: {
-      cpu_cores: info.cpu_cores,
-      memory_gb: info.memory_gb,
-      arch: info.arch,
-      max_sessions: input.maxSessions,
-      cli_tools: info.cli_tools,
-    },
+    capabilities: machineCapabilities(info, { maxSessions: input.maxSessions, isolation: input.isolation }),
     agent_version: AGENT_VERSION,
   }
   let res: Response

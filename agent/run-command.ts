@@ -3,24 +3,30 @@
 // until the server refuses the token (exit 78 with a clear log line, so services stop).
 import * as fs from 'node:fs/promises'
 import { hostname } from 'node:os'
+import type { DetectedCli } from '../protocol/index.ts'
 import { createAgent } from './agent.ts'
 import { resolveAgentDir } from './agent-dir.ts'
 import { type AgentConfig, ConfigError, loadAgentConfig, updateConfigFile } from './config.ts'
 import { createHttpTransport } from './connection/http-transport.ts'
 import { systemClock } from './connection/link.ts'
 import { EXIT_CONFIG, EXIT_OK } from './exit-codes.ts'
+import { detectIsolation, type IsolationSetup, reportedIsolation } from './isolation.ts'
 import { type AgentLogger, createAgentLogger } from './log.ts'
 import { registerMachine } from './register.ts'
 import { spawnProcess } from './spawn.ts'
 import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
-import { CLI_REFRESH_INTERVAL_MS, type CliToolInfo, collectSystemInfo, probeCliTools } from './system-info.ts'
+import { CLI_REFRESH_INTERVAL_MS, collectSystemInfo, probeCliTools } from './system-info.ts'
 import { ptyUnavailableReason, spawnBunPty } from './terminal/pty.ts'
 import { AGENT_VERSION } from './version.ts'
 
 /** state.json is rewritten at least this often while running. */
 const STATE_WRITE_INTERVAL_MS = 10_000
 
-async function ensureRegistered(config: AgentConfig, log: AgentLogger): Promise<AgentConfig> {
+async function ensureRegistered(
+  config: AgentConfig,
+  log: AgentLogger,
+  isolation: IsolationSetup,
+): Promise<AgentConfig> {
   if (!config.server_url) {
     throw new ConfigError(
       'server_url is not set: run "open-ace-agent register --server URL --token TOKEN" or set OPENACE_SERVER_URL',
@@ -42,6 +48,7 @@ async function ensureRegistered(config: AgentConfig, log: AgentLogger): Promise<
     machineName: config.machine_name || hostname(),
     systemInfo: collectSystemInfo(config.work_dir, await probeCliTools()),
     maxSessions: config.max_sessions,
+    isolation: reportedIsolation(isolation),
   })
   return loadAgentConfig(config.dir, process.env)
 }
@@ -55,17 +62,24 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
   let config = loadAgentConfig(dir, process.env)
   const log = createAgentLogger({ level: config.log_level, dir, maxBytes: config.log_max_bytes })
   for (const secret of [config.agent_token, config.registration_token]) if (secret) log.addSecret(secret)
-  config = await ensureRegistered(config, log)
+  const isolation = detectIsolation({ mode: config.isolation, runAs: config.run_as })
+  if (isolation.level === 'none') {
+    log.warn('sessions are not isolated: their CLIs can read what this agent can', {
+      detail: isolation.detail,
+    })
+  }
+  config = await ensureRegistered(config, log, isolation)
   log.addSecret(config.agent_token)
 
-  let cliTools: Record<string, CliToolInfo> = {}
+  let cliTools: DetectedCli[] = []
   const refreshTools = () =>
     probeCliTools()
       .then((tools) => {
         cliTools = tools
       })
       .catch((err) => log.warn('looking up CLI tools failed', { error: (err as Error).message }))
-  void refreshTools()
+  // The first hello carries the capabilities, so it waits for the first look-up.
+  await refreshTools()
   const toolTimer = setInterval(refreshTools, CLI_REFRESH_INTERVAL_MS)
 
   const startedAt = new Date().toISOString()
@@ -92,6 +106,7 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
     onStatus: () => saveState(),
     saveAgentToken: (token, version) =>
       updateConfigFile(dir, { agent_token: token, agent_token_version: version }),
+    isolation,
   })
   const stateTimer = setInterval(saveState, STATE_WRITE_INTERVAL_MS)
   const controller = new AbortController()
@@ -107,6 +122,7 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
     machine_id: config.machine_id,
     server: config.server_url,
     transport: config.transport,
+    isolation: isolation.level,
     dir,
     pending_frames: agent.outbox.size,
   })

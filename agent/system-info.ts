@@ -1,9 +1,10 @@
 // Facts about this machine sent at registration, in hello and with heartbeats: host, OS, CPU,
-// memory, free disk of the work dir, agent version and the installed CLI tools with versions.
+// memory, free disk of the work dir, agent version and the installed CLI tools with versions
+// and paths; and the capabilities built from them.
 // CLI versions cost a subprocess each, so they are refreshed on a timer, not per heartbeat.
 import { readFileSync, statfsSync } from 'node:fs'
 import os from 'node:os'
-import type { SystemInfo } from '../protocol/index.ts'
+import type { DetectedCli, Isolation, MachineCapabilities, SystemInfo } from '../protocol/index.ts'
 import { KNOWN_ADAPTERS } from './adapters/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
@@ -12,12 +13,6 @@ const VERSION_PROBE_TIMEOUT_MS = 5000
 /** How often installed CLI tools are looked up again. */
 export const CLI_REFRESH_INTERVAL_MS = 10 * 60 * 1000
 const GB = 1024 ** 3
-
-export interface CliToolInfo {
-  installed: boolean
-  version?: string
-  path?: string
-}
 
 function osVersion(): string {
   if (process.platform === 'linux') {
@@ -40,31 +35,46 @@ function diskFreeGb(dir: string): number | undefined {
   }
 }
 
-async function probeCli(executable: string): Promise<CliToolInfo> {
+async function probeCli(name: string, executable: string): Promise<DetectedCli | undefined> {
   const path = Bun.which(executable)
-  if (!path) return { installed: false }
+  if (!path) return undefined
   try {
     const proc = Bun.spawn([path, '--version'], { stdin: 'ignore', stdout: 'pipe', stderr: 'ignore' })
     const timer = setTimeout(() => proc.kill('SIGKILL'), VERSION_PROBE_TIMEOUT_MS)
     const out = await new Response(proc.stdout).text()
     clearTimeout(timer)
     const version = /\d+\.\d+[\w.+-]*/.exec(out)?.[0]
-    return { installed: true, path, ...(version ? { version } : {}) }
+    return { name, path, ...(version ? { version } : {}) }
   } catch {
-    return { installed: true, path }
+    return { name, path }
   }
 }
 
-/** Looks up every known CLI tool: name -> {installed, version, path}. */
-export async function probeCliTools(): Promise<Record<string, CliToolInfo>> {
-  const entries = await Promise.all(
-    KNOWN_ADAPTERS.map(async (a) => [a.name, await probeCli(a.executable)] as const),
-  )
-  return Object.fromEntries(entries)
+/** The known CLI tools whose executables are on PATH: name (the adapter's), version, path. */
+export async function probeCliTools(): Promise<DetectedCli[]> {
+  const found = await Promise.all(KNOWN_ADAPTERS.map((a) => probeCli(a.name, a.executable)))
+  return found.filter((c) => c !== undefined)
+}
+
+/** What the machine can do, as reported at registration and in every hello. */
+export function machineCapabilities(
+  info: SystemInfo,
+  options: { maxSessions: number; isolation: Isolation; terminal?: boolean },
+): MachineCapabilities {
+  return {
+    ...(typeof info.cpu_cores === 'number' ? { cpu_cores: info.cpu_cores } : {}),
+    ...(typeof info.memory_gb === 'number' ? { memory_gb: info.memory_gb } : {}),
+    ...(typeof info.arch === 'string' ? { arch: info.arch } : {}),
+    cli_tools: (info.cli_tools as DetectedCli[] | undefined) ?? [],
+    max_sessions: options.maxSessions,
+    pause: process.platform !== 'win32',
+    isolation: options.isolation,
+    ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
+  }
 }
 
 /** The current facts; `cliTools` comes from the last probe. */
-export function collectSystemInfo(workDir: string, cliTools: Record<string, CliToolInfo>): SystemInfo {
+export function collectSystemInfo(workDir: string, cliTools: DetectedCli[]): SystemInfo {
   const disk = diskFreeGb(workDir)
   return {
     // Overridable for several agents on one host: the server tells machines apart by hostname.

@@ -22,6 +22,8 @@ export const SessionStartCommand = command('session.start', {
   permission_mode: Type.Optional(Type.String()),
   /** Resume the CLI's own conversation (e.g. claude --resume <id>). */
   resume_cli_session_id: Type.Optional(Type.String()),
+  /** The session's user: its CLI home (logins, history) is kept per user, apart from others'. */
+  user_id: Type.Optional(Type.Integer({ minimum: 1 })),
 })
 export const SessionInputCommand = command('session.input', {
   ...SessionRef,

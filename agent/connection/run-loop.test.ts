@@ -27,7 +27,7 @@ describe('run loop', () => {
     await eventually(() => t.transport.framesOf('heartbeat').length >= 2)
     expect(t.transport.connections).toEqual(['websocket'])
     expect(t.transport.frames[0]?.type).toBe('hello')
-    t.transport.command(startCommand('cmd-1', t.dir))
+    t.transport.command(startCommand('cmd-1', t.work))
     await eventually(() => t.transport.framesOf('ack').length === 1)
     expect(t.transport.framesOf('ack')[0]?.command_ids).toEqual(['cmd-1'])
     t.controller.abort()
@@ -39,7 +39,7 @@ describe('run loop', () => {
     t.transport.websocket = 'refused'
     const done = t.run()
     await eventually(() => t.transport.connections.includes('long-poll'))
-    t.transport.command(startCommand('cmd-1', t.dir))
+    t.transport.command(startCommand('cmd-1', t.work))
     await eventually(() => t.transport.framesOf('session.started').length === 1)
     expect(t.spawn.children).toHaveLength(1)
     t.transport.websocket = 'ok'
@@ -53,7 +53,7 @@ describe('run loop', () => {
     const t = createTestAgent()
     const done = t.run()
     await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.dir))
+    t.transport.command(startCommand('cmd-1', t.work))
     await eventually(() => t.spawn.children.length === 1)
     t.transport.holdReceipts = true
     t.spawn.children[0]!.stdout.push(
@@ -82,11 +82,11 @@ describe('run loop', () => {
     const t = createTestAgent()
     const done = t.run()
     await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.dir))
+    t.transport.command(startCommand('cmd-1', t.work))
     await eventually(() => t.spawn.children.length === 1)
     t.transport.dropConnection()
     await eventually(() => t.transport.connections.length === 2)
-    t.transport.command(startCommand('cmd-1', t.dir))
+    t.transport.command(startCommand('cmd-1', t.work))
     await eventually(() => t.transport.framesOf('ack').length === 2)
     expect(t.spawn.children).toHaveLength(1)
     t.controller.abort()

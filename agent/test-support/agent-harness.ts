@@ -1,6 +1,6 @@
 // Builds an agent for tests: fake transport, spawn and clock, a temp agent directory, real fs.
 
-import { mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import * as fs from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,6 +16,9 @@ export function createTestAgent(
   opts: { spool?: boolean; dir?: string } = {},
 ) {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'oa-agent-'))
+  // Sessions' projects: the agent's own directory is refused as one.
+  const work = join(dir, 'work')
+  mkdirSync(work, { recursive: true })
   const config: AgentConfig = {
     ...loadAgentConfig(dir, {}),
     server_url: 'http://server.test',
@@ -53,6 +56,7 @@ export function createTestAgent(
     agent,
     config,
     dir,
+    work,
     transport,
     spawn,
     clock,
