@@ -10,6 +10,7 @@ import {
   AssignBody,
   BrowseQuery,
   MachineIdParams,
+  MachineSettingsBody,
   MachineUserParams,
   RegisterTokenBody,
   RotateTokenQuery,
@@ -24,6 +25,7 @@ import {
   listMachineUsers,
   unassignUser,
 } from './service.ts'
+import { updateMachineSettings } from './settings.ts'
 
 export function machinesRoutes(ctx: AppContext) {
   return new Elysia({ name: 'machines', seed: ctx.id, prefix: '/api/remote/machines' })
@@ -55,6 +57,21 @@ export function machinesRoutes(ctx: AppContext) {
       params: MachineIdParams,
       detail: { summary: 'Machine detail' },
     })
+    .patch(
+      '/:id/settings',
+      async ({ actor, user, params, body }) => ({
+        machine: await updateMachineSettings(ctx, actor, user, params.id, {
+          ...(body.allowed_cli_tools !== undefined ? { allowedCliTools: body.allowed_cli_tools } : {}),
+          ...(body.required_isolation ? { requiredIsolation: body.required_isolation } : {}),
+        }),
+      }),
+      {
+        auth: 'system_admin',
+        params: MachineIdParams,
+        body: MachineSettingsBody,
+        detail: { summary: "Set a machine's allowed CLI tools and required isolation level" },
+      },
+    )
     .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id), {
       auth: 'system_admin',
       params: MachineIdParams,

@@ -1,6 +1,6 @@
 // Request and response schemas of the machines API and agent registration (seed field names).
 import { t } from 'elysia'
-import { MachineId } from '../../protocol/index.ts'
+import { ISOLATION_LEVELS, MachineId } from '../../protocol/index.ts'
 import { MACHINE_PERMISSIONS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 
@@ -35,3 +35,15 @@ export const RotateTokenQuery = t.Object({
   /** Emergency: the old token stops at once and the live channel is cut (the agent must be re-registered). */
   immediate: t.Optional(t.Boolean()),
 })
+
+/** A CLI tool name as session.start's cli_tool takes it (an adapter name or an executable). */
+export const CliToolName = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+
+export const MachineSettingsBody = t.Object(
+  {
+    /** null = follow what the agent detects. */
+    allowed_cli_tools: t.Optional(t.Union([t.Array(CliToolName, { maxItems: 50 }), t.Null()])),
+    required_isolation: t.Optional(oneOf(ISOLATION_LEVELS)),
+  },
+  { minProperties: 1 },
+)

@@ -1,7 +1,7 @@
 // Every cell of the seed's permission table for every machines endpoint, as system admin,
 // machine admin, assigned user, unassigned user and logged out; plus tenant isolation (404).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { registerMachine } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { sessions, tenants } from '../db/schema/index.ts'
 
@@ -101,7 +101,7 @@ describe('permission table', () => {
       expect({ role, status: res.status }).toEqual({ role, status: expected[role] })
       if (res.status === 200) {
         const { machine: m } = await res.json()
-        expect(m.capabilities).toEqual({ cpu_cores: 4 })
+        expect(m.capabilities).toEqual(FAKE_CAPABILITIES)
         expect('users' in m).toBe(role !== 'user')
       }
     }

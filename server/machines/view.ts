@@ -2,6 +2,7 @@
 // ISO-8601 UTC timestamps).
 import type { sessions } from '../db/schema/index.ts'
 import type { MachineRole, MachineRow } from './access.ts'
+import { allowedCliTools, detectedClis, machineIsolation } from './cli-policy.ts'
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
@@ -16,6 +17,15 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     connected: m.connected,
     transport: m.transport,
     capabilities: m.capabilities,
+    /** How well sessions are isolated there (sandbox / separate-user / none) and why. */
+    isolation: machineIsolation(m),
+    /** The known CLI tools its agent found: name, version, path. */
+    cli_tools: detectedClis(m),
+    /** What sessions may use: the admin's list, else the detected tools. */
+    allowed_cli_tools: allowedCliTools(m),
+    /** True when an admin set the list (false: it follows what the agent detects). */
+    allowed_cli_tools_custom: m.allowedCliTools !== null,
+    required_isolation: m.requiredIsolation,
     agent_version: m.agentVersion,
     /** The agent's working directory: where new sessions' project paths start. */
     work_dir: typeof m.systemInfo?.work_dir === 'string' ? m.systemInfo.work_dir : null,

@@ -1,6 +1,7 @@
 // Request schemas of the sessions API (seed paths and field names).
 import { t } from 'elysia'
 import { oneOf } from '../http/schema.ts'
+import { CliToolName } from '../machines/model.ts'
 
 export const PERMISSION_MODES = ['default', 'auto-edit', 'yolo'] as const
 export type PermissionMode = (typeof PERMISSION_MODES)[number]
@@ -8,12 +9,10 @@ export const MAX_CHAT_CHARS = 200_000
 export const DEFAULT_OUTPUT_PAGE = 1000
 export const MAX_OUTPUT_PAGE = 5000
 
-const CliTool = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
-
 export const CreateSessionBody = t.Object({
   machine_id: t.String({ minLength: 1, maxLength: 128 }),
   project_path: t.String({ minLength: 1, maxLength: 4096 }),
-  cli_tool: t.Optional(CliTool),
+  cli_tool: t.Optional(CliToolName),
   model: t.Optional(t.String({ maxLength: 200 })),
   title: t.Optional(t.String({ maxLength: 200 })),
   permission_mode: t.Optional(oneOf(PERMISSION_MODES)),

@@ -2,6 +2,7 @@
 // read with paged output, chat, stop/pause/resume/abort, tool-permission answers. Each move is
 // checked by the state machine and audited; commands reach the agent through the durable queue.
 import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm'
+import { adapterFor } from '../../agent/adapters/index.ts'
 import type { CommandPayload } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
 import type { Actor } from '../audit/service.ts'
@@ -18,6 +19,7 @@ import {
 import { badRequest } from '../errors.ts'
 import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
 import { requireMachineUse } from '../machines/access.ts'
+import { checkSessionPolicy } from '../machines/cli-policy.ts'
 import { machineOf, sessionAccess } from './access.ts'
 import { moveSession } from './lifecycle.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
@@ -57,6 +59,7 @@ export async function createSession(
     )
   }
   const cliTool = input.cliTool ?? DEFAULT_CLI_TOOL
+  checkSessionPolicy(machine, cliTool, (tool) => adapterFor(tool).name)
   // One transaction: a session whose start command could not be queued never exists.
   const session = await ctx.transaction(async (tx) => {
     const [session] = await tx
@@ -97,6 +100,7 @@ export async function createSession(
         proxy_base_url: `${baseUrl}${PROXY_PATH}`,
         proxy_token: token.token,
         permission_mode: session!.permissionMode ?? 'default',
+        user_id: user.id,
       },
       { tx },
     )

@@ -68,6 +68,7 @@ export async function startRig(): Promise<Rig> {
     via: rig.agentLink.url,
     cookie: rig.admin,
     track: processes,
+    allowCliTools: [CLI],
     env: {
       PATH: `${bin}:${process.env.PATH}`,
       OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY_S),

@@ -67,6 +67,7 @@ function startAgent(serverUrl: string, cookie: string, via = serverUrl): Promise
     cookie,
     via,
     track: agents,
+    allowCliTools: ['counting-cli'],
     env: {
       PATH: `${fakeCliDir}:${process.env.PATH}`,
       OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY),

@@ -52,6 +52,7 @@ beforeAll(async () => {
     serverUrl: server.url,
     cookie: admin,
     track: processes,
+    allowCliTools: ['scripted-cli'],
     env: {
       PATH: `${bin}:${process.env.PATH}`,
       OPENACE_RECONNECT_BASE_DELAY: '0.2',

@@ -90,6 +90,16 @@ export interface StartAgentOptions {
   env?: Record<string, string>
   /** Every started process is pushed here so the test can kill it at the end. */
   track: Subprocess[]
+  /** CLI tools to allow on the machine besides the detected ones (the test's own scripted CLIs). */
+  allowCliTools?: string[]
+}
+
+/** Lets sessions on the machine use these CLI tools (an admin's machine setting). */
+export async function allowCliTools(url: string, cookie: string, machineId: string, tools: string[]) {
+  const res = await api(url, cookie, `/api/remote/machines/${machineId}/settings`, 'PATCH', {
+    allowed_cli_tools: tools,
+  })
+  expect(res.status).toBe(200)
 }
 
 /** Registers a fresh agent directory with the binary, then starts `run` in it. */
@@ -130,6 +140,9 @@ export async function startAgentBinary(options: StartAgentOptions): Promise<Runn
   expect(config.registration_token).toBeUndefined()
   expect(typeof config.agent_token).toBe('string')
   expect(statSync(join(dir, 'config.json')).mode & 0o777).toBe(0o600)
+  if (options.allowCliTools) {
+    await allowCliTools(options.serverUrl, options.cookie, config.machine_id, options.allowCliTools)
+  }
   return runAgentBinary(dir, config.machine_id, env, options.track)
 }
 

@@ -10,6 +10,7 @@ import {
   type ErrorFrame,
   type GoodbyeFrame,
   type LongPollResponse,
+  type MachineCapabilities,
   PROTOCOL_VERSION,
   parseServerFrame,
   type ServerFrame,
@@ -17,6 +18,18 @@ import {
 } from '../../protocol/index.ts'
 
 export type FakeTransport = 'websocket' | 'long_poll'
+
+/** What a sandboxed machine with Qwen Code and Claude Code installed reports. */
+export const FAKE_CAPABILITIES: MachineCapabilities = {
+  cpu_cores: 4,
+  isolation: { level: 'sandbox', mechanism: 'bubblewrap' },
+  cli_tools: [
+    { name: 'qwen-code', version: '0.24.4', path: '/usr/local/bin/qwen' },
+    { name: 'claude-code', version: '2.1.332', path: '/usr/local/bin/claude' },
+  ],
+  max_sessions: 5,
+  pause: true,
+}
 
 export interface FakeAgentOptions {
   /** Server base URL (http://127.0.0.1:port for WebSocket; long-poll also works through `fetch`). */
@@ -30,6 +43,8 @@ export interface FakeAgentOptions {
   hello?: boolean
   /** Replaces global fetch for long-poll (e.g. a test server's in-process request). */
   fetch?: (url: string, init: RequestInit) => Promise<Response>
+  /** What hello reports (default FAKE_CAPABILITIES). */
+  capabilities?: Record<string, unknown>
 }
 
 const COMMANDS = new Set<string>(COMMAND_TYPES)
@@ -66,6 +81,7 @@ export class FakeAgent {
       agent_version: '0.0.0-test',
       protocol_version: PROTOCOL_VERSION,
       system_info: { cpu_cores: 2 },
+      capabilities: this.options.capabilities ?? FAKE_CAPABILITIES,
     }
   }
 
@@ -246,7 +262,7 @@ export async function registerMachine(
       hostname: options.hostname ?? `host-${machineId.slice(0, 8)}`,
       os_type: 'linux',
       os_version: '6.1',
-      capabilities: { cpu_cores: 4 },
+      capabilities: FAKE_CAPABILITIES,
       agent_version: '0.0.0-test',
     },
   })

@@ -2,6 +2,7 @@
 // their agent tokens (hashed), user assignments and one-time registration tokens (hashed).
 import { sql } from 'drizzle-orm'
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
+import { ISOLATION_LEVELS } from '../../../protocol/index.ts'
 import { tenants, users } from './identity.ts'
 import { createdAt, tz } from './timestamps.ts'
 
@@ -38,6 +39,10 @@ export const remoteMachines = pgTable(
     lastHeartbeat: tz('last_heartbeat'),
     systemInfo: jsonb('system_info').$type<Record<string, unknown>>().notNull().default({}),
     terminalAccess: text('terminal_access', { enum: TERMINAL_ACCESS }).notNull().default('admins'),
+    /** CLI tools sessions may use; null = the known adapters the agent found (the default). */
+    allowedCliTools: jsonb('allowed_cli_tools').$type<string[]>(),
+    /** Sessions are refused unless the machine isolates at least this well. */
+    requiredIsolation: text('required_isolation', { enum: ISOLATION_LEVELS }).notNull().default('none'),
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
     /** Set when a system admin deregisters the machine; the row stays for history and audit. */

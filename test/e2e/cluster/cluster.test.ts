@@ -131,6 +131,7 @@ describe('several instances behind one address', () => {
       serverUrl: forwarder.url,
       cookie,
       track: processes,
+      allowCliTools: ['scripted-cli'],
       env: {
         PATH: `${cliDir}:${process.env.PATH}`,
         OPENACE_RECONNECT_BASE_DELAY: String(BASE_DELAY),

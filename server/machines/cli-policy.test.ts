@@ -1,0 +1,148 @@
+// A machine's session policy over HTTP: the allowlist of CLI tools (default: what the agent
+// found; a system admin may set it), the required isolation level, and session creation refused
+// with a reason naming what is allowed.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+
+let server: TestServer
+let admin: string
+let user: { id: number; cookie: string }
+const agents: FakeAgent[] = []
+
+type Json = Record<string, any>
+const call = async (method: string, path: string, cookie: string, json?: unknown) => {
+  const res = await server.request(path, { method, cookie, json })
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
+}
+
+/** A machine whose agent says hello with `capabilities`, with `user` assigned. */
+async function machine(name: string, capabilities: Record<string, unknown>) {
+  const reg = await registerMachine(server.request, admin, { name })
+  await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, { user_id: user.id })
+  const agent = new FakeAgent({
+    url: server.url,
+    token: reg.agentToken,
+    machineId: reg.machineId,
+    transport: 'websocket',
+    capabilities,
+  })
+  agents.push(agent)
+  await agent.connect()
+  for (let i = 0; i < 100; i++) {
+    const { body } = await call('GET', `/api/remote/machines/${reg.machineId}`, admin)
+    const said = Bun.deepEquals(body.machine.capabilities, JSON.parse(JSON.stringify(capabilities)))
+    if (body.machine.status === 'online' && said) return reg.machineId
+    await Bun.sleep(50)
+  }
+  throw new Error('machine never came online')
+}
+
+const create = (machineId: string, cliTool?: string) =>
+  call('POST', '/api/remote/sessions', user.cookie, {
+    machine_id: machineId,
+    project_path: '/work/p',
+    ...(cliTool ? { cli_tool: cliTool } : {}),
+  })
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true })
+  admin = await server.login()
+  user = await createUser(server, admin, 'polly')
+})
+afterAll(async () => {
+  for (const a of agents) await a.close()
+  await server.stop()
+})
+
+describe('machine CLI allowlist and isolation requirement', () => {
+  test('the machine view shows its isolation, the detected CLIs and what sessions may use', async () => {
+    const id = await machine('sandboxed', FAKE_CAPABILITIES)
+    const { body } = await call('GET', `/api/remote/machines/${id}`, user.cookie)
+    expect(body.machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
+    expect(body.machine.cli_tools).toEqual(FAKE_CAPABILITIES.cli_tools)
+    expect(body.machine.allowed_cli_tools).toEqual(['qwen-code', 'claude-code'])
+    expect(body.machine.allowed_cli_tools_custom).toBe(false)
+    expect(body.machine.required_isolation).toBe('none')
+  })
+
+  test('any other executable is refused by default with a message naming the allowed tools', async () => {
+    const id = await machine('default-list', FAKE_CAPABILITIES)
+    const bash = await create(id, 'bash')
+    expect(bash.status).toBe(400)
+    expect(bash.body.error.field).toBe('cli_tool')
+    expect(bash.body.error.message).toBe(
+      "CLI tool 'bash' is not allowed on machine 'default-list' (allowed: qwen-code, claude-code)",
+    )
+    const sessions = await call('GET', `/api/remote/machines/${id}/sessions`, admin)
+    expect(sessions.body.sessions).toHaveLength(0)
+    expect((await create(id)).status).toBe(201)
+    expect((await create(id, 'qwen')).status).toBe(201)
+    expect((await create(id, 'claude-code')).status).toBe(201)
+  })
+
+  test('a system admin sets the list; only system admins may; null goes back to the default', async () => {
+    const id = await machine('custom-list', FAKE_CAPABILITIES)
+    const denied = await call('PATCH', `/api/remote/machines/${id}/settings`, user.cookie, {
+      allowed_cli_tools: ['bash'],
+    })
+    expect(denied.status).toBe(403)
+    const set = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
+      allowed_cli_tools: ['aider', 'qwen-code'],
+    })
+    expect(set.status).toBe(200)
+    expect(set.body.machine.allowed_cli_tools).toEqual(['aider', 'qwen-code'])
+    expect(set.body.machine.allowed_cli_tools_custom).toBe(true)
+    expect((await create(id, 'aider')).status).toBe(201)
+    expect((await create(id, 'claude-code')).body.error.message).toContain('allowed: aider, qwen-code')
+    const bad = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
+      allowed_cli_tools: ['rm -rf /'],
+    })
+    expect(bad.status).toBe(400)
+    const reset = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
+      allowed_cli_tools: null,
+    })
+    expect(reset.body.machine.allowed_cli_tools).toEqual(['qwen-code', 'claude-code'])
+    const audit = await call('GET', '/api/audit?action=machine.settings', admin)
+    expect(JSON.stringify(audit.body)).toContain('machine.settings')
+  })
+
+  test('below the required isolation level a session is refused, saying why', async () => {
+    const id = await machine('open-box', {
+      ...FAKE_CAPABILITIES,
+      isolation: { level: 'none', mechanism: '', detail: 'bubblewrap (bwrap) is not installed' },
+    })
+    const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+    expect(body.machine.isolation.level).toBe('none')
+    expect((await create(id)).status).toBe(201)
+    const required = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
+      required_isolation: 'sandbox',
+    })
+    expect(required.body.machine.required_isolation).toBe('sandbox')
+    const refused = await create(id)
+    expect(refused.status).toBe(409)
+    expect(refused.body.error.message).toContain(
+      "Machine 'open-box' isolates sessions at level 'none' (bubblewrap (bwrap) is not installed), below the required 'sandbox'",
+    )
+    const bad = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
+      required_isolation: 'max',
+    })
+    expect(bad.status).toBe(400)
+  })
+
+  test('an agent that reports no isolation (older) counts as none; its old CLI list still counts', async () => {
+    const id = await machine('old-agent', {
+      cpu_cores: 2,
+      isolation: undefined,
+      cli_tools: {
+        'qwen-code': { installed: true, version: '0.1.0', path: '/bin/qwen' },
+        'claude-code': { installed: false },
+      },
+    })
+    const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+    expect(body.machine.isolation.level).toBe('none')
+    expect(body.machine.cli_tools).toEqual([{ name: 'qwen-code', version: '0.1.0', path: '/bin/qwen' }])
+    expect(body.machine.allowed_cli_tools).toEqual(['qwen-code'])
+  })
+})

@@ -1,0 +1,48 @@
+// A machine's session policy, set by a system admin: which CLI tools its sessions may use (null =
+// the known adapters its agent found) and the isolation level it must give them. Audited.
+import { eq } from 'drizzle-orm'
+import type { IsolationLevel } from '../../protocol/index.ts'
+import type { Actor } from '../audit/service.ts'
+import type { UserRow } from '../auth/users.ts'
+import type { AppContext } from '../context/index.ts'
+import { remoteMachines } from '../db/schema/index.ts'
+import { requireMachineUse } from './access.ts'
+import { machineView } from './view.ts'
+
+export interface MachineSettingsInput {
+  allowedCliTools?: string[] | null
+  requiredIsolation?: IsolationLevel
+}
+
+export async function updateMachineSettings(
+  ctx: AppContext,
+  actor: Actor,
+  user: UserRow,
+  machineId: string,
+  input: MachineSettingsInput,
+) {
+  const { machine, role } = await requireMachineUse(ctx, user, machineId)
+  const changes = {
+    ...(input.allowedCliTools !== undefined
+      ? { allowedCliTools: input.allowedCliTools === null ? null : [...new Set(input.allowedCliTools)] }
+      : {}),
+    ...(input.requiredIsolation !== undefined ? { requiredIsolation: input.requiredIsolation } : {}),
+  }
+  const [updated] = await ctx.db
+    .update(remoteMachines)
+    .set({ ...changes, updatedAt: ctx.now() })
+    .where(eq(remoteMachines.machineId, machineId))
+    .returning()
+  await ctx.audit(
+    'machine.settings',
+    actor,
+    { type: 'machine', id: machineId },
+    {
+      allowed_cli_tools: changes.allowedCliTools,
+      required_isolation: changes.requiredIsolation,
+      previous: { allowed_cli_tools: machine.allowedCliTools, required_isolation: machine.requiredIsolation },
+    },
+    { tenantId: machine.tenantId },
+  )
+  return machineView(updated!, role)
+}
