@@ -6,6 +6,7 @@ import type { AdapterSession, CliAdapter, OutputParser, ParsedLine } from './ada
 import type { AgentLogger } from './log.ts'
 import type { FrameBody } from './outbox.ts'
 import { OutputBatcher } from './output-batcher.ts'
+import type { SandboxedCommand } from './sandbox.ts'
 import { type ChildHandle, IS_WINDOWS, type SpawnFn } from './spawn.ts'
 
 /** How long a CLI gets to exit after SIGTERM before the group is killed. */
@@ -22,10 +23,7 @@ export interface CliSessionDeps {
    * What to spawn for `argv` with the current setup: argv, env and cwd inside the machine's
    * isolation (rebuilt per process, so a refreshed token applies).
    */
-  command: (
-    argv: string[],
-    setup: AdapterSession,
-  ) => { argv: string[]; env: Record<string, string>; cwd: string }
+  command: (argv: string[], setup: AdapterSession) => SandboxedCommand
   emit: (frame: SessionFrame) => void
   log: AgentLogger
   onExit: () => void
@@ -178,7 +176,11 @@ export class CliSession {
     const { adapter, setup, spawn } = this.deps
     await adapter.prepare?.(setup)
     const command = this.deps.command([adapter.executable, ...adapter.args(setup, ...extraArgs)], setup)
-    const child = spawn(command.argv, { cwd: command.cwd, env: command.env })
+    const child = spawn(command.argv, {
+      cwd: command.cwd,
+      env: command.env,
+      ...(command.monitor ? { monitor: true } : {}),
+    })
     this.child = child
     this.state = 'running'
     const parser = adapter.createParser()

@@ -28,6 +28,8 @@ export interface SandboxedCommand {
   argv: string[]
   env: Record<string, string>
   cwd: string
+  /** argv[0] is a monitor (bwrap) that must not get SIGINT/SIGTERM itself (see spawn.ts). */
+  monitor?: boolean
 }
 
 /** Always hidden under bubblewrap: every user's home and the shared temp and runtime dirs. */
@@ -138,7 +140,7 @@ export function sandboxExecProfile(req: SandboxRequest): string {
 export function sandboxCommand(setup: IsolationSetup, req: SandboxRequest): SandboxedCommand {
   const plain = { argv: req.argv, env: req.env, cwd: req.cwd }
   if (setup.level === 'sandbox' && setup.bwrapPath) {
-    return { ...plain, argv: [setup.bwrapPath, ...bwrapArgs(req), '--', ...req.argv] }
+    return { ...plain, argv: [setup.bwrapPath, ...bwrapArgs(req), '--', ...req.argv], monitor: true }
   }
   if (setup.level === 'sandbox' && setup.sandboxExecPath) {
     // sandbox-exec cannot remount: HOME points at the per-user home itself.

@@ -1,6 +1,8 @@
 // Starting CLI processes, behind a small interface so the executor can be tested without real
 // processes. The real one puts each CLI in its own process group (setsid) so a signal reaches
-// every child it started; on Windows the whole tree is ended with taskkill /T.
+// every child it started; on Windows the whole tree is ended with taskkill /T. A sandbox's
+// monitor process is spared interrupts and terminations (they go to what runs inside it).
+import { readdirSync, readFileSync } from 'node:fs'
 import { MAX_OUTPUT_DATA_CHARS } from '../protocol/index.ts'
 
 export type ProcessSignal = 'SIGTERM' | 'SIGKILL' | 'SIGSTOP' | 'SIGCONT' | 'SIGINT'
@@ -19,6 +21,11 @@ export interface ChildHandle {
 export interface SpawnOptions {
   cwd: string
   env: Record<string, string>
+  /**
+   * The process is a sandbox's monitor (bwrap) whose death would take the sandbox down:
+   * interrupts and terminations go to the other members of its group, the command inside.
+   */
+  monitor?: boolean
 }
 
 export type SpawnFn = (argv: string[], options: SpawnOptions) => ChildHandle
@@ -45,6 +52,36 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncItera
   }
   buf += decoder.decode()
   if (buf.length > 0) yield buf
+}
+
+/** Members of process group `pgid` other than its leader (Linux /proc; field 5 of stat is pgrp). */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = []
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === pgid) continue
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      if (Number(fields[2]) === pgid) out.push(Number(entry))
+    } catch {
+      // Gone meanwhile.
+    }
+  }
+  return out
+}
+
+/** SIGINT/SIGTERM to what a monitor runs; true when there was something to signal. */
+function signalMembers(pgid: number, sig: ProcessSignal): boolean {
+  if (sig !== 'SIGINT' && sig !== 'SIGTERM') return false
+  const members = groupMembers(pgid)
+  for (const pid of members) {
+    try {
+      process.kill(pid, sig)
+    } catch {
+      // Already gone.
+    }
+  }
+  return members.length > 0
 }
 
 function signalTree(pid: number, sig: ProcessSignal, kill: (sig: ProcessSignal) => void): void {
@@ -88,7 +125,10 @@ export const spawnProcess: SpawnFn = (argv, options) => {
         // Already closed.
       }
     },
-    signal: (sig) => signalTree(proc.pid, sig, (s) => proc.kill(s)),
+    signal: (sig) => {
+      if (options.monitor && !IS_WINDOWS && signalMembers(proc.pid, sig)) return
+      signalTree(proc.pid, sig, (s) => proc.kill(s))
+    },
     stdoutLines: readLines(proc.stdout),
     stderrLines: readLines(proc.stderr),
     exited: proc.exited.then((code) => ({
