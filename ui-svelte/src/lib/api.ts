@@ -3,7 +3,7 @@
 // The live session stream (SSE) is the one call outside Eden: EventSource, with its record
 // type taken from the session detail's own output type.
 import { treaty } from '@elysiajs/eden'
-import type { OutputEvent } from '../../../protocol/index.ts'
+import type { IsolationLevel, OutputEvent } from '../../../protocol/index.ts'
 import type { App } from '../../../server/app.ts'
 
 /** The server's own live-state set (a session that takes messages and controls). */
@@ -139,11 +139,17 @@ export const machines = {
   revoke: (id: string, userId: number) => unwrap(machine({ id }).assign({ user_id: userId }).delete()),
   deregister: (id: string) => unwrap(machine({ id }).delete()),
   rotateToken: (id: string) => unwrap(machine({ id }).token.rotate.post()),
+  /** allowed_cli_tools null = follow what the agent detects. */
+  updateSettings: async (
+    id: string,
+    body: { allowed_cli_tools?: string[] | null; required_isolation?: IsolationLevel },
+  ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
 }
 export type Machine = Data<typeof machines.list>[number]
 export type AssignedUser = Data<typeof machines.users>[number]
 export type MachinePermission = AssignedUser['permission']
 export type RegistrationToken = Data<typeof machines.register>
+export type { IsolationLevel }
 
 const session = api.remote.sessions
 export type CreateSessionBody = BodyOf<typeof session.post>
