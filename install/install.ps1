@@ -206,6 +206,8 @@ function Register-Machine {
 
 function Install-AiCli {
   Write-Step 6 "Installing AI CLI: $Script:InstallCli"
+  # Parity with install.sh's session sandbox: Windows has none for CLIs (see the README).
+  Write-Warn 'Windows has no session sandbox: CLIs run as the agent''s user and can read its files (isolation: none). Share this machine only among users who may see each other''s work.'
   $package = switch ($Script:InstallCli) {
     'none' { Write-Info 'skipped (-InstallCli none)'; return }
     'qwen-code-cli' { '@qwen-code/qwen-code@latest' }

@@ -323,8 +323,41 @@ register_machine() {
   chmod 600 "$CONFIG"
 }
 
+# bubblewrap gives every session's CLI its own sandbox (the agent finds and tests it at start);
+# installed here when we are root and a package manager we know is present, else explained.
+install_sandbox() {
+  [ "$(uname -s)" = Linux ] || { info "session sandbox: sandbox-exec (part of macOS)"; return; }
+  if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" != 0 ]; then
+      warn "bubblewrap is not installed and this installer is not root: sessions will NOT be isolated from each other or from the agent. Install it (e.g. sudo apt-get install bubblewrap, or sudo dnf install bubblewrap) and restart the agent."
+      return
+    fi
+    info "installing bubblewrap (session sandbox)"
+    local rc=0
+    if command -v apt-get >/dev/null 2>&1; then
+      (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap) </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    elif command -v dnf >/dev/null 2>&1; then dnf install -y -q bubblewrap </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    elif command -v yum >/dev/null 2>&1; then yum install -y -q bubblewrap </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    elif command -v zypper >/dev/null 2>&1; then zypper -n -q install bubblewrap </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    elif command -v apk >/dev/null 2>&1; then apk add -q bubblewrap </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    elif command -v pacman >/dev/null 2>&1; then pacman -S --noconfirm -q bubblewrap </dev/null >"$TMP/bwrap.log" 2>&1 || rc=$?
+    else rc=127; echo "no known package manager" >"$TMP/bwrap.log"; fi
+    if [ "$rc" != 0 ] || ! command -v bwrap >/dev/null 2>&1; then
+      tail -n 3 "$TMP/bwrap.log" >&2
+      warn "could not install bubblewrap (above): sessions will NOT be isolated. Install the package 'bubblewrap' and restart the agent, or set run_as in $CONFIG."
+      return
+    fi
+  fi
+  if bwrap --ro-bind / / --dev /dev --proc /proc --unshare-pid -- true >"$TMP/bwrap.log" 2>&1; then
+    info "session sandbox: bubblewrap $(bwrap --version 2>/dev/null | awk '{print $2}')"
+  else
+    warn "bubblewrap cannot start a sandbox here ($(head -n 1 "$TMP/bwrap.log")): sessions will NOT be isolated. Allow unprivileged user namespaces (e.g. sysctl kernel.unprivileged_userns_clone=1) or run the agent as root."
+  fi
+}
+
 install_cli() {
   step 6 "Installing AI CLI: $INSTALL_CLI"
+  install_sandbox
   local package
   case "$INSTALL_CLI" in
     none)
