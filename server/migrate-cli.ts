@@ -1,7 +1,7 @@
 // `bun run db:migrate`: applies pending migrations to the configured database and exits.
-import { loadConfig } from '../config.ts'
-import { openDatabase } from './index.ts'
-import { migrateDatabase } from './migrate.ts'
+import { loadConfig } from './config.ts'
+import { openDatabase } from './db/index.ts'
+import { migrateDatabase } from './db/migrate.ts'
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(
