@@ -12,6 +12,8 @@ export const AGENT_WS_PATH = '/api/remote/agent/ws'
 export const AGENT_MESSAGE_PATH = '/api/remote/agent/message'
 /** One-time registration with a registration token (POST JSON). */
 export const AGENT_REGISTER_PATH = '/api/remote/agent/register'
+/** The LLM proxy the agent's CLI calls with its proxy token (session.start's proxy_base_url). */
+export const LLM_PROXY_PATH = '/api/remote/llm-proxy'
 
 /**
  * Long-poll request. `events` are agent frames, each checked on its own (a bad one gets an

@@ -3,8 +3,9 @@
 // edge is a runtime import between two nodes, read with Bun's own transpiler (scanImports drops
 // type-only imports, which vanish at compile time). Cycles are the strongly connected
 // components of that graph with more than one node (Tarjan), printed with an import on each edge.
-import { Glob } from 'bun'
+
 import { dirname, join, relative, resolve } from 'node:path'
+import { Glob } from 'bun'
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(`Usage: bun scripts/check-cycles.ts [--graph]

@@ -15,13 +15,15 @@ import { httpBase } from './http/index.ts'
 import { installRoutes } from './install/index.ts'
 import { llmProxyRoutes } from './llm-proxy/index.ts'
 import { machinesRoutes } from './machines/index.ts'
+import { agentRegistrationRoutes } from './machines/register-route.ts'
 import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
-import { usageFrameReport } from './quota/reports.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
+import { endMachineSessions } from './sessions/lifecycle.ts'
 import { sessionReports } from './sessions/reports.ts'
 import { terminalsRoutes } from './terminals/index.ts'
+import { relayTerminalBytes } from './terminals/relay.ts'
 import { tokensRoutes } from './tokens/index.ts'
 import { uiRoutes } from './ui/index.ts'
 import { usersRoutes } from './users/index.ts'
@@ -51,12 +53,13 @@ export function createApp(ctx: AppContext) {
       .use(usersRoutes(ctx))
       .use(tokensRoutes(ctx))
       .use(auditRoutes(ctx))
-      .use(installRoutes(ctx))
+      .use(installRoutes(ctx, endMachineSessions))
       .use(apiKeysRoutes(ctx))
       .use(llmProxyRoutes(ctx))
       .use(quotaRoutes(ctx))
-      .use(machinesRoutes(ctx))
-      .use(agentRoutes(ctx, { ...sessionReports, 'usage.report': usageFrameReport }))
+      .use(machinesRoutes(ctx, endMachineSessions))
+      .use(agentRegistrationRoutes(ctx))
+      .use(agentRoutes(ctx, { ...sessionReports, terminalBytes: relayTerminalBytes }))
       .use(sessionsRoutes(ctx))
       .use(terminalsRoutes(ctx))
       // Last: the UI's catch-all must not shadow any API route.

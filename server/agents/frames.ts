@@ -33,8 +33,11 @@ export type FrameReport<K extends ReportedFrame> = (
   agent: AgentIdentity,
   frame: AgentFrameOf<K>,
 ) => Promise<void>
-/** The handlers the app composes in (sessions/reports.ts, quota/reports.ts); the channel itself imports neither. */
-export type FrameReports = { [K in ReportedFrame]: FrameReport<K> }
+/** The handlers the app composes in (sessions/reports.ts, terminals/relay.ts); the channel imports neither. */
+export type FrameReports = { [K in ReportedFrame]: FrameReport<K> } & {
+  /** A binary WebSocket message: terminal bytes, relayed at once outside the frame queue. */
+  terminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void
+}
 
 export interface FrameOutcome {
   replies: ReplyFrame[]

@@ -1,12 +1,9 @@
-// The agent-facing endpoints: one-time registration, the long-poll channel and the WebSocket.
+// The agent channel's endpoints: the long-poll channel and the WebSocket (registration, which
+// makes a machine, is machines/register-route.ts).
 // Agents authenticate with their bearer token, never a browser cookie.
 import { Elysia } from 'elysia'
-import { AGENT_MESSAGE_PATH, AGENT_REGISTER_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
-import { bearerToken } from '../auth/tokens.ts'
+import { AGENT_MESSAGE_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { clientIp } from '../http/client-ip.ts'
-import { AgentRegisterBody } from '../machines/model.ts'
-import { registerAgent } from '../machines/registration.ts'
 import { agentAdmission } from './admission.ts'
 import type { FrameReports } from './frames.ts'
 import { agentGuard } from './guard.ts'
@@ -20,29 +17,6 @@ export function agentRoutes(ctx: AppContext, reports: FrameReports) {
   agentAdmission(ctx)
   return new Elysia({ name: 'agents', seed: ctx.id })
     .use(agentGuard(ctx))
-    .post(
-      AGENT_REGISTER_PATH,
-      ({ body, request, server }) =>
-        registerAgent(
-          ctx,
-          {
-            registrationToken: body.registration_token,
-            machineId: body.machine_id,
-            machineName: body.machine_name,
-            hostname: body.hostname,
-            osType: body.os_type,
-            osVersion: body.os_version,
-            capabilities: body.capabilities,
-            agentVersion: body.agent_version,
-            presentedAgentToken: bearerToken(request),
-          },
-          clientIp(request, server, ctx.config.trustProxy),
-        ),
-      {
-        body: AgentRegisterBody,
-        detail: { summary: 'Register an agent with a one-time registration token' },
-      },
-    )
     .post(
       AGENT_MESSAGE_PATH,
       async ({ agent, body, request }) => {
@@ -59,5 +33,4 @@ export function agentRoutes(ctx: AppContext, reports: FrameReports) {
     .use(agentWebSocketRoutes(ctx, reports))
 }
 
-export { subscribeSessionEvents } from '../sessions/events.ts'
 export { queueCommand } from './commands.ts'

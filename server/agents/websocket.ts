@@ -5,7 +5,6 @@ import { Elysia } from 'elysia'
 import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { terminalRelay } from '../terminals/relay.ts'
 import { agentAdmission } from './admission.ts'
 import { claimCommands } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
@@ -120,7 +119,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
         const conn = connections.get(raw)
         if (!conn) return
         // Binary messages are terminal bytes: relayed at once, outside the frame queue.
-        if (message instanceof Uint8Array) return terminalRelay(ctx).fromAgent(conn.agent.machineId, message)
+        if (message instanceof Uint8Array) return reports.terminalBytes(ctx, conn.agent.machineId, message)
         enqueue(conn, async () => {
           const outcome = await handleRawFrame(ctx, conn.agent, message, reports)
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)

@@ -25,13 +25,6 @@ export interface AuditOptions {
 
 export const SYSTEM_ACTOR: Actor = { type: 'system', name: 'system' }
 
-export function userActor(
-  user: { id: number; username: string; tenantId: number },
-  ip: string | null,
-): Actor {
-  return { type: 'user', id: user.id, name: user.username, tenantId: user.tenantId, ip }
-}
-
 export type AuditFn = (
   event: string,
   actor: Actor,

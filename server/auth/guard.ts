@@ -4,12 +4,12 @@
 // scopes), and refuses cookie-authenticated state changes from a foreign Origin (CSRF); a
 // bearer token is not sent by browsers on their own, so bearer calls skip that check.
 import { Elysia } from 'elysia'
-import { type Actor, userActor } from '../audit/service.ts'
+import type { Actor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { forbidden, HttpError, unauthorized } from '../errors.ts'
 import { clientIp, type PeerAddressSource } from '../http/client-ip.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
-import { isPersonalAccessToken, resolveToken, scopesAllow } from '../tokens/service.ts'
+import { isPersonalAccessToken, resolveToken, scopesAllow } from './pats.ts'
 import { resolveSession, SESSION_COOKIE } from './service.ts'
 import { bearerToken } from './tokens.ts'
 import type { UserRow } from './users.ts'
@@ -35,6 +35,14 @@ function assertRequirement(user: UserRow, required: AuthRequirement): void {
   if (required === 'system_admin' && user.role !== 'system_admin') {
     throw forbidden('Only system administrators can do this')
   }
+}
+
+/** A signed-in user as an audit actor. */
+export function userActor(
+  user: { id: number; username: string; tenantId: number },
+  ip: string | null,
+): Actor {
+  return { type: 'user', id: user.id, name: user.username, tenantId: user.tenantId, ip }
 }
 
 export type Authenticated = {

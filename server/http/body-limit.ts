@@ -6,13 +6,13 @@
 // a form or multipart body is 415, so a cross-site <form> cannot post to them at all.
 // Bun's own maxRequestBodySize (app.ts) is a backstop far above all of them.
 import { Elysia } from 'elysia'
-import { AGENT_MESSAGE_PATH, MAX_FRAME_BYTES } from '../../protocol/index.ts'
+import { AGENT_MESSAGE_PATH, LLM_PROXY_PATH, MAX_FRAME_BYTES } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { PROXY_PREFIX } from '../llm-proxy/proxy.ts'
 import { BodyTooLarge, declaredLength, readBodyLimited } from './read-body.ts'
 
-const isLlmProxy = (pathname: string) => pathname === PROXY_PREFIX || pathname.startsWith(`${PROXY_PREFIX}/`)
+const isLlmProxy = (pathname: string) =>
+  pathname === LLM_PROXY_PATH || pathname.startsWith(`${LLM_PROXY_PATH}/`)
 
 /** The largest body a route takes; the LLM proxy's is checked by the proxy itself. */
 export function bodyLimitFor(ctx: AppContext, pathname: string): number {

@@ -6,7 +6,7 @@ import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { notFound } from '../errors.ts'
-import { deleteMachine } from '../machines/lifecycle.ts'
+import { deleteMachine, type EndMachineSessions } from '../machines/lifecycle.ts'
 
 export async function agentSelfStatus(ctx: AppContext, agent: AgentIdentity) {
   const [machine] = await ctx.db
@@ -29,6 +29,6 @@ export async function agentSelfStatus(ctx: AppContext, agent: AgentIdentity) {
 }
 
 /** The agent's own machine leaves the server exactly as when a system admin deletes it. */
-export function deregisterSelf(ctx: AppContext, agent: AgentIdentity) {
-  return deleteMachine(ctx, agent.actor, agent.machineId)
+export function deregisterSelf(ctx: AppContext, agent: AgentIdentity, endSessions: EndMachineSessions) {
+  return deleteMachine(ctx, agent.actor, agent.machineId, endSessions)
 }

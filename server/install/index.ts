@@ -8,6 +8,7 @@ import { Elysia } from 'elysia'
 import { agentGuard } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import type { EndMachineSessions } from '../machines/lifecycle.ts'
 import { agentSelfStatus, deregisterSelf } from './agent-self.ts'
 import { fileResponse } from './files.ts'
 import { AGENT_FILES, AgentFileParams, CHECKSUMS_FILE, INSTALL_SCRIPTS, type InstallScript } from './model.ts'
@@ -35,7 +36,8 @@ async function serveScript(request: Request, name: InstallScript): Promise<Respo
 
 const scriptDetail = (name: InstallScript) => ({ detail: { summary: `Agent installer script ${name}` } })
 
-export function installRoutes(ctx: AppContext) {
+/** `endSessions`: how deregistering ends the machine's sessions (sessions/lifecycle.ts). */
+export function installRoutes(ctx: AppContext, endSessions: EndMachineSessions) {
   const distDir = ctx.config.agentDistDir
   return new Elysia({ name: 'install', seed: ctx.id, prefix: '/api/remote/agent' })
     .use(agentGuard(ctx))
@@ -69,7 +71,7 @@ export function installRoutes(ctx: AppContext) {
       agentAuth: true,
       detail: { summary: "This agent's machine as the server sees it (agent token)" },
     })
-    .post('/deregister', ({ agent }) => deregisterSelf(ctx, agent), {
+    .post('/deregister', ({ agent }) => deregisterSelf(ctx, agent, endSessions), {
       agentAuth: true,
       detail: { summary: "Deregister this agent's machine (agent token; used by uninstall scripts)" },
     })

@@ -1,6 +1,7 @@
 // The LLM proxy's request path: verify the proxy token, check quota, swap in the real key,
 // forward (failing over across a provider's keys before any byte reached the client), and stream
 // the answer back as it arrives while counting its tokens. Web-standard only (runs on Deno too).
+import { LLM_PROXY_PATH } from '../../protocol/index.ts'
 import { providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import type { LlmProvider } from '../db/schema/index.ts'
@@ -14,7 +15,7 @@ import { CLIENT_CLOSED, relayResponse } from './relay.ts'
 import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
 
-export const PROXY_PREFIX = '/api/remote/llm-proxy'
+export const PROXY_PREFIX = LLM_PROXY_PATH
 
 interface Prepared {
   body: Uint8Array<ArrayBuffer> | null

@@ -5,7 +5,7 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { browseMachine } from './browse.ts'
-import { deleteMachine, revokeAgentToken } from './lifecycle.ts'
+import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './lifecycle.ts'
 import {
   AssignBody,
   BrowseQuery,
@@ -27,7 +27,8 @@ import {
 } from './service.ts'
 import { updateMachineSettings } from './settings.ts'
 
-export function machinesRoutes(ctx: AppContext) {
+/** `endSessions`: how a deregistration ends the machine's sessions (sessions/lifecycle.ts). */
+export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions) {
   return new Elysia({ name: 'machines', seed: ctx.id, prefix: '/api/remote/machines' })
     .use(authGuard(ctx))
     .post(
@@ -72,7 +73,7 @@ export function machinesRoutes(ctx: AppContext) {
         detail: { summary: "Set a machine's allowed CLI tools and required isolation level" },
       },
     )
-    .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id), {
+    .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id, endSessions), {
       auth: 'system_admin',
       params: MachineIdParams,
       detail: { summary: 'Deregister a machine' },

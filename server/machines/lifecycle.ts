@@ -12,12 +12,10 @@ import {
   agentTokens,
   machineAssignments,
   remoteMachines,
-  sessions,
 } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
 import { revokeProxyTokens } from '../llm-proxy/tokens.ts'
-import { moveSessions } from '../sessions/lifecycle.ts'
 
 async function liveMachine(ctx: AppContext, machineId: string) {
   const [machine] = await ctx.db
@@ -53,8 +51,20 @@ export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId:
   return { machine_id: machineId, revoked: true }
 }
 
+/**
+ * Ends a machine's live sessions inside its deregistration's transaction; returns their ids.
+ * Sessions own that (sessions/lifecycle.ts endMachineSessions), and machines/ must not import
+ * sessions/ (which imports machines/), so the app passes it in.
+ */
+export type EndMachineSessions = (ctx: AppContext, machineId: string, tx: Tx) => Promise<string[]>
+
 /** Deregisters: the row stays (history), everything that let it act is gone. */
-export async function deleteMachine(ctx: AppContext, actor: Actor, machineId: string) {
+export async function deleteMachine(
+  ctx: AppContext,
+  actor: Actor,
+  machineId: string,
+  endSessions: EndMachineSessions,
+) {
   const machine = await liveMachine(ctx, machineId)
   const now = ctx.now()
   // One transaction: tokens, assignments, live sessions, queued commands and proxy tokens go together.
@@ -62,7 +72,7 @@ export async function deleteMachine(ctx: AppContext, actor: Actor, machineId: st
     await revokeAgentTokens(tx, machineId, now, 'deregistered')
     await tx.update(remoteMachines).set({ deletedAt: now }).where(eq(remoteMachines.machineId, machineId))
     await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, machineId))
-    const ended = await moveSessions(ctx, eq(sessions.remoteMachineId, machineId), 'stop', { tx })
+    const ended = await endSessions(ctx, machineId, tx)
     await dropUnackedCommands(tx, machineId)
     return { ended, proxyTokensRevoked: await revokeProxyTokens(ctx, { machineId }, tx) }
   })

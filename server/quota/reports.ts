@@ -8,7 +8,6 @@ import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessions, usageReports } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
-import { ownSession } from '../sessions/reports.ts'
 
 /** Reports one machine may send per window before getting 429. */
 export const USAGE_REPORTS_PER_WINDOW = 120
@@ -86,7 +85,6 @@ export async function storeUsageReport(ctx: AppContext, agent: AgentIdentity, in
  */
 export const usageFrameReport: FrameReport<'usage.report'> = async (ctx, agent, frame) => {
   // Kept apart from the proxy's ledger (which is what counts toward quota), once per report id.
-  await ownSession(ctx, agent, frame.session_id, frame.type)
   try {
     await storeUsageReport(ctx, agent, {
       reportId: frame.id ?? `${frame.session_id}@${frame.ts}`,

@@ -103,3 +103,8 @@ export async function moveSession(
   }, options.tx)
   return to
 }
+
+/** A deregistered machine's live sessions stop (machines/lifecycle.ts EndMachineSessions). */
+export function endMachineSessions(ctx: AppContext, machineId: string, tx: Tx): Promise<string[]> {
+  return moveSessions(ctx, eq(sessions.remoteMachineId, machineId), 'stop', { tx })
+}

@@ -8,6 +8,7 @@ import { FrameRefused, type FrameReports, refuseFrame } from '../agents/frames.t
 import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessionOutput, sessions } from '../db/schema/index.ts'
+import { usageFrameReport } from '../quota/reports.ts'
 import { publishOutput } from './events.ts'
 import { moveSession, moveSessions } from './lifecycle.ts'
 import { recordPermissionRequests } from './permissions.ts'
@@ -104,7 +105,11 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
   }
 }
 
-export const sessionReports: Omit<FrameReports, 'usage.report'> = {
+export const sessionReports: Omit<FrameReports, 'terminalBytes'> = {
+  'usage.report': async (ctx, agent, frame) => {
+    await ownSession(ctx, agent, frame.session_id, frame.type)
+    await usageFrameReport(ctx, agent, frame)
+  },
   heartbeat: endExitedSessions,
   'session.output': storeOutput,
   'session.started': async (ctx, agent, frame) => {

@@ -3,7 +3,7 @@
 // checked by the state machine and audited; commands reach the agent through the durable queue.
 import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm'
 import { adapterFor } from '../../agent/adapters/index.ts'
-import type { CommandPayload } from '../../protocol/index.ts'
+import { type CommandPayload, LLM_PROXY_PATH } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
@@ -27,7 +27,6 @@ import { transition } from './state.ts'
 import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
-export const PROXY_PATH = '/api/remote/llm-proxy'
 
 /** Which provider's key a CLI's calls need: Claude Code speaks Anthropic, the rest OpenAI. */
 export function providerForTool(cliTool: string): LlmProvider {
@@ -97,7 +96,7 @@ export async function createSession(
         cli_tool: cliTool,
         model: session!.model,
         project_path: session!.projectPath,
-        proxy_base_url: `${baseUrl}${PROXY_PATH}`,
+        proxy_base_url: `${baseUrl}${LLM_PROXY_PATH}`,
         proxy_token: token.token,
         permission_mode: session!.permissionMode ?? 'default',
         user_id: user.id,

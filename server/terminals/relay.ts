@@ -226,3 +226,8 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
   relays.set(ctx, relay)
   return relay
 }
+
+/** The agent channel's binary messages (agents/frames.ts FrameReports.terminalBytes). */
+export function relayTerminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void {
+  terminalRelay(ctx).fromAgent(machineId, data)
+}

@@ -2,9 +2,9 @@
 // may list and revoke anyone's. The secret is in the create answer only.
 import { Elysia, t } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
+import { createToken, listTokens, revokeToken } from '../auth/pats.ts'
 import type { AppContext } from '../context/index.ts'
 import { CreateTokenBody, ListTokensQuery, PublicToken, TokenIdParams } from './model.ts'
-import { createToken, listTokens, revokeToken } from './service.ts'
 
 export function tokensRoutes(ctx: AppContext) {
   return new Elysia({ name: 'tokens', seed: ctx.id, prefix: '/api/tokens' })

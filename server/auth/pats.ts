@@ -4,11 +4,11 @@
 import { randomBytes } from 'node:crypto'
 import { and, desc, eq, gt, isNull, type SQL } from 'drizzle-orm'
 import type { Actor } from '../audit/service.ts'
-import { hashToken } from '../auth/tokens.ts'
-import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { type PatScope, personalAccessTokens, users } from '../db/schema/index.ts'
 import { badRequest, forbidden, notFound } from '../errors.ts'
+import { hashToken } from './tokens.ts'
+import type { UserRow } from './users.ts'
 
 export const PAT_PREFIX = 'oa_pat_'
 /** Characters of the token kept in clear, so an owner can tell tokens apart in the list. */
@@ -144,7 +144,7 @@ export async function resolveToken(
       ),
     )
     .limit(1)
-  if (!row || row.user.status !== 'active') return undefined
+  if (row?.user.status !== 'active') return undefined
   const last = row.token.lastUsedAt?.getTime() ?? 0
   if (now.getTime() - last > TOUCH_INTERVAL_MS) {
     await ctx.db
