@@ -10,7 +10,7 @@ import type { AppContext } from '../context/index.ts'
 import { agentTokens, remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { notePresentedToken, type PresentedToken } from '../machines/rotation.ts'
+import { notePresentedToken, type PresentedToken } from './token-use.ts'
 
 export interface AgentIdentity extends PresentedToken {
   tenantId: number

@@ -8,14 +8,13 @@
 import { and, eq, isNull, max, ne, sql } from 'drizzle-orm'
 import { queueCommand } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
+import { liveTokensOf, ROTATION_COMMAND } from '../agents/token-use.ts'
 import type { Actor } from '../audit/service.ts'
 import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands, agentTokens, remoteMachines } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
-
-const ROTATION_COMMAND = 'agent.token'
 
 /** A new token for the machine, one version above every token it ever had. */
 export async function issueAgentToken(
@@ -39,9 +38,6 @@ export async function issueAgentToken(
   })
   return { token, version }
 }
-
-const liveTokensOf = (machineId: string) =>
-  and(eq(agentTokens.machineId, machineId), isNull(agentTokens.revokedAt))
 
 export interface RotateOptions {
   immediate?: boolean
@@ -134,48 +130,4 @@ function scheduleGraceEnd(ctx: AppContext, machineId: string, graceMs: number) {
   }, graceMs + 1000)
   timer.unref?.()
   ctx.onClose(() => clearTimeout(timer))
-}
-
-export interface PresentedToken {
-  machineId: string
-  tokenHash: string
-  pending: boolean
-  supersededAt: Date | null
-  expiresAt: Date | null
-}
-
-/**
- * Called on every successful agent authentication. The first use of a pending token retires the
- * machine's older tokens (the agent switched); the first use of a superseded token starts its
- * grace period.
- */
-export async function notePresentedToken(ctx: AppContext, presented: PresentedToken): Promise<void> {
-  const now = ctx.now()
-  if (presented.pending) {
-    await ctx.transaction(async (tx) => {
-      await tx
-        .update(agentTokens)
-        .set({ pending: false })
-        .where(eq(agentTokens.tokenHash, presented.tokenHash))
-      await tx
-        .update(agentTokens)
-        .set({ revokedAt: now, revokedReason: 'revoked' })
-        .where(and(liveTokensOf(presented.machineId), ne(agentTokens.tokenHash, presented.tokenHash)))
-      await tx
-        .delete(agentCommands)
-        .where(
-          and(eq(agentCommands.machineId, presented.machineId), eq(agentCommands.kind, ROTATION_COMMAND)),
-        )
-    })
-    await ctx.audit(
-      'machine.token.rotate.confirmed',
-      { type: 'agent', id: presented.machineId },
-      { type: 'machine', id: presented.machineId },
-    )
-  } else if (presented.supersededAt && !presented.expiresAt) {
-    await ctx.db
-      .update(agentTokens)
-      .set({ expiresAt: new Date(now.getTime() + ctx.config.agentTokenRotationGraceSeconds * 1000) })
-      .where(and(eq(agentTokens.tokenHash, presented.tokenHash), isNull(agentTokens.expiresAt)))
-  }
 }
