@@ -23,6 +23,7 @@ export function agentRegistrationRoutes(ctx: AppContext) {
           osVersion: body.os_version,
           capabilities: body.capabilities,
           agentVersion: body.agent_version,
+          presentedAgentToken: bearerToken(request),
         },
         clientIp(request, server, ctx.config.trustProxy),
       ),
