@@ -74,13 +74,16 @@ export async function rotateAgentToken(
         .update(agentTokens)
         .set({ revokedAt: now, revokedReason: 'revoked' })
         .where(and(liveTokensOf(machineId), eq(agentTokens.pending, true)))
+      // (Dates go in as ISO text: postgres-js cannot bind a Date inside raw sql.)
       // The token in use keeps working; its grace starts now when it is in use, else at its next use.
       await tx
         .update(agentTokens)
         .set({
-          supersededAt: sql`coalesce(${agentTokens.supersededAt}, ${now})`,
+          supersededAt: sql`coalesce(${agentTokens.supersededAt}, ${now.toISOString()}::timestamptz)`,
           ...(machine.status === 'online'
-            ? { expiresAt: sql`coalesce(${agentTokens.expiresAt}, ${new Date(now.getTime() + graceMs)})` }
+            ? {
+                expiresAt: sql`coalesce(${agentTokens.expiresAt}, ${new Date(now.getTime() + graceMs).toISOString()}::timestamptz)`,
+              }
             : {}),
         })
         .where(liveTokensOf(machineId))
