@@ -24,7 +24,8 @@ export type AgentTarget = keyof typeof AGENT_TARGETS
 
 const HELP = `Usage: bun scripts/build-agent.ts [--target NAME] [--force]
 
-Compiles agent/main.ts for each target into dist/agent/ and writes dist/agent/SHA256SUMS.
+Compiles agent/main.ts for each target into dist/agent/ and writes dist/agent/SHA256SUMS and
+dist/agent/VERSION (the version the server tells agents apart by).
 Targets already built from the same sources and version are skipped.
 
 Options:
@@ -110,6 +111,9 @@ async function compile(target: AgentTarget, version: string): Promise<void> {
   if (code !== 0) throw new Error(`bun build for ${target} failed (exit ${code}):\n${out}${err}`)
 }
 
+/** The version the binaries in dist/agent were built as: the server reads it to tell which agents are behind. */
+export const VERSION_FILE = 'VERSION'
+
 function writeSums(): void {
   const lines = Object.values(AGENT_TARGETS)
     .filter((name) => existsSync(join(AGENT_DIST_DIR, name)))
@@ -145,6 +149,7 @@ export async function buildAgent(
     built.push(target)
   }
   writeSums()
+  writeFileSync(join(AGENT_DIST_DIR, VERSION_FILE), `${version}\n`)
   log(`SHA256SUMS written to ${relative(ROOT, join(AGENT_DIST_DIR, 'SHA256SUMS'))}`)
   return { version, built }
 }

@@ -26,6 +26,7 @@ import {
   unassignUser,
 } from './service.ts'
 import { updateMachineSettings } from './settings.ts'
+import { fleetVersions } from './versions.ts'
 
 /** `endSessions`: how a deregistration ends the machine's sessions (sessions/lifecycle.ts). */
 export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions) {
@@ -44,6 +45,10 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
     .get('/', async ({ user }) => ({ machines: await listMachines(ctx, user) }), {
       auth: true,
       detail: { summary: 'List machines (admins: all; users: assigned)' },
+    })
+    .get('/versions', () => fleetVersions(ctx), {
+      auth: 'system_admin',
+      detail: { summary: 'Agent versions across the fleet, and the version this server serves' },
     })
     .get(
       '/available',

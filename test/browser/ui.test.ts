@@ -154,6 +154,8 @@ describe('browser UI', () => {
         .locator(`tr[data-machine-id="${machine.machineId}"] [data-status="online"]`)
         .waitFor({ timeout: 15_000 })
       await expect(page.getByTestId('stat-online').textContent()).resolves.toBe('1')
+      await page.getByTestId('fleet-versions').locator('li[data-version]').first().waitFor()
+      expect(await page.getByTestId('fleet-versions').textContent()).toContain('Agent versions')
       await screenshots(page, 'manage-machines')
     },
     BROWSER_TEST_MS,

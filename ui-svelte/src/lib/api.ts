@@ -144,7 +144,9 @@ export const machines = {
     id: string,
     body: { allowed_cli_tools?: string[] | null; required_isolation?: IsolationLevel },
   ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
+  versions: () => unwrap(machine.versions.get()),
 }
+export type FleetVersions = Data<typeof machines.versions>
 export type Machine = Data<typeof machines.list>[number]
 export type AssignedUser = Data<typeof machines.users>[number]
 export type MachinePermission = AssignedUser['permission']
