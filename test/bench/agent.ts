@@ -1,10 +1,14 @@
 // Benchmark of the compiled agent (linux-x64): start-up time (`version`, and spawn -> hello on
 // a WebSocket) and idle RSS once connected. Baselines from the same run: /bin/true for process
 // start, and a bare `bun` script for start-up and idle memory. Targets: start <= 100 ms,
-// idle RSS <= 60 MB. Run: bun test/bench/agent.ts
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+// idle RSS <= 60 MB. Then what the session sandbox costs at CLI start: the same commands
+// (/bin/true, and `qwen --version` of the repository's Qwen Code) started plainly and through
+// sandboxCommand as a session would be (target <= 50 ms added). Run: bun test/bench/agent.ts
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { detectIsolation } from '../../agent/isolation.ts'
+import { type SandboxRequest, sandboxCommand } from '../../agent/sandbox.ts'
 import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
 
 const RUNS = 20
@@ -15,9 +19,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const p90 = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.9)]!
 const fmt = (xs: number[]) => `median ${median(xs).toFixed(1)} ms, p90 ${p90(xs).toFixed(1)} ms`
 
-async function timeRun(cmd: string[]): Promise<number> {
+async function timeRun(cmd: string[], opts: { env?: Record<string, string>; cwd?: string } = {}) {
   const t0 = performance.now()
-  const proc = Bun.spawn(cmd, { stdout: 'ignore', stderr: 'ignore', stdin: 'ignore' })
+  const proc = Bun.spawn(cmd, { stdout: 'ignore', stderr: 'ignore', stdin: 'ignore', ...opts })
   await proc.exited
   return performance.now() - t0
 }
@@ -104,6 +108,34 @@ idle.kill()
 await idle.exited
 server.stop(true)
 
+// CLI start with and without the sandbox, alternating so load hits both alike.
+const isolation = detectIsolation({ mode: 'auto', runAs: '' })
+const project = join(dir, 'work', 'project')
+const home = join(dir, 'homes', 'u-1')
+for (const d of [project, home, join(dir, 'work', 'other')]) mkdirSync(d, { recursive: true })
+const qwen = join(import.meta.dir, '../../node_modules/.bin/qwen')
+const cliEnv = { PATH: `${join(import.meta.dir, '../../node_modules/.bin')}:${process.env.PATH}`, HOME: dir }
+const request = (argv: string[]): SandboxRequest => ({
+  argv,
+  cwd: project,
+  env: cliEnv,
+  home: { source: home, target: dir },
+  hidden: [dir, join(dir, 'work'), join(dir, 'work', 'other')],
+})
+const cliRows: { name: string; plain: number[]; sandboxed: number[] }[] = []
+for (const [name, argv] of [
+  ['/bin/true', ['/bin/true']],
+  ...(existsSync(qwen) ? [['qwen --version', [qwen, '--version']] as const] : []),
+] as const) {
+  const row = { name, plain: [] as number[], sandboxed: [] as number[] }
+  const boxed = sandboxCommand(isolation, request([...argv]))
+  for (let i = 0; i < RUNS; i++) {
+    row.plain.push(await timeRun([...argv], { env: cliEnv, cwd: project }))
+    row.sandboxed.push(await timeRun(boxed.argv, { env: boxed.env, cwd: boxed.cwd }))
+  }
+  cliRows.push(row)
+}
+
 console.log(`agent binary: ${BINARY}`)
 console.log(`process start baseline (/bin/true):     ${fmt(trueTimes)}`)
 console.log(`bun runtime baseline (bun -e 0):         ${fmt(bunTimes)}`)
@@ -113,3 +145,14 @@ console.log(`idle RSS baseline (bare bun script):     ${bunRss.toFixed(1)} MB`)
 console.log(
   `agent idle RSS (connected, ${IDLE_SETTLE_MS / 1000} s idle): ${agentRss.toFixed(1)} MB   target <= 60 MB`,
 )
+console.log(
+  `\nCLI start with the session sandbox (${isolation.level}/${isolation.mechanism || 'none'}), ${RUNS} runs each:`,
+)
+console.log('| command | plain (median / p90) | sandboxed (median / p90) | added (median) | target |')
+console.log('|---|---|---|---|---|')
+for (const r of cliRows) {
+  const added = median(r.sandboxed) - median(r.plain)
+  console.log(
+    `| ${r.name} | ${median(r.plain).toFixed(1)} / ${p90(r.plain).toFixed(1)} ms | ${median(r.sandboxed).toFixed(1)} / ${p90(r.sandboxed).toFixed(1)} ms | ${added.toFixed(1)} ms | <= 50 ms |`,
+  )
+}
