@@ -12,6 +12,7 @@ import {
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
+  sessionActive,
   startAgentBinary,
   waitFor,
 } from '../support/agent-binary.ts'
@@ -76,15 +77,7 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor(
-      'session active',
-      async () => {
-        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-        if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
-        return s.status === 'active' ? true : undefined
-      },
-      30_000,
-    )
+    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
     const sent = await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
       content: 'Say hello.',
     })

@@ -15,6 +15,7 @@ import {
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
+  sessionActive,
   startAgentBinary,
   waitFor,
 } from '../support/agent-binary.ts'
@@ -92,11 +93,7 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', async () => {
-      const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-      if (s.status === 'error') throw new Error(JSON.stringify(s.output))
-      return s.status === 'active' ? true : undefined
-    })
+    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
     return { id, project, cookie: user.cookie }
   }
   const victim = await session(names[0])

@@ -9,6 +9,7 @@ import {
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
+  sessionActive,
   startAgentBinary,
   waitFor,
 } from '../support/agent-binary.ts'
@@ -94,15 +95,7 @@ describe('a session through the real Qwen Code CLI', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor(
-      'session active',
-      async () => {
-        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-        if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
-        return s.status === 'active' ? true : undefined
-      },
-      30_000,
-    )
+    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
 
     const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
     const answers = (events: { event: string; data: string }[]) =>

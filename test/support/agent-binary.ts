@@ -73,6 +73,13 @@ export const machineOnline = (url: string, cookie: string, id: string) => async 
   return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
 }
 
+/** A session reached 'active' (its CLI started); one that failed shows its output in the timeout. */
+export const sessionActive = (url: string, cookie: string, id: string) => async () => {
+  const s = (await api(url, cookie, `/api/remote/sessions/${id}`)).body.session!
+  if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
+  return s.status === 'active' ? true : undefined
+}
+
 export interface RunningAgent {
   proc: Subprocess<'ignore', 'pipe', 'pipe'>
   dir: string
