@@ -7,7 +7,7 @@ import type { AppContext } from '../context/index.ts'
 import type { LlmProvider } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
-import { chargeUsage, checkQuota } from '../quota/service.ts'
+import { chargeUsage, reserveQuota, settleQuota } from '../quota/service.ts'
 import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import { forwardWithFailover } from './forward.ts'
 import { clientCredential, defaultEndpoint, inferProvider, providerError } from './providers.ts'
@@ -16,6 +16,30 @@ import { type ProxyTokenClaims, verifyProxyToken } from './tokens.ts'
 import { createMeter } from './usage.ts'
 
 export const PROXY_PREFIX = LLM_PROXY_PATH
+
+/** A rough token size for estimates (English text and JSON run 3-4 bytes per token). */
+const BYTES_PER_TOKEN = 4
+
+/**
+ * What a call may use, reserved against quota before it is forwarded: its input by size, its
+ * output by the limit it asks for (max_tokens and the other providers' names for it) or
+ * LLM_PROXY_DEFAULT_RESERVE_TOKENS.
+ */
+function reservationEstimate(ctx: AppContext, prepared: Prepared, raw: Uint8Array | null) {
+  const json = prepared.json
+  const generation = json?.generationConfig as Record<string, unknown> | undefined
+  const asked = [
+    json?.max_tokens,
+    json?.max_completion_tokens,
+    json?.max_output_tokens,
+    generation?.maxOutputTokens,
+  ]
+  const limit = asked.find((v): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0)
+  return {
+    input: Math.ceil((raw?.byteLength ?? 0) / BYTES_PER_TOKEN),
+    output: Math.ceil(limit ?? ctx.config.llmProxy.defaultReserveTokens),
+  }
+}
 
 interface Prepared {
   body: Uint8Array<ArrayBuffer> | null
@@ -128,24 +152,6 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
     })
   }
 
-  const overQuota = await checkQuota(ctx, claims.userId, claims.tenantId)
-  if (overQuota)
-    return refuse(ctx, claims, provider, {
-      status: 429,
-      message: overQuota,
-      type: 'quota_exceeded',
-      retry: false,
-    })
-
-  const keys = await providerKeys(ctx, provider)
-  if (!keys.length)
-    return refuse(ctx, claims, provider, {
-      status: 400,
-      message: `No API key configured for provider '${provider}'`,
-      type: 'config_error',
-      retry: false,
-    })
-
   const prepared = prepareBody(provider, request, raw, rest)
   if (bare) {
     const endpoint = defaultEndpoint(provider, prepared.json)
@@ -157,6 +163,29 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
       })
     rest = endpoint
   }
+  const inference = request.method === 'POST'
+  const estimate = inference ? reservationEstimate(ctx, prepared, raw) : { input: 0, output: 0 }
+  const admitted = await reserveQuota(ctx, claims.userId, claims.tenantId, estimate.input + estimate.output)
+  if ('refusal' in admitted)
+    return refuse(ctx, claims, provider, {
+      status: 429,
+      message: admitted.refusal,
+      type: 'quota_exceeded',
+      retry: false,
+    })
+  const hold = admitted.hold
+
+  const keys = await providerKeys(ctx, provider)
+  if (!keys.length) {
+    if (hold) settleQuota(ctx, hold, 0)
+    return refuse(ctx, claims, provider, {
+      status: 400,
+      message: `No API key configured for provider '${provider}'`,
+      type: 'config_error',
+      retry: false,
+    })
+  }
+
   const search = new URLSearchParams(url.search)
   if (provider === 'google' && rest.endsWith(':streamGenerateContent') && !search.has('alt'))
     search.set('alt', 'sse')
@@ -164,9 +193,26 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const abort = new AbortController()
   const onClientGone = () => abort.abort()
   request.signal.addEventListener('abort', onClientGone, { once: true })
-  const record = (status: number, keyId: number | null, input = 0, output = 0, model = prepared.model) => {
+  const record = (
+    status: number,
+    keyId: number | null,
+    input = 0,
+    output = 0,
+    model = prepared.model,
+    responseBytes = 0,
+  ) => {
+    // An answer without usage fields is still counted: by the request's size and the answer's.
+    const estimated = inference && status < 400 && input === 0 && output === 0
+    if (estimated) {
+      input = estimate.input
+      output = Math.ceil(responseBytes / BYTES_PER_TOKEN)
+    }
     countProxyRequest(ctx, provider, status, input, output)
-    chargeUsage(ctx, usageRow(ctx, claims, provider, { status, keyId, input, output, model, started }))
+    if (hold) settleQuota(ctx, hold, input + output)
+    chargeUsage(
+      ctx,
+      usageRow(ctx, claims, provider, { status, keyId, input, output, model, started, estimated }),
+    )
   }
 
   const upstreamStart = performance.now()
@@ -207,7 +253,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const idleMs = ctx.config.llmProxy.idleTimeoutMs
   const response = await relayResponse(upstream, meter, abort, key.apiKey, idleMs, (status) => {
     request.signal.removeEventListener('abort', onClientGone)
-    record(status, key.id, meter.count.inputTokens, meter.count.outputTokens, meter.count.model)
+    record(status, key.id, meter.count.inputTokens, meter.count.outputTokens, meter.count.model, meter.bytes)
   })
   const added = upstreamStart - started + (performance.now() - headersAt)
   appMetrics(ctx).proxyAddedLatency.observe(added / 1000, { provider })
@@ -225,6 +271,7 @@ function usageRow(
     output: number
     model: string | null
     started: number
+    estimated: boolean
   },
 ) {
   return {
@@ -241,5 +288,6 @@ function usageRow(
     requests: 1,
     latencyMs: Math.round(performance.now() - r.started),
     status: r.status,
+    estimated: r.estimated,
   }
 }

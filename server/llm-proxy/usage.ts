@@ -66,6 +66,8 @@ export interface Meter {
   /** End of the upstream body: returns any held-back tail. */
   finish(): Uint8Array | null
   count: UsageCount
+  /** Bytes of the answer so far (for an estimate when it carries no usage). */
+  bytes: number
   /** The stream's own end marker went by ([DONE], message_stop, response.completed): a client
    * that stops reading after it got the whole answer, not an abandoned one. */
   complete: boolean
@@ -123,7 +125,9 @@ export function createMeter(
   const meter: Meter = {
     count,
     complete: false,
+    bytes: 0,
     push(chunk) {
+      meter.bytes += chunk.byteLength
       const text = decoder.decode(chunk, { stream: true })
       // Only at a line end: every line before the marker (usage included) has been scanned.
       if (options.sse && !meter.complete && text.endsWith('\n') && hasEndMarker(text)) meter.complete = true

@@ -27,6 +27,8 @@ export interface UsageRecord {
   requests: number
   latencyMs: number
   status: number
+  /** The tokens are the proxy's estimate (the answer had no usage fields). */
+  estimated?: boolean
 }
 
 interface Ledger {
@@ -58,7 +60,7 @@ function ledger(ctx: AppContext): Ledger {
 /** Queues one request's usage; never throws, never waits. */
 export function recordUsage(ctx: AppContext, record: UsageRecord): void {
   const l = ledger(ctx)
-  const key = `${record.userId}|${record.sessionId}|${record.provider}|${record.model}|${record.apiKeyId}|${record.status}`
+  const key = `${record.userId}|${record.sessionId}|${record.provider}|${record.model}|${record.apiKeyId}|${record.status}|${record.estimated === true}`
   const row = l.pending.get(key)
   if (row) {
     row.inputTokens += record.inputTokens

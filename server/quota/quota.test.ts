@@ -2,11 +2,20 @@
 // understands); admins set them; users read their own usage per day; CLI-reported usage is
 // stored once per report id and never counted toward quota.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { hashToken } from '../auth/tokens.ts'
-import { agentTokens, auditLog, remoteMachines, sessions, usageReports } from '../db/schema/index.ts'
+import {
+  agentTokens,
+  auditLog,
+  quotaUsage,
+  remoteMachines,
+  sessions,
+  usageReports,
+} from '../db/schema/index.ts'
+import { flushUsage } from './ledger.ts'
 import { USAGE_REPORTS_PER_WINDOW } from './reports.ts'
 
 let server: TestServer
@@ -79,6 +88,21 @@ describe('quota enforcement', () => {
     } finally {
       await server.request('/api/quotas/tenants/1', { method: 'DELETE', cookie: admin })
     }
+  })
+
+  test('an answer without usage fields is counted as a request and by an estimate, marked estimated', async () => {
+    const { token, sessionId } = await proxyTokenFor(server, 1)
+    fake.queue({ omitUsage: true, reply: 'x'.repeat(400) })
+    const answer = await chat(token)
+    expect(answer.status).toBe(200)
+    expect(answer.json().usage).toBeUndefined()
+    await flushUsage(server.ctx)
+    const rows = await server.ctx.db.select().from(quotaUsage).where(eq(quotaUsage.sessionId, sessionId))
+    expect(rows).toHaveLength(1)
+    expect(rows[0]).toMatchObject({ requests: 1, estimated: true })
+    // The input by the request's size, the output by the answer's (400 characters of reply).
+    expect(rows[0]!.inputTokens).toBeGreaterThan(0)
+    expect(rows[0]!.outputTokens).toBeGreaterThanOrEqual(100)
   })
 
   test('an Anthropic client gets the 429 in the Anthropic error shape', async () => {

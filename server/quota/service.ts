@@ -1,15 +1,15 @@
 // Quotas: per-user limits (else the tenant's default) on tokens and requests per UTC day and
-// month, checked before the proxy forwards. Limits and running totals are cached per instance
-// (limits drop on a cross-instance NOTIFY when an admin changes them; totals are re-read from the
-// ledger every few seconds and bumped locally in between), so the hot path does no database read.
+// month, enforced before the proxy forwards. Limits are cached per instance (dropped on a
+// cross-instance NOTIFY when an admin changes them), so a user without limits costs no database
+// read; a limited user's call reserves its estimate on shared counters (quota_counters) and
+// settles the tokens it used afterwards.
 import { and, eq, gte, sql } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
-import { quotaLimits, quotaUsage } from '../db/schema/index.ts'
+import { quotaCounters, quotaLimits, quotaUsage } from '../db/schema/index.ts'
 import { recordUsage, type UsageRecord, unwrittenUsage } from './ledger.ts'
 
 export const QUOTA_CHANGED_CHANNEL = 'quota_limits_changed'
 const LIMITS_CACHE_MS = 5000
-const TOTALS_CACHE_MS = 2000
 
 export interface QuotaLimits {
   dailyTokenLimit: number | null
@@ -18,18 +18,8 @@ export interface QuotaLimits {
   monthlyRequestLimit: number | null
 }
 
-interface Totals {
-  loaded: number
-  dayStart: number
-  dayTokens: number
-  dayRequests: number
-  monthTokens: number
-  monthRequests: number
-}
-
 interface QuotaState {
   limits: Map<number, { until: number; value: Promise<QuotaLimits | null> }>
-  totals: Map<number, Promise<Totals>>
 }
 
 const states = new WeakMap<AppContext, QuotaState>()
@@ -37,11 +27,14 @@ const states = new WeakMap<AppContext, QuotaState>()
 function state(ctx: AppContext): QuotaState {
   let s = states.get(ctx)
   if (s) return s
-  const created: QuotaState = { limits: new Map(), totals: new Map() }
+  const created: QuotaState = { limits: new Map() }
   s = created
   states.set(ctx, created)
   ctx.database
-    .listen(QUOTA_CHANGED_CHANNEL, () => created.limits.clear())
+    .listen(QUOTA_CHANGED_CHANNEL, () => {
+      created.limits.clear()
+      synced.delete(ctx)
+    })
     .then((unlisten) => ctx.onClose(unlisten))
     .catch((cause) => ctx.log.warn('cannot listen for quota changes', { error: cause }))
   return s
@@ -103,7 +96,7 @@ export async function usedSince(ctx: AppContext, userId: number, at: Date) {
 }
 
 function addTo(
-  totals: Omit<Totals, 'loaded' | 'dayStart'>,
+  totals: { dayTokens: number; dayRequests: number; monthTokens: number; monthRequests: number },
   r: UsageRecord,
   day: number,
   month: number,
@@ -121,75 +114,196 @@ function addTo(
   }
 }
 
-function cachedTotals(ctx: AppContext, userId: number, at: Date): Promise<Totals> {
-  const s = state(ctx)
-  const day = dayStart(at).getTime()
-  const hit = s.totals.get(userId)
-  const fresh = hit?.then((t) => t.dayStart === day && Date.now() - t.loaded < TOTALS_CACHE_MS)
-  const load = () => {
-    const value = usedSince(ctx, userId, at).then((t) => ({ ...t, loaded: Date.now(), dayStart: day }))
-    s.totals.set(userId, value)
-    value.catch(() => s.totals.delete(userId))
-    return value
-  }
-  if (!hit || !fresh) return load()
-  return fresh.then((ok) => (ok ? hit : load()))
-}
-
 const fmt = (n: number) => n.toLocaleString('en-US')
 
-/**
- * Null when the user may make one more request now (and counts it at once, so concurrent requests
- * cannot all slip under a request limit); else a sentence saying which limit is reached.
- */
-export async function checkQuota(ctx: AppContext, userId: number, tenantId: number): Promise<string | null> {
-  const limits = await cachedLimits(ctx, userId, tenantId)
-  if (!limits) return null
-  const at = ctx.now()
-  const t = await cachedTotals(ctx, userId, at)
-  const tomorrow = new Date(dayStart(at).getTime() + 86_400_000).toISOString()
-  const nextMonth = new Date(Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1)).toISOString()
-  const checks: Array<[number | null, number, string, string]> = [
-    [limits.dailyTokenLimit, t.dayTokens, 'Daily token quota', `tokens used today; it resets at ${tomorrow}`],
-    [
-      limits.dailyRequestLimit,
-      t.dayRequests,
-      'Daily request quota',
-      `requests made today; it resets at ${tomorrow}`,
-    ],
-    [
-      limits.monthlyTokenLimit,
-      t.monthTokens,
-      'Monthly token quota',
-      `tokens used this month; it resets at ${nextMonth}`,
-    ],
-    [
-      limits.monthlyRequestLimit,
-      t.monthRequests,
-      'Monthly request quota',
-      `requests made this month; it resets at ${nextMonth}`,
-    ],
-  ]
-  for (const [limit, used, name, tail] of checks) {
-    if (limit !== null && used >= limit) return `${name} reached: ${fmt(used)} of ${fmt(limit)} ${tail}.`
-  }
-  t.dayRequests++
-  t.monthRequests++
-  return null
+type Period = 'day' | 'month'
+
+/** A call's tokens held against the user's counters until it settles. */
+export interface QuotaHold {
+  userId: number
+  tokens: number
+  periods: Array<{ period: Period; startsAt: Date }>
 }
 
-/** Records a proxied request in the ledger, and its tokens in this instance's cached totals. */
+interface PeriodCheck {
+  period: Period
+  startsAt: Date
+  tokenLimit: number | null
+  requestLimit: number | null
+}
+
+/** Counters this instance has synced from the ledger since the limits last changed. */
+const synced = new WeakMap<AppContext, Set<string>>()
+/** Settlements in flight per user: a reservation waits for them, so a finished call is counted. */
+const settling = new WeakMap<AppContext, Map<number, Promise<unknown>>>()
+
+/** Creates or re-syncs a counter from the ledger (reservations in flight are kept). */
+async function syncCounter(ctx: AppContext, userId: number, p: PeriodCheck) {
+  let done = synced.get(ctx)
+  if (!done) {
+    done = new Set()
+    synced.set(ctx, done)
+  }
+  const id = `${userId}|${p.period}|${p.startsAt.getTime()}`
+  if (done.has(id)) return
+  const used = await usedSince(ctx, userId, ctx.now())
+  const tokens = p.period === 'day' ? used.dayTokens : used.monthTokens
+  const requests = p.period === 'day' ? used.dayRequests : used.monthRequests
+  await ctx.db
+    .insert(quotaCounters)
+    .values({ userId, period: p.period, startsAt: p.startsAt, tokens, requests, reserved: 0 })
+    .onConflictDoUpdate({
+      target: [quotaCounters.userId, quotaCounters.period, quotaCounters.startsAt],
+      set: { tokens, requests },
+    })
+  done.add(id)
+}
+
+class Refused extends Error {}
+
+function refusal(p: PeriodCheck, row: { tokens: number; reserved: number; requests: number } | undefined) {
+  const tokens = row?.tokens ?? 0
+  const reserved = row?.reserved ?? 0
+  const day = p.period === 'day'
+  const resets = day
+    ? new Date(p.startsAt.getTime() + 86_400_000).toISOString()
+    : new Date(Date.UTC(p.startsAt.getUTCFullYear(), p.startsAt.getUTCMonth() + 1, 1)).toISOString()
+  const name = day ? 'Daily' : 'Monthly'
+  const when = day ? 'today' : 'this month'
+  if (p.requestLimit !== null && (row?.requests ?? 0) >= p.requestLimit)
+    return `${name} request quota reached: ${fmt(row?.requests ?? 0)} of ${fmt(p.requestLimit)} requests made ${when}; it resets at ${resets}.`
+  const inFlight = reserved > 0 ? ` (${fmt(reserved)} more held by calls in progress)` : ''
+  return `${name} token quota reached: ${fmt(tokens)} of ${fmt(p.tokenLimit ?? 0)} tokens used ${when}${inFlight}; it resets at ${resets}.`
+}
+
+/**
+ * Admits one call or says which limit stops it. Users without limits cost nothing. With limits,
+ * the call's estimate is reserved on the shared counters in one conditional UPDATE per period
+ * (admitted while used + reserved is under the limit), so concurrent calls on any number of
+ * instances overshoot a limit by at most one reservation; settleQuota releases it.
+ */
+export async function reserveQuota(
+  ctx: AppContext,
+  userId: number,
+  tenantId: number,
+  estimate: number,
+): Promise<{ refusal: string } | { hold: QuotaHold | null }> {
+  const limits = await cachedLimits(ctx, userId, tenantId)
+  if (!limits) return { hold: null }
+  const at = ctx.now()
+  const periods: PeriodCheck[] = []
+  if (limits.dailyTokenLimit !== null || limits.dailyRequestLimit !== null)
+    periods.push({
+      period: 'day',
+      startsAt: dayStart(at),
+      tokenLimit: limits.dailyTokenLimit,
+      requestLimit: limits.dailyRequestLimit,
+    })
+  if (limits.monthlyTokenLimit !== null || limits.monthlyRequestLimit !== null)
+    periods.push({
+      period: 'month',
+      startsAt: monthStart(at),
+      tokenLimit: limits.monthlyTokenLimit,
+      requestLimit: limits.monthlyRequestLimit,
+    })
+  if (!periods.length) return { hold: null }
+  await settling.get(ctx)?.get(userId)
+  for (const p of periods) await syncCounter(ctx, userId, p)
+  let failed: PeriodCheck | null = null
+  try {
+    await ctx.db.transaction(async (tx) => {
+      for (const p of periods) {
+        const rows = await tx
+          .update(quotaCounters)
+          .set({
+            reserved: sql`${quotaCounters.reserved} + ${estimate}`,
+            requests: sql`${quotaCounters.requests} + 1`,
+          })
+          .where(
+            and(
+              eq(quotaCounters.userId, userId),
+              eq(quotaCounters.period, p.period),
+              eq(quotaCounters.startsAt, p.startsAt),
+              p.tokenLimit === null
+                ? undefined
+                : sql`${quotaCounters.tokens} + ${quotaCounters.reserved} < ${p.tokenLimit}`,
+              p.requestLimit === null ? undefined : sql`${quotaCounters.requests} < ${p.requestLimit}`,
+            ),
+          )
+          .returning({ tokens: quotaCounters.tokens })
+        if (!rows.length) {
+          failed = p
+          throw new Refused()
+        }
+      }
+    })
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error
+  }
+  if (failed) {
+    const p: PeriodCheck = failed
+    const [row] = await ctx.db
+      .select()
+      .from(quotaCounters)
+      .where(
+        and(
+          eq(quotaCounters.userId, userId),
+          eq(quotaCounters.period, p.period),
+          eq(quotaCounters.startsAt, p.startsAt),
+        ),
+      )
+    return { refusal: refusal(p, row) }
+  }
+  return {
+    hold: {
+      userId,
+      tokens: estimate,
+      periods: periods.map(({ period, startsAt }) => ({ period, startsAt })),
+    },
+  }
+}
+
+/** Releases a call's reservation and adds the tokens it used, on the shared counters. */
+export function settleQuota(ctx: AppContext, hold: QuotaHold, used: number): void {
+  let byUser = settling.get(ctx)
+  if (!byUser) {
+    byUser = new Map()
+    settling.set(ctx, byUser)
+  }
+  const map = byUser
+  const previous = map.get(hold.userId) ?? Promise.resolve()
+  const next = previous
+    .then(async () => {
+      for (const p of hold.periods)
+        await ctx.db
+          .update(quotaCounters)
+          .set({
+            reserved: sql`greatest(${quotaCounters.reserved} - ${hold.tokens}, 0)`,
+            tokens: sql`${quotaCounters.tokens} + ${used}`,
+          })
+          .where(
+            and(
+              eq(quotaCounters.userId, hold.userId),
+              eq(quotaCounters.period, p.period),
+              eq(quotaCounters.startsAt, p.startsAt),
+            ),
+          )
+    })
+    .catch((error) => ctx.log.error('quota settlement failed', { user_id: hold.userId, error }))
+  map.set(hold.userId, next)
+  void next.then(() => {
+    if (map.get(hold.userId) === next) map.delete(hold.userId)
+  })
+}
+
+/** Records a proxied request in the ledger. */
 export function chargeUsage(ctx: AppContext, record: UsageRecord): void {
   recordUsage(ctx, record)
-  const hit = states.get(ctx)?.totals.get(record.userId)
-  hit?.then(
-    (t) => addTo(t, record, t.dayStart, monthStart(new Date(t.dayStart)).getTime(), 0),
-    () => {},
-  )
 }
 
 /** Drops cached limits here and on every other instance (after an admin change). */
 export async function quotaLimitsChanged(ctx: AppContext): Promise<void> {
   state(ctx).limits.clear()
+  synced.delete(ctx)
   await ctx.database.notify(QUOTA_CHANGED_CHANNEL, '')
 }

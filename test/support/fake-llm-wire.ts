@@ -13,7 +13,7 @@ export interface FakeToolCall {
 }
 
 export type Resolved = Required<
-  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey' | 'errorMessage'>
+  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey' | 'errorMessage' | 'omitUsage'>
 > &
   Pick<FakeBehaviour, 'toolCalls' | 'resetAfterChunks'>
 

@@ -53,6 +53,8 @@ export interface FakeBehaviour {
   toolCalls?: FakeToolCall[]
   forKey?: Record<string, Omit<FakeBehaviour, 'forKey'>>
   echoKey?: boolean
+  /** A complete (non-streamed) answer without its usage fields, as some compatible servers send. */
+  omitUsage?: boolean
   /** The message of the error body sent with `status` (default: "fake upstream error N"). */
   errorMessage?: string
 }
@@ -168,12 +170,15 @@ export async function startFakeLlm(
   const requests: RecordedRequest[] = []
   const waiters: Array<() => void> = []
 
-  const resolve = (key: string | null): Resolved & { echoKey: boolean; errorMessage?: string } => {
+  const resolve = (
+    key: string | null,
+  ): Resolved & { echoKey: boolean; errorMessage?: string; omitUsage: boolean } => {
     const base = queued.shift() ?? behaviour
     const merged = { ...base, ...(key && base.forKey?.[key]) }
     return {
       echoKey: merged.echoKey ?? false,
       errorMessage: merged.errorMessage,
+      omitUsage: merged.omitUsage ?? false,
       reply: merged.echoKey ? `Your key is ${key}, keep it safe.` : (merged.reply ?? FAKE_DEFAULTS.reply),
       usage: merged.usage ?? FAKE_DEFAULTS.usage,
       model: merged.model ?? FAKE_DEFAULTS.model,
@@ -253,10 +258,17 @@ export async function startFakeLlm(
         return new Response(null, { status: 499 })
       }
       const echo = echoHeaders(b.echoKey, record.key)
-      if (!streaming)
-        return Response.json(completeBody(dialect, { ...b, model: (fields.model as string) ?? b.model }), {
-          headers: echo,
-        })
+      if (!streaming) {
+        const complete = completeBody(dialect, {
+          ...b,
+          model: (fields.model as string) ?? b.model,
+        }) as Record<string, unknown>
+        if (b.omitUsage) {
+          delete complete.usage
+          delete complete.usageMetadata
+        }
+        return Response.json(complete, { headers: echo })
+      }
       const events = streamEvents(dialect, { ...b, model: (fields.model as string) ?? b.model }, fields)
       return new Response(sseStream(events, b, record, req.signal, writes), {
         headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', ...echo },

@@ -3,10 +3,12 @@
 import {
   bigint,
   bigserial,
+  boolean,
   customType,
   index,
   integer,
   pgTable,
+  primaryKey,
   serial,
   text,
   uniqueIndex,
@@ -106,11 +108,31 @@ export const quotaUsage = pgTable(
     requests: integer('requests').notNull().default(1),
     latencyMs: integer('latency_ms').notNull().default(0),
     status: integer('status').notNull(),
+    /** The answer carried no usage fields: the tokens are the proxy's estimate. */
+    estimated: boolean('estimated').notNull().default(false),
   },
   (t) => [
     index('quota_usage_user_ts_idx').on(t.userId, t.ts),
     index('quota_usage_session_idx').on(t.sessionId),
   ],
+)
+
+/**
+ * Running quota totals per user and period (day or month), the shared budget every instance
+ * reserves against: `reserved` holds tokens of calls in flight (their estimate), `tokens` what
+ * settled calls used. A reservation is one conditional UPDATE, so instances never oversell.
+ */
+export const quotaCounters = pgTable(
+  'quota_counters',
+  {
+    userId: integer('user_id').notNull(),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    startsAt: tz('starts_at').notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
+    reserved: bigint('reserved', { mode: 'number' }).notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.period, t.startsAt] })],
 )
 
 export const usageReports = pgTable(
