@@ -1,7 +1,7 @@
 // The sandbox a session's CLI runs in, tried for real with bubblewrap where it works (CI
 // installs it): what the command sees, and the argv on the other mechanisms.
 import { describe, expect, test } from 'bun:test'
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { detectIsolation } from './isolation.ts'
@@ -79,6 +79,24 @@ describe.if(process.platform === 'linux')('bubblewrap sandbox', () => {
     const peek = l.req(['/bin/sh', '-c', `cat ${join(l.root, '.npm-global', 'credentials')} || echo hidden`])
     peek.env.PATH = `${tools}:${peek.env.PATH}`
     expect(run(sandboxCommand(isolation, peek)).out).toContain('hidden')
+  })
+})
+
+describe.if(process.platform === 'linux')('bubblewrap sandbox, packages', () => {
+  test('a CLI from a hidden checkout node_modules (bun layout: symlinks into a store) still runs', () => {
+    const l = layout()
+    const modules = join(l.root, 'repo', 'node_modules')
+    const real = join(modules, '.bun', 'tool@1', 'node_modules', 'tool')
+    mkdirSync(real, { recursive: true })
+    mkdirSync(join(modules, '.bin'))
+    writeFileSync(join(real, 'package.json'), '{}')
+    writeFileSync(join(real, 'cli.sh'), '#!/bin/sh\necho tool ran\n', { mode: 0o755 })
+    symlinkSync(join('.bun', 'tool@1', 'node_modules', 'tool'), join(modules, 'tool'))
+    symlinkSync(join('..', 'tool', 'cli.sh'), join(modules, '.bin', 'tool'))
+    const req = l.req([join(modules, '.bin', 'tool')])
+    req.env.PATH = `${join(modules, '.bin')}:${req.env.PATH}`
+    req.hidden.push(join(l.root, 'repo'))
+    expect(run(sandboxCommand(isolation, req)).out).toBe('tool ran\n')
   })
 })
 

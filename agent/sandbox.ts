@@ -53,8 +53,16 @@ function inside(path: string, dir: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel))
 }
 
-/** The nearest directory at or above `path` holding a package.json (an npm package's root). */
-function packageRoot(path: string): string | undefined {
+/**
+ * Where a script installed by a package manager finds its code: the outermost node_modules
+ * above it (bun's and pnpm's layouts reach siblings through symlinks inside it), else the
+ * nearest directory with a package.json.
+ */
+function packageTree(path: string, byPackageJson: boolean): string | undefined {
+  const parts = path.split(sep)
+  const at = parts.indexOf('node_modules')
+  if (at > 0) return parts.slice(0, at + 1).join(sep)
+  if (!byPackageJson) return undefined
   for (let dir = dirname(path); dir !== dirname(dir); dir = dirname(dir)) {
     if (existsSync(join(dir, 'package.json'))) return dir
   }
@@ -63,19 +71,25 @@ function packageRoot(path: string): string | undefined {
 
 /**
  * Tools that would vanish under a hidden directory (CLIs installed under a home, e.g.
- * ~/.npm-global/bin or ~/.nvm/.../bin) come back read-only: each such PATH entry, and for the
- * command itself the package it is a script of, but not the rest of that home.
+ * ~/.npm-global/bin or ~/.nvm/.../bin, or a project's node_modules/.bin) come back read-only:
+ * each such PATH entry, and the package tree of what it or the command resolves to, but not
+ * the rest of that home.
  */
 function toolDirs(path: string | undefined, executable: string | undefined, hidden: string[]): string[] {
   const isHidden = (p: string) => hidden.some((h) => inside(p, h))
   const out = new Set<string>()
+  const add = (p: string, byPackageJson = false) => {
+    if (!isHidden(p)) return
+    const tree = packageTree(p, byPackageJson)
+    out.add(tree && isHidden(tree) ? tree : p)
+  }
   for (const entry of (path ?? '').split(':')) {
-    if (isAbsolute(entry) && isDir(entry) && isHidden(entry)) out.add(real(entry))
+    if (isAbsolute(entry) && isDir(entry)) add(real(entry))
   }
   if (executable && isAbsolute(executable) && existsSync(executable)) {
+    add(dirname(executable))
     const target = real(executable)
-    const root = packageRoot(target)
-    if (isHidden(target)) out.add(root ?? dirname(target))
+    add(dirname(target), true)
   }
   return [...out]
 }
