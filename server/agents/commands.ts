@@ -1,6 +1,6 @@
 // The durable command queue to agents (agent_commands: pending -> delivered -> acked). Queuing
-// joins the caller's transaction; after commit it NOTIFYs every server instance, so whichever
-// one holds the agent's channel delivers at once.
+// joins the caller's transaction; after commit it wakes the agent's channel from memory when
+// this instance holds it, else NOTIFYs every instance, so whichever one holds it delivers at once.
 // Claiming is one UPDATE ... SKIP LOCKED, so two channels never both take a pending command.
 import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
 import type { Command, CommandPayload } from '../../protocol/index.ts'
@@ -9,6 +9,7 @@ import { agentCommands, remoteMachines } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
 import { appMetrics, observeCommandDelivery } from '../metrics/instruments.ts'
+import { channelHub } from './hub.ts'
 
 export const COMMANDS_CHANNEL = 'oa_agent_commands'
 /** Most commands handed over in one delivery. */
@@ -48,7 +49,8 @@ export async function queueCommand(
       .returning()
     tx.afterCommit(async () => {
       appMetrics(ctx).commandsQueued.inc()
-      await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+      // The fast path: the agent's channel is on this instance, so no NOTIFY round trip.
+      if (!channelHub(ctx).wakeLocal(machineId)) await ctx.database.notify(COMMANDS_CHANNEL, machineId)
     })
     return toCommand(row!)
   }, options.tx)

@@ -39,6 +39,8 @@ export interface ChannelHub {
   detachPush(channel: PushChannel): void
   attachPoll(poll: WaitingPoll): void
   detachPoll(poll: WaitingPoll): void
+  /** Wakes this instance's channels of the machine; false when it holds none (then NOTIFY). */
+  wakeLocal(machineId: string): boolean
   /** This instance's WebSocket to the machine's agent, if it holds one. */
   pushFor(machineId: string): PushChannel | undefined
   /** Called with the machine id whenever its WebSocket on this instance comes or goes. */
@@ -68,12 +70,20 @@ export function channelHub(ctx: AppContext): ChannelHub {
     }
   }
 
+  function wakeLocal(machineId: string): boolean {
+    const push = pushes.get(machineId)
+    const poll = polls.get(machineId)
+    push?.wake()
+    poll?.wake()
+    return push !== undefined || poll !== undefined
+  }
+
   const hub: ChannelHub = {
+    wakeLocal,
     closing: false,
     ready: Promise.all([
       ctx.database.listen(COMMANDS_CHANNEL, (machineId) => {
-        pushes.get(machineId)?.wake()
-        polls.get(machineId)?.wake()
+        wakeLocal(machineId)
       }),
       ctx.database.listen(CONTROL_CHANNEL, (machineId) => {
         void recheck(machineId).catch((error) => ctx.log.warn('agent token recheck failed', { error }))

@@ -23,7 +23,8 @@ export type SessionEvent =
   | { type: 'output'; session_id: string; records: StoredOutputRecord[] }
   | { type: 'status'; session_id: string; status: SessionStatus }
 
-type Notice = { s: string; k: 'output'; q: number[] } | { s: string; k: 'status'; v: SessionStatus }
+/** `o`: the publishing instance, which has told its own watchers from memory already. */
+type Notice = { o: string; s: string } & ({ k: 'output'; q: number[] } | { k: 'status'; v: SessionStatus })
 type Listener = (event: SessionEvent) => void
 
 interface Registry {
@@ -51,6 +52,7 @@ function registry(ctx: AppContext): Registry {
 
 async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, payload: string) {
   const notice = JSON.parse(payload) as Notice
+  if (notice.o === ctx.id) return
   const watchers = listeners.get(notice.s)
   if (!watchers?.size) return
   let event: SessionEvent
@@ -89,14 +91,27 @@ export async function subscribeSessionEvents(ctx: AppContext, sessionId: string,
   }
 }
 
-export async function publishOutput(ctx: AppContext, sessionId: string, seqs: number[]) {
-  for (let i = 0; i < seqs.length; i += SEQS_PER_NOTIFY) {
-    const notice: Notice = { s: sessionId, k: 'output', q: seqs.slice(i, i + SEQS_PER_NOTIFY) }
+/** Tells this instance's watchers at once, from memory. */
+function tellLocal(ctx: AppContext, event: SessionEvent): void {
+  const watchers = registries.get(ctx)?.listeners.get(event.session_id)
+  if (watchers) for (const fn of [...watchers]) fn(event)
+}
+
+/**
+ * Announces newly stored records (in seq order): this instance's watchers get them from memory
+ * at once, other instances by NOTIFY (they read the records back from the table).
+ */
+export async function publishOutput(ctx: AppContext, sessionId: string, records: StoredOutputRecord[]) {
+  tellLocal(ctx, { type: 'output', session_id: sessionId, records })
+  for (let i = 0; i < records.length; i += SEQS_PER_NOTIFY) {
+    const q = records.slice(i, i + SEQS_PER_NOTIFY).map((r) => r.seq)
+    const notice: Notice = { o: ctx.id, s: sessionId, k: 'output', q }
     await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
   }
 }
 
 export async function publishStatus(ctx: AppContext, sessionId: string, status: SessionStatus) {
-  const notice: Notice = { s: sessionId, k: 'status', v: status }
+  tellLocal(ctx, { type: 'status', session_id: sessionId, status })
+  const notice: Notice = { o: ctx.id, s: sessionId, k: 'status', v: status }
   await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
 }

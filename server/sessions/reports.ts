@@ -87,9 +87,11 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       })),
     )
     .onConflictDoNothing()
-    .returning({ seq: sessionOutput.seq })
+    .returning()
   if (inserted.length) {
-    await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, frame.session_id))
+    inserted.sort((a, b) => a.seq - b.seq)
+    // Permission requests first (an answer must find its row; a no-op without one), then the
+    // watchers on this instance hear from memory; the bookkeeping follows.
     const fresh = new Set(inserted.map((r) => r.seq))
     await recordPermissionRequests(
       ctx,
@@ -100,8 +102,15 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
     await publishOutput(
       ctx,
       frame.session_id,
-      inserted.map((r) => r.seq),
+      inserted.map((r) => ({
+        seq: r.seq,
+        stream: r.stream,
+        data: r.data,
+        event: r.event,
+        ts: r.ts.toISOString(),
+      })),
     )
+    await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, frame.session_id))
   }
 }
 
