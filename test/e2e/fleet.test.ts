@@ -91,7 +91,7 @@ describe('a tidy fleet', () => {
       track: agents,
       env: agentEnv(hostname),
     })
-    await waitFor('online', machineOnline(server.url, cookie, live.machineId))
+    await waitFor('online', machineOnline(server.url, cookie, live.machineId), 60_000)
     const second = await install(hostname)
     expect(second.code).not.toBe(0)
     expect(second.stderr).toContain(`A machine named '${hostname}' is online`)
@@ -134,7 +134,7 @@ describe('rotation without downtime', () => {
       (
         await api(server.url, cookie, `/api/remote/sessions/${sessionId}?limit=1000`)
       ).body.session!.output!.map((o) => o.data)
-    await waitFor('first lines', async () => ((await lines()).length > 10 ? true : undefined))
+    await waitFor('first lines', async () => ((await lines()).length > 10 ? true : undefined), 60_000)
 
     const rotated = await api(
       server.url,

@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { REPO_ROOT } from '../support/process.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
 import { shell, shellFakes, stopAgent, waitFor } from './install-harness.ts'
@@ -78,10 +78,17 @@ async function registrationToken(): Promise<string> {
   return ((await res.json()) as { registration_token: string }).registration_token
 }
 
-/** The seed's one-liner, verbatim, plus extra flags. */
+/**
+ * The seed's one-liner, verbatim, plus extra flags. Each home is its own host: installs on one
+ * hostname while another is online would be refused (409 hostname_conflict).
+ */
 function install(home: string, token: string, flags: string[] = [], path?: string) {
   const cmd = `curl -fsSL ${server.url}/api/remote/agent/install.sh | bash -s -- --server ${server.url} --token ${token} ${flags.join(' ')}`
-  return shell(cmd, { HOME: home, ...(path ? { PATH: path } : {}) })
+  return shell(cmd, {
+    HOME: home,
+    OPENACE_HOSTNAME: `host-${basename(home)}`,
+    ...(path ? { PATH: path } : {}),
+  })
 }
 
 async function machine(id: string): Promise<{ status: number; machine?: Machine }> {
