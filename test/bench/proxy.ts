@@ -1,9 +1,14 @@
 // Benchmark of the LLM proxy's added cost, in one process tree: this process is the client; it
-// spawns the fake upstream and the server (the real app) as children, then measures
-// client -> fake (baseline) against client -> proxy -> fake in the same run.
+// spawns the fake upstream, the server (the real app), a bare Bun forwarder and (when the nginx
+// binary is installed, e.g. Debian's nginx-light) an nginx reverse proxy on a loopback port with a
+// temporary config, then measures every path against client -> fake (direct) in the same run.
 //   bun test/bench/proxy.ts [--quick]
-// Prints: added latency p50/p99 at c=1, req/s at c=64, streaming time-to-first-token overhead,
-// and how many concurrent streams were held without a stall.
+// Prints one table: latency p50/p99 at c=1 and what each path adds, streaming time to first
+// chunk p99 and what it adds, req/s at c=64 and its ratio to direct; then how many concurrent
+// streams our proxy held without a stall. The machine may be shared: compare within one run.
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { startFakeLlm } from '../support/fake-llm.ts'
 
 /** Bun's fetch allows 256 requests in flight by default; the stream test needs more, in every process. */
@@ -57,6 +62,90 @@ async function runServer() {
   const openai = await proxyTokenFor(server, 1, { provider: 'openai' })
   const anthropic = await proxyTokenFor(server, 1, { provider: 'anthropic' })
   console.log(JSON.stringify({ url: server.url, openai: openai.token, anthropic: anthropic.token }))
+}
+
+/** The 30-line proxy the issue compares against: fetch upstream, stream the answer back. */
+async function runForwarder() {
+  const upstream = process.argv.at(-1)!
+  const server = Bun.serve({
+    hostname: '127.0.0.1',
+    port: 0,
+    idleTimeout: 0,
+    async fetch(req) {
+      const url = new URL(req.url)
+      const headers = new Headers(req.headers)
+      headers.delete('host')
+      const res = await fetch(`${upstream}${url.pathname}${url.search}`, {
+        method: req.method,
+        headers,
+        body: req.body,
+      })
+      const out = new Headers(res.headers)
+      out.delete('content-encoding')
+      out.delete('content-length')
+      return new Response(res.body, { status: res.status, headers: out })
+    },
+  })
+  console.log(JSON.stringify({ url: `http://127.0.0.1:${server.port}` }))
+}
+
+const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => existsSync(p))
+
+async function freePort(): Promise<number> {
+  const probe = Bun.listen({ hostname: '127.0.0.1', port: 0, socket: { data() {} } })
+  const port = probe.port
+  probe.stop(true)
+  return port
+}
+
+/** nginx as a keep-alive reverse proxy to the fake, unbuffered (as for SSE), in a temp prefix. */
+async function startNginx(upstream: string) {
+  if (!NGINX) return null
+  const dir = mkdtempSync(join(tmpdir(), 'oa-bench-nginx-'))
+  const port = await freePort()
+  const target = new URL(upstream)
+  writeFileSync(
+    join(dir, 'nginx.conf'),
+    `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream fake { server ${target.host}; keepalive 128; }
+  server {
+    listen 127.0.0.1:${port};
+    location / {
+      proxy_pass http://fake;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+`,
+  )
+  const proc = Bun.spawn([NGINX, '-p', dir, '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'], {
+    stdout: 'ignore',
+    stderr: 'inherit',
+  })
+  const url = `http://127.0.0.1:${port}`
+  for (let i = 0; i < 100; i++) {
+    try {
+      await fetch(`${url}/v1/models`)
+      return { url, proc, dir }
+    } catch {
+      await Bun.sleep(50)
+    }
+  }
+  proc.kill()
+  rmSync(dir, { recursive: true, force: true })
+  return null
 }
 
 async function spawnRole(name: string, args: string[] = []) {
@@ -155,49 +244,86 @@ async function concurrentStreams(url: string, headers: Record<string, string>, c
   return results.filter(Boolean).length
 }
 
+interface PathResult {
+  name: string
+  c1: number[]
+  ttft: number[]
+  rps: number
+  failed: number
+}
+
+async function measure(name: string, base: string, headers: Record<string, string>): Promise<PathResult> {
+  const url = `${base}/v1/chat/completions`
+  await latencies(url, headers, WARMUP_REQUESTS)
+  const c1 = await latencies(url, headers, LATENCY_REQUESTS)
+  const t = await throughput(url, headers)
+  const first = await ttft(url, headers)
+  return { name, c1, ttft: first, rps: t.rps, failed: t.failed }
+}
+
+function table(results: PathResult[]) {
+  const direct = results[0]!
+  const rows = [
+    [
+      'path',
+      'p50',
+      'p99',
+      'added p50',
+      'added p99',
+      'TTFT p99',
+      'added TTFT p99',
+      `req/s c=${THROUGHPUT_CONCURRENCY}`,
+      'vs direct',
+    ],
+  ]
+  for (const r of results) {
+    const first = r === direct
+    rows.push([
+      r.name,
+      us(percentile(r.c1, 50)),
+      us(percentile(r.c1, 99)),
+      first ? '—' : us(percentile(r.c1, 50) - percentile(direct.c1, 50)),
+      first ? '—' : us(percentile(r.c1, 99) - percentile(direct.c1, 99)),
+      us(percentile(r.ttft, 99)),
+      first ? '—' : us(percentile(r.ttft, 99) - percentile(direct.ttft, 99)),
+      `${Math.round(r.rps)}${r.failed ? ` (${r.failed} failed)` : ''}`,
+      `${(r.rps / direct.rps).toFixed(2)}×`,
+    ])
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)))
+  const line = (row: string[]) => `| ${row.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  console.log(line(rows[0]!))
+  console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`)
+  for (const row of rows.slice(1)) console.log(line(row))
+}
+
 async function runClient() {
   const fake = await spawnRole('fake')
   const server = await spawnRole('server', [fake.info.fast, fake.info.slow])
+  const forwarder = await spawnRole('forwarder', [fake.info.fast])
+  const nginx = await startNginx(fake.info.fast)
   try {
-    const direct = `${fake.info.fast}/v1/chat/completions`
-    const proxied = `${server.info.url}/api/remote/llm-proxy/v1/chat/completions`
     const json = { 'content-type': 'application/json' }
     const directHeaders = { ...json, authorization: 'Bearer sk-direct' }
     const proxyHeaders = { ...json, authorization: `Bearer ${server.info.openai}` }
-    await latencies(direct, directHeaders, WARMUP_REQUESTS)
-    await latencies(proxied, proxyHeaders, WARMUP_REQUESTS)
-
-    const d = await latencies(direct, directHeaders, LATENCY_REQUESTS)
-    const p = await latencies(proxied, proxyHeaders, LATENCY_REQUESTS)
-    console.log(`c=1 latency over ${LATENCY_REQUESTS} requests`)
-    console.log(`  direct  p50 ${us(percentile(d, 50))}  p99 ${us(percentile(d, 99))}`)
-    console.log(`  proxied p50 ${us(percentile(p, 50))}  p99 ${us(percentile(p, 99))}`)
     console.log(
-      `  added   p50 ${us(percentile(p, 50) - percentile(d, 50))}  p99 ${us(percentile(p, 99) - percentile(d, 99))}`,
+      `LLM proxy benchmark: c=1 over ${LATENCY_REQUESTS} requests, c=${THROUGHPUT_CONCURRENCY} for ${THROUGHPUT_SECONDS} s, TTFT over ${TTFT_REQUESTS} streams${NGINX ? '' : ' (nginx not installed: its row is missing)'}`,
     )
-
-    const td = await throughput(direct, directHeaders)
-    const tp = await throughput(proxied, proxyHeaders)
-    console.log(`c=${THROUGHPUT_CONCURRENCY} throughput over ${THROUGHPUT_SECONDS} s`)
-    console.log(`  direct  ${Math.round(td.rps)} req/s (${td.failed} failed)`)
-    console.log(`  proxied ${Math.round(tp.rps)} req/s (${tp.failed} failed)`)
-
-    const sd = await ttft(direct, directHeaders)
-    const sp = await ttft(proxied, proxyHeaders)
-    console.log(`streaming time to first chunk over ${TTFT_REQUESTS} streams`)
-    console.log(`  direct  p50 ${us(percentile(sd, 50))}  p99 ${us(percentile(sd, 99))}`)
-    console.log(`  proxied p50 ${us(percentile(sp, 50))}  p99 ${us(percentile(sp, 99))}`)
-    console.log(`  added   p50 ${us(percentile(sp, 50) - percentile(sd, 50))}`)
+    const results = [await measure('direct', fake.info.fast, directHeaders)]
+    if (nginx) results.push(await measure('nginx', nginx.url, directHeaders))
+    results.push(await measure('bare Bun forwarder', forwarder.info.url, directHeaders))
+    results.push(await measure('our proxy', `${server.info.url}/api/remote/llm-proxy`, proxyHeaders))
+    table(results)
 
     const streamsUrl = `${server.info.url}/api/remote/llm-proxy/v1/messages`
     const held = await concurrentStreams(streamsUrl, { ...json, 'x-api-key': server.info.anthropic }, STREAMS)
     console.log(
-      `concurrent streams: ${held} of ${STREAMS} held without a stall (${STREAM_CHUNKS} chunks every ${STREAM_CHUNK_DELAY_MS} ms each)`,
+      `concurrent streams through our proxy: ${held} of ${STREAMS} held without a stall (${STREAM_CHUNKS} chunks every ${STREAM_CHUNK_DELAY_MS} ms each)`,
     )
   } finally {
-    server.proc.kill()
-    fake.proc.kill()
-    await Promise.all([server.proc.exited, fake.proc.exited])
+    for (const p of [server.proc, fake.proc, forwarder.proc, nginx?.proc]) p?.kill()
+    await Promise.all([server.proc.exited, fake.proc.exited, forwarder.proc.exited, nginx?.proc.exited])
+    if (nginx) rmSync(nginx.dir, { recursive: true, force: true })
   }
 }
 
@@ -211,4 +337,5 @@ if (!process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) {
   process.exit(await child.exited)
 } else if (role === 'fake') await runFake()
 else if (role === 'server') await runServer()
+else if (role === 'forwarder') await runForwarder()
 else await runClient()
