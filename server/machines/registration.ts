@@ -96,7 +96,7 @@ async function machineOfSameHost(tx: Tx, tenantId: number, input: AgentRegistrat
     .where(
       and(
         eq(remoteMachines.tenantId, tenantId),
-        eq(sql`lower(${remoteMachines.hostname})`, hostname),
+        eq(sql`lower(${remoteMachines.hostname})`, sql`lower(${hostname})`),
         isNull(remoteMachines.deletedAt),
         ne(remoteMachines.machineId, input.machineId),
       ),
