@@ -3,7 +3,7 @@
 // its per-session directory, and what it must not see (the agent's directory, the fs roots
 // outside its project, the other sessions' projects).
 import { chownSync, mkdirSync } from 'node:fs'
-import { join, relative, sep } from 'node:path'
+import { dirname, isAbsolute, join, relative, sep } from 'node:path'
 import { buildCliEnv } from './cli-env.ts'
 import type { IsolationSetup } from './isolation.ts'
 import { type SandboxedCommand, sandboxCommand } from './sandbox.ts'
@@ -38,9 +38,26 @@ export interface SessionCommandInput {
   hidden: string[]
 }
 
+/**
+ * Creates `path` (0700) for the user the CLI runs as. Under run_as, `path` must lie in that
+ * user's homes dir, and only the levels from the homes dir down are given to the user (its
+ * parents stay as they are, e.g. root's 0755).
+ */
 function ownedDir(path: string, isolation: IsolationSetup): void {
-  mkdirSync(path, { recursive: true, mode: 0o700 })
-  if (isolation.runAs) chownSync(path, isolation.runAs.uid, isolation.runAs.gid)
+  const runAs = isolation.runAs
+  if (!runAs) {
+    mkdirSync(path, { recursive: true, mode: 0o700 })
+    return
+  }
+  const rel = relative(runAs.homesDir, path)
+  if (rel.startsWith('..') || isAbsolute(rel)) throw new Error(`${path} is outside ${runAs.homesDir}`)
+  mkdirSync(dirname(runAs.homesDir), { recursive: true, mode: 0o755 })
+  let dir = runAs.homesDir
+  for (const next of ['', ...rel.split(sep).filter(Boolean)]) {
+    dir = join(dir, next)
+    mkdirSync(dir, { recursive: true, mode: 0o700 })
+    chownSync(dir, runAs.uid, runAs.gid)
+  }
 }
 
 /** The per-owner home on the host (created, 0700, owned by the user the CLI runs as). */
