@@ -212,7 +212,7 @@ function watchKeyChanges(ctx: AppContext) {
 /** Enabled keys of one provider, oldest first (the first is the default), decrypted and cached. */
 export async function providerKeys(ctx: AppContext, provider: LlmProvider): Promise<ProviderKey[]> {
   watchKeyChanges(ctx)
-  const now = Date.now()
+  const now = ctx.now().getTime()
   let cache = keyCaches.get(ctx)
   if (!cache || now - cache.loaded > KEY_CACHE_TTL_MS) {
     cache = { loaded: now, byProvider: loadEnabledKeys(ctx) }

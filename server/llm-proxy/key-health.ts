@@ -41,7 +41,7 @@ function entry(ctx: AppContext, keyId: number): KeyHealth {
 
 export function keyFailed(ctx: AppContext, keyId: number, status: number | null, error: string): void {
   const h = entry(ctx, keyId)
-  const now = Date.now()
+  const now = ctx.now().getTime()
   h.failures++
   h.lastStatus = status
   h.lastError = error
@@ -53,7 +53,7 @@ export function keySucceeded(ctx: AppContext, keyId: number, status: number): vo
   const h = entry(ctx, keyId)
   h.successes++
   h.lastStatus = status
-  h.lastSuccessAt = Date.now()
+  h.lastSuccessAt = ctx.now().getTime()
   h.coolingUntil = 0
 }
 
@@ -61,7 +61,7 @@ export function keySucceeded(ctx: AppContext, keyId: number, status: number): vo
 export function keysInTryOrder(ctx: AppContext, keys: ProviderKey[]): ProviderKey[] {
   const all = healthByCtx.get(ctx)
   if (!all) return keys
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const cooling = (k: ProviderKey) => (all.get(k.id)?.coolingUntil ?? 0) > now
   if (!keys.some(cooling)) return keys
   return [...keys.filter((k) => !cooling(k)), ...keys.filter(cooling)]
@@ -69,7 +69,7 @@ export function keysInTryOrder(ctx: AppContext, keys: ProviderKey[]): ProviderKe
 
 export function keyHealthView(ctx: AppContext, keyId: number) {
   const h = healthByCtx.get(ctx)?.get(keyId)
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const iso = (t: number | null | undefined) => (t ? new Date(t).toISOString() : null)
   return {
     state: h && h.coolingUntil > now ? ('cooling_down' as const) : ('healthy' as const),

@@ -95,7 +95,7 @@ export async function listModels(
     caches.set(ctx, cache)
   }
   const providers = options.provider ? [options.provider] : LLM_PROVIDERS
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const lists: Array<Promise<KeyModels>> = []
   for (const provider of providers) {
     for (const key of await providerKeys(ctx, provider)) {
@@ -107,7 +107,7 @@ export async function listModels(
       }
       const entry: Cached = { until: now + LIST_TTL_MS, value: fetchKeyModels(ctx, provider, key) }
       entry.value.then((v) => {
-        if (v.error) entry.until = Date.now() + FAILURE_TTL_MS
+        if (v.error) entry.until = ctx.now().getTime() + FAILURE_TTL_MS
       })
       cache.set(id, entry)
       lists.push(entry.value)

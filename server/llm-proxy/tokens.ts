@@ -192,7 +192,7 @@ async function renewedClaims(ctx: AppContext, claims: ProxyTokenClaims): Promise
 /** The token's claims when it is genuine, unexpired, unrevoked and its session still live; else null. */
 export async function verifyProxyToken(ctx: AppContext, token: string): Promise<ProxyTokenClaims | null> {
   const s = state(ctx)
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const hit = s.verified.get(token)
   if (hit && hit.until > now) {
     const claims = await hit.claims

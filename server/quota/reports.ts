@@ -30,7 +30,7 @@ function rateLimit(ctx: AppContext, machineId: string) {
     byMachine = new Map()
     windows.set(ctx, byMachine)
   }
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const w = byMachine.get(machineId)
   if (!w || now - w.start >= RATE_WINDOW_MS) byMachine.set(machineId, { start: now, count: 1 })
   else if (++w.count > USAGE_REPORTS_PER_WINDOW) {

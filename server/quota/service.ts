@@ -63,7 +63,7 @@ export async function loadEffectiveLimits(ctx: AppContext, userId: number, tenan
 
 function cachedLimits(ctx: AppContext, userId: number, tenantId: number): Promise<QuotaLimits | null> {
   const s = state(ctx)
-  const now = Date.now()
+  const now = ctx.now().getTime()
   const hit = s.limits.get(userId)
   if (hit && hit.until > now) return hit.value
   const value = loadEffectiveLimits(ctx, userId, tenantId)
