@@ -25,14 +25,19 @@ const EnvSchema = Type.Object({
   OPENACE_ENCRYPTION_KEY: Type.Optional(Type.String({ pattern: '^[0-9a-fA-F]{64}$' })),
   OPENACE_ADMIN_PASSWORD: Type.Optional(Type.String({ minLength: 1 })),
   PUBLIC_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  ALLOWED_HOSTS: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9.:\\[\\]_-]+(\\s*,\\s*[A-Za-z0-9.:\\[\\]_-]+)*$' }),
+  ),
   LOG_LEVEL: Type.Union(
     LOG_LEVELS.map((l) => Type.Literal(l)),
     { default: 'info' },
   ),
   TRUST_PROXY: Type.Boolean({ default: false }),
   AUTH_SESSION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
-  LOGIN_MAX_FAILURES_PER_USER: Type.Integer({ minimum: 1, default: 5 }),
+  LOGIN_MAX_FAILURES_PER_USER_IP: Type.Integer({ minimum: 1, default: 5 }),
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+  LOGIN_USER_BACKOFF_AFTER: Type.Integer({ minimum: 1, default: 10 }),
+  LOGIN_USER_BACKOFF_MAX_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 5000 }),
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
   AGENT_DIST_DIR: Type.Optional(Type.String({ minLength: 1 })),
   REGISTRATION_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
@@ -75,10 +80,22 @@ export interface Config {
   encryptionKeyHex: string | undefined
   adminPassword: string | undefined
   publicUrl: string | undefined
+  /** Host values (host or host:port) trusted besides loopback when PUBLIC_URL is not set. */
+  allowedHosts: string[]
   logLevel: LogLevel
   trustProxy: boolean
   authSessionTtlSeconds: number
-  login: { maxFailuresPerUser: number; maxFailuresPerIp: number; windowSeconds: number }
+  /**
+   * Login throttling: failures per (username, address) and per address before that address gets
+   * 429; failures of a username from all addresses before attempts on it are slowed, and the cap.
+   */
+  login: {
+    maxFailuresPerUserIp: number
+    maxFailuresPerIp: number
+    userBackoffAfter: number
+    userBackoffMaxMs: number
+    windowSeconds: number
+  }
   /** Where the prebuilt agent binaries and SHA256SUMS are served from (`bun run build:agent` output). */
   agentDistDir: string
   /** The agent channel: registration token lifetime, heartbeat, long-poll hold, disconnect grace. */
@@ -134,8 +151,10 @@ const BOOLEAN_KEYS = new Set(['TRUST_PROXY'])
 const INTEGER_KEYS = new Set([
   'PORT',
   'AUTH_SESSION_TTL_SECONDS',
-  'LOGIN_MAX_FAILURES_PER_USER',
+  'LOGIN_MAX_FAILURES_PER_USER_IP',
   'LOGIN_MAX_FAILURES_PER_IP',
+  'LOGIN_USER_BACKOFF_AFTER',
+  'LOGIN_USER_BACKOFF_MAX_MS',
   'LOGIN_RATE_WINDOW_SECONDS',
   'PROXY_TOKEN_TTL_SECONDS',
   'LLM_PROXY_MAX_BODY_BYTES',
@@ -228,12 +247,18 @@ export function loadConfig(
     encryptionKeyHex: env.OPENACE_ENCRYPTION_KEY?.toLowerCase(),
     adminPassword: env.OPENACE_ADMIN_PASSWORD,
     publicUrl: env.PUBLIC_URL?.replace(/\/+$/, ''),
+    allowedHosts: (env.ALLOWED_HOSTS ?? '')
+      .split(',')
+      .map((host) => host.trim().toLowerCase())
+      .filter(Boolean),
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     authSessionTtlSeconds: env.AUTH_SESSION_TTL_SECONDS,
     login: {
-      maxFailuresPerUser: env.LOGIN_MAX_FAILURES_PER_USER,
+      maxFailuresPerUserIp: env.LOGIN_MAX_FAILURES_PER_USER_IP,
       maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,
+      userBackoffAfter: env.LOGIN_USER_BACKOFF_AFTER,
+      userBackoffMaxMs: env.LOGIN_USER_BACKOFF_MAX_MS,
       windowSeconds: env.LOGIN_RATE_WINDOW_SECONDS,
     },
     agentDistDir: env.AGENT_DIST_DIR ? resolve(env.AGENT_DIST_DIR) : DEFAULT_AGENT_DIST_DIR,

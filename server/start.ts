@@ -7,6 +7,7 @@ import type { Config } from './config.ts'
 import { type AppContext, createContext } from './context/index.ts'
 import { type Database, openDatabase } from './db/index.ts'
 import { migrateDatabase } from './db/migrate.ts'
+import { hostTrustWarning } from './http/public-url.ts'
 import { createLogger, type Logger } from './log.ts'
 
 export interface PreparedServer {
@@ -40,6 +41,8 @@ export async function prepareServer(config: Config, options: PrepareOptions = {}
   try {
     await migrateDatabase(database)
     const ctx = createContext(config, database, log)
+    const hostWarning = hostTrustWarning(config)
+    if (hostWarning) log.warn(hostWarning)
     await bootstrap(ctx, options.print)
     const app = createApp(ctx)
     let closed = false

@@ -8,7 +8,7 @@ import type { Actor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { forbidden, HttpError, unauthorized } from '../errors.ts'
 import { clientIp, type PeerAddressSource } from '../http/client-ip.ts'
-import { publicBaseUrl } from '../http/public-url.ts'
+import { trustedBaseUrl } from '../http/public-url.ts'
 import { isPersonalAccessToken, resolveToken, scopesAllow } from './pats.ts'
 import { resolveSession, SESSION_COOKIE } from './service.ts'
 import { bearerToken } from './tokens.ts'
@@ -18,15 +18,18 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
 export type AuthRequirement = true | 'system_admin'
 
-/** A state-changing request carried by the browser's cookie must come from our own pages. */
+/**
+ * A state-changing request carried by the browser's cookie (and every login) must come from our
+ * own pages: its Origin must be this server's trusted address (PUBLIC_URL, else a trusted Host;
+ * see http/public-url.ts). Requests without Origin (curl, agents) pass; bearer-token calls skip
+ * this check entirely, since browsers never attach a bearer token on their own.
+ */
 export function assertSameOrigin(ctx: AppContext, request: Request): void {
   if (SAFE_METHODS.has(request.method)) return
   const origin = request.headers.get('origin')
   const fetchSite = request.headers.get('sec-fetch-site')
-  if (
-    (origin && origin !== new URL(publicBaseUrl(ctx.config, request)).origin) ||
-    fetchSite === 'cross-site'
-  ) {
+  const expected = trustedBaseUrl(ctx.config, request)
+  if (fetchSite === 'cross-site' || (origin && (!expected || origin !== new URL(expected).origin))) {
     throw new HttpError(403, 'Cross-site request refused', 'csrf_rejected')
   }
 }
