@@ -7,7 +7,6 @@ import { agentRoutes } from './agents/index.ts'
 import { apiKeysRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
-import { SESSION_COOKIE } from './auth/service.ts'
 import type { AppContext } from './context/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { serverMaxBodyBytes } from './http/body-limit.ts'
@@ -31,10 +30,9 @@ import { usersRoutes } from './users/index.ts'
 export function createApp(ctx: AppContext) {
   return (
     new Elysia({
-      cookie: {
-        secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')),
-        sign: [SESSION_COOKIE],
-      },
+      // The session cookie is not signed: it is 256 random bits looked up by hash, so a signature
+      // adds nothing, and a bad one made Elysia refuse login and logout (stuck after a key change).
+      cookie: { secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')) },
       // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
       websocket: { maxPayloadLength: MAX_FRAME_BYTES },
       // Bun's own backstop; each route class has its smaller limit (http/body-limit.ts).

@@ -14,7 +14,13 @@ let server: TestServer
 
 beforeAll(async () => {
   server = await startTestServer({
-    env: { LOGIN_MAX_FAILURES_PER_USER: '3', LOGIN_MAX_FAILURES_PER_IP: '6', TRUST_PROXY: 'true' },
+    env: {
+      LOGIN_MAX_FAILURES_PER_USER_IP: '3',
+      LOGIN_MAX_FAILURES_PER_IP: '6',
+      LOGIN_USER_BACKOFF_AFTER: '5',
+      LOGIN_USER_BACKOFF_MAX_MS: '300',
+      TRUST_PROXY: 'true',
+    },
   })
 })
 afterAll(() => server.stop())
@@ -26,10 +32,9 @@ const login = (username: string, password: string, ip = '10.0.0.1') =>
     headers: { 'x-forwarded-for': ip },
   })
 
-/** The raw session token inside a signed cookie header value. */
+/** The raw session token of a cookie header value. */
 function sessionToken(cookie: string): string {
-  const value = decodeURIComponent(cookie.split('=').slice(1).join('='))
-  return value.slice(0, value.lastIndexOf('.'))
+  return decodeURIComponent(cookie.split('=').slice(1).join('='))
 }
 
 describe('login', () => {
@@ -83,14 +88,27 @@ describe('login', () => {
 })
 
 describe('rate limiting', () => {
-  test('per username: after the limit, even the right password gets 429 with Retry-After', async () => {
+  test('per (username, address): that address gets 429 with Retry-After, the right password from another passes', async () => {
     const admin = await server.login()
     await createUser(server, admin, 'carol')
-    for (let i = 0; i < 3; i++) expect((await login('carol', 'bad-password', `10.1.0.${i}`)).status).toBe(401)
-    const limited = await login('carol', 'carol-password', '10.1.0.99')
+    for (let i = 0; i < 3; i++) expect((await login('carol', 'bad-password', '10.1.0.1')).status).toBe(401)
+    const limited = await login('carol', 'carol-password', '10.1.0.1')
     expect(limited.status).toBe(429)
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0)
     expect(((await limited.json()) as { error: { type: string } }).error.type).toBe('rate_limited')
+    expect((await login('carol', 'carol-password', '10.1.0.99')).status).toBe(200)
+  })
+
+  test('failures from many addresses slow a username down but never lock it: the right password passes', async () => {
+    const admin = await server.login()
+    await createUser(server, admin, 'erin')
+    // Two failures each from four addresses: no address reaches its limit, the username passes 5.
+    for (let i = 0; i < 8; i++)
+      expect((await login('erin', 'bad-password', `10.4.0.${i % 4}`)).status).toBe(401)
+    const started = performance.now()
+    const ok = await login('erin', 'erin-password', '10.4.1.1')
+    expect(ok.status).toBe(200)
+    expect(performance.now() - started).toBeGreaterThanOrEqual(250)
   })
 
   test('per IP: one address guessing many usernames is stopped', async () => {
@@ -187,5 +205,71 @@ describe('CSRF', () => {
       json: { current_password: 'x', new_password: 'yyyyyyyy' },
     })
     expect(same.status).toBe(400) // reached the handler: wrong current password, not a CSRF refusal
+  })
+})
+
+describe('a cookie that names no session', () => {
+  const stale = `${SESSION_COOKIE}=x`
+
+  test('login ignores it and replaces it', async () => {
+    const res = await server.request('/api/auth/login', {
+      method: 'POST',
+      cookie: stale,
+      json: { username: 'admin', password: ADMIN_PASSWORD },
+      headers: { 'x-forwarded-for': '10.5.0.1' },
+    })
+    expect(res.status).toBe(200)
+    const fresh = cookieFrom(res)
+    expect(fresh).not.toBe(stale)
+    expect((await server.request('/api/auth/me', { cookie: fresh })).status).toBe(200)
+  })
+
+  test('logout clears it instead of answering 401', async () => {
+    const res = await server.request('/api/auth/logout', { method: 'POST', cookie: stale })
+    expect(res.status).toBe(200)
+    expect(res.headers.get('set-cookie')).toMatch(
+      new RegExp(`^${SESSION_COOKIE}=;.*(Max-Age=0|Expires=)`, 'i'),
+    )
+  })
+
+  test('a cookie signed under an earlier secret (name=value.signature) is just unknown', async () => {
+    const res = await server.request('/api/auth/me', { cookie: `${SESSION_COOKIE}=abc.def` })
+    expect(res.status).toBe(401)
+  })
+})
+
+describe('login CSRF', () => {
+  test('a cross-site login is refused and sets no cookie, form-encoded or JSON', async () => {
+    const form = await server.request('/api/auth/login', {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/x-www-form-urlencoded' },
+      body: `username=admin&password=${ADMIN_PASSWORD}`,
+    })
+    expect(form.status).toBe(415)
+    expect(form.headers.getSetCookie()).toEqual([])
+    const json = await server.request('/api/auth/login', {
+      method: 'POST',
+      headers: { origin: 'https://evil.example' },
+      json: { username: 'admin', password: ADMIN_PASSWORD },
+    })
+    expect(json.status).toBe(403)
+    expect(json.headers.getSetCookie()).toEqual([])
+    const fetchSite = await server.request('/api/auth/login', {
+      method: 'POST',
+      headers: { 'sec-fetch-site': 'cross-site' },
+      json: { username: 'admin', password: ADMIN_PASSWORD },
+    })
+    expect(fetchSite.status).toBe(403)
+  })
+
+  test('an untrusted Host makes its own Origin no proof of same origin', async () => {
+    const res = await server.app.handle(
+      new Request('http://evil.example/api/auth/login', {
+        method: 'POST',
+        headers: { host: 'evil.example', origin: 'http://evil.example', 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+      }),
+    )
+    expect(res.status).toBe(403)
   })
 })

@@ -1,11 +1,13 @@
 // /api/auth: login, logout, the current user, and changing one's own password.
 import { Elysia, t } from 'elysia'
+import { userActor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { badRequest } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { authGuard } from './guard.ts'
+import { assertSameOrigin, authGuard } from './guard.ts'
 import { ChangePasswordBody, LoginBody, PublicUser } from './model.ts'
-import { changePassword, login, logout, SESSION_COOKIE } from './service.ts'
+import { changePassword, login, logout, resolveSession, SESSION_COOKIE } from './service.ts'
+import { bearerToken } from './tokens.ts'
 import { publicUser } from './users.ts'
 
 /** A personal access token cannot end a browser session or change the password it does not know. */
@@ -19,6 +21,8 @@ export function authRoutes(ctx: AppContext) {
     .post(
       '/login',
       async ({ body, cookie, request, server }) => {
+        // A cross-site login would sign the victim's browser into the attacker's account.
+        assertSameOrigin(ctx, request)
         const ip = clientIp(request, server, ctx.config.trustProxy)
         const session = await login(ctx, body.username, body.password, {
           ip,
@@ -42,14 +46,25 @@ export function authRoutes(ctx: AppContext) {
     )
     .post(
       '/logout',
-      async ({ cookie, user, sessionToken, actor }) => {
-        if (!sessionToken) throw browserSessionOnly('Log out')
-        await logout(ctx, sessionToken)
+      // Not behind the guard: a cookie that no longer names a session (ended, expired, from
+      // before a reset) is cleared all the same, so nobody is stuck with it.
+      async ({ cookie, request, server }) => {
+        assertSameOrigin(ctx, request)
+        const token = cookie[SESSION_COOKIE]?.value
+        if (typeof token !== 'string' || token === '') {
+          if (bearerToken(request)) throw browserSessionOnly('Log out')
+        } else {
+          const user = await resolveSession(ctx, token)
+          await logout(ctx, token)
+          if (user) {
+            const actor = userActor(user, clientIp(request, server, ctx.config.trustProxy))
+            await ctx.audit('auth.logout', actor, { type: 'user', id: user.id })
+          }
+        }
         cookie[SESSION_COOKIE]!.remove()
-        await ctx.audit('auth.logout', actor, { type: 'user', id: user.id })
         return { ok: true }
       },
-      { auth: true, detail: { summary: 'Log out; ends this session' } },
+      { detail: { summary: 'Log out; ends this session and clears its cookie' } },
     )
     .get('/me', ({ user }) => ({ user: publicUser(user) }), {
       auth: true,

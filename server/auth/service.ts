@@ -1,4 +1,4 @@
-// Browser authentication: password login with rate limiting, server-side sessions keyed by
+// Browser authentication: password login (throttled by throttle.ts), server-side sessions keyed by
 // the SHA-256 of a random cookie token, logout and password change. No Elysia types here.
 import { randomBytes } from 'node:crypto'
 import { and, count, eq, gt, gte, lt, min, sql } from 'drizzle-orm'
@@ -6,15 +6,15 @@ import type { AppContext } from '../context/index.ts'
 import { auditLog, authSessions, users } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password.ts'
+import { LOGIN_FAILED, throttleLogin } from './throttle.ts'
 import { hashToken } from './tokens.ts'
 import { findUserById, findUserByUsername, type UserRow } from './users.ts'
 
-export { hashToken }
+export { hashToken, LOGIN_FAILED }
 
 export const SESSION_COOKIE = 'openace_session'
 /** How often last_seen_at is refreshed; more often would turn every request into a write. */
 const TOUCH_INTERVAL_MS = 60_000
-export const LOGIN_FAILED = 'auth.login.failure'
 const INVALID_CREDENTIALS = 'Invalid username or password'
 
 export interface ClientInfo {
@@ -22,40 +22,8 @@ export interface ClientInfo {
   userAgent: string | null
 }
 
-/**
- * Failed logins in the window, per username and per IP, read from the audit log itself:
- * every instance sees the same counts and a restart forgets nothing.
- */
-async function assertNotRateLimited(ctx: AppContext, username: string, ip: string | null): Promise<void> {
-  const { windowSeconds, maxFailuresPerUser, maxFailuresPerIp } = ctx.config.login
-  const since = new Date(ctx.now().getTime() - windowSeconds * 1000)
-  const checks: Array<[ReturnType<typeof eq>, number]> = [
-    [eq(auditLog.targetId, username.toLowerCase()), maxFailuresPerUser],
-  ]
-  if (ip) checks.push([eq(auditLog.ip, ip), maxFailuresPerIp])
-  for (const [filter, limit] of checks) {
-    const [row] = await ctx.db
-      .select({ n: count(), oldest: min(auditLog.ts) })
-      .from(auditLog)
-      .where(and(eq(auditLog.event, LOGIN_FAILED), gte(auditLog.ts, since), filter))
-    if (row && row.n >= limit) {
-      const oldest = row.oldest ? new Date(row.oldest).getTime() : ctx.now().getTime()
-      const retryAfter = Math.max(1, Math.ceil((oldest + windowSeconds * 1000 - ctx.now().getTime()) / 1000))
-      throw new HttpError(
-        429,
-        `Too many failed login attempts. Try again in ${retryAfter} seconds.`,
-        'rate_limited',
-        undefined,
-        {
-          'retry-after': String(retryAfter),
-        },
-      )
-    }
-  }
-}
-
 export async function login(ctx: AppContext, username: string, password: string, client: ClientInfo) {
-  await assertNotRateLimited(ctx, username, client.ip)
+  await throttleLogin(ctx, username, client.ip)
   const user = await findUserByUsername(ctx.db, username)
   // Same work and same answer for an unknown user, a wrong password and a disabled account.
   const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()))

@@ -36,8 +36,8 @@ function tooLarge(limit: number): HttpError {
   return new HttpError(413, `The request body may not exceed ${limit} bytes`, 'payload_too_large', 'body')
 }
 
-const hasBody = (request: Request) =>
-  request.body !== null && (declaredLength(request) > 0 || request.headers.has('transfer-encoding'))
+/** A body is coming unless there is none or it is declared empty (chunked bodies declare nothing). */
+const hasBody = (request: Request) => request.body !== null && declaredLength(request) !== 0
 
 export function bodyLimits(ctx: AppContext) {
   return new Elysia({ name: 'http.body-limits', seed: ctx.id })

@@ -23,11 +23,11 @@ let page: Page
 let machine: { machineId: string; agentToken: string }
 let agent: FakeAgent | undefined
 const SECRET_KEY = 'sk-test-browser-0123456789abcdef'
-/** Failed logins per username before the server answers 429 (admin fails once, on purpose). */
+/** Failed logins per (username, address) before the server answers 429 (admin fails once, on purpose). */
 const MAX_FAILURES = 2
 
 beforeAll(async () => {
-  suite = await startBrowserSuite({ env: { LOGIN_MAX_FAILURES_PER_USER: String(MAX_FAILURES) } })
+  suite = await startBrowserSuite({ env: { LOGIN_MAX_FAILURES_PER_USER_IP: String(MAX_FAILURES) } })
   server = suite.server
   page = suite.page
 }, BROWSER_TEST_MS * 3)
