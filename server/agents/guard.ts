@@ -90,13 +90,19 @@ export async function authenticateAgent(
   return result
 }
 
-/** `{ agentAuth: true }` on a route: the caller must hold a live agent token; resolves `agent`. */
+/**
+ * `{ agentAuth: true }` on a route: the caller must hold a live agent token; resolves `agent`.
+ * Authenticated in `transform`, before Elysia validates the body (see auth/guard.ts).
+ */
 export function agentGuard(ctx: AppContext) {
+  const agents = new WeakMap<Request, AgentIdentity>()
   return new Elysia({ name: 'agents.guard', seed: ctx.id }).macro({
     agentAuth: {
-      resolve: async ({ request, server }) => ({
-        agent: await authenticateAgent(ctx, request, clientIp(request, server, ctx.config.trustProxy)),
-      }),
+      transform: async ({ request, server }) => {
+        const ip = clientIp(request, server, ctx.config.trustProxy)
+        agents.set(request, await authenticateAgent(ctx, request, ip))
+      },
+      resolve: ({ request }) => ({ agent: agents.get(request)! }),
     },
   })
 }

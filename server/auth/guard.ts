@@ -106,11 +106,20 @@ async function authenticateToken(
   return { user, sessionToken: null, patId: resolved.tokenId, actor: userActor(user, ip) }
 }
 
+/**
+ * Elysia validates the body after `transform` and before `resolve`, so authentication runs in
+ * `transform` (a caller without credentials learns nothing about a route's schema: 401, not
+ * 400) and `resolve` hands the result on, typed, from a per-request map.
+ */
 export function authGuard(ctx: AppContext) {
+  const authenticated = new WeakMap<Request, Authenticated>()
   return new Elysia({ name: 'auth.guard', seed: ctx.id }).macro({
     auth: (required: AuthRequirement) => ({
-      resolve: ({ cookie, request, server }) =>
-        authenticate(ctx, request, server, cookie[SESSION_COOKIE]?.value, required),
+      transform: async ({ cookie, request, server }) => {
+        const token = cookie[SESSION_COOKIE]?.value
+        authenticated.set(request, await authenticate(ctx, request, server, token, required))
+      },
+      resolve: ({ request }) => authenticated.get(request)!,
     }),
   })
 }
