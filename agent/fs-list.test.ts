@@ -51,4 +51,21 @@ describe('fs.list', () => {
     )
     await expect(listDirectory(fs, 'project', [root])).rejects.toThrow(/must be absolute/)
   })
+
+  test('outside the roots, a missing path and an existing one get the same answer', async () => {
+    const missing = listDirectory(fs, join(base, 'outside/no-such-dir'), [root]).catch(
+      (e: Error) => e.message,
+    )
+    const existing = listDirectory(fs, join(base, 'outside'), [root]).catch((e: Error) => e.message)
+    const [a, b] = await Promise.all([missing, existing])
+    expect(a).toMatch(/outside the allowed/)
+    expect(b).toMatch(/outside the allowed/)
+    expect(await listDirectory(fs, '/no/such/place', [root]).catch((e: Error) => e.message)).toMatch(
+      /outside the allowed/,
+    )
+    // Through a link inside the root that points outside, a missing target says nothing either.
+    expect(
+      await listDirectory(fs, join(root, 'escape/no-such-dir'), [root]).catch((e: Error) => e.message),
+    ).toMatch(/outside the allowed/)
+  })
 })

@@ -3,7 +3,7 @@
 // neither `../` nor a link pointing outside a root reaches anything beyond it.
 import type * as nodeFs from 'node:fs/promises'
 import { homedir } from 'node:os'
-import { isAbsolute, join, resolve, sep } from 'node:path'
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path'
 import type { FsEntry } from '../protocol/index.ts'
 
 /** Most entries one answer carries; a huge directory is cut, never streamed whole. */
@@ -25,20 +25,38 @@ function describe(err: unknown, path: string): FsAccessError {
 const within = (path: string, root: string) =>
   path === root || path.startsWith(root.endsWith(sep) ? root : root + sep)
 
-/** Resolves `path` (absolute, or starting with ~) to its real location inside one of `roots`. */
+const outsideRoots = (path: string) =>
+  new FsAccessError(`Access denied: ${path} is outside the allowed directories`)
+
+/** The real location of the deepest part of `path` that exists (or null when nothing does). */
+async function realExistingAncestor(fs: FsApi, path: string): Promise<string | null> {
+  for (let current = path; ; current = dirname(current)) {
+    const real = await fs.realpath(current).catch(() => null)
+    if (real !== null || dirname(current) === current) return real
+  }
+}
+
+/**
+ * Resolves `path` (absolute, or starting with ~) to its real location inside one of `roots`.
+ * Everything outside the roots gets the one "outside" answer, whether it exists or not: a
+ * missing path is only "No such directory" when the part of it that exists is inside a root,
+ * so browsing cannot be used to probe what exists elsewhere on the machine.
+ */
 export async function resolveConfined(fs: FsApi, path: string, roots: readonly string[]): Promise<string> {
   const expanded = path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path
   if (!isAbsolute(expanded)) throw new FsAccessError(`Path must be absolute: ${path}`)
+  const realRoots = await Promise.all(roots.map((r) => fs.realpath(resolve(r)).catch(() => null)))
+  const inside = (real: string) => realRoots.some((root) => root !== null && within(real, root))
+  const target = resolve(expanded)
   let real: string
   try {
-    real = await fs.realpath(resolve(expanded))
+    real = await fs.realpath(target)
   } catch (err) {
+    const ancestor = await realExistingAncestor(fs, dirname(target))
+    if (ancestor === null || !inside(ancestor)) throw outsideRoots(path)
     throw describe(err, path)
   }
-  const realRoots = await Promise.all(roots.map((r) => fs.realpath(resolve(r)).catch(() => null)))
-  if (!realRoots.some((root) => root !== null && within(real, root))) {
-    throw new FsAccessError(`Access denied: ${path} is outside the allowed directories`)
-  }
+  if (!inside(real)) throw outsideRoots(path)
   return real
 }
 
