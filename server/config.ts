@@ -34,6 +34,7 @@ const EnvSchema = Type.Object({
   ),
   TRUST_PROXY: Type.Boolean({ default: false }),
   AUTH_SESSION_TTL_SECONDS: Type.Integer({ minimum: 60, default: 7 * 24 * 3600 }),
+  AUTH_SESSION_PURGE_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 3600 }),
   LOGIN_MAX_FAILURES_PER_USER_IP: Type.Integer({ minimum: 1, default: 5 }),
   LOGIN_MAX_FAILURES_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
   LOGIN_USER_BACKOFF_AFTER: Type.Integer({ minimum: 1, default: 10 }),
@@ -85,6 +86,8 @@ export interface Config {
   logLevel: LogLevel
   trustProxy: boolean
   authSessionTtlSeconds: number
+  /** How often rows of expired login sessions are deleted. */
+  authSessionPurgeIntervalSeconds: number
   /**
    * Login throttling: failures per (username, address) and per address before that address gets
    * 429; failures of a username from all addresses before attempts on it are slowed, and the cap.
@@ -151,6 +154,7 @@ const BOOLEAN_KEYS = new Set(['TRUST_PROXY'])
 const INTEGER_KEYS = new Set([
   'PORT',
   'AUTH_SESSION_TTL_SECONDS',
+  'AUTH_SESSION_PURGE_INTERVAL_SECONDS',
   'LOGIN_MAX_FAILURES_PER_USER_IP',
   'LOGIN_MAX_FAILURES_PER_IP',
   'LOGIN_USER_BACKOFF_AFTER',
@@ -254,6 +258,7 @@ export function loadConfig(
     logLevel: env.LOG_LEVEL,
     trustProxy: env.TRUST_PROXY,
     authSessionTtlSeconds: env.AUTH_SESSION_TTL_SECONDS,
+    authSessionPurgeIntervalSeconds: env.AUTH_SESSION_PURGE_INTERVAL_SECONDS,
     login: {
       maxFailuresPerUserIp: env.LOGIN_MAX_FAILURES_PER_USER_IP,
       maxFailuresPerIp: env.LOGIN_MAX_FAILURES_PER_IP,

@@ -6,7 +6,14 @@ import { badRequest } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { assertSameOrigin, authGuard } from './guard.ts'
 import { ChangePasswordBody, LoginBody, PublicUser } from './model.ts'
-import { changePassword, login, logout, resolveSession, SESSION_COOKIE } from './service.ts'
+import {
+  changePassword,
+  login,
+  logout,
+  resolveSession,
+  SESSION_COOKIE,
+  startExpiredSessionPurge,
+} from './service.ts'
 import { bearerToken } from './tokens.ts'
 import { publicUser } from './users.ts'
 
@@ -15,6 +22,7 @@ const browserSessionOnly = (what: string) =>
   badRequest(`${what} needs a browser session; revoke a token with DELETE /api/tokens/{id}`)
 
 export function authRoutes(ctx: AppContext) {
+  startExpiredSessionPurge(ctx)
   const secure = ctx.config.publicUrl?.startsWith('https://') ?? false
   return new Elysia({ name: 'auth', seed: ctx.id, prefix: '/api/auth' })
     .use(authGuard(ctx))

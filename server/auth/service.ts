@@ -114,3 +114,11 @@ export async function changePassword(
 export async function deleteExpiredSessions(ctx: AppContext): Promise<void> {
   await ctx.db.delete(authSessions).where(lt(authSessions.expiresAt, ctx.now()))
 }
+
+/** Expired login sessions are refused already; this removes their rows every purge interval. */
+export function startExpiredSessionPurge(ctx: AppContext): void {
+  const timer = setInterval(() => {
+    deleteExpiredSessions(ctx).catch((error) => ctx.log.warn('expired session purge failed', { error }))
+  }, ctx.config.authSessionPurgeIntervalSeconds * 1000)
+  ctx.onClose(() => clearInterval(timer))
+}

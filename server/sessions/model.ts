@@ -1,5 +1,6 @@
 // Request schemas of the sessions API (seed paths and field names).
 import { t } from 'elysia'
+import { SESSION_STATUSES } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 import { CliToolName } from '../machines/model.ts'
 
@@ -37,6 +38,6 @@ export const SessionQuery = t.Object({
 })
 export const ListQuery = t.Object({
   machine_id: t.Optional(t.String({ maxLength: 128 })),
-  status: t.Optional(t.String({ maxLength: 32 })),
+  status: t.Optional(oneOf(SESSION_STATUSES)),
   all: t.Optional(t.Boolean()),
 })

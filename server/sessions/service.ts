@@ -122,7 +122,7 @@ export async function createSession(
 export async function listSessions(
   ctx: AppContext,
   user: UserRow,
-  filter: { machineId?: string; status?: string; all?: boolean },
+  filter: { machineId?: string; status?: SessionStatus; all?: boolean },
 ) {
   const where: SQL[] = []
   // System admins see every session unless they ask for their own view (all=false).
@@ -139,7 +139,7 @@ export async function listSessions(
     )
   }
   if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
-  if (filter.status) where.push(eq(sessions.status, filter.status as SessionStatus))
+  if (filter.status) where.push(eq(sessions.status, filter.status))
   const rows = await ctx.db
     .select({ session: sessions, machine: remoteMachines })
     .from(sessions)
