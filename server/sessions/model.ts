@@ -9,6 +9,8 @@ export type PermissionMode = (typeof PERMISSION_MODES)[number]
 export const MAX_CHAT_CHARS = 200_000
 export const DEFAULT_OUTPUT_PAGE = 1000
 export const MAX_OUTPUT_PAGE = 5000
+/** Most output text one page carries (records' data and events); the next page follows. */
+export const MAX_OUTPUT_PAGE_BYTES = 1024 * 1024
 
 export const CreateSessionBody = t.Object({
   machine_id: t.String({ minLength: 1, maxLength: 128 }),

@@ -1,6 +1,6 @@
 // The sessions API's response shapes (the seed's field names). A live session whose machine is
 // offline shows `disconnected`; it returns to its stored state when the agent is back.
-import { and, eq, gt, inArray, max, sql, sum } from 'drizzle-orm'
+import { and, eq, gt, inArray, lte, max, sql, sum } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import {
   DISCONNECTED,
@@ -11,6 +11,7 @@ import {
   sessionOutput,
 } from '../db/schema/index.ts'
 import type { MachineRow, SessionRow } from './access.ts'
+import { MAX_OUTPUT_PAGE_BYTES } from './model.ts'
 import { isLive } from './state.ts'
 
 export interface SessionTotals {
@@ -76,22 +77,47 @@ export async function lastSeq(ctx: AppContext, sessionId: string): Promise<numbe
   return row?.n ?? -1
 }
 
+/**
+ * Output records after `after`, at most `limit` of them and at most MAX_OUTPUT_PAGE_BYTES of
+ * text (always at least one record), so one read of a chatty session cannot return tens of MB.
+ * The sizes are read first, without the text, so the page's cut costs no more than its rows.
+ */
 export async function outputPage(ctx: AppContext, sessionId: string, after: number, limit: number) {
-  const rows = await ctx.db
-    .select()
+  const after_ = and(eq(sessionOutput.sessionId, sessionId), gt(sessionOutput.seq, after))
+  const sizes = await ctx.db
+    .select({
+      seq: sessionOutput.seq,
+      bytes: sql<number>`octet_length(${sessionOutput.data}) + coalesce(octet_length(${sessionOutput.event}::text), 0)`,
+    })
     .from(sessionOutput)
-    .where(and(eq(sessionOutput.sessionId, sessionId), gt(sessionOutput.seq, after)))
+    .where(after_)
     .orderBy(sessionOutput.seq)
     .limit(limit + 1)
+  let taken = 0
+  let bytes = 0
+  for (const size of sizes.slice(0, limit)) {
+    if (taken > 0 && bytes + Number(size.bytes) > MAX_OUTPUT_PAGE_BYTES) break
+    bytes += Number(size.bytes)
+    taken++
+  }
+  const through = sizes[taken - 1]?.seq
+  const rows =
+    through === undefined
+      ? []
+      : await ctx.db
+          .select()
+          .from(sessionOutput)
+          .where(and(after_, lte(sessionOutput.seq, through)))
+          .orderBy(sessionOutput.seq)
   return {
-    records: rows.slice(0, limit).map((r) => ({
+    records: rows.map((r) => ({
       seq: r.seq,
       stream: r.stream,
       data: r.data,
       event: r.event,
       timestamp: r.ts.toISOString(),
     })),
-    hasMore: rows.length > limit,
+    hasMore: sizes.length > taken,
   }
 }
 
