@@ -1,10 +1,9 @@
 // /api/auth: login, logout, the current user, and changing one's own password.
 import { Elysia, t } from 'elysia'
-import { userActor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { badRequest } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { assertSameOrigin, authGuard } from './guard.ts'
+import { assertSameOrigin, authGuard, userActor } from './guard.ts'
 import { ChangePasswordBody, LoginBody, PublicUser } from './model.ts'
 import {
   changePassword,
