@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { uiBuildIsStale } from '../../scripts/prepare.ts'
-import { FakeAgent } from '../support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent } from '../support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
 
 export const ROOT = join(import.meta.dir, '../..')
@@ -107,6 +107,14 @@ export async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(WIDE)
 }
 
+/** What the browser tests' machine reports, at registration and again in every hello. */
+const MACHINE_CAPABILITIES = {
+  ...FAKE_CAPABILITIES,
+  cpu_cores: 8,
+  memory_gb: 32,
+  work_dir: '/home/alice/project',
+}
+
 /** What the install script does with a registration token: the agent's own registration call. */
 export async function registerAgent(server: TestServer, token: string, name: string) {
   const machineId = crypto.randomUUID()
@@ -119,7 +127,7 @@ export async function registerAgent(server: TestServer, token: string, name: str
       hostname: `${name}.local`,
       os_type: 'linux',
       os_version: 'Debian 12',
-      capabilities: { cpu_cores: 8, memory_gb: 32, work_dir: '/home/alice/project' },
+      capabilities: MACHINE_CAPABILITIES,
       agent_version: '1.0.0',
     },
   })
@@ -137,6 +145,7 @@ export async function connectAgent(
     token: machine.agentToken,
     machineId: machine.machineId,
     transport: 'websocket',
+    capabilities: MACHINE_CAPABILITIES,
   })
   await agent.connect()
   return agent
