@@ -4,6 +4,7 @@
 // commands already run) lives here, not in a connection.
 import { join } from 'node:path'
 import { type AgentFrame, type Command, decodeTerminalMessage, PROTOCOL_VERSION } from '../protocol/index.ts'
+import { ChangesHost } from './changes/changes-host.ts'
 import type { AgentConfig } from './config.ts'
 import type { AgentLink, Clock, ConnectionState } from './connection/link.ts'
 import { type RunLoopResult, runLoop } from './connection/run-loop.ts'
@@ -99,6 +100,12 @@ export function createAgent(deps: AgentDeps): Agent {
     machineEnv: deps.machineEnv ?? process.env,
     resolveCwd: (path) => resolveConfined(deps.fs, path, config.fs_roots),
   })
+  const changes = new ChangesHost({
+    emit,
+    log,
+    resolveRoot: (path) => resolveConfined(deps.fs, path, config.fs_roots),
+    snapshotsDir: join(config.dir, 'changes'),
+  })
   const seen = new Set<string>()
   const chains = new Map<string, Promise<void>>()
   let control: AgentFrame[] = []
@@ -123,7 +130,10 @@ export function createAgent(deps: AgentDeps): Agent {
   async function execute(cmd: Command): Promise<void> {
     switch (cmd.type) {
       case 'session.start':
+        await changes.prepare(cmd.session_id, cmd.project_path)
         return executor.start(cmd)
+      case 'changes.request':
+        return changes.handle(cmd)
       case 'fs.list':
         try {
           const { path, entries } = await listDirectory(deps.fs, cmd.path, config.fs_roots)
@@ -259,6 +269,7 @@ export function createAgent(deps: AgentDeps): Agent {
         },
         loop.signal,
       )
+      changes.stopAll()
       await Promise.all([executor.stopAll(), terminals.stopAll()])
       return result
     },

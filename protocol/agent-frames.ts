@@ -96,6 +96,18 @@ export const FsResultFrame = frame('fs.result', {
   error: Type.Optional(Type.String()),
 })
 
+/** Answer to changes.request: `result` (ChangesList, FileDiff, or an action's outcome) or `error`. */
+export const ChangesResultFrame = frame('changes.result', {
+  request_id: Id,
+  session_id: Id,
+  result: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  error: Type.Optional(Type.String()),
+  /** `conflict`: the file changed since the hunk was shown; `not_found`, `invalid`, `failed`. */
+  code: Type.Optional(Type.String()),
+})
+/** The session's project changed on disk (debounced): browsers refresh their changes panel. */
+export const ChangesUpdatedFrame = frame('changes.updated', { session_id: Id })
+
 /** Token usage as the CLI reported it; the proxy's own count stays authoritative. */
 export const UsageReportFrame = frame('usage.report', {
   session_id: Id,
@@ -113,6 +125,8 @@ export const AGENT_FRAME_SCHEMAS = {
   'session.error': SessionErrorFrame,
   'session.output': SessionOutputFrame,
   'fs.result': FsResultFrame,
+  'changes.result': ChangesResultFrame,
+  'changes.updated': ChangesUpdatedFrame,
   'usage.report': UsageReportFrame,
 } as const satisfies Record<string, TObject>
 

@@ -1,6 +1,7 @@
 // Server -> agent commands. Each has a server-chosen `id`; the agent acks it by id (ack frame)
 // and ignores a redelivered id, so a redelivery after a reconnect never repeats an effect.
 import { type Static, type TObject, type TProperties, Type } from '@sinclair/typebox'
+import { ChangesRequest } from './changes.ts'
 import { Id, IsoTime } from './common.ts'
 
 function command<K extends string, P extends TProperties>(type: K, props: P) {
@@ -43,6 +44,8 @@ export const SessionPermissionCommand = command('session.permission', {
 })
 /** List one directory; `~` is the agent user's home. Answered by an fs.result with the same request_id. */
 export const FsListCommand = command('fs.list', { request_id: Id, path: Type.String({ minLength: 1 }) })
+/** A changes-panel request about a session's project; answered by changes.result with the same request_id. */
+export const ChangesRequestCommand = command('changes.request', ChangesRequest.properties)
 export const TokenRefreshCommand = command('token.refresh', {
   ...SessionRef,
   proxy_token: Type.String({ minLength: 1 }),
@@ -72,6 +75,7 @@ export const COMMAND_SCHEMAS = {
   'session.abort': SessionAbortCommand,
   'session.permission': SessionPermissionCommand,
   'fs.list': FsListCommand,
+  'changes.request': ChangesRequestCommand,
   'token.refresh': TokenRefreshCommand,
   'agent.update': AgentUpdateCommand,
   'agent.token': AgentTokenCommand,

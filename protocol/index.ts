@@ -2,6 +2,7 @@
 // protocol version and frame parsers. Imported by both server/ and agent/; TypeBox only.
 export * from './agent-frames.ts'
 export * from './capabilities.ts'
+export * from './changes.ts'
 export * from './commands.ts'
 export * from './common.ts'
 export * from './events.ts'

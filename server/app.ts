@@ -7,6 +7,8 @@ import { agentRoutes } from './agents/index.ts'
 import { apiKeysRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
+import { changesRoutes } from './changes/index.ts'
+import { changesUpdatedReport } from './changes/reports.ts'
 import type { AppContext } from './context/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { serverMaxBodyBytes } from './http/body-limit.ts'
@@ -57,9 +59,14 @@ export function createApp(ctx: AppContext) {
       .use(quotaRoutes(ctx))
       .use(machinesRoutes(ctx, endMachineSessions))
       .use(agentRegistrationRoutes(ctx))
-      .use(agentRoutes(ctx, { ...sessionReports, terminalBytes: relayTerminalBytes }))
+      .use(agentRoutes(ctx, {
+          ...sessionReports,
+          'changes.updated': changesUpdatedReport,
+          terminalBytes: relayTerminalBytes,
+        }))
       .use(sessionsRoutes(ctx))
       .use(terminalsRoutes(ctx))
+      .use(changesRoutes(ctx))
       // Last: the UI's catch-all must not shadow any API route.
       .use(uiRoutes(ctx))
   )

@@ -18,7 +18,7 @@ import { remoteMachines } from '../db/schema/index.ts'
 import { ackCommands } from './commands.ts'
 import type { AgentIdentity } from './guard.ts'
 import { recordHeartbeat } from './presence.ts'
-import { storeFsResult } from './results.ts'
+import { ANSWERED_COMMANDS, storeCommandResult } from './results.ts'
 
 /** Frames about what other capabilities own (sessions, usage), handled by them. */
 type ReportedFrame =
@@ -28,12 +28,13 @@ type ReportedFrame =
   | 'session.exited'
   | 'session.error'
   | 'usage.report'
+  | 'changes.updated'
 export type FrameReport<K extends ReportedFrame> = (
   ctx: AppContext,
   agent: AgentIdentity,
   frame: AgentFrameOf<K>,
 ) => Promise<void>
-/** The handlers the app composes in (sessions/reports.ts, terminals/relay.ts); the channel imports neither. */
+/** The handlers the app composes in (sessions/reports.ts, terminals/relay.ts, changes/reports.ts); the channel imports neither. */
 export type FrameReports = { [K in ReportedFrame]: FrameReport<K> } & {
   /** A binary WebSocket message: terminal bytes, relayed at once outside the frame queue. */
   terminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void
@@ -101,14 +102,16 @@ async function handleFrame(
     case 'session.exited':
     case 'session.error':
     case 'usage.report':
+    case 'changes.updated':
       await (reports[frame.type] as FrameReport<typeof frame.type>)(ctx, agent, frame)
       return []
     case 'fs.result':
-      if (!(await storeFsResult(ctx, agent, frame))) {
+    case 'changes.result':
+      if (!(await storeCommandResult(ctx, agent, frame))) {
         await refuseFrame(ctx, agent, { type: 'command', id: frame.request_id }, frame.type)
         throw new FrameRefused({
           code: 'not_found',
-          message: `No fs.list ${frame.request_id} was sent to this machine`,
+          message: `No ${ANSWERED_COMMANDS[frame.type]} ${frame.request_id} was sent to this machine`,
         })
       }
       return []

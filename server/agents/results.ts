@@ -1,4 +1,4 @@
-// Answers to commands that have one (fs.list -> fs.result): stored on the command's row, then
+// Answers to commands that have one (fs.list -> fs.result, changes.request -> changes.result): stored on the command's row, then
 // announced by NOTIFY, so the request waiting on any instance picks the answer up at once.
 import { and, eq, sql } from 'drizzle-orm'
 import type { AgentFrameOf } from '../../protocol/index.ts'
@@ -27,16 +27,23 @@ function registry(ctx: AppContext): Registry {
   return reg
 }
 
-/** Stores an fs.result on its fs.list command; false when this machine asked no such thing. */
-export async function storeFsResult(ctx: AppContext, agent: AgentIdentity, frame: AgentFrameOf<'fs.result'>) {
-  const { type: _type, id: _id, ...result } = frame
+/** Commands that have an answer, and the frame type that answers each. */
+export const ANSWERED_COMMANDS = { 'fs.result': 'fs.list', 'changes.result': 'changes.request' } as const
+
+/** Stores an answer on the command it answers; false when this machine asked no such thing. */
+export async function storeCommandResult(
+  ctx: AppContext,
+  agent: AgentIdentity,
+  frame: AgentFrameOf<'fs.result'> | AgentFrameOf<'changes.result'>,
+) {
+  const { type, id: _id, ...result } = frame
   const [row] = await ctx.db
     .update(agentCommands)
     .set({ result, status: 'acked', ackedAt: ctx.now() })
     .where(
       and(
         eq(agentCommands.machineId, agent.machineId),
-        eq(agentCommands.kind, 'fs.list'),
+        eq(agentCommands.kind, ANSWERED_COMMANDS[type]),
         sql`${agentCommands.payload}->>'request_id' = ${frame.request_id}`,
       ),
     )

@@ -129,8 +129,9 @@ export class FakeAgent {
     void this.send({ type: 'ack', command_ids: ids })
   }
 
-  /** Sends one frame, or raw text (WebSocket) to test malformed input. Long-poll posts it at once. */
-  async send(frame: AgentFrame | string | Record<string, unknown>): Promise<void> {
+  /** Sends one frame, or raw text (WebSocket) to test malformed input. Long-poll posts it at once.
+   * Typed loosely on purpose: tests send frames the protocol refuses. */
+  async send(frame: string | object): Promise<void> {
     if (this.options.transport === 'websocket') {
       this.ws?.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
       return

@@ -1,0 +1,41 @@
+// "This session's project changed" notices, from the agent's debounced watch to every browser
+// with the changes panel open, on any instance (Postgres NOTIFY carries only the session id).
+import type { AppContext } from '../context/index.ts'
+
+export const CHANGES_CHANNEL = 'oa_changes'
+
+interface Registry {
+  listeners: Map<string, Set<() => void>>
+  ready: Promise<void>
+}
+const registries = new WeakMap<AppContext, Registry>()
+
+function registry(ctx: AppContext): Registry {
+  const existing = registries.get(ctx)
+  if (existing) return existing
+  const listeners = new Map<string, Set<() => void>>()
+  const ready = ctx.database
+    .listen(CHANGES_CHANNEL, (sessionId) => {
+      for (const fn of listeners.get(sessionId) ?? []) fn()
+    })
+    .then((unlisten) => ctx.onClose(unlisten))
+  const reg = { listeners, ready }
+  registries.set(ctx, reg)
+  return reg
+}
+
+export async function subscribeChanges(ctx: AppContext, sessionId: string, fn: () => void) {
+  const reg = registry(ctx)
+  await reg.ready
+  const set = reg.listeners.get(sessionId) ?? new Set()
+  reg.listeners.set(sessionId, set)
+  set.add(fn)
+  return () => {
+    set.delete(fn)
+    if (set.size === 0) reg.listeners.delete(sessionId)
+  }
+}
+
+export async function publishChangesUpdated(ctx: AppContext, sessionId: string) {
+  await ctx.database.notify(CHANGES_CHANNEL, sessionId)
+}

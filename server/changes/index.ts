@@ -1,0 +1,104 @@
+// /api/remote/sessions/:id/changes: what the CLI changed in the session's project (files with
+// +/- counts, a file's hunks), revert a file or one hunk, stage and commit (git trees), and an
+// SSE stream that says "changed" whenever the agent's watch sees an edit.
+import { Elysia } from 'elysia'
+import { authGuard } from '../auth/guard.ts'
+import type { AppContext } from '../context/index.ts'
+import { sessionAccess } from '../sessions/access.ts'
+import { formatSse, SSE_KEEPALIVE, sseRetry } from '../sessions/sse.ts'
+import { subscribeChanges } from './events.ts'
+import { CommitBody, DiffQuery, RevertBody, SessionIdParams, StageBody } from './model.ts'
+import { requestChanges } from './service.ts'
+
+const KEEPALIVE_MS = 15_000
+
+export function changesRoutes(ctx: AppContext) {
+  return new Elysia({ name: 'changes', seed: ctx.id, prefix: '/api/remote/sessions/:id/changes' })
+    .use(authGuard(ctx))
+    .get('/', ({ actor, user, params }) => requestChanges(ctx, actor, user, params.id, 'list'), {
+      auth: true,
+      params: SessionIdParams,
+      detail: { summary: "Files the session's CLI changed, with +/- counts" },
+    })
+    .get(
+      '/diff',
+      ({ actor, user, params, query }) =>
+        requestChanges(ctx, actor, user, params.id, 'diff', { path: query.path }),
+      { auth: true, params: SessionIdParams, query: DiffQuery, detail: { summary: "One file's hunks" } },
+    )
+    .post(
+      '/revert',
+      ({ actor, user, params, body }) => {
+        const { path, hunk_id } = body
+        const op = hunk_id ? 'revert_hunk' : 'revert_file'
+        return requestChanges(ctx, actor, user, params.id, op, hunk_id ? { path, hunk_id } : { path })
+      },
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: RevertBody,
+        detail: { summary: 'Revert a file or one hunk' },
+      },
+    )
+    .post(
+      '/stage',
+      ({ actor, user, params, body }) =>
+        requestChanges(ctx, actor, user, params.id, 'stage', body.paths ? { paths: body.paths } : {}),
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: StageBody,
+        detail: { summary: 'Stage files (git trees)' },
+      },
+    )
+    .post(
+      '/commit',
+      ({ actor, user, params, body }) =>
+        requestChanges(ctx, actor, user, params.id, 'commit', { message: body.message }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: CommitBody,
+        detail: { summary: 'Commit what is staged (git trees)' },
+      },
+    )
+    .get(
+      '/events',
+      async ({ user, params }) => {
+        await sessionAccess(ctx, user, params.id, 'view')
+        let unsubscribe: (() => void) | undefined
+        let keepalive: ReturnType<typeof setInterval> | undefined
+        const stream = new ReadableStream<string>({
+          async start(controller) {
+            const send = (text: string) => {
+              try {
+                controller.enqueue(text)
+              } catch {
+                // The browser went away; cancel() cleans up.
+              }
+            }
+            send(sseRetry())
+            unsubscribe = await subscribeChanges(ctx, params.id, () =>
+              send(formatSse({ event: 'changed', data: { session_id: params.id } })),
+            )
+            keepalive = setInterval(() => send(SSE_KEEPALIVE), KEEPALIVE_MS)
+          },
+          cancel() {
+            unsubscribe?.()
+            clearInterval(keepalive)
+          },
+        })
+        return new Response(stream, {
+          headers: {
+            'content-type': 'text/event-stream; charset=utf-8',
+            'cache-control': 'no-cache, no-transform',
+          },
+        })
+      },
+      {
+        auth: true,
+        params: SessionIdParams,
+        detail: { summary: 'SSE: "changed" whenever the project changes' },
+      },
+    )
+}
