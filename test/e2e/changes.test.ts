@@ -124,12 +124,12 @@ describe('changes panel end to end', () => {
       hunk_id: a.hunks[0]!.id,
     })
     expect(stale.status).toBe(409)
-    const escape = await api(
+    const outside = await api(
       server.url,
       cookie,
       `/api/remote/sessions/${id}/changes/diff?path=../../etc/passwd`,
     )
-    expect(escape.status).toBe(400)
+    expect(outside.status).toBe(400)
 
     expect(
       (
