@@ -114,7 +114,7 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
   }
 }
 
-export const sessionReports: Omit<FrameReports, 'terminalBytes'> = {
+export const sessionReports: Omit<FrameReports, 'terminalBytes' | 'changes.updated'> = {
   'usage.report': async (ctx, agent, frame) => {
     await ownSession(ctx, agent, frame.session_id, frame.type)
     await usageFrameReport(ctx, agent, frame)
