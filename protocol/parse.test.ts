@@ -36,6 +36,16 @@ const commands: Command[] = [
   { id: 'c6', type: 'session.abort', session_id: sid },
   { id: 'c7', type: 'session.permission', session_id: sid, request_id: 'p1', allow: true, always: false },
   { id: 'c8', type: 'fs.list', request_id: 'r1', path: '/' },
+  {
+    id: 'c8b',
+    type: 'changes.request',
+    request_id: 'r2',
+    session_id: sid,
+    project_path: '/p',
+    op: 'revert_hunk',
+    path: 'a.txt',
+    hunk_id: 'h1',
+  },
   { id: 'c9', type: 'token.refresh', session_id: sid, proxy_token: 't', expires_at: ts },
   { id: 'c10', type: 'agent.update', version: '1.2.0', url: 'http://h/agent', sha256: 'a'.repeat(64) },
   { id: 'c11', type: 'agent.token', agent_token: 'a'.repeat(64), version: 2 },
@@ -84,6 +94,8 @@ const agentFrames = [
     ],
   },
   { type: 'fs.result', request_id: 'r1', path: '/', entries: [{ name: 'etc', type: 'dir' }] },
+  { type: 'changes.result', request_id: 'r2', session_id: sid, result: { files: [] } },
+  { type: 'changes.updated', session_id: sid },
   { type: 'usage.report', session_id: sid, usage: { input_tokens: 1, output_tokens: 2 }, ts },
 ]
 
