@@ -2,6 +2,7 @@
 // All I/O is injected (transport, spawn, fs, clock) so tests drive it without sockets or real
 // processes; main.ts passes the real ones. State that must survive reconnects (outbox, sessions,
 // commands already run) lives here, not in a connection.
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { type AgentFrame, type Command, decodeTerminalMessage, PROTOCOL_VERSION } from '../protocol/index.ts'
 import { ChangesHost } from './changes/changes-host.ts'
@@ -9,14 +10,15 @@ import type { AgentConfig } from './config.ts'
 import type { AgentLink, Clock, ConnectionState } from './connection/link.ts'
 import { type RunLoopResult, runLoop } from './connection/run-loop.ts'
 import type { Transport } from './connection/transport.ts'
-import { Executor } from './executor.ts'
+import { Executor, NO_ISOLATION } from './executor.ts'
 import { type FsApi, listDirectory, resolveConfined } from './fs-list.ts'
 import { type IsolationSetup, reportedIsolation } from './isolation.ts'
 import type { AgentLogger } from './log.ts'
 import { type FrameBody, Outbox } from './outbox.ts'
+import { sessionCommand, sessionFilesDir } from './session-sandbox.ts'
 import type { SpawnFn } from './spawn.ts'
 import { machineCapabilities } from './system-info.ts'
-import { noPty, type SpawnPty } from './terminal/pty.ts'
+import { defaultShell, noPty, type SpawnPty, TERMINAL_ENV } from './terminal/pty.ts'
 import { TerminalHost } from './terminal/terminal-host.ts'
 import { AGENT_VERSION } from './version.ts'
 
@@ -92,12 +94,27 @@ export function createAgent(deps: AgentDeps): Agent {
     lastSpooledSeq: (sessionId) => outbox.lastOutputSeq(sessionId),
   })
   executor.restore()
+  const machineEnv = deps.machineEnv ?? process.env
   const terminals = new TerminalHost({
     spawnPty: deps.spawnPty ?? noPty,
     unavailableReason: deps.spawnPty ? (deps.ptyUnavailable ?? null) : 'This agent cannot open terminals',
     log,
     idleMs: config.terminal_idle_timeout * 1000,
-    machineEnv: deps.machineEnv ?? process.env,
+    command: (terminalId, open) =>
+      sessionCommand({
+        isolation: deps.isolation ?? NO_ISOLATION,
+        agentDir: config.dir,
+        machineEnv,
+        argv: defaultShell(machineEnv),
+        adapterEnv: TERMINAL_ENV,
+        projectPath: open.cwd,
+        sessionDir: sessionFilesDir(deps.isolation ?? NO_ISOLATION, config.dir, `terminal-${terminalId}`),
+        owner: `u-${open.user_id}`,
+        homeTarget: machineEnv.HOME ?? homedir(),
+        hidden: [...config.fs_roots, ...executor.otherProjects(open.session_id ?? '')].filter(
+          (p) => p !== open.cwd,
+        ),
+      }),
     resolveCwd: (path) => resolveConfined(deps.fs, path, config.fs_roots),
   })
   const changes = new ChangesHost({

@@ -14,7 +14,7 @@ import { checkProjectPath, sessionCommand, sessionFilesDir } from './session-san
 import { SessionStore } from './session-store.ts'
 import type { SpawnFn } from './spawn.ts'
 
-const NO_ISOLATION: IsolationSetup = { level: 'none', mechanism: '' }
+export const NO_ISOLATION: IsolationSetup = { level: 'none', mechanism: '' }
 
 type StartFields = Omit<CommandOf<'session.start'>, 'id'>
 /** A session.start as it is kept on disk: the command id belongs to one delivery, not to the session. */
@@ -175,8 +175,8 @@ export class Executor {
     return session
   }
 
-  /** Project directories of the other live sessions: a sandbox hides them. */
-  private otherProjects(sessionId: string): string[] {
+  /** Project directories of the other live sessions: a sandbox (a CLI's, a terminal's) hides them. */
+  otherProjects(sessionId: string): string[] {
     const own = this.sessions.get(sessionId)?.projectPath
     return [...this.sessions.values()]
       .filter((s) => s.id !== sessionId && s.state !== 'exited' && s.projectPath !== own)

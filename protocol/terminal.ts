@@ -47,6 +47,8 @@ export const TerminalOpen = Type.Object({
   cwd: Type.String({ minLength: 1 }),
   /** The session whose sandbox the shell shares, when it is opened beside one. */
   session_id: Type.Optional(Id),
+  /** The terminal's user: the shell gets that user's sandbox home, like their sessions' CLIs. */
+  user_id: Type.Integer({ minimum: 1 }),
   /** Output from this offset onwards (what the browser already shows is not sent again). */
   offset: Type.Number({ minimum: 0 }),
 })

@@ -68,6 +68,9 @@ export const noPty: SpawnPty = () => {
   throw new Error('this agent has no PTY')
 }
 
+/** What a shell needs to know about the browser terminal it draws on. */
+export const TERMINAL_ENV = { TERM: 'xterm-256color', COLORTERM: 'truecolor' }
+
 /** The user's login shell, else bash, else sh. */
 export function defaultShell(env: Record<string, string | undefined>): string[] {
   const shell = env.SHELL && env.SHELL.length > 0 ? env.SHELL : Bun.which('bash') ? 'bash' : 'sh'

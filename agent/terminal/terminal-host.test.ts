@@ -39,7 +39,7 @@ function setup(idleMs = 60_000, scrollbackBytes = 4 * TERMINAL_WINDOW_BYTES) {
     unavailableReason: null,
     log: createAgentLogger({ level: 'error' }),
     idleMs,
-    machineEnv: {},
+    command: (_id, open) => ({ argv: ['sh'], env: {}, cwd: open.cwd }),
     resolveCwd: async (p) => p,
     scrollbackBytes,
   })
@@ -50,7 +50,7 @@ function setup(idleMs = 60_000, scrollbackBytes = 4 * TERMINAL_WINDOW_BYTES) {
         encodeTerminalMessage(
           TerminalKind.OPEN,
           't1',
-          jsonPayload({ cols: 80, rows: 24, cwd: '/tmp', offset }),
+          jsonPayload({ cols: 80, rows: 24, cwd: '/tmp', offset, user_id: 1 }),
         ),
       )!,
     )

@@ -18,9 +18,8 @@ import {
   TerminalOpen,
   type TerminalState,
 } from '../../protocol/index.ts'
-import { buildCliEnv } from '../cli-env.ts'
 import type { AgentLogger } from '../log.ts'
-import { defaultShell, type PtyHandle, type SpawnPty } from './pty.ts'
+import type { PtyHandle, SpawnPty } from './pty.ts'
 import { Scrollback } from './scrollback.ts'
 
 /** Default: a shell nobody watches is ended after 30 minutes. */
@@ -37,7 +36,11 @@ export interface TerminalHostOptions {
   unavailableReason: string | null
   log: AgentLogger
   idleMs: number
-  machineEnv: Record<string, string | undefined>
+  /** The shell's argv, env and cwd inside the machine's isolation (the same as the user's sessions). */
+  command(
+    terminalId: string,
+    open: TerminalOpen,
+  ): { argv: string[]; env: Record<string, string>; cwd: string }
   /** The real working directory inside the agent's allowed roots; throws a message for the user. */
   resolveCwd(path: string): Promise<string>
   scrollbackBytes?: number
@@ -146,18 +149,14 @@ export class TerminalHost {
   }
 
   private start(id: string, open: TerminalOpen): Term | null {
-    const env = {
-      ...buildCliEnv(this.opts.machineEnv, {}),
-      TERM: 'xterm-256color',
-      COLORTERM: 'truecolor',
-    }
     let pty: PtyHandle
     const scrollback = new Scrollback(this.opts.scrollbackBytes)
     let term: Term | undefined
     try {
-      pty = this.opts.spawnPty(defaultShell(env), {
-        cwd: open.cwd,
-        env,
+      const command = this.opts.command(id, open)
+      pty = this.opts.spawnPty(command.argv, {
+        cwd: command.cwd,
+        env: command.env,
         cols: open.cols,
         rows: open.rows,
         onData: (bytes) => {

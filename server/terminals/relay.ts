@@ -86,6 +86,7 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
       rows: link.rows,
       cwd: link.terminal.cwd,
       offset: link.delivered,
+      user_id: link.terminal.userId,
       ...(link.terminal.sessionId ? { session_id: link.terminal.sessionId } : {}),
     }
     if (!toAgent(link, TerminalKind.OPEN, jsonPayload(open)))

@@ -65,6 +65,12 @@ describe('web terminal end to end', () => {
     term.type('echo "hello-$((6*7))"; pwd\r')
     await term.waitFor('hello-42')
     await term.waitFor(`${agent.dir}/work`)
+    // The shell runs in the same sandbox as the user's sessions: the agent's directory is hidden.
+    const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
+    expect((body.machine as { isolation: { level: string } }).isolation.level).toBe('sandbox')
+    term.type(`test -e ${agent.dir}/config.json && echo visible-$((1+1)) || echo hidden-$((2+2))\r`)
+    await term.waitFor(/(visible-2|hidden-4)\r\n/)
+    expect(term.text()).toContain('hidden-4\r\n')
     term.type('export MARK=kept-$((1+1))\r')
     term.resize(101, 33)
     term.type('stty size\r')
