@@ -59,11 +59,13 @@ export function createApp(ctx: AppContext) {
       .use(quotaRoutes(ctx))
       .use(machinesRoutes(ctx, endMachineSessions))
       .use(agentRegistrationRoutes(ctx))
-      .use(agentRoutes(ctx, {
+      .use(
+        agentRoutes(ctx, {
           ...sessionReports,
           'changes.updated': changesUpdatedReport,
           terminalBytes: relayTerminalBytes,
-        }))
+        }),
+      )
       .use(sessionsRoutes(ctx))
       .use(terminalsRoutes(ctx))
       .use(changesRoutes(ctx))
