@@ -1,8 +1,8 @@
 // The changes panel on the agent: answers changes.request for a session's project (git work
 // tree against HEAD, else the snapshot taken when the session started), and watches the project
 // so browsers hear (debounced) when the CLI edits it.
-import { type FSWatcher, watch } from 'node:fs'
-import { isAbsolute, join, normalize } from 'node:path'
+import { existsSync, type FSWatcher, watch } from 'node:fs'
+import { dirname, isAbsolute, join, normalize } from 'node:path'
 import type { AgentFrame, CommandOf } from '../../protocol/index.ts'
 import type { AgentLogger } from '../log.ts'
 import type { FrameBody } from '../outbox.ts'
@@ -30,6 +30,13 @@ interface Watched {
   lastAsked: number
 }
 
+function insideGitTree(dir: string): boolean {
+  for (let at = dir; ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return true
+    if (dirname(at) === at) return false
+  }
+}
+
 function checkPath(path: string | undefined): string {
   if (!path) throw new ChangeError('invalid', 'A path is required')
   const clean = normalize(path).replaceAll('\\', '/')
@@ -53,7 +60,8 @@ export class ChangesHost {
   async prepare(sessionId: string, projectPath: string) {
     try {
       const root = await this.opts.resolveRoot(projectPath)
-      if (await gitTopLevel(root)) return
+      // A quick look for .git (no git process), so a session's start is not held up.
+      if (!existsSync(root) || insideGitTree(root)) return
       takeSnapshot(root, join(this.opts.snapshotsDir, sessionId))
     } catch (error) {
       this.opts.log.warn('could not snapshot the project for the changes panel', {

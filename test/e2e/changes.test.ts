@@ -43,6 +43,7 @@ beforeAll(async () => {
     serverUrl: server.url,
     cookie,
     track: agents,
+    allowCliTools: ['editing-cli'],
     env: { PATH: `${cliDir}:${process.env.PATH}` },
   })
   await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
