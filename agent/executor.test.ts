@@ -158,6 +158,8 @@ describe('executor', () => {
     const errors = t.transport.framesOf('session.error')
     expect(errors.find((e) => e.session_id === 'sess-out')).toMatchObject({ code: 'bad_project_path' })
     expect(errors.find((e) => e.session_id === 'sess-b')).toMatchObject({ code: 'max_sessions' })
+    // sess-a's CLI starts after its project snapshot, which may land after sess-b's refusal.
+    await eventually(() => t.spawn.children.length >= 1)
     expect(t.spawn.children).toHaveLength(1)
     t.controller.abort()
     await done
