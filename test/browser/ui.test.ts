@@ -181,6 +181,28 @@ describe('browser UI', () => {
   )
 
   test(
+    'machines: the isolation level shows, and an admin requires one in the session policy',
+    async () => {
+      const row = page.locator(`tr[data-machine-id="${machine.machineId}"]`)
+      expect(await row.getByTestId('isolation-level').textContent()).toBe('Sandbox')
+      await row.locator('button').click()
+      expect(await page.getByTestId('machine-isolation').textContent()).toContain('bubblewrap')
+      expect(await page.getByTestId('cli-tools').textContent()).toContain('qwen-code')
+      const policy = page.getByTestId('machine-policy')
+      await policy.getByLabel('Required isolation').selectOption('sandbox')
+      await policy.getByRole('button', { name: 'Save session policy' }).click()
+      await page.getByText('Session policy saved').waitFor()
+      const res = await server.request(`/api/remote/machines/${machine.machineId}`, {
+        cookie: await server.login(),
+      })
+      const view = (await res.json()) as { machine: { required_isolation: string } }
+      expect(view.machine.required_isolation).toBe('sandbox')
+      await page.keyboard.press('Escape')
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
     "users: the quota dialog stores a user's daily token limit; usage and sessions pages render",
     async () => {
       await page.getByRole('link', { name: 'Users & quotas' }).click()
