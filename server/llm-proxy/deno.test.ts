@@ -2,7 +2,7 @@
 // real key, streams, hides the usage chunk it asked for, counts tokens and refuses a forged token.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { DENO_BIN, REPO_ROOT } from '../../test/support/process.ts'
+import { DENO_BIN, killGroup, REPO_ROOT } from '../../test/support/process.ts'
 
 let fake: FakeLlm
 
@@ -20,12 +20,13 @@ test('the LLM proxy runs on Deno through app.fetch', async () => {
     stdout: 'pipe',
     stderr: 'pipe',
     env: { ...process.env, DATABASE_URL: '' },
+    detached: true,
   })
   const [out, err, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
     proc.exited,
-  ])
+  ]).finally(() => killGroup(proc))
   expect({ code, err: code === 0 ? '' : err }).toEqual({ code: 0, err: '' })
   const result = JSON.parse(out.trim().split('\n').at(-1)!)
   expect(result.plain).toMatchObject({

@@ -1,15 +1,39 @@
 // Real server processes for end-to-end tests: `bun server/main.ts` (or the Deno entry) on a
 // free loopback port with its own data dir or Postgres database, killable and restartable.
-import { mkdtempSync } from 'node:fs'
+import { existsSync, mkdtempSync, realpathSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import type { Subprocess } from 'bun'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from './database.ts'
 import { ADMIN_PASSWORD, TEST_SECRET_KEY } from './server.ts'
 
 export const REPO_ROOT = resolve(import.meta.dir, '../..')
-export const DENO_BIN = join(REPO_ROOT, 'node_modules/.bin/deno')
+/**
+ * The Deno executable itself, not node_modules/.bin/deno: that is a Node script which runs deno
+ * as its child, so killing it left `deno run -A server/deno.ts` servers running, orphaned. The
+ * wrapper only when the package has not placed its binary yet (it installs it on first run).
+ */
+function denoBinary(): string {
+  const wrapper = join(REPO_ROOT, 'node_modules/.bin/deno')
+  try {
+    const exe = join(dirname(realpathSync(wrapper)), process.platform === 'win32' ? 'deno.exe' : 'deno')
+    return existsSync(exe) ? exe : wrapper
+  } catch {
+    return wrapper
+  }
+}
+export const DENO_BIN = denoBinary()
+
+/** Ends a process started with `detached: true` together with everything it started (its group). */
+export function killGroup(proc: Subprocess, signal: NodeJS.Signals = 'SIGTERM'): void {
+  if (proc.exitCode !== null || proc.signalCode !== null) return
+  try {
+    process.kill(-proc.pid, signal)
+  } catch {
+    proc.kill(signal)
+  }
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((ok, fail) => {
@@ -71,6 +95,8 @@ export async function spawnServer(options: ServerProcessOptions = {}): Promise<S
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
+    // Its own process group, so stop() ends whatever the server started too.
+    detached: true,
   })
   let out = ''
   const drain = async (stream: ReadableStream<Uint8Array>) => {
@@ -89,7 +115,7 @@ export async function spawnServer(options: ServerProcessOptions = {}): Promise<S
       if ((await fetch(`${url}/api/health`)).ok) break
     } catch {}
     if (Date.now() > deadline) {
-      proc.kill('SIGKILL')
+      killGroup(proc, 'SIGKILL')
       throw new Error(`server did not answer /api/health within 60 s:\n${out}`)
     }
     await Bun.sleep(100)
@@ -101,7 +127,7 @@ export async function spawnServer(options: ServerProcessOptions = {}): Promise<S
     proc,
     output: () => out,
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null) proc.kill(signal)
+      killGroup(proc, signal)
       return proc.exited
     },
   }
