@@ -23,6 +23,7 @@ import { deriveKey, hexKey, secretRoot } from './secrets.ts'
 import { sessionsRoutes } from './sessions/index.ts'
 import { endMachineSessions } from './sessions/lifecycle.ts'
 import { sessionReports } from './sessions/reports.ts'
+import { tenantsRoutes } from './tenants/index.ts'
 import { terminalsRoutes } from './terminals/index.ts'
 import { relayTerminalBytes } from './terminals/relay.ts'
 import { tokensRoutes } from './tokens/index.ts'
@@ -52,6 +53,7 @@ export function createApp(ctx: AppContext) {
       .use(authRoutes(ctx))
       .use(usersRoutes(ctx))
       .use(tokensRoutes(ctx))
+      .use(tenantsRoutes(ctx))
       .use(auditRoutes(ctx))
       .use(installRoutes(ctx, endMachineSessions))
       .use(apiKeysRoutes(ctx))

@@ -19,8 +19,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 type CommandRow = typeof agentCommands.$inferSelect
 
 export interface QueueOptions {
-  /** The session the command is about, if any (kept for cleanup and for the sessions views). */
-  sessionId?: string
+  /**
+   * The session the command is about (kept for cleanup and for the sessions views); null
+   * queues it unlinked, so it outlives the session's row (a deleted user's session.stop).
+   */
+  sessionId?: string | null
   /** The caller's transaction: the command is queued only if it commits, and announced after. */
   tx?: Tx
 }
@@ -42,7 +45,12 @@ export async function queueCommand(
       .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
     if (!machine) throw notFound('Machine')
     const { type, ...payload } = command
-    const sessionId = options.sessionId ?? ('session_id' in payload ? payload.session_id : undefined)
+    const sessionId =
+      options.sessionId !== undefined
+        ? options.sessionId
+        : 'session_id' in payload
+          ? payload.session_id
+          : undefined
     const [row] = await tx
       .insert(agentCommands)
       .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })

@@ -62,7 +62,7 @@ export function authRoutes(ctx: AppContext) {
           if (bearerToken(request)) throw browserSessionOnly('Log out')
         } else {
           const user = await resolveSession(ctx, token)
-          await logout(ctx, token)
+          await logout(ctx, token, user?.id)
           if (user) {
             const actor = userActor(user, clientIp(request, server, ctx.config.trustProxy))
             await ctx.audit('auth.logout', actor, { type: 'user', id: user.id })

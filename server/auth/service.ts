@@ -1,7 +1,8 @@
 // Browser authentication: password login (throttled by throttle.ts), server-side sessions keyed by
 // the SHA-256 of a random cookie token, logout and password change. No Elysia types here.
 import { randomBytes } from 'node:crypto'
-import { and, count, eq, gt, gte, lt, min, sql } from 'drizzle-orm'
+import { and, eq, gt, lt, sql } from 'drizzle-orm'
+import { publishAccessRevoked } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
 import { auditLog, authSessions, users } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
@@ -78,8 +79,10 @@ export async function resolveSession(ctx: AppContext, token: string): Promise<Us
   return row.user
 }
 
-export async function logout(ctx: AppContext, token: string): Promise<void> {
+/** Ends this login; the streams it opened (its user's, when known) close on every instance. */
+export async function logout(ctx: AppContext, token: string, userId?: number): Promise<void> {
   await ctx.db.delete(authSessions).where(eq(authSessions.tokenHash, hashToken(token)))
+  if (userId !== undefined) await publishAccessRevoked(ctx, 'logout', { user_id: userId })
 }
 
 export async function revokeUserSessions(
@@ -109,6 +112,7 @@ export async function changePassword(
     .set({ passwordHash: await hashPassword(next), updatedAt: ctx.now() })
     .where(eq(users.id, userId))
   await revokeUserSessions(ctx, userId, keepToken)
+  await publishAccessRevoked(ctx, 'password_changed', { user_id: userId })
 }
 
 export async function deleteExpiredSessions(ctx: AppContext): Promise<void> {

@@ -1,9 +1,10 @@
 // Proxy tokens: the short-lived credential an agent's CLI uses as its "API key". HMAC-SHA256
 // signed claims (jti, session, user, machine, tenant, provider, expiry) plus a proxy_tokens row
-// so a token can be revoked. Verified tokens are cached for a moment; a revocation NOTIFY clears
+// so a token can be revoked, and the access rule: a token dies with its owner's access. Verified tokens are cached for a moment; a revocation NOTIFY clears
 // every instance's cache, and the short cache lifetime bounds staleness if a NOTIFY is missed.
 import { Buffer } from 'node:buffer'
 import { and, desc, eq, isNull, max, type SQL } from 'drizzle-orm'
+import { ownerStillHolds } from '../access/rule.ts'
 import type { AppContext } from '../context/index.ts'
 import { ENDED_SESSION_STATUSES, type LlmProvider, proxyTokens, sessions } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
@@ -110,7 +111,11 @@ export async function refreshProxyToken(ctx: AppContext, sessionId: string): Pro
     .where(and(eq(proxyTokens.sessionId, sessionId), isNull(proxyTokens.revokedAt)))
     .orderBy(desc(proxyTokens.issuedAt))
     .limit(1)
-  if (!row || (ENDED_SESSION_STATUSES as readonly string[]).includes(row.status))
+  if (
+    !row ||
+    (ENDED_SESSION_STATUSES as readonly string[]).includes(row.status) ||
+    !(await ownerStillHolds(ctx, sessionId))
+  )
     throw conflict('The session has ended or has no proxy token to renew')
   const { userId, machineId, tenantId, provider } = row.token
   return issueProxyToken(ctx, { sessionId, userId, machineId, tenantId, provider })
@@ -170,6 +175,8 @@ async function verifyUncached(ctx: AppContext, token: string): Promise<ProxyToke
     .where(eq(proxyTokens.jti, claims.jti))
     .limit(1)
   if (!row || row.revokedAt || (ENDED_SESSION_STATUSES as readonly string[]).includes(row.status)) return null
+  // The token is worth what its owner's access to the session is worth (server/access/rule.ts).
+  if (!(await ownerStillHolds(ctx, claims.sessionId))) return null
   if (claims.exp * 1000 > ctx.now().getTime()) return claims
   return renewedClaims(ctx, claims)
 }

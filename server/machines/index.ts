@@ -4,6 +4,7 @@ import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { TenantFilterQuery } from '../tenants/model.ts'
 import { browseMachine } from './browse.ts'
 import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './lifecycle.ts'
 import {
@@ -42,19 +43,27 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         detail: { summary: 'Create a one-time registration token' },
       },
     )
-    .get('/', async ({ user }) => ({ machines: await listMachines(ctx, user) }), {
-      auth: true,
-      detail: { summary: 'List machines (admins: all; users: assigned)' },
-    })
     .get('/versions', () => fleetVersions(ctx), {
       auth: 'system_admin',
       detail: { summary: 'Agent versions across the fleet, and the version this server serves' },
     })
     .get(
-      '/available',
-      async ({ user }) => ({ machines: await listMachines(ctx, user, { onlineOnly: true }) }),
+      '/',
+      async ({ user, query }) => ({ machines: await listMachines(ctx, user, { tenantId: query.tenant_id }) }),
       {
         auth: true,
+        query: TenantFilterQuery,
+        detail: { summary: 'List machines (admins: all, or one tenant; users: assigned)' },
+      },
+    )
+    .get(
+      '/available',
+      async ({ user, query }) => ({
+        machines: await listMachines(ctx, user, { onlineOnly: true, tenantId: query.tenant_id }),
+      }),
+      {
+        auth: true,
+        query: TenantFilterQuery,
         detail: { summary: 'Machines the caller may use that are online' },
       },
     )

@@ -2,10 +2,10 @@
 // deregistering the machine (its sessions end, its proxy tokens die, its agent is told to stop).
 // Every instance hears about it through NOTIFY, so a live channel anywhere closes at once.
 import { and, eq, isNull } from 'drizzle-orm'
+import { revokeAccess } from '../access/revoke.ts'
 import { dropUnackedCommands } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
 import type { Actor } from '../audit/service.ts'
-import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import {
   type AgentTokenRevokeReason,
@@ -41,11 +41,12 @@ export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId:
   const machine = await liveMachine(ctx, machineId)
   await ctx.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))
   await notifyAgentControl(ctx, machineId)
+  const { sessionsStopped } = await revokeAccess(ctx, 'agent_token_revoked', { machine_id: machineId })
   await ctx.audit(
     'machine.token.revoke',
     actor,
     { type: 'machine', id: machineId },
-    {},
+    { sessions_ended: sessionsStopped.length },
     { tenantId: machine.tenantId },
   )
   return { machine_id: machineId, revoked: true }
@@ -77,6 +78,8 @@ export async function deleteMachine(
     return { ended, proxyTokensRevoked: await revokeProxyTokens(ctx, { machineId }, tx) }
   })
   await notifyAgentControl(ctx, machineId)
+  // Sessions already ended in the transaction; this closes their streams everywhere.
+  await revokeAccess(ctx, 'machine_deregistered', { machine_id: machineId, session_ids: ended })
   await ctx.audit(
     'machine.delete',
     actor,

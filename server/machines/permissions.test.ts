@@ -130,12 +130,16 @@ describe('permission table', () => {
     }
   })
 
-  test('assign: system admin any permission; machine admin forced to user and cannot touch an admin', async () => {
+  test('assign: system admin any permission; machine admin only `user` (admin is a 403) and cannot touch an admin', async () => {
     const id = await machine()
     const url = `/api/remote/machines/${id}/assign`
     const res = await call('machine_admin', 'POST', url, { user_id: ids.target, permission: 'admin' })
-    expect(res.status).toBe(200)
-    expect((await res.json()).permission).toBe('user')
+    expect(res.status).toBe(403)
+    expect((await res.json()).error.message).toContain('system administrators')
+    const users = await (await call('system_admin', 'GET', `/api/remote/machines/${id}/users`)).json()
+    expect(users.users.some((u: { user_id: number }) => u.user_id === ids.target)).toBe(false)
+    const plain = await call('machine_admin', 'POST', url, { user_id: ids.target, permission: 'user' })
+    expect((await plain.json()).permission).toBe('user')
     for (const role of ['user', 'unassigned'] as const) {
       expect((await call(role, 'POST', url, { user_id: ids.target, permission: 'user' })).status).toBe(403)
     }

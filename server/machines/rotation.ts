@@ -6,6 +6,7 @@
 // revokes older pending tokens and drops their undelivered commands. `immediate` is the
 // emergency path: every older token stops at once and live channels are cut.
 import { and, eq, isNull, max, ne, sql } from 'drizzle-orm'
+import { revokeAccess } from '../access/revoke.ts'
 import { queueCommand } from '../agents/commands.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
 import { liveTokensOf, ROTATION_COMMAND } from '../agents/token-use.ts'
@@ -100,8 +101,13 @@ export async function rotateAgentToken(
     const issued = await issueAgentToken(tx, machineId, now, { pending: !immediate })
     return { ...issued, tenantId: machine.tenantId, online: machine.status === 'online' }
   })
-  if (immediate) await notifyAgentControl(ctx, machineId)
-  else {
+  let sessionsEnded = 0
+  if (immediate) {
+    await notifyAgentControl(ctx, machineId)
+    // The machine's agent is cut off: its sessions end (stopped when it returns re-registered).
+    sessionsEnded = (await revokeAccess(ctx, 'agent_token_rotated', { machine_id: machineId }))
+      .sessionsStopped.length
+  } else {
     await queueCommand(ctx, machineId, {
       type: ROTATION_COMMAND,
       agent_token: result.token,
@@ -114,7 +120,7 @@ export async function rotateAgentToken(
     'machine.token.rotate',
     actor,
     { type: 'machine', id: machineId },
-    { mode: immediate ? 'immediate' : 'graceful', version: result.version },
+    { mode: immediate ? 'immediate' : 'graceful', version: result.version, sessions_ended: sessionsEnded },
     { tenantId: result.tenantId },
   )
   return {

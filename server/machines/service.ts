@@ -1,7 +1,8 @@
 // The machines API's reads and assignments, permission-checked per the seed's table: system
 // admins see everything; machine admins manage plain users of their machine; users see what
 // they are assigned to.
-import { and, asc, desc, eq, isNull } from 'drizzle-orm'
+import { and, asc, desc, eq, gte, isNull } from 'drizzle-orm'
+import { revokeAccess } from '../access/revoke.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
@@ -16,14 +17,19 @@ import { forbidden, notFound } from '../errors.ts'
 import { isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
 import { assignedUserView, machineSessionView, machineView } from './view.ts'
 
-export async function listMachines(ctx: AppContext, user: UserRow, options: { onlineOnly?: boolean } = {}) {
+export async function listMachines(
+  ctx: AppContext,
+  user: UserRow,
+  options: { onlineOnly?: boolean; tenantId?: number } = {},
+) {
   const live = isNull(remoteMachines.deletedAt)
   const online = options.onlineOnly ? eq(remoteMachines.status, 'online') : undefined
+  const tenant = options.tenantId !== undefined ? eq(remoteMachines.tenantId, options.tenantId) : undefined
   if (user.role === 'system_admin') {
     const rows = await ctx.db
       .select()
       .from(remoteMachines)
-      .where(and(live, online))
+      .where(and(live, online, tenant))
       .orderBy(asc(remoteMachines.name))
     return rows.map((m) => machineView(m, 'system_admin'))
   }
@@ -32,7 +38,13 @@ export async function listMachines(ctx: AppContext, user: UserRow, options: { on
     .from(machineAssignments)
     .innerJoin(remoteMachines, eq(remoteMachines.machineId, machineAssignments.machineId))
     .where(
-      and(eq(machineAssignments.userId, user.id), eq(remoteMachines.tenantId, user.tenantId), live, online),
+      and(
+        eq(machineAssignments.userId, user.id),
+        eq(remoteMachines.tenantId, user.tenantId),
+        live,
+        online,
+        tenant,
+      ),
     )
     .orderBy(asc(remoteMachines.name))
   return rows.map((r) => machineView(r.machine, r.permission))
@@ -69,14 +81,25 @@ export async function listMachineUsers(ctx: AppContext, actor: Actor, user: User
   return assignedUsers(ctx, machineId)
 }
 
-/** Admins see every session on the machine; a plain user only their own. */
+/**
+ * Admins see every session on the machine; a plain user only their own. Only sessions of the
+ * machine's current registration: a deregistered id registered again (into any tenant) starts
+ * with no past.
+ */
 export async function listMachineSessions(ctx: AppContext, user: UserRow, machineId: string) {
-  const { role } = await requireMachineUse(ctx, user, machineId)
+  const { machine, role } = await requireMachineUse(ctx, user, machineId)
   const mine = isAdminRole(role) ? undefined : eq(sessions.userId, user.id)
   const rows = await ctx.db
     .select()
     .from(sessions)
-    .where(and(eq(sessions.remoteMachineId, machineId), mine))
+    .where(
+      and(
+        eq(sessions.remoteMachineId, machineId),
+        eq(sessions.tenantId, machine.tenantId),
+        gte(sessions.createdAt, machine.createdAt),
+        mine,
+      ),
+    )
     .orderBy(desc(sessions.createdAt))
   return rows.map(machineSessionView)
 }
@@ -92,8 +115,18 @@ export async function assignUser(
     actor,
     event: 'machine.assign',
   })
-  // Machine admins may only hand out plain use.
-  const permission: MachinePermission = role === 'system_admin' ? (input.permission ?? 'user') : 'user'
+  const permission: MachinePermission = input.permission ?? 'user'
+  // Machine admins may only hand out plain use: asking for more is refused, never downgraded.
+  if (role !== 'system_admin' && permission === 'admin') {
+    await ctx.audit(
+      'machine.assign',
+      actor,
+      { type: 'machine', id: machineId },
+      { user_id: input.userId, permission },
+      { outcome: 'denied', tenantId: machine.tenantId },
+    )
+    throw forbidden('Only system administrators can make a user administrator of a machine')
+  }
   const [target] = await ctx.db.select().from(users).where(eq(users.id, input.userId)).limit(1)
   if (!target || target.tenantId !== machine.tenantId) throw notFound('User')
   const [current] = await ctx.db
@@ -128,6 +161,9 @@ export async function assignUser(
       target: [machineAssignments.machineId, machineAssignments.userId],
       set: { permission, assignedBy: caller.id, updatedAt: now },
     })
+  // A machine admin made a plain user stops watching others' sessions.
+  if (current?.permission === 'admin' && permission === 'user')
+    await revokeAccess(ctx, 'role_changed', { user_id: input.userId, machine_id: machineId })
   await ctx.audit(
     'machine.assign',
     actor,
@@ -169,11 +205,15 @@ export async function unassignUser(
     throw forbidden('Machine administrators cannot revoke another administrator')
   }
   await ctx.db.delete(machineAssignments).where(where)
+  const { sessionsStopped } = await revokeAccess(ctx, 'unassigned', {
+    user_id: userId,
+    machine_id: machineId,
+  })
   await ctx.audit(
     'machine.unassign',
     actor,
     { type: 'machine', id: machineId },
-    { user_id: userId, permission: current.permission },
+    { user_id: userId, permission: current.permission, sessions_ended: sessionsStopped.length },
     { tenantId: machine.tenantId },
   )
   return { machine_id: machineId, user_id: userId, revoked: true }

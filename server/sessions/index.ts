@@ -2,12 +2,13 @@
 // chat with it, watch its output live (SSE), steer it (stop/pause/resume/abort), answer the
 // CLI's tool-permission questions.
 import { Elysia } from 'elysia'
+import { handleRevocations } from '../access/revoke.ts'
 import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
-import { sessionAccess } from './access.ts'
+import { sessionAccess, viewerStillAllowed } from './access.ts'
 import {
   ChatBody,
   CreateSessionBody,
@@ -18,6 +19,7 @@ import {
   UpdateSessionBody,
 } from './model.ts'
 import { answerPermission } from './permissions.ts'
+import { stopRevokedSessions } from './revoke.ts'
 import {
   type ControlAction,
   chat,
@@ -33,6 +35,7 @@ import { displayStatus } from './view.ts'
 
 export function sessionsRoutes(ctx: AppContext) {
   startTokenRenewal(ctx)
+  handleRevocations(ctx, stopRevokedSessions)
   const controlRoute = (action: ControlAction) =>
     [
       ({ user, actor, params }: { user: UserRow; actor: Actor; params: { id: string } }) =>
@@ -70,6 +73,7 @@ export function sessionsRoutes(ctx: AppContext) {
           machineId: query.machine_id,
           status: query.status,
           all: query.all,
+          tenantId: query.tenant_id,
         }),
       }),
       {
@@ -106,12 +110,18 @@ export function sessionsRoutes(ctx: AppContext) {
     )
     .get(
       '/:id/stream',
-      async ({ user, params, request }) => {
+      async ({ user, sessionToken, params, request }) => {
         const { session, machine } = await sessionAccess(ctx, user, params.id, 'view')
         return openSessionStream(ctx, {
           sessionId: params.id,
           after: resumePoint(request),
           status: displayStatus(session, machine),
+          viewer: {
+            userId: user.id,
+            machineId: session.remoteMachineId,
+            stillAllowed: () =>
+              viewerStillAllowed(ctx, { userId: user.id, loginToken: sessionToken }, params.id),
+          },
         })
       },
       {

@@ -3,6 +3,7 @@ import { t } from 'elysia'
 import { SESSION_STATUSES } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 import { CliToolName } from '../machines/model.ts'
+import { TenantId } from '../tenants/model.ts'
 
 export const PERMISSION_MODES = ['default', 'auto-edit', 'yolo'] as const
 export type PermissionMode = (typeof PERMISSION_MODES)[number]
@@ -42,4 +43,5 @@ export const ListQuery = t.Object({
   machine_id: t.Optional(t.String({ maxLength: 128 })),
   status: t.Optional(oneOf(SESSION_STATUSES)),
   all: t.Optional(t.Boolean()),
+  tenant_id: t.Optional(TenantId),
 })

@@ -16,14 +16,14 @@ import {
   sessionMessages,
   sessions,
 } from '../db/schema/index.ts'
-import { badRequest } from '../errors.ts'
+import { badRequest, conflict } from '../errors.ts'
 import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
 import { requireMachineUse } from '../machines/access.ts'
 import { checkSessionPolicy } from '../machines/cli-policy.ts'
 import { machineOf, sessionAccess } from './access.ts'
 import { moveSession } from './lifecycle.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
-import { transition } from './state.ts'
+import { isLive, transition } from './state.ts'
 import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
@@ -122,7 +122,7 @@ export async function createSession(
 export async function listSessions(
   ctx: AppContext,
   user: UserRow,
-  filter: { machineId?: string; status?: SessionStatus; all?: boolean },
+  filter: { machineId?: string; status?: SessionStatus; all?: boolean; tenantId?: number },
 ) {
   const where: SQL[] = []
   // System admins see every session unless they ask for their own view (all=false).
@@ -139,6 +139,7 @@ export async function listSessions(
     )
   }
   if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
+  if (filter.tenantId !== undefined) where.push(eq(sessions.tenantId, filter.tenantId))
   if (filter.status) where.push(eq(sessions.status, filter.status))
   const rows = await ctx.db
     .select({ session: sessions, machine: remoteMachines })
@@ -243,6 +244,8 @@ export async function updateSession(
   patch: { title?: string; permissionMode?: PermissionMode },
 ) {
   const access = await sessionAccess(ctx, user, id, 'steer')
+  if (!isLive(access.session.status))
+    throw conflict(`Cannot change a session that is ${access.session.status}`)
   const [row] = await ctx.db
     .update(sessions)
     .set({
@@ -250,8 +253,9 @@ export async function updateSession(
       ...(patch.title !== undefined ? { title: patch.title } : {}),
       ...(patch.permissionMode !== undefined ? { permissionMode: patch.permissionMode } : {}),
     })
-    .where(eq(sessions.id, id))
+    .where(and(eq(sessions.id, id), eq(sessions.status, access.session.status)))
     .returning()
+  if (!row) throw conflict('The session changed meanwhile; reload and try again')
   await ctx.audit('session.update', actor, { type: 'session', id }, { changed: Object.keys(patch) })
-  return sessionView(row!, access.machine)
+  return sessionView(row, access.machine)
 }

@@ -1,8 +1,15 @@
 // GET /api/remote/sessions/{id}/stream: Server-Sent Events for the browser. Each output record
 // is an `output` event whose id is its seq, so a reconnecting EventSource (Last-Event-ID) gets
 // exactly what it missed. Live events only wake the stream; records are always read from the
-// database in seq order, which is what keeps the stream free of gaps and repeats.
-
+// database in seq order, which is what keeps the stream free of gaps and repeats. When access
+// the stream depends on is revoked (anywhere), it sends a final `access.revoked` event with the
+// reason and closes.
+import {
+  ACCESS_REVOKED_EVENT,
+  type AccessRevokedEvent,
+  subscribeAccessRevoked,
+  touches,
+} from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
 import { appMetrics } from '../metrics/instruments.ts'
 import { subscribeSessionEvents } from './events.ts'
@@ -18,6 +25,8 @@ export interface StreamOptions {
   after: number
   status: string
   keepaliveMs?: number
+  /** Who watches, and how to ask the access rule whether they still may (after a revocation). */
+  viewer: { userId: number; machineId: string | null; stillAllowed(): Promise<boolean> }
 }
 
 export async function openSessionStream(ctx: AppContext, options: StreamOptions): Promise<Response> {
@@ -27,7 +36,16 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
   let pumping = false
   let dirty = true
   let unsubscribe: (() => void) | undefined
+  let unwatch: (() => void) | undefined
   let keepalive: ReturnType<typeof setInterval> | undefined
+  const finish = () => {
+    if (closed) return
+    closed = true
+    if (unsubscribe) appMetrics(ctx).sseSubscribers.dec()
+    unsubscribe?.()
+    unwatch?.()
+    clearInterval(keepalive)
+  }
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -53,6 +71,28 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
           pumping = false
         }
       }
+      const revoked = async (event: AccessRevokedEvent) => {
+        const subject = {
+          userId: options.viewer.userId,
+          machineId: options.viewer.machineId,
+          sessionId: options.sessionId,
+        }
+        if (closed || !touches(event, subject)) return
+        if (await options.viewer.stillAllowed()) return
+        send(
+          formatSse({
+            event: ACCESS_REVOKED_EVENT,
+            data: { type: ACCESS_REVOKED_EVENT, reason: event.reason },
+          }),
+        )
+        finish()
+        controller.close()
+      }
+      unwatch = await subscribeAccessRevoked(ctx, (event) => {
+        void revoked(event).catch((error) =>
+          ctx.log.warn('session stream access check failed', { session_id: options.sessionId, error }),
+        )
+      })
       send(sseRetry())
       send(formatSse({ event: 'status', data: { status: options.status } }))
       // Subscribe before the first read: output stored meanwhile is then read, not missed.
@@ -74,10 +114,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
       await pump()
     },
     cancel() {
-      closed = true
-      if (unsubscribe) appMetrics(ctx).sseSubscribers.dec()
-      unsubscribe?.()
-      clearInterval(keepalive)
+      finish()
     },
   })
   return new Response(stream, {

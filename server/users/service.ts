@@ -1,12 +1,22 @@
 // User administration for system admins: list, create, update, delete. Every change is audited;
-// disabling a user or changing their password ends their sessions.
-import { and, asc, eq, type SQL } from 'drizzle-orm'
+// disabling, moving, demoting or deleting a user ends what their access allowed (revokeAccess),
+// and a password change ends their browser logins.
+import { and, asc, eq, ne, type SQL, sql } from 'drizzle-orm'
+import type { AccessRevokedReason } from '../access/events.ts'
+import { revokeAccess } from '../access/revoke.ts'
 import type { Actor } from '../audit/service.ts'
 import { hashPassword } from '../auth/password.ts'
 import { revokeUserSessions } from '../auth/service.ts'
 import { findUserById, findUserByUsername, publicUser, type UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { tenants, type UserRole, type UserStatus, users } from '../db/schema/index.ts'
+import {
+  machineAssignments,
+  remoteMachines,
+  tenants,
+  type UserRole,
+  type UserStatus,
+  users,
+} from '../db/schema/index.ts'
 import { badRequest, conflict, HttpError, notFound } from '../errors.ts'
 
 export async function listUsers(ctx: AppContext, filter: { tenantId?: number }) {
@@ -86,8 +96,23 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: number, inpu
   if (input.tenantId !== undefined) patch.tenantId = input.tenantId
   if (input.displayName !== undefined) patch.displayName = input.displayName
   if (input.email !== undefined) patch.email = input.email
-  const [row] = await ctx.db.update(users).set(patch).where(eq(users.id, id)).returning()
+  const tenantChanged = input.tenantId !== undefined && input.tenantId !== existing.tenantId
+  const [row] = await ctx.db.transaction(async (tx) => {
+    // Assignments never cross tenants: a user moved away loses the old tenant's machines.
+    if (tenantChanged)
+      await tx
+        .delete(machineAssignments)
+        .where(
+          and(
+            eq(machineAssignments.userId, id),
+            sql`${machineAssignments.machineId} in (select ${remoteMachines.machineId} from ${remoteMachines} where ${ne(remoteMachines.tenantId, input.tenantId!)})`,
+          ),
+        )
+    return tx.update(users).set(patch).where(eq(users.id, id)).returning()
+  })
   if (input.password !== undefined || input.status === 'disabled') await revokeUserSessions(ctx, id)
+  for (const reason of revocationsOf(existing, input, tenantChanged))
+    await revokeAccess(ctx, reason, { user_id: id })
   const changed = Object.keys(input).filter((k) => k !== 'password')
   await ctx.audit(
     'user.update',
@@ -98,8 +123,28 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: number, inpu
   return publicUser(row!)
 }
 
+/** What a change to a user takes away, in the order it is published. */
+function revocationsOf(existing: UserRow, input: UpdateUserInput, tenantChanged: boolean) {
+  const reasons: AccessRevokedReason[] = []
+  if (input.status === 'disabled' && existing.status !== 'disabled') reasons.push('user_disabled')
+  if (tenantChanged) reasons.push('tenant_changed')
+  if (input.role === 'user' && existing.role === 'system_admin') reasons.push('role_changed')
+  if (input.password !== undefined) reasons.push('password_changed')
+  return reasons
+}
+
 export async function deleteUser(ctx: AppContext, actor: Actor, id: number) {
   if (String(actor.id) === String(id)) throw conflict('You cannot delete your own account')
+  // Disabled first, so the rule refuses everything at once; their sessions are stopped (the
+  // session.stop commands outlive the rows the delete cascades away), then the row goes.
+  const disabled = await ctx.db
+    .update(users)
+    .set({ status: 'disabled', updatedAt: ctx.now() })
+    .where(eq(users.id, id))
+    .returning({ id: users.id })
+  if (disabled.length === 0) throw notFound('User')
+  await revokeUserSessions(ctx, id)
+  await revokeAccess(ctx, 'user_deleted', { user_id: id }, { linkCommands: false })
   const deleted = await ctx.db
     .delete(users)
     .where(eq(users.id, id))
