@@ -197,6 +197,7 @@ function Register-Machine {
   $out.TrimEnd() -split "`n" | ForEach-Object { Write-Info $_.TrimEnd() }
   if ($code -ne 0) {
     if ($out -like '*expired or already used*') { Stop-Install 'the registration token was refused: it is wrong, expired, or was already used (each token works once). Ask an administrator for a new one.' }
+    if ($out -like '*already registered*') { Stop-Install 'this machine id is registered on the server and this directory does not hold its agent token. Ask an administrator to deregister the machine, then run the installer again.' }
     if ($out -like '*Cannot reach*') { Stop-Install "cannot reach the Open ACE server at $Script:Server. Check the -Server address, that the server is running, and that this machine can reach it (firewall, proxy)." }
     if ($out -like '*No route*' -or $out -like '*HTTP 404*') { Stop-Install "$Script:Server does not offer agent registration (HTTP 404). Is -Server the Open ACE server's address?" }
     Stop-Install 'registration failed (see the message above)'

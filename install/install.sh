@@ -315,6 +315,7 @@ register_machine() {
   if [ "$rc" != 0 ]; then
     case "$(cat "$TMP/register.out")" in
       *"expired or already used"*) die "the registration token was refused: it is wrong, expired, or was already used (each token works once). Ask an administrator for a new one." ;;
+      *"already registered"*) die "this machine id ($machine_id) is registered on the server and this directory does not hold its agent token. Ask an administrator to deregister the machine, then run the installer again." ;;
       *"Cannot reach"*) unreachable "$(tail -n 1 "$TMP/register.out")" ;;
       *"No route"* | *"HTTP 404"*) die "$SERVER does not offer agent registration (HTTP 404). Is --server the Open ACE server's address?" ;;
       *) die "registration failed (see the message above)" ;;

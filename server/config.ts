@@ -42,6 +42,8 @@ const EnvSchema = Type.Object({
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
   AGENT_DIST_DIR: Type.Optional(Type.String({ minLength: 1 })),
   REGISTRATION_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
+  REGISTRATION_MAX_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+  REGISTRATION_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 10 * 60 }),
   AGENT_HEARTBEAT_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
   AGENT_LONG_POLL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 55_000, default: 25_000 }),
   AGENT_OFFLINE_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
@@ -104,6 +106,9 @@ export interface Config {
   /** The agent channel: registration token lifetime, heartbeat, long-poll hold, disconnect grace. */
   agentChannel: {
     registrationTokenTtlSeconds: number
+    /** Registration attempts (accepted or refused) one address may make per window before 429. */
+    registrationMaxPerIp: number
+    registrationRateWindowSeconds: number
     heartbeatIntervalSeconds: number
     longPollTimeoutMs: number
     offlineGraceMs: number
@@ -168,6 +173,8 @@ const INTEGER_KEYS = new Set([
   'LLM_PROXY_KEY_COOLDOWN_MS',
   'LLM_PROXY_DEFAULT_RESERVE_TOKENS',
   'REGISTRATION_TOKEN_TTL_SECONDS',
+  'REGISTRATION_MAX_PER_IP',
+  'REGISTRATION_RATE_WINDOW_SECONDS',
   'AGENT_HEARTBEAT_INTERVAL_SECONDS',
   'AGENT_LONG_POLL_TIMEOUT_MS',
   'AGENT_OFFLINE_GRACE_MS',
@@ -269,6 +276,8 @@ export function loadConfig(
     agentDistDir: env.AGENT_DIST_DIR ? resolve(env.AGENT_DIST_DIR) : DEFAULT_AGENT_DIST_DIR,
     agentChannel: {
       registrationTokenTtlSeconds: env.REGISTRATION_TOKEN_TTL_SECONDS,
+      registrationMaxPerIp: env.REGISTRATION_MAX_PER_IP,
+      registrationRateWindowSeconds: env.REGISTRATION_RATE_WINDOW_SECONDS,
       heartbeatIntervalSeconds: env.AGENT_HEARTBEAT_INTERVAL_SECONDS,
       longPollTimeoutMs: env.AGENT_LONG_POLL_TIMEOUT_MS,
       offlineGraceMs: env.AGENT_OFFLINE_GRACE_MS,

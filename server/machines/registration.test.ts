@@ -35,9 +35,11 @@ function register(
   token: string,
   machineId: string = crypto.randomUUID(),
   extra: Record<string, unknown> = {},
+  agentToken?: string,
 ) {
   return server.request('/api/remote/agent/register', {
     method: 'POST',
+    ...(agentToken ? { headers: { authorization: `Bearer ${agentToken}` } } : {}),
     json: {
       registration_token: token,
       machine_id: machineId,
@@ -140,11 +142,23 @@ describe('agent registration', () => {
     expect(statuses).toEqual([200, 401, 401, 401, 401])
   })
 
-  test('re-registering a machine replaces its agent token', async () => {
+  test('a registered machine_id is taken only with its agent token; a refusal spends nothing', async () => {
     const machineId = crypto.randomUUID()
     const first = await (await register((await newToken()).registration_token, machineId)).json()
+    const { registration_token } = await newToken()
+    const hijack = await register(registration_token, machineId, { machine_name: 'attacker' })
+    expect(hijack.status).toBe(409)
+    expect((await hijack.json()).error.type).toBe('machine_id_taken')
+    const wrong = await register(registration_token, machineId, {}, 'f'.repeat(64))
+    expect(wrong.status).toBe(409)
+    const [row] = await server.ctx.db
+      .select()
+      .from(remoteMachines)
+      .where(eq(remoteMachines.machineId, machineId))
+    expect(row!.name).toBe('Production Server')
+    // Re-install: the same machine proves itself with its agent token; the old token dies.
     const second = await (
-      await register((await newToken()).registration_token, machineId, { agent_version: '1.1.0' })
+      await register(registration_token, machineId, { agent_version: '1.1.0' }, first.agent_token)
     ).json()
     expect(second.agent_token).not.toBe(first.agent_token)
     const poll = (token: string) =>
@@ -157,12 +171,16 @@ describe('agent registration', () => {
     expect((await poll(second.agent_token)).status).toBe(200)
   })
 
-  test('a machine_id of another tenant is a conflict, and the token is not spent', async () => {
+  test("another tenant's machine_id gets the same answer as a wrong proof, and the token is not spent", async () => {
     await server.ctx.db.insert(tenants).values({ id: 3, name: 'tenant-three' }).onConflictDoNothing()
     const machineId = crypto.randomUUID()
-    expect((await register((await newToken(1)).registration_token, machineId)).status).toBe(200)
+    const first = await (await register((await newToken(1)).registration_token, machineId)).json()
     const { registration_token } = await newToken(3)
-    expect((await register(registration_token, machineId)).status).toBe(409)
+    const other = await register(registration_token, machineId)
+    const proven = await register(registration_token, machineId, {}, first.agent_token)
+    expect(other.status).toBe(409)
+    expect(proven.status).toBe(409)
+    expect(await other.json()).toEqual(await proven.json())
     expect((await register(registration_token)).status).toBe(200)
   })
 

@@ -1,20 +1,25 @@
 // Registration: a system admin makes a one-time token (hash stored, expires), the installer's
-// agent trades it for a machine id + long-lived agent token. Consumption is one UPDATE, so two
-// concurrent uses of one token cannot both win.
+// agent trades it for a machine id + long-lived agent token. The token row is locked while the
+// claim is checked and spent in the same transaction, so two concurrent uses cannot both win and
+// a refused claim spends nothing.
 import { and, desc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm'
+import { revokeAccess } from '../access/revoke.ts'
 import { notifyAgentControl } from '../agents/hub.ts'
 import type { Actor } from '../audit/service.ts'
+import { assertUnderAuditRate } from '../auth/rate-limit.ts'
 import { hashToken, newSecretToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import {
+  agentCommands,
   agentTokens,
+  auditLog,
   machineAssignments,
   registrationTokens,
   remoteMachines,
   tenants,
 } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
-import { badRequest, conflict, HttpError } from '../errors.ts'
+import { badRequest, HttpError } from '../errors.ts'
 import { issueAgentToken } from './rotation.ts'
 
 export interface InstallCommands {
@@ -79,6 +84,35 @@ export interface AgentRegistration {
 }
 
 const INVALID_REGISTRATION = 'Registration token is invalid, expired or already used'
+/** One answer for every refused claim on a registered id: whose it is stays unsaid. */
+export const MACHINE_ID_TAKEN =
+  "This machine_id is already registered. Re-install with the machine's current agent token, or ask an administrator to deregister it first"
+export const REGISTER_EVENT = 'machine.register'
+
+/** The caller holds the machine's agent token: a live one, or its newest (revoked since). */
+async function holdsAgentToken(tx: Tx, machineId: string, presented: string | null | undefined) {
+  if (!presented) return false
+  const hash = hashToken(presented)
+  const [latest] = await tx
+    .select({ tokenHash: agentTokens.tokenHash })
+    .from(agentTokens)
+    .where(eq(agentTokens.machineId, machineId))
+    .orderBy(desc(agentTokens.version), desc(agentTokens.createdAt))
+    .limit(1)
+  if (latest?.tokenHash === hash) return true
+  const [live] = await tx
+    .select({ tokenHash: agentTokens.tokenHash })
+    .from(agentTokens)
+    .where(
+      and(
+        eq(agentTokens.machineId, machineId),
+        eq(agentTokens.tokenHash, hash),
+        isNull(agentTokens.revokedAt),
+      ),
+    )
+    .limit(1)
+  return !!live
+}
 
 /**
  * A re-installed host (new machine id, same hostname in the same tenant) is the machine we
@@ -133,23 +167,36 @@ async function machineOfSameHost(tx: Tx, tenantId: number, input: AgentRegistrat
   return same.find((m) => m.status !== 'online')!.machineId
 }
 
-/** Trades a registration token for an agent token; re-registering a machine replaces its token. */
+/**
+ * Trades a registration token for an agent token. A new id becomes a machine; a deregistered id
+ * comes back as new (no assignments, sessions or pending commands of its past); a registered id
+ * only to whoever holds that machine's agent token (re-install), within its tenant: any other
+ * claim is one 409 that spends nothing. Attempts are rate limited per client address.
+ */
 export async function registerAgent(ctx: AppContext, input: AgentRegistration, ip: string | null) {
   const actor: Actor = { type: 'agent', id: input.machineId, name: input.hostname, ip }
+  if (ip) {
+    const { registrationMaxPerIp, registrationRateWindowSeconds } = ctx.config.agentChannel
+    await assertUnderAuditRate(ctx, {
+      event: REGISTER_EVENT,
+      windowSeconds: registrationRateWindowSeconds,
+      checks: [{ filter: eq(auditLog.ip, ip), limit: registrationMaxPerIp }],
+      message: 'Too many registration attempts from this address.',
+    })
+  }
   const now = ctx.now()
   try {
     const registered = await ctx.transaction(async (tx) => {
+      const tokenWhere = and(
+        eq(registrationTokens.tokenHash, hashToken(input.registrationToken)),
+        isNull(registrationTokens.usedAt),
+        gt(registrationTokens.expiresAt, now),
+      )
       const [consumed] = await tx
-        .update(registrationTokens)
-        .set({ usedAt: now, usedByMachineId: input.machineId })
-        .where(
-          and(
-            eq(registrationTokens.tokenHash, hashToken(input.registrationToken)),
-            isNull(registrationTokens.usedAt),
-            gt(registrationTokens.expiresAt, now),
-          ),
-        )
-        .returning({ tenantId: registrationTokens.tenantId })
+        .select({ tenantId: registrationTokens.tenantId })
+        .from(registrationTokens)
+        .where(tokenWhere)
+        .for('update')
       if (!consumed)
         throw new HttpError(401, INVALID_REGISTRATION, 'invalid_registration_token', 'registration_token')
       const [existing] = await tx
@@ -157,12 +204,17 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
         .from(remoteMachines)
         .where(eq(remoteMachines.machineId, input.machineId))
         .for('update')
-      if (existing && !existing.deletedAt && existing.tenantId !== consumed.tenantId) {
-        throw conflict('This machine_id is registered to another tenant')
-      }
+      const live = !!existing && !existing.deletedAt
+      if (
+        live &&
+        (existing.tenantId !== consumed.tenantId ||
+          !(await holdsAgentToken(tx, input.machineId, input.presentedAgentToken)))
+      )
+        throw new HttpError(409, MACHINE_ID_TAKEN, 'machine_id_taken', 'machine_id')
       const merged =
         !existing || existing.deletedAt ? await machineOfSameHost(tx, consumed.tenantId, input) : null
       const machineId = merged ?? input.machineId
+      await tx.update(registrationTokens).set({ usedAt: now, usedByMachineId: machineId }).where(tokenWhere)
       const fields = {
         tenantId: consumed.tenantId,
         name: input.machineName.trim() || input.hostname,
@@ -175,23 +227,38 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
         deletedAt: null,
       }
       if (merged || existing) {
-        // A deregistered machine comes back as new: nobody keeps access from before.
-        if (!merged && existing?.deletedAt)
+        // A deregistered machine comes back as new: nobody keeps access from before, pending
+        // commands are dropped, and created_at (the registration's start) hides its past sessions.
+        const fresh = !merged && !!existing?.deletedAt
+        if (fresh) {
           await tx.delete(machineAssignments).where(eq(machineAssignments.machineId, machineId))
-        await tx.update(remoteMachines).set(fields).where(eq(remoteMachines.machineId, machineId))
+          await tx
+            .delete(agentCommands)
+            .where(and(eq(agentCommands.machineId, machineId), ne(agentCommands.status, 'acked')))
+        }
+        await tx
+          .update(remoteMachines)
+          .set({
+            ...fields,
+            ...(fresh ? { createdAt: sql`now()`, systemInfo: {}, lastHeartbeat: null } : {}),
+          })
+          .where(eq(remoteMachines.machineId, machineId))
         await tx
           .update(agentTokens)
           .set({ revokedAt: now, revokedReason: 'revoked' })
           .where(and(eq(agentTokens.machineId, machineId), isNull(agentTokens.revokedAt)))
       } else {
-        await tx.insert(remoteMachines).values({ machineId, createdAt: now, ...fields })
+        await tx.insert(remoteMachines).values({ machineId, createdAt: sql`now()`, ...fields })
       }
       const issued = await issueAgentToken(tx, machineId, now)
-      return { machineId, merged: merged !== null, tenantId: consumed.tenantId, ...issued }
+      return { machineId, merged: merged !== null, replaced: live, tenantId: consumed.tenantId, ...issued }
     })
-    if (registered.merged) await notifyAgentControl(ctx, registered.machineId)
+    if (registered.merged || registered.replaced) await notifyAgentControl(ctx, registered.machineId)
+    // A re-install replaces the running agent: its sessions end with it.
+    if (registered.replaced)
+      await revokeAccess(ctx, 'machine_reregistered', { machine_id: registered.machineId })
     await ctx.audit(
-      'machine.register',
+      REGISTER_EVENT,
       { ...actor, id: registered.machineId },
       { type: 'machine', id: registered.machineId },
       {
@@ -210,7 +277,7 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
   } catch (error) {
     if (error instanceof HttpError) {
       await ctx.audit(
-        'machine.register',
+        REGISTER_EVENT,
         actor,
         { type: 'machine', id: input.machineId },
         { reason: error.message },
