@@ -1,0 +1,221 @@
+// Access taken away is gone, black-box over HTTP with the compiled agent binary and a scripted
+// CLI: unassign, disable and delete end the session (CLI killed, proxy token dead, chat refused),
+// open streams close with the reason, logout closes them too. Each test here failed on the
+// main before server/access existed.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import {
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
+import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
+import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { readSse } from '../support/sse.ts'
+
+// Prints its proxy token, then keeps an `alive` file fresh (every 100 ms) while it runs, so the
+// test sees from outside whether the CLI process still lives; echoes what it is sent.
+const SCRIPT = `#!/usr/bin/env bash
+echo "token $OPENAI_API_KEY"
+while :; do
+  date +%s%N > alive
+  if IFS= read -r -t 0.1 line; then echo "echo: $line"
+  elif [ $? -le 128 ]; then exit 0; fi
+done
+`
+
+let server: TestServer
+let fake: FakeLlm
+let agent: RunningAgent
+let admin: string
+const processes: Subprocess[] = []
+let n = 0
+
+beforeAll(async () => {
+  await ensureAgentBinary()
+  const bin = mkdtempSync(join(tmpdir(), 'oa-access-cli-'))
+  writeFileSync(join(bin, 'alive-cli'), SCRIPT)
+  chmodSync(join(bin, 'alive-cli'), 0o755)
+  fake = await startFakeLlm()
+  server = await startTestServer({
+    listen: true,
+    env: { AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500', LOG_LEVEL: 'info' },
+  })
+  admin = await server.login()
+  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+    provider: 'openai',
+    key_name: 'fake-upstream',
+    api_key: 'sk-real-key-for-access-tests',
+    base_url: `${fake.url}/v1`,
+  })
+  expect(key.status).toBeLessThan(300)
+  agent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie: admin,
+    track: processes,
+    env: { PATH: `${bin}:${process.env.PATH}` },
+  })
+  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+}, 180_000)
+
+afterAll(async () => {
+  for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
+  await server?.stop()
+  await fake?.close()
+})
+
+interface Live {
+  id: string
+  token: string
+  project: string
+  cookie: string
+  userId: number
+}
+
+/** A user assigned to the machine, with a running session whose CLI showed its proxy token. */
+async function liveSession(): Promise<Live> {
+  const user = await createUser(server, admin, `acc_${++n}`)
+  const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+    user_id: user.id,
+    permission: 'user',
+  })
+  expect(assigned.status).toBe(200)
+  const project = join(agent.dir, 'work', `p${n}`)
+  mkdirSync(project, { recursive: true })
+  const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    machine_id: agent.machineId,
+    project_path: project,
+    cli_tool: 'alive-cli',
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.session!.session_id!
+  const token = await waitFor('the CLI printed its token', async () => {
+    const { body } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
+    const line = body.session?.output?.find((o) => o.data.startsWith('token '))
+    return line ? line.data.slice(6).trim() : undefined
+  })
+  await waitFor('the CLI is alive', async () => (cliAlive(project) ? true : undefined))
+  return { id, token, project, cookie: user.cookie, userId: user.id }
+}
+
+/** The CLI refreshed its alive file within the last half second. */
+function cliAlive(project: string): boolean {
+  const file = join(project, 'alive')
+  return existsSync(file) && Date.now() - statSync(file).mtimeMs < 500
+}
+
+const proxyCall = (token: string) =>
+  fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }),
+  })
+
+/** After a revocation settles (≤ 1 s): CLI gone, proxy token dead, chat refused, status stopped. */
+async function expectEnded(live: Live, viewer = admin) {
+  await Bun.sleep(1000)
+  expect((await proxyCall(live.token)).status).toBe(401)
+  const chat = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}/chat`, 'POST', {
+    content: 'still there?',
+  })
+  expect(chat.status).toBeGreaterThanOrEqual(400)
+  const { body } = await api(server.url, viewer, `/api/remote/sessions/${live.id}`)
+  expect(body.session?.status).toBe('stopped')
+  await waitFor('the CLI was killed', async () => (cliAlive(live.project) ? undefined : true), 10_000)
+}
+
+describe('revocation reaches live sessions, tokens and streams', () => {
+  test('unassigning a user stops their session: CLI killed, proxy token dead, chat refused', async () => {
+    const live = await liveSession()
+    expect((await proxyCall(live.token)).status).toBe(200)
+    const res = await api(
+      server.url,
+      admin,
+      `/api/remote/machines/${agent.machineId}/assign/${live.userId}`,
+      'DELETE',
+    )
+    expect(res.status).toBe(200)
+    await expectEnded(live)
+  })
+
+  test('disabling a user stops their session and its proxy token', async () => {
+    const live = await liveSession()
+    expect(
+      (await api(server.url, admin, `/api/users/${live.userId}`, 'PATCH', { status: 'disabled' })).status,
+    ).toBe(200)
+    await expectEnded(live)
+  })
+
+  test('deleting a user kills the CLI on the machine and frees the slot', async () => {
+    const live = await liveSession()
+    expect((await api(server.url, admin, `/api/users/${live.userId}`, 'DELETE')).status).toBe(200)
+    await Bun.sleep(1000)
+    expect((await proxyCall(live.token)).status).toBe(401)
+    await waitFor('the CLI was killed', async () => (cliAlive(live.project) ? undefined : true), 10_000)
+  })
+
+  test('an open stream closes with access.revoked when its viewer is unassigned', async () => {
+    const live = await liveSession()
+    const res = await fetch(`${server.url}/api/remote/sessions/${live.id}/stream`, {
+      headers: { cookie: live.cookie },
+    })
+    expect(res.status).toBe(200)
+    const reading = readSse(res, (events) => events.some((e) => e.event === 'access.revoked'), 10_000)
+    await Bun.sleep(300)
+    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign/${live.userId}`, 'DELETE')
+    const events = await reading
+    const last = events.at(-1)!
+    expect(last.event).toBe('access.revoked')
+    expect(JSON.parse(last.data)).toEqual({ type: 'access.revoked', reason: 'unassigned' })
+  })
+
+  test('logging out closes the streams of that login', async () => {
+    const live = await liveSession()
+    const res = await fetch(`${server.url}/api/remote/sessions/${live.id}/stream`, {
+      headers: { cookie: live.cookie },
+    })
+    expect(res.status).toBe(200)
+    const reading = readSse(res, (events) => events.some((e) => e.event === 'access.revoked'), 10_000)
+    await Bun.sleep(300)
+    expect((await api(server.url, live.cookie, '/api/auth/logout', 'POST')).status).toBe(200)
+    const events = await reading
+    expect(events.at(-1)?.event).toBe('access.revoked')
+    expect(JSON.parse(events.at(-1)!.data).reason).toBe('logout')
+  })
+
+  test('a machine admin asking to grant admin gets 403; changing an ended session is 409', async () => {
+    const live = await liveSession()
+    const madmin = await createUser(server, admin, `acc_madmin_${++n}`)
+    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+      user_id: madmin.id,
+      permission: 'admin',
+    })
+    const grant = await api(
+      server.url,
+      madmin.cookie,
+      `/api/remote/machines/${agent.machineId}/assign`,
+      'POST',
+      {
+        user_id: live.userId,
+        permission: 'admin',
+      },
+    )
+    expect(grant.status).toBe(403)
+    expect(grant.body.error?.message).toBeString()
+    expect((await api(server.url, live.cookie, `/api/remote/sessions/${live.id}/stop`, 'POST')).status).toBe(
+      200,
+    )
+    const patch = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}`, 'PATCH', {
+      title: 'renamed after the end',
+    })
+    expect(patch.status).toBe(409)
+    const { body } = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}`)
+    expect(body.session?.title).not.toBe('renamed after the end')
+  })
+})
