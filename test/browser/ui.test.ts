@@ -110,6 +110,41 @@ describe('browser UI', () => {
   )
 
   test(
+    'tenants: the admin adds a tenant, then creates a user in it with the tenant picker',
+    async () => {
+      await page.getByRole('link', { name: 'Tenants' }).click()
+      await page.waitForURL('**/manage/tenants')
+      await page.getByTestId('add-tenant').click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByLabel('Name').fill('north-branch')
+      await dialog.getByRole('button', { name: 'Create' }).click()
+      await page.locator('tr[data-tenant="north-branch"]').waitFor()
+      await screenshots(page, 'manage-tenants')
+      const cookie = await server.login()
+      const { tenants } = (await (await server.request('/api/tenants', { cookie })).json()) as {
+        tenants: Array<{ id: number; name: string }>
+      }
+      const north = tenants.find((x) => x.name === 'north-branch')!
+      await page.getByRole('link', { name: 'Users & quotas' }).click()
+      await page.waitForURL('**/manage/users')
+      await page.getByTestId('add-user').click()
+      const form = page.getByRole('dialog')
+      await form.getByLabel('Username').fill('northerner')
+      await form.getByLabel('Password').fill('northerner-password')
+      await form.getByTestId('tenant-picker').selectOption(String(north.id))
+      await form.getByRole('button', { name: 'Create' }).click()
+      await page.locator('tr[data-username="northerner"]').waitFor()
+      const { users } = (await (
+        await server.request(`/api/users?tenant_id=${north.id}`, { cookie })
+      ).json()) as {
+        users: Array<{ username: string }>
+      }
+      expect(users.map((u) => u.username)).toEqual(['northerner'])
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
     'API keys: a stored key is listed masked and its value never reaches the page',
     async () => {
       await page.getByRole('link', { name: 'API keys' }).click()

@@ -91,6 +91,14 @@ export const users = {
   remove: (id: number) => unwrap(api.users({ id }).delete()),
 }
 
+export const tenants = {
+  list: async () => (await unwrap(api.tenants.get())).tenants,
+  create: async (name: string) => (await unwrap(api.tenants.post({ name }))).tenant,
+  rename: async (id: number, name: string) => (await unwrap(api.tenants({ id }).patch({ name }))).tenant,
+  remove: (id: number) => unwrap(api.tenants({ id }).delete()),
+}
+export type Tenant = Data<typeof tenants.list>[number]
+
 export type NewToken = BodyOf<typeof api.tokens.post>
 export const tokens = {
   list: async (all = false) => (await unwrap(api.tokens.get({ query: all ? { all } : {} }))).tokens,
@@ -176,6 +184,8 @@ export type { OutputEvent }
 export interface SessionStreamHandlers {
   onRecord: (record: SessionRecord) => void
   onStatus: (status: string) => void
+  /** Access the stream depended on was taken away (reason code); the stream is over. */
+  onRevoked?: (reason: string) => void
   /** The stream dropped and is reconnecting (true), or is connected again (false). */
   onConnection: (reconnecting: boolean) => void
 }
@@ -219,6 +229,12 @@ export function watchSession(id: string, afterSeq: number, handlers: SessionStre
     source.addEventListener('status', (event) => {
       const status = parse(event.data)?.status
       if (typeof status === 'string') handlers.onStatus(status)
+    })
+    source.addEventListener('access.revoked', (event) => {
+      const reason = parse(event.data)?.reason
+      stopped = true
+      source?.close()
+      handlers.onRevoked?.(typeof reason === 'string' ? reason : 'unassigned')
     })
     source.onerror = () => {
       if (stopped) return
