@@ -78,7 +78,9 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
           sessionId: options.sessionId,
         }
         if (closed || !touches(event, subject)) return
-        if (await options.viewer.stillAllowed()) return
+        // A session the revocation ended closes for every viewer; otherwise ask the rule.
+        const ended = event.scope.session_ids?.includes(options.sessionId) ?? false
+        if (!ended && (await options.viewer.stillAllowed())) return
         send(
           formatSse({
             event: ACCESS_REVOKED_EVENT,
