@@ -42,7 +42,7 @@ const EnvSchema = Type.Object({
   LOGIN_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 15 * 60 }),
   AGENT_DIST_DIR: Type.Optional(Type.String({ minLength: 1 })),
   REGISTRATION_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 24 * 3600 }),
-  REGISTRATION_MAX_PER_IP: Type.Integer({ minimum: 1, default: 20 }),
+  REGISTRATION_MAX_PER_IP: Type.Integer({ minimum: 1, default: 60 }),
   REGISTRATION_RATE_WINDOW_SECONDS: Type.Integer({ minimum: 1, default: 10 * 60 }),
   AGENT_HEARTBEAT_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 30 }),
   AGENT_LONG_POLL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 55_000, default: 25_000 }),

@@ -75,6 +75,8 @@ export async function serverEnv(
     LOG_LEVEL: 'info',
     // The fake upstreams listen on loopback.
     LLM_PROXY_PRIVATE_UPSTREAMS: 'private',
+    // Every test agent registers from 127.0.0.1; the limit has its own test.
+    REGISTRATION_MAX_PER_IP: '100000',
     DATABASE_URL: TEST_DATABASE_URL ? (await createPostgresTestDatabase()).url : undefined,
     ...extra,
   }

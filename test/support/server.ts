@@ -36,6 +36,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       LOG_LEVEL: 'debug',
       // The fake upstreams listen on loopback.
       LLM_PROXY_PRIVATE_UPSTREAMS: 'private',
+      // Every test agent registers from 127.0.0.1; the limit has its own test.
+      REGISTRATION_MAX_PER_IP: '100000',
       ...options.env,
     },
     { warn: () => {} },
