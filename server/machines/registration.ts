@@ -240,7 +240,15 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
           .update(remoteMachines)
           .set({
             ...fields,
-            ...(fresh ? { createdAt: sql`now()`, systemInfo: {}, lastHeartbeat: null } : {}),
+            ...(fresh
+              ? {
+                  createdAt: sql`now()`,
+                  systemInfo: {},
+                  lastHeartbeat: null,
+                  allowedCliTools: null,
+                  requiredIsolation: 'none' as const,
+                }
+              : {}),
           })
           .where(eq(remoteMachines.machineId, machineId))
         await tx
