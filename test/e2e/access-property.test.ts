@@ -168,6 +168,12 @@ async function newMachine(at: number, machineId: string = crypto.randomUUID()): 
   expect(res.status).toBe(200)
   const { agent_token } = await json<{ agent_token: string }>(res)
   await heartbeat(at, agent_token)
+  const allowed = await call(at, `/api/remote/machines/${machineId}/settings`, {
+    method: 'PATCH',
+    cookie: admin,
+    json: { allowed_cli_tools: ['cat'] },
+  })
+  expect(allowed.status).toBe(200)
   return { id: machineId, token: agent_token, deleted: false }
 }
 

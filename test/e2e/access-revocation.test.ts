@@ -60,6 +60,7 @@ beforeAll(async () => {
     cookie: admin,
     track: processes,
     env: { PATH: `${bin}:${process.env.PATH}` },
+    allowCliTools: ['alive-cli'],
   })
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
 }, 180_000)

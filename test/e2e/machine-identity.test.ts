@@ -35,7 +35,12 @@ beforeAll(async () => {
   const created = await api(server.url, admin, '/api/tenants', 'POST', { name: 'tenant-two' })
   expect(created.status).toBe(201)
   tenant2 = (created.body.tenant as { id: number }).id
-  agent = await startAgentBinary({ serverUrl: server.url, cookie: admin, track: processes })
+  agent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie: admin,
+    track: processes,
+    allowCliTools: ['cat'],
+  })
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
 }, 180_000)
 
@@ -120,7 +125,12 @@ describe("a machine's identity", () => {
 
   test('a deregistered id registered into another tenant shows none of its past', async () => {
     // A second real agent with a session on record, then deregistered.
-    const second = await startAgentBinary({ serverUrl: server.url, cookie: admin, track: processes })
+    const second = await startAgentBinary({
+      serverUrl: server.url,
+      cookie: admin,
+      track: processes,
+      allowCliTools: ['cat'],
+    })
     await waitFor('second agent online', machineOnline(server.url, admin, second.machineId))
     const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
       machine_id: second.machineId,
