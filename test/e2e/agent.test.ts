@@ -2,8 +2,7 @@
 // WebSocket, a server restart mid-output with nothing lost, long-poll when WebSocket is
 // refused on the way, and a revoked token that makes the agent stop for good.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
@@ -15,6 +14,7 @@ import {
   type RunningAgent,
   startAgentBinary,
   waitFor,
+  writeCountingCli,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 
@@ -35,14 +35,7 @@ let fakeCliDir: string
 
 beforeAll(async () => {
   await ensureAgentBinary()
-  // A stand-in CLI for the generic adapter: numbered lines, then it idles like a waiting CLI.
-  fakeCliDir = mkdtempSync(join(tmpdir(), 'oa-fake-cli-'))
-  const script = join(fakeCliDir, 'counting-cli')
-  writeFileSync(
-    script,
-    '#!/bin/sh\ni=0\nwhile [ $i -lt 300 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done\nexec sleep 600\n',
-  )
-  chmodSync(script, 0o755)
+  fakeCliDir = writeCountingCli(300)
 }, 120_000)
 
 afterAll(async () => {

@@ -3,7 +3,7 @@
 // once) stays one machine, rotating an online machine's token keeps it and its session going,
 // and after three rotations while it was off the agent comes back with the newest token.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -16,6 +16,7 @@ import {
   runAgentBinary,
   startAgentBinary,
   waitFor,
+  writeCountingCli,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 
@@ -27,13 +28,7 @@ let cookie: string
 
 beforeAll(async () => {
   await ensureAgentBinary()
-  fakeCliDir = mkdtempSync(join(tmpdir(), 'oa-fleet-cli-'))
-  const script = join(fakeCliDir, 'counting-cli')
-  writeFileSync(
-    script,
-    '#!/bin/sh\ni=0\nwhile [ $i -lt 400 ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done\nexec sleep 600\n',
-  )
-  chmodSync(script, 0o755)
+  fakeCliDir = writeCountingCli(400)
   server = await spawnServer({
     env: await serverEnv({
       AGENT_HEARTBEAT_INTERVAL_SECONDS: '1',

@@ -2,7 +2,7 @@
 // agent directory with a registration token, run it, and talk to the server like an admin.
 
 import { expect } from 'bun:test'
-import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -10,6 +10,21 @@ import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-a
 import { ADMIN_PASSWORD } from './server.ts'
 
 export const AGENT_BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
+
+/**
+ * A stand-in CLI for the generic adapter, `counting-cli`: prints "line 0".."line N-1" 20 ms
+ * apart, then idles like a waiting CLI. Returns the directory to put first on the agent's PATH.
+ */
+export function writeCountingCli(lines: number): string {
+  const dir = mkdtempSync(join(tmpdir(), 'oa-fake-cli-'))
+  const script = join(dir, 'counting-cli')
+  writeFileSync(
+    script,
+    `#!/bin/sh\ni=0\nwhile [ $i -lt ${lines} ]; do echo "line $i"; i=$((i+1)); sleep 0.02; done\nexec sleep 600\n`,
+  )
+  chmodSync(script, 0o755)
+  return dir
+}
 
 export function ensureAgentBinary(): Promise<unknown> {
   return buildAgent({ targets: ['linux-x64'], log: () => {} })
