@@ -119,6 +119,16 @@ describe('rotation without downtime', () => {
     })
     await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
     const oldToken = readConfig(agent.dir).agent_token
+    const allowed = await api(
+      server.url,
+      cookie,
+      `/api/remote/machines/${agent.machineId}/settings`,
+      'PATCH',
+      {
+        allowed_cli_tools: ['counting-cli'],
+      },
+    )
+    expect(allowed.status).toBe(200)
     const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
