@@ -87,4 +87,15 @@ describe('server process', () => {
     expect(((await me.json()) as { user: { username: string } }).user.username).toBe('admin')
     expect(server.output()).toContain('"runtime":"deno"')
   }, 90_000)
+
+  test('stopping a Deno server ends it: nothing keeps serving on its port', async () => {
+    const server = await start({ runtime: 'deno', env: await serverEnv() })
+    expect((await fetch(`${server.url}/api/health`)).status).toBe(200)
+    await server.stop()
+    const stillServing = await fetch(`${server.url}/api/health`).then(
+      () => true,
+      () => false,
+    )
+    expect(stillServing).toBe(false)
+  }, 90_000)
 })
