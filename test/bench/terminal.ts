@@ -5,6 +5,7 @@
 // (time until its end marker arrives, the bytes that reached the browser: a reader slower than
 // the PTY skips what fell out of the 2 MiB scrollback, and the peak RSS of server and agent).
 // Run: bun test/bench/terminal.ts
+import { readFileSync } from 'node:fs'
 import type { Subprocess } from 'bun'
 import {
   adminCookie,
@@ -25,7 +26,7 @@ const pct = (xs: number[], p: number) =>
   [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!
 const rssMb = (pid: number) => {
   try {
-    const m = /VmRSS:\s+(\d+)/.exec(require('node:fs').readFileSync(`/proc/${pid}/status`, 'utf8'))
+    const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
     return m ? Number(m[1]) / 1024 : 0
   } catch {
     return 0
@@ -89,7 +90,13 @@ function localPty(): Driver & { close(): void; pid: number } {
   const listeners: ((b: Uint8Array) => void)[] = []
   const proc = Bun.spawn(['bash', '--norc', '-i'], {
     env: { PATH: process.env.PATH ?? '', TERM: 'xterm-256color', PS1: '$ ' },
-    terminal: { cols: 120, rows: 40, data: (_t, b) => listeners.forEach((fn) => fn(b)) },
+    terminal: {
+      cols: 120,
+      rows: 40,
+      data: (_t, b) => {
+        for (const fn of listeners) fn(b)
+      },
+    },
   })
   return {
     pid: proc.pid,
