@@ -157,6 +157,7 @@ describe('executor', () => {
     await eventually(() => t.transport.framesOf('session.error').length === 2)
     const errors = t.transport.framesOf('session.error')
     expect(errors.find((e) => e.session_id === 'sess-out')).toMatchObject({ code: 'bad_project_path' })
+    expect(errors.find((e) => e.session_id === 'sess-out')?.message).toContain('/etc is outside the folders')
     expect(errors.find((e) => e.session_id === 'sess-b')).toMatchObject({ code: 'max_sessions' })
     // sess-a's CLI starts after its project snapshot, which may land after sess-b's refusal.
     await eventually(() => t.spawn.children.length >= 1)

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { CommandOf } from '../protocol/index.ts'
 import { adapterFor } from './adapters/index.ts'
 import { CliSession, type SessionFrame } from './cli-session.ts'
+import { projectPathProblem, spawnProblem } from './failure-messages.ts'
 import { type FsApi, resolveConfined } from './fs-list.ts'
 import type { IsolationSetup } from './isolation.ts'
 import type { AgentLogger } from './log.ts'
@@ -81,7 +82,10 @@ export class Executor {
     if ((existing && existing.state !== 'exited') || this.starting.has(cmd.session_id)) return
     for (const [id, s] of this.sessions) if (s.state === 'exited') this.sessions.delete(id)
     if (this.activeCount >= deps.maxSessions) {
-      return fail(`This machine already runs its maximum of ${deps.maxSessions} sessions`, 'max_sessions')
+      return fail(
+        `This machine already runs its maximum of ${deps.maxSessions} sessions; stop one of them and try again`,
+        'max_sessions',
+      )
     }
     this.starting.add(cmd.session_id)
     try {
@@ -100,7 +104,7 @@ export class Executor {
         throw new Error(`Not a directory: ${cmd.project_path}`)
       checkProjectPath(projectPath, deps.agentDir)
     } catch (err) {
-      return fail((err as Error).message, 'bad_project_path')
+      return fail(projectPathProblem(cmd.project_path, err as Error, deps.roots), 'bad_project_path')
     }
     const session = this.createSession(cmd, projectPath)
     try {
@@ -109,10 +113,8 @@ export class Executor {
       deps.log.info('session started', { session_id: cmd.session_id, cli: session.adapterName })
     } catch (err) {
       this.sessions.delete(cmd.session_id)
-      const adapter = adapterFor(cmd.cli_tool)
-      const hint =
-        adapter.installCommand.length > 0 ? ` (install it with: ${adapter.installCommand.join(' ')})` : ''
-      fail(`Could not start ${adapter.executable}: ${(err as Error).message}${hint}`, 'spawn_failed')
+      const problem = spawnProblem(adapterFor(cmd.cli_tool), err as Error)
+      fail(problem.message, problem.code)
     }
   }
 
