@@ -201,6 +201,7 @@ export function createAgent(deps: AgentDeps): Agent {
       system_info: deps.systemInfo(),
       capabilities: machineCapabilities(deps.systemInfo(), {
         maxSessions: config.max_sessions,
+        fsRoots: config.fs_roots,
         isolation,
         terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
       }),

@@ -59,7 +59,7 @@ export async function probeCliTools(): Promise<DetectedCli[]> {
 /** What the machine can do, as reported at registration and in every hello. */
 export function machineCapabilities(
   info: SystemInfo,
-  options: { maxSessions: number; isolation: Isolation; terminal?: boolean },
+  options: { maxSessions: number; isolation: Isolation; terminal?: boolean; fsRoots?: readonly string[] },
 ): MachineCapabilities {
   return {
     ...(typeof info.cpu_cores === 'number' ? { cpu_cores: info.cpu_cores } : {}),
@@ -70,6 +70,7 @@ export function machineCapabilities(
     pause: process.platform !== 'win32',
     isolation: options.isolation,
     ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
+    ...(options.fsRoots ? { fs_roots: [...options.fsRoots] } : {}),
   }
 }
 

@@ -50,6 +50,8 @@ export const MachineCapabilities = Type.Object(
     pause: Type.Boolean(),
     /** The agent can run a web terminal (a PTY). */
     terminal: Type.Optional(Type.Boolean()),
+    /** The folders sessions may use; the server refuses a project path outside them up front. */
+    fs_roots: Type.Optional(Type.Array(Type.String())),
   },
   { additionalProperties: true },
 )

@@ -20,6 +20,7 @@ import { agentRegistrationRoutes } from './machines/register-route.ts'
 import { metricsRoutes } from './metrics/index.ts'
 import { quotaRoutes } from './quota/index.ts'
 import { deriveKey, hexKey, secretRoot } from './secrets.ts'
+import { reportSessionAlert } from './sessions/alerts.ts'
 import { sessionsRoutes } from './sessions/index.ts'
 import { endMachineSessions } from './sessions/lifecycle.ts'
 import { sessionReports } from './sessions/reports.ts'
@@ -57,7 +58,8 @@ export function createApp(ctx: AppContext) {
       .use(auditRoutes(ctx))
       .use(installRoutes(ctx, endMachineSessions))
       .use(apiKeysRoutes(ctx))
-      .use(llmProxyRoutes(ctx))
+      // The proxy tells a session when its calls are refused (quota, key, upstream).
+      .use(llmProxyRoutes(ctx, { alertSession: (id, alert) => reportSessionAlert(ctx, id, alert) }))
       .use(quotaRoutes(ctx))
       .use(machinesRoutes(ctx, endMachineSessions))
       .use(agentRegistrationRoutes(ctx))

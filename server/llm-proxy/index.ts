@@ -9,7 +9,7 @@ import { LLM_PROVIDERS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 import { keyHealthView } from './key-health.ts'
 import { listModels } from './models.ts'
-import { handleProxy, PROXY_PREFIX } from './proxy.ts'
+import { handleProxy, PROXY_PREFIX, type ProxyHooks } from './proxy.ts'
 
 interface IdleTimeoutControl {
   timeout?(request: Request, seconds: number): void
@@ -23,11 +23,11 @@ function keepOpen(server: unknown, request: Request) {
   ;(server as IdleTimeoutControl | null)?.timeout?.(request, 0)
 }
 
-export function llmProxyRoutes(ctx: AppContext) {
+export function llmProxyRoutes(ctx: AppContext, hooks: ProxyHooks = {}) {
   const detail = { summary: 'Forward an LLM request with the real API key (proxy token auth)' }
   const handle = ({ request, server }: { request: Request; server: unknown }) => {
     keepOpen(server, request)
-    return handleProxy(ctx, request)
+    return handleProxy(ctx, request, hooks)
   }
   // GET and HEAD are registered on their own: the UI's GET catch-all would shadow an `all` route.
   return new Elysia({ name: 'llm-proxy', seed: ctx.id })

@@ -4,7 +4,7 @@
 import { LLM_PROXY_PATH } from '../../protocol/index.ts'
 import { providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
-import type { LlmProvider } from '../db/schema/index.ts'
+import type { LlmProvider, SessionAlert } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, reserveQuota, settleQuota } from '../quota/service.ts'
@@ -94,6 +94,30 @@ interface Refusal {
   message: string
   type: string
   retry?: boolean
+  /** When the limit that refused resets (quota refusals). */
+  resetsAt?: string
+}
+
+/**
+ * What the proxy tells others about a call (handed in by the app, so the proxy does not depend
+ * on the sessions capability): a refusal or quota warning for the session the call belongs to.
+ */
+export interface ProxyHooks {
+  alertSession?: (sessionId: string, alert: Omit<SessionAlert, 'at'>) => Promise<void>
+}
+
+/** Tells the session what happened to its call, without holding up the answer to the CLI. */
+function alertSession(
+  ctx: AppContext,
+  hooks: ProxyHooks,
+  claims: ProxyTokenClaims | null,
+  alert: Omit<SessionAlert, 'at'>,
+): void {
+  const sessionId = claims?.sessionId
+  if (!sessionId || !hooks.alertSession) return
+  void hooks
+    .alertSession(sessionId, alert)
+    .catch((error) => ctx.log.warn('session alert failed', { session_id: sessionId, error }))
 }
 
 /**
@@ -103,6 +127,7 @@ interface Refusal {
  */
 export function refuse(
   ctx: AppContext,
+  hooks: ProxyHooks,
   claims: ProxyTokenClaims | null,
   provider: LlmProvider,
   refusal: Refusal,
@@ -113,17 +138,29 @@ export function refuse(
     status: refusal.status,
     type: refusal.type,
   })
+  // The session shows it too (quota reached, no key, upstream down...), so the person knows why
+  // it stalls while the CLI retries.
+  alertSession(ctx, hooks, claims, {
+    code: refusal.type,
+    level: 'error',
+    message: refusal.message,
+    ...(refusal.resetsAt ? { resets_at: refusal.resetsAt } : {}),
+  })
   return providerError(provider, refusal.status, refusal.message, refusal.type, { retry: refusal.retry })
 }
 
-export async function handleProxy(ctx: AppContext, request: Request): Promise<Response> {
+export async function handleProxy(
+  ctx: AppContext,
+  request: Request,
+  hooks: ProxyHooks = {},
+): Promise<Response> {
   const started = performance.now()
   const url = new URL(request.url)
   let rest = url.pathname.slice(PROXY_PREFIX.length)
   const credential = clientCredential(request, url)
   const claims = credential ? await verifyProxyToken(ctx, credential) : null
   if (!claims)
-    return refuse(ctx, null, inferProvider(request, rest, url), {
+    return refuse(ctx, hooks, null, inferProvider(request, rest, url), {
       status: 401,
       message: 'The proxy token is missing, invalid, expired or revoked',
       type: 'authentication_error',
@@ -131,7 +168,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const provider = claims.provider ?? inferProvider(request, rest, url)
   const bare = rest === '' || rest === '/'
   if (!bare && !endpointAllowed(allowedEndpoints(ctx), provider, request.method, rest))
-    return refuse(ctx, claims, provider, {
+    return refuse(ctx, hooks, claims, provider, {
       status: 404,
       message: `${request.method} ${rest} is not an inference endpoint this proxy forwards`,
       type: 'not_found_error',
@@ -144,7 +181,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   } catch (error) {
     if (!(error instanceof BodyTooLarge)) throw error
     const mb = Math.round(ctx.config.llmProxyMaxBodyBytes / 1024 / 1024)
-    return refuse(ctx, claims, provider, {
+    return refuse(ctx, hooks, claims, provider, {
       status: 413,
       message: `The request body is larger than the ${mb} MB limit`,
       type: 'request_too_large',
@@ -156,7 +193,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   if (bare) {
     const endpoint = defaultEndpoint(provider, prepared.json)
     if (!endpoint)
-      return refuse(ctx, claims, provider, {
+      return refuse(ctx, hooks, claims, provider, {
         status: 400,
         message: 'Say which model to use: a "model" field or a provider path',
         type: 'invalid_request_error',
@@ -167,7 +204,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const estimate = inference ? reservationEstimate(ctx, prepared, raw) : { input: 0, output: 0 }
   const admitted = await reserveQuota(ctx, claims.userId, claims.tenantId, estimate.input + estimate.output)
   if ('refusal' in admitted)
-    return refuse(ctx, claims, provider, {
+    return refuse(ctx, hooks, claims, provider, {
       status: 429,
       message: admitted.refusal,
       type: 'quota_exceeded',
@@ -178,7 +215,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   const keys = await providerKeys(ctx, provider)
   if (!keys.length) {
     if (hold) settleQuota(ctx, hold, 0)
-    return refuse(ctx, claims, provider, {
+    return refuse(ctx, hooks, claims, provider, {
       status: 400,
       message: `No API key configured for provider '${provider}'`,
       type: 'config_error',
@@ -234,7 +271,7 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
     }
     const timeout = forwarded.failure === 'timeout'
     record(timeout ? 504 : 502, null)
-    return refuse(ctx, claims, provider, {
+    return refuse(ctx, hooks, claims, provider, {
       status: timeout ? 504 : 502,
       message: timeout
         ? `The ${provider} API did not answer in time (every key tried)`
@@ -244,6 +281,19 @@ export async function handleProxy(ctx: AppContext, request: Request): Promise<Re
   }
   const { upstream, key } = forwarded
   const headersAt = performance.now()
+  if (upstream.status >= 400 && upstream.status !== 404)
+    alertSession(ctx, hooks, claims, {
+      code: 'upstream_error',
+      level: 'error',
+      message: `The ${provider} API answered ${upstream.status} ${upstream.statusText}`.trim(),
+    })
+  if (upstream.status >= 400 && upstream.status !== 404) {
+    alert({
+      code: 'upstream_error',
+      level: 'error',
+      message: `The ${provider} API answered ${upstream.status} ${upstream.statusText}`.trim(),
+    })
+  }
 
   const meter = createMeter(provider, {
     sse: (upstream.headers.get('content-type') ?? '').includes('text/event-stream'),

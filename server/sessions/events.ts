@@ -5,7 +5,12 @@
 import { and, eq, inArray } from 'drizzle-orm'
 import type { OutputEvent, OutputStream } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { type SessionStatus, sessionOutput } from '../db/schema/index.ts'
+import {
+  type PermissionDecision,
+  type SessionAlert,
+  type SessionStatus,
+  sessionOutput,
+} from '../db/schema/index.ts'
 
 export const SESSION_EVENTS_CHANNEL = 'oa_session_events'
 /** NOTIFY payloads are limited to 8000 bytes; seq lists are split into chunks this long. */
@@ -19,12 +24,29 @@ export interface StoredOutputRecord {
   ts: string
 }
 
+/** How a permission request was answered, for every watcher (the prompt closes everywhere). */
+export interface PermissionOutcome {
+  request_id: string
+  tool_name: string
+  decision: PermissionDecision
+  always: boolean
+  /** Who answered: the person, or the session by itself (an "always allow" rule or its mode). */
+  by: 'user' | 'auto'
+}
+
 export type SessionEvent =
   | { type: 'output'; session_id: string; records: StoredOutputRecord[] }
   | { type: 'status'; session_id: string; status: SessionStatus }
+  | { type: 'permission'; session_id: string; outcome: PermissionOutcome }
+  | { type: 'alert'; session_id: string; alert: SessionAlert }
 
 /** `o`: the publishing instance, which has told its own watchers from memory already. */
-type Notice = { o: string; s: string } & ({ k: 'output'; q: number[] } | { k: 'status'; v: SessionStatus })
+type Notice = { o: string; s: string } & (
+  | { k: 'output'; q: number[] }
+  | { k: 'status'; v: SessionStatus }
+  | { k: 'permission'; p: PermissionOutcome }
+  | { k: 'alert'; a: SessionAlert }
+)
 type Listener = (event: SessionEvent) => void
 
 interface Registry {
@@ -57,6 +79,8 @@ async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, 
   if (!watchers?.size) return
   let event: SessionEvent
   if (notice.k === 'status') event = { type: 'status', session_id: notice.s, status: notice.v }
+  else if (notice.k === 'permission') event = { type: 'permission', session_id: notice.s, outcome: notice.p }
+  else if (notice.k === 'alert') event = { type: 'alert', session_id: notice.s, alert: notice.a }
   else {
     const rows = await ctx.db
       .select()
@@ -113,5 +137,21 @@ export async function publishOutput(ctx: AppContext, sessionId: string, records:
 export async function publishStatus(ctx: AppContext, sessionId: string, status: SessionStatus) {
   tellLocal(ctx, { type: 'status', session_id: sessionId, status })
   const notice: Notice = { o: ctx.id, s: sessionId, k: 'status', v: status }
+  await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
+}
+
+export async function publishPermissionOutcome(
+  ctx: AppContext,
+  sessionId: string,
+  outcome: PermissionOutcome,
+) {
+  tellLocal(ctx, { type: 'permission', session_id: sessionId, outcome })
+  const notice: Notice = { o: ctx.id, s: sessionId, k: 'permission', p: outcome }
+  await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
+}
+
+export async function publishAlert(ctx: AppContext, sessionId: string, alert: SessionAlert) {
+  tellLocal(ctx, { type: 'alert', session_id: sessionId, alert })
+  const notice: Notice = { o: ctx.id, s: sessionId, k: 'alert', a: alert }
   await ctx.database.notify(SESSION_EVENTS_CHANNEL, JSON.stringify(notice))
 }

@@ -7,6 +7,7 @@ import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
+import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
 import {
@@ -14,11 +15,12 @@ import {
   CreateSessionBody,
   ListQuery,
   PermissionBody,
+  RuleParams,
   SessionIdParams,
   SessionQuery,
   UpdateSessionBody,
 } from './model.ts'
-import { answerPermission } from './permissions.ts'
+import { answerPermission, listPermissionRules, revokePermissionRule } from './permissions.ts'
 import { stopRevokedSessions } from './revoke.ts'
 import {
   type ControlAction,
@@ -47,22 +49,33 @@ export function sessionsRoutes(ctx: AppContext) {
     .post(
       '/',
       async ({ body, user, actor, request, set }) => {
-        const session = await createSession(
+        // A double click or a client retry with the same Idempotency-Key makes one session.
+        const answer = await once(
           ctx,
-          user,
-          actor,
-          {
-            machineId: body.machine_id,
-            projectPath: body.project_path,
-            cliTool: body.cli_tool,
-            model: body.model,
-            title: body.title,
-            permissionMode: body.permission_mode,
-          },
-          publicBaseUrl(ctx.config, request),
+          { userId: user.id, scope: 'POST /api/remote/sessions', key: idempotencyKey(request) },
+          async () => ({
+            status: 201,
+            body: {
+              session: await createSession(
+                ctx,
+                user,
+                actor,
+                {
+                  machineId: body.machine_id,
+                  projectPath: body.project_path,
+                  cliTool: body.cli_tool,
+                  model: body.model,
+                  title: body.title,
+                  permissionMode: body.permission_mode,
+                },
+                publicBaseUrl(ctx.config, request),
+              ),
+            },
+          }),
         )
-        set.status = 201
-        return { session }
+        if (answer.status >= 400) throw replayedError(answer)
+        set.status = answer.status
+        return answer.body as { session: Awaited<ReturnType<typeof createSession>> }
       },
       { auth: true, body: CreateSessionBody, detail: { summary: 'Start a session on a remote machine' } },
     )
@@ -149,6 +162,20 @@ export function sessionsRoutes(ctx: AppContext) {
         params: SessionIdParams,
         body: PermissionBody,
         detail: { summary: "Answer the CLI's tool-permission request" },
+      },
+    )
+    .get('/:id/permission-rules', ({ user, params }) => listPermissionRules(ctx, user, params.id), {
+      auth: true,
+      params: SessionIdParams,
+      detail: { summary: '"Always allow" rules in force for the session' },
+    })
+    .delete(
+      '/:id/permission-rules/:tool',
+      ({ user, actor, params }) => revokePermissionRule(ctx, user, actor, params.id, params.tool),
+      {
+        auth: true,
+        params: RuleParams,
+        detail: { summary: 'Revoke an "always allow" rule: that tool asks again' },
       },
     )
     .post('/:id/stop', ...controlRoute('stop'))

@@ -13,8 +13,8 @@ import { nextState, type SessionAction, type SessionState, transition } from './
 export interface MoveOptions {
   /** The caller's transaction; the status event goes out after it commits. */
   tx?: Tx
-  /** Columns written with the move (the CLI's own session id when it started). */
-  set?: { cliSessionId?: string }
+  /** Columns written with the move (the CLI's own session id when it started, why it failed). */
+  set?: { cliSessionId?: string; errorCode?: string; errorMessage?: string }
 }
 
 const ENDED: ReadonlySet<SessionStatus> = new Set(ENDED_SESSION_STATUSES)
@@ -31,7 +31,9 @@ function movesOf(action: SessionAction): { to: SessionState; from: SessionState[
 
 function columns(ctx: AppContext, to: SessionState, options: MoveOptions) {
   const now = ctx.now()
-  return { status: to, updatedAt: now, ...(ENDED.has(to) ? { endedAt: now } : {}), ...options.set }
+  // An ended session works on nothing any more.
+  const ended = ENDED.has(to) ? { endedAt: now, turnStartedAt: null, currentTool: null } : {}
+  return { status: to, updatedAt: now, ...ended, ...options.set }
 }
 
 /**

@@ -28,6 +28,10 @@ export const UpdateSessionBody = t.Object(
 )
 
 export const SessionIdParams = t.Object({ id: t.String({ format: 'uuid' }) })
+export const RuleParams = t.Object({
+  id: t.String({ format: 'uuid' }),
+  tool: t.String({ minLength: 1, maxLength: 200 }),
+})
 export const ChatBody = t.Object({ content: t.String({ minLength: 1, maxLength: MAX_CHAT_CHARS }) })
 export const PermissionBody = t.Object({
   request_id: t.String({ minLength: 1, maxLength: 128 }),

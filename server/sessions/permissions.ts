@@ -1,16 +1,20 @@
 // Tool permissions, all of them: the requests the CLI raises (stream-json can_use_tool), stored
-// when their output record arrives so they survive a reload, and the person's answers. The
-// session's permission mode decides who answers: `default` asks the person, `auto-edit` lets
-// file edits through, `yolo` allows everything.
+// when their output record arrives so they survive a reload, and the person's answers. Who
+// answers: an "always allow" rule of the session for that tool, else the session's permission
+// mode (`auto-edit` lets file edits through, `yolo` allows everything), else the person. Every
+// outcome is published to the session's watchers, so a prompt closes in every tab and the
+// conversation records what was decided.
 import { and, eq } from 'drizzle-orm'
 import type { OutputEvent } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { permissionRequests, sessions } from '../db/schema/index.ts'
+import { permissionRequests, sessionPermissionRules, sessions } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { conflict, notFound } from '../errors.ts'
 import { machineOf, sessionAccess } from './access.ts'
+import { publishPermissionOutcome } from './events.ts'
 import type { PermissionMode } from './model.ts'
 import { transition } from './state.ts'
 
@@ -25,7 +29,35 @@ export function autoDecision(mode: PermissionMode, toolName: string): boolean | 
 
 type PermissionEvent = Extract<OutputEvent, { kind: 'permission_request' }>
 
-/** Stores the permission requests among freshly stored records and auto-answers per the session's mode. */
+/** The tools the session allows without asking. */
+export async function permissionRules(ctx: AppContext, sessionId: string) {
+  const rows = await ctx.db
+    .select()
+    .from(sessionPermissionRules)
+    .where(eq(sessionPermissionRules.sessionId, sessionId))
+    .orderBy(sessionPermissionRules.createdAt)
+  return rows.map((r) => ({ tool_name: r.toolName, created_at: r.createdAt.toISOString() }))
+}
+
+export async function addPermissionRule(tx: Tx, sessionId: string, toolName: string, userId: number) {
+  await tx
+    .insert(sessionPermissionRules)
+    .values({ sessionId, toolName, createdBy: userId })
+    .onConflictDoNothing()
+}
+
+/** Removes a rule; false when the session had none for that tool. */
+export async function removePermissionRule(ctx: AppContext, sessionId: string, toolName: string) {
+  const rows = await ctx.db
+    .delete(sessionPermissionRules)
+    .where(
+      and(eq(sessionPermissionRules.sessionId, sessionId), eq(sessionPermissionRules.toolName, toolName)),
+    )
+    .returning({ toolName: sessionPermissionRules.toolName })
+  return rows.length > 0
+}
+
+/** Stores the permission requests among freshly stored records and answers those a rule or the mode covers. */
 export async function recordPermissionRequests(
   ctx: AppContext,
   machineId: string,
@@ -36,13 +68,14 @@ export async function recordPermissionRequests(
     (r): r is { seq: number; event: PermissionEvent } => r.event?.kind === 'permission_request',
   )
   if (requests.length === 0) return
-  const [session] = await ctx.db
-    .select({ mode: sessions.permissionMode })
-    .from(sessions)
-    .where(eq(sessions.id, sessionId))
+  const [[session], rules] = await Promise.all([
+    ctx.db.select({ mode: sessions.permissionMode }).from(sessions).where(eq(sessions.id, sessionId)),
+    permissionRules(ctx, sessionId),
+  ])
   const mode = (session?.mode ?? 'default') as PermissionMode
+  const ruled = new Set(rules.map((r) => r.tool_name))
   for (const { seq, event } of requests) {
-    const allow = autoDecision(mode, event.tool_name)
+    const by = ruled.has(event.tool_name) ? 'rule' : autoDecision(mode, event.tool_name) ? 'mode' : undefined
     const inserted = await ctx.db
       .insert(permissionRequests)
       .values({
@@ -52,25 +85,29 @@ export async function recordPermissionRequests(
         input: event.input ?? null,
         description: event.description ?? null,
         seq,
-        ...(allow !== undefined ? { decision: 'allowed' as const, answeredAt: ctx.now() } : {}),
+        ...(by ? { decision: 'allowed' as const, answeredAt: ctx.now() } : {}),
       })
       .onConflictDoNothing()
       .returning({ requestId: permissionRequests.requestId })
-    if (inserted.length === 0 || allow === undefined) continue
+    if (inserted.length === 0 || !by) continue
     await queueCommand(ctx, machineId, {
       type: 'session.permission',
       session_id: sessionId,
       request_id: event.request_id,
-      allow,
+      allow: true,
+    })
+    await publishPermissionOutcome(ctx, sessionId, {
+      request_id: event.request_id,
+      tool_name: event.tool_name,
+      decision: 'allowed',
+      always: false,
+      by: 'auto',
     })
     await ctx.audit(
       'session.permission.auto',
-      { type: 'system', name: `permission mode ${mode}` },
+      { type: 'system', name: by === 'rule' ? `always allow ${event.tool_name}` : `permission mode ${mode}` },
       { type: 'session', id: sessionId },
-      {
-        request_id: event.request_id,
-        tool_name: event.tool_name,
-      },
+      { request_id: event.request_id, tool_name: event.tool_name },
     )
   }
 }
@@ -91,7 +128,7 @@ export async function answerPermission(
       .update(permissionRequests)
       .set({
         decision: answer.allow ? 'allowed' : 'denied',
-        always: answer.always ?? false,
+        always: answer.allow && answer.always === true,
         answeredAt: ctx.now(),
         answeredBy: user.id,
       })
@@ -111,6 +148,9 @@ export async function answerPermission(
       if (!existing) throw notFound('Permission request')
       throw conflict(`That permission request was already ${existing.decision}`)
     }
+    const row = updated[0]!
+    // "Always allow": the next request of this tool in the session is answered without asking.
+    if (row.always) await addPermissionRule(tx, id, row.toolName, user.id)
     await queueCommand(
       ctx,
       machineId,
@@ -119,11 +159,20 @@ export async function answerPermission(
         session_id: id,
         request_id: answer.requestId,
         allow: answer.allow,
-        ...(answer.always !== undefined ? { always: answer.always } : {}),
+        ...(answer.always !== undefined ? { always: row.always } : {}),
       },
       { tx },
     )
-    return updated[0]!.decision
+    tx.afterCommit(() =>
+      publishPermissionOutcome(ctx, id, {
+        request_id: answer.requestId,
+        tool_name: row.toolName,
+        decision: row.decision,
+        always: row.always,
+        by: 'user',
+      }),
+    )
+    return row
   })
   await ctx.audit(
     'session.permission',
@@ -131,5 +180,24 @@ export async function answerPermission(
     { type: 'session', id },
     { request_id: answer.requestId, allow: answer.allow, always: answer.always ?? false },
   )
-  return { request_id: answer.requestId, decision }
+  return { request_id: answer.requestId, decision: decision.decision, always: decision.always }
+}
+
+export async function listPermissionRules(ctx: AppContext, user: UserRow, id: string) {
+  await sessionAccess(ctx, user, id, 'view')
+  return { rules: await permissionRules(ctx, id) }
+}
+
+/** Revokes an "always allow" rule: the tool's next request asks the person again. */
+export async function revokePermissionRule(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  toolName: string,
+) {
+  await sessionAccess(ctx, user, id, 'steer')
+  if (!(await removePermissionRule(ctx, id, toolName))) throw notFound(`Rule for tool '${toolName}'`)
+  await ctx.audit('session.permission.rule_revoked', actor, { type: 'session', id }, { tool_name: toolName })
+  return { rules: await permissionRules(ctx, id) }
 }

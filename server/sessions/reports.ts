@@ -12,6 +12,7 @@ import { usageFrameReport } from '../quota/reports.ts'
 import { publishOutput } from './events.ts'
 import { moveSession, moveSessions } from './lifecycle.ts'
 import { recordPermissionRequests } from './permissions.ts'
+import { turnProgress } from './turn.ts'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -110,7 +111,10 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
         ts: r.ts.toISOString(),
       })),
     )
-    await ctx.db.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, frame.session_id))
+    await ctx.db
+      .update(sessions)
+      .set({ updatedAt: ctx.now(), ...turnProgress(inserted.map((r) => r.event)) })
+      .where(eq(sessions.id, frame.session_id))
   }
 }
 
@@ -134,6 +138,8 @@ export const sessionReports: Omit<FrameReports, 'terminalBytes' | 'changes.updat
   'session.error': async (ctx, agent, frame) => {
     await ownSession(ctx, agent, frame.session_id, frame.type)
     ctx.log.warn('session error from agent', { session_id: frame.session_id, message: frame.message })
-    await moveSession(ctx, frame.session_id, 'failed')
+    await moveSession(ctx, frame.session_id, 'failed', {
+      set: { errorCode: frame.code ?? 'agent_error', errorMessage: frame.message },
+    })
   },
 }

@@ -1,7 +1,7 @@
 // Remote sessions: create (proxy token + session.start queued for the machine's agent), list,
 // read with paged output, chat, stop/pause/resume/abort, tool-permission answers. Each move is
 // checked by the state machine and audited; commands reach the agent through the durable queue.
-import { and, desc, eq, inArray, or, type SQL } from 'drizzle-orm'
+import { and, desc, eq, inArray, or, type SQL, sql } from 'drizzle-orm'
 import { adapterFor } from '../../agent/adapters/index.ts'
 import { type CommandPayload, LLM_PROXY_PATH } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
@@ -16,13 +16,14 @@ import {
   sessionMessages,
   sessions,
 } from '../db/schema/index.ts'
-import { badRequest, conflict } from '../errors.ts'
+import { conflict } from '../errors.ts'
 import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
 import { requireMachineUse } from '../machines/access.ts'
 import { checkSessionPolicy } from '../machines/cli-policy.ts'
 import { machineOf, sessionAccess } from './access.ts'
 import { moveSession } from './lifecycle.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
+import { refuseFullMachine, refuseMissingCli, refuseOffline, refuseOutsideRoots } from './preflight.ts'
 import { isLive, transition } from './state.ts'
 import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
@@ -50,17 +51,21 @@ export async function createSession(
   baseUrl: string,
 ) {
   const { machine } = await requireMachineUse(ctx, user, input.machineId)
-  if (machine.status !== 'online') {
-    const seen = machine.lastHeartbeat ? ` (last seen ${machine.lastHeartbeat.toISOString()})` : ''
-    throw badRequest(
-      `Machine '${machine.name}' is offline${seen}; start its agent and try again`,
-      'machine_id',
-    )
-  }
   const cliTool = input.cliTool ?? DEFAULT_CLI_TOOL
+  refuseOffline(machine)
+  refuseMissingCli(machine, adapterFor(cliTool))
+  refuseOutsideRoots(machine, input.projectPath)
   checkSessionPolicy(machine, cliTool, (tool) => adapterFor(tool).name)
-  // One transaction: a session whose start command could not be queued never exists.
+  // One transaction: a session whose start command could not be queued never exists. The
+  // machine's row is locked while its sessions are counted, so two creates at once cannot both
+  // take the last slot.
   const session = await ctx.transaction(async (tx) => {
+    await tx
+      .select({ id: remoteMachines.machineId })
+      .from(remoteMachines)
+      .where(eq(remoteMachines.machineId, machine.machineId))
+      .for('update')
+    await refuseFullMachine(tx, machine)
     const [session] = await tx
       .insert(sessions)
       .values({
@@ -197,7 +202,16 @@ export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: str
       { type: 'session.input', session_id: id, message_id: message!.id, content },
       { tx },
     )
-    await tx.update(sessions).set({ updatedAt: ctx.now() }).where(eq(sessions.id, id))
+    // A new turn starts (or the running one goes on); an earlier quota or provider alert is
+    // the past once the person tries again.
+    await tx
+      .update(sessions)
+      .set({
+        updatedAt: ctx.now(),
+        turnStartedAt: sql`coalesce(${sessions.turnStartedAt}, ${ctx.now().toISOString()}::timestamptz)`,
+        alert: null,
+      })
+      .where(eq(sessions.id, id))
     return message!
   })
   await ctx.audit(

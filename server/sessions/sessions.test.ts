@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { readSse } from '../../test/support/sse.ts'
 import { quotaUsage } from '../db/schema/index.ts'
@@ -89,7 +89,14 @@ beforeAll(async () => {
     })
     expect(res.status).toBeLessThan(300)
   }
-  agent = new FakeAgent({ url: server.url, token: reg.agentToken, machineId, transport: 'websocket' })
+  // Room for every session these tests start (the server refuses past the machine's limit).
+  agent = new FakeAgent({
+    url: server.url,
+    token: reg.agentToken,
+    machineId,
+    transport: 'websocket',
+    capabilities: { ...FAKE_CAPABILITIES, max_sessions: 100 },
+  })
   await agent.connect()
   await waitOnline(machineId)
 })
@@ -173,7 +180,8 @@ describe('creating a session', () => {
       machine_id: reg.machineId,
       project_path: '/x',
     })
-    expect(res.status).toBe(400)
+    expect(res.status).toBe(409)
+    expect(res.body.error.type).toBe('machine_offline')
     expect(res.body.error.message).toMatch(/sleepy-box.*offline/)
     expect(res.body.error.field).toBe('machine_id')
   })
@@ -445,7 +453,7 @@ describe('tool permissions', () => {
       allow: true,
       always: true,
     })
-    expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed' })
+    expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed', always: true })
     const cmd = (await agent.waitFor(
       () => agent.commands.find((c) => c.type === 'session.permission' && c.session_id === id),
       5000,

@@ -100,6 +100,8 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
       // Subscribe before the first read: output stored meanwhile is then read, not missed.
       unsubscribe = await subscribeSessionEvents(ctx, options.sessionId, (event) => {
         if (event.type === 'status') send(formatSse({ event: 'status', data: { status: event.status } }))
+        else if (event.type === 'permission') send(formatSse({ event: 'permission', data: event.outcome }))
+        else if (event.type === 'alert') send(formatSse({ event: 'alert', data: event.alert }))
         else if (!pumping && event.records[0]?.seq === lastSent + 1 && isContiguous(event.records)) {
           // The usual case: exactly the next records, already read by the event; no second read.
           for (const { ts, ...record } of event.records) {

@@ -1,6 +1,6 @@
 // The sessions API's response shapes (the seed's field names). A live session whose machine is
 // offline shows `disconnected`; it returns to its stored state when the agent is back.
-import { and, eq, gt, inArray, lte, max, sql, sum } from 'drizzle-orm'
+import { and, count, desc, eq, gt, inArray, isNotNull, lte, max, sql, sum } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import {
   DISCONNECTED,
@@ -12,28 +12,68 @@ import {
 } from '../db/schema/index.ts'
 import type { MachineRow, SessionRow } from './access.ts'
 import { MAX_OUTPUT_PAGE_BYTES } from './model.ts'
+import { permissionRules } from './permissions.ts'
 import { isLive } from './state.ts'
 
 export interface SessionTotals {
   total_tokens: number
+  input_tokens: number
+  output_tokens: number
   message_count: number
+  /** Permission requests waiting for the person. */
+  pending_permissions: number
+  /** The model of the session's latest proxied call (what the CLI really uses). */
+  model_in_use: string | null
 }
 
 /** Token and request totals per session, from the proxy's ledger (the one that counts). */
 export async function sessionTotals(ctx: AppContext, ids: string[]): Promise<Map<string, SessionTotals>> {
   const out = new Map<string, SessionTotals>()
   if (ids.length === 0) return out
-  const rows = await ctx.db
-    .select({
-      sessionId: quotaUsage.sessionId,
-      tokens: sum(sql`${quotaUsage.inputTokens} + ${quotaUsage.outputTokens}`),
-      requests: sum(quotaUsage.requests),
-    })
-    .from(quotaUsage)
-    .where(inArray(quotaUsage.sessionId, ids))
-    .groupBy(quotaUsage.sessionId)
-  for (const r of rows)
-    out.set(r.sessionId!, { total_tokens: Number(r.tokens ?? 0), message_count: Number(r.requests ?? 0) })
+  const [rows, pending, models] = await Promise.all([
+    ctx.db
+      .select({
+        sessionId: quotaUsage.sessionId,
+        input: sum(quotaUsage.inputTokens),
+        output: sum(quotaUsage.outputTokens),
+        requests: sum(quotaUsage.requests),
+      })
+      .from(quotaUsage)
+      .where(inArray(quotaUsage.sessionId, ids))
+      .groupBy(quotaUsage.sessionId),
+    ctx.db
+      .select({ sessionId: permissionRequests.sessionId, n: count() })
+      .from(permissionRequests)
+      .where(and(inArray(permissionRequests.sessionId, ids), eq(permissionRequests.decision, 'pending')))
+      .groupBy(permissionRequests.sessionId),
+    ctx.db
+      .selectDistinctOn([quotaUsage.sessionId], { sessionId: quotaUsage.sessionId, model: quotaUsage.model })
+      .from(quotaUsage)
+      .where(and(inArray(quotaUsage.sessionId, ids), isNotNull(quotaUsage.model)))
+      .orderBy(quotaUsage.sessionId, desc(quotaUsage.ts)),
+  ])
+  const empty = (): SessionTotals => ({
+    total_tokens: 0,
+    input_tokens: 0,
+    output_tokens: 0,
+    message_count: 0,
+    pending_permissions: 0,
+    model_in_use: null,
+  })
+  const entry = (id: string) => {
+    const totals = out.get(id) ?? empty()
+    out.set(id, totals)
+    return totals
+  }
+  for (const r of rows) {
+    const totals = entry(r.sessionId!)
+    totals.input_tokens = Number(r.input ?? 0)
+    totals.output_tokens = Number(r.output ?? 0)
+    totals.total_tokens = totals.input_tokens + totals.output_tokens
+    totals.message_count = Number(r.requests ?? 0)
+  }
+  for (const r of pending) entry(r.sessionId).pending_permissions = Number(r.n)
+  for (const r of models) entry(r.sessionId!).model_in_use = r.model
   return out
 }
 
@@ -57,7 +97,19 @@ export function sessionView(session: SessionRow, machine: MachineRow | null, tot
     title: session.title,
     permission_mode: session.permissionMode ?? 'default',
     total_tokens: totals?.total_tokens ?? 0,
+    input_tokens: totals?.input_tokens ?? 0,
+    output_tokens: totals?.output_tokens ?? 0,
     message_count: totals?.message_count ?? 0,
+    pending_permissions: totals?.pending_permissions ?? 0,
+    model_in_use: totals?.model_in_use ?? null,
+    /** Why the session failed, for a person: set with status `error`. */
+    error: session.errorCode ? { code: session.errorCode, message: session.errorMessage ?? '' } : null,
+    /** The latest quota or provider problem with the session's LLM calls. */
+    alert: session.alert ?? null,
+    /** Set while a turn runs: since when, and the tool running now. */
+    working: session.turnStartedAt
+      ? { since: session.turnStartedAt.toISOString(), tool: session.currentTool }
+      : null,
     created_at: session.createdAt.toISOString(),
     updated_at: session.updatedAt.toISOString(),
     ended_at: session.endedAt ? session.endedAt.toISOString() : null,
@@ -122,7 +174,7 @@ export async function outputPage(ctx: AppContext, sessionId: string, after: numb
 }
 
 export async function conversationExtras(ctx: AppContext, sessionId: string) {
-  const [messages, permissions] = await Promise.all([
+  const [messages, permissions, rules] = await Promise.all([
     ctx.db
       .select()
       .from(sessionMessages)
@@ -131,9 +183,11 @@ export async function conversationExtras(ctx: AppContext, sessionId: string) {
     ctx.db
       .select()
       .from(permissionRequests)
-      .where(and(eq(permissionRequests.sessionId, sessionId), eq(permissionRequests.decision, 'pending')))
+      .where(eq(permissionRequests.sessionId, sessionId))
       .orderBy(permissionRequests.createdAt),
+    permissionRules(ctx, sessionId),
   ])
+  const pending = permissions.filter((p) => p.decision === 'pending')
   return {
     messages: messages.map((m) => ({
       message_id: m.id,
@@ -143,7 +197,7 @@ export async function conversationExtras(ctx: AppContext, sessionId: string) {
       after_seq: m.afterSeq,
       created_at: m.createdAt.toISOString(),
     })),
-    pending_permissions: permissions.map((p) => ({
+    pending_permissions: pending.map((p) => ({
       request_id: p.requestId,
       tool_name: p.toolName,
       input: p.input,
@@ -151,5 +205,16 @@ export async function conversationExtras(ctx: AppContext, sessionId: string) {
       seq: p.seq,
       created_at: p.createdAt.toISOString(),
     })),
+    /** How each answered request was decided, so the conversation records the outcome. */
+    permission_outcomes: permissions
+      .filter((p) => p.decision !== 'pending')
+      .map((p) => ({
+        request_id: p.requestId,
+        tool_name: p.toolName,
+        decision: p.decision,
+        always: p.always,
+        by: p.answeredBy === null ? ('auto' as const) : ('user' as const),
+      })),
+    permission_rules: rules,
   }
 }

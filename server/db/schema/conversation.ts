@@ -43,3 +43,17 @@ export const permissionRequests = pgTable(
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.requestId] })],
 )
+
+/** "Always allow" answers: a later request of the same tool in the session is allowed without asking. */
+export const sessionPermissionRules = pgTable(
+  'session_permission_rules',
+  {
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    toolName: text('tool_name').notNull(),
+    createdBy: integer('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.toolName] })],
+)

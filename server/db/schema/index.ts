@@ -2,6 +2,7 @@
 
 export * from './audit.ts'
 export * from './conversation.ts'
+export * from './idempotency.ts'
 export * from './identity.ts'
 export * from './llm.ts'
 export * from './machines.ts'

@@ -9,6 +9,16 @@ import { createdAt, tz } from './timestamps.ts'
 
 export const WORKSPACE_TYPES = ['remote', 'local'] as const
 export type WorkspaceType = (typeof WORKSPACE_TYPES)[number]
+/** A problem with a session's LLM calls, shown in the session as it happens. */
+export interface SessionAlert {
+  /** The refusal's type (quota_exceeded, config_error, upstream_unreachable...), or quota_warning. */
+  code: string
+  level: 'error' | 'warning'
+  message: string
+  at: string
+  /** When a quota limit resets (ISO), for quota alerts. */
+  resets_at?: string
+}
 export const COMMAND_STATUSES = ['pending', 'delivered', 'acked'] as const
 export type CommandStatus = (typeof COMMAND_STATUSES)[number]
 
@@ -34,6 +44,15 @@ export const sessions = pgTable(
     permissionMode: text('permission_mode'),
     /** The CLI's own conversation id, for resuming it. */
     cliSessionId: text('cli_session_id'),
+    /** Why the session failed (set with status `error`): a stable code and a sentence for a person. */
+    errorCode: text('error_code'),
+    errorMessage: text('error_message'),
+    /** The latest refusal or warning of the LLM proxy about this session's calls (quota, key, upstream). */
+    alert: jsonb('alert').$type<SessionAlert>(),
+    /** When the current turn began (the last message sent); null while the CLI waits for input. */
+    turnStartedAt: tz('turn_started_at'),
+    /** The tool the CLI is running in the current turn, if any. */
+    currentTool: text('current_tool'),
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
     endedAt: tz('ended_at'),
