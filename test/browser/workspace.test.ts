@@ -28,6 +28,7 @@ let sessionId: string
 let seq = 0
 let proxy: CutProxy
 let bobId: number
+let bobCookie: string
 
 /** One batch of output as the agent would send it: raw line plus the parsed event. */
 function output(
@@ -62,6 +63,7 @@ beforeAll(async () => {
   const admin = await server.login()
   const bob = await createUser(server, admin, 'bob')
   bobId = bob.id
+  bobCookie = bob.cookie
   const tokenRes = await server.request('/api/remote/machines/register', {
     method: 'POST',
     cookie: admin,
@@ -182,6 +184,33 @@ describe('workspace in the browser', () => {
       await agent.waitForCommand('session.stop')
       await page.locator('.session-head [data-status="stopped"]').waitFor()
       expect(await page.getByTestId('composer').isDisabled()).toBe(true)
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    'a session that fails says why, in the session view',
+    async () => {
+      const res = await server.request('/api/remote/sessions', {
+        method: 'POST',
+        cookie: bobCookie,
+        json: { machine_id: agent.options.machineId, project_path: '/home/alice/gone', title: 'Broken path' },
+      })
+      expect(res.status).toBe(201)
+      const failed = ((await res.json()) as { session: { session_id: string } }).session.session_id
+      await page.goto(`/workspace?session=${failed}`)
+      await page.locator('.session-head [data-status="starting"]').waitFor()
+      await agent.send({
+        type: 'session.error',
+        session_id: failed,
+        code: 'bad_project_path',
+        message: 'The folder /home/alice/gone does not exist on this machine',
+      })
+      await page
+        .getByTestId('session-error')
+        .getByText('The session failed: The folder /home/alice/gone does not exist on this machine')
+        .waitFor()
+      await screenshots(page, 'workspace-session-error')
     },
     BROWSER_TEST_MS,
   )

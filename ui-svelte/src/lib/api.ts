@@ -180,6 +180,7 @@ export type SessionDetail = Data<typeof sessions.get>
 /** One output record; `event` carries the CLI adapter's parsed event (protocol/events.ts). */
 export type SessionRecord = Omit<SessionDetail['output'][number], 'event'> & { event: OutputEvent | null }
 export type { OutputEvent }
+export type SessionAlert = NonNullable<SessionDetail['alert']>
 
 export interface SessionStreamHandlers {
   onRecord: (record: SessionRecord) => void
@@ -188,6 +189,8 @@ export interface SessionStreamHandlers {
   onRevoked?: (reason: string) => void
   /** The stream dropped and is reconnecting (true), or is connected again (false). */
   onConnection: (reconnecting: boolean) => void
+  /** The LLM proxy refused one of the session's calls (quota, key, upstream). */
+  onAlert?: (alert: SessionAlert) => void
 }
 
 const STREAM_RETRY_MIN_MS = 1000
@@ -225,6 +228,10 @@ export function watchSession(id: string, afterSeq: number, handlers: SessionStre
       if (!record || typeof record.seq !== 'number') return
       lastSeq = Math.max(lastSeq, record.seq)
       handlers.onRecord(record)
+    })
+    source.addEventListener('alert', (event) => {
+      const alert = parse(event.data) as SessionAlert | null
+      if (alert && typeof alert.message === 'string') handlers.onAlert?.(alert)
     })
     source.addEventListener('status', (event) => {
       const status = parse(event.data)?.status

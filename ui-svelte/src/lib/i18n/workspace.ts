@@ -46,6 +46,7 @@ export const en = {
   'ws.composerPlaceholder': 'Message the assistant. Enter sends, Shift+Enter adds a line.',
   'ws.composerDisabled': 'This session is not accepting messages.',
   'ws.send': 'Send',
+  'ws.failedBecause': 'The session failed: {reason}',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -95,4 +96,5 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.composerPlaceholder': '给助手发消息。Enter 发送,Shift+Enter 换行。',
   'ws.composerDisabled': '该会话当前不接受消息。',
   'ws.send': '发送',
+  'ws.failedBecause': '会话失败:{reason}',
 }
