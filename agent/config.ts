@@ -60,6 +60,11 @@ const FIELDS = {
   },
 } as const satisfies Record<string, { env: string | undefined; schema: TSchema; def: unknown }>
 
+/** Every setting as [config.json key, environment variable or undefined]; agent/README.md lists each. */
+export const AGENT_SETTINGS: readonly (readonly [string, string | undefined])[] = Object.entries(FIELDS).map(
+  ([key, field]) => [key, field.env] as const,
+)
+
 type FieldKey = keyof typeof FIELDS
 
 export interface AgentConfig {

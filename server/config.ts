@@ -69,6 +69,9 @@ const EnvSchema = Type.Object({
   PAT_MAX_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365 }),
 })
 
+/** Every environment variable the server reads (the schema's keys); README and .env.example list each. */
+export const SERVER_ENV_KEYS: readonly string[] = Object.keys(EnvSchema.properties)
+
 type Env = Static<typeof EnvSchema>
 
 export interface Config {
