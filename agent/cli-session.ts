@@ -183,7 +183,7 @@ export class CliSession {
     })
     this.child = child
     this.state = 'running'
-    const parser = adapter.createParser()
+    const parser = adapter.createParser(setup)
     const pumps = Promise.all([
       this.pump(child.stdoutLines, 'stdout', parser),
       this.pump(child.stderrLines, 'stderr'),
@@ -207,8 +207,12 @@ export class CliSession {
     const message = this.queue.shift()
     if (message === undefined || this.stopping || this.busy) return
     this.busy = true
+    // The next process continues the conversation the last one named (codex exec resume).
+    if (this.cliSessionId) this.deps.setup.resumeCliSessionId = this.cliSessionId
     try {
-      await this.launch([message])
+      const child = await this.launch([message])
+      // Its message is in argv; some CLIs (codex exec) read stdin until EOF before they start.
+      child.closeStdin()
     } catch (err) {
       this.busy = false
       this.deps.emit({

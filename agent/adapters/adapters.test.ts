@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { Value } from '@sinclair/typebox/value'
 import { type OutputEvent, OutputEvent as OutputEventSchema } from '../../protocol/index.ts'
 import { claudeAdapter } from './claude.ts'
+import { codexAdapter } from './codex.ts'
 import { adapterFor } from './index.ts'
 import { openclawAdapter } from './openclaw.ts'
 import { qwenAdapter } from './qwen.ts'
@@ -221,10 +222,58 @@ describe('openclaw adapter', () => {
   })
 })
 
+describe('codex adapter', () => {
+  test('exec --json with the proxy as a Responses API provider; the token only in the environment', () => {
+    const s = { ...session, model: 'gpt-5-codex', sessionDir: mkdtempSync(join(tmpdir(), 'oa-codex-')) }
+    expect(codexAdapter.env(s)).toEqual({ OPENACE_PROXY_TOKEN: 'proxy-token-1' })
+    const args = codexAdapter.args(s, '--do this')
+    expect(args.join(' ')).not.toContain('proxy-token-1')
+    expect(args.slice(0, 5)).toEqual(['exec', '--json', '--skip-git-repo-check', '-m', 'gpt-5-codex'])
+    expect(args).toContain('model_providers.openace.base_url="http://server:5000/api/remote/llm-proxy/v1"')
+    expect(args).toContain('model_providers.openace.wire_api="responses"')
+    expect(args).toContain('model_providers.openace.env_key="OPENACE_PROXY_TOKEN"')
+    expect(args.slice(-2)).toEqual(['--', '--do this'])
+    const resumed = codexAdapter.args({ ...s, resumeCliSessionId: 'thread-1' }, 'next')
+    expect(resumed.slice(0, 2)).toEqual(['exec', 'resume'])
+    expect(resumed.slice(-3)).toEqual(['thread-1', '--', 'next'])
+  })
+
+  test('two processes on one thread: text, the thread id, usage per turn although resume reports totals', () => {
+    const s = { ...session, sessionDir: mkdtempSync(join(tmpdir(), 'oa-codex-')) }
+    const recorded = lines('codex-exec-resume.jsonl')
+    const cut = recorded.findIndex((l, i) => i > 0 && l.includes('thread.started'))
+    const first = codexAdapter.createParser(s)
+    const one = recorded.slice(0, cut).map((l) => first.line(l))
+    const thread = one.find((p) => p.cliSessionId)?.cliSessionId
+    expect(thread).toBe('01a233e3-be4a-7162-81e4-01cc3a181207')
+    const second = codexAdapter.createParser({ ...s, resumeCliSessionId: thread })
+    const two = recorded.slice(cut).map((l) => second.line(l))
+    for (const parsed of [one, two]) {
+      for (const e of events(parsed)) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+      expect(events(parsed).filter((e) => e.kind === 'assistant_text')).toEqual([
+        { kind: 'assistant_text', text: 'Hello from fake Codex.' },
+      ])
+      // Recorded: 21/5, then the resumed thread's total 42/10.
+      expect(parsed.flatMap((p) => (p.usage ? [p.usage] : []))).toEqual([
+        { input_tokens: 21, output_tokens: 5, cache_read_tokens: 0 },
+      ])
+    }
+  })
+
+  test('a failed turn is an error result', () => {
+    const parser = codexAdapter.createParser()
+    const line = '{"type":"turn.failed","error":{"message":"unexpected status 401 Unauthorized"}}'
+    expect(parser.line(line).events).toEqual([
+      { kind: 'result', is_error: true, text: 'unexpected status 401 Unauthorized' },
+    ])
+  })
+})
+
 describe('adapter registry', () => {
   test('names and aliases pick the adapter; anything else runs generic with OpenAI variables', () => {
     expect(adapterFor('qwen-code-cli')).toBe(qwenAdapter)
     expect(adapterFor('claude')).toBe(claudeAdapter)
+    expect(adapterFor('codex')).toBe(codexAdapter)
     expect(adapterFor('')).toBe(qwenAdapter)
     const generic = adapterFor('aider')
     expect(generic.executable).toBe('aider')

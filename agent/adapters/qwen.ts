@@ -4,17 +4,7 @@
 import type { TokenUsage } from '../../protocol/index.ts'
 import { parseStreamJsonLine, streamJson } from './stream-json.ts'
 import type { CliAdapter, OutputParser } from './types.ts'
-
-function minus(now: TokenUsage, before: TokenUsage | undefined): TokenUsage {
-  const d = (a: number | undefined, b: number | undefined) => Math.max(0, (a ?? 0) - (b ?? 0))
-  return {
-    input_tokens: d(now.input_tokens, before?.input_tokens),
-    output_tokens: d(now.output_tokens, before?.output_tokens),
-    ...(now.cache_read_tokens !== undefined
-      ? { cache_read_tokens: d(now.cache_read_tokens, before?.cache_read_tokens) }
-      : {}),
-  }
-}
+import { usageSince } from './usage-delta.ts'
 
 /** qwen 0.24's --approval-mode choices. */
 const APPROVAL_MODES = ['plan', 'default', 'auto-edit', 'auto', 'yolo']
@@ -55,7 +45,7 @@ export const qwenAdapter: CliAdapter = {
       line(text) {
         const { resultUsage, ...parsed } = parseStreamJsonLine(text)
         if (!resultUsage) return parsed
-        const usage = minus(resultUsage, total)
+        const usage = usageSince(resultUsage, total)
         total = resultUsage
         return { ...parsed, usage }
       },

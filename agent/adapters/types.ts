@@ -53,5 +53,6 @@ export interface CliAdapter {
   permissionAnswer?(requestId: string, allow: boolean, input: unknown): string
   /** The stdin line interrupting the current turn; absent = interrupt with SIGINT. */
   interrupt?(): string
-  createParser(): OutputParser
+  /** A parser for one process's output; `session` lets per-message CLIs carry state across processes. */
+  createParser(session?: AdapterSession): OutputParser
 }

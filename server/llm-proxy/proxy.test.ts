@@ -125,6 +125,27 @@ function suite(writes: FakeWrites) {
       expect(fake.requests.at(-1)!.path).toBe('/v1/chat/completions')
     })
 
+    test('openai responses: a response and a stream (Codex wire format); usage from response.completed', async () => {
+      const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const client = new OpenAI({ baseURL: proxyUrl('/v1'), apiKey: token, timeout: 10_000 })
+      const done = await client.responses.create({ model: 'gpt-r', input: 'hi' })
+      expect(done.output_text).toBe('Hello from the fake LLM.')
+      expect(done.usage?.total_tokens).toBe(34)
+      seen.push(JSON.stringify(done))
+
+      const stream = await client.responses.create({ model: 'gpt-r', input: 'hi', stream: true })
+      const events = []
+      for await (const event of stream) events.push(event)
+      seen.push(JSON.stringify(events))
+      const deltas = events.flatMap((e) => (e.type === 'response.output_text.delta' ? [e.delta] : []))
+      expect(deltas.join('')).toBe('Hello from the fake LLM.')
+      const completed = events.at(-1)
+      expect(completed?.type).toBe('response.completed')
+      expect(fake.requests.at(-1)!.path).toBe('/v1/responses')
+
+      expect(await usageOf(sessionId)).toEqual({ 'openai/gpt-r/200': { requests: 2, input: 42, output: 26 } })
+    })
+
     test('anthropic: a message and a stream, with ?beta=true; usage from message_start + message_delta', async () => {
       const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
       const client = new Anthropic({ baseURL: proxyUrl(), apiKey: token })

@@ -24,7 +24,7 @@ function splitText(text: string, pieces: number): string[] {
   return out.length ? out : ['']
 }
 
-export type Dialect = 'openai' | 'anthropic' | 'google'
+export type Dialect = 'openai' | 'responses' | 'anthropic' | 'google'
 
 export function errorBody(dialect: Dialect, status: number, text?: string): unknown {
   const message = text ?? `fake upstream error ${status}`
@@ -103,6 +103,7 @@ export function streamEvents(
       ['message_stop', { type: 'message_stop' }],
     ]
   }
+  if (dialect === 'responses') return responsesEvents(b, pieces)
   if (dialect === 'google') {
     return pieces.map((text, i) => {
       const last = i === pieces.length - 1
@@ -161,6 +162,7 @@ export function streamEvents(
 }
 
 export function completeBody(dialect: Dialect, b: Resolved): unknown {
+  if (dialect === 'responses') return responsesBody(b, 'completed')
   if (dialect === 'anthropic')
     return {
       id: 'msg_fake',
@@ -194,4 +196,58 @@ export function completeBody(dialect: Dialect, b: Resolved): unknown {
     ],
     usage: openaiUsage(b.usage),
   }
+}
+
+// OpenAI Responses API (POST .../responses): a response object, and when streamed the typed
+// events Codex reads: created, output item/part/text deltas, done events, then response.completed
+// carrying the usage (input_tokens/output_tokens).
+function responsesUsage(u: FakeUsage) {
+  return {
+    input_tokens: u.input,
+    input_tokens_details: { cached_tokens: 0 },
+    output_tokens: u.output,
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: u.input + u.output,
+  }
+}
+
+function responsesMessage(b: Resolved, status: string) {
+  return {
+    id: 'msg_fake',
+    type: 'message',
+    status,
+    role: 'assistant',
+    content: [{ type: 'output_text', text: b.reply, annotations: [] }],
+  }
+}
+
+function responsesBody(b: Resolved, status: 'in_progress' | 'completed') {
+  const done = status === 'completed'
+  return {
+    id: 'resp_fake',
+    object: 'response',
+    created_at: 1_700_000_000,
+    status,
+    model: b.model,
+    output: done ? [responsesMessage(b, 'completed')] : [],
+    usage: done ? responsesUsage(b.usage) : null,
+  }
+}
+
+function responsesEvents(b: Resolved, pieces: string[]): Array<[string | null, unknown]> {
+  const ev = (type: string, fields: Record<string, unknown>): [string, unknown] => [type, { type, ...fields }]
+  const item = { ...responsesMessage(b, 'in_progress'), content: [] }
+  const part = { type: 'output_text', text: '', annotations: [] }
+  const at = { output_index: 0, item_id: 'msg_fake', content_index: 0 }
+  return [
+    ev('response.created', { response: responsesBody(b, 'in_progress') }),
+    ev('response.in_progress', { response: responsesBody(b, 'in_progress') }),
+    ev('response.output_item.added', { output_index: 0, item }),
+    ev('response.content_part.added', { ...at, part }),
+    ...pieces.map((delta) => ev('response.output_text.delta', { ...at, delta })),
+    ev('response.output_text.done', { ...at, text: b.reply }),
+    ev('response.content_part.done', { ...at, part: { ...part, text: b.reply } }),
+    ev('response.output_item.done', { output_index: 0, item: responsesMessage(b, 'completed') }),
+    ev('response.completed', { response: responsesBody(b, 'completed') }),
+  ]
 }

@@ -13,6 +13,8 @@
 // a test check exactly what arrived):
 //   OpenAI:    POST .../chat/completions (stream: SSE chunks, a final usage chunk only when
 //              stream_options.include_usage, then [DONE]); GET .../models
+//   OpenAI Responses: POST .../responses (stream: response.created ... output_text.delta ...
+//              response.completed with usage)
 //   Anthropic: POST .../messages (also ?beta=true; stream: message_start, content_block_*,
 //              message_delta with usage, message_stop); HEAD on any path answers 200 (CLI probes)
 //   Google:    POST .../models/{m}:generateContent and :streamGenerateContent?alt=sse (usageMetadata)
@@ -234,9 +236,11 @@ export async function startFakeLlm(
         ? 'google'
         : path.endsWith('/chat/completions')
           ? 'openai'
-          : path.endsWith('/messages')
-            ? 'anthropic'
-            : null
+          : path.endsWith('/responses')
+            ? 'responses'
+            : path.endsWith('/messages')
+              ? 'anthropic'
+              : null
       if (!dialect) {
         // Non-JSON endpoints (uploads, audio): echo what arrived so passthrough can be checked.
         return new Response(bytes, {
