@@ -104,9 +104,12 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
   const end = async (link: BrowserLink, code: number, reason: string, actor: Actor) => {
     if (links.get(link.terminal.id) === link) links.delete(link.terminal.id)
     say(link, { type: 'closed', reason })
-    link.socket.close(code, reason.slice(0, 120))
-    await flushBytes(link)
-    await closeTerminal(ctx, actor, link.terminal.id, reason)
+    try {
+      await flushBytes(link)
+      await closeTerminal(ctx, actor, link.terminal.id, reason)
+    } finally {
+      link.socket.close(code, reason.slice(0, 120))
+    }
   }
 
   hub.onPushChange((machineId) => {
@@ -166,10 +169,13 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
       if (link) {
         links.delete(terminal.id)
         say(link, { type: 'closed', reason })
-        link.socket.close(CLOSE_TERMINAL_ENDED, 'closed')
-        await flushBytes(link)
       }
-      await closeTerminal(ctx, actor, terminal.id, reason)
+      try {
+        if (link) await flushBytes(link)
+        await closeTerminal(ctx, actor, terminal.id, reason)
+      } finally {
+        link?.socket.close(CLOSE_TERMINAL_ENDED, 'closed')
+      }
       hub.pushFor(terminal.machineId)?.sendBinary(encodeTerminalMessage(TerminalKind.KILL, terminal.id))
     },
     fromBrowser(link, message) {
