@@ -7,6 +7,7 @@ import { Value } from '@sinclair/typebox/value'
 import { type OutputEvent, OutputEvent as OutputEventSchema } from '../../protocol/index.ts'
 import { claudeAdapter } from './claude.ts'
 import { codexAdapter } from './codex.ts'
+import { geminiAdapter } from './gemini.ts'
 import { adapterFor } from './index.ts'
 import { openclawAdapter } from './openclaw.ts'
 import { qwenAdapter } from './qwen.ts'
@@ -269,11 +270,53 @@ describe('codex adapter', () => {
   })
 })
 
+describe('gemini adapter', () => {
+  test('the proxy as the Gemini base URL, the token only in the environment, a private settings home', async () => {
+    const s = { ...session, model: 'gemini-2.5-flash', sessionDir: mkdtempSync(join(tmpdir(), 'oa-gemini-')) }
+    await geminiAdapter.prepare!(s)
+    const env = geminiAdapter.env(s)
+    expect(env).toMatchObject({
+      GEMINI_API_KEY: 'proxy-token-1',
+      GOOGLE_GEMINI_BASE_URL: 'http://server:5000/api/remote/llm-proxy',
+    })
+    const settings = readFileSync(join(env.GEMINI_CLI_HOME!, '.gemini', 'settings.json'), 'utf8')
+    expect(settings).not.toContain('proxy-token-1')
+    expect(JSON.parse(settings).security.auth.selectedType).toBe('gemini-api-key')
+    expect(geminiAdapter.args({ ...s, resumeCliSessionId: 'sid-1' }, '--do this')).toEqual([
+      '-m',
+      'gemini-2.5-flash',
+      '-o',
+      'stream-json',
+      '--resume',
+      'sid-1',
+      '--prompt=--do this',
+    ])
+  })
+
+  test('two recorded turns: deltas joined into one text, the session id, usage per turn', () => {
+    const recorded = lines('gemini-two-turns.jsonl')
+    const cut = recorded.findIndex((l, i) => i > 0 && l.includes('"type":"init"'))
+    for (const part of [recorded.slice(0, cut), recorded.slice(cut)]) {
+      const parser = geminiAdapter.createParser()
+      const parsed = part.map((l) => parser.line(l))
+      for (const e of events(parsed)) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+      expect(parsed.find((p) => p.cliSessionId)?.cliSessionId).toBe('8041ff9e-f1fa-478d-a979-b5bab11f0df8')
+      expect(events(parsed).filter((e) => e.kind === 'assistant_text')).toEqual([
+        { kind: 'assistant_text', text: 'Hello from fake Codex.' },
+      ])
+      expect(parsed.flatMap((p) => (p.usage ? [p.usage] : []))).toEqual([
+        { input_tokens: 21, output_tokens: 5, cache_read_tokens: 0 },
+      ])
+    }
+  })
+})
+
 describe('adapter registry', () => {
   test('names and aliases pick the adapter; anything else runs generic with OpenAI variables', () => {
     expect(adapterFor('qwen-code-cli')).toBe(qwenAdapter)
     expect(adapterFor('claude')).toBe(claudeAdapter)
     expect(adapterFor('codex')).toBe(codexAdapter)
+    expect(adapterFor('gemini')).toBe(geminiAdapter)
     expect(adapterFor('')).toBe(qwenAdapter)
     const generic = adapterFor('aider')
     expect(generic.executable).toBe('aider')

@@ -1,6 +1,7 @@
 // Picks the adapter for a session's cli_tool; an unknown tool runs under the generic adapter.
 import { claudeAdapter } from './claude.ts'
 import { codexAdapter } from './codex.ts'
+import { geminiAdapter } from './gemini.ts'
 import { genericAdapter } from './generic.ts'
 import { openclawAdapter } from './openclaw.ts'
 import { qwenAdapter } from './qwen.ts'
@@ -10,6 +11,7 @@ export const KNOWN_ADAPTERS: readonly CliAdapter[] = [
   qwenAdapter,
   claudeAdapter,
   codexAdapter,
+  geminiAdapter,
   openclawAdapter,
 ]
 /** The tool used when a session does not name one (the seed's default). */

@@ -29,9 +29,10 @@ import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, ses
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
 
-/** Which provider's key a CLI's calls need: Claude Code speaks Anthropic, the rest OpenAI. */
+/** Which provider's key a CLI's calls need: Claude Code speaks Anthropic, Gemini CLI Google, the rest OpenAI. */
 export function providerForTool(cliTool: string): LlmProvider {
-  return /claude/i.test(cliTool) ? 'anthropic' : 'openai'
+  if (/claude/i.test(cliTool)) return 'anthropic'
+  return /gemini/i.test(cliTool) ? 'google' : 'openai'
 }
 
 export interface CreateSessionInput {

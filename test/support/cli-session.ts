@@ -1,0 +1,94 @@
+// One real CLI session end to end, as the e2e tests of per-CLI adapters need it: a key for the
+// provider pointing at the fake upstream, the compiled agent (node_modules/.bin on PATH, so the
+// CLIs from devDependencies are found), the machine online and sandboxed, a user assigned, and a
+// session of `cliTool` started. Returns helpers to chat and to read the session back.
+import { expect } from 'bun:test'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import {
+  api,
+  machineOnline,
+  type RunningAgent,
+  sessionActive,
+  startAgentBinary,
+  waitFor,
+} from './agent-binary.ts'
+import { REPO_ROOT } from './process.ts'
+import { createUser, type TestServer } from './server.ts'
+
+export interface CliSessionOptions {
+  provider: string
+  apiKey: string
+  baseUrl: string
+  cliTool: string
+  model: string
+  /** The version the agent must detect for cliTool. */
+  version: string
+  userName: string
+  track: Subprocess[]
+}
+
+export type SessionView = {
+  output?: { event?: { kind: string; text?: string } }[]
+  total_tokens?: number
+}
+
+export async function startCliSession(server: TestServer, o: CliSessionOptions) {
+  const admin = await server.login()
+  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+    provider: o.provider,
+    key_name: 'fake-upstream',
+    api_key: o.apiKey,
+    base_url: o.baseUrl,
+  })
+  expect(key.status).toBeLessThan(300)
+  const agent: RunningAgent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie: admin,
+    track: o.track,
+    env: { PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
+  })
+  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
+  expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
+  const cli = (machine.cli_tools as { name: string; version?: string }[]).find((c) => c.name === o.cliTool)
+  expect(cli?.version).toBe(o.version)
+  const user = await createUser(server, admin, o.userName)
+  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
+
+  const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    machine_id: agent.machineId,
+    project_path: join(agent.dir, 'work'),
+    cli_tool: o.cliTool,
+    model: o.model,
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.session!.session_id!
+  await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
+  const session = async () =>
+    (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session as SessionView
+  return {
+    agent,
+    session,
+    say: (content: string) =>
+      api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content }),
+    /** Waits until an assistant_text event contains `reply`. */
+    answered: (reply: string) =>
+      waitFor(
+        `answer "${reply}"`,
+        async () => {
+          const s = await session()
+          const texts = (s.output ?? [])
+            .filter((o) => o.event?.kind === 'assistant_text')
+            .map((o) => o.event!.text)
+          return texts.some((t) => t?.includes(reply)) ? s : undefined
+        },
+        90_000,
+      ),
+    /** Waits until the session's total is exactly `tokens`. */
+    totalTokens: (tokens: number) =>
+      waitFor('usage recorded', async () => ((await session()).total_tokens === tokens ? true : undefined)),
+    stop: async () =>
+      (await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status,
+  }
+}
