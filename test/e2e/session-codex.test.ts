@@ -2,55 +2,37 @@
 // server, the compiled agent binary and one `codex exec --json` per message, speaking the OpenAI
 // Responses API (streamed) to the fake upstream through the proxy. The second message resumes
 // the thread the first one started; usage is counted per turn.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { Subprocess } from 'bun'
-import { ensureAgentBinary } from '../support/agent-binary.ts'
-import { startCliSession } from '../support/cli-session.ts'
-import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
-import { startTestServer, type TestServer } from '../support/server.ts'
+import { describe, expect, test } from 'bun:test'
+import { cliTestbed, startCliSession } from '../support/cli-session.ts'
 
 const REAL_KEY = 'sk-real-openai-key-for-codex-0123456789'
 const REPLIES = ['Hello from the fake Codex.', 'Second answer from the fake Codex.'] as const
 const USAGE = { input: 23, output: 9 }
 
-let server: TestServer
-let fake: FakeLlm
-const processes: Subprocess[] = []
-
-beforeAll(async () => {
-  await ensureAgentBinary()
-  fake = await startFakeLlm({ reply: REPLIES[0], usage: USAGE })
-  server = await startTestServer({ listen: true })
-}, 180_000)
-
-afterAll(async () => {
-  for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
-  await server?.stop()
-  await fake?.close()
-})
+const bed = cliTestbed({ reply: REPLIES[0], usage: USAGE })
 
 describe('a session through the real Codex CLI, sandboxed', () => {
   test('Responses API through the proxy with the real key; the thread resumes; usage counted', async () => {
-    const s = await startCliSession(server, {
+    const s = await startCliSession(bed.server, {
       provider: 'openai',
       apiKey: REAL_KEY,
-      baseUrl: `${fake.url}/v1`,
+      baseUrl: `${bed.fake.url}/v1`,
       cliTool: 'codex',
       model: 'gpt-5-codex',
       version: '0.171.0',
       userName: 'cora',
-      track: processes,
+      track: bed.processes,
     })
     expect((await s.say('Say hello.')).status).toBe(200)
     await s.answered(REPLIES[0])
-    const first = fake.requests.filter((r) => r.path === '/v1/responses')
+    const first = bed.fake.requests.filter((r) => r.path === '/v1/responses')
     expect(first).toHaveLength(1)
     expect((first[0]!.json as { stream?: boolean }).stream).toBe(true)
 
-    fake.setBehaviour({ reply: REPLIES[1], usage: USAGE })
+    bed.fake.setBehaviour({ reply: REPLIES[1], usage: USAGE })
     expect((await s.say('And again.')).status).toBe(200)
     await s.answered(REPLIES[1])
-    const calls = fake.requests.filter((r) => r.path === '/v1/responses')
+    const calls = bed.fake.requests.filter((r) => r.path === '/v1/responses')
     expect(calls).toHaveLength(2)
     for (const r of calls) expect(r.key).toBe(REAL_KEY)
     // The second process resumed the thread: the first exchange went back as context.
@@ -60,7 +42,7 @@ describe('a session through the real Codex CLI, sandboxed', () => {
     // Two turns, each counted once.
     await s.totalTokens(2 * (USAGE.input + USAGE.output))
     expect(await s.stop()).toBe('stopped')
-    expect(server.logs.join('\n')).not.toContain(REAL_KEY)
+    expect(bed.server.logs.join('\n')).not.toContain(REAL_KEY)
     expect(s.agent.log()).not.toContain(REAL_KEY)
   }, 300_000)
 })

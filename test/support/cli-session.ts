@@ -2,19 +2,21 @@
 // provider pointing at the fake upstream, the compiled agent (node_modules/.bin on PATH, so the
 // CLIs from devDependencies are found), the machine online and sandboxed, a user assigned, and a
 // session of `cliTool` started. Returns helpers to chat and to read the session back.
-import { expect } from 'bun:test'
+import { afterAll, beforeAll, expect } from 'bun:test'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
   api,
+  ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   sessionActive,
   startAgentBinary,
   waitFor,
 } from './agent-binary.ts'
+import { type FakeBehaviour, type FakeLlm, startFakeLlm } from './fake-llm.ts'
 import { REPO_ROOT } from './process.ts'
-import { createUser, type TestServer } from './server.ts'
+import { createUser, startTestServer, type TestServer } from './server.ts'
 
 export interface CliSessionOptions {
   provider: string
@@ -91,4 +93,21 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     stop: async () =>
       (await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status,
   }
+}
+
+/** The server, fake upstream and agent processes of one CLI e2e file, started and ended with it. */
+export function cliTestbed(behaviour: FakeBehaviour) {
+  const bed = { server: undefined as unknown as TestServer, fake: undefined as unknown as FakeLlm }
+  const processes: Subprocess[] = []
+  beforeAll(async () => {
+    await ensureAgentBinary()
+    bed.fake = await startFakeLlm(behaviour)
+    bed.server = await startTestServer({ listen: true })
+  }, 180_000)
+  afterAll(async () => {
+    for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
+    await bed.server?.stop()
+    await bed.fake?.close()
+  })
+  return Object.assign(bed, { processes })
 }
