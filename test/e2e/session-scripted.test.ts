@@ -13,6 +13,7 @@ import {
   machineOnline,
   type RunningAgent,
   runAgentBinary,
+  sessionActive,
   startAgentBinary,
   waitFor,
 } from '../support/agent-binary.ts'
@@ -132,6 +133,12 @@ describe('scripted CLI through the agent binary', () => {
     agent = runAgentBinary(agent.dir, agent.machineId, agent.env, processes)
     const admin = await server.login()
     await waitFor('agent back online', machineOnline(server.url, admin, agent.machineId), 20_000)
+    // The machine may still look online through the killed agent's socket until the server sees
+    // it close; the restarted agent connects only after its CLI look-up (a slow `--version` takes
+    // seconds). Wait for its own connection, then for the session it took up.
+    const connected = async () => (agent.log().includes('connected transport=') ? true : undefined)
+    await waitFor('restarted agent connected', connected, 20_000)
+    await waitFor('session active again', sessionActive(server.url, admin, id), 20_000)
     await Bun.sleep(1000) // the spooled, unconfirmed output is re-sent after the reconnect
     const output = (await view(id)).output ?? []
     const seqs = output.map((o) => o.seq)
