@@ -124,9 +124,10 @@ describe('quota under concurrency', () => {
     expect(await usedBy([main], userId)).toBeLessThanOrEqual(LIMIT + RESERVATION)
   })
 
-  test.if(Boolean(TEST_DATABASE_URL))(
-    `${CALLS} concurrent calls split across two instances on one Postgres: still at most one reservation over`,
-    async () => {
+  // Two instances need one database server: this test exists only in the Postgres run, where it
+  // is collected, rather than showing as skipped in the embedded one.
+  if (TEST_DATABASE_URL) {
+    test(`${CALLS} concurrent calls split across two instances on one Postgres: still at most one reservation over`, async () => {
       const { name, url } = await createPostgresTestDatabase()
       const dataDir = mkdtempSync(join(tmpdir(), 'oa-quota-two-'))
       const instances: Array<PreparedServer & { url: string }> = []
@@ -177,6 +178,6 @@ describe('quota under concurrency', () => {
         await dropTestDatabase(name)
         rmSync(dataDir, { recursive: true, force: true })
       }
-    },
-  )
+    })
+  }
 })
