@@ -92,6 +92,8 @@ export function createAgent(deps: AgentDeps): Agent {
     ...(deps.isolation ? { isolation: deps.isolation } : {}),
     persist: deps.spool ?? false,
     lastSpooledSeq: (sessionId) => outbox.lastOutputSeq(sessionId),
+    // The slot is taken before the snapshot, so starts pass the limit in the order they arrived.
+    beforeStart: (sessionId, projectPath) => changes.prepare(sessionId, projectPath),
   })
   executor.restore()
   const machineEnv = deps.machineEnv ?? process.env
@@ -147,7 +149,6 @@ export function createAgent(deps: AgentDeps): Agent {
   async function execute(cmd: Command): Promise<void> {
     switch (cmd.type) {
       case 'session.start':
-        await changes.prepare(cmd.session_id, cmd.project_path)
         return executor.start(cmd)
       case 'changes.request':
         return changes.handle(cmd)

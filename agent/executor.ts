@@ -40,6 +40,8 @@ export interface ExecutorDeps {
   persist?: boolean
   /** The last output seq of a session still waiting in the outbox (its spool survives a restart). */
   lastSpooledSeq?: (sessionId: string) => number
+  /** Runs once a start holds its slot and its project path is confined, before the CLI starts (the changes snapshot). */
+  beforeStart?: (sessionId: string, projectPath: string) => Promise<void>
 }
 
 type SessionCommand = CommandOf<
@@ -106,6 +108,7 @@ export class Executor {
     } catch (err) {
       return fail(projectPathProblem(cmd.project_path, err as Error, deps.roots), 'bad_project_path')
     }
+    await deps.beforeStart?.(cmd.session_id, projectPath)
     const session = this.createSession(cmd, projectPath)
     try {
       await session.start()
