@@ -85,7 +85,12 @@ export const TerminalServerMessage = Type.Union([
   Type.Object({ type: Type.Literal('state'), ...TerminalState.properties }),
   /** The agent's channel dropped; the shell lives on and the screen resumes when it is back. */
   Type.Object({ type: Type.Literal('waiting'), reason: Type.String() }),
-  Type.Object({ type: Type.Literal('closed'), reason: Type.String() }),
+  Type.Object({
+    type: Type.Literal('closed'),
+    reason: Type.String(),
+    /** Set when access was revoked: the access.revoked reason code (the UI says it in words). */
+    revoked: Type.Optional(Type.String()),
+  }),
 ])
 export type TerminalServerMessage = Static<typeof TerminalServerMessage>
 

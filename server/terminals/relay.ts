@@ -2,7 +2,9 @@
 // agent WebSocket of its machine and moves bytes both ways without queueing them (the agent's
 // flow-control window bounds what is in flight). One browser per terminal: a second tab takes
 // it over. While the agent is away the browser is told to wait; when it is back the terminal
-// is reopened from the offset the browser already shows. Access is re-checked every second.
+// is reopened from the offset the browser already shows. Access is re-checked when an
+// `access.revoked` notice touches the terminal's user, machine or session (from any instance),
+// so a revocation closes it at once rather than at the next poll.
 import { Value } from '@sinclair/typebox/value'
 import {
   CLOSE_TERMINAL_ENDED,
@@ -20,6 +22,7 @@ import {
   type TerminalServerMessage,
   TerminalState,
 } from '../../protocol/index.ts'
+import { type AccessRevokedEvent, subscribeAccessRevoked, touches } from '../access/events.ts'
 import { channelHub } from '../agents/hub.ts'
 import { type Actor, SYSTEM_ACTOR } from '../audit/service.ts'
 import { resolveSession } from '../auth/service.ts'
@@ -28,9 +31,6 @@ import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { requireTerminalAccess } from './access.ts'
 import { addTerminalBytes, closeTerminal, type TerminalRow } from './service.ts'
-
-/** How often watched terminals re-check that their user may still use them. */
-export const TERMINAL_RECHECK_MS = 1000
 
 export interface BrowserSocket {
   sendBinary(data: Uint8Array): void
@@ -101,9 +101,15 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
   }
 
   /** Ends the browser's view for good (the shell ended, or access is gone). */
-  const end = async (link: BrowserLink, code: number, reason: string, actor: Actor) => {
+  const end = async (
+    link: BrowserLink,
+    code: number,
+    reason: string,
+    actor: Actor,
+    revoked?: AccessRevokedEvent['reason'],
+  ) => {
     if (links.get(link.terminal.id) === link) links.delete(link.terminal.id)
-    say(link, { type: 'closed', reason })
+    say(link, { type: 'closed', reason, ...(revoked ? { revoked } : {}) })
     try {
       await flushBytes(link)
       await closeTerminal(ctx, actor, link.terminal.id, reason)
@@ -116,29 +122,35 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
     for (const link of links.values()) if (link.terminal.machineId === machineId) openOnAgent(link)
   })
 
-  const recheck = setInterval(() => {
-    for (const link of [...links.values()]) {
-      void (async () => {
-        const user = await resolveSession(ctx, link.sessionToken)
-        if (!user) return end(link, CLOSE_TERMINAL_REVOKED, 'Your session has ended', link.actor)
-        await requireTerminalAccess(ctx, user, link.terminal.machineId)
-      })().catch((error) => {
-        if (error instanceof HttpError && (error.status === 403 || error.status === 404)) {
-          if (links.get(link.terminal.id) !== link) return
-          // Access is gone: the shell is ended too, not merely detached (after the record is
-          // closed with its counts, so the agent's "exited" finds nothing left to close).
-          return end(link, CLOSE_TERMINAL_REVOKED, `Access revoked: ${error.message}`, SYSTEM_ACTOR).then(
-            () => {
-              toAgent(link, TerminalKind.KILL)
-            },
-          )
-        }
+  /** Asks the rule again for a watched terminal a revocation may have touched. */
+  const recheck = async (link: BrowserLink, event: AccessRevokedEvent) => {
+    try {
+      const user = await resolveSession(ctx, link.sessionToken)
+      if (!user) return end(link, CLOSE_TERMINAL_REVOKED, 'Your session has ended', link.actor, event.reason)
+      await requireTerminalAccess(ctx, user, link.terminal.machineId)
+    } catch (error) {
+      if (!(error instanceof HttpError && (error.status === 403 || error.status === 404))) {
         ctx.log.warn('terminal access re-check failed', { terminal_id: link.terminal.id, error })
-      })
+        return
+      }
+      if (links.get(link.terminal.id) !== link) return
+      // Access is gone: the shell is ended too, not merely detached (after the record is closed
+      // with its counts, so the agent's "exited" finds nothing left to close).
+      await end(link, CLOSE_TERMINAL_REVOKED, `Access revoked: ${error.message}`, SYSTEM_ACTOR, event.reason)
+      toAgent(link, TerminalKind.KILL)
     }
-  }, TERMINAL_RECHECK_MS)
+  }
+  const listening = subscribeAccessRevoked(ctx, (event) => {
+    for (const link of [...links.values()]) {
+      const { userId, machineId, sessionId } = link.terminal
+      if (touches(event, { userId, machineId, sessionId: sessionId ?? undefined })) void recheck(link, event)
+    }
+  })
+  void listening.then(
+    (unlisten) => ctx.onClose(unlisten),
+    (error) => ctx.log.error('terminal relay cannot hear revocations', { error }),
+  )
   ctx.onClose(() => {
-    clearInterval(recheck)
     for (const link of [...links.values()]) {
       links.delete(link.terminal.id)
       say(link, { type: 'waiting', reason: 'The server is restarting' })

@@ -3,6 +3,7 @@
 // audited; what was typed or printed never is.
 import { and, eq, isNull, sql } from 'drizzle-orm'
 import { terminalSocketPath } from '../../protocol/index.ts'
+import { publishAccessRevoked } from '../access/events.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
@@ -157,5 +158,8 @@ export async function setTerminalAccess(
     { terminal_access: setting, previous: machine.terminalAccess },
     { tenantId: machine.tenantId },
   )
+  // Narrowed to admins: open terminals of plain users on the machine re-check and close.
+  if (setting === 'admins' && machine.terminalAccess !== 'admins')
+    await publishAccessRevoked(ctx, 'role_changed', { machine_id: machineId })
   return { machine_id: machineId, terminal_access: setting }
 }

@@ -1,6 +1,7 @@
 // Web terminals with the compiled agent binary and a real server process: a shell in the
 // machine's work dir, echo and resize, a reload and a server restart reattaching to the same
-// shell and screen, the machine setting refusing plain users, and revocation closing it at once.
+// shell and screen, the machine setting refusing plain users (and closing their open terminal when
+// narrowed), and revocation closing it at once with the reason code.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Subprocess } from 'bun'
 import {
@@ -134,16 +135,11 @@ describe('web terminal end to end', () => {
     expect(refused.status).toBe(403)
     expect(refused.body.error?.message).toContain('administrators only')
 
-    const setting = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/terminal-access`,
-      'PUT',
-      {
-        terminal_access: 'assigned',
-      },
-    )
-    expect(setting.status).toBe(200)
+    const setAccess = (terminal_access: string) =>
+      api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
+        terminal_access,
+      })
+    expect((await setAccess('assigned')).status).toBe(200)
     const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
     expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
     const opened = await openTerminal(userCookie)
@@ -151,9 +147,21 @@ describe('web terminal end to end', () => {
     const userTerminal = (opened.body.terminal as { terminal_id: string }).terminal_id
     // Someone else's terminal is not found, for anyone.
     expect((await api(server.url, cookie, `/api/remote/terminals/${userTerminal}`)).status).toBe(404)
-    const term = await connect(userTerminal, userCookie)
-    term.type('echo user-shell-ok\r')
-    await term.waitFor('user-shell-ok')
+    const first = await connect(userTerminal, userCookie)
+    first.type('echo user-shell-ok\r')
+    await first.waitFor('user-shell-ok')
+
+    // The machine narrowed to admins: the plain user's open terminal closes, saying why.
+    expect((await setAccess('admins')).status).toBe(200)
+    expect((await first.closed).code).toBe(4103)
+    expect(first.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'role_changed' })
+    expect((await setAccess('assigned')).status).toBe(200)
+    const reopened = await openTerminal(userCookie)
+    expect(reopened.status).toBe(201)
+    const secondTerminal = (reopened.body.terminal as { terminal_id: string }).terminal_id
+    const term = await connect(secondTerminal, userCookie)
+    term.type('echo user-shell-again\r')
+    await term.waitFor('user-shell-again')
 
     const revokedAt = Date.now()
     const unassign = await api(
@@ -166,7 +174,7 @@ describe('web terminal end to end', () => {
     const closed = await term.closed
     expect(Date.now() - revokedAt).toBeLessThan(3000)
     expect(closed.code).toBe(4103)
-    expect(term.messages.at(-1)).toMatchObject({ type: 'closed' })
+    expect(term.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'unassigned' })
     expect((await openTerminal(userCookie)).status).toBe(403)
 
     const audit = await api(server.url, cookie, `/api/audit?target_id=${userTerminal}`)
