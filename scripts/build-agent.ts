@@ -1,6 +1,8 @@
 // Builds the agent into one self-contained binary per OS with `bun build --compile`, writes
 // dist/agent/SHA256SUMS, and skips targets already built from the same sources and version
-// (unless --force). Usage: bun scripts/build-agent.ts [--target NAME] [--force] [--help]
+// (unless --force). Usage: bun scripts/build-agent.ts [--target NAME] [--force] [--version V]
+// [--out-dir DIR] [--help]. --version and --out-dir let a test build a binary that reports
+// another version (self-update) without touching dist/agent.
 import { createHash } from 'node:crypto'
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join, relative, resolve } from 'node:path'
@@ -22,15 +24,19 @@ export const AGENT_TARGETS = {
 } as const
 export type AgentTarget = keyof typeof AGENT_TARGETS
 
-const HELP = `Usage: bun scripts/build-agent.ts [--target NAME] [--force]
+const HELP = `Usage: bun scripts/build-agent.ts [--target NAME] [--force] [--version V] [--out-dir DIR]
 
 Compiles agent/main.ts for each target into dist/agent/ and writes dist/agent/SHA256SUMS and
-dist/agent/VERSION (the version the server tells agents apart by).
+dist/agent/VERSION (the version the server tells agents apart by; agents reporting another
+version are offered these binaries as a self-update).
 Targets already built from the same sources and version are skipped.
 
 Options:
   --target NAME   build only this target: ${Object.keys(AGENT_TARGETS).join(', ')}
   --force         rebuild even when up to date
+  --version V     stamp this version instead of package.json's + git describe
+                  (also OPENACE_AGENT_BUILD_VERSION)
+  --out-dir DIR   write the binaries, SHA256SUMS and VERSION to DIR instead of dist/agent
   --help          show this help`
 
 function git(args: string[]): string | undefined {
@@ -67,22 +73,22 @@ function sha256(path: string): string {
 
 type BuildInfo = Record<string, { key: string; sha256: string }>
 
-function readInfo(): BuildInfo {
+function readInfo(outDir: string): BuildInfo {
   try {
-    return JSON.parse(readFileSync(join(AGENT_DIST_DIR, BUILD_INFO), 'utf8')) as BuildInfo
+    return JSON.parse(readFileSync(join(outDir, BUILD_INFO), 'utf8')) as BuildInfo
   } catch {
     return {}
   }
 }
 
-function upToDate(info: BuildInfo, target: AgentTarget, key: string): boolean {
-  const path = join(AGENT_DIST_DIR, AGENT_TARGETS[target])
+function upToDate(outDir: string, info: BuildInfo, target: AgentTarget, key: string): boolean {
+  const path = join(outDir, AGENT_TARGETS[target])
   const entry = info[target]
   return entry?.key === key && existsSync(path) && sha256(path) === entry.sha256
 }
 
-async function compile(target: AgentTarget, version: string): Promise<void> {
-  const outfile = join(AGENT_DIST_DIR, AGENT_TARGETS[target])
+async function compile(outDir: string, target: AgentTarget, version: string): Promise<void> {
+  const outfile = join(outDir, AGENT_TARGETS[target])
   const proc = Bun.spawn(
     [
       process.execPath,
@@ -114,43 +120,52 @@ async function compile(target: AgentTarget, version: string): Promise<void> {
 /** The version the binaries in dist/agent were built as: the server reads it to tell which agents are behind. */
 export const VERSION_FILE = 'VERSION'
 
-function writeSums(): void {
+function writeSums(outDir: string): void {
   const lines = Object.values(AGENT_TARGETS)
-    .filter((name) => existsSync(join(AGENT_DIST_DIR, name)))
-    .map((name) => `${sha256(join(AGENT_DIST_DIR, name))}  ${name}\n`)
-  writeFileSync(join(AGENT_DIST_DIR, 'SHA256SUMS'), lines.join(''))
+    .filter((name) => existsSync(join(outDir, name)))
+    .map((name) => `${sha256(join(outDir, name))}  ${name}\n`)
+  writeFileSync(join(outDir, 'SHA256SUMS'), lines.join(''))
 }
 
 /** Builds the chosen targets (all by default); returns the targets actually compiled. */
 export async function buildAgent(
-  options: { targets?: AgentTarget[]; force?: boolean; log?: (line: string) => void } = {},
+  options: {
+    targets?: AgentTarget[]
+    force?: boolean
+    log?: (line: string) => void
+    /** The version to stamp (default: agentVersion()). */
+    version?: string
+    /** Where to write (default: dist/agent). */
+    outDir?: string
+  } = {},
 ) {
   const log = options.log ?? ((line: string) => console.log(line))
   const targets = options.targets ?? (Object.keys(AGENT_TARGETS) as AgentTarget[])
-  mkdirSync(AGENT_DIST_DIR, { recursive: true })
-  const version = agentVersion()
+  const outDir = options.outDir ?? AGENT_DIST_DIR
+  mkdirSync(outDir, { recursive: true })
+  const version = options.version ?? agentVersion()
   const key = buildKey(version)
-  const info = readInfo()
+  const info = readInfo(outDir)
   const built: AgentTarget[] = []
   for (const [i, target] of targets.entries()) {
     const step = `[${i + 1}/${targets.length}] ${target}`
-    if (!options.force && upToDate(info, target, key)) {
+    if (!options.force && upToDate(outDir, info, target, key)) {
       log(`${step}: up to date (${AGENT_TARGETS[target]})`)
       continue
     }
     const started = performance.now()
     log(`${step}: building ${AGENT_TARGETS[target]} ${version}...`)
-    await compile(target, version)
-    const path = join(AGENT_DIST_DIR, AGENT_TARGETS[target])
+    await compile(outDir, target, version)
+    const path = join(outDir, AGENT_TARGETS[target])
     info[target] = { key, sha256: sha256(path) }
-    writeFileSync(join(AGENT_DIST_DIR, BUILD_INFO), `${JSON.stringify(info, null, 2)}\n`)
+    writeFileSync(join(outDir, BUILD_INFO), `${JSON.stringify(info, null, 2)}\n`)
     const mb = (statSync(path).size / 1024 / 1024).toFixed(1)
     log(`${step}: done in ${((performance.now() - started) / 1000).toFixed(1)} s (${mb} MB)`)
     built.push(target)
   }
-  writeSums()
-  writeFileSync(join(AGENT_DIST_DIR, VERSION_FILE), `${version}\n`)
-  log(`SHA256SUMS written to ${relative(ROOT, join(AGENT_DIST_DIR, 'SHA256SUMS'))}`)
+  writeSums(outDir)
+  writeFileSync(join(outDir, VERSION_FILE), `${version}\n`)
+  log(`SHA256SUMS written to ${relative(ROOT, join(outDir, 'SHA256SUMS'))}`)
   return { version, built }
 }
 
@@ -160,6 +175,8 @@ if (import.meta.main) {
     options: {
       target: { type: 'string' },
       force: { type: 'boolean' },
+      version: { type: 'string' },
+      'out-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   })
@@ -171,10 +188,17 @@ if (import.meta.main) {
     console.error(`Unknown target '${values.target}'.\n\n${HELP}`)
     process.exit(2)
   }
+  const version = values.version ?? process.env.OPENACE_AGENT_BUILD_VERSION
+  if (version !== undefined && !/^[0-9A-Za-z.+_-]{1,64}$/.test(version)) {
+    console.error(`--version must be 1-64 letters, digits or . + _ - (got '${version}')`)
+    process.exit(2)
+  }
   try {
     await buildAgent({
       ...(values.target ? { targets: [values.target as AgentTarget] } : {}),
       force: values.force ?? false,
+      ...(version ? { version } : {}),
+      ...(values['out-dir'] ? { outDir: resolve(values['out-dir']) } : {}),
     })
   } catch (err) {
     console.error((err as Error).message)
