@@ -5,6 +5,7 @@
 
 import { join } from 'node:path'
 import { Glob } from 'bun'
+import { runSuite } from '../../scripts/reaper.ts'
 
 /** Per test: some scenarios cut the network for 30 s and restart servers and Postgres. */
 const CHAOS_TEST_TIMEOUT_MS = 120_000
@@ -19,13 +20,7 @@ if (files.length === 0) throw new Error('no test/chaos/*.chaos.ts files found')
 for (const f of all.filter((f) => !process.env.DATABASE_URL && POSTGRES_ONLY.has(f))) {
   console.log(`${f}: runs against a real Postgres server only (set DATABASE_URL); not part of this run`)
 }
-const proc = Bun.spawn(
+await runSuite(
   [process.execPath, 'test', `--timeout=${CHAOS_TEST_TIMEOUT_MS}`, ...files, ...process.argv.slice(2)],
-  {
-    cwd: ROOT,
-    stdin: 'ignore',
-    stdout: 'inherit',
-    stderr: 'inherit',
-  },
+  ROOT,
 )
-process.exit(await proc.exited)
