@@ -80,11 +80,19 @@ export const TerminalClientMessage = Type.Union([
 ])
 export type TerminalClientMessage = Static<typeof TerminalClientMessage>
 
+export const TERMINAL_WAIT_CODES = ['offline', 'long_poll', 'restarting'] as const
+
 /** Server -> browser JSON messages; output travels as binary: f64 offset, then the bytes. */
 export const TerminalServerMessage = Type.Union([
   Type.Object({ type: Type.Literal('state'), ...TerminalState.properties }),
   /** The agent's channel dropped; the shell lives on and the screen resumes when it is back. */
-  Type.Object({ type: Type.Literal('waiting'), reason: Type.String() }),
+  Type.Object({
+    type: Type.Literal('waiting'),
+    reason: Type.String(),
+    /** offline: no agent channel; long_poll: the agent is online but has no WebSocket for bytes;
+     * restarting: the server is going down. */
+    code: Type.Optional(Type.Union(TERMINAL_WAIT_CODES.map((c) => Type.Literal(c)))),
+  }),
   Type.Object({
     type: Type.Literal('closed'),
     reason: Type.String(),

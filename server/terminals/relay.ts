@@ -6,6 +6,7 @@
 // `access.revoked` notice touches the terminal's user, machine or session (from any instance),
 // so a revocation closes it at once rather than at the next poll.
 import { Value } from '@sinclair/typebox/value'
+import { eq } from 'drizzle-orm'
 import {
   CLOSE_TERMINAL_ENDED,
   CLOSE_TERMINAL_REVOKED,
@@ -28,6 +29,7 @@ import { type Actor, SYSTEM_ACTOR } from '../audit/service.ts'
 import { resolveSession } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
+import { remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { requireTerminalAccess } from './access.ts'
 import { addTerminalBytes, closeTerminal, type TerminalRow } from './service.ts'
@@ -89,8 +91,24 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
       user_id: link.terminal.userId,
       ...(link.terminal.sessionId ? { session_id: link.terminal.sessionId } : {}),
     }
-    if (!toAgent(link, TerminalKind.OPEN, jsonPayload(open)))
-      say(link, { type: 'waiting', reason: 'The machine is not connected right now' })
+    if (!toAgent(link, TerminalKind.OPEN, jsonPayload(open))) void sayNotConnected(link)
+  }
+
+  /** No agent socket here: offline, or online over long-poll, which carries no terminal bytes. */
+  const sayNotConnected = async (link: BrowserLink) => {
+    const [machine] = await ctx.db
+      .select({ status: remoteMachines.status, transport: remoteMachines.transport })
+      .from(remoteMachines)
+      .where(eq(remoteMachines.machineId, link.terminal.machineId))
+      .limit(1)
+    if (links.get(link.terminal.id) !== link) return
+    if (machine?.status === 'online' && machine.transport === 'long_poll') {
+      say(link, {
+        type: 'waiting',
+        code: 'long_poll',
+        reason: "Terminals need the agent's WebSocket; this machine is connected over long-poll",
+      })
+    } else say(link, { type: 'waiting', code: 'offline', reason: 'The machine is not connected right now' })
   }
 
   const flushBytes = async (link: BrowserLink) => {
@@ -153,7 +171,7 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
   ctx.onClose(() => {
     for (const link of [...links.values()]) {
       links.delete(link.terminal.id)
-      say(link, { type: 'waiting', reason: 'The server is restarting' })
+      say(link, { type: 'waiting', code: 'restarting', reason: 'The server is restarting' })
       link.socket.close(1001, 'server shutting down')
     }
   })
