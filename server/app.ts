@@ -13,6 +13,7 @@ import type { AppContext } from './context/index.ts'
 import { healthRoutes } from './health/index.ts'
 import { serverMaxBodyBytes } from './http/body-limit.ts'
 import { httpBase } from './http/index.ts'
+import { learnQueryKeys } from './http/query-keys.ts'
 import { installRoutes } from './install/index.ts'
 import { llmProxyRoutes } from './llm-proxy/index.ts'
 import { machinesRoutes } from './machines/index.ts'
@@ -32,50 +33,50 @@ import { uiRoutes } from './ui/index.ts'
 import { usersRoutes } from './users/index.ts'
 
 export function createApp(ctx: AppContext) {
-  return (
-    new Elysia({
-      // The session cookie is not signed: it is 256 random bits looked up by hash, so a signature
-      // adds nothing, and a bad one made Elysia refuse login and logout (stuck after a key change).
-      cookie: { secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')) },
-      // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
-      websocket: { maxPayloadLength: MAX_FRAME_BYTES },
-      // Bun's own backstop; each route class has its smaller limit (http/body-limit.ts).
-      serve: { maxRequestBodySize: serverMaxBodyBytes(ctx) },
-    })
-      .use(httpBase(ctx))
-      .use(
-        openapi({
-          path: '/api/docs',
-          documentation: { info: { title: 'Open ACE Remote Workspace API', version: '1' } },
-        }),
-      )
-      .use(healthRoutes(ctx))
-      .use(metricsRoutes(ctx))
-      .use(authRoutes(ctx))
-      .use(usersRoutes(ctx))
-      .use(tokensRoutes(ctx))
-      .use(tenantsRoutes(ctx))
-      .use(auditRoutes(ctx))
-      .use(installRoutes(ctx, endMachineSessions))
-      .use(apiKeysRoutes(ctx))
-      // The proxy tells a session when its calls are refused (quota, key, upstream).
-      .use(llmProxyRoutes(ctx, { alertSession: (id, alert) => reportSessionAlert(ctx, id, alert) }))
-      .use(quotaRoutes(ctx))
-      .use(machinesRoutes(ctx, endMachineSessions))
-      .use(agentRegistrationRoutes(ctx))
-      .use(
-        agentRoutes(ctx, {
-          ...sessionReports,
-          'changes.updated': changesUpdatedReport,
-          terminalBytes: relayTerminalBytes,
-        }),
-      )
-      .use(sessionsRoutes(ctx))
-      .use(terminalsRoutes(ctx))
-      .use(changesRoutes(ctx))
-      // Last: the UI's catch-all must not shadow any API route.
-      .use(uiRoutes(ctx))
-  )
+  const app = new Elysia({
+    // The session cookie is not signed: it is 256 random bits looked up by hash, so a signature
+    // adds nothing, and a bad one made Elysia refuse login and logout (stuck after a key change).
+    cookie: { secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')) },
+    // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
+    websocket: { maxPayloadLength: MAX_FRAME_BYTES },
+    // Bun's own backstop; each route class has its smaller limit (http/body-limit.ts).
+    serve: { maxRequestBodySize: serverMaxBodyBytes(ctx) },
+  })
+    .use(httpBase(ctx))
+    .use(
+      openapi({
+        path: '/api/docs',
+        documentation: { info: { title: 'Open ACE Remote Workspace API', version: '1' } },
+      }),
+    )
+    .use(healthRoutes(ctx))
+    .use(metricsRoutes(ctx))
+    .use(authRoutes(ctx))
+    .use(usersRoutes(ctx))
+    .use(tokensRoutes(ctx))
+    .use(tenantsRoutes(ctx))
+    .use(auditRoutes(ctx))
+    .use(installRoutes(ctx, endMachineSessions))
+    .use(apiKeysRoutes(ctx))
+    // The proxy tells a session when its calls are refused (quota, key, upstream).
+    .use(llmProxyRoutes(ctx, { alertSession: (id, alert) => reportSessionAlert(ctx, id, alert) }))
+    .use(quotaRoutes(ctx))
+    .use(machinesRoutes(ctx, endMachineSessions))
+    .use(agentRegistrationRoutes(ctx))
+    .use(
+      agentRoutes(ctx, {
+        ...sessionReports,
+        'changes.updated': changesUpdatedReport,
+        terminalBytes: relayTerminalBytes,
+      }),
+    )
+    .use(sessionsRoutes(ctx))
+    .use(terminalsRoutes(ctx))
+    .use(changesRoutes(ctx))
+    // Last: the UI's catch-all must not shadow any API route.
+    .use(uiRoutes(ctx))
+  learnQueryKeys(ctx, app.routes)
+  return app
 }
 
 export type App = ReturnType<typeof createApp>

@@ -1,10 +1,12 @@
 // Cross-cutting HTTP behaviour for the whole app: security headers on every response, one JSON
 // error shape for every 4xx/5xx (validation errors name their field) and one structured log
-// line per request. Query strings are never logged: a Google-style client puts its key there.
+// line per request; unknown query parameters are refused (query-keys.ts). Query strings are
+// never logged: a Google-style client puts its key there.
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { type ErrorBody, errorResponse, HttpError } from '../errors.ts'
 import { bodyLimits } from './body-limit.ts'
+import { unknownQueryGuard } from './query-keys.ts'
 import { securityHeaders } from './security-headers.ts'
 
 interface ValidationLike {
@@ -39,6 +41,7 @@ export function httpBase(ctx: AppContext) {
   return new Elysia({ name: 'http.base', seed: ctx.id })
     .use(securityHeaders(ctx))
     .use(bodyLimits(ctx))
+    .use(unknownQueryGuard(ctx))
     .onRequest(({ request }) => {
       startTimes.set(request, performance.now())
     })

@@ -1,5 +1,6 @@
 // Query values are checked against what really exists (a bogus session status is a 400, not
-// an empty 200), and expired login sessions are purged on a schedule.
+// an empty 200), a query parameter no route takes is a 400 naming it (not silently dropped),
+// and expired login sessions are purged on a schedule.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
@@ -25,6 +26,47 @@ describe('query values', () => {
         200,
       )
     }
+  })
+})
+
+const concrete = (path: string) =>
+  path.replace(/:id|:sessionId/g, '00000000-0000-4000-8000-000000000000').replace(/:[A-Za-z_]+/g, '1')
+
+describe('unknown query parameters', () => {
+  test('a misspelt parameter is a 400 naming it, not a 200 that ignored it', async () => {
+    const res = await server.request('/api/remote/sessions?stauts=active', { cookie: admin })
+    expect(res.status).toBe(400)
+    const body = (await res.json()) as { error: { field: string; message: string; type: string } }
+    expect(body.error).toMatchObject({ field: 'stauts', type: 'validation_error' })
+    expect(body.error.message).toContain("'status'")
+    expect((await server.request('/api/remote/sessions?status=active', { cookie: admin })).status).toBe(200)
+  })
+
+  test('a route that takes no query refuses any', async () => {
+    const res = await server.request('/api/auth/me?x=1', { cookie: admin })
+    expect(res.status).toBe(400)
+    expect(((await res.json()) as { error: { field: string } }).error.field).toBe('x')
+    expect((await server.request('/api/auth/me', { cookie: admin })).status).toBe(200)
+  })
+
+  test('without credentials the answer is still 401 first', async () => {
+    expect((await server.request('/api/remote/sessions?stauts=active')).status).toBe(401)
+  })
+
+  test('every GET route of the API refuses a parameter it does not take', async () => {
+    const accepted: string[] = []
+    let refused = 0
+    for (const route of server.app.routes) {
+      if (route.method !== 'GET' || !route.path.startsWith('/api/')) continue
+      if (route.path.startsWith('/api/remote/llm-proxy')) continue
+      const res = await server.request(`${concrete(route.path)}?not_a_parameter=1`, { cookie: admin })
+      // 401: agent-only routes, which a user cookie does not authenticate.
+      if (res.status === 400) refused++
+      else if (res.status !== 401) accepted.push(`${route.path} -> ${res.status}`)
+      await res.body?.cancel()
+    }
+    expect(accepted).toEqual([])
+    expect(refused).toBeGreaterThan(20)
   })
 })
 

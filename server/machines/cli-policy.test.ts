@@ -104,7 +104,7 @@ describe('machine CLI allowlist and isolation requirement', () => {
       allowed_cli_tools: null,
     })
     expect(reset.body.machine.allowed_cli_tools).toEqual(['qwen-code', 'claude-code'])
-    const audit = await call('GET', '/api/audit?action=machine.settings', admin)
+    const audit = await call('GET', '/api/audit?event=machine.settings', admin)
     expect(JSON.stringify(audit.body)).toContain('machine.settings')
   })
 

@@ -18,6 +18,7 @@ import {
   RuleParams,
   SessionIdParams,
   SessionQuery,
+  StreamQuery,
   UpdateSessionBody,
 } from './model.ts'
 import { answerPermission, listPermissionRules, revokePermissionRule } from './permissions.ts'
@@ -140,6 +141,7 @@ export function sessionsRoutes(ctx: AppContext) {
       {
         auth: true,
         params: SessionIdParams,
+        query: StreamQuery,
         detail: { summary: 'Live output as Server-Sent Events (resumable with Last-Event-ID)' },
       },
     )

@@ -43,6 +43,8 @@ export const SessionQuery = t.Object({
   output_after: t.Optional(t.Integer({ minimum: -1 })),
   output_limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_OUTPUT_PAGE })),
 })
+/** `?last_event_id=` resumes a first connect (EventSource sends the header on reconnects). */
+export const StreamQuery = t.Object({ last_event_id: t.Optional(t.String({ maxLength: 32 })) })
 export const ListQuery = t.Object({
   machine_id: t.Optional(t.String({ maxLength: 128 })),
   status: t.Optional(oneOf(SESSION_STATUSES)),

@@ -137,7 +137,7 @@ describe('rotation without downtime', () => {
     const sessionId = (created.body.session ?? created.body).session_id!
     const lines = async () =>
       (
-        await api(server.url, cookie, `/api/remote/sessions/${sessionId}?limit=1000`)
+        await api(server.url, cookie, `/api/remote/sessions/${sessionId}?output_limit=1000`)
       ).body.session!.output!.map((o) => o.data)
     await waitFor('first lines', async () => ((await lines()).length > 10 ? true : undefined), 60_000)
 
