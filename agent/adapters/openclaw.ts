@@ -1,8 +1,9 @@
-// OpenClaw (`openclaw`, needs Node >= 24; flags from the docs of openclaw 2026.9.6, which could
-// not run here): one `openclaw agent exec` process per message, pinned to a config file we write
-// that defines an OpenAI-compatible provider whose baseUrl is our proxy. The file names the proxy
-// token only as ${OPENACE_PROXY_TOKEN}, so the token never lands on disk. With --json the
-// process prints one JSON envelope at exit: {ok, status, final, usage:{input,output,total}, ...}.
+// OpenClaw (`openclaw`, needs Node >= 24; run for real, openclaw 2026.9.6, by
+// test/e2e/session-openclaw.test.ts): one `openclaw agent exec` process per message, pinned to a
+// config file we write that defines an OpenAI-compatible provider whose baseUrl is our proxy.
+// The file names the proxy token only as ${OPENACE_PROXY_TOKEN}, so the token never lands on
+// disk. With --json the process prints one JSON envelope at exit: {ok, status, final,
+// usage:{input,output,total}, sessionId, ...}.
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { OutputEvent } from '../../protocol/index.ts'

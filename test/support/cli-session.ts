@@ -28,6 +28,8 @@ export interface CliSessionOptions {
   version: string
   userName: string
   track: Subprocess[]
+  /** Directories put first on the agent's PATH (a CLI installed outside node_modules). */
+  path?: string[]
 }
 
 export type SessionView = {
@@ -48,7 +50,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     serverUrl: server.url,
     cookie: admin,
     track: o.track,
-    env: { PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
+    env: { PATH: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin'), process.env.PATH].join(':') },
   })
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
@@ -74,8 +76,8 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     session,
     say: (content: string) =>
       api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content }),
-    /** Waits until an assistant_text event contains `reply`. */
-    answered: (reply: string) =>
+    /** Waits until an assistant_text event contains `reply` (within `timeoutMs`). */
+    answered: (reply: string, timeoutMs = 90_000) =>
       waitFor(
         `answer "${reply}"`,
         async () => {
@@ -85,7 +87,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
             .map((o) => o.event!.text)
           return texts.some((t) => t?.includes(reply)) ? s : undefined
         },
-        90_000,
+        timeoutMs,
       ),
     /** Waits until the session's total is exactly `tokens`. */
     totalTokens: (tokens: number) =>
