@@ -5,7 +5,7 @@ import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { createTestAgent } from '../test-support/agent-harness.ts'
 import { eventually } from '../test-support/fake-clock.ts'
-import { HEALTHY_RESET_MS } from './run-loop.ts'
+import { HEALTHY_RESET_MS, WS_RETRY_AFTER_OUTAGE_MS, WS_RETRY_INTERVAL_MS } from './run-loop.ts'
 
 function startCommand(id: string, dir: string): CommandOf<'session.start'> {
   return {
@@ -45,6 +45,23 @@ describe('run loop', () => {
     t.transport.websocket = 'ok'
     // The long-poll period ends after WS_RETRY_INTERVAL_MS of (fake) time; then WebSocket is tried again.
     await eventually(() => t.transport.connections.includes('websocket'), 5000)
+    t.controller.abort()
+    await done
+  })
+
+  test('a server that comes back during the WebSocket attempt gets WebSocket again soon, not after a whole interval', async () => {
+    const t = createTestAgent()
+    t.transport.down = true
+    const done = t.run()
+    await eventually(() => t.clock.sleeps.length >= 1)
+    // Up again, but this round's WebSocket attempt still fails: long-poll connects.
+    t.transport.websocket = 'refused-once'
+    t.transport.down = false
+    await eventually(() => t.transport.connections.includes('websocket'), 5000)
+    expect(t.transport.connections).toEqual(['long-poll', 'websocket'])
+    const [onLongPoll, onWebSocket] = t.transport.connectedAt
+    expect(onWebSocket! - onLongPoll!).toBeLessThanOrEqual(WS_RETRY_AFTER_OUTAGE_MS)
+    expect(WS_RETRY_AFTER_OUTAGE_MS).toBeLessThan(WS_RETRY_INTERVAL_MS)
     t.controller.abort()
     await done
   })

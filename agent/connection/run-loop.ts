@@ -16,6 +16,12 @@ import { serveWebSocket, WebSocketUnavailable } from './websocket.ts'
 export const HEALTHY_RESET_MS = 30_000
 /** While on long-poll, WebSocket is tried again this often. */
 export const WS_RETRY_INTERVAL_MS = 60_000
+/**
+ * Right after an outage WebSocket is tried again sooner: a server that comes up between the
+ * WebSocket attempt and the long-poll one would otherwise leave the agent on long-poll (and
+ * without terminals) for a whole interval.
+ */
+export const WS_RETRY_AFTER_OUTAGE_MS = 5_000
 /** Consecutive token refusals before the agent gives up. */
 export const AUTH_CONFIRMATIONS = 3
 
@@ -44,9 +50,12 @@ export async function runLoop(options: RunLoopOptions, signal: AbortSignal): Pro
   const wsRetryMs = options.wsRetryMs ?? WS_RETRY_INTERVAL_MS
   let wsRetryAt = 0
   let refusals = 0
+  /** The last attempt reached no server at all. */
+  let afterOutage = false
 
   const attempt = async (signal: AbortSignal): Promise<ServeOutcome> => {
-    const pollUntil = mode === 'long-poll' ? Number.POSITIVE_INFINITY : clock.now() + wsRetryMs
+    const retryMs = afterOutage ? Math.min(wsRetryMs, WS_RETRY_AFTER_OUTAGE_MS) : wsRetryMs
+    const pollUntil = mode === 'long-poll' ? Number.POSITIVE_INFINITY : clock.now() + retryMs
     if (mode === 'long-poll' || clock.now() < wsRetryAt) return serveLongPoll(ctx, signal, pollUntil)
     try {
       return await serveWebSocket(ctx, signal)
@@ -67,6 +76,7 @@ export async function runLoop(options: RunLoopOptions, signal: AbortSignal): Pro
     const unsubscribe = link.onReconnectRequest?.(() => redial.abort())
     const outcome = await attempt(AbortSignal.any([signal, redial.signal])).finally(() => unsubscribe?.())
     if (signal.aborted) break
+    afterOutage = outcome.healthyMs === 0 && !outcome.unauthorized
     if (redial.signal.aborted) {
       log.info('reconnecting with a new agent token')
       continue

@@ -32,9 +32,9 @@ export function createTestAgent(
   }
   const lines: string[] = []
   const log = createAgentLogger({ level: 'debug', stderr: (l) => lines.push(l) })
-  const transport = new FakeTransport()
-  const spawn = createFakeSpawn()
   const clock = createFakeClock()
+  const transport = new FakeTransport(clock.now)
+  const spawn = createFakeSpawn()
   const agent = createAgent({
     config,
     transport,

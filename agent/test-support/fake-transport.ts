@@ -15,7 +15,10 @@ export class FakeTransport implements Transport {
   /** Every frame the "server" got, in order, duplicates included. */
   readonly frames: AgentFrame[] = []
   readonly connections: ('websocket' | 'long-poll')[] = []
-  websocket: 'ok' | 'refused' = 'ok'
+  /** When each connection opened, by the clock the transport was given. */
+  readonly connectedAt: number[] = []
+  /** 'refused-once': the next upgrade is refused, later ones open (a server coming up mid-attempt). */
+  websocket: 'ok' | 'refused' | 'refused-once' = 'ok'
   down = false
   /** When set, long-polls answer 503 with this Retry-After (the server is at its agent capacity). */
   overCapacityRetryAfterMs: number | undefined
@@ -24,6 +27,13 @@ export class FakeTransport implements Transport {
   private ws: WsHandlers | undefined
   private queued: Command[] = []
   private wake: (() => void) | undefined
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  private connected(kind: 'websocket' | 'long-poll') {
+    this.connections.push(kind)
+    this.connectedAt.push(this.now())
+  }
 
   get seenIds(): string[] {
     return this.frames.flatMap((f) => (f.id ? [f.id] : []))
@@ -54,9 +64,13 @@ export class FakeTransport implements Transport {
 
   async openWebSocket(handlers: WsHandlers): Promise<WsChannel> {
     if (this.down || this.websocket === 'refused') throw new TransportError('unavailable', 'upgrade refused')
+    if (this.websocket === 'refused-once') {
+      this.websocket = 'ok'
+      throw new TransportError('unavailable', 'connection refused')
+    }
     if (this.revoked) throw new TransportError('unavailable', 'WebSocket closed before opening (1002)')
     this.ws = handlers
-    this.connections.push('websocket')
+    this.connected('websocket')
     const send = (f: unknown) => queueMicrotask(() => handlers.onMessage(JSON.stringify(f)))
     for (const c of this.queued.splice(0)) send(c)
     return {
@@ -83,7 +97,7 @@ export class FakeTransport implements Transport {
         this.overCapacityRetryAfterMs,
       )
     if (this.revoked) throw new TransportError('unauthorized', this.revoked.message, this.revoked)
-    if (request.events.some((e) => e.type === 'hello')) this.connections.push('long-poll')
+    if (request.events.some((e) => e.type === 'hello')) this.connected('long-poll')
     const replies = request.events.flatMap((e) => this.accept(e))
     if (request.wait !== false && this.queued.length === 0) {
       await new Promise<void>((resolve) => {
