@@ -95,7 +95,11 @@ describe('web terminal end to end', () => {
     server = await spawnServer({ env, port: server.port })
     servers.push(server)
     cookie = await adminCookie(server.url)
-    await waitFor('online again', machineOnline(server.url, cookie, agent.machineId))
+    // Terminal bytes need the agent's WebSocket; right after the restart it may be on long-poll briefly.
+    const online = machineOnline(server.url, cookie, agent.machineId)
+    await waitFor('online over WebSocket again', async () =>
+      (await online())?.transport === 'websocket' ? true : undefined,
+    )
     const again = await openTerminal()
     expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
     const term = await connect(terminalId)
