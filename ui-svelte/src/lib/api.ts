@@ -121,8 +121,11 @@ export const apiKeys = {
   update: async (id: number, body: BodyOf<ReturnType<typeof keys>['patch']>) =>
     (await unwrap(keys({ id }).patch(body))).api_key,
   remove: (id: number) => unwrap(keys({ id }).delete()),
+  /** How each key has been doing on the server instance that answers (failures, cooldown). */
+  health: async () => (await unwrap(keys.health.get())).keys,
 }
 export type ApiKey = Data<typeof apiKeys.list>[number]
+export type ApiKeyHealth = Data<typeof apiKeys.health>[number]
 
 export type QuotaLimits = BodyOf<ReturnType<typeof api.quotas.users>['put']>
 export const quotas = {

@@ -86,6 +86,14 @@ export const en = {
   'keys.deleteMessage':
     'Sessions using “{name}” will fail their next LLM call unless another key of the provider exists.',
   'keys.deleted': 'Key {name} deleted',
+  'keys.health': 'Health',
+  'keys.healthHint': 'Calls through the proxy on this server instance since it started.',
+  'keys.coolingEnds': 'ends {time}',
+  'keys.errorRate': 'Error rate',
+  'keys.errorRateValue': '{rate} of {calls} calls',
+  'keys.noCalls': 'No calls yet',
+  'keys.lastError': 'Last error: {error}',
+  'keys.lastUsed': 'last used {time}',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -169,4 +177,12 @@ export const zh: Record<keyof typeof en, string> = {
   'keys.deleteTitle': '删除 API 密钥?',
   'keys.deleteMessage': '如果没有该提供商的其他密钥,使用“{name}”的会话下次调用 LLM 将失败。',
   'keys.deleted': '已删除密钥 {name}',
+  'keys.health': '健康状态',
+  'keys.healthHint': '本服务器实例自启动以来经代理发出的调用。',
+  'keys.coolingEnds': '{time}结束',
+  'keys.errorRate': '错误率',
+  'keys.errorRateValue': '{calls} 次调用中 {rate}',
+  'keys.noCalls': '尚无调用',
+  'keys.lastError': '最近错误:{error}',
+  'keys.lastUsed': '最近使用:{time}',
 }
