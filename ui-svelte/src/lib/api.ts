@@ -3,7 +3,21 @@
 // The live session stream (SSE) is the one call outside Eden: EventSource, with its record
 // type taken from the session detail's own output type.
 import { treaty } from '@elysiajs/eden'
-import type { IsolationLevel, OutputEvent } from '../../../protocol/index.ts'
+import type {
+  ChangedFile,
+  ChangesList,
+  DiffHunk,
+  FileDiff,
+  IsolationLevel,
+  OutputEvent,
+  TerminalServerMessage,
+} from '../../../protocol/index.ts'
+import {
+  CLOSE_TERMINAL_ENDED,
+  CLOSE_TERMINAL_REVOKED,
+  readOffsetPayload,
+  TERMINAL_ACK_EVERY_BYTES,
+} from '../../../protocol/terminal.ts'
 import type { App } from '../../../server/app.ts'
 
 /** The server's own live-state set (a session that takes messages and controls). */
@@ -260,4 +274,47 @@ export function watchSession(id: string, afterSeq: number, handlers: SessionStre
     clearTimeout(timer)
     source?.close()
   }
+}
+
+const terminal = api.remote.terminals
+export const terminals = {
+  /** Opens the caller's terminal on a machine (beside a session when given), or finds the open one. */
+  open: async (machineId: string, sessionId?: string) =>
+    (await unwrap(terminal.post({ machine_id: machineId, ...(sessionId ? { session_id: sessionId } : {}) })))
+      .terminal,
+  close: (id: string) => unwrap(terminal({ id }).delete()),
+}
+export type TerminalInfo = Data<typeof terminals.open>
+export type { TerminalServerMessage }
+export { CLOSE_TERMINAL_ENDED, CLOSE_TERMINAL_REVOKED, readOffsetPayload, TERMINAL_ACK_EVERY_BYTES }
+
+/** A session's changes panel; answers are the agent's, typed by the wire contract. */
+const changesOf = (id: string) => session({ id }).changes
+export const changes = {
+  list: async (id: string) => (await unwrap(changesOf(id).get())) as unknown as ChangesList,
+  diff: async (id: string, path: string) =>
+    (await unwrap(changesOf(id).diff.get({ query: { path } }))) as unknown as FileDiff,
+  revert: (id: string, path: string, hunkId?: string) =>
+    unwrap(changesOf(id).revert.post({ path, ...(hunkId ? { hunk_id: hunkId } : {}) })),
+  stage: (id: string, paths?: string[]) => unwrap(changesOf(id).stage.post(paths ? { paths } : {})),
+  commit: (id: string, message: string) => unwrap(changesOf(id).commit.post({ message })),
+}
+export type { ChangedFile, ChangesList, DiffHunk, FileDiff }
+
+/** Calls `onChanged` whenever the agent sees the session's project change (SSE `changed`). */
+export function watchChanges(id: string, onChanged: () => void): () => void {
+  const source = new EventSource(`/api/remote/sessions/${encodeURIComponent(id)}/changes/events`, {
+    withCredentials: true,
+  })
+  source.addEventListener('changed', () => onChanged())
+  // A reconnect may have missed a notice: read the list again once the stream is back.
+  let dropped = false
+  source.onerror = () => {
+    dropped = true
+  }
+  source.onopen = () => {
+    if (dropped) setTimeout(onChanged, 0)
+    dropped = false
+  }
+  return () => source.close()
 }

@@ -4,6 +4,7 @@ import * as admin from './admin.ts'
 import * as core from './core.ts'
 import * as machines from './machines.ts'
 import * as tenants from './tenants.ts'
+import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
 import * as workspace from './workspace.ts'
 
@@ -13,8 +14,24 @@ export const LOCALE_NAMES: Record<Locale, string> = { en: 'English', zh: '中文
 const STORAGE_KEY = 'openace.locale'
 
 const messages = {
-  en: { ...core.en, ...machines.en, ...admin.en, ...workspace.en, ...tokens.en, ...tenants.en },
-  zh: { ...core.zh, ...machines.zh, ...admin.zh, ...workspace.zh, ...tokens.zh, ...tenants.zh },
+  en: {
+    ...core.en,
+    ...machines.en,
+    ...admin.en,
+    ...workspace.en,
+    ...tokens.en,
+    ...tenants.en,
+    ...terminal.en,
+  },
+  zh: {
+    ...core.zh,
+    ...machines.zh,
+    ...admin.zh,
+    ...workspace.zh,
+    ...tokens.zh,
+    ...tenants.zh,
+    ...terminal.zh,
+  },
 }
 export type MessageKey = keyof (typeof messages)['en']
 
