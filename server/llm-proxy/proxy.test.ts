@@ -296,6 +296,26 @@ function suite(writes: FakeWrites) {
       }
     })
 
+    test("an upstream error goes back as it is, without Bun's alert() (which waits for Enter on stdin)", async () => {
+      const alerted: unknown[] = []
+      const original = globalThis.alert
+      globalThis.alert = (message?: unknown) => void alerted.push(message)
+      try {
+        fake.queue({ status: 500 })
+        const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+        const res = await fetch(proxyUrl('/v1/chat/completions'), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'm', messages: [] }),
+        })
+        expect(res.status).toBe(500)
+        await capture(res)
+        expect(alerted).toEqual([])
+      } finally {
+        globalThis.alert = original
+      }
+    })
+
     test('a silent upstream and a key-specific 400 fail over within the timeout; the failing keys cool down', async () => {
       const s = await startTestServer({
         listen: true,

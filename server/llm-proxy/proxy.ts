@@ -287,13 +287,6 @@ export async function handleProxy(
       level: 'error',
       message: `The ${provider} API answered ${upstream.status} ${upstream.statusText}`.trim(),
     })
-  if (upstream.status >= 400 && upstream.status !== 404) {
-    alert({
-      code: 'upstream_error',
-      level: 'error',
-      message: `The ${provider} API answered ${upstream.status} ${upstream.statusText}`.trim(),
-    })
-  }
 
   const meter = createMeter(provider, {
     sse: (upstream.headers.get('content-type') ?? '').includes('text/event-stream'),
