@@ -225,6 +225,10 @@ describe('browser UI', () => {
       expect(await page.getByTestId('cli-tools').textContent()).toContain('qwen-code')
       const policy = page.getByTestId('machine-policy')
       await policy.getByLabel('Required isolation').selectOption('sandbox')
+      // The list behind the modal refreshes on its timer; that must not undo the unsaved choice.
+      await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/remote/machines')
+      await Bun.sleep(100)
+      expect(await policy.getByLabel('Required isolation').inputValue()).toBe('sandbox')
       await policy.getByRole('button', { name: 'Save session policy' }).click()
       await page.getByText('Session policy saved').waitFor()
       const res = await server.request(`/api/remote/machines/${machine.machineId}`, {
