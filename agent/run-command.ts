@@ -15,7 +15,13 @@ import { type AgentLogger, createAgentLogger } from './log.ts'
 import { registerMachine } from './register.ts'
 import { spawnProcess } from './spawn.ts'
 import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
-import { CLI_REFRESH_INTERVAL_MS, collectSystemInfo, probeCliTools } from './system-info.ts'
+import {
+  CLI_REFRESH_INTERVAL_MS,
+  collectSystemInfo,
+  probeCliTools,
+  readCachedCliTools,
+  writeCachedCliTools,
+} from './system-info.ts'
 import { ptyUnavailableReason, spawnBunPty } from './terminal/pty.ts'
 import { AGENT_VERSION } from './version.ts'
 
@@ -71,15 +77,19 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
   config = await ensureRegistered(config, log, isolation)
   log.addSecret(config.agent_token)
 
-  let cliTools: DetectedCli[] = []
+  const cached = readCachedCliTools(dir)
+  let cliTools: DetectedCli[] = cached ?? []
   const refreshTools = () =>
     probeCliTools()
       .then((tools) => {
         cliTools = tools
+        writeCachedCliTools(dir, tools)
       })
       .catch((err) => log.warn('looking up CLI tools failed', { error: (err as Error).message }))
-  // The first hello carries the capabilities, so it waits for the first look-up.
-  await refreshTools()
+  // The first hello carries the capabilities: it waits for the first look-up unless the last
+  // run's answer is on disk; then the look-up's result follows with the next heartbeat.
+  if (cached) void refreshTools()
+  else await refreshTools()
   const toolTimer = setInterval(refreshTools, CLI_REFRESH_INTERVAL_MS)
 
   const startedAt = new Date().toISOString()

@@ -2,14 +2,20 @@
 // memory, free disk of the work dir, agent version and the installed CLI tools with versions
 // and paths; and the capabilities built from them.
 // CLI versions cost a subprocess each, so they are refreshed on a timer, not per heartbeat.
-import { readFileSync, statfsSync } from 'node:fs'
+import { readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import { join } from 'node:path'
 import type { DetectedCli, Isolation, MachineCapabilities, SystemInfo } from '../protocol/index.ts'
 import { KNOWN_ADAPTERS } from './adapters/index.ts'
 import { AGENT_VERSION } from './version.ts'
 
-/** How long a `<cli> --version` may take before it counts as not installed. */
-const VERSION_PROBE_TIMEOUT_MS = 5000
+/**
+ * How long a `<cli> --version` may take before it is reported without a version. Node CLIs take
+ * seconds on a loaded machine (gemini about 2 s on a quiet one; over 5 s was seen under load).
+ */
+const VERSION_PROBE_TIMEOUT_MS = 20_000
+/** The last probe's answer in the agent's directory, so a restarted agent says hello at once. */
+export const CLI_TOOLS_CACHE_FILE = 'cli-tools.json'
 /** How often installed CLI tools are looked up again. */
 export const CLI_REFRESH_INTERVAL_MS = 10 * 60 * 1000
 const GB = 1024 ** 3
@@ -54,6 +60,27 @@ async function probeCli(name: string, executable: string): Promise<DetectedCli |
 export async function probeCliTools(): Promise<DetectedCli[]> {
   const found = await Promise.all(KNOWN_ADAPTERS.map((a) => probeCli(a.name, a.executable)))
   return found.filter((c) => c !== undefined)
+}
+
+/** The tools the last run found, or undefined when there is no readable record of them. */
+export function readCachedCliTools(agentDir: string): DetectedCli[] | undefined {
+  try {
+    const tools = JSON.parse(readFileSync(join(agentDir, CLI_TOOLS_CACHE_FILE), 'utf8'))
+    if (!Array.isArray(tools)) return undefined
+    return tools.filter((c): c is DetectedCli => typeof c?.name === 'string' && typeof c?.path === 'string')
+  } catch {
+    return undefined
+  }
+}
+
+export function writeCachedCliTools(agentDir: string, tools: DetectedCli[]): void {
+  const path = join(agentDir, CLI_TOOLS_CACHE_FILE)
+  try {
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(tools, null, 2)}\n`, { mode: 0o600 })
+    renameSync(`${path}.tmp`, path)
+  } catch {
+    // Only a faster next start is lost.
+  }
 }
 
 /** What the machine can do, as reported at registration and in every hello. */

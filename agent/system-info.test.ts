@@ -1,0 +1,31 @@
+// The CLI tools cache: a restarted agent says hello with the last probe's answer at once.
+import { describe, expect, test } from 'bun:test'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CLI_TOOLS_CACHE_FILE, readCachedCliTools, writeCachedCliTools } from './system-info.ts'
+
+describe('CLI tools cache', () => {
+  test('what one run found, the next reads back', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oa-cli-cache-'))
+    expect(readCachedCliTools(dir)).toBeUndefined()
+    const tools = [
+      { name: 'gemini', path: '/usr/bin/gemini', version: '0.61.0' },
+      { name: 'qwen-code', path: '/usr/bin/qwen' },
+    ]
+    writeCachedCliTools(dir, tools)
+    expect(readCachedCliTools(dir)).toEqual(tools)
+    writeCachedCliTools(dir, [])
+    expect(readCachedCliTools(dir)).toEqual([])
+  })
+
+  test('a damaged file counts as no cache, and entries without name or path are dropped', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'oa-cli-cache-'))
+    writeFileSync(join(dir, CLI_TOOLS_CACHE_FILE), '{not json')
+    expect(readCachedCliTools(dir)).toBeUndefined()
+    writeFileSync(join(dir, CLI_TOOLS_CACHE_FILE), '{"name":"x"}')
+    expect(readCachedCliTools(dir)).toBeUndefined()
+    writeFileSync(join(dir, CLI_TOOLS_CACHE_FILE), '[{"name":"codex","path":"/bin/codex"},{"name":"bad"},7]')
+    expect(readCachedCliTools(dir)).toEqual([{ name: 'codex', path: '/bin/codex' }])
+  })
+})
