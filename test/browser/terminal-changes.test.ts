@@ -2,7 +2,8 @@
 // a shell echoes what is typed, follows the window's size, and a reload shows the old screen; a
 // stand-in CLI edits two files of a git repository, the changes panel shows their diffs, and
 // reverting one hunk by clicking leaves the other (checked on disk and through the API). A
-// permission prompt for an edit (from the protocol test agent) shows the exact change as a diff.
+// permission prompt for an edit (from the protocol test agent) shows the exact change as a diff;
+// a plain user is told the machine's policy refuses them, and a revocation closes their terminal.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,11 +20,12 @@ import {
   waitFor,
 } from '../support/agent-binary.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
-import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
+import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import {
   BROWSER_TEST_MS,
   type BrowserSuite,
   connectAgent,
+  logout,
   PHONE,
   registerAgent,
   screenshots,
@@ -85,6 +87,21 @@ afterAll(async () => {
 
 /** The terminal's screen as xterm's DOM renderer draws it. */
 const screen = () => page.getByTestId('web-terminal').locator('.xterm-rows')
+/** The screen's rows as text, one per row. */
+const rows = async () => (await screen().locator(':scope > div').allTextContents()).map((r) => r.trimEnd())
+/** Waits until a whole row of the screen reads `text`. */
+const shows = (text: string) =>
+  waitFor(
+    `the terminal to show ${text}`,
+    async () => ((await rows()).includes(text) ? true : undefined),
+    STEP_MS,
+  )
+/** The last `stty size` answer on screen: [rows, cols]. */
+async function sttySize(): Promise<[number, number] | undefined> {
+  const answers = (await rows()).filter((r) => /^\d+ \d+$/.test(r))
+  const last = answers.at(-1)?.split(' ').map(Number)
+  return last ? [last[0]!, last[1]!] : undefined
+}
 
 async function typeInTerminal(text: string) {
   await page.getByTestId('web-terminal').locator('.xterm').click()
@@ -99,23 +116,20 @@ describe('web terminal in the browser', () => {
       await page.goto(`/terminal?machine=${agent.machineId}`)
       await page.locator('[data-testid="web-terminal"][data-phase="live"]').waitFor({ timeout: STEP_MS })
       await typeInTerminal('echo "hello-$((6*7))"')
-      await screen().getByText('hello-42', { exact: true }).waitFor({ timeout: STEP_MS })
+      await shows('hello-42')
       await typeInTerminal('stty size')
-      const wide = await waitFor('stty size at 1280', async () => {
-        const m = /\n?(\d+) (\d+)\s*$/m.exec((await screen().innerText()).split('stty size')[1] ?? '')
-        return m ? Number(m[2]) : undefined
-      })
+      const [, wide] = await waitFor('stty size at 1280', sttySize)
       await page.setViewportSize(PHONE)
-      await typeInTerminal('clear; stty size')
+      await typeInTerminal('stty size')
       const narrow = await waitFor('stty size at 390', async () => {
-        const m = /^(\d+) (\d+)\s*$/m.exec(await screen().innerText())
-        return m && Number(m[2]) < wide ? Number(m[2]) : undefined
+        const size = await sttySize()
+        return size && size[1] < wide ? size[1] : undefined
       })
       expect(narrow).toBeLessThan(60)
       expect(wide).toBeGreaterThan(80)
       await page.setViewportSize(WIDE)
       await typeInTerminal('echo "hello-$((6*7))"; export MARK=kept-$((1+1))')
-      await screen().getByText('hello-42', { exact: true }).waitFor({ timeout: STEP_MS })
+      await shows('hello-42')
     },
     STEP_MS * 3,
   )
@@ -124,9 +138,9 @@ describe('web terminal in the browser', () => {
     'a reload reattaches to the same shell and shows the old screen',
     async () => {
       await page.reload()
-      await screen().getByText('hello-42', { exact: true }).waitFor({ timeout: STEP_MS })
+      await shows('hello-42')
       await typeInTerminal('echo "mark=$MARK"')
-      await screen().getByText('mark=kept-2', { exact: true }).waitFor({ timeout: STEP_MS })
+      await shows('mark=kept-2')
       await screenshots(page, 'terminal')
     },
     STEP_MS * 2,
@@ -175,9 +189,9 @@ describe('changes panel in the browser', () => {
       const files = page.getByTestId('changed-files')
       await files.getByText('b.txt').waitFor({ timeout: STEP_MS })
       const aRow = files.getByRole('button', { name: /a\.txt/ })
-      expect(await aRow.innerText()).toContain('+2')
-      expect(await aRow.innerText()).toContain('−2')
-      expect(await files.getByRole('button', { name: /b\.txt/ }).innerText()).toContain('+1')
+      expect(await aRow.textContent()).toContain('+2')
+      expect(await aRow.textContent()).toContain('−2')
+      expect(await files.getByRole('button', { name: /b\.txt/ }).textContent()).toContain('+1')
 
       await aRow.click()
       const hunks = page.getByTestId('file-diff').getByTestId('hunk')
@@ -204,7 +218,7 @@ describe('changes panel in the browser', () => {
         .body as unknown as FileDiff
       expect(diff.hunks).toHaveLength(1)
       expect(diff.hunks[0]!.lines).toContain('+line eighteen')
-      expect(await aRow.innerText()).toContain('+1')
+      expect(await aRow.textContent()).toContain('+1')
 
       // An edit made now (as the CLI would) shows up without a reload.
       writeFileSync(join(dir, 'c.txt'), 'new file\n')
@@ -263,6 +277,52 @@ describe('edit permission prompt', () => {
       const answer = await fake.waitForCommand('session.permission')
       expect(answer).toMatchObject({ session_id: id, request_id: event.request_id, allow: true })
       await screenshots(page, 'edit-permission-diff')
+    },
+    STEP_MS * 2,
+  )
+})
+
+describe('terminal access in the browser', () => {
+  test(
+    "a plain user is told the machine's policy refuses them; revocation closes the terminal, saying why",
+    async () => {
+      const carol = await createUser(server, admin, 'carol')
+      const assign = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+        user_id: carol.id,
+        permission: 'user',
+      })
+      expect(assign.status).toBe(200)
+      await logout(page)
+      await signIn(page, 'carol', 'carol-password')
+      await page.goto(`/terminal?machine=${agent.machineId}`)
+      const notice = page.getByTestId('terminal-notice')
+      await page.locator('[data-testid="web-terminal"][data-phase="refused"]').waitFor({ timeout: STEP_MS })
+      expect(await notice.textContent()).toContain("its terminals are for the machine's administrators")
+
+      const setting = await api(
+        server.url,
+        admin,
+        `/api/remote/machines/${agent.machineId}/terminal-access`,
+        'PUT',
+        {
+          terminal_access: 'assigned',
+        },
+      )
+      expect(setting.status).toBe(200)
+      await page.reload()
+      await page.locator('[data-testid="web-terminal"][data-phase="live"]').waitFor({ timeout: STEP_MS })
+      await typeInTerminal('echo "carol-$((2+3))"')
+      await shows('carol-5')
+      const unassign = await api(
+        server.url,
+        admin,
+        `/api/remote/machines/${agent.machineId}/assign/${carol.id}`,
+        'DELETE',
+      )
+      expect(unassign.status).toBe(200)
+      await page.locator('[data-testid="web-terminal"][data-phase="revoked"]').waitFor({ timeout: STEP_MS })
+      expect(await notice.textContent()).toContain('Your access to this machine was removed.')
+      await screenshots(page, 'terminal-revoked')
     },
     STEP_MS * 2,
   )
