@@ -3,7 +3,7 @@
 // scenario ends with the sequence check: output seqs exactly 0..n-1, every line and every
 // message once. Runs on the embedded database and, with DATABASE_URL, on real Postgres.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { machineOnline, runAgentBinary, waitFor } from '../support/agent-binary.ts'
+import { api, machineOnline, runAgentBinary, waitFor } from '../support/agent-binary.ts'
 import { readSse, type SseEvent, SseParser } from '../support/sse.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import {
@@ -47,8 +47,19 @@ async function readUntilCut(res: Response, done: (events: SseEvent[]) => boolean
   return events
 }
 
-const online = (ms = 20_000) =>
-  waitFor('agent online', machineOnline(rig.server.url, rig.admin, rig.agent.machineId), ms)
+/** Waits for the agent to be online; a timeout names the machine's state and the agent's last log lines. */
+const online = async (ms = 20_000) => {
+  try {
+    return await waitFor('agent online', machineOnline(rig.server.url, rig.admin, rig.agent.machineId), ms)
+  } catch (error) {
+    const { body } = await api(rig.server.url, rig.admin, `/api/remote/machines/${rig.agent.machineId}`)
+    const machine = body.machine as { status?: string; connected?: boolean; transport?: string } | undefined
+    const tail = rig.agent.log().split('\n').slice(-25).join('\n')
+    throw new Error(
+      `${(error as Error).message}: machine ${JSON.stringify({ status: machine?.status, connected: machine?.connected, transport: machine?.transport })}; agent log:\n${tail}`,
+    )
+  }
+}
 
 describe('fault suite: processes and network', () => {
   test('agent SIGKILLed mid-answer; messages sent while it is down arrive once after its restart', async () => {
@@ -95,7 +106,7 @@ describe('fault suite: processes and network', () => {
     )
     await chat(rig, id, 'sent-during-the-cut')
     await cut
-    await online(MAX_DELAY_S * 1000 + 5000)
+    await online(MAX_DELAY_S * 1000 + 15_000)
     await untilLine(rig, id, 'done 2500', 60_000)
     await untilLine(rig, id, 'echo: sent-during-the-cut')
     await Bun.sleep(1000)
