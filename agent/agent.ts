@@ -15,6 +15,8 @@ import { type FsApi, listDirectory, resolveConfined } from './fs-list.ts'
 import { type IsolationSetup, reportedIsolation } from './isolation.ts'
 import type { AgentLogger } from './log.ts'
 import { type FrameBody, Outbox } from './outbox.ts'
+import { readUpdateRecord, removeUpdateRecord, writeUpdateRecord } from './self-update/record.ts'
+import { type SelfUpdateDeps, SelfUpdater } from './self-update/updater.ts'
 import { sessionCommand, sessionFilesDir } from './session-sandbox.ts'
 import type { SpawnFn } from './spawn.ts'
 import { machineCapabilities } from './system-info.ts'
@@ -49,6 +51,11 @@ export interface AgentDeps {
   saveAgentToken?: (token: string, version: number) => void
   /** How session CLIs are confined (default: not at all). */
   isolation?: IsolationSetup
+  /** Self-update (agent.update): the running binary, its target, and how to restart into a new one. */
+  selfUpdate?: Pick<SelfUpdateDeps, 'binary' | 'target' | 'restart' | 'fetch' | 'runVersion'> & {
+    /** Set in the trial child of an update (handover.ts): its nonce, to report it connected. */
+    trialNonce?: string
+  }
 }
 
 export interface AgentStatus {
@@ -125,6 +132,28 @@ export function createAgent(deps: AgentDeps): Agent {
     resolveRoot: (path) => resolveConfined(deps.fs, path, config.fs_roots),
     snapshotsDir: join(config.dir, 'changes'),
   })
+  const updater = new SelfUpdater({
+    binary: deps.selfUpdate?.binary ?? '',
+    target: deps.selfUpdate?.target,
+    restart: deps.selfUpdate?.restart ?? (() => {}),
+    ...(deps.selfUpdate?.fetch ? { fetch: deps.selfUpdate.fetch } : {}),
+    ...(deps.selfUpdate?.runVersion ? { runVersion: deps.selfUpdate.runVersion } : {}),
+    dir: config.dir,
+    serverUrl: config.server_url,
+    log,
+    clock,
+    report: (status) => emit({ type: 'agent.update_status', ...status }),
+    liveSessions: () => executor.activeCount,
+  })
+  /** Welcomed: the hello (with any update outcome) reached the server; settle update.json. */
+  const settleUpdate = () => {
+    updater.outcomeDelivered()
+    const record = readUpdateRecord(config.dir)
+    if (!record) return
+    const nonce = deps.selfUpdate?.trialNonce
+    if (nonce && record.nonce === nonce) writeUpdateRecord(config.dir, { ...record, state: 'connected' })
+    else if (!nonce) removeUpdateRecord(config.dir)
+  }
   const seen = new Set<string>()
   const chains = new Map<string, Promise<void>>()
   let control: AgentFrame[] = []
@@ -183,10 +212,7 @@ export function createAgent(deps: AgentDeps): Agent {
         for (const fn of reconnectListeners) fn()
         return
       case 'agent.update':
-        log.warn('self-update is not supported by this agent; reinstall with the install script', {
-          version: cmd.version,
-        })
-        return
+        return updater.handle(cmd)
       default:
         return executor.handle(cmd)
     }
@@ -194,19 +220,27 @@ export function createAgent(deps: AgentDeps): Agent {
 
   const link: AgentLink = {
     outbox,
-    hello: () => ({
-      type: 'hello',
-      machine_id: config.machine_id,
-      agent_version: AGENT_VERSION,
-      protocol_version: PROTOCOL_VERSION,
-      system_info: deps.systemInfo(),
-      capabilities: machineCapabilities(deps.systemInfo(), {
-        maxSessions: config.max_sessions,
-        fsRoots: config.fs_roots,
-        isolation,
-        terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
-      }),
-    }),
+    hello: () => {
+      const update = updater.status()
+      const target = deps.selfUpdate?.target
+      return {
+        type: 'hello',
+        machine_id: config.machine_id,
+        agent_version: AGENT_VERSION,
+        protocol_version: PROTOCOL_VERSION,
+        system_info: deps.systemInfo(),
+        capabilities: {
+          ...machineCapabilities(deps.systemInfo(), {
+            maxSessions: config.max_sessions,
+            fsRoots: config.fs_roots,
+            isolation,
+            terminal: deps.spawnPty !== undefined && !deps.ptyUnavailable,
+          }),
+          ...(target ? { update_target: target } : {}),
+        },
+        ...(update ? { update } : {}),
+      }
+    },
     heartbeat: () => ({ type: 'heartbeat', system_info: deps.systemInfo(), sessions: sessionList() }),
     onCommand(cmd) {
       control.push({ type: 'ack', command_ids: [cmd.id] })
@@ -254,6 +288,7 @@ export function createAgent(deps: AgentDeps): Agent {
         ...(detail ? { detail } : {}),
         since: new Date(clock.now()).toISOString(),
       }
+      if (state === 'online') settleUpdate()
       deps.onStatus?.(status())
     },
   }

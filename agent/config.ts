@@ -58,6 +58,7 @@ const FIELDS = {
     schema: Type.String({ pattern: '^([a-z_][a-z0-9_.-]{0,31})?$' }),
     def: '',
   },
+  update_rollback_timeout: { env: 'OPENACE_UPDATE_ROLLBACK_TIMEOUT', schema: seconds(1), def: 60 },
 } as const satisfies Record<string, { env: string | undefined; schema: TSchema; def: unknown }>
 
 /** Every setting as [config.json key, environment variable or undefined]; agent/README.md lists each. */
@@ -98,6 +99,8 @@ export interface AgentConfig {
   isolation: IsolationMode
   /** Unprivileged OS user CLIs run as when the agent runs as root and no sandbox works. */
   run_as: string
+  /** Seconds a self-updated binary has to come online before the previous one is put back. */
+  update_rollback_timeout: number
 }
 
 export class ConfigError extends Error {

@@ -1,6 +1,7 @@
 // `open-ace-agent run`: loads config, registers first if only a registration token is set,
 // then runs the agent with the real transport, processes and clock until SIGTERM/SIGINT or
-// until the server refuses the token (exit 78 with a clear log line, so services stop).
+// until the server refuses the token (exit 78 with a clear log line, so services stop). After
+// a self-update installed a new binary, it hands over to it (self-update/handover.ts).
 import * as fs from 'node:fs/promises'
 import { hostname } from 'node:os'
 import type { DetectedCli } from '../protocol/index.ts'
@@ -13,6 +14,9 @@ import { EXIT_CONFIG, EXIT_OK } from './exit-codes.ts'
 import { detectIsolation, type IsolationSetup, reportedIsolation } from './isolation.ts'
 import { type AgentLogger, createAgentLogger } from './log.ts'
 import { registerMachine } from './register.ts'
+import { handOver, TRIAL_ENV } from './self-update/handover.ts'
+import { selfUpdateTarget } from './self-update/target.ts'
+import type { UpdatePlan } from './self-update/updater.ts'
 import { spawnProcess } from './spawn.ts'
 import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
 import {
@@ -62,7 +66,10 @@ async function ensureRegistered(
 export async function runCommand(opts: { dir?: string }): Promise<number> {
   const dir = resolveAgentDir(opts.dir)
   const previous = readStateFile(dir)
-  if (previous && previous.pid !== process.pid && isProcessAlive(previous.pid)) {
+  const trialNonce = process.env[TRIAL_ENV] || undefined
+  // The trial child of a self-update runs beside its parent, the agent that installed it.
+  const isParent = trialNonce !== undefined && previous?.pid === process.ppid
+  if (previous && previous.pid !== process.pid && !isParent && isProcessAlive(previous.pid)) {
     throw new ConfigError(`another agent (pid ${previous.pid}) is already running in ${dir}`)
   }
   let config = loadAgentConfig(dir, process.env)
@@ -102,6 +109,8 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
       updated_at: new Date().toISOString(),
     })
   const transport = createHttpTransport(config.server_url, config.agent_token)
+  const controller = new AbortController()
+  let updatePlan: UpdatePlan | undefined
   const agent = createAgent({
     config,
     transport,
@@ -117,9 +126,17 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
     saveAgentToken: (token, version) =>
       updateConfigFile(dir, { agent_token: token, agent_token_version: version }),
     isolation,
+    selfUpdate: {
+      binary: process.execPath,
+      target: selfUpdateTarget(),
+      restart: (plan) => {
+        updatePlan = plan
+        controller.abort()
+      },
+      ...(trialNonce ? { trialNonce } : {}),
+    },
   })
   const stateTimer = setInterval(saveState, STATE_WRITE_INTERVAL_MS)
-  const controller = new AbortController()
   const stop = (signal: string) => {
     log.info('stopping', { signal })
     controller.abort()
@@ -146,6 +163,15 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
         'Stopped; register again with "open-ace-agent register --server URL --token TOKEN".',
     )
     return EXIT_CONFIG
+  }
+  if (updatePlan) {
+    return handOver({
+      plan: updatePlan,
+      dir,
+      args: process.argv.slice(2),
+      timeoutMs: config.update_rollback_timeout * 1000,
+      log,
+    })
   }
   log.info('agent stopped')
   return EXIT_OK

@@ -16,12 +16,42 @@ function frame<K extends string, P extends TProperties>(type: K, props: P) {
   return Type.Object({ type: Type.Literal(type), id: Type.Optional(Id), ...props })
 }
 
+/**
+ * Where a self-update (agent.update) stands on the agent: downloading, downloaded and waiting
+ * for live sessions to end, installing, restarting into the new binary; or how it ended badly:
+ * failed (refused before anything was replaced: checksum, download, version check) or
+ * rolled_back (the new binary did not come online, the previous one is back).
+ */
+export const AGENT_UPDATE_STATES = [
+  'downloading',
+  'waiting',
+  'installing',
+  'restarting',
+  'failed',
+  'rolled_back',
+] as const
+export type AgentUpdateState = (typeof AGENT_UPDATE_STATES)[number]
+export const AgentUpdateStatus = Type.Object({
+  /** The version being installed (the command's). */
+  version: Type.String({ minLength: 1, maxLength: 64 }),
+  state: Type.Union(AGENT_UPDATE_STATES.map((s) => Type.Literal(s))),
+  /** Why it failed or was rolled back, in words for an operator. */
+  reason: Type.Optional(Type.String({ maxLength: 2000 })),
+})
+export type AgentUpdateStatus = Static<typeof AgentUpdateStatus>
+
 export const HelloFrame = frame('hello', {
   machine_id: MachineId,
   agent_version: Type.String({ minLength: 1, maxLength: 64 }),
   protocol_version: Type.Integer({ minimum: 1 }),
   system_info: SystemInfo,
   capabilities: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  /**
+   * The agent's self-update in progress, or the outcome of one the server has not heard yet
+   * (a rollback happens while disconnected): in hello so the server knows before it decides
+   * whether to offer the update again.
+   */
+  update: Type.Optional(AgentUpdateStatus),
 })
 
 export const AGENT_SESSION_STATES = ['starting', 'running', 'paused', 'exited'] as const
@@ -116,6 +146,9 @@ export const UsageReportFrame = frame('usage.report', {
   ts: IsoTime,
 })
 
+/** A self-update moved on (see AGENT_UPDATE_STATES); the server shows it to admins. */
+export const AgentUpdateStatusFrame = frame('agent.update_status', AgentUpdateStatus.properties)
+
 export const AGENT_FRAME_SCHEMAS = {
   hello: HelloFrame,
   heartbeat: HeartbeatFrame,
@@ -128,6 +161,7 @@ export const AGENT_FRAME_SCHEMAS = {
   'changes.result': ChangesResultFrame,
   'changes.updated': ChangesUpdatedFrame,
   'usage.report': UsageReportFrame,
+  'agent.update_status': AgentUpdateStatusFrame,
 } as const satisfies Record<string, TObject>
 
 export type AgentFrameType = keyof typeof AGENT_FRAME_SCHEMAS

@@ -52,6 +52,11 @@ export const MachineCapabilities = Type.Object(
     terminal: Type.Optional(Type.Boolean()),
     /** The folders sessions may use; the server refuses a project path outside them up front. */
     fs_roots: Type.Optional(Type.Array(Type.String())),
+    /**
+     * The build target of this binary (`linux-x64`, ...) when it can replace itself on an
+     * agent.update; absent for a run from source or where self-update is not supported.
+     */
+    update_target: Type.Optional(Type.String()),
   },
   { additionalProperties: true },
 )

@@ -59,11 +59,16 @@ export const AgentTokenCommand = command('agent.token', {
   agent_token: Type.String({ minLength: 1 }),
   version: Type.Integer({ minimum: 1 }),
 })
-/** Ask the agent to replace itself with another build (checked against sha256 before use). */
+/**
+ * Ask the agent to replace itself with another build: download `url` (resolved against the
+ * agent's server_url when relative), refuse it unless its SHA-256 is `sha256`, wait until no
+ * session is live (unless `force`), swap the binary keeping the previous one, restart.
+ */
 export const AgentUpdateCommand = command('agent.update', {
-  version: Type.String({ minLength: 1 }),
+  version: Type.String({ minLength: 1, maxLength: 64 }),
   url: Type.String({ minLength: 1 }),
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
+  force: Type.Optional(Type.Boolean()),
 })
 
 export const COMMAND_SCHEMAS = {

@@ -48,6 +48,14 @@ const commands: Command[] = [
   },
   { id: 'c9', type: 'token.refresh', session_id: sid, proxy_token: 't', expires_at: ts },
   { id: 'c10', type: 'agent.update', version: '1.2.0', url: 'http://h/agent', sha256: 'a'.repeat(64) },
+  {
+    id: 'c10f',
+    type: 'agent.update',
+    version: '1.2.0',
+    url: '/api/remote/agent/files/open-ace-agent-linux-x64',
+    sha256: 'a'.repeat(64),
+    force: true,
+  },
   { id: 'c11', type: 'agent.token', agent_token: 'a'.repeat(64), version: 2 },
 ]
 
@@ -97,6 +105,7 @@ const agentFrames = [
   { type: 'changes.result', request_id: 'r2', session_id: sid, result: { files: [] } },
   { type: 'changes.updated', session_id: sid },
   { type: 'usage.report', session_id: sid, usage: { input_tokens: 1, output_tokens: 2 }, ts },
+  { type: 'agent.update_status', version: '1.2.0', state: 'rolled_back', reason: 'exited with code 3' },
 ]
 
 describe('protocol parsers', () => {

@@ -30,6 +30,7 @@ import { terminalsRoutes } from './terminals/index.ts'
 import { relayTerminalBytes } from './terminals/relay.ts'
 import { tokensRoutes } from './tokens/index.ts'
 import { uiRoutes } from './ui/index.ts'
+import { updateReports, updatesRoutes } from './updates/index.ts'
 import { usersRoutes } from './users/index.ts'
 
 export function createApp(ctx: AppContext) {
@@ -62,10 +63,12 @@ export function createApp(ctx: AppContext) {
     .use(llmProxyRoutes(ctx, { alertSession: (id, alert) => reportSessionAlert(ctx, id, alert) }))
     .use(quotaRoutes(ctx))
     .use(machinesRoutes(ctx, endMachineSessions))
+    .use(updatesRoutes(ctx))
     .use(agentRegistrationRoutes(ctx))
     .use(
       agentRoutes(ctx, {
         ...sessionReports,
+        ...updateReports,
         'changes.updated': changesUpdatedReport,
         terminalBytes: relayTerminalBytes,
       }),

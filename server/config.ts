@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url'
 import { type Static, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseExtraEndpoints } from './llm-proxy/endpoints.ts'
+import { UPDATE_WINDOW_PATTERN } from './machines/update-window.ts'
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const
 export type LogLevel = (typeof LOG_LEVELS)[number]
@@ -67,6 +68,9 @@ const EnvSchema = Type.Object({
   METRICS_TOKEN: Type.Optional(Type.String({ minLength: 16 })),
   AGENT_TOKEN_ROTATION_GRACE_SECONDS: Type.Integer({ minimum: 0, default: 300 }),
   PAT_MAX_TTL_DAYS: Type.Integer({ minimum: 1, maximum: 3650, default: 365 }),
+  AGENT_AUTO_UPDATE: Type.Boolean({ default: true }),
+  AGENT_UPDATE_WINDOW: Type.Optional(Type.String({ pattern: UPDATE_WINDOW_PATTERN })),
+  AGENT_UPDATE_CHECK_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
 })
 
 /** Every environment variable the server reads (the schema's keys); README and .env.example list each. */
@@ -151,6 +155,13 @@ export interface Config {
   agentTokenRotationGraceSeconds: number
   /** The longest lifetime a personal access token may be given. */
   patMaxTtlDays: number
+  /** Agent self-update (server/updates/): automatic offers, their window, how often idle machines are checked. */
+  agentUpdates: {
+    auto: boolean
+    /** 'HH:MM-HH:MM' UTC, or undefined: any time. */
+    window: string | undefined
+    checkIntervalSeconds: number
+  }
 }
 
 /** The build output of `bun run build:agent`, found from this file so any working directory works. */
@@ -158,7 +169,7 @@ const DEFAULT_AGENT_DIST_DIR = fileURLToPath(new URL('../dist/agent', import.met
 
 export class ConfigError extends Error {}
 
-const BOOLEAN_KEYS = new Set(['TRUST_PROXY'])
+const BOOLEAN_KEYS = new Set(['TRUST_PROXY', 'AGENT_AUTO_UPDATE'])
 const INTEGER_KEYS = new Set([
   'PORT',
   'AUTH_SESSION_TTL_SECONDS',
@@ -188,6 +199,7 @@ const INTEGER_KEYS = new Set([
   'AGENT_RETRY_AFTER_SECONDS',
   'PAT_MAX_TTL_DAYS',
   'AGENT_TOKEN_ROTATION_GRACE_SECONDS',
+  'AGENT_UPDATE_CHECK_INTERVAL_SECONDS',
 ])
 
 /** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
@@ -306,6 +318,11 @@ export function loadConfig(
     metricsToken: env.METRICS_TOKEN,
     patMaxTtlDays: env.PAT_MAX_TTL_DAYS,
     agentTokenRotationGraceSeconds: env.AGENT_TOKEN_ROTATION_GRACE_SECONDS,
+    agentUpdates: {
+      auto: env.AGENT_AUTO_UPDATE,
+      window: env.AGENT_UPDATE_WINDOW,
+      checkIntervalSeconds: env.AGENT_UPDATE_CHECK_INTERVAL_SECONDS,
+    },
   }
 }
 

@@ -22,6 +22,8 @@ import { ANSWERED_COMMANDS, storeCommandResult } from './results.ts'
 
 /** Frames about what other capabilities own (sessions, usage), handled by them. */
 type ReportedFrame =
+  | 'hello'
+  | 'agent.update_status'
   | 'heartbeat'
   | 'session.output'
   | 'session.started'
@@ -34,7 +36,11 @@ export type FrameReport<K extends ReportedFrame> = (
   agent: AgentIdentity,
   frame: AgentFrameOf<K>,
 ) => Promise<void>
-/** The handlers the app composes in (sessions/reports.ts, terminals/relay.ts, changes/reports.ts); the channel imports neither. */
+/**
+ * The handlers the app composes in (sessions/reports.ts, terminals/relay.ts, changes/reports.ts,
+ * updates/ for hello and agent.update_status); the channel imports none of them. `hello` runs
+ * after the channel stored the agent's version and capabilities.
+ */
 export type FrameReports = { [K in ReportedFrame]: FrameReport<K> } & {
   /** A binary WebSocket message: terminal bytes, relayed at once outside the frame queue. */
   terminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void
@@ -88,8 +94,11 @@ async function handleFrame(
   reports: FrameReports,
 ): Promise<ReplyFrame[]> {
   switch (frame.type) {
-    case 'hello':
-      return handleHello(ctx, agent, frame)
+    case 'hello': {
+      const replies = await handleHello(ctx, agent, frame)
+      await reports.hello(ctx, agent, frame)
+      return replies
+    }
     case 'heartbeat':
       recordHeartbeat(ctx, agent, frame.system_info)
       await reports.heartbeat(ctx, agent, frame)
@@ -103,6 +112,7 @@ async function handleFrame(
     case 'session.error':
     case 'usage.report':
     case 'changes.updated':
+    case 'agent.update_status':
       await (reports[frame.type] as FrameReport<typeof frame.type>)(ctx, agent, frame)
       return []
     case 'fs.result':

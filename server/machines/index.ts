@@ -78,13 +78,15 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         machine: await updateMachineSettings(ctx, actor, user, params.id, {
           ...(body.allowed_cli_tools !== undefined ? { allowedCliTools: body.allowed_cli_tools } : {}),
           ...(body.required_isolation ? { requiredIsolation: body.required_isolation } : {}),
+          ...(body.auto_update !== undefined ? { autoUpdate: body.auto_update } : {}),
+          ...(body.update_window !== undefined ? { updateWindow: body.update_window } : {}),
         }),
       }),
       {
         auth: 'system_admin',
         params: MachineIdParams,
         body: MachineSettingsBody,
-        detail: { summary: "Set a machine's allowed CLI tools and required isolation level" },
+        detail: { summary: "Set a machine's allowed CLI tools, required isolation and agent update policy" },
       },
     )
     .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id, endSessions), {

@@ -3,6 +3,7 @@ import { t } from 'elysia'
 import { ISOLATION_LEVELS, MachineId } from '../../protocol/index.ts'
 import { MACHINE_PERMISSIONS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
+import { UPDATE_WINDOW_PATTERN } from './update-window.ts'
 
 export const MachineIdParams = t.Object({ id: MachineId })
 export const MachineUserParams = t.Object({ id: MachineId, user_id: t.Integer({ minimum: 1 }) })
@@ -44,6 +45,10 @@ export const MachineSettingsBody = t.Object(
     /** null = follow what the agent detects. */
     allowed_cli_tools: t.Optional(t.Union([t.Array(CliToolName, { maxItems: 50 }), t.Null()])),
     required_isolation: t.Optional(oneOf(ISOLATION_LEVELS)),
+    /** Automatic agent updates here; null: follow the server's AGENT_AUTO_UPDATE. */
+    auto_update: t.Optional(t.Union([t.Boolean(), t.Null()])),
+    /** 'HH:MM-HH:MM' UTC when automatic updates may go out; null: the server's AGENT_UPDATE_WINDOW. */
+    update_window: t.Optional(t.Union([t.String({ pattern: UPDATE_WINDOW_PATTERN }), t.Null()])),
   },
   { minProperties: 1 },
 )

@@ -12,6 +12,8 @@ import { machineView } from './view.ts'
 export interface MachineSettingsInput {
   allowedCliTools?: string[] | null
   requiredIsolation?: IsolationLevel
+  autoUpdate?: boolean | null
+  updateWindow?: string | null
 }
 
 export async function updateMachineSettings(
@@ -27,6 +29,8 @@ export async function updateMachineSettings(
       ? { allowedCliTools: input.allowedCliTools === null ? null : [...new Set(input.allowedCliTools)] }
       : {}),
     ...(input.requiredIsolation !== undefined ? { requiredIsolation: input.requiredIsolation } : {}),
+    ...(input.autoUpdate !== undefined ? { autoUpdate: input.autoUpdate } : {}),
+    ...(input.updateWindow !== undefined ? { updateWindow: input.updateWindow } : {}),
   }
   const [updated] = await ctx.db
     .update(remoteMachines)
@@ -40,7 +44,14 @@ export async function updateMachineSettings(
     {
       allowed_cli_tools: changes.allowedCliTools,
       required_isolation: changes.requiredIsolation,
-      previous: { allowed_cli_tools: machine.allowedCliTools, required_isolation: machine.requiredIsolation },
+      auto_update: changes.autoUpdate,
+      update_window: changes.updateWindow,
+      previous: {
+        allowed_cli_tools: machine.allowedCliTools,
+        required_isolation: machine.requiredIsolation,
+        auto_update: machine.autoUpdate,
+        update_window: machine.updateWindow,
+      },
     },
     { tenantId: machine.tenantId },
   )

@@ -27,6 +27,21 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     allowed_cli_tools_custom: m.allowedCliTools !== null,
     required_isolation: m.requiredIsolation,
     agent_version: m.agentVersion,
+    /** The agent can replace itself (agent.update): the build target it runs as. */
+    self_update: typeof m.capabilities.update_target === 'string',
+    /** The self-update in progress or the last one that failed; null: none. */
+    update: m.updateState
+      ? {
+          state: m.updateState,
+          version: m.updateVersion,
+          error: m.updateError,
+          force: m.updateForce,
+          changed_at: iso(m.updateChangedAt),
+        }
+      : null,
+    /** Automatic updates (null: the server's AGENT_AUTO_UPDATE) and their window (UTC; null: the server's). */
+    auto_update: m.autoUpdate,
+    update_window: m.updateWindow,
     /** The agent's working directory: where new sessions' project paths start. */
     work_dir: typeof m.systemInfo?.work_dir === 'string' ? m.systemInfo.work_dir : null,
     tenant_id: m.tenantId,

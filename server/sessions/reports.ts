@@ -118,7 +118,10 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
   }
 }
 
-export const sessionReports: Omit<FrameReports, 'terminalBytes' | 'changes.updated'> = {
+export const sessionReports: Omit<
+  FrameReports,
+  'terminalBytes' | 'changes.updated' | 'hello' | 'agent.update_status'
+> = {
   'usage.report': async (ctx, agent, frame) => {
     await ownSession(ctx, agent, frame.session_id, frame.type)
     await usageFrameReport(ctx, agent, frame)

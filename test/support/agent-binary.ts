@@ -114,6 +114,8 @@ export interface StartAgentOptions {
   track: Subprocess[]
   /** CLI tools to allow on the machine besides the detected ones (the test's own scripted CLIs). */
   allowCliTools?: string[]
+  /** Another agent binary than dist/agent's (a copy a self-update may replace). */
+  binary?: string
 }
 
 /** Lets sessions on the machine use these CLI tools (an admin's machine setting). */
@@ -143,7 +145,7 @@ export async function startAgentBinary(options: StartAgentOptions): Promise<Runn
   // Async: a proxy of the calling test may run in this process and must keep serving.
   const reg = Bun.spawn(
     [
-      AGENT_BINARY,
+      options.binary ?? AGENT_BINARY,
       'register',
       '--server',
       options.via ?? options.serverUrl,
@@ -165,7 +167,7 @@ export async function startAgentBinary(options: StartAgentOptions): Promise<Runn
   if (options.allowCliTools) {
     await allowCliTools(options.serverUrl, options.cookie, config.machine_id, options.allowCliTools)
   }
-  return runAgentBinary(dir, config.machine_id, env, options.track)
+  return runAgentBinary(dir, config.machine_id, env, options.track, options.binary)
 }
 
 /** Starts `run` in an already registered agent directory (again, after a kill). */
@@ -174,12 +176,15 @@ export function runAgentBinary(
   machineId: string,
   env: Record<string, string>,
   track: Subprocess[],
+  binary = AGENT_BINARY,
 ): RunningAgent {
-  const proc = Bun.spawn([AGENT_BINARY, 'run', '--dir', dir], {
+  const proc = Bun.spawn([binary, 'run', '--dir', dir], {
     env,
     stdin: 'ignore',
     stdout: 'pipe',
     stderr: 'pipe',
+    // Another binary may update itself: its own process group, so killGroup also ends a trial child.
+    detached: binary !== AGENT_BINARY,
   })
   track.push(proc)
   let out = ''

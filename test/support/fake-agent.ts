@@ -45,6 +45,10 @@ export interface FakeAgentOptions {
   fetch?: (url: string, init: RequestInit) => Promise<Response>
   /** What hello reports (default FAKE_CAPABILITIES). */
   capabilities?: Record<string, unknown>
+  /** The version hello reports (default 0.0.0-test). */
+  agentVersion?: string
+  /** More hello fields (e.g. a self-update's `update`). */
+  helloExtra?: Record<string, unknown>
 }
 
 const COMMANDS = new Set<string>(COMMAND_TYPES)
@@ -78,11 +82,12 @@ export class FakeAgent {
     return {
       type: 'hello',
       machine_id: this.options.machineId,
-      agent_version: '0.0.0-test',
+      agent_version: this.options.agentVersion ?? '0.0.0-test',
       protocol_version: PROTOCOL_VERSION,
       system_info: { cpu_cores: 2 },
       capabilities: this.options.capabilities ?? FAKE_CAPABILITIES,
-    }
+      ...this.options.helloExtra,
+    } as AgentFrame
   }
 
   async connect(): Promise<void> {

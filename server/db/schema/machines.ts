@@ -2,7 +2,7 @@
 // their agent tokens (hashed), user assignments and one-time registration tokens (hashed).
 import { sql } from 'drizzle-orm'
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
-import { ISOLATION_LEVELS } from '../../../protocol/index.ts'
+import { AGENT_UPDATE_STATES, ISOLATION_LEVELS } from '../../../protocol/index.ts'
 import { tenants, users } from './identity.ts'
 import { createdAt, tz } from './timestamps.ts'
 
@@ -15,6 +15,12 @@ export type MachinePermission = (typeof MACHINE_PERMISSIONS)[number]
 /** Who may open a terminal on the machine besides system admins: its admins, or every assigned user. */
 export const TERMINAL_ACCESS = ['admins', 'assigned'] as const
 export type TerminalAccess = (typeof TERMINAL_ACCESS)[number]
+/**
+ * Where a machine's self-update stands: `requested` (an admin asked; waiting for the machine to
+ * be online and idle), `sent` (agent.update queued), then what the agent reports.
+ */
+export const MACHINE_UPDATE_STATES = ['requested', 'sent', ...AGENT_UPDATE_STATES] as const
+export type MachineUpdateState = (typeof MACHINE_UPDATE_STATES)[number]
 export const AGENT_TOKEN_REVOKE_REASONS = ['revoked', 'deregistered'] as const
 export type AgentTokenRevokeReason = (typeof AGENT_TOKEN_REVOKE_REASONS)[number]
 
@@ -43,6 +49,21 @@ export const remoteMachines = pgTable(
     allowedCliTools: jsonb('allowed_cli_tools').$type<string[]>(),
     /** Sessions are refused unless the machine isolates at least this well. */
     requiredIsolation: text('required_isolation', { enum: ISOLATION_LEVELS }).notNull().default('none'),
+    /** The self-update in progress or the last one that failed (server/updates/); null: none. */
+    updateState: text('update_state', { enum: MACHINE_UPDATE_STATES }),
+    /** The version that update installs. */
+    updateVersion: text('update_version'),
+    /** Why it failed or was rolled back. */
+    updateError: text('update_error'),
+    /** An admin asked for it: sent regardless of auto-update and the window, again after a failure. */
+    updateRequested: boolean('update_requested').notNull().default(false),
+    /** Sent even while sessions are live (they are cut). */
+    updateForce: boolean('update_force').notNull().default(false),
+    updateChangedAt: tz('update_changed_at'),
+    /** 'HH:MM-HH:MM' (UTC) when automatic updates may go out; null: the server's AGENT_UPDATE_WINDOW. */
+    updateWindow: text('update_window'),
+    /** Automatic updates for this machine; null: the server's AGENT_AUTO_UPDATE. */
+    autoUpdate: boolean('auto_update'),
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
     /** Set when a system admin deregisters the machine; the row stays for history and audit. */
