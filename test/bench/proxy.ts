@@ -2,8 +2,12 @@
 // spawns the fake upstream, the server (the real app), a bare Bun forwarder and (when the nginx
 // binary is installed, e.g. Debian's nginx-light) an nginx reverse proxy on a loopback port with a
 // temporary config, then measures every path against client -> fake (direct) in the same run.
-//   bun test/bench/proxy.ts [--quick]
-// Prints one table: latency p50/p99 at c=1 and what each path adds, streaming time to first
+//   bun test/bench/proxy.ts [--quick] [--profile=DIR]
+// --profile=DIR runs the server under Bun's CPU profiler (--cpu-prof-md) and writes its profile
+// (.cpuprofile and a Markdown summary) to DIR when the bench ends; only direct and our proxy are
+// measured then, without the concurrent-streams run, so the profile shows the request path.
+// Prints one table (our proxy twice: an unlimited user, and a user with quotas, whose every call
+// reserves): latency p50/p99 at c=1 and what each path adds, streaming time to first
 // chunk p99 and what it adds, req/s at c=64 and its ratio to direct; then how many concurrent
 // streams our proxy held without a stall. The machine may be shared: compare within one run.
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
@@ -14,6 +18,7 @@ import { startFakeLlm } from '../support/fake-llm.ts'
 /** Bun's fetch allows 256 requests in flight by default; the stream test needs more, in every process. */
 const MAX_HTTP_REQUESTS = '8192'
 const QUICK = process.argv.includes('--quick')
+const PROFILE_DIR = process.argv.find((a) => a.startsWith('--profile='))?.slice('--profile='.length)
 const LATENCY_REQUESTS = QUICK ? 1000 : 5000
 const WARMUP_REQUESTS = 500
 const THROUGHPUT_CONCURRENCY = 64
@@ -41,7 +46,7 @@ async function runFake() {
 }
 
 async function runServer() {
-  const { startTestServer } = await import('../support/server.ts')
+  const { createUser, startTestServer } = await import('../support/server.ts')
   const { proxyTokenFor, storeKey } = await import('../support/llm-proxy.ts')
   const [fast, slow] = process.argv.slice(-2) as [string, string]
   const server = await startTestServer({ listen: true, env: { LOG_LEVEL: 'info' } })
@@ -61,7 +66,25 @@ async function runServer() {
   })
   const openai = await proxyTokenFor(server, 1, { provider: 'openai' })
   const anthropic = await proxyTokenFor(server, 1, { provider: 'anthropic' })
-  console.log(JSON.stringify({ url: server.url, openai: openai.token, anthropic: anthropic.token }))
+  // A user with token and request limits far above what the bench uses: every call reserves.
+  const limitedUser = await createUser(server, admin, 'bench-limited')
+  const quota = await server.request(`/api/quotas/users/${limitedUser.id}`, {
+    method: 'PUT',
+    cookie: admin,
+    json: { daily_token_limit: 1_000_000_000_000, daily_request_limit: 1_000_000_000 },
+  })
+  if (quota.status !== 200) throw new Error(`bench quota: ${quota.status} ${await quota.text()}`)
+  const limited = await proxyTokenFor(server, limitedUser.id, { provider: 'openai' })
+  // A profiled server must exit normally for Bun to write its profile.
+  process.on('SIGTERM', () => void server.stop().finally(() => process.exit(0)))
+  console.log(
+    JSON.stringify({
+      url: server.url,
+      openai: openai.token,
+      limited: limited.token,
+      anthropic: anthropic.token,
+    }),
+  )
 }
 
 /** The 30-line proxy the issue compares against: fetch upstream, stream the answer back. */
@@ -148,8 +171,8 @@ http {
   return null
 }
 
-async function spawnRole(name: string, args: string[] = []) {
-  const proc = Bun.spawn([process.execPath, import.meta.path, `--role=${name}`, ...args], {
+async function spawnRole(name: string, args: string[] = [], runtimeFlags: string[] = []) {
+  const proc = Bun.spawn([process.execPath, ...runtimeFlags, import.meta.path, `--role=${name}`, ...args], {
     env: process.env,
     stdout: 'pipe',
     stderr: 'inherit',
@@ -299,7 +322,8 @@ function table(results: PathResult[]) {
 
 async function runClient() {
   const fake = await spawnRole('fake')
-  const server = await spawnRole('server', [fake.info.fast, fake.info.slow])
+  const profile = PROFILE_DIR ? ['--cpu-prof', '--cpu-prof-md', `--cpu-prof-dir=${PROFILE_DIR}`] : []
+  const server = await spawnRole('server', [fake.info.fast, fake.info.slow], profile)
   const forwarder = await spawnRole('forwarder', [fake.info.fast])
   const nginx = await startNginx(fake.info.fast)
   try {
@@ -310,10 +334,14 @@ async function runClient() {
       `LLM proxy benchmark: c=1 over ${LATENCY_REQUESTS} requests, c=${THROUGHPUT_CONCURRENCY} for ${THROUGHPUT_SECONDS} s, TTFT over ${TTFT_REQUESTS} streams${NGINX ? '' : ' (nginx not installed: its row is missing)'}`,
     )
     const results = [await measure('direct', fake.info.fast, directHeaders)]
-    if (nginx) results.push(await measure('nginx', nginx.url, directHeaders))
-    results.push(await measure('bare Bun forwarder', forwarder.info.url, directHeaders))
-    results.push(await measure('our proxy', `${server.info.url}/api/remote/llm-proxy`, proxyHeaders))
+    if (nginx && !PROFILE_DIR) results.push(await measure('nginx', nginx.url, directHeaders))
+    if (!PROFILE_DIR) results.push(await measure('bare Bun forwarder', forwarder.info.url, directHeaders))
+    const proxyBase = `${server.info.url}/api/remote/llm-proxy`
+    results.push(await measure('our proxy', proxyBase, proxyHeaders))
+    const limitedHeaders = { ...json, authorization: `Bearer ${server.info.limited}` }
+    results.push(await measure('our proxy, user with a quota', proxyBase, limitedHeaders))
     table(results)
+    if (PROFILE_DIR) return
 
     const streamsUrl = `${server.info.url}/api/remote/llm-proxy/v1/messages`
     const held = await concurrentStreams(streamsUrl, { ...json, 'x-api-key': server.info.anthropic }, STREAMS)
@@ -324,6 +352,7 @@ async function runClient() {
     for (const p of [server.proc, fake.proc, forwarder.proc, nginx?.proc]) p?.kill()
     await Promise.all([server.proc.exited, fake.proc.exited, forwarder.proc.exited, nginx?.proc.exited])
     if (nginx) rmSync(nginx.dir, { recursive: true, force: true })
+    if (PROFILE_DIR) console.log(`server CPU profile written to ${PROFILE_DIR}`)
   }
 }
 
