@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
+import { waitFor } from '../../test/support/agent-binary.ts'
 import {
   createPostgresTestDatabase,
   dropTestDatabase,
@@ -22,7 +23,7 @@ import {
 } from '../../test/support/server.ts'
 import { loadConfig } from '../config.ts'
 import { openDatabase } from '../db/index.ts'
-import { quotaUsage, sessions } from '../db/schema/index.ts'
+import { quotaCounters, quotaUsage, sessions } from '../db/schema/index.ts'
 import { issueProxyToken } from '../llm-proxy/tokens.ts'
 import { createLogger } from '../log.ts'
 import { type PreparedServer, prepareServer } from '../start.ts'
@@ -53,7 +54,12 @@ afterAll(async () => {
 })
 
 /** A user near their daily limit, a live session and its proxy token, on the given server. */
-async function nearLimit(server: PreparedServer & { url: string }, cookie: string, name: string) {
+async function nearLimit(
+  server: PreparedServer & { url: string },
+  cookie: string,
+  name: string,
+  limits: Record<string, number> = { daily_token_limit: LIMIT },
+) {
   const res = await fetch(`${server.url}/api/users`, {
     method: 'POST',
     headers: { cookie, 'content-type': 'application/json' },
@@ -63,7 +69,7 @@ async function nearLimit(server: PreparedServer & { url: string }, cookie: strin
   const put = await fetch(`${server.url}/api/quotas/users/${userId}`, {
     method: 'PUT',
     headers: { cookie, 'content-type': 'application/json' },
-    body: JSON.stringify({ daily_token_limit: LIMIT }),
+    body: JSON.stringify(limits),
   })
   expect(put.status).toBe(200)
   await server.ctx.db.insert(quotaUsage).values({
@@ -122,6 +128,32 @@ describe('quota under concurrency', () => {
     expect(ok).toBeGreaterThanOrEqual(1)
     expect(results.filter((r) => r.status !== 200).every((r) => r.status === 429)).toBe(true)
     expect(await usedBy([main], userId)).toBeLessThanOrEqual(LIMIT + RESERVATION)
+  })
+
+  test('calls far from the limit come out of the instance lease; the shared counter ends exact and holds nothing back', async () => {
+    const admin = await main.login()
+    const { userId, token } = await nearLimit(main, admin, 'lease-exact', {
+      daily_token_limit: 100_000,
+      daily_request_limit: 1000,
+    })
+    const calls = 20
+    for (let i = 0; i < calls; i++) {
+      const res = await fetch(`${main.url}/api/remote/llm-proxy/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: BODY,
+      })
+      expect(res.status).toBe(200)
+      await res.text()
+    }
+    // Settled usage moves to the shared row and the idle lease goes back, within a few syncs.
+    const row = await waitFor('the lease synced and given back', async () => {
+      const [r] = await main.ctx.db.select().from(quotaCounters).where(eq(quotaCounters.userId, userId))
+      return r && r.reserved === 0 && r.tokens === ALREADY_USED + calls * 34 ? r : undefined
+    })
+    // The seeded ledger row counts one request; each call one more.
+    expect(row.requests).toBe(1 + calls)
+    expect(await usedBy([main], userId)).toBe(ALREADY_USED + calls * 34)
   })
 
   // Two instances need one database server: this test exists only in the Postgres run, where it

@@ -1,11 +1,13 @@
 // Quotas: per-user limits (else the tenant's default) on tokens and requests per UTC day and
 // month, enforced before the proxy forwards. Limits are cached per instance (dropped on a
 // cross-instance NOTIFY when an admin changes them), so a user without limits costs no database
-// read; a limited user's call reserves its estimate on shared counters (quota_counters) and
-// settles the tokens it used afterwards.
+// read; a limited user's call reserves its estimate out of this instance's lease on the shared
+// counters (quota_counters), in memory while the lease covers it, and settles the tokens it used
+// afterwards; a periodic sync moves settled usage to the shared rows and gives idle leases back.
 import { and, eq, gte, sql } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import { quotaCounters, quotaLimits, quotaUsage } from '../db/schema/index.ts'
+import type { Tx } from '../db/transaction.ts'
 import { recordUsage, type UsageRecord, unwrittenUsage } from './ledger.ts'
 
 export const QUOTA_CHANGED_CHANNEL = 'quota_limits_changed'
@@ -34,6 +36,7 @@ function state(ctx: AppContext): QuotaState {
     .listen(QUOTA_CHANGED_CHANNEL, () => {
       created.limits.clear()
       synced.delete(ctx)
+      releaseAllLeases(ctx)
     })
     .then((unlisten) => ctx.onClose(unlisten))
     .catch((cause) => ctx.log.warn('cannot listen for quota changes', { error: cause }))
@@ -118,11 +121,11 @@ const fmt = (n: number) => n.toLocaleString('en-US')
 
 type Period = 'day' | 'month'
 
-/** A call's tokens held against the user's counters until it settles. */
+/** A call's tokens held against this instance's leases until it settles. */
 export interface QuotaHold {
   userId: number
   tokens: number
-  periods: Array<{ period: Period; startsAt: Date }>
+  leases: Lease[]
 }
 
 interface PeriodCheck {
@@ -134,8 +137,6 @@ interface PeriodCheck {
 
 /** Counters this instance has synced from the ledger since the limits last changed. */
 const synced = new WeakMap<AppContext, Set<string>>()
-/** Settlements in flight per user: a reservation waits for them, so a finished call is counted. */
-const settling = new WeakMap<AppContext, Map<number, Promise<unknown>>>()
 
 /** Creates or re-syncs a counter from the ledger (reservations in flight are kept). */
 async function syncCounter(ctx: AppContext, userId: number, p: PeriodCheck) {
@@ -177,10 +178,244 @@ function refusal(p: PeriodCheck, row: { tokens: number; reserved: number; reques
 }
 
 /**
+ * This instance's share of one user's counter for one period. Every token and request it holds
+ * is in the shared row's `reserved` / `requests` (so other instances see it as taken):
+ * `available` (leased, not yet given to a call; negative when calls used more than their
+ * estimate), `inFlight` (estimates of calls running), `unflushed` (tokens settled calls used,
+ * not yet moved from `reserved` to `tokens`), and `requests` leased, not yet given to a call.
+ */
+interface Lease {
+  userId: number
+  period: Period
+  startsAt: Date
+  available: number
+  inFlight: number
+  unflushed: number
+  requests: number
+  /** Admitted a call since the last sync tick; an idle lease goes back to the shared budget. */
+  active: boolean
+}
+
+/** A lease is at most this many estimates (one database round trip per that many calls)... */
+const LEASE_MAX_CALLS = 16
+/** ...and at most this share of what is left, so near a limit other instances still get some. */
+const LEASE_SHARE = 4
+/** How often settled usage moves to the shared counters, and idle leases go back. */
+const SYNC_INTERVAL_MS = 500
+
+interface LeaseState {
+  leases: Map<string, Lease>
+  /** Per user: the database work in progress (lease grants, syncs), one at a time. */
+  locks: Map<number, Promise<unknown>>
+  timer: ReturnType<typeof setInterval> | null
+}
+
+const leaseStates = new WeakMap<AppContext, LeaseState>()
+
+function leaseState(ctx: AppContext): LeaseState {
+  let s = leaseStates.get(ctx)
+  if (s) return s
+  const created: LeaseState = { leases: new Map(), locks: new Map(), timer: null }
+  s = created
+  leaseStates.set(ctx, created)
+  ctx.onClose(async () => {
+    if (created.timer) clearInterval(created.timer)
+    created.timer = null
+    await syncLeases(ctx, true)
+  })
+  return s
+}
+
+const leaseId = (userId: number, period: Period, startsAt: Date) =>
+  `${userId}|${period}|${startsAt.getTime()}`
+
+function leaseFor(ctx: AppContext, userId: number, p: PeriodCheck): Lease {
+  const s = leaseState(ctx)
+  const id = leaseId(userId, p.period, p.startsAt)
+  let lease = s.leases.get(id)
+  if (!lease) {
+    lease = {
+      userId,
+      period: p.period,
+      startsAt: p.startsAt,
+      available: 0,
+      inFlight: 0,
+      unflushed: 0,
+      requests: 0,
+      active: true,
+    }
+    s.leases.set(id, lease)
+  }
+  if (!s.timer) {
+    s.timer = setInterval(() => void syncLeases(ctx, false), SYNC_INTERVAL_MS)
+    ;(s.timer as { unref?: () => void }).unref?.()
+  }
+  return lease
+}
+
+/** Runs `work` after the user's earlier database work (so lease arithmetic never interleaves). */
+function withUserLock<T>(ctx: AppContext, userId: number, work: () => Promise<T>): Promise<T> {
+  const locks = leaseState(ctx).locks
+  const previous = locks.get(userId) ?? Promise.resolve()
+  const next = previous.then(work, work)
+  const settled = next.catch(() => {})
+  locks.set(userId, settled)
+  void settled.then(() => {
+    if (locks.get(userId) === settled) locks.delete(userId)
+  })
+  return next
+}
+
+const counterWhere = (l: { userId: number; period: Period; startsAt: Date }) =>
+  and(
+    eq(quotaCounters.userId, l.userId),
+    eq(quotaCounters.period, l.period),
+    eq(quotaCounters.startsAt, l.startsAt),
+  )
+
+/**
+ * Moves a lease's settled usage from `reserved` to `tokens` on the shared row and, with
+ * `release`, gives back what it holds unused (tokens and requests). Caller holds the user lock.
+ */
+async function flushLease(ctx: AppContext, lease: Lease, release: boolean, db: Pick<Tx, 'update'> = ctx.db) {
+  const used = lease.unflushed
+  const back = release ? lease.available : 0
+  const requests = release ? lease.requests : 0
+  if (!used && !back && !requests) return
+  await db
+    .update(quotaCounters)
+    .set({
+      tokens: sql`${quotaCounters.tokens} + ${used}`,
+      reserved: sql`greatest(${quotaCounters.reserved} - ${used + back}, 0)`,
+      requests: sql`greatest(${quotaCounters.requests} - ${requests}, 0)`,
+    })
+    .where(counterWhere(lease))
+  lease.unflushed -= used
+  lease.available -= back
+  lease.requests -= requests
+}
+
+/** The periodic sync (and the last one at close): usage to the shared rows, idle leases back. */
+async function syncLeases(ctx: AppContext, all: boolean): Promise<void> {
+  const s = leaseStates.get(ctx)
+  if (!s) return
+  const byUser = new Map<number, Lease[]>()
+  for (const lease of s.leases.values()) {
+    const list = byUser.get(lease.userId) ?? []
+    list.push(lease)
+    byUser.set(lease.userId, list)
+  }
+  await Promise.all(
+    [...byUser].map(([userId, leases]) =>
+      withUserLock(ctx, userId, async () => {
+        for (const lease of leases) {
+          const idle = all || !lease.active
+          lease.active = false
+          try {
+            await flushLease(ctx, lease, idle)
+          } catch (error) {
+            ctx.log.error('quota sync failed', { user_id: userId, error })
+            continue
+          }
+          const empty = !lease.available && !lease.inFlight && !lease.unflushed && !lease.requests
+          if (idle && empty) s.leases.delete(leaseId(lease.userId, lease.period, lease.startsAt))
+        }
+      }),
+    ),
+  )
+}
+
+/** Gives back every lease this instance holds (after a limit change). */
+function releaseAllLeases(ctx: AppContext): void {
+  if (leaseStates.has(ctx)) void syncLeases(ctx, true)
+}
+
+/** The fast path: every period's lease covers the call; nothing leaves the process. */
+function takeLocally(leases: Lease[], checks: PeriodCheck[], estimate: number): boolean {
+  for (const [i, lease] of leases.entries()) {
+    if (lease.available < estimate) return false
+    if (checks[i]!.requestLimit !== null && lease.requests < 1) return false
+  }
+  for (const [i, lease] of leases.entries()) {
+    lease.available -= estimate
+    lease.inFlight += estimate
+    if (checks[i]!.requestLimit !== null) lease.requests -= 1
+    lease.active = true
+  }
+  return true
+}
+
+/**
+ * The slow path, one transaction with the rows locked: this instance's unused lease and settled
+ * usage are folded back, and the call is admitted while what everyone holds and used is under
+ * the limit (as before leases: concurrent calls on any number of instances overshoot by at most
+ * one reservation). An admitted call takes its estimate plus a new lease: at most what is left
+ * (or just the estimate when less is left), so leases never oversell the limit.
+ */
+async function leaseFromCounters(
+  ctx: AppContext,
+  leases: Lease[],
+  checks: PeriodCheck[],
+  estimate: number,
+): Promise<PeriodCheck | null> {
+  let failed: PeriodCheck | null = null
+  const applied: Array<() => void> = []
+  try {
+    await ctx.db.transaction(async (tx) => {
+      for (const [i, lease] of leases.entries()) {
+        const p = checks[i]!
+        const [row] = await tx.select().from(quotaCounters).where(counterWhere(lease)).for('update')
+        const used = lease.unflushed
+        const back = lease.available
+        const backRequests = lease.requests
+        const held = (row?.tokens ?? 0) + (row?.reserved ?? 0) - back
+        const requestsHeld = (row?.requests ?? 0) - backRequests
+        if (
+          (p.tokenLimit !== null && held >= p.tokenLimit) ||
+          (p.requestLimit !== null && requestsHeld >= p.requestLimit)
+        ) {
+          failed = p
+          throw new Refused()
+        }
+        const left = p.tokenLimit === null ? estimate * LEASE_MAX_CALLS : p.tokenLimit - held
+        const grant = Math.max(estimate, Math.min(estimate * LEASE_MAX_CALLS, Math.floor(left / LEASE_SHARE)))
+        const requestGrant =
+          p.requestLimit === null
+            ? 1
+            : Math.max(
+                1,
+                Math.min(LEASE_MAX_CALLS, Math.floor((p.requestLimit - requestsHeld) / LEASE_SHARE)),
+              )
+        await tx
+          .update(quotaCounters)
+          .set({
+            tokens: sql`${quotaCounters.tokens} + ${used}`,
+            reserved: sql`greatest(${quotaCounters.reserved} - ${used + back} + ${grant}, 0)`,
+            requests: sql`greatest(${quotaCounters.requests} - ${backRequests} + ${requestGrant}, 0)`,
+          })
+          .where(counterWhere(lease))
+        applied.push(() => {
+          lease.unflushed -= used
+          lease.available += grant - back - estimate
+          lease.inFlight += estimate
+          lease.requests += requestGrant - backRequests - 1
+          lease.active = true
+        })
+      }
+    })
+  } catch (error) {
+    if (!(error instanceof Refused)) throw error
+    return failed
+  }
+  for (const apply of applied) apply()
+  return null
+}
+
+/**
  * Admits one call or says which limit stops it. Users without limits cost nothing. With limits,
- * the call's estimate is reserved on the shared counters in one conditional UPDATE per period
- * (admitted while used + reserved is under the limit), so concurrent calls on any number of
- * instances overshoot a limit by at most one reservation; settleQuota releases it.
+ * the call's estimate comes out of this instance's lease on the user's shared counters when the
+ * lease covers it (no database round trip); otherwise one transaction folds the lease back and
+ * takes a new one (leaseFromCounters). settleQuota gives the estimate back and counts the use.
  */
 export async function reserveQuota(
   ctx: AppContext,
@@ -207,93 +442,33 @@ export async function reserveQuota(
       requestLimit: limits.monthlyRequestLimit,
     })
   if (!periods.length) return { hold: null }
-  await settling.get(ctx)?.get(userId)
-  for (const p of periods) await syncCounter(ctx, userId, p)
-  let failed: PeriodCheck | null = null
-  try {
-    await ctx.db.transaction(async (tx) => {
-      for (const p of periods) {
-        const rows = await tx
-          .update(quotaCounters)
-          .set({
-            reserved: sql`${quotaCounters.reserved} + ${estimate}`,
-            requests: sql`${quotaCounters.requests} + 1`,
-          })
-          .where(
-            and(
-              eq(quotaCounters.userId, userId),
-              eq(quotaCounters.period, p.period),
-              eq(quotaCounters.startsAt, p.startsAt),
-              p.tokenLimit === null
-                ? undefined
-                : sql`${quotaCounters.tokens} + ${quotaCounters.reserved} < ${p.tokenLimit}`,
-              p.requestLimit === null ? undefined : sql`${quotaCounters.requests} < ${p.requestLimit}`,
-            ),
-          )
-          .returning({ tokens: quotaCounters.tokens })
-        if (!rows.length) {
-          failed = p
-          throw new Refused()
-        }
-      }
-    })
-  } catch (error) {
-    if (!(error instanceof Refused)) throw error
-  }
-  if (failed) {
+  const leases = periods.map((p) => leaseFor(ctx, userId, p))
+  const hold = (): { hold: QuotaHold } => ({ hold: { userId, tokens: estimate, leases } })
+  if (takeLocally(leases, periods, estimate)) return hold()
+  return withUserLock(ctx, userId, async () => {
+    // A call that waited for the lock may find the lease the one before it took.
+    if (takeLocally(leases, periods, estimate)) return hold()
+    for (const p of periods) await syncCounter(ctx, userId, p)
+    const failed = await leaseFromCounters(ctx, leases, periods, estimate)
+    if (!failed) return hold()
+    // Refused: hand back what this instance holds, so the numbers in the refusal are the real ones.
+    for (const lease of leases) await flushLease(ctx, lease, true)
     const p: PeriodCheck = failed
     const [row] = await ctx.db
       .select()
       .from(quotaCounters)
-      .where(
-        and(
-          eq(quotaCounters.userId, userId),
-          eq(quotaCounters.period, p.period),
-          eq(quotaCounters.startsAt, p.startsAt),
-        ),
-      )
+      .where(counterWhere(leaseFor(ctx, userId, p)))
     return { refusal: refusal(p, row) }
-  }
-  return {
-    hold: {
-      userId,
-      tokens: estimate,
-      periods: periods.map(({ period, startsAt }) => ({ period, startsAt })),
-    },
-  }
+  })
 }
 
-/** Releases a call's reservation and adds the tokens it used, on the shared counters. */
-export function settleQuota(ctx: AppContext, hold: QuotaHold, used: number): void {
-  let byUser = settling.get(ctx)
-  if (!byUser) {
-    byUser = new Map()
-    settling.set(ctx, byUser)
+/** Gives a call's estimate back to its leases and counts what it used (synced to the shared counters shortly). */
+export function settleQuota(_ctx: AppContext, hold: QuotaHold, used: number): void {
+  for (const lease of hold.leases) {
+    lease.inFlight -= hold.tokens
+    lease.available += hold.tokens - used
+    lease.unflushed += used
   }
-  const map = byUser
-  const previous = map.get(hold.userId) ?? Promise.resolve()
-  const next = previous
-    .then(async () => {
-      for (const p of hold.periods)
-        await ctx.db
-          .update(quotaCounters)
-          .set({
-            reserved: sql`greatest(${quotaCounters.reserved} - ${hold.tokens}, 0)`,
-            tokens: sql`${quotaCounters.tokens} + ${used}`,
-          })
-          .where(
-            and(
-              eq(quotaCounters.userId, hold.userId),
-              eq(quotaCounters.period, p.period),
-              eq(quotaCounters.startsAt, p.startsAt),
-            ),
-          )
-    })
-    .catch((error) => ctx.log.error('quota settlement failed', { user_id: hold.userId, error }))
-  map.set(hold.userId, next)
-  void next.then(() => {
-    if (map.get(hold.userId) === next) map.delete(hold.userId)
-  })
 }
 
 /** Records a proxied request in the ledger. */
@@ -305,5 +480,6 @@ export function chargeUsage(ctx: AppContext, record: UsageRecord): void {
 export async function quotaLimitsChanged(ctx: AppContext): Promise<void> {
   state(ctx).limits.clear()
   synced.delete(ctx)
+  releaseAllLeases(ctx)
   await ctx.database.notify(QUOTA_CHANGED_CHANNEL, '')
 }

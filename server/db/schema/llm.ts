@@ -119,8 +119,10 @@ export const quotaUsage = pgTable(
 
 /**
  * Running quota totals per user and period (day or month), the shared budget every instance
- * reserves against: `reserved` holds tokens of calls in flight (their estimate), `tokens` what
- * settled calls used. A reservation is one conditional UPDATE, so instances never oversell.
+ * reserves against: `reserved` holds what instances lease (calls in flight, their settled but
+ * unsynced usage, and budget leased for later calls), `tokens` what synced calls used; with a
+ * request limit, `requests` counts made and leased requests. Leases are taken in a locked
+ * transaction and never oversell the limit (server/quota/service.ts).
  */
 export const quotaCounters = pgTable(
   'quota_counters',
