@@ -170,6 +170,9 @@ export const machines = {
     body: { allowed_cli_tools?: string[] | null; required_isolation?: IsolationLevel },
   ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
   versions: () => unwrap(machine.versions.get()),
+  /** Who may open terminals on the machine: its admins only, or all its assigned users too. */
+  setTerminalAccess: (id: string, access: 'admins' | 'assigned') =>
+    unwrap(machine({ id })['terminal-access'].put({ terminal_access: access })),
 }
 export type FleetVersions = Data<typeof machines.versions>
 export type Machine = Data<typeof machines.list>[number]
