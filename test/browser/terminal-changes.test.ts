@@ -284,6 +284,28 @@ describe('edit permission prompt', () => {
 
 describe('terminal access in the browser', () => {
   test(
+    "a machine admin sets who may open terminals in the machine's dialog",
+    async () => {
+      const setting = async () =>
+        (
+          (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine as {
+            terminal_access: string
+          }
+        ).terminal_access
+      await page.goto('/manage/remote/machines')
+      await page.locator(`tr[data-machine-id="${agent.machineId}"] button.link`).click()
+      const select = page.getByRole('dialog').getByTestId('terminal-access')
+      expect(await select.inputValue()).toBe('admins')
+      await select.selectOption('assigned')
+      await waitFor('assigned saved', async () => ((await setting()) === 'assigned' ? true : undefined))
+      await select.selectOption('admins')
+      await waitFor('admins saved', async () => ((await setting()) === 'admins' ? true : undefined))
+      await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click()
+    },
+    STEP_MS,
+  )
+
+  test(
     "a plain user is told the machine's policy refuses them; revocation closes the terminal, saying why",
     async () => {
       const carol = await createUser(server, admin, 'carol')
