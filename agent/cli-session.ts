@@ -239,7 +239,8 @@ export class CliSession {
   private record(stream: OutputStream, data: string, parsed: ParsedLine): void {
     if (parsed.cliSessionId) this.cliSessionId = parsed.cliSessionId
     const [first, ...rest] = parsed.events
-    if (data || first) this.output.add(stream, data, first)
+    const raw = parsed.transient ? '' : data
+    if (raw || first) this.output.add(stream, raw, first)
     for (const event of rest) this.output.add(stream, '', event)
     for (const event of parsed.events) {
       if (event.kind === 'permission_request') this.permissionInputs.set(event.request_id, event.input)

@@ -146,6 +146,41 @@ describe('executor', () => {
     await t.stop()
   })
 
+  test('streamed text pieces reach the server as they come, without their raw lines, then the message', async () => {
+    const t = await runningAgent()
+    t.transport.command(start(t.work))
+    await eventually(() => t.spawn.children.length === 1)
+    const child = t.spawn.children[0]!
+    const piece = (text: string) =>
+      JSON.stringify({
+        type: 'stream_event',
+        event: { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } },
+        parent_tool_use_id: null,
+      })
+    const records = () => t.transport.framesOf('session.output').flatMap((f) => f.records)
+    child.stdout.push(piece('Hel'))
+    child.stdout.push(piece('lo'))
+    await eventually(() => records().some((r) => r.event?.kind === 'assistant_delta'))
+    // Pieces of one flush window are one record; the raw stream_event JSON is not kept.
+    expect(records().map((r) => [r.data, r.event])).toEqual([
+      ['', { kind: 'assistant_delta', text: 'Hello' }],
+    ])
+    child.stdout.push(piece(' there'))
+    await eventually(() => records().length === 2)
+    child.stdout.push(
+      '{"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"Hello there"}]}}',
+    )
+    await eventually(() => records().length === 3)
+    expect(records().map((r) => r.event)).toEqual([
+      { kind: 'assistant_delta', text: 'Hello' },
+      { kind: 'assistant_delta', text: ' there' },
+      { kind: 'assistant_text', text: 'Hello there' },
+    ])
+    expect(records()[2]!.data).toContain('"type":"assistant"')
+    expect(records().map((r) => r.seq)).toEqual([0, 1, 2])
+    await t.stop()
+  })
+
   test('refuses a project path outside the roots, and sessions beyond max_sessions', async () => {
     const t = createTestAgent({ max_sessions: 1 })
     const done = t.run()

@@ -1,6 +1,7 @@
 // Numbers a session's output records (seq 0, 1, 2... without gaps) and groups them into
 // session.output frames, flushed after a short pause or when a batch is full, so a chatty CLI
-// costs a few frames per second rather than one per line.
+// costs a few frames per second rather than one per line. Streamed text pieces that arrive in
+// the same window are joined into one record, so token streaming costs a few rows per second.
 import {
   MAX_OUTPUT_RECORDS_PER_BATCH,
   type OutputEvent,
@@ -43,6 +44,19 @@ export class OutputBatcher {
   }
 
   add(stream: OutputStream, data: string, event?: OutputEvent): void {
+    // Text pieces that arrive within one flush window travel (and are stored) as one record.
+    const last = this.records[this.records.length - 1]
+    if (
+      event?.kind === 'assistant_delta' &&
+      !data &&
+      last?.event?.kind === 'assistant_delta' &&
+      !last.data &&
+      last.stream === stream
+    ) {
+      last.event = { kind: 'assistant_delta', text: last.event.text + event.text }
+      this.chars += event.text.length
+      return
+    }
     this.records.push({
       seq: this.nextSeq++,
       stream,

@@ -12,6 +12,12 @@ export const TokenUsage = Type.Object({
 export type TokenUsage = Static<typeof TokenUsage>
 
 export const AssistantTextEvent = Type.Object({ kind: Type.Literal('assistant_text'), text: Type.String() })
+/**
+ * A piece of assistant text as the model generates it (the CLI's partial messages). The
+ * complete message follows as assistant_text and replaces the pieces; they only let a reader
+ * watch the answer grow.
+ */
+export const AssistantDeltaEvent = Type.Object({ kind: Type.Literal('assistant_delta'), text: Type.String() })
 export const ThinkingEvent = Type.Object({ kind: Type.Literal('thinking'), text: Type.String() })
 export const ToolUseEvent = Type.Object({
   kind: Type.Literal('tool_use'),
@@ -45,6 +51,7 @@ export const PermissionRequestEvent = Type.Object({
 
 export const OutputEvent = Type.Union([
   AssistantTextEvent,
+  AssistantDeltaEvent,
   ThinkingEvent,
   ToolUseEvent,
   ToolResultEvent,
@@ -54,6 +61,7 @@ export const OutputEvent = Type.Union([
 export type OutputEvent = Static<typeof OutputEvent>
 export const OUTPUT_EVENT_KINDS = [
   'assistant_text',
+  'assistant_delta',
   'thinking',
   'tool_use',
   'tool_result',

@@ -76,6 +76,7 @@ describe('qwen adapter', () => {
       'stream-json',
       '--output-format',
       'stream-json',
+      '--include-partial-messages',
     ])
     expect(qwenAdapter.env(session)).toEqual({
       OPENAI_API_KEY: 'proxy-token-1',
@@ -96,6 +97,45 @@ describe('qwen adapter', () => {
         response: { behavior: 'allow', updatedInput: { command: 'ls' } },
       },
     })
+  })
+})
+
+describe('partial messages (stream_event lines, recorded)', () => {
+  test('both CLIs: the text arrives in pieces as transient lines, then the complete message', () => {
+    for (const [adapter, file] of [
+      [qwenAdapter, 'qwen-partial-messages.jsonl'],
+      [claudeAdapter, 'claude-partial-messages.jsonl'],
+    ] as const) {
+      const parsed = parseAll(adapter, file)
+      const all = events(parsed)
+      expect(all.map((e) => e.kind)).toEqual([
+        ...Array(5).fill('assistant_delta'),
+        'assistant_text',
+        'result',
+      ])
+      const pieces = all.filter((e) => e.kind === 'assistant_delta').map((e) => e.text)
+      expect(pieces.join('')).toBe('Hello there, this is a slowly streamed answer.')
+      expect(all[5]).toEqual({ kind: 'assistant_text', text: pieces.join('') })
+      // Every stream_event line is progress only; the others keep their raw text.
+      lines(file).forEach((line, i) => {
+        expect(parsed[i]!.transient === true).toBe(JSON.parse(line).type === 'stream_event')
+      })
+      for (const e of all) expect(Value.Check(OutputEventSchema, e)).toBe(true)
+    }
+  })
+
+  test("a sub-agent's pieces and non-text deltas are not the session's answer", () => {
+    const line = (event: unknown, parent: string | null = null) =>
+      JSON.stringify({ type: 'stream_event', event, parent_tool_use_id: parent, session_id: 's' })
+    const parser = qwenAdapter.createParser()
+    const delta = { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'x' } }
+    expect(parser.line(line(delta, 'toolu_1')).events).toEqual([])
+    expect(
+      parser.line(
+        line({ type: 'content_block_delta', delta: { type: 'input_json_delta', partial_json: '{' } }),
+      ).events,
+    ).toEqual([])
+    expect(parser.line(line(delta)).events).toEqual([{ kind: 'assistant_delta', text: 'x' }])
   })
 })
 
@@ -167,6 +207,7 @@ describe('claude adapter', () => {
       '--output-format',
       'stream-json',
       '--verbose',
+      '--include-partial-messages',
       '--permission-prompt-tool',
       'stdio',
       '--model',

@@ -29,6 +29,7 @@ export const claudeAdapter: CliAdapter = {
     '--output-format',
     'stream-json',
     '--verbose',
+    '--include-partial-messages',
     '--permission-prompt-tool',
     'stdio',
     ...(s.model ? ['--model', s.model] : []),

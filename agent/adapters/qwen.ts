@@ -34,6 +34,7 @@ export const qwenAdapter: CliAdapter = {
     'stream-json',
     '--output-format',
     'stream-json',
+    '--include-partial-messages',
   ],
   startupLines: () => [streamJson.initialize()],
   userMessage: streamJson.userMessage,

@@ -1,5 +1,6 @@
 // Reading and writing the stream-json dialect Claude Code and Qwen Code share: one JSON object
-// per line (system/init, assistant, user tool results, result, control_request/response).
+// per line (system/init, assistant, user tool results, result, control_request/response, and
+// with --include-partial-messages stream_event lines carrying the model's text as it arrives).
 import type { OutputEvent, TokenUsage } from '../../protocol/index.ts'
 import type { ParsedLine } from './types.ts'
 
@@ -59,6 +60,19 @@ function contentEvents(message: unknown, fromUser: boolean): OutputEvent[] {
   return events
 }
 
+/**
+ * The text piece of a partial-message line (Anthropic's content_block_delta/text_delta, which
+ * both CLIs copy); pieces of a sub-agent's messages (parent_tool_use_id set) are left out.
+ */
+function partialText(line: Json): OutputEvent[] {
+  const event = line.event
+  if (!isObject(event) || event.type !== 'content_block_delta' || line.parent_tool_use_id) return []
+  const delta = event.delta
+  if (!isObject(delta) || delta.type !== 'text_delta' || typeof delta.text !== 'string' || !delta.text)
+    return []
+  return [{ kind: 'assistant_delta', text: delta.text }]
+}
+
 /** Parses one stream-json line; `usage` is whatever the result line carried (CLI-specific meaning). */
 export function parseStreamJsonLine(text: string): ParsedLine & { resultUsage?: TokenUsage } {
   let line: unknown
@@ -87,6 +101,8 @@ export function parseStreamJsonLine(text: string): ParsedLine & { resultUsage?: 
       }
       return { ...base, events: [event], ...(resultUsage ? { resultUsage } : {}) }
     }
+    case 'stream_event':
+      return { ...base, events: partialText(line), transient: true }
     case 'control_request': {
       const request = line.request
       if (!isObject(request) || request.subtype !== 'can_use_tool' || typeof line.request_id !== 'string') {

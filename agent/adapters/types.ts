@@ -22,6 +22,11 @@ export interface ParsedLine {
   usage?: TokenUsage
   /** The CLI's own session id, once it says it. */
   cliSessionId?: string
+  /**
+   * The line is progress only (a partial message): its events are kept, its raw text is not,
+   * since the complete message follows and repeats it.
+   */
+  transient?: boolean
 }
 
 export interface OutputParser {
