@@ -129,6 +129,7 @@ describe('acceptance in the browser with the real agent and CLI', () => {
       await screenshots(page, 'acceptance-session')
 
       await page.getByRole('button', { name: 'Stop', exact: true }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Stop', exact: true }).click()
       await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
       expect(await page.getByTestId('composer').isDisabled()).toBe(true)
     },

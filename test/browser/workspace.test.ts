@@ -181,6 +181,11 @@ describe('workspace in the browser', () => {
     'stop ends the session: the agent is told, the badge and composer follow',
     async () => {
       await page.getByRole('button', { name: 'Stop', exact: true }).click()
+      // Stop asks first: nothing reaches the agent until the person confirms.
+      const confirm = page.getByRole('dialog')
+      await confirm.getByText('Stop this session?').waitFor()
+      expect(agent.commands.some((c) => c.type === 'session.stop')).toBe(false)
+      await confirm.getByRole('button', { name: 'Stop', exact: true }).click()
       await agent.waitForCommand('session.stop')
       await page.locator('.session-head [data-status="stopped"]').waitFor()
       expect(await page.getByTestId('composer').isDisabled()).toBe(true)

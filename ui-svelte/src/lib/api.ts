@@ -201,6 +201,8 @@ export type SessionDetail = Data<typeof sessions.get>
 export type SessionRecord = Omit<SessionDetail['output'][number], 'event'> & { event: OutputEvent | null }
 export type { OutputEvent }
 export type SessionAlert = NonNullable<SessionDetail['alert']>
+export type SessionPermissionOutcome = SessionDetail['permission_outcomes'][number]
+export type SessionWorking = NonNullable<SessionDetail['working']>
 
 export interface SessionStreamHandlers {
   onRecord: (record: SessionRecord) => void
@@ -211,6 +213,8 @@ export interface SessionStreamHandlers {
   onConnection: (reconnecting: boolean) => void
   /** The LLM proxy refused one of the session's calls (quota, key, upstream). */
   onAlert?: (alert: SessionAlert) => void
+  /** A permission request was answered (by a person, or by a rule or the session's mode). */
+  onPermission?: (outcome: SessionPermissionOutcome) => void
 }
 
 const STREAM_RETRY_MIN_MS = 1000
@@ -252,6 +256,10 @@ export function watchSession(id: string, afterSeq: number, handlers: SessionStre
     source.addEventListener('alert', (event) => {
       const alert = parse(event.data) as SessionAlert | null
       if (alert && typeof alert.message === 'string') handlers.onAlert?.(alert)
+    })
+    source.addEventListener('permission', (event) => {
+      const outcome = parse(event.data) as SessionPermissionOutcome | null
+      if (outcome && typeof outcome.request_id === 'string') handlers.onPermission?.(outcome)
     })
     source.addEventListener('status', (event) => {
       const status = parse(event.data)?.status

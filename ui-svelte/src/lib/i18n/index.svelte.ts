@@ -3,6 +3,7 @@
 import * as admin from './admin.ts'
 import * as core from './core.ts'
 import * as machines from './machines.ts'
+import * as session from './session.ts'
 import * as tenants from './tenants.ts'
 import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
@@ -19,6 +20,7 @@ const messages = {
     ...machines.en,
     ...admin.en,
     ...workspace.en,
+    ...session.en,
     ...tokens.en,
     ...tenants.en,
     ...terminal.en,
@@ -28,6 +30,7 @@ const messages = {
     ...machines.zh,
     ...admin.zh,
     ...workspace.zh,
+    ...session.zh,
     ...tokens.zh,
     ...tenants.zh,
     ...terminal.zh,

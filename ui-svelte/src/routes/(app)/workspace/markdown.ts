@@ -4,8 +4,18 @@
 // in a new tab without a referrer, and an image is only loaded from this server or a data: URL.
 // A remote image becomes a link the user may click: loading it would send whatever the model
 // put in its URL to that host (the page's CSP blocks it too; this keeps the UI honest about it).
+// Code blocks are highlighted by highlight.js (classes only, no inline styles or scripts, so the
+// strict CSP holds) and carry a copy button the conversation handles by delegation.
 import DOMPurify from 'dompurify'
+import hljs from 'highlight.js/lib/common'
+import 'highlight.js/styles/github-dark.css'
 import { Marked, type Tokens } from 'marked'
+import { t } from '#lib/i18n/index.svelte.ts'
+
+/** The attribute of a code block's copy button; the conversation listens for clicks on it. */
+export const COPY_CODE_ATTRIBUTE = 'data-copy-code'
+/** Blocks longer than this are not guessed at (auto-detection runs every grammar). */
+const MAX_AUTO_DETECT_CHARS = 4000
 
 function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
@@ -19,8 +29,21 @@ const marked = new Marked({
     html({ text }: Tokens.HTML | Tokens.Tag) {
       return escapeHtml(text)
     },
+    code({ text, lang }: Tokens.Code) {
+      return `<div class="code-block"><button type="button" class="copy-code" ${COPY_CODE_ATTRIBUTE}="">${escapeHtml(t('common.copy'))}</button><pre><code class="hljs">${highlight(text, lang)}</code></pre></div>`
+    },
   },
 })
+
+/** highlight.js's HTML for a code block: the named language, else a guess for short blocks. */
+function highlight(code: string, lang: string | undefined): string {
+  const language = lang?.trim().split(/\s+/)[0]?.toLowerCase()
+  try {
+    if (language && hljs.getLanguage(language)) return hljs.highlight(code, { language }).value
+    if (!language && code.length <= MAX_AUTO_DETECT_CHARS) return hljs.highlightAuto(code).value
+  } catch {}
+  return escapeHtml(code)
+}
 
 /** Whether an image URL would be fetched from somewhere other than this page's own server. */
 function isRemoteImage(src: string): boolean {
