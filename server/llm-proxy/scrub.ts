@@ -41,47 +41,55 @@ export interface Scrubber {
   finish(): Uint8Array | null
 }
 
+/**
+ * A native byte search on any Uint8Array. Chunks of a fetch body are plain Uint8Arrays, and
+ * wrapping one in a Buffer (Buffer.from(chunk.buffer, ...)) first makes the engine materialise
+ * its ArrayBuffer, which costs more than the search itself.
+ */
+const indexOf = (data: Uint8Array, value: Uint8Array | number, from = 0): number =>
+  Buffer.prototype.indexOf.call(data, value, from)
+
 /** Replaces `secret` in a byte stream. */
 export function createScrubber(secret: string): Scrubber {
   const needle = Buffer.from(secret)
   const first = needle[0]!
-  let held: Buffer | null = null
+  let held: Uint8Array | null = null
 
-  const replaceAll = (data: Buffer): Buffer => {
-    let at = data.indexOf(needle)
-    if (at < 0) return data
+  const replaceAll = (data: Uint8Array, at: number): Uint8Array => {
     const parts: Uint8Array[] = []
     let from = 0
     while (at >= 0) {
       parts.push(data.subarray(from, at), REDACTED_BYTES)
       from = at + needle.length
-      at = data.indexOf(needle, from)
+      at = indexOf(data, needle, from)
     }
     parts.push(data.subarray(from))
     return Buffer.concat(parts)
   }
 
   /** Length of the longest tail of `data` that is a proper prefix of the secret. */
-  const partialTail = (data: Buffer): number => {
+  const partialTail = (data: Uint8Array): number => {
     const start = Math.max(0, data.length - needle.length + 1)
-    for (let i = data.indexOf(first, start); i >= 0; i = data.indexOf(first, i + 1)) {
-      const tail = data.length - i
-      if (data.subarray(i).equals(needle.subarray(0, tail))) return tail
+    for (let i = indexOf(data, first, start); i >= 0; i = indexOf(data, first, i + 1)) {
+      let j = 1
+      while (i + j < data.length && data[i + j] === needle[j]) j++
+      if (i + j === data.length) return j
     }
     return 0
   }
 
   return {
     push(chunk) {
-      let data = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      let data = chunk
       if (held) {
-        data = Buffer.concat([held, data])
+        data = Buffer.concat([held, chunk])
         held = null
       }
-      data = replaceAll(data)
+      const at = indexOf(data, needle)
+      if (at >= 0) data = replaceAll(data, at)
       const tail = partialTail(data)
       if (tail) {
-        held = Buffer.from(data.subarray(data.length - tail))
+        held = new Uint8Array(data.subarray(data.length - tail))
         data = data.subarray(0, data.length - tail)
       }
       return data

@@ -2,6 +2,7 @@
 // holding it back: SSE lines and JSON bodies are scanned from a copy of each chunk. The one
 // exception is an OpenAI stream where the proxy itself asked for the usage chunk: there, events
 // are forwarded whole so that chunk can be dropped before the client sees it.
+import { Buffer } from 'node:buffer'
 import type { LlmProvider } from '../db/schema/index.ts'
 
 /** A JSON (non-SSE) body larger than this is forwarded but not scanned for usage. */
@@ -76,6 +77,11 @@ export interface Meter {
 /** The last event of a streamed answer, per wire format (Google streams just end). */
 const END_MARKERS = ['data: [DONE]', 'message_stop', 'response.completed']
 const hasEndMarker = (text: string) => END_MARKERS.some((m) => text.includes(m))
+const END_MARKER_BYTES = END_MARKERS.map((m) => Buffer.from(m))
+/** What every usage field name contains (usage, usageMetadata): a chunk without it has none. */
+const USAGE_BYTES = Buffer.from('sage')
+const NEWLINE = 0x0a
+const indexOf = (data: Uint8Array, value: Uint8Array): number => Buffer.prototype.indexOf.call(data, value)
 
 export function createMeter(
   provider: LlmProvider,
@@ -128,6 +134,19 @@ export function createMeter(
     bytes: 0,
     push(chunk) {
       meter.bytes += chunk.byteLength
+      // Nearly every SSE chunk is whole events without usage in them: when nothing is held back
+      // (so the decoder holds no partial character either) and the chunk ends at a line end,
+      // such a chunk goes on without being decoded or split.
+      if (
+        options.sse &&
+        !buffer &&
+        chunk[chunk.byteLength - 1] === NEWLINE &&
+        (!options.stripUsageChunk || chunk[chunk.byteLength - 2] === NEWLINE) &&
+        indexOf(chunk, USAGE_BYTES) < 0
+      ) {
+        if (!meter.complete && END_MARKER_BYTES.some((m) => indexOf(chunk, m) >= 0)) meter.complete = true
+        return chunk
+      }
       const text = decoder.decode(chunk, { stream: true })
       // Only at a line end: every line before the marker (usage included) has been scanned.
       if (options.sse && !meter.complete && text.endsWith('\n') && hasEndMarker(text)) meter.complete = true
