@@ -437,6 +437,40 @@ function suite(writes: FakeWrites) {
       expect(await usageOf(sessionId)).toEqual({ 'openai/m/200': { requests: 1, input: 21, output: 13 } })
     })
 
+    test('asking for usage leaves the rest of the body byte for byte; existing stream_options are kept', async () => {
+      const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
+      const send = async (body: string) => {
+        const before = fake.requests.length
+        const res = await fetch(proxyUrl('/v1/chat/completions'), {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body,
+        })
+        expect(res.status).toBe(200)
+        await capture(res)
+        return fake.requests.slice(before).find((r) => r.path === '/v1/chat/completions')!
+      }
+      // Whitespace, key order and escapes as the client wrote them (re-serializing would change all three).
+      const raw =
+        ' {\n  "model" : "m",\n  "stream": true,\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\/"}]\n}'
+      const sent = await send(raw)
+      expect(sent.body).toBe(` {"stream_options":{"include_usage":true},${raw.slice(2)}`)
+      expect((sent.json as { stream_options: unknown }).stream_options).toEqual({ include_usage: true })
+
+      const merged = await send(
+        JSON.stringify({
+          model: 'm',
+          stream: true,
+          stream_options: { continuous_usage_stats: false },
+          messages: [],
+        }),
+      )
+      expect((merged.json as { stream_options: unknown }).stream_options).toEqual({
+        continuous_usage_stats: false,
+        include_usage: true,
+      })
+    })
+
     test('a body over 10 MB is refused with 413 before reaching upstream, declared or chunked', async () => {
       const { token } = await proxyTokenFor(server, 1, { provider: 'openai' })
       const before = fake.requests.length
