@@ -69,3 +69,17 @@ export const OUTPUT_EVENT_KINDS = [
   'permission_request',
 ] as const
 export type OutputEventKind = (typeof OUTPUT_EVENT_KINDS)[number]
+
+/**
+ * Made by the server, never accepted from an agent: the session's oldest output was dropped to
+ * keep it under its stored-output limit. It takes the place of the last record it dropped.
+ */
+export const OutputDroppedEvent = Type.Object({
+  kind: Type.Literal('output_dropped'),
+  /** All output dropped from the session so far. */
+  dropped_bytes: Type.Integer({ minimum: 0 }),
+  limit_bytes: Type.Integer({ minimum: 0 }),
+})
+export type OutputDroppedEvent = Static<typeof OutputDroppedEvent>
+/** What a stored output record may carry: the agent's events and the server's own notices. */
+export type StoredOutputEvent = OutputEvent | OutputDroppedEvent

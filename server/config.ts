@@ -52,6 +52,7 @@ const EnvSchema = Type.Object({
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   API_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
+  SESSION_OUTPUT_MAX_MB: Type.Integer({ minimum: 1, default: 50 }),
   LLM_PROXY_EXTRA_ENDPOINTS: Type.Optional(Type.String()),
   LLM_PROXY_PRIVATE_UPSTREAMS: Type.Union(
     PRIVATE_UPSTREAM_POLICIES.map((l) => Type.Literal(l)),
@@ -128,6 +129,8 @@ export interface Config {
   llmProxyMaxBodyBytes: number
   /** Largest JSON body the rest of the API takes (413 above it, before it is buffered). */
   apiMaxBodyBytes: number
+  /** Output one session keeps stored; beyond it the oldest is dropped, leaving a notice. */
+  sessionOutputMaxBytes: number
   llmProxy: {
     /** Endpoints opened on top of the built-in allowlist ("provider METHOD /path", comma-separated). */
     extraEndpoints: string | undefined
@@ -182,6 +185,7 @@ const INTEGER_KEYS = new Set([
   'PROXY_TOKEN_TTL_SECONDS',
   'LLM_PROXY_MAX_BODY_BYTES',
   'API_MAX_BODY_BYTES',
+  'SESSION_OUTPUT_MAX_MB',
   'LLM_PROXY_FIRST_BYTE_TIMEOUT_MS',
   'LLM_PROXY_IDLE_TIMEOUT_MS',
   'LLM_PROXY_KEY_COOLDOWN_MS',
@@ -301,6 +305,7 @@ export function loadConfig(
     proxyTokenTtlSeconds: env.PROXY_TOKEN_TTL_SECONDS,
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
     apiMaxBodyBytes: env.API_MAX_BODY_BYTES,
+    sessionOutputMaxBytes: env.SESSION_OUTPUT_MAX_MB * 1024 * 1024,
     llmProxy: {
       extraEndpoints: env.LLM_PROXY_EXTRA_ENDPOINTS,
       privateUpstreams: env.LLM_PROXY_PRIVATE_UPSTREAMS,

@@ -3,7 +3,7 @@
 // instance hears about output an agent delivered to another; records are read back from the
 // table, so a NOTIFY payload stays small.
 import { and, eq, inArray } from 'drizzle-orm'
-import type { OutputEvent, OutputStream } from '../../protocol/index.ts'
+import type { OutputStream, StoredOutputEvent } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import {
   type PermissionDecision,
@@ -20,7 +20,7 @@ export interface StoredOutputRecord {
   seq: number
   stream: OutputStream
   data: string
-  event: OutputEvent | null
+  event: StoredOutputEvent | null
   ts: string
 }
 

@@ -2,7 +2,7 @@
 // list of exited sessions), handled here because sessions own session state: the channel
 // (agents/frames.ts) only parses, checks and routes the frames. Every report is checked
 // against the calling machine and tenant; anything else is refused and audited.
-import { and, eq, inArray } from 'drizzle-orm'
+import { and, eq, getTableColumns, inArray } from 'drizzle-orm'
 import type { AgentFrameOf } from '../../protocol/index.ts'
 import { FrameRefused, type FrameReports, refuseFrame } from '../agents/frames.ts'
 import type { AgentIdentity } from '../agents/guard.ts'
@@ -11,6 +11,7 @@ import { sessionOutput, sessions } from '../db/schema/index.ts'
 import { usageFrameReport } from '../quota/reports.ts'
 import { publishOutput } from './events.ts'
 import { moveSession, moveSessions } from './lifecycle.ts'
+import { countStoredOutput, recordBytes } from './output-bounds.ts'
 import { recordPermissionRequests } from './permissions.ts'
 import { turnProgress } from './turn.ts'
 
@@ -25,7 +26,7 @@ export async function ownSession(
 ) {
   const [row] = UUID.test(sessionId)
     ? await ctx.db
-        .select({ id: sessions.id, status: sessions.status })
+        .select({ id: sessions.id, status: sessions.status, droppedThrough: sessions.outputDroppedThrough })
         .from(sessions)
         .where(
           and(
@@ -72,13 +73,18 @@ function withoutNul<T>(value: T): T {
   return value
 }
 
-/** Stores each (session, seq) once; only records new to the table are announced. */
+/**
+ * Stores each (session, seq) once; only records new to the table are announced and counted
+ * against the session's output limit. Records the limit already dropped are not stored again.
+ */
 async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFrameOf<'session.output'>) {
-  await ownSession(ctx, agent, frame.session_id, frame.type)
+  const session = await ownSession(ctx, agent, frame.session_id, frame.type)
+  const records = frame.records.filter((r) => r.seq > session.droppedThrough)
+  if (records.length === 0) return
   const inserted = await ctx.db
     .insert(sessionOutput)
     .values(
-      frame.records.map((r) => ({
+      records.map((r) => ({
         sessionId: frame.session_id,
         seq: r.seq,
         stream: r.stream,
@@ -88,7 +94,7 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       })),
     )
     .onConflictDoNothing()
-    .returning()
+    .returning({ ...getTableColumns(sessionOutput), bytes: recordBytes })
   if (inserted.length) {
     inserted.sort((a, b) => a.seq - b.seq)
     // Permission requests first (an answer must find its row; a no-op without one), then the
@@ -98,7 +104,7 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       ctx,
       agent.machineId,
       frame.session_id,
-      frame.records.filter((r) => fresh.has(r.seq)),
+      records.filter((r) => fresh.has(r.seq)),
     )
     await publishOutput(
       ctx,
@@ -115,6 +121,11 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       .update(sessions)
       .set({ updatedAt: ctx.now(), ...turnProgress(inserted.map((r) => r.event)) })
       .where(eq(sessions.id, frame.session_id))
+    await countStoredOutput(
+      ctx,
+      frame.session_id,
+      inserted.reduce((sum, r) => sum + Number(r.bytes), 0),
+    )
   }
 }
 

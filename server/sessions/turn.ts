@@ -1,7 +1,7 @@
 // Whether a session is working, and on what: a turn starts when a message is sent and ends with
 // the CLI's result event; tool_use/tool_result events in between say which tool runs now. Kept
 // on the session row so the session list shows it without reading output.
-import type { OutputEvent } from '../../protocol/index.ts'
+import type { StoredOutputEvent } from '../../protocol/index.ts'
 
 export interface TurnFields {
   turnStartedAt?: Date | null
@@ -9,7 +9,7 @@ export interface TurnFields {
 }
 
 /** The session columns to update for freshly stored events, in order (empty when none matter). */
-export function turnProgress(events: Array<OutputEvent | null | undefined>): TurnFields {
+export function turnProgress(events: Array<StoredOutputEvent | null | undefined>): TurnFields {
   const fields: TurnFields = {}
   for (const event of events) {
     if (event?.kind === 'tool_use') fields.currentTool = event.name

@@ -12,6 +12,7 @@ import {
 } from '../db/schema/index.ts'
 import type { MachineRow, SessionRow } from './access.ts'
 import { MAX_OUTPUT_PAGE_BYTES } from './model.ts'
+import { recordBytes } from './output-bounds.ts'
 import { permissionRules } from './permissions.ts'
 import { isLive } from './state.ts'
 
@@ -139,7 +140,7 @@ export async function outputPage(ctx: AppContext, sessionId: string, after: numb
   const sizes = await ctx.db
     .select({
       seq: sessionOutput.seq,
-      bytes: sql<number>`octet_length(${sessionOutput.data}) + coalesce(octet_length(${sessionOutput.event}::text), 0)`,
+      bytes: recordBytes,
     })
     .from(sessionOutput)
     .where(after_)

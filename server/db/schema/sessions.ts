@@ -1,7 +1,17 @@
 // Coding sessions as far as the agent channel needs them (the sessions capability extends this),
 // their sequence-numbered output, and the durable command queue to each machine's agent.
-import { bigserial, index, integer, jsonb, pgTable, primaryKey, text, uuid } from 'drizzle-orm/pg-core'
-import { OUTPUT_STREAMS, type OutputEvent } from '../../../protocol/index.ts'
+import {
+  bigint,
+  bigserial,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  uuid,
+} from 'drizzle-orm/pg-core'
+import { OUTPUT_STREAMS, type StoredOutputEvent } from '../../../protocol/index.ts'
 import { tenants, users } from './identity.ts'
 import { remoteMachines } from './machines.ts'
 import { SESSION_STATUSES } from './session-status.ts'
@@ -53,6 +63,11 @@ export const sessions = pgTable(
     turnStartedAt: tz('turn_started_at'),
     /** The tool the CLI is running in the current turn, if any. */
     currentTool: text('current_tool'),
+    /** Bytes of output stored now (records' data and events), kept under SESSION_OUTPUT_MAX_MB. */
+    outputBytes: bigint('output_bytes', { mode: 'number' }).notNull().default(0),
+    /** Bytes of the oldest output dropped to stay under the limit, and the seq it ran through. */
+    outputDroppedBytes: bigint('output_dropped_bytes', { mode: 'number' }).notNull().default(0),
+    outputDroppedThrough: integer('output_dropped_through').notNull().default(-1),
     createdAt: createdAt(),
     updatedAt: tz('updated_at').notNull().defaultNow(),
     endedAt: tz('ended_at'),
@@ -73,7 +88,7 @@ export const sessionOutput = pgTable(
     seq: integer('seq').notNull(),
     stream: text('stream', { enum: OUTPUT_STREAMS }).notNull(),
     data: text('data').notNull(),
-    event: jsonb('event').$type<OutputEvent>(),
+    event: jsonb('event').$type<StoredOutputEvent>(),
     ts: tz('ts').notNull(),
   },
   (t) => [primaryKey({ columns: [t.sessionId, t.seq] })],

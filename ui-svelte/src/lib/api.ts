@@ -9,7 +9,7 @@ import type {
   DiffHunk,
   FileDiff,
   IsolationLevel,
-  OutputEvent,
+  StoredOutputEvent,
   TerminalServerMessage,
 } from '../../../protocol/index.ts'
 import {
@@ -198,8 +198,11 @@ export const sessions = {
 export type SessionSummary = Data<typeof sessions.list>[number]
 export type SessionDetail = Data<typeof sessions.get>
 /** One output record; `event` carries the CLI adapter's parsed event (protocol/events.ts). */
-export type SessionRecord = Omit<SessionDetail['output'][number], 'event'> & { event: OutputEvent | null }
-export type { OutputEvent }
+export type SessionRecord = Omit<SessionDetail['output'][number], 'event'> & {
+  event: StoredOutputEvent | null
+}
+/** A record's event: the CLI adapter's, or the server's own notice (output dropped at the limit). */
+export type OutputEvent = StoredOutputEvent
 export type SessionAlert = NonNullable<SessionDetail['alert']>
 export type SessionPermissionOutcome = SessionDetail['permission_outcomes'][number]
 export type SessionWorking = NonNullable<SessionDetail['working']>

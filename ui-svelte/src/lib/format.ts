@@ -35,3 +35,16 @@ export function formatNumber(value: number | null | undefined): string {
 export function formatCompact(value: number): string {
   return new Intl.NumberFormat(intlLocale(), { notation: 'compact', maximumFractionDigits: 1 }).format(value)
 }
+
+/** Bytes as megabytes with one decimal at most ("12.5"), in the reader's locale. */
+export function formatMegabytes(bytes: number): string {
+  return new Intl.NumberFormat(intlLocale(), { maximumFractionDigits: 1 }).format(bytes / (1024 * 1024))
+}
+
+/** The server's notice that a session's oldest output was dropped at its limit, in the UI's language. */
+export function droppedNotice(event: { dropped_bytes: number; limit_bytes: number }): string {
+  return t('ws.outputDropped', {
+    dropped: formatMegabytes(event.dropped_bytes),
+    limit: formatMegabytes(event.limit_bytes),
+  })
+}

@@ -37,6 +37,8 @@ export const en = {
   'ws.turnDone': 'Turn finished',
   'ws.turnFailed': 'Turn failed',
   'ws.turnTokens': '{input} in / {output} out tokens',
+  'ws.outputDropped':
+    'Earlier output ({dropped} MB) was dropped to keep this session under its {limit} MB limit',
   'ws.permissionTitle': 'Permission request',
   'ws.permissionAsk': 'Allow the tool {tool}?',
   'ws.allow': 'Allow',
@@ -86,6 +88,7 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.turnDone': '本轮完成',
   'ws.turnFailed': '本轮失败',
   'ws.turnTokens': '输入 {input} / 输出 {output} 令牌',
+  'ws.outputDropped': '为使本会话保持在 {limit} MB 上限以内，较早的输出（{dropped} MB）已被丢弃',
   'ws.permissionTitle': '权限请求',
   'ws.permissionAsk': '允许使用工具 {tool}?',
   'ws.allow': '允许',

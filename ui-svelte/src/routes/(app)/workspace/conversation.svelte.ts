@@ -1,7 +1,8 @@
 // A session's conversation, built incrementally from its output records and the user's messages:
 // user messages (placed after the output they followed), assistant text, thinking, tool calls
-// paired with their results, turn results and permission requests with their outcomes. Items
-// live in one deeply reactive array, so a new record adds or changes one item and the page
+// paired with their results, turn results, permission requests with their outcomes, and the
+// notice that the oldest output was dropped at the session's limit. Items live in one deeply
+// reactive array, so a new record adds or changes one item and the page
 // updates only that one: a streamed answer grows in its own bubble (from assistant_delta pieces)
 // and is replaced by the complete message when it comes. Records without a structured event are
 // raw output only (the terminal pane shows them).
@@ -36,6 +37,7 @@ export type ConversationItem =
       event: EventOf<'permission_request'>
       outcome: PermissionOutcome | null
     }
+  | { kind: 'dropped'; key: string; event: EventOf<'output_dropped'> }
 
 type ToolItem = Extract<ConversationItem, { kind: 'tool' }>
 type PermissionItem = Extract<ConversationItem, { kind: 'permission' }>
@@ -169,6 +171,9 @@ export class Conversation {
           outcome: this.#outcomes.get(event.request_id) ?? null,
         })
         this.#permissions.set(event.request_id, this.items[this.items.length - 1] as PermissionItem)
+        break
+      case 'output_dropped':
+        this.items.push({ kind: 'dropped', key, event })
         break
     }
   }
