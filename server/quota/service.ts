@@ -194,10 +194,16 @@ interface Lease {
   requests: number
   /** Admitted a call since the last sync tick; an idle lease goes back to the shared budget. */
   active: boolean
+  /** How many estimates the next grant may be (LEASE_MIN_CALLS..LEASE_MAX_CALLS). */
+  calls: number
 }
 
-/** A lease is at most this many estimates (one database round trip per that many calls)... */
-const LEASE_MAX_CALLS = 16
+/**
+ * A new lease is this many estimates (one database round trip per that many calls); each
+ * renewal while the lease is busy doubles it, up to the most, and an idle lease starts over...
+ */
+const LEASE_MIN_CALLS = 16
+const LEASE_MAX_CALLS = 1024
 /** ...and at most this share of what is left, so near a limit other instances still get some. */
 const LEASE_SHARE = 4
 /** How often settled usage moves to the shared counters, and idle leases go back. */
@@ -243,6 +249,7 @@ function leaseFor(ctx: AppContext, userId: number, p: PeriodCheck): Lease {
       unflushed: 0,
       requests: 0,
       active: true,
+      calls: LEASE_MIN_CALLS,
     }
     s.leases.set(id, lease)
   }
@@ -311,6 +318,7 @@ async function syncLeases(ctx: AppContext, all: boolean): Promise<void> {
         for (const lease of leases) {
           const idle = all || !lease.active
           lease.active = false
+          if (idle) lease.calls = LEASE_MIN_CALLS
           try {
             await flushLease(ctx, lease, idle)
           } catch (error) {
@@ -377,15 +385,13 @@ async function leaseFromCounters(
           failed = p
           throw new Refused()
         }
-        const left = p.tokenLimit === null ? estimate * LEASE_MAX_CALLS : p.tokenLimit - held
-        const grant = Math.max(estimate, Math.min(estimate * LEASE_MAX_CALLS, Math.floor(left / LEASE_SHARE)))
+        const calls = lease.calls
+        const left = p.tokenLimit === null ? estimate * calls : p.tokenLimit - held
+        const grant = Math.max(estimate, Math.min(estimate * calls, Math.floor(left / LEASE_SHARE)))
         const requestGrant =
           p.requestLimit === null
             ? 1
-            : Math.max(
-                1,
-                Math.min(LEASE_MAX_CALLS, Math.floor((p.requestLimit - requestsHeld) / LEASE_SHARE)),
-              )
+            : Math.max(1, Math.min(calls, Math.floor((p.requestLimit - requestsHeld) / LEASE_SHARE)))
         await tx
           .update(quotaCounters)
           .set({
@@ -399,6 +405,8 @@ async function leaseFromCounters(
           lease.available += grant - back - estimate
           lease.inFlight += estimate
           lease.requests += requestGrant - backRequests - 1
+          // Renewed while busy: the next lease lasts twice as many calls.
+          if (lease.active) lease.calls = Math.min(LEASE_MAX_CALLS, calls * 2)
           lease.active = true
         })
       }
