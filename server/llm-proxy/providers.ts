@@ -86,6 +86,25 @@ export function joinTarget(
   rest: string,
   search: URLSearchParams,
 ): string {
+  const key = `${provider} ${baseUrl} ${rest}`
+  let target = joinedPaths.get(key)
+  if (target === undefined) {
+    target = joinPath(provider, baseUrl, rest)
+    if (joinedPaths.size >= MAX_JOINED_PATHS) joinedPaths.clear()
+    joinedPaths.set(key, target)
+  }
+  if (!search.size) return target
+  const params = new URLSearchParams(search)
+  params.delete('key')
+  const query = params.toString()
+  return query ? `${target}?${query}` : target
+}
+
+/** base + path per provider, base URL and client path: the same few, on every call. */
+const joinedPaths = new Map<string, string>()
+const MAX_JOINED_PATHS = 1000
+
+function joinPath(provider: LlmProvider, baseUrl: string, rest: string): string {
   const base = baseUrl.replace(/\/+$/, '')
   const baseLast = base.slice(base.lastIndexOf('/') + 1)
   const restFirst = rest.split('/')[1] ?? ''
@@ -93,10 +112,7 @@ export function joinTarget(
   const baseVersioned = VERSION_SEGMENT.test(baseLast) && new URL(base).pathname !== '/'
   if (baseVersioned && VERSION_SEGMENT.test(restFirst)) path = rest.slice(restFirst.length + 1)
   else if (!baseVersioned && !VERSION_SEGMENT.test(restFirst) && provider === 'openai') path = `/v1${rest}`
-  const params = new URLSearchParams(search)
-  params.delete('key')
-  const query = params.toString()
-  return `${base}${path}${query ? `?${query}` : ''}`
+  return `${base}${path}`
 }
 
 /** The client's headers minus every credential, plus the real key the provider's way. */

@@ -98,15 +98,30 @@ function withLeadingField(raw: Uint8Array<ArrayBuffer>, field: Uint8Array): Uint
   return out
 }
 
-const endpointRules = new WeakMap<AppContext, EndpointRule[]>()
+interface EndpointCheck {
+  rules: EndpointRule[]
+  /** Answers per "provider method path": a CLI calls the same few paths over and over. */
+  answers: Map<string, boolean>
+}
 
-function allowedEndpoints(ctx: AppContext): EndpointRule[] {
-  let rules = endpointRules.get(ctx)
-  if (!rules) {
-    rules = [...BUILT_IN_ENDPOINTS, ...parseExtraEndpoints(ctx.config.llmProxy.extraEndpoints)]
-    endpointRules.set(ctx, rules)
+const endpointChecks = new WeakMap<AppContext, EndpointCheck>()
+const MAX_CACHED_ENDPOINT_ANSWERS = 1000
+
+function isAllowedEndpoint(ctx: AppContext, provider: LlmProvider, method: string, rest: string): boolean {
+  let check = endpointChecks.get(ctx)
+  if (!check) {
+    const rules = [...BUILT_IN_ENDPOINTS, ...parseExtraEndpoints(ctx.config.llmProxy.extraEndpoints)]
+    check = { rules, answers: new Map() }
+    endpointChecks.set(ctx, check)
   }
-  return rules
+  const key = `${provider} ${method} ${rest}`
+  let allowed = check.answers.get(key)
+  if (allowed === undefined) {
+    allowed = endpointAllowed(check.rules, provider, method, rest)
+    if (check.answers.size >= MAX_CACHED_ENDPOINT_ANSWERS) check.answers.clear()
+    check.answers.set(key, allowed)
+  }
+  return allowed
 }
 
 interface Refusal {
@@ -187,7 +202,7 @@ export async function handleProxy(
     })
   const provider = claims.provider ?? inferProvider(request, rest, url)
   const bare = rest === '' || rest === '/'
-  if (!bare && !endpointAllowed(allowedEndpoints(ctx), provider, request.method, rest))
+  if (!bare && !isAllowedEndpoint(ctx, provider, request.method, rest))
     return refuse(ctx, hooks, claims, provider, {
       status: 404,
       message: `${request.method} ${rest} is not an inference endpoint this proxy forwards`,
