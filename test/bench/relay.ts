@@ -2,8 +2,9 @@
 //   chat -> agent:   POST /sessions/{id}/chat until the agent holds session.input
 //   agent -> SSE:    the agent sends one output record until the browser's SSE stream has it
 // Run: bun test/bench/relay.ts [--rounds N]   (defaults: 300 rounds per transport; loopback only)
-// DATABASE_URL=postgres://... runs it on Postgres instead of PGlite. "chat answered" is the part
-// of chat->agent until the chat request's answer (authorize, store, queue, commit): the profile.
+// DATABASE_URL=postgres://... runs it on Postgres instead of PGlite. chat->agent ends when the
+// command frame reaches the agent; "chat answered" when the chat request's answer does. On PGlite
+// a second table profiles the request: its statements, their time, and the rest (HTTP, auth, JSON).
 import type { CommandOf } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { createUser, startTestServer } from '../support/server.ts'
@@ -19,9 +20,48 @@ function pct(xs: number[], p: number): number {
 const ms = (x: number) => `${x.toFixed(2)} ms`
 
 const server = await startTestServer({ listen: true, env: { LOG_LEVEL: 'error' } })
+
+/**
+ * The profile: on PGlite, every statement the server runs is counted and timed while a chat
+ * request is in flight (the embedded database runs in this process, one statement at a time).
+ */
+const dbTime = { on: false, statements: 0, ms: 0 }
+type Queryable = { query: (...args: unknown[]) => Promise<unknown> }
+function timeQueries(target: Queryable) {
+  const query = target.query.bind(target)
+  target.query = async (...args: unknown[]) => {
+    if (!dbTime.on) return query(...args)
+    const t = performance.now()
+    try {
+      return await query(...args)
+    } finally {
+      dbTime.statements++
+      dbTime.ms += performance.now() - t
+    }
+  }
+}
+type TransactionFn = (fn: (tx: Queryable) => Promise<unknown>) => Promise<unknown>
+const pglite = (server.ctx.database as unknown as { client?: Queryable & { transaction: TransactionFn } })
+  .client
+if (server.ctx.database.kind === 'pglite' && pglite) {
+  timeQueries(pglite)
+  const transaction = pglite.transaction.bind(pglite)
+  pglite.transaction = (fn) =>
+    transaction((tx) => {
+      timeQueries(tx)
+      return fn(tx)
+    })
+}
 const admin = await server.login()
 const user = await createUser(server, admin, 'bench')
-const results: Array<{ transport: string; chat: number[]; answered: number[]; sse: number[] }> = []
+const results: Array<{
+  transport: string
+  chat: number[]
+  answered: number[]
+  sse: number[]
+  statements: number[]
+  dbMs: number[]
+}> = []
 
 // Baseline: one authenticated request-response on the same server (session lookup included).
 const baseline: number[] = []
@@ -74,25 +114,31 @@ for (const transport of ['websocket', 'long_poll'] as const) {
   /** Where chat->agent goes: until the chat request is answered (stored, queued, committed). */
   const answered: number[] = []
   const sse: number[] = []
+  const statements: number[] = []
+  const dbMs: number[] = []
   for (let i = 0; i < rounds + WARMUP; i++) {
+    // The agent's side resolves on the frame itself, so chat->agent is the command's arrival.
+    const arrived = agent
+      .waitFor(
+        () =>
+          agent.commands.find(
+            (c) => c.type === 'session.input' && (c as CommandOf<'session.input'>).content === `m${i}`,
+          ),
+        5000,
+      )
+      .then(() => performance.now())
+    Object.assign(dbTime, { on: true, statements: 0, ms: 0 })
     const t0 = performance.now()
-    const sent = (await (
+    await (
       await server.request(`/api/remote/sessions/${id}/chat`, {
         method: 'POST',
         cookie: user.cookie,
         json: { content: `m${i}` },
       })
-    ).json()) as { message_id: string }
+    ).arrayBuffer()
     const tAnswered = performance.now()
-    await agent.waitFor(
-      () =>
-        agent.commands.find(
-          (c) =>
-            c.type === 'session.input' && (c as CommandOf<'session.input'>).message_id === sent.message_id,
-        ),
-      5000,
-    )
-    const t1 = performance.now()
+    dbTime.on = false
+    const t1 = await arrived
     await agent.send({
       type: 'session.output',
       session_id: id,
@@ -103,11 +149,13 @@ for (const transport of ['websocket', 'long_poll'] as const) {
       chat.push(t1 - t0)
       answered.push(tAnswered - t0)
       sse.push(seen.get(i)! - t1)
+      statements.push(dbTime.statements)
+      dbMs.push(dbTime.ms)
     }
   }
   await reader.cancel()
   await agent.close()
-  results.push({ transport, chat, answered, sse })
+  results.push({ transport, chat, answered, sse, statements, dbMs })
 }
 
 console.log(`relay latency over ${rounds} rounds per transport (loopback, ${server.ctx.database.kind})`)
@@ -119,6 +167,16 @@ for (const r of results) {
   console.log(
     `${r.transport.padEnd(11)} | ${ms(pct(r.chat, 50)).padEnd(15)} | ${ms(pct(r.chat, 99)).padEnd(9)} | ${ms(pct(r.sse, 50)).padEnd(14)} | ${ms(pct(r.sse, 99)).padEnd(9)} | ${`${(pct(r.chat, 50) / pct(baseline, 50)).toFixed(1)}x`.padEnd(23)} | ${ms(pct(r.answered, 50))}`,
   )
+}
+if (server.ctx.database.kind === 'pglite') {
+  console.log('\nprofile of the chat request (PGlite statements while it is in flight)')
+  console.log('transport   | statements p50 | database time p50 | rest of the request p50')
+  for (const r of results) {
+    const rest = r.answered.map((a, i) => a - r.dbMs[i]!)
+    console.log(
+      `${r.transport.padEnd(11)} | ${String(pct(r.statements, 50)).padEnd(14)} | ${ms(pct(r.dbMs, 50)).padEnd(17)} | ${ms(pct(rest, 50))}`,
+    )
+  }
 }
 await server.stop()
 process.exit(0)
