@@ -167,13 +167,22 @@ export const machines = {
   /** allowed_cli_tools null = follow what the agent detects. */
   updateSettings: async (
     id: string,
-    body: { allowed_cli_tools?: string[] | null; required_isolation?: IsolationLevel },
+    body: {
+      allowed_cli_tools?: string[] | null
+      required_isolation?: IsolationLevel
+      auto_update?: boolean | null
+      update_window?: string | null
+    },
   ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
   versions: () => unwrap(machine.versions.get()),
   /** Who may open terminals on the machine: its admins only, or all its assigned users too. */
   setTerminalAccess: (id: string, access: 'admins' | 'assigned') =>
     unwrap(machine({ id })['terminal-access'].put({ terminal_access: access })),
+  /** "Update now": sent at once, or when the machine is online and (unless forced) idle. */
+  update: (id: string, force = false) => unwrap(machine({ id }).update.post({ force })),
+  updateAll: (force = false) => unwrap(machine['update-all'].post({ force })),
 }
+export type UpdateRequest = Data<typeof machines.update>
 export type FleetVersions = Data<typeof machines.versions>
 export type Machine = Data<typeof machines.list>[number]
 export type AssignedUser = Data<typeof machines.users>[number]

@@ -7,6 +7,7 @@ import * as session from './session.ts'
 import * as tenants from './tenants.ts'
 import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
+import * as updates from './updates.ts'
 import * as workspace from './workspace.ts'
 
 export const LOCALES = ['en', 'zh'] as const
@@ -24,6 +25,7 @@ const messages = {
     ...tokens.en,
     ...tenants.en,
     ...terminal.en,
+    ...updates.en,
   },
   zh: {
     ...core.zh,
@@ -34,6 +36,7 @@ const messages = {
     ...tokens.zh,
     ...tenants.zh,
     ...terminal.zh,
+    ...updates.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
