@@ -19,8 +19,9 @@ import { llmProxyRoutes } from './llm-proxy/index.ts'
 import { machinesRoutes } from './machines/index.ts'
 import { agentRegistrationRoutes } from './machines/register-route.ts'
 import { metricsRoutes } from './metrics/index.ts'
+import { oidcLogoutUrl, oidcRoutes } from './oidc/index.ts'
 import { quotaRoutes } from './quota/index.ts'
-import { deriveKey, hexKey, secretRoot } from './secrets.ts'
+import { cookieSigningSecret } from './secrets.ts'
 import { reportSessionAlert } from './sessions/alerts.ts'
 import { sessionsRoutes } from './sessions/index.ts'
 import { endMachineSessions } from './sessions/lifecycle.ts'
@@ -37,7 +38,7 @@ export function createApp(ctx: AppContext) {
   const app = new Elysia({
     // The session cookie is not signed: it is 256 random bits looked up by hash, so a signature
     // adds nothing, and a bad one made Elysia refuse login and logout (stuck after a key change).
-    cookie: { secrets: hexKey(deriveKey(secretRoot(ctx.config), 'cookie-signing')) },
+    cookie: { secrets: cookieSigningSecret(ctx.config) },
     // Server-wide in Bun: only agents use WebSocket; a bigger message closes the socket (1009).
     websocket: { maxPayloadLength: MAX_FRAME_BYTES },
     // Bun's own backstop; each route class has its smaller limit (http/body-limit.ts).
@@ -52,7 +53,8 @@ export function createApp(ctx: AppContext) {
     )
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
-    .use(authRoutes(ctx))
+    .use(authRoutes(ctx, oidcLogoutUrl(ctx)))
+    .use(oidcRoutes(ctx))
     .use(usersRoutes(ctx))
     .use(tokensRoutes(ctx))
     .use(tenantsRoutes(ctx))

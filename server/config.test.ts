@@ -49,3 +49,54 @@ describe('loadConfig', () => {
     expect(c.trustProxy).toBe(true)
   })
 })
+
+describe('OpenID Connect settings', () => {
+  const base = { SECRET_KEY: 'a-long-enough-secret' }
+  test('unset: no OIDC, passwords for everyone', () => {
+    const c = loadConfig(base, quiet)
+    expect(c.oidc).toBeUndefined()
+    expect(c.passwordLogin).toEqual({ mode: 'enabled', breakGlassAdmin: 'admin' })
+  })
+
+  test('read and normalised', () => {
+    const c = loadConfig(
+      {
+        ...base,
+        OIDC_ISSUER_URL: 'https://login.example.com/realms/acme',
+        OIDC_CLIENT_ID: 'open-ace',
+        OIDC_ALLOWED_EMAIL_DOMAINS: 'Acme.com, @acme.de',
+        OIDC_ADMIN_GROUPS: 'ace-admins,ops',
+        OIDC_LINK_BY_EMAIL: 'yes',
+        PASSWORD_LOGIN: 'break-glass-only',
+      },
+      quiet,
+    )
+    expect(c.oidc).toMatchObject({
+      clientSecret: undefined,
+      providerName: 'SSO',
+      scopes: 'openid email profile',
+      allowedEmailDomains: ['acme.com', 'acme.de'],
+      adminGroups: ['ace-admins', 'ops'],
+      groupsClaim: 'groups',
+      linkByEmail: true,
+    })
+    expect(c.passwordLogin.mode).toBe('break-glass-only')
+  })
+
+  test('mistakes stop the start with the variable named', () => {
+    const issuer = { ...base, OIDC_CLIENT_ID: 'x' }
+    expect(() => loadConfig({ ...base, OIDC_ISSUER_URL: 'https://idp.example' }, quiet)).toThrow(
+      /OIDC_CLIENT_ID/,
+    )
+    expect(() => loadConfig({ ...base, OIDC_CLIENT_ID: 'x' }, quiet)).toThrow(/OIDC_ISSUER_URL is not/)
+    expect(() => loadConfig({ ...issuer, OIDC_ISSUER_URL: 'http://idp.example' }, quiet)).toThrow(/use https/)
+    expect(loadConfig({ ...issuer, OIDC_ISSUER_URL: 'http://127.0.0.1:9000' }, quiet).oidc).toBeDefined()
+    expect(() =>
+      loadConfig({ ...issuer, OIDC_ISSUER_URL: 'https://i', OIDC_SCOPES: 'email' }, quiet),
+    ).toThrow(/OIDC_SCOPES/)
+    expect(() => loadConfig({ ...base, PASSWORD_LOGIN: 'break-glass-only' }, quiet)).toThrow(
+      /needs OIDC_ISSUER_URL/,
+    )
+    expect(() => loadConfig({ ...base, PASSWORD_LOGIN: 'off' }, quiet)).toThrow(/PASSWORD_LOGIN/)
+  })
+})

@@ -16,6 +16,12 @@ export type LogLevel = (typeof LOG_LEVELS)[number]
 export const PRIVATE_UPSTREAM_POLICIES = ['none', 'private', 'all'] as const
 export type PrivateUpstreamPolicy = (typeof PRIVATE_UPSTREAM_POLICIES)[number]
 
+/** enabled: everyone may sign in with a password; break-glass-only: only BREAK_GLASS_ADMIN may. */
+export const PASSWORD_LOGIN_MODES = ['enabled', 'break-glass-only'] as const
+export type PasswordLoginMode = (typeof PASSWORD_LOGIN_MODES)[number]
+/** A comma-separated list of non-empty entries. */
+const LIST_PATTERN = '^\\s*[^,\\s]+(\\s*,\\s*[^,\\s]+)*\\s*$'
+
 const EnvSchema = Type.Object({
   NODE_ENV: Type.Optional(Type.String()),
   HOST: Type.String({ default: '0.0.0.0' }),
@@ -72,6 +78,23 @@ const EnvSchema = Type.Object({
   AGENT_AUTO_UPDATE: Type.Boolean({ default: true }),
   AGENT_UPDATE_WINDOW: Type.Optional(Type.String({ pattern: UPDATE_WINDOW_PATTERN })),
   AGENT_UPDATE_CHECK_INTERVAL_SECONDS: Type.Integer({ minimum: 1, default: 60 }),
+  OIDC_ISSUER_URL: Type.Optional(Type.String({ pattern: '^https?://' })),
+  OIDC_CLIENT_ID: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_CLIENT_SECRET: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_PROVIDER_NAME: Type.String({ minLength: 1, maxLength: 64, default: 'SSO' }),
+  OIDC_SCOPES: Type.String({ pattern: '(^|\\s)openid(\\s|$)', default: 'openid email profile' }),
+  OIDC_ALLOWED_EMAIL_DOMAINS: Type.Optional(Type.String({ pattern: LIST_PATTERN })),
+  OIDC_GROUPS_CLAIM: Type.String({ minLength: 1, default: 'groups' }),
+  OIDC_REQUIRED_GROUP: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_ADMIN_GROUPS: Type.Optional(Type.String({ pattern: LIST_PATTERN })),
+  OIDC_TENANT_CLAIM: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_DEFAULT_TENANT: Type.Optional(Type.String({ minLength: 1 })),
+  OIDC_LINK_BY_EMAIL: Type.Boolean({ default: false }),
+  PASSWORD_LOGIN: Type.Union(
+    PASSWORD_LOGIN_MODES.map((l) => Type.Literal(l)),
+    { default: 'enabled' },
+  ),
+  BREAK_GLASS_ADMIN: Type.String({ minLength: 1, default: 'admin' }),
 })
 
 /** Every environment variable the server reads (the schema's keys); README and .env.example list each. */
@@ -165,6 +188,34 @@ export interface Config {
     window: string | undefined
     checkIntervalSeconds: number
   }
+  /** OpenID Connect sign-in; undefined when OIDC_ISSUER_URL is not set. */
+  oidc: OidcConfig | undefined
+  /** Who may sign in with a password: everyone, or only the break-glass administrator. */
+  passwordLogin: { mode: PasswordLoginMode; breakGlassAdmin: string }
+}
+
+export interface OidcConfig {
+  issuerUrl: string
+  clientId: string
+  /** Unset: a public client (PKCE only, no client authentication). */
+  clientSecret: string | undefined
+  /** Shown on the login page's button: "Sign in with <name>". */
+  providerName: string
+  scopes: string
+  /** Lower-case domains a verified e-mail must belong to; empty: any. */
+  allowedEmailDomains: string[]
+  /** The claim holding the user's groups (an array or one string). */
+  groupsClaim: string
+  /** A group the user must be in to sign in at all. */
+  requiredGroup: string | undefined
+  /** Members of any of these groups are created as system administrators. */
+  adminGroups: string[]
+  /** The claim naming the tenant a new user is created in. */
+  tenantClaim: string | undefined
+  /** The tenant (by name) new users go to without a tenant claim; unset: the first tenant. */
+  defaultTenant: string | undefined
+  /** Whether a first sign-in may take over the local user with the same verified e-mail. */
+  linkByEmail: boolean
 }
 
 /** The build output of `bun run build:agent`, found from this file so any working directory works. */
@@ -172,7 +223,7 @@ const DEFAULT_AGENT_DIST_DIR = fileURLToPath(new URL('../dist/agent', import.met
 
 export class ConfigError extends Error {}
 
-const BOOLEAN_KEYS = new Set(['TRUST_PROXY', 'AGENT_AUTO_UPDATE'])
+const BOOLEAN_KEYS = new Set(['TRUST_PROXY', 'AGENT_AUTO_UPDATE', 'OIDC_LINK_BY_EMAIL'])
 const INTEGER_KEYS = new Set([
   'PORT',
   'AUTH_SESSION_TTL_SECONDS',
@@ -246,6 +297,12 @@ export function loadConfig(
   } catch (error) {
     throw new ConfigError(
       `Invalid environment variable LLM_PROXY_EXTRA_ENDPOINTS: ${(error as Error).message}`,
+    )
+  }
+  const oidc = oidcConfig(env)
+  if (env.PASSWORD_LOGIN === 'break-glass-only' && !oidc) {
+    throw new ConfigError(
+      'PASSWORD_LOGIN=break-glass-only needs OIDC_ISSUER_URL and OIDC_CLIENT_ID: nobody but the break-glass administrator could sign in',
     )
   }
   const production = env.NODE_ENV === 'production'
@@ -328,6 +385,48 @@ export function loadConfig(
       window: env.AGENT_UPDATE_WINDOW,
       checkIntervalSeconds: env.AGENT_UPDATE_CHECK_INTERVAL_SECONDS,
     },
+    oidc,
+    passwordLogin: { mode: env.PASSWORD_LOGIN, breakGlassAdmin: env.BREAK_GLASS_ADMIN },
+  }
+}
+
+const splitList = (value: string | undefined) =>
+  (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+
+/** Plain http is for a provider on this machine only: tokens and codes cross that connection. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/i
+
+function oidcConfig(env: Env): OidcConfig | undefined {
+  if (!env.OIDC_ISSUER_URL) {
+    const stray = (['OIDC_CLIENT_ID', 'OIDC_CLIENT_SECRET'] as const).find((key) => env[key])
+    if (stray) throw new ConfigError(`${stray} is set but OIDC_ISSUER_URL is not`)
+    return undefined
+  }
+  if (!env.OIDC_CLIENT_ID) throw new ConfigError('OIDC_ISSUER_URL is set but OIDC_CLIENT_ID is not')
+  const issuer = new URL(env.OIDC_ISSUER_URL)
+  if (issuer.protocol === 'http:' && !LOOPBACK_HOST.test(issuer.hostname)) {
+    throw new ConfigError(
+      'Invalid environment variable OIDC_ISSUER_URL: use https (plain http only for a provider on loopback)',
+    )
+  }
+  return {
+    issuerUrl: env.OIDC_ISSUER_URL,
+    clientId: env.OIDC_CLIENT_ID,
+    clientSecret: env.OIDC_CLIENT_SECRET,
+    providerName: env.OIDC_PROVIDER_NAME,
+    scopes: env.OIDC_SCOPES,
+    allowedEmailDomains: splitList(env.OIDC_ALLOWED_EMAIL_DOMAINS).map((d) =>
+      d.toLowerCase().replace(/^@/, ''),
+    ),
+    groupsClaim: env.OIDC_GROUPS_CLAIM,
+    requiredGroup: env.OIDC_REQUIRED_GROUP,
+    adminGroups: splitList(env.OIDC_ADMIN_GROUPS),
+    tenantClaim: env.OIDC_TENANT_CLAIM,
+    defaultTenant: env.OIDC_DEFAULT_TENANT,
+    linkByEmail: env.OIDC_LINK_BY_EMAIL,
   }
 }
 

@@ -18,3 +18,8 @@ export function secretRoot(config: Pick<Config, 'secretKey'>): Uint8Array {
 export function hexKey(bytes: Uint8Array): string {
   return Buffer.from(bytes).toString('hex')
 }
+
+/** The secret Elysia signs cookies with (the app's `cookie.secrets`). */
+export function cookieSigningSecret(config: Pick<Config, 'secretKey'>): string {
+  return hexKey(deriveKey(secretRoot(config), 'cookie-signing'))
+}

@@ -13,6 +13,7 @@ import {
   SESSION_COOKIE,
   startExpiredSessionPurge,
 } from './service.ts'
+import { setSessionCookie } from './session-cookie.ts'
 import { bearerToken } from './tokens.ts'
 import { publicUser } from './users.ts'
 
@@ -20,9 +21,11 @@ import { publicUser } from './users.ts'
 const browserSessionOnly = (what: string) =>
   badRequest(`${what} needs a browser session; revoke a token with DELETE /api/tokens/{id}`)
 
-export function authRoutes(ctx: AppContext) {
+/** Where the browser goes to end its sign-in at the identity provider too (RP-initiated logout). */
+export type ProviderLogoutUrl = (idToken: string, request: Request) => Promise<string | null>
+
+export function authRoutes(ctx: AppContext, providerLogoutUrl?: ProviderLogoutUrl) {
   startExpiredSessionPurge(ctx)
-  const secure = ctx.config.publicUrl?.startsWith('https://') ?? false
   return new Elysia({ name: 'auth', seed: ctx.id, prefix: '/api/auth' })
     .use(authGuard(ctx))
     .post(
@@ -35,14 +38,7 @@ export function authRoutes(ctx: AppContext) {
           ip,
           userAgent: request.headers.get('user-agent'),
         })
-        cookie[SESSION_COOKIE]!.set({
-          value: session.token,
-          httpOnly: true,
-          sameSite: 'lax',
-          secure,
-          path: '/',
-          expires: session.expiresAt,
-        })
+        setSessionCookie(ctx, cookie[SESSION_COOKIE]!, session)
         return { user: publicUser(session.user), expires_at: session.expiresAt.toISOString() }
       },
       {
@@ -58,20 +54,33 @@ export function authRoutes(ctx: AppContext) {
       async ({ cookie, request, server }) => {
         assertSameOrigin(ctx, request)
         const token = cookie[SESSION_COOKIE]?.value
+        let endSessionUrl: string | null = null
         if (typeof token !== 'string' || token === '') {
           if (bearerToken(request)) throw browserSessionOnly('Log out')
         } else {
           const user = await resolveSession(ctx, token)
-          await logout(ctx, token, user?.id)
+          const idToken = await logout(ctx, token, user?.id)
+          if (idToken && providerLogoutUrl) endSessionUrl = await providerLogoutUrl(idToken, request)
           if (user) {
             const actor = userActor(user, clientIp(request, server, ctx.config.trustProxy))
-            await ctx.audit('auth.logout', actor, { type: 'user', id: user.id })
+            await ctx.audit(
+              'auth.logout',
+              actor,
+              { type: 'user', id: user.id },
+              { provider_logout: endSessionUrl !== null },
+            )
           }
         }
         cookie[SESSION_COOKIE]!.remove()
-        return { ok: true }
+        return { ok: true as const, end_session_url: endSessionUrl }
       },
-      { detail: { summary: 'Log out; ends this session and clears its cookie' } },
+      {
+        response: t.Object({ ok: t.Literal(true), end_session_url: t.Nullable(t.String()) }),
+        detail: {
+          summary:
+            'Log out; ends this session and clears its cookie. After an OpenID Connect sign-in, end_session_url is where the browser ends it at the provider too',
+        },
+      },
     )
     .get('/me', ({ user }) => ({ user: publicUser(user) }), {
       auth: true,

@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto'
 import { and, eq, gt, lt, sql } from 'drizzle-orm'
 import { publishAccessRevoked } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
-import { auditLog, authSessions, users } from '../db/schema/index.ts'
+import { authSessions, oidcLoginStates, users } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { decoyPasswordHash, hashPassword, verifyPassword } from './password.ts'
 import { LOGIN_FAILED, throttleLogin } from './throttle.ts'
@@ -23,21 +23,51 @@ export interface ClientInfo {
   userAgent: string | null
 }
 
+const PASSWORD_LOGIN_OFF =
+  'Password sign-in is turned off on this server; use the sign-in button of your identity provider'
+
 export async function login(ctx: AppContext, username: string, password: string, client: ClientInfo) {
+  const failed = async (reason: string, user: UserRow | undefined) =>
+    ctx.audit(
+      LOGIN_FAILED,
+      { type: 'anonymous', name: username.slice(0, 64), ip: client.ip },
+      { type: 'user', id: username.toLowerCase() },
+      { reason, method: 'password' },
+      { outcome: 'failure', tenantId: user?.tenantId ?? null },
+    )
+  const { mode, breakGlassAdmin } = ctx.config.passwordLogin
+  const breakGlassOnly = mode === 'break-glass-only'
+  // Refused before any password is checked, so a turned-off password cannot be guessed either.
+  if (breakGlassOnly && username.toLowerCase() !== breakGlassAdmin.toLowerCase()) {
+    await failed('password_login_disabled', undefined)
+    throw new HttpError(403, PASSWORD_LOGIN_OFF, 'password_login_disabled')
+  }
   await throttleLogin(ctx, username, client.ip)
   const user = await findUserByUsername(ctx.db, username)
   // Same work and same answer for an unknown user, a wrong password and a disabled account.
   const ok = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()))
   if (!user || !ok || user.status !== 'active') {
-    await ctx.audit(
-      LOGIN_FAILED,
-      { type: 'anonymous', name: username.slice(0, 64), ip: client.ip },
-      { type: 'user', id: username.toLowerCase() },
-      { reason: !user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled' },
-      { outcome: 'failure', tenantId: user?.tenantId ?? null },
-    )
+    await failed(!user ? 'unknown_user' : !ok ? 'bad_password' : 'disabled', user)
     throw new HttpError(401, INVALID_CREDENTIALS, 'invalid_credentials')
   }
+  // The break-glass account is for system administrators only; a demoted one loses it.
+  if (breakGlassOnly && user.role !== 'system_admin') {
+    await failed('password_login_disabled', user)
+    throw new HttpError(403, PASSWORD_LOGIN_OFF, 'password_login_disabled')
+  }
+  return startSession(ctx, user, client, { method: 'password' })
+}
+
+/**
+ * A new browser session for a user who proved who they are (password or OpenID Connect): the
+ * cookie token, its row, the last login time and the `auth.login` audit entry.
+ */
+export async function startSession(
+  ctx: AppContext,
+  user: UserRow,
+  client: ClientInfo,
+  how: { method: 'password' | 'oidc'; idToken?: string; details?: Record<string, unknown> },
+) {
   const token = randomBytes(32).toString('base64url')
   const now = ctx.now()
   const expiresAt = new Date(now.getTime() + ctx.config.authSessionTtlSeconds * 1000)
@@ -49,15 +79,14 @@ export async function login(ctx: AppContext, username: string, password: string,
     lastSeenAt: now,
     ip: client.ip,
     userAgent: client.userAgent?.slice(0, 512) ?? null,
+    oidcIdToken: how.idToken ?? null,
   })
   await ctx.db.update(users).set({ lastLoginAt: now }).where(eq(users.id, user.id))
   await ctx.audit(
     'auth.login',
     { type: 'user', id: user.id, name: user.username, tenantId: user.tenantId, ip: client.ip },
-    {
-      type: 'user',
-      id: user.id,
-    },
+    { type: 'user', id: user.id },
+    { method: how.method, ...how.details },
   )
   return { user: { ...user, lastLoginAt: now }, token, expiresAt }
 }
@@ -79,10 +108,17 @@ export async function resolveSession(ctx: AppContext, token: string): Promise<Us
   return row.user
 }
 
-/** Ends this login; the streams it opened (its user's, when known) close on every instance. */
-export async function logout(ctx: AppContext, token: string, userId?: number): Promise<void> {
-  await ctx.db.delete(authSessions).where(eq(authSessions.tokenHash, hashToken(token)))
+/**
+ * Ends this login; the streams it opened (its user's, when known) close on every instance.
+ * Returns the ID token it was signed in with (OpenID Connect), for the provider's logout.
+ */
+export async function logout(ctx: AppContext, token: string, userId?: number): Promise<string | null> {
+  const [ended] = await ctx.db
+    .delete(authSessions)
+    .where(eq(authSessions.tokenHash, hashToken(token)))
+    .returning({ idToken: authSessions.oidcIdToken })
   if (userId !== undefined) await publishAccessRevoked(ctx, 'logout', { user_id: userId })
+  return ended?.idToken ?? null
 }
 
 export async function revokeUserSessions(
@@ -117,9 +153,10 @@ export async function changePassword(
 
 export async function deleteExpiredSessions(ctx: AppContext): Promise<void> {
   await ctx.db.delete(authSessions).where(lt(authSessions.expiresAt, ctx.now()))
+  await ctx.db.delete(oidcLoginStates).where(lt(oidcLoginStates.expiresAt, ctx.now()))
 }
 
-/** Expired login sessions are refused already; this removes their rows every purge interval. */
+/** Expired login sessions (and unfinished OIDC sign-ins) are refused already; this removes their rows. */
 export function startExpiredSessionPurge(ctx: AppContext): void {
   const timer = setInterval(() => {
     deleteExpiredSessions(ctx).catch((error) => ctx.log.warn('expired session purge failed', { error }))

@@ -1,7 +1,9 @@
 // Unknown query parameters on the API are refused with a 400 naming the parameter. Elysia drops
 // keys a route's query schema does not name, so `?stauts=active` would otherwise be a 200 that
 // quietly listed everything. A route's allowed keys are its query schema's; a route without one
-// takes none. The LLM proxy passes its query through to the provider, so it is left alone.
+// takes none; a schema that says `additionalProperties: true` takes any (the OpenID Connect
+// callback, whose parameters are the provider's). The LLM proxy passes its query through to the
+// provider, so it is left alone.
 import { Elysia } from 'elysia'
 import { LLM_PROXY_PATH } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
@@ -16,14 +18,18 @@ interface RouteLike {
 /** An unknown name is echoed in the error only this far. */
 const MAX_NAME_CHARS = 100
 
-type AllowedKeys = Map<string, ReadonlySet<string>>
+/** A route's allowed keys; null: any key (an open schema). */
+type AllowedKeys = Map<string, ReadonlySet<string> | null>
 const learned = new WeakMap<AppContext, AllowedKeys>()
 
 const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path}`
 
-function schemaKeys(schema: unknown): ReadonlySet<string> {
-  const properties = (schema as { properties?: Record<string, unknown> } | undefined)?.properties
-  return new Set(Object.keys(properties ?? {}))
+function schemaKeys(schema: unknown): ReadonlySet<string> | null {
+  const object = schema as
+    | { properties?: Record<string, unknown>; additionalProperties?: unknown }
+    | undefined
+  if (object?.additionalProperties === true) return null
+  return new Set(Object.keys(object?.properties ?? {}))
 }
 
 /** Records every route's allowed query keys; called once the app has all its routes. */

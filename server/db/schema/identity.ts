@@ -48,6 +48,8 @@ export const authSessions = pgTable(
     lastSeenAt: tz('last_seen_at').notNull().defaultNow(),
     ip: text('ip'),
     userAgent: text('user_agent'),
+    /** The ID token of an OpenID Connect sign-in: the id_token_hint of the provider's logout. */
+    oidcIdToken: text('oidc_id_token'),
   },
   (t) => [index('auth_sessions_user_idx').on(t.userId), index('auth_sessions_expires_idx').on(t.expiresAt)],
 )
@@ -74,4 +76,42 @@ export const personalAccessTokens = pgTable(
     revokedAt: tz('revoked_at'),
   },
   (t) => [index('personal_access_tokens_user_idx').on(t.userId)],
+)
+
+/** Which OpenID Connect identity (issuer + subject) signs in as which user. */
+export const userIdentities = pgTable(
+  'user_identities',
+  {
+    id: serial('id').primaryKey(),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    email: text('email'),
+    createdAt: createdAt(),
+    lastLoginAt: tz('last_login_at'),
+  },
+  (t) => [
+    uniqueIndex('user_identities_issuer_subject_idx').on(t.issuer, t.subject),
+    index('user_identities_user_idx').on(t.userId),
+  ],
+)
+
+/**
+ * A sign-in under way at the provider: single use (deleted when the provider sends the browser
+ * back), short-lived, keyed by the SHA-256 of its `state`, so any instance can finish it.
+ */
+export const oidcLoginStates = pgTable(
+  'oidc_login_states',
+  {
+    stateHash: text('state_hash').primaryKey(),
+    nonce: text('nonce').notNull(),
+    codeVerifier: text('code_verifier').notNull(),
+    /** Where the browser goes after signing in (a same-site path). */
+    nextPath: text('next_path').notNull(),
+    createdAt: createdAt(),
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [index('oidc_login_states_expires_idx').on(t.expiresAt)],
 )
