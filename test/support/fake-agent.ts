@@ -53,6 +53,8 @@ export interface FakeAgentOptions {
 
 const COMMANDS = new Set<string>(COMMAND_TYPES)
 
+const ANSWERS_TO_HELLO = new Set(['welcome', 'error', 'goodbye'])
+
 export class FakeAgent {
   /** Every distinct command, in arrival order (a redelivered id is not added twice). */
   readonly commands: Command[] = []
@@ -90,11 +92,29 @@ export class FakeAgent {
     } as AgentFrame
   }
 
+  /**
+   * Opens the channel and, unless told not to say hello, waits for the server's answer to it
+   * (welcome, error or goodbye; or the channel closing): once welcomed the machine is online, so
+   * a test may go on at once (creating a session right after connect raced the online mark).
+   */
   async connect(): Promise<void> {
     this.running = true
-    if (this.options.transport === 'websocket') return this.connectWebSocket()
-    if (this.options.hello !== false) this.outbox.push(this.hello())
-    void this.pollLoop()
+    const before = this.frames.length
+    if (this.options.transport === 'websocket') await this.connectWebSocket()
+    else {
+      if (this.options.hello !== false) this.outbox.push(this.hello())
+      void this.pollLoop()
+    }
+    if (this.options.hello === false) return
+    const closed = this.closeCode
+    await this.waitFor(
+      () =>
+        this.frames.slice(before).some((f) => ANSWERS_TO_HELLO.has(f.type)) ||
+        this.refusedStatus !== undefined ||
+        this.closeCode !== closed,
+      10_000,
+      'the answer to hello',
+    )
   }
 
   private connectWebSocket(): Promise<void> {
