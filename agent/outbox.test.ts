@@ -65,4 +65,42 @@ describe('outbox', () => {
     box.push(frame('f2'))
     expect(new Outbox({ spoolPath: path }).pendingAfter(0).map((e) => e.id)).toEqual(['f1', 'f2'])
   })
+
+  test('a connection sends within its window: more only as the server answers', () => {
+    const box = new Outbox()
+    for (let i = 1; i <= 10; i++) box.push(frame(`f${i}`, 'x'.repeat(1000)))
+    const window = { frames: 4, bytes: 1_000_000 }
+    box.startWindow()
+    let sent = box.takeSendable(0, window)
+    expect(sent.map((e) => e.id)).toEqual(['f1', 'f2', 'f3', 'f4'])
+    let cursor = sent.at(-1)!.n
+    // Nothing more until an answer comes, however often it is asked.
+    expect(box.takeSendable(cursor, window)).toEqual([])
+    let woken = 0
+    box.onSendable(() => woken++)
+    box.received(['f1', 'f2'])
+    expect(woken).toBe(1)
+    sent = box.takeSendable(cursor, window)
+    expect(sent.map((e) => e.id)).toEqual(['f5', 'f6'])
+    cursor = sent.at(-1)!.n
+    // A retryable refusal frees the window but keeps the frame for the next connection.
+    box.answered(['f3'])
+    expect(box.takeSendable(cursor, window).map((e) => e.id)).toEqual(['f7'])
+    expect(box.pendingAfter(0).map((e) => e.id)).toContain('f3')
+    // A new connection starts with an empty window and everything unconfirmed.
+    box.startWindow()
+    expect(box.takeSendable(0, window).map((e) => e.id)).toEqual(['f3', 'f4', 'f5', 'f6'])
+  })
+
+  test('the window is counted in bytes too, and one frame always fits an empty one', () => {
+    const box = new Outbox()
+    for (let i = 1; i <= 4; i++) box.push(frame(`f${i}`, 'x'.repeat(3000)))
+    box.startWindow()
+    const window = { frames: 100, bytes: 7000 }
+    const sent = box.takeSendable(0, window)
+    expect(sent.map((e) => e.id)).toEqual(['f1', 'f2'])
+    box.received(['f1', 'f2'])
+    const tiny = box.takeSendable(sent.at(-1)!.n, { frames: 100, bytes: 10 })
+    expect(tiny.map((e) => e.id)).toEqual(['f3'])
+  })
 })

@@ -1,6 +1,9 @@
 // Frames the server has not yet confirmed (`received`): kept in order, re-sent after every
 // reconnect, and journaled to a spool file so an agent restart loses nothing either. Memory use
 // is bounded: past the memory budget a frame lives only in the spool and is read back to send.
+// A connection sends through a window: at most SEND_WINDOW frames / bytes it has sent and the
+// server has not answered yet, more as answers come. A server that answers slowly (it paces an
+// agent that floods output) so slows the agent down instead of piling frames up on either side.
 import {
   appendFileSync,
   closeSync,
@@ -19,6 +22,14 @@ export const DEFAULT_MAX_SPOOL_BYTES = 256 * 1024 * 1024
 /** The spool is rewritten when its dead (confirmed) part passes this size. */
 const COMPACT_AFTER_BYTES = 4 * 1024 * 1024
 const FRAME_PREFIX = '{"f":'
+
+/** Frames and bytes one connection may have sent and not yet had answered. */
+export interface SendWindow {
+  frames: number
+  bytes: number
+}
+/** Under the long-poll body limit (the protocol's 4 MiB frame limit) with room for acks. */
+export const SEND_WINDOW: SendWindow = { frames: 256, bytes: 2 * 1024 * 1024 }
 
 /** A frame as its producer builds it; the outbox's owner adds the id. */
 export type FrameBody<F> = F extends unknown ? Omit<F, 'id'> : never
@@ -49,6 +60,9 @@ export class Outbox {
   private pendingBytes = 0
   private spoolBytes = 0
   private listeners = new Set<() => void>()
+  /** Frames sent on the current connection and not answered yet, with their sizes. */
+  private inFlight = new Map<string, number>()
+  private inFlightBytes = 0
   private readonly maxMemory: number
   private readonly maxSpool: number
 
@@ -69,12 +83,48 @@ export class Outbox {
     const offset = this.journal(`${FRAME_PREFIX}${text}}\n`, FRAME_PREFIX.length)
     this.add(frame.id, text, offset)
     this.enforceLimit()
-    for (const fn of this.listeners) fn()
+    this.notify()
   }
 
   /** Frames after local number `after`, in order, with their text. */
   pendingAfter(after: number): { n: number; id: string; text: string }[] {
     return this.entries.filter((e) => e.n > after).map((e) => ({ n: e.n, id: e.id, text: this.textOf(e) }))
+  }
+
+  /** A new connection: nothing it has sent is in flight yet (everything unconfirmed goes again). */
+  startWindow(): void {
+    this.inFlight.clear()
+    this.inFlightBytes = 0
+  }
+
+  /**
+   * The next frames after local number `after` that fit the window beside those in flight, now
+   * counted in flight themselves. One frame always fits an empty window, however large.
+   */
+  takeSendable(after: number, window: SendWindow = SEND_WINDOW): { n: number; id: string; text: string }[] {
+    const out: { n: number; id: string; text: string }[] = []
+    for (const e of this.entries) {
+      if (e.n <= after) continue
+      const full = this.inFlight.size + 1 > window.frames || this.inFlightBytes + e.bytes > window.bytes
+      if (full && this.inFlight.size > 0) break
+      this.inFlight.set(e.id, e.bytes)
+      this.inFlightBytes += e.bytes
+      out.push({ n: e.n, id: e.id, text: this.textOf(e) })
+    }
+    return out
+  }
+
+  /** Frames in flight on this connection (sent, not yet answered). */
+  get inFlightCount(): number {
+    return this.inFlight.size
+  }
+
+  /**
+   * The server answered these frames without storing them (its own failure): they leave the
+   * window but stay queued, to be sent again on the next connection.
+   */
+  answered(ids: readonly string[]): void {
+    if (this.settle(ids)) this.notify()
   }
 
   /** The highest output seq of a session among the frames still waiting here (-1 if none). */
@@ -95,8 +145,13 @@ export class Outbox {
 
   /** The server stored these frames (or refused them for good): forget them. */
   received(ids: readonly string[]): void {
-    const gone = ids.filter((id) => this.byId.has(id))
-    if (gone.length === 0) return
+    const freed = this.settle(ids)
+    // A receipt may name a frame twice (it was sent on two connections).
+    const gone = [...new Set(ids)].filter((id) => this.byId.has(id))
+    if (gone.length === 0) {
+      if (freed) this.notify()
+      return
+    }
     for (const id of gone) {
       const e = this.byId.get(id)!
       this.byId.delete(id)
@@ -107,12 +162,30 @@ export class Outbox {
     this.entries = this.entries.filter((e) => !set.has(e.id))
     this.journal(`${JSON.stringify({ r: gone })}\n`, 0)
     this.compactIfWorthIt()
+    this.notify()
   }
 
-  /** Calls `fn` whenever a frame is queued; returns the unsubscribe function. */
-  onPush(fn: () => void): () => void {
+  /** Calls `fn` whenever there may be more to send: a frame queued, or room in the window. */
+  onSendable(fn: () => void): () => void {
     this.listeners.add(fn)
     return () => this.listeners.delete(fn)
+  }
+
+  private notify(): void {
+    for (const fn of this.listeners) fn()
+  }
+
+  /** Takes answered frames out of the window; true when that made room. */
+  private settle(ids: readonly string[]): boolean {
+    let freed = false
+    for (const id of ids) {
+      const bytes = this.inFlight.get(id)
+      if (bytes === undefined) continue
+      this.inFlight.delete(id)
+      this.inFlightBytes -= bytes
+      freed = true
+    }
+    return freed
   }
 
   private add(id: string, text: string, offset: number): void {

@@ -59,6 +59,8 @@ const EnvSchema = Type.Object({
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   API_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
   SESSION_OUTPUT_MAX_MB: Type.Integer({ minimum: 1, default: 50 }),
+  AGENT_OUTPUT_RATE_KB_PER_SECOND: Type.Integer({ minimum: 1, default: 2048 }),
+  AGENT_OUTPUT_BURST_KB: Type.Integer({ minimum: 1, default: 8192 }),
   LLM_PROXY_EXTRA_ENDPOINTS: Type.Optional(Type.String()),
   LLM_PROXY_PRIVATE_UPSTREAMS: Type.Union(
     PRIVATE_UPSTREAM_POLICIES.map((l) => Type.Literal(l)),
@@ -154,6 +156,8 @@ export interface Config {
   apiMaxBodyBytes: number
   /** Output one session keeps stored; beyond it the oldest is dropped, leaving a notice. */
   sessionOutputMaxBytes: number
+  /** Session output one agent may send per second (and in one burst) before its frames wait. */
+  agentOutput: { rateBytesPerSecond: number; burstBytes: number }
   llmProxy: {
     /** Endpoints opened on top of the built-in allowlist ("provider METHOD /path", comma-separated). */
     extraEndpoints: string | undefined
@@ -237,6 +241,8 @@ const INTEGER_KEYS = new Set([
   'LLM_PROXY_MAX_BODY_BYTES',
   'API_MAX_BODY_BYTES',
   'SESSION_OUTPUT_MAX_MB',
+  'AGENT_OUTPUT_RATE_KB_PER_SECOND',
+  'AGENT_OUTPUT_BURST_KB',
   'LLM_PROXY_FIRST_BYTE_TIMEOUT_MS',
   'LLM_PROXY_IDLE_TIMEOUT_MS',
   'LLM_PROXY_KEY_COOLDOWN_MS',
@@ -363,6 +369,10 @@ export function loadConfig(
     llmProxyMaxBodyBytes: env.LLM_PROXY_MAX_BODY_BYTES,
     apiMaxBodyBytes: env.API_MAX_BODY_BYTES,
     sessionOutputMaxBytes: env.SESSION_OUTPUT_MAX_MB * 1024 * 1024,
+    agentOutput: {
+      rateBytesPerSecond: env.AGENT_OUTPUT_RATE_KB_PER_SECOND * 1024,
+      burstBytes: env.AGENT_OUTPUT_BURST_KB * 1024,
+    },
     llmProxy: {
       extraEndpoints: env.LLM_PROXY_EXTRA_ENDPOINTS,
       privateUpstreams: env.LLM_PROXY_PRIVATE_UPSTREAMS,

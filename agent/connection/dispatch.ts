@@ -28,6 +28,7 @@ export function dispatchServerFrame(raw: unknown, link: AgentLink, log: AgentLog
       log.warn('server refused a frame', { code: frame.code, message: frame.message, ref: frame.ref })
       // 'internal' is the server's own failure: keep the frame and send it again later.
       if (frame.ref && frame.code !== 'internal') link.outbox.received([frame.ref])
+      else if (frame.ref) link.outbox.answered([frame.ref])
       return {}
     default:
       link.onCommand(frame)

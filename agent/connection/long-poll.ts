@@ -52,6 +52,7 @@ export async function serveLongPoll(
   }
 
   let cursor = 0
+  link.outbox.startWindow()
   let sending = false
   let again = false
   let heartbeatDue = false
@@ -64,14 +65,18 @@ export async function serveLongPoll(
     try {
       do {
         again = false
-        const entries = link.outbox.pendingAfter(cursor)
+        // At most a window's worth per request; its answer settles all of it, so the next may go.
+        const entries = link.outbox.takeSendable(cursor)
         const events: AgentFrame[] = [...link.takeControlFrames(), ...entries.map((e) => JSON.parse(e.text))]
         if (heartbeatDue) events.push(heartbeatFrame(ctx))
         heartbeatDue = false
         if (events.length === 0) break
         const last = entries.at(-1)
         if (last) cursor = last.n
-        handle(await transport.poll({ events, wait: false }, both))
+        const res = await transport.poll({ events, wait: false }, both)
+        link.outbox.startWindow()
+        handle(res)
+        if (entries.length > 0) again = true
       } while (again && !both.aborted)
     } catch (err) {
       fail(err)
@@ -79,7 +84,7 @@ export async function serveLongPoll(
       sending = false
     }
   }
-  const unsubscribe = [link.outbox.onPush(() => void send()), link.onControlFrame(() => void send())]
+  const unsubscribe = [link.outbox.onSendable(() => void send()), link.onControlFrame(() => void send())]
   void send()
 
   const heartbeats = (async () => {

@@ -3,6 +3,7 @@
 // and stopping on a revoked token.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { SEND_WINDOW } from '../outbox.ts'
 import { createTestAgent } from '../test-support/agent-harness.ts'
 import { eventually } from '../test-support/fake-clock.ts'
 import { HEALTHY_RESET_MS, WS_RETRY_AFTER_OUTAGE_MS, WS_RETRY_INTERVAL_MS } from './run-loop.ts'
@@ -62,6 +63,37 @@ describe('run loop', () => {
     const [onLongPoll, onWebSocket] = t.transport.connectedAt
     expect(onWebSocket! - onLongPoll!).toBeLessThanOrEqual(WS_RETRY_AFTER_OUTAGE_MS)
     expect(WS_RETRY_AFTER_OUTAGE_MS).toBeLessThan(WS_RETRY_INTERVAL_MS)
+    t.controller.abort()
+    await done
+  })
+
+  test('a flood waits for the server: at most the send window goes unanswered, the rest as receipts come', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.connections.length === 1)
+    t.transport.command(startCommand('cmd-1', t.work))
+    await eventually(() => t.spawn.children.length === 1)
+    t.transport.holdReceipts = true
+    // About 6 MB of output: several full batches, three times the send window.
+    const line = 'z'.repeat(100 * 1024)
+    for (let i = 0; i < 60; i++) t.spawn.children[0]!.stdout.push(line)
+    const seqs = () =>
+      t.transport.framesOf('session.output').flatMap((f) => f.records.filter((r) => r.data === line))
+    const queued = () =>
+      t.agent.outbox.pendingAfter(0).reduce((n, e) => n + (e.text.match(/"seq":/g)?.length ?? 0), 0)
+    await eventually(() => queued() >= 60, 10_000)
+    // Distinct frames: a connection the silent server let die sends the same ones again.
+    const unanswered = [...new Map(t.transport.framesOf('session.output').map((f) => [f.id, f])).values()]
+    const bytes = unanswered.reduce((n, f) => n + JSON.stringify(f).length, 0)
+    const largest = Math.max(...unanswered.map((f) => JSON.stringify(f).length))
+    expect(unanswered.length).toBeGreaterThan(0)
+    expect(bytes).toBeLessThanOrEqual(SEND_WINDOW.bytes + largest)
+    expect(new Set(seqs().map((r) => r.seq)).size).toBeLessThan(60)
+    // The server catches up: everything arrives, once, in order, and the outbox empties.
+    t.transport.releaseReceipts()
+    await eventually(() => t.agent.outbox.size === 0, 10_000)
+    const got = [...new Set(seqs().map((r) => r.seq))]
+    expect(got).toEqual(Array.from({ length: 60 }, (_, i) => got[0]! + i))
     t.controller.abort()
     await done
   })

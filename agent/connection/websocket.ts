@@ -37,11 +37,13 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
   let unanswered = 0
   let cursor = 0
   let channel: WsChannel
+  link.outbox.startWindow()
 
   const flush = () => {
     if (!welcomed || stop.signal.aborted) return
     for (const frame of link.takeControlFrames()) channel.send(JSON.stringify(frame))
-    for (const entry of link.outbox.pendingAfter(cursor)) {
+    // Within the outbox's window: the rest goes as the server's receipts come back.
+    for (const entry of link.outbox.takeSendable(cursor)) {
       channel.send(entry.text)
       cursor = entry.n
     }
@@ -81,7 +83,7 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
 
   // Terminal traffic may start before the welcome (the server reopens watched terminals at once).
   link.setBinarySink((data) => channel.sendBinary(data))
-  const unsubscribe = [link.outbox.onPush(flush), link.onControlFrame(flush)]
+  const unsubscribe = [link.outbox.onSendable(flush), link.onControlFrame(flush)]
   channel.send(JSON.stringify(link.hello()))
   const heartbeats = (async () => {
     await Promise.race([welcome, clock.sleep(HANDSHAKE_TIMEOUT_MS, both)])

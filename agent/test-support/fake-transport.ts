@@ -24,6 +24,8 @@ export class FakeTransport implements Transport {
   overCapacityRetryAfterMs: number | undefined
   revoked: GoodbyeFrame | undefined
   holdReceipts = false
+  /** Ids whose receipt is being held, for releaseReceipts(). */
+  private held: string[] = []
   private ws: WsHandlers | undefined
   private queued: Command[] = []
   private wake: (() => void) | undefined
@@ -56,7 +58,16 @@ export class FakeTransport implements Transport {
       })
     }
     if (frame.id && !this.holdReceipts) replies.push({ type: 'received', ids: [frame.id] })
+    else if (frame.id) this.held.push(frame.id)
     return replies
+  }
+
+  /** Stops holding receipts and sends the held ones (WebSocket), as a slow server catching up. */
+  releaseReceipts(): void {
+    this.holdReceipts = false
+    const ids = this.held.splice(0)
+    const ws = this.ws
+    if (ws && ids.length) queueMicrotask(() => ws.onMessage(JSON.stringify({ type: 'received', ids })))
   }
 
   /** Binary (terminal) messages the agent sent. */

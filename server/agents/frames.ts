@@ -17,6 +17,7 @@ import type { AppContext } from '../context/index.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { ackCommands } from './commands.ts'
 import type { AgentIdentity } from './guard.ts'
+import { outputFrameBytes, outputPacer } from './output-pace.ts'
 import { recordHeartbeat } from './presence.ts'
 import { ANSWERED_COMMANDS, storeCommandResult } from './results.ts'
 
@@ -106,7 +107,13 @@ async function handleFrame(
     case 'ack':
       await ackCommands(ctx, agent.machineId, frame.command_ids)
       return []
-    case 'session.output':
+    case 'session.output': {
+      // Over the agent's output rate the frame waits, and so does its receipt (back-pressure).
+      const wait = outputPacer(ctx).reserve(agent.machineId, outputFrameBytes(frame.records))
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      await reports[frame.type](ctx, agent, frame)
+      return []
+    }
     case 'session.started':
     case 'session.exited':
     case 'session.error':

@@ -2,7 +2,7 @@
 // .ws(). Bun-only, so it sits in this one module; on other runtimes the route answers 501
 // and agents use long-poll. The token is checked before the upgrade (401 + goodbye).
 import { Elysia } from 'elysia'
-import { AGENT_WS_PATH, CLOSE_GOODBYE, type ServerFrame } from '../../protocol/index.ts'
+import { AGENT_WS_PATH, CLOSE_GOODBYE, MAX_FRAME_BYTES, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { agentAdmission } from './admission.ts'
@@ -24,9 +24,19 @@ interface Connection {
   /** Frames and deliveries run one after another, so output and commands keep their order. */
   queue: Promise<void>
   open: boolean
+  /** Text of frames received and not yet handled (they wait while the agent is over its rate). */
+  queuedBytes: number
   /** Why the server closed it, if it did (decides whether the machine goes offline at once). */
   closedBy?: 'revoked' | 'superseded' | 'shutdown'
 }
+
+/**
+ * An agent sends a window of unanswered frames (agent/outbox.ts SEND_WINDOW, 2 MiB); one that
+ * ignores it and keeps sending while its frames wait is cut off here rather than held in memory.
+ */
+export const MAX_QUEUED_FRAME_BYTES = 4 * MAX_FRAME_BYTES
+/** Close code for an agent that sent far past its window (it reconnects and sends again). */
+export const CLOSE_FLOODED = 1008
 
 export const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
 
@@ -79,6 +89,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
         const conn: Connection = {
           agent,
           epoch: 0,
+          queuedBytes: 0,
           queue: hub.ready,
           open: true,
           channel: {
@@ -120,8 +131,21 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
         if (!conn) return
         // Binary messages are terminal bytes: relayed at once, outside the frame queue.
         if (message instanceof Uint8Array) return reports.terminalBytes(ctx, conn.agent.machineId, message)
+        const size = typeof message === 'string' ? message.length : JSON.stringify(message).length
+        conn.queuedBytes += size
+        if (conn.queuedBytes > MAX_QUEUED_FRAME_BYTES) {
+          ctx.log.warn('agent sent far past its window; closing its socket', {
+            machine_id: conn.agent.machineId,
+            queued_bytes: conn.queuedBytes,
+          })
+          conn.open = false
+          raw.close(CLOSE_FLOODED, 'too many unanswered frames')
+          return
+        }
         enqueue(conn, async () => {
-          const outcome = await handleRawFrame(ctx, conn.agent, message, reports)
+          const outcome = await handleRawFrame(ctx, conn.agent, message, reports).finally(() => {
+            conn.queuedBytes -= size
+          })
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.
