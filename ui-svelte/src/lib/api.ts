@@ -129,6 +129,12 @@ export const audit = {
 export type AuditEntry = Data<typeof audit.list>['entries'][number]
 
 const keys = api.remote['api-keys']
+/** Each stored key's model list (cached on the server), for the model picker. */
+export const llmModels = {
+  list: async () => (await unwrap(api.remote.models.get({ query: {} }))).models,
+}
+export type KeyModels = Data<typeof llmModels.list>[number]
+
 export const apiKeys = {
   list: async () => (await unwrap(keys.get())).api_keys,
   create: async (body: BodyOf<typeof keys.post>) => (await unwrap(keys.post(body))).api_key,
@@ -157,6 +163,9 @@ export type UsageReport = Data<typeof usage.forUser>
 const machine = api.remote.machines
 export const machines = {
   list: async () => (await unwrap(machine.get())).machines,
+  /** A directory's entries on the machine, through its agent (`path` omitted: the agent's home). */
+  browse: (id: string, path?: string) =>
+    unwrap(machine({ id }).browse.get({ query: path === undefined ? {} : { path } })),
   users: async (id: string) => (await unwrap(machine({ id }).users.get())).users,
   register: (tenantId: number) => unwrap(machine.register.post({ tenant_id: tenantId })),
   assign: (id: string, userId: number, permission: 'user' | 'admin') =>
