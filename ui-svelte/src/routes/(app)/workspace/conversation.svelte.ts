@@ -47,8 +47,8 @@ const COMPLETE_MESSAGE_KINDS: ReadonlySet<string> = new Set(['assistant_text', '
 
 export class Conversation {
   items: ConversationItem[] = $state([])
-  /** Bumped on every change, for watchers that follow the output (scrolling, notifications). */
-  version = $state(0)
+  /** Bumped when the person sends a message: the view goes to the bottom to show it. */
+  sent = $state(0)
   #lastSeq = -1
   #tools = new Map<string, ToolItem>()
   #permissions = new Map<string, PermissionItem>()
@@ -73,7 +73,6 @@ export class Conversation {
     this.#waiting = [...messages].sort((a, b) => a.afterSeq - b.afterSeq)
     for (const record of [...records].sort((a, b) => a.seq - b.seq)) this.add(record)
     this.#placeMessagesBefore(Number.POSITIVE_INFINITY)
-    this.version++
   }
 
   /** A live record; one seen already (or older than the newest) changes nothing. */
@@ -83,35 +82,28 @@ export class Conversation {
     this.#placeMessagesBefore(record.seq)
     const event = record.event
     if (event) this.#apply(`r${record.seq}`, event)
-    this.version++
     return true
   }
 
   /** A message the user just sent: shown at once, below everything so far. */
   send(message: ChatMessage): void {
     this.items.push({ kind: 'user', key: message.key, text: message.text, pending: message.pending })
-    this.version++
+    this.sent++
   }
 
-  /** The server took the message (its id replaces the local key), or refused it (`id` null). */
-  settle(key: string, id: string | null): void {
+  /** The server took the message (it stays where it is), or refused it (it goes). */
+  settle(key: string, accepted: boolean): void {
     const index = this.items.findIndex((i) => i.kind === 'user' && i.key === key)
-    if (index < 0) return
-    if (id === null) this.items.splice(index, 1)
-    else
-      this.items[index] = {
-        ...(this.items[index] as Extract<ConversationItem, { kind: 'user' }>),
-        key: id,
-        pending: false,
-      }
-    this.version++
+    const item = this.items[index]
+    if (!item || item.kind !== 'user') return
+    if (accepted) item.pending = false
+    else this.items.splice(index, 1)
   }
 
   answered(requestId: string, outcome: PermissionOutcome): void {
     this.#outcomes.set(requestId, outcome)
     const item = this.#permissions.get(requestId)
     if (item) item.outcome = outcome
-    this.version++
   }
 
   /** The first permission request still waiting for the person. */
