@@ -114,7 +114,12 @@ describe('acceptance in the browser with the real agent and CLI', () => {
       const dialog = page.getByRole('dialog')
       await dialog.getByText('lab-box').waitFor()
       await dialog.getByLabel('Project path').fill(workDir)
-      await dialog.getByLabel(/Model/).fill('qwen3-coder-plus')
+      // The model picker lists what the upstream's models endpoint answers.
+      await dialog
+        .getByTestId('model-picker')
+        .locator('option[value="fake-model"]')
+        .waitFor({ state: 'attached' })
+      await dialog.getByTestId('model-picker').selectOption('fake-model')
       await dialog.getByLabel(/Title/).fill('Acceptance')
       await dialog.getByRole('button', { name: 'Start session' }).click()
       await page.locator('.session-head [data-status="active"]').waitFor({ timeout: 60_000 })

@@ -13,7 +13,10 @@ export interface FakeToolCall {
 }
 
 export type Resolved = Required<
-  Omit<FakeBehaviour, 'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey' | 'errorMessage' | 'omitUsage'>
+  Omit<
+    FakeBehaviour,
+    'forKey' | 'toolCalls' | 'resetAfterChunks' | 'echoKey' | 'errorMessage' | 'omitUsage' | 'models'
+  >
 > &
   Pick<FakeBehaviour, 'toolCalls' | 'resetAfterChunks'>
 

@@ -24,7 +24,9 @@
 // connection mid-stream), toolCalls (OpenAI tool_calls reply), forKey (per-key overrides: the
 // key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=), echoKey
 // (a careless upstream: the credential that arrived comes back in the reply text, in response
-// headers and, for models lists, in the body).
+// headers and, for models lists, in the body), models (the ids a models list answers, default
+// [model]). Each streamed event's send time is recorded (`sent`), so a test can measure from the
+// moment a token left the upstream.
 // Write modes (`writes`): 'batched' puts every event of a stream without chunkDelayMs into one
 // write; 'separate' writes each SSE event on its own with a short pause between, as real
 // providers do (a proxy that stops reading after a pull that produced nothing hangs there). The
@@ -59,6 +61,8 @@ export interface FakeBehaviour {
   omitUsage?: boolean
   /** The message of the error body sent with `status` (default: "fake upstream error N"). */
   errorMessage?: string
+  /** The model ids a models list answers (default: [model]). */
+  models?: string[]
 }
 
 export type FakeWrites = 'batched' | 'separate'
@@ -81,6 +85,8 @@ export interface RecordedRequest {
   key: string | null
   /** Set when the client went away before the answer finished (proxy aborts show up here). */
   aborted: boolean
+  /** A streamed answer's events as they were written: epoch ms and the SSE payload. */
+  sent: Array<{ at: number; data: string }>
 }
 
 export interface FakeLlm {
@@ -106,11 +112,19 @@ function echoHeaders(echo: boolean, key: string | null): Record<string, string> 
 }
 
 /** A models list in the shape of the provider the path belongs to (Google: /v1beta/models). */
-function modelsBody(path: string, model: string, owner: string): unknown {
-  if (path.includes('/v1beta/')) return { models: [{ name: `models/${model}`, displayName: owner }] }
+function modelsBody(path: string, models: string[], owner: string): unknown {
+  if (path.includes('/v1beta/'))
+    return { models: models.map((model) => ({ name: `models/${model}`, displayName: owner })) }
   return {
     object: 'list',
-    data: [{ id: model, object: 'model', type: 'model', display_name: model, created: 0, owned_by: owner }],
+    data: models.map((model) => ({
+      id: model,
+      object: 'model',
+      type: 'model',
+      display_name: model,
+      created: 0,
+      owned_by: owner,
+    })),
   }
 }
 
@@ -145,6 +159,7 @@ function sseStream(
         }
         const payload = typeof data === 'string' ? data : JSON.stringify(data)
         controller.enqueue(encoder.encode(`${event ? `event: ${event}\n` : ''}data: ${payload}\n\n`))
+        record.sent.push({ at: Date.now(), data: payload })
         sent++
         if (b.chunkDelayMs) await sleep(b.chunkDelayMs)
         else if (writes === 'separate') await sleep(SEPARATE_PAUSE_MS)
@@ -174,13 +189,15 @@ export async function startFakeLlm(
 
   const resolve = (
     key: string | null,
-  ): Resolved & { echoKey: boolean; errorMessage?: string; omitUsage: boolean } => {
+  ): Resolved &
+    Pick<FakeBehaviour, 'models'> & { echoKey: boolean; errorMessage?: string; omitUsage: boolean } => {
     const base = queued.shift() ?? behaviour
     const merged = { ...base, ...(key && base.forKey?.[key]) }
     return {
       echoKey: merged.echoKey ?? false,
       errorMessage: merged.errorMessage,
       omitUsage: merged.omitUsage ?? false,
+      ...(merged.models ? { models: merged.models } : {}),
       reply: merged.echoKey ? `Your key is ${key}, keep it safe.` : (merged.reply ?? FAKE_DEFAULTS.reply),
       usage: merged.usage ?? FAKE_DEFAULTS.usage,
       model: merged.model ?? FAKE_DEFAULTS.model,
@@ -215,6 +232,7 @@ export async function startFakeLlm(
         json,
         key: credential(req, url),
         aborted: false,
+        sent: [],
       }
       requests.push(record)
       req.signal.addEventListener('abort', () => {
@@ -227,7 +245,7 @@ export async function startFakeLlm(
       if (req.method === 'GET' && path.endsWith('/models')) {
         const b = resolve(record.key)
         const owner = b.echoKey ? `fake ${record.key}` : 'fake'
-        return Response.json(modelsBody(path, b.model, owner), {
+        return Response.json(modelsBody(path, b.models ?? [b.model], owner), {
           headers: echoHeaders(b.echoKey, record.key),
         })
       }

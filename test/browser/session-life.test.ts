@@ -1,0 +1,383 @@
+// A session as a person lives it, in Chromium with the real agent binary and the real Qwen Code
+// CLI against a fake upstream that streams slowly (one SSE event per write, 400 ms apart): the
+// pickers of the new-session dialog (CLIs with versions, the upstream's models, folders), the
+// answer growing as it is generated, the working indicator, a permission prompt pinned in view
+// and marked in the list and the tab title, following output and reopening at the newest
+// message, the reasons of failures (bad path, missing CLI, offline machine) and the quota banner.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import type { Page } from 'playwright-core'
+import {
+  api,
+  ensureAgentBinary,
+  machineOnline,
+  type RunningAgent,
+  startAgentBinary,
+  waitFor,
+} from '../support/agent-binary.ts'
+import type { FakeAgent } from '../support/fake-agent.ts'
+import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
+import { createUser, type TestServer } from '../support/server.ts'
+import {
+  type BrowserSuite,
+  connectAgent,
+  ROOT,
+  registerAgent,
+  screenshots,
+  signIn,
+  startBrowserSuite,
+} from './browser.ts'
+
+const STEP_MS = 150_000
+/** Streamed in 8 pieces, 400 ms apart: about three seconds from the first piece to the last. */
+const SLOW_REPLY = 'Streaming works: this answer arrives piece by piece while the model is still writing it.'
+const SLOW = { reply: SLOW_REPLY, chunks: 8, chunkDelayMs: 400 }
+const MODELS = ['fake-model', 'fake-model-large']
+
+let suite: BrowserSuite
+let server: TestServer
+let page: Page
+let fake: FakeLlm
+let agent: RunningAgent
+let admin: string
+let userId: number
+let sessionId: string
+const processes: Subprocess[] = []
+let spare: FakeAgent | undefined
+
+beforeAll(async () => {
+  await ensureAgentBinary()
+  fake = await startFakeLlm({ ...SLOW, models: MODELS }, { writes: 'separate' })
+  suite = await startBrowserSuite()
+  server = suite.server
+  page = suite.page
+  admin = await server.login()
+  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+    provider: 'openai',
+    key_name: 'fake-upstream',
+    api_key: 'sk-fake-upstream-key-0123456789',
+    base_url: `${fake.url}/v1`,
+  })
+  expect(key.status).toBeLessThan(300)
+  agent = await startAgentBinary({
+    serverUrl: server.url,
+    cookie: admin,
+    track: processes,
+    env: { PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
+  })
+  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId), 60_000)
+  // The machine offers the CLIs it has, and one it lacks (OpenClaw), as an admin may allow.
+  const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
+  const detected = (machine.cli_tools as { name: string }[]).map((c) => c.name)
+  expect(detected).toContain('qwen-code')
+  expect(detected).not.toContain('openclaw')
+  const settings = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/settings`, 'PATCH', {
+    allowed_cli_tools: ['qwen-code', 'openclaw'],
+  })
+  expect(settings.status).toBe(200)
+  const user = await createUser(server, admin, 'pat')
+  userId = user.id
+  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
+}, 300_000)
+
+afterAll(async () => {
+  await spare?.close()
+  for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
+  await Promise.all(processes.map((p) => p.exited))
+  await suite?.close()
+  await fake?.close()
+})
+
+/** Opens the new-session dialog on the real machine, with its pickers loaded. */
+async function openDialog() {
+  await page.getByTestId('new-session').click()
+  const dialog = page.getByRole('dialog')
+  await dialog.locator('label.machine', { hasText: 'e2e' }).click()
+  await dialog.getByTestId('cli-picker').locator('option[value="qwen-code"]').waitFor({ state: 'attached' })
+  return dialog
+}
+
+async function startSession(path?: string): Promise<string> {
+  const dialog = await openDialog()
+  if (path) await dialog.getByLabel('Project path').fill(path)
+  await dialog.getByRole('button', { name: 'Start session' }).click()
+  await page.waitForURL(/session=/)
+  return new URL(page.url()).searchParams.get('session')!
+}
+
+/** Sends a message from the composer. */
+async function say(text: string) {
+  const composer = page.getByTestId('composer')
+  await composer.fill(text)
+  await composer.press('Enter')
+}
+
+describe('a session as a person lives it', () => {
+  test(
+    'the dialog offers the machine’s CLIs with versions, the upstream’s models and its folders',
+    async () => {
+      await signIn(page, 'pat', 'pat-password')
+      const dialog = await openDialog()
+      const clis = await dialog.getByTestId('cli-picker').locator('option').allTextContents()
+      expect(clis).toHaveLength(2)
+      expect(clis[0]).toMatch(/^Qwen Code \d+\.\d+\.\d+/)
+      expect(clis[1]).toBe('OpenClaw')
+      const models = dialog.getByTestId('model-picker')
+      await models.locator(`option[value="${MODELS[1]}"]`).waitFor({ state: 'attached' })
+      expect(await models.locator('option').allTextContents()).toEqual([
+        'Default (the CLI’s own model)',
+        ...MODELS,
+      ])
+      // The folder picker lists the work folder's parent through the agent and picks one.
+      const workDir = join(agent.dir, 'work')
+      expect(await dialog.getByLabel('Project path').inputValue()).toBe(workDir)
+      await dialog.getByTestId('browse-folders').click()
+      const picker = dialog.getByTestId('folder-picker')
+      await picker.getByText(workDir).waitFor()
+      await picker.getByRole('button', { name: /Up/ }).click()
+      await picker.getByRole('button', { name: /work$/ }).click()
+      await picker.getByText(workDir).waitFor()
+      await picker.getByRole('button', { name: 'Use this folder' }).click()
+      expect(await dialog.getByLabel('Project path').inputValue()).toBe(workDir)
+      await models.selectOption(MODELS[1]!)
+      await screenshots(page, 'session-new-pickers')
+      await dialog.getByRole('button', { name: 'Start session' }).click()
+      await page.waitForURL(/session=/)
+      sessionId = new URL(page.url()).searchParams.get('session')!
+      await page.locator('.session-head [data-status="active"]').waitFor({ timeout: 60_000 })
+    },
+    STEP_MS,
+  )
+
+  test(
+    'the answer appears as it is generated, while the working indicator runs',
+    async () => {
+      // The page notes when streamed text first shows, by its own clock (the same machine's).
+      await page.evaluate(() => {
+        const w = window as unknown as { firstPartialAt?: number }
+        const observer = new MutationObserver(() => {
+          const bubble = document.querySelector('[data-testid="assistant-streaming"]')
+          if (bubble?.textContent?.trim() && w.firstPartialAt === undefined) w.firstPartialAt = Date.now()
+        })
+        observer.observe(document.body, { childList: true, subtree: true, characterData: true })
+      })
+      const before = fake.requests.length
+      await say('Tell me about streaming.')
+      await page.getByTestId('working-indicator').first().waitFor()
+      await page.getByTestId('session-list').getByTestId('working-indicator').waitFor()
+      await page.getByTestId('assistant-streaming').waitFor({ timeout: 60_000 })
+      await screenshots(page, 'session-streaming')
+      await page.getByTestId('assistant-message').getByText(SLOW_REPLY).waitFor({ timeout: 60_000 })
+      await page.getByTestId('assistant-streaming').waitFor({ state: 'detached' })
+      await page.getByTestId('working-indicator').first().waitFor({ state: 'detached', timeout: 30_000 })
+
+      const streamed = fake.requests
+        .slice(before)
+        .find((r) => r.sent.some((s) => s.data.includes('Streamin')))
+      expect(streamed).toBeDefined()
+      const firstToken = streamed!.sent.find((s) => s.data.includes('Streamin'))!.at
+      const lastToken = streamed!.sent.filter((s) => s.data.includes('"content"')).at(-1)!.at
+      const shown = await page.evaluate(
+        () => (window as unknown as { firstPartialAt?: number }).firstPartialAt,
+      )
+      expect(shown).toBeDefined()
+      console.log(
+        `first partial text visible ${shown! - firstToken} ms after the upstream sent the first token ` +
+          `(stream lasted ${lastToken - firstToken} ms)`,
+      )
+      // Shown while the upstream was still writing: the text streamed, it did not arrive whole.
+      expect(shown!).toBeLessThan(lastToken)
+      // The request went out with the model picked in the dialog; the header names it.
+      expect((streamed!.json as { model?: string }).model).toBe(MODELS[1])
+      await page.getByTestId('model-in-use').getByText(MODELS[1]!).waitFor()
+    },
+    STEP_MS,
+  )
+
+  test(
+    'a permission prompt is pinned in view, marked in the list and the tab title, and its outcome recorded',
+    async () => {
+      // Qwen Code makes side calls of its own beside a turn's, so the upstream answers every call
+      // alike (setBehaviour), changed as the turn goes, instead of a queue in call order.
+      fake.setBehaviour({
+        toolCalls: [
+          {
+            name: 'run_shell_command',
+            arguments: { command: 'touch made-by-test.txt', description: 'make a file' },
+          },
+        ],
+      })
+      await say('Make a file please.')
+      const prompt = page.getByTestId('permission-prompt')
+      await prompt.waitFor({ timeout: 60_000 })
+      await prompt.getByTestId('permission-command').getByText('touch made-by-test.txt').waitFor()
+      // In the viewport as it is, without scrolling anything.
+      const box = await prompt.boundingBox()
+      const viewport = page.viewportSize()!
+      expect(box).not.toBeNull()
+      expect(box!.y).toBeGreaterThanOrEqual(0)
+      expect(box!.y + box!.height).toBeLessThanOrEqual(viewport.height)
+      await page.getByTestId('session-list').getByTestId('session-waiting').waitFor({ timeout: 15_000 })
+      await page.waitForFunction(() => document.title.startsWith('(1)'))
+      await screenshots(page, 'session-permission-pending')
+      fake.setBehaviour({ reply: 'The file is there.' })
+      // Alt+Y allows while the composer has the focus.
+      await page.getByTestId('composer').focus()
+      await page.keyboard.press('Alt+KeyY')
+      await page.getByTestId('permission-outcome').getByText('touch made-by-test.txt').waitFor()
+      expect(await page.getByTestId('permission-outcome').textContent()).toMatch(/Allowed:\s+run\s+touch/)
+      await prompt.waitFor({ state: 'detached' })
+      await page.getByTestId('assistant-message').getByText('The file is there.').waitFor({ timeout: 60_000 })
+      await page.waitForFunction(() => !document.title.startsWith('('))
+      const shell = page.locator('[data-testid="tool-call"][data-tool-kind="shell"]')
+      await shell.locator('.command').getByText('touch made-by-test.txt').waitFor()
+      await screenshots(page, 'session-permission-allowed')
+    },
+    STEP_MS,
+  )
+
+  test(
+    'the view follows new output, offers "new output" when scrolled up, and reopens at the newest message',
+    async () => {
+      const long = Array.from({ length: 40 }, (_, i) => `Line ${i + 1} of a long answer.`).join('\n\n')
+      fake.setBehaviour({ reply: `${long}\n\nThe very last line.`, chunks: 4 })
+      await say('Write a long answer.')
+      await page.getByText('The very last line.').waitFor({ timeout: 60_000 })
+      const atBottom = () =>
+        page
+          .getByTestId('conversation')
+          .evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight < 60)
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="conversation"]')!
+        return el.scrollHeight - el.scrollTop - el.clientHeight < 60
+      })
+      // Scrolled up, new output does not move the view; a button says there is more. (Sending
+      // goes to the bottom, so the reader scrolls up while the upstream is still thinking.)
+      fake.setBehaviour({ reply: 'Something new below.', chunks: 2, delayMs: 1500 })
+      await say('One more thing.')
+      await page.getByText('One more thing.').waitFor()
+      await page.getByTestId('conversation').evaluate((el) => {
+        el.scrollTop = 0
+        el.dispatchEvent(new Event('scroll'))
+      })
+      await page.getByTestId('new-output').waitFor({ timeout: 60_000 })
+      expect(await atBottom()).toBe(false)
+      await screenshots(page, 'session-new-output')
+      await page.getByTestId('new-output').click()
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="conversation"]')!
+        return el.scrollHeight - el.scrollTop - el.clientHeight < 60
+      })
+      await page
+        .getByTestId('assistant-message')
+        .getByText('Something new below.')
+        .waitFor({ timeout: 60_000 })
+      await page.reload()
+      await page.getByText('Something new below.').waitFor()
+      await page.waitForFunction(() => {
+        const el = document.querySelector('[data-testid="conversation"]')
+        return (
+          !!el && el.scrollHeight > el.clientHeight && el.scrollHeight - el.scrollTop - el.clientHeight < 60
+        )
+      })
+      const last = await page.getByText('Something new below.').boundingBox()
+      expect(last!.y + last!.height).toBeLessThanOrEqual(page.viewportSize()!.height)
+      await screenshots(page, 'session-reopened-at-newest')
+    },
+    STEP_MS,
+  )
+
+  test(
+    'over quota: the session shows the banner within 2 s of the refusal',
+    async () => {
+      const used = await api(server.url, admin, `/api/quotas/users/${userId}`, 'PUT', {
+        daily_token_limit: 1,
+      })
+      expect(used.status).toBe(200)
+      const calls = fake.requests.length
+      await say('Are you still there?')
+      const banner = page.getByTestId('session-alert')
+      await banner.waitFor({ timeout: 60_000 })
+      const shownAt = Date.now()
+      const alert = (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session as {
+        alert?: { at: string }
+      }
+      console.log(
+        `quota banner visible ${shownAt - Date.parse(alert.alert!.at)} ms after the proxy's refusal (upper bound)`,
+      )
+      expect(await banner.textContent()).toMatch(/quota reached/i)
+      expect(fake.requests.filter((r) => r.path.endsWith('/chat/completions')).length).toBe(
+        fake.requests.slice(0, calls).filter((r) => r.path.endsWith('/chat/completions')).length,
+      )
+      await screenshots(page, 'session-over-quota')
+      await api(server.url, admin, `/api/quotas/users/${userId}`, 'DELETE')
+      await page.getByRole('button', { name: 'Stop', exact: true }).click()
+      await page.getByRole('dialog').getByRole('button', { name: 'Stop', exact: true }).click()
+      await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
+    },
+    STEP_MS,
+  )
+
+  test(
+    'a folder that does not exist: the session says so and what to do',
+    async () => {
+      await startSession(join(agent.dir, 'work', 'no-such-folder'))
+      const error = page.getByTestId('session-error')
+      await error.waitFor({ timeout: 60_000 })
+      expect(await error.textContent()).toContain('no-such-folder')
+      await page
+        .getByTestId('session-error-hint')
+        .getByText(/Pick an existing folder/)
+        .waitFor()
+      await screenshots(page, 'session-error-bad-path')
+    },
+    STEP_MS,
+  )
+
+  test(
+    'a CLI the machine lacks is refused in the dialog with how to install it',
+    async () => {
+      const dialog = await openDialog()
+      await dialog.getByTestId('cli-picker').selectOption('openclaw')
+      await dialog.getByRole('button', { name: 'Start session' }).click()
+      const failure = dialog.getByRole('alert')
+      await failure.getByText(/openclaw is not installed on/).waitFor()
+      expect(await failure.textContent()).toContain('Install it on that machine')
+      await screenshots(page, 'session-error-missing-cli')
+      await page.keyboard.press('Escape')
+    },
+    STEP_MS,
+  )
+
+  test(
+    'a machine that goes offline is refused in the dialog with the reason',
+    async () => {
+      const token = await api(server.url, admin, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
+      const machine = await registerAgent(server, token.body.registration_token!, 'spare-box')
+      await api(server.url, admin, `/api/remote/machines/${machine.machineId}/assign`, 'POST', {
+        user_id: userId,
+      })
+      spare = await connectAgent(server, machine)
+      await waitFor('spare online', machineOnline(server.url, admin, machine.machineId))
+      await page.getByTestId('new-session').click()
+      const dialog = page.getByRole('dialog')
+      await dialog.getByText('spare-box').click()
+      await spare.close()
+      spare = undefined
+      await waitFor('spare offline', async () =>
+        (await api(server.url, admin, `/api/remote/machines/${machine.machineId}`)).body.machine?.status !==
+        'online'
+          ? true
+          : undefined,
+      )
+      await dialog.getByRole('button', { name: 'Start session' }).click()
+      const failure = dialog.getByRole('alert')
+      await failure.getByText(/spare-box' is offline/).waitFor()
+      expect(await failure.textContent()).toContain('Start its agent')
+      await screenshots(page, 'session-error-offline')
+      await page.keyboard.press('Escape')
+    },
+    STEP_MS,
+  )
+})
