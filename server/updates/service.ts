@@ -45,9 +45,19 @@ const REFUSALS: Record<UpdateRefusal, { message: (v: string) => string; type: st
 
 const isLive = inArray(sessions.status, [...LIVE_SESSION_STATUSES])
 
-/** Takes the decision for one machine and, when it says so, queues agent.update. */
+/**
+ * Takes the decision for one machine and, when it says so, queues agent.update. Most hellos
+ * come from agents that are current or cannot update themselves: that is seen without a lock.
+ */
 export async function offerUpdate(ctx: AppContext, machineId: string): Promise<UpdateDecision> {
   const release = await servedRelease(ctx)
+  const [unlocked] = await ctx.db
+    .select()
+    .from(remoteMachines)
+    .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
+  if (!unlocked) return { skip: 'not_built' }
+  const refusal = updateRefusal(release, unlocked)
+  if (refusal) return { skip: refusal }
   return ctx.transaction(async (tx) => {
     const [machine] = await tx
       .select()

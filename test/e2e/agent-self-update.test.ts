@@ -179,10 +179,14 @@ describe('agent self-update', () => {
     const rolledBack = await waitFor('rolled back', updateState(agent.machineId, 'rolled_back'), 120_000)
     expect(rolledBack!.version).toBe('0.0.3-e2e-broken')
     expect(rolledBack!.error).toContain('exited with code 3 before it connected')
-    await waitFor('online again', async () => {
-      const m = await machine(agent.machineId)
-      return m.status === 'online' && m.connected ? m : undefined
-    })
+    await waitFor(
+      'online again',
+      async () => {
+        const m = await machine(agent.machineId)
+        return m.status === 'online' && m.connected ? m : undefined
+      },
+      60_000,
+    )
     const m = await machine(agent.machineId)
     expect(m.agent_version).toBe(OLD)
     expect(agent.proc.exitCode).toBeNull()
@@ -201,10 +205,14 @@ describe('agent self-update', () => {
     serve(scriptBinary('0.0.4-e2e-silent', 'exec sleep 600'), '0.0.4-e2e-silent')
     const rolledBack = await waitFor('rolled back', updateState(agent.machineId, 'rolled_back'), 120_000)
     expect(rolledBack!.error).toContain('did not connect to the server within 3 s')
-    await waitFor('online again', async () => {
-      const m = await machine(agent.machineId)
-      return m.status === 'online' && m.connected && m.agent_version === OLD ? m : undefined
-    })
+    await waitFor(
+      'online again',
+      async () => {
+        const m = await machine(agent.machineId)
+        return m.status === 'online' && m.connected && m.agent_version === OLD ? m : undefined
+      },
+      60_000,
+    )
     expect(sha256(agent.binary)).toBe(sha256(join(builds.old, BINARY_NAME)))
   }, 240_000)
 
