@@ -3,7 +3,7 @@
 // they are queued. Ends on an error, a refusal, when the loop stops, or at `until` (time to
 // try WebSocket again).
 import type { AgentFrame, LongPollResponse } from '../../protocol/index.ts'
-import { dispatchServerFrame } from './dispatch.ts'
+import { dispatchServerFrame, UNSTORED } from './dispatch.ts'
 import { heartbeatFrame, type ServeContext, type ServeOutcome } from './serve.ts'
 import { TransportError } from './transport.ts'
 
@@ -34,6 +34,7 @@ export async function serveLongPoll(
     for (const frame of [...res.replies, ...res.commands]) {
       const result = dispatchServerFrame(frame, link, log)
       if (result.goodbye) end({ unauthorized: { goodbye: result.goodbye, message: result.goodbye.message } })
+      else if (result.unstored) end({ error: UNSTORED })
     }
   }
 

@@ -67,6 +67,35 @@ describe('run loop', () => {
     await done
   })
 
+  test('output the server failed to store goes again in order on a new connection, after the backoff', async () => {
+    const t = createTestAgent()
+    const done = t.run()
+    await eventually(() => t.transport.connections.length === 1)
+    t.transport.command(startCommand('cmd-1', t.work))
+    await eventually(() => t.spawn.children.length === 1)
+    const child = t.spawn.children[0]!
+    const stored = () =>
+      t.transport
+        .framesOf('session.output')
+        .flatMap((f) => f.records.map((r) => r.data))
+        .filter((d) => d.startsWith('line '))
+    child.stdout.push('line 0')
+    await eventually(() => stored().includes('line 0'))
+    const sleepsBefore = t.clock.sleeps.length
+    t.transport.failOutputs = 1
+    child.stdout.push('line 1')
+    await eventually(() => t.transport.connections.length === 2)
+    child.stdout.push('line 2')
+    await eventually(() => stored().includes('line 2'))
+    // A reconnect with a backoff sleep, and line 1 sent again before line 2 (never a gap).
+    expect(t.clock.sleeps.length).toBeGreaterThan(sleepsBefore)
+    const after = stored().slice(stored().indexOf('line 1') + 1)
+    expect(after.indexOf('line 1')).toBeLessThan(after.indexOf('line 2'))
+    expect(t.agent.outbox.size).toBe(0)
+    t.controller.abort()
+    await done
+  })
+
   test('a flood waits for the server: at most the send window goes unanswered, the rest as receipts come', async () => {
     const t = createTestAgent()
     const done = t.run()

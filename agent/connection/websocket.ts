@@ -2,7 +2,7 @@
 // stream new ones as they are queued, heartbeat on the interval, and hand commands to the agent.
 // Ends when the socket closes, the server goes silent, a goodbye arrives, or the loop stops.
 import { CLOSE_GOODBYE } from '../../protocol/index.ts'
-import { dispatchServerFrame } from './dispatch.ts'
+import { dispatchServerFrame, UNSTORED } from './dispatch.ts'
 import {
   HANDSHAKE_TIMEOUT_MS,
   heartbeatFrame,
@@ -65,6 +65,7 @@ export async function serveWebSocket(ctx: ServeContext, signal: AbortSignal): Pr
           }
           if (result.goodbye)
             finish({ unauthorized: { goodbye: result.goodbye, message: result.goodbye.message } })
+          else if (result.unstored) finish({ error: UNSTORED })
         },
         onBinary(data) {
           unanswered = 0

@@ -24,6 +24,8 @@ export class FakeTransport implements Transport {
   overCapacityRetryAfterMs: number | undefined
   revoked: GoodbyeFrame | undefined
   holdReceipts = false
+  /** This many session.output frames are answered with an `internal` error (the server's database down). */
+  failOutputs = 0
   /** Ids whose receipt is being held, for releaseReceipts(). */
   private held: string[] = []
   private ws: WsHandlers | undefined
@@ -57,7 +59,15 @@ export class FakeTransport implements Transport {
         server_time: new Date().toISOString(),
       })
     }
-    if (frame.id && !this.holdReceipts) replies.push({ type: 'received', ids: [frame.id] })
+    if (frame.id && frame.type === 'session.output' && this.failOutputs > 0) {
+      this.failOutputs--
+      replies.push({
+        type: 'error',
+        code: 'internal',
+        message: 'Could not process session.output',
+        ref: frame.id,
+      })
+    } else if (frame.id && !this.holdReceipts) replies.push({ type: 'received', ids: [frame.id] })
     else if (frame.id) this.held.push(frame.id)
     return replies
   }
