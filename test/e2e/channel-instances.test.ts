@@ -93,7 +93,10 @@ async function agentOnA(transport: 'websocket' | 'long_poll') {
 }
 
 describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite'} database`, () => {
-  test('a command queued on B reaches the WebSocket agent on A in under 100 ms', async () => {
+  // "At once": through NOTIFY, not the fallbacks (the next heartbeat, 30 s; the long-poll timeout,
+  // 25 s). Typically a few ms; the bound is 1 s so a loaded CI machine cannot fail it while any
+  // fallback still would. Latency itself is measured in test/bench/channel.ts.
+  test('a command queued on B reaches the WebSocket agent on A at once', async () => {
     const { machineId, agent } = await agentOnA('websocket')
     const latencies: number[] = []
     for (let i = 0; i < 5; i++) {
@@ -106,16 +109,16 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
       await agent.waitFor(() => agent.commands.some((c) => c.id === cmd.id), 2000, 'command')
       latencies.push(performance.now() - started)
     }
-    expect(Math.max(...latencies)).toBeLessThan(100)
+    expect(Math.max(...latencies)).toBeLessThan(1000)
   })
 
-  test('a command queued on B answers the long-poll waiting on A in under 100 ms', async () => {
+  test('a command queued on B answers the long-poll waiting on A at once', async () => {
     const { machineId, agent } = await agentOnA('long_poll')
     await Bun.sleep(50)
     const started = performance.now()
     const cmd = await queueCommand(b.server.ctx, machineId, { type: 'fs.list', request_id: 'lp', path: '/' })
     await agent.waitFor(() => agent.commands.some((c) => c.id === cmd.id), 2000, 'command')
-    expect(performance.now() - started).toBeLessThan(100)
+    expect(performance.now() - started).toBeLessThan(1000)
   })
 
   test('revoking on B cuts the socket on A at once', async () => {
