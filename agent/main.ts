@@ -26,7 +26,10 @@ Connects to the server (WebSocket, else HTTP long-poll) and runs sessions until 
 Settings: environment (OPENACE_SERVER_URL, OPENACE_AGENT_TOKEN, OPENACE_MACHINE_ID,
 OPENACE_HEARTBEAT_INTERVAL, OPENACE_RECONNECT_BASE_DELAY, OPENACE_RECONNECT_MAX_DELAY,
 OPENACE_MAX_SESSIONS, OPENACE_LOG_LEVEL, OPENACE_AGENT_TRANSPORT, OPENACE_TERMINAL_IDLE_TIMEOUT,
-OPENACE_HOSTNAME) > config.json > defaults.
+OPENACE_HOSTNAME, OPENACE_UPDATE_ROLLBACK_TIMEOUT) > config.json > defaults.
+When the server sends a self-update, the agent checks the new binary's SHA-256, replaces
+itself (keeping <binary>.previous) and re-executes; if the new one is not online within
+update_rollback_timeout seconds, the previous one is put back.
 
 Options:
 ${DIR_HELP}`,
