@@ -4,10 +4,9 @@
 // During the burst the server's RSS is sampled and /api/health is timed; the server must stay
 // within 100 MB of its idle RSS and keep answering health checks quickly.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { readFileSync } from 'node:fs'
 import { type ServerProcess, spawnServer } from '../support/process.ts'
+import { MB, percentile, probeHealth, rssBytes } from './load.ts'
 
-const MB = 1024 * 1024
 const CLIENTS = 8
 const BODY_BYTES = 100 * MB
 const CHUNK = new Uint8Array(256 * 1024).fill(0x61)
@@ -20,16 +19,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.stop()
 })
-
-function rssBytes(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024
-}
-
-const percentile = (values: number[], p: number) => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0
-}
 
 /** Sends one oversized body; resolves with the status line the server answered (or 'closed'). */
 function sendBody(port: number, chunked: boolean): Promise<string> {
@@ -93,36 +82,6 @@ function sendBody(port: number, chunked: boolean): Promise<string> {
       },
     }).catch(() => finish('error'))
   })
-}
-
-/**
- * Times /api/health from a separate process until stopped (the burst's sockets would otherwise
- * share this event loop with the probe and slow it, not the server); latencies in ms.
- */
-function probeHealth(url: string) {
-  const script = `
-    const latencies = []
-    let running = true
-    process.on('SIGTERM', () => { running = false })
-    while (running) {
-      const started = performance.now()
-      await fetch(process.env.HEALTH_URL)
-      latencies.push(performance.now() - started)
-      await Bun.sleep(10)
-    }
-    console.log(JSON.stringify(latencies))`
-  const proc = Bun.spawn([process.execPath, '-e', script], {
-    env: { ...process.env, HEALTH_URL: `${url}/api/health` },
-    stdout: 'pipe',
-  })
-  return {
-    async stop(): Promise<number[]> {
-      proc.kill('SIGTERM')
-      const text = await new Response(proc.stdout).text()
-      await proc.exited
-      return JSON.parse(text) as number[]
-    },
-  }
 }
 
 describe('body burst', () => {
