@@ -72,6 +72,8 @@ export interface Agent {
   readonly executor: Executor
   readonly terminals: TerminalHost
   status(): AgentStatus
+  /** Sends the machine's facts now, as a heartbeat (a CLI look-up finished after hello). */
+  reportSystemInfo(): void
   /** Runs until `signal` aborts or the server refuses the token; stops every session after. */
   run(signal: AbortSignal): Promise<RunLoopResult>
 }
@@ -298,6 +300,11 @@ export function createAgent(deps: AgentDeps): Agent {
     executor,
     terminals,
     status,
+    /** Sends the machine's facts now, as a heartbeat (a CLI look-up finished after hello). */
+    reportSystemInfo() {
+      control.push(link.heartbeat())
+      for (const fn of controlListeners) fn()
+    },
     async run(signal) {
       // On shutdown the sessions stop first while the connection is still up, so their last
       // output and exit reach the server now rather than from the spool at the next start.

@@ -22,6 +22,8 @@ import { isProcessAlive, readStateFile, writeStateFile } from './state-file.ts'
 import {
   CLI_REFRESH_INTERVAL_MS,
   collectSystemInfo,
+  findCliTools,
+  HELLO_CLI_WAIT_MS,
   probeCliTools,
   readCachedCliTools,
   writeCachedCliTools,
@@ -85,18 +87,23 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
   log.addSecret(config.agent_token)
 
   const cached = readCachedCliTools(dir)
-  let cliTools: DetectedCli[] = cached ?? []
+  let cliTools: DetectedCli[] = cached ?? findCliTools()
+  /** Set once the agent exists: sends its facts now. */
+  let reportSystemInfo: (() => void) | undefined
   const refreshTools = () =>
     probeCliTools()
       .then((tools) => {
+        const changed = JSON.stringify(tools) !== JSON.stringify(cliTools)
         cliTools = tools
         writeCachedCliTools(dir, tools)
+        // A look-up that finished after hello reaches the server now, not a heartbeat later.
+        if (changed) reportSystemInfo?.()
       })
       .catch((err) => log.warn('looking up CLI tools failed', { error: (err as Error).message }))
-  // The first hello carries the capabilities: it waits for the first look-up unless the last
-  // run's answer is on disk; then the look-up's result follows with the next heartbeat.
-  if (cached) void refreshTools()
-  else await refreshTools()
+  // The first hello carries the CLIs found: with the last run's answer on disk at once, else
+  // after a short wait for their versions (never for a slow CLI: its version follows).
+  const firstLookUp = refreshTools()
+  if (!cached) await Promise.race([firstLookUp, Bun.sleep(HELLO_CLI_WAIT_MS)])
   const toolTimer = setInterval(refreshTools, CLI_REFRESH_INTERVAL_MS)
 
   const startedAt = new Date().toISOString()
@@ -136,6 +143,7 @@ export async function runCommand(opts: { dir?: string }): Promise<number> {
       ...(trialNonce ? { trialNonce } : {}),
     },
   })
+  reportSystemInfo = () => agent.reportSystemInfo()
   const stateTimer = setInterval(saveState, STATE_WRITE_INTERVAL_MS)
   const stop = (signal: string) => {
     log.info('stopping', { signal })

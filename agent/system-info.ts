@@ -56,6 +56,17 @@ async function probeCli(name: string, executable: string): Promise<DetectedCli |
   }
 }
 
+/** How long the first hello waits for CLI versions; slower ones follow in a report of their own. */
+export const HELLO_CLI_WAIT_MS = 3000
+
+/** The known CLI tools whose executables are on PATH, without versions (no process started). */
+export function findCliTools(): DetectedCli[] {
+  return KNOWN_ADAPTERS.flatMap((a) => {
+    const path = Bun.which(a.executable)
+    return path ? [{ name: a.name, path }] : []
+  })
+}
+
 /** The known CLI tools whose executables are on PATH: name (the adapter's), version, path. */
 export async function probeCliTools(): Promise<DetectedCli[]> {
   const found = await Promise.all(KNOWN_ADAPTERS.map((a) => probeCli(a.name, a.executable)))

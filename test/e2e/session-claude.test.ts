@@ -9,6 +9,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
   api,
+  cliWithVersion,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
@@ -60,10 +61,12 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
     const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
     expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
-    const claude = (machine.cli_tools as { name: string; version?: string; path: string }[]).find(
-      (c) => c.name === 'claude-code',
+    const claude = await waitFor(
+      "claude-code's version",
+      cliWithVersion(server.url, admin, agent.machineId, 'claude-code'),
+      30_000,
     )
-    expect(claude?.version).toBe('2.1.332')
+    expect(claude.version).toBe('2.1.332')
     const user = await createUser(server, admin, 'clara')
     await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
       user_id: user.id,

@@ -88,6 +88,14 @@ export const machineOnline = (url: string, cookie: string, id: string) => async 
   return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
 }
 
+/** The machine's entry for a CLI once it carries a version (a slow --version follows the hello). */
+export const cliWithVersion = (url: string, cookie: string, id: string, name: string) => async () => {
+  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
+  const tools = ((body.machine ?? body).cli_tools ?? []) as { name: string; version?: string; path: string }[]
+  const cli = tools.find((c) => c.name === name)
+  return cli?.version ? cli : undefined
+}
+
 /** A session reached 'active' (its CLI started); one that failed shows its output in the timeout. */
 export const sessionActive = (url: string, cookie: string, id: string) => async () => {
   const s = (await api(url, cookie, `/api/remote/sessions/${id}`)).body.session!

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
   api,
+  cliWithVersion,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
@@ -55,8 +56,12 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
   expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
-  const cli = (machine.cli_tools as { name: string; version?: string }[]).find((c) => c.name === o.cliTool)
-  expect(cli?.version).toBe(o.version)
+  const cli = await waitFor(
+    `${o.cliTool}'s version`,
+    cliWithVersion(server.url, admin, agent.machineId, o.cliTool),
+    30_000,
+  )
+  expect(cli.version).toBe(o.version)
   const user = await createUser(server, admin, o.userName)
   await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
 
