@@ -84,7 +84,10 @@ type BodyOf<F extends (...args: never[]) => unknown> = NonNullable<Parameters<F>
 export const auth = {
   login: (username: string, password: string) =>
     unwrap(api.auth.login.post({ username, password }), { quiet401: true }),
+  /** Ends the session; end_session_url, when set, is where the browser ends it at the provider. */
   logout: () => unwrap(api.auth.logout.post()),
+  /** What the login page offers: passwords (or only break-glass) and the OpenID provider. */
+  methods: () => unwrap(api.auth.methods.get(), { quiet401: true }),
   /** The logged-in user, or null when nobody is (no redirect: callers decide). */
   me: async () => {
     try {

@@ -4,6 +4,7 @@ import * as admin from './admin.ts'
 import * as core from './core.ts'
 import * as machines from './machines.ts'
 import * as session from './session.ts'
+import * as signIn from './sign-in.ts'
 import * as tenants from './tenants.ts'
 import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
@@ -26,6 +27,7 @@ const messages = {
     ...tenants.en,
     ...terminal.en,
     ...updates.en,
+    ...signIn.en,
   },
   zh: {
     ...core.zh,
@@ -37,6 +39,7 @@ const messages = {
     ...tenants.zh,
     ...terminal.zh,
     ...updates.zh,
+    ...signIn.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
