@@ -222,9 +222,9 @@ describe('a session as a person lives it', () => {
       await page.waitForFunction(() => document.title.startsWith('(1)'))
       await screenshots(page, 'session-permission-pending')
       fake.setBehaviour({ reply: 'The file is there.' })
-      // Alt+Y allows while the composer has the focus.
+      // Alt+A ("always allow this tool") works while the composer has the focus.
       await page.getByTestId('composer').focus()
-      await page.keyboard.press('Alt+KeyY')
+      await page.keyboard.press('Alt+KeyA')
       await page.getByTestId('permission-outcome').getByText('touch made-by-test.txt').waitFor()
       expect(await page.getByTestId('permission-outcome').textContent()).toMatch(/Allowed:\s+run\s+touch/)
       await prompt.waitFor({ state: 'detached' })
@@ -232,7 +232,15 @@ describe('a session as a person lives it', () => {
       await page.waitForFunction(() => !document.title.startsWith('('))
       const shell = page.locator('[data-testid="tool-call"][data-tool-kind="shell"]')
       await shell.locator('.command').getByText('touch made-by-test.txt').waitFor()
+      // The rule is in force and shown; revoking it makes the tool ask again.
+      const rules = page.getByTestId('permission-rules')
+      await rules.getByText('run_shell_command').waitFor()
+      expect(await page.getByTestId('permission-outcome').textContent()).toContain('now always allowed')
       await screenshots(page, 'session-permission-allowed')
+      await rules.getByRole('button', { name: 'Ask again before run_shell_command' }).click()
+      await rules.waitFor({ state: 'detached' })
+      const left = await api(server.url, admin, `/api/remote/sessions/${sessionId}/permission-rules`)
+      expect(left.body.rules).toEqual([])
     },
     STEP_MS,
   )

@@ -215,6 +215,10 @@ export const sessions = {
   act: (id: string, action: SessionAction) => unwrap(session({ id })[action].post()),
   answerPermission: (id: string, requestId: string, allow: boolean, always = false) =>
     unwrap(session({ id }).permission.post({ request_id: requestId, allow, always })),
+  /** The session's "always allow" rules in force. */
+  permissionRules: async (id: string) => (await unwrap(session({ id })['permission-rules'].get())).rules,
+  revokePermissionRule: async (id: string, tool: string) =>
+    (await unwrap(session({ id })['permission-rules']({ tool }).delete())).rules,
 }
 export type SessionSummary = Data<typeof sessions.list>[number]
 export type SessionDetail = Data<typeof sessions.get>

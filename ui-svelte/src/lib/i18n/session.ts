@@ -50,6 +50,9 @@ export const en = {
   'ws.browseChoose': 'Use this folder',
   'ws.browseEmpty': 'No folders here.',
   'ws.recentPaths': 'Recent',
+  'ws.rulesInForce': 'Always allowed in this session',
+  'ws.ruleRevoke': 'Ask again before {tool}',
+  'ws.ruleRevoked': '{tool} asks for permission again',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -98,4 +101,7 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.browseChoose': '使用这个文件夹',
   'ws.browseEmpty': '这里没有文件夹。',
   'ws.recentPaths': '最近',
+  'ws.rulesInForce': '本会话中始终允许',
+  'ws.ruleRevoke': '使用 {tool} 前重新询问',
+  'ws.ruleRevoked': '{tool} 将重新请求权限',
 }
