@@ -297,3 +297,31 @@ describe('the state cookie', () => {
     expect(await deliver(jar, back)).toBe(`${server.url}/login?error=oidc_state_invalid`)
   })
 })
+
+describe('a provider that cannot be reached', () => {
+  test('the sign-in button lands on the login page saying so, and the next try discovers again', async () => {
+    const down = await reserveOidcProvider()
+    const lone = await startTestServer({ listen: true, env: down.env() })
+    try {
+      // Listening but not started: discovery answers 503, as a provider in maintenance does.
+      const jar = new CookieJar()
+      const res = await jar.fetch(`${lone.url}/api/auth/oidc/login`)
+      expect(res.status).toBe(302)
+      expect(res.headers.get('location')).toBe(`${lone.url}/login?error=oidc_unavailable`)
+      // A failed discovery is not kept: once the provider is up, signing in works.
+      down.start(lone.url)
+      down.accounts.set('alice-sub', { email: 'alice@example.com', email_verified: true })
+      const back = await walkProvider(
+        jar,
+        `${lone.url}/api/auth/oidc/login`,
+        'alice-sub',
+        `${lone.url}/api/auth/oidc/callback`,
+      )
+      const done = await jar.fetch(back)
+      expect(done.headers.get('location')).toBe('/workspace')
+    } finally {
+      await lone.stop()
+      await down.stop()
+    }
+  })
+})
