@@ -21,6 +21,16 @@ function startCommand(id: string, dir: string): CommandOf<'session.start'> {
   }
 }
 
+/** A connected agent whose session's CLI is running (started by cmd-1). */
+async function connectedWithCli() {
+  const t = createTestAgent()
+  const done = t.run()
+  await eventually(() => t.transport.connections.length === 1)
+  t.transport.command(startCommand('cmd-1', t.work))
+  await eventually(() => t.spawn.children.length === 1)
+  return { t, done }
+}
+
 describe('run loop', () => {
   test('connects over WebSocket: hello first, then heartbeats and acks', async () => {
     const t = createTestAgent()
@@ -68,11 +78,7 @@ describe('run loop', () => {
   })
 
   test('output the server failed to store goes again in order on a new connection, after the backoff', async () => {
-    const t = createTestAgent()
-    const done = t.run()
-    await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.spawn.children.length === 1)
+    const { t, done } = await connectedWithCli()
     const child = t.spawn.children[0]!
     const stored = () =>
       t.transport
@@ -97,11 +103,7 @@ describe('run loop', () => {
   })
 
   test('a flood waits for the server: at most the send window goes unanswered, the rest as receipts come', async () => {
-    const t = createTestAgent()
-    const done = t.run()
-    await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.spawn.children.length === 1)
+    const { t, done } = await connectedWithCli()
     t.transport.holdReceipts = true
     // About 6 MB of output: several full batches, three times the send window.
     const line = 'z'.repeat(100 * 1024)
@@ -128,11 +130,7 @@ describe('run loop', () => {
   })
 
   test('output the server did not confirm is sent again after a reconnect, and only then forgotten', async () => {
-    const t = createTestAgent()
-    const done = t.run()
-    await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.spawn.children.length === 1)
+    const { t, done } = await connectedWithCli()
     t.transport.holdReceipts = true
     t.spawn.children[0]!.stdout.push(
       '{"type":"assistant","message":{"content":[{"type":"text","text":"hi"}]}}',
@@ -157,11 +155,7 @@ describe('run loop', () => {
   })
 
   test('a command redelivered after a reconnect is acked again but run once', async () => {
-    const t = createTestAgent()
-    const done = t.run()
-    await eventually(() => t.transport.connections.length === 1)
-    t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.spawn.children.length === 1)
+    const { t, done } = await connectedWithCli()
     t.transport.dropConnection()
     await eventually(() => t.transport.connections.length === 2)
     t.transport.command(startCommand('cmd-1', t.work))
