@@ -101,7 +101,7 @@ export async function resolveSession(ctx: AppContext, token: string): Promise<Us
     .innerJoin(users, eq(users.id, authSessions.userId))
     .where(and(eq(authSessions.tokenHash, tokenHash), gt(authSessions.expiresAt, now)))
     .limit(1)
-  if (!row || row.user.status !== 'active') return undefined
+  if (row?.user.status !== 'active') return undefined
   if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
     await ctx.db.update(authSessions).set({ lastSeenAt: now }).where(eq(authSessions.tokenHash, tokenHash))
   }

@@ -95,7 +95,7 @@ export class Conversation {
   settle(key: string, accepted: boolean): void {
     const index = this.items.findIndex((i) => i.kind === 'user' && i.key === key)
     const item = this.items[index]
-    if (!item || item.kind !== 'user') return
+    if (item?.kind !== 'user') return
     if (accepted) item.pending = false
     else this.items.splice(index, 1)
   }
