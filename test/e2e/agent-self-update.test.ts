@@ -133,6 +133,10 @@ const updateState = (id: string, state: string) => async () => {
   return update?.state === state ? update : undefined
 }
 
+/** update.json is settled once the agent has its welcome, which may come just after the server shows it online. */
+const updateSettled = (dir: string) =>
+  waitFor('update.json settled', async () => (existsSync(join(dir, 'update.json')) ? undefined : true))
+
 describe('agent self-update', () => {
   test('the old binary updates itself to the new one and comes back online as it, same process', async () => {
     const agent = await startOldAgent()
@@ -146,7 +150,7 @@ describe('agent self-update', () => {
     expect(agent.proc.exitCode).toBeNull()
     expect(sha256(agent.binary)).toBe(sha256(join(builds.new, BINARY_NAME)))
     expect(sha256(`${agent.binary}.previous`)).toBe(sha256(join(builds.old, BINARY_NAME)))
-    expect(existsSync(join(agent.dir, 'update.json'))).toBe(false)
+    await updateSettled(agent.dir)
     const versions = (await api(server.url, cookie, '/api/remote/machines/versions')).body
     expect(versions.served_version).toBe(NEW)
   }, 240_000)
@@ -191,7 +195,7 @@ describe('agent self-update', () => {
     expect(m.agent_version).toBe(OLD)
     expect(agent.proc.exitCode).toBeNull()
     expect(sha256(agent.binary)).toBe(sha256(join(builds.old, BINARY_NAME)))
-    expect(existsSync(join(agent.dir, 'update.json'))).toBe(false)
+    await updateSettled(agent.dir)
     // A version that failed here is not offered again on its own.
     const checks = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
     expect((checks.body.machine!.update as UpdateView)?.state).toBe('rolled_back')
