@@ -5,8 +5,30 @@
 // re-parented to the runner instead of to init, however deep it was. Once `bun test` has exited,
 // any live child of the runner is such a leftover: it is named, ended with its group, and the run
 // fails. Elsewhere the check is not available and says so.
+//
+// A test that starts something meant to outlive the suite (the Postgres chaos test restarts the
+// machine's Postgres server) names its pid with keepRunning(); the check leaves those alone.
 import { dlopen, FFIType } from 'bun:ffi'
-import { readdirSync, readFileSync } from 'node:fs'
+import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+/** The file (named in this variable for the suite) listing pids meant to outlive the suite. */
+export const KEEP_FILE_ENV = 'OPENACE_TEST_KEEP_PIDS'
+
+/** From inside a test: `pid` was started on purpose to outlive the suite (a system service). */
+export function keepRunning(pid: number): void {
+  const file = process.env[KEEP_FILE_ENV]
+  if (file) appendFileSync(file, `${pid}\n`)
+}
+
+function keptPids(file: string): Set<number> {
+  try {
+    return new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number))
+  } catch {
+    return new Set()
+  }
+}
 
 const PR_SET_CHILD_SUBREAPER = 36
 const GRACE_MS = 3000
@@ -55,12 +77,13 @@ function liveChildren(): Leftover[] {
  * After the suite's own process has exited: waits briefly for processes still ending, then
  * ends what is left (with its group) and returns it.
  */
-export async function endLeftovers(): Promise<Leftover[]> {
+export async function endLeftovers(kept: ReadonlySet<number> = new Set()): Promise<Leftover[]> {
   const deadline = Date.now() + GRACE_MS
-  let left = liveChildren()
+  const unkept = () => liveChildren().filter((c) => !kept.has(c.pid))
+  let left = unkept()
   while (left.length > 0 && Date.now() < deadline) {
     await Bun.sleep(100)
-    left = liveChildren()
+    left = unkept()
   }
   for (const { pid } of left) {
     for (const target of [-pid, pid]) {
@@ -77,13 +100,23 @@ export async function endLeftovers(): Promise<Leftover[]> {
 /** Runs `argv` as the suite and exits with its status, failing it if it left processes running. */
 export async function runSuite(argv: string[], cwd: string): Promise<never> {
   const reaping = becomeSubreaper()
-  const proc = Bun.spawn(argv, { cwd, stdin: 'ignore', stdout: 'inherit', stderr: 'inherit' })
+  const keepDir = mkdtempSync(join(tmpdir(), 'oa-keep-'))
+  const keepFile = join(keepDir, 'pids')
+  const proc = Bun.spawn(argv, {
+    cwd,
+    stdin: 'ignore',
+    stdout: 'inherit',
+    stderr: 'inherit',
+    env: { ...process.env, [KEEP_FILE_ENV]: keepFile },
+  })
   const status = await proc.exited
+  const kept = keptPids(keepFile)
+  rmSync(keepDir, { recursive: true, force: true })
   if (!reaping) {
     console.log('leftover process check: not available on this platform (needs Linux prctl)')
     process.exit(status)
   }
-  const left = await endLeftovers()
+  const left = await endLeftovers(kept)
   if (left.length === 0) {
     console.log('leftover process check: nothing the suite started is still running')
     process.exit(status)

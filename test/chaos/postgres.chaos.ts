@@ -3,7 +3,8 @@
 // database lives inside the server process); without it the test is declared not to run.
 // Postgres is always started again at the end, even when the test fails.
 import { afterAll, beforeAll, expect, test } from 'bun:test'
-import { readdirSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { keepRunning } from '../../scripts/reaper.ts'
 import { machineOnline, waitFor } from '../support/agent-binary.ts'
 import { TEST_DATABASE_URL } from '../support/database.ts'
 import {
@@ -34,6 +35,10 @@ async function ensurePostgresUp() {
     if (Date.now() > deadline) throw new Error('Postgres did not come back')
     await Bun.sleep(200)
   }
+  // The machine's Postgres server, started again from inside the suite: it stays after it.
+  const version = readdirSync('/etc/postgresql')[0]!
+  const pidFile = `/run/postgresql/${version}-main.pid`
+  if (existsSync(pidFile)) keepRunning(Number(readFileSync(pidFile, 'utf8').trim()))
 }
 
 const ready = async (rig: Rig) => (await fetch(`${rig.server.url}/api/ready`)).status
