@@ -141,7 +141,10 @@ describe('agent self-update', () => {
   test('the old binary updates itself to the new one and comes back online as it, same process', async () => {
     const agent = await startOldAgent()
     await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
-    expect((await machine(agent.machineId)).self_update).toBe(true)
+    // The machine shows online when the socket opens; the hello's capabilities land just after.
+    await waitFor('the self-update capability from hello', async () =>
+      (await machine(agent.machineId)).self_update === true ? true : undefined,
+    )
 
     serve(join(builds.new, BINARY_NAME), NEW)
     const online = await waitFor('online on the new version', onlineAs(agent.machineId, NEW), 120_000)
