@@ -41,18 +41,17 @@ function diskFreeGb(dir: string): number | undefined {
   }
 }
 
-async function probeCli(name: string, executable: string): Promise<DetectedCli | undefined> {
-  const path = Bun.which(executable)
-  if (!path) return undefined
+/** Adds the version `<cli> --version` prints (none when it fails or takes too long). */
+async function withVersion(cli: DetectedCli): Promise<DetectedCli> {
   try {
-    const proc = Bun.spawn([path, '--version'], { stdin: 'ignore', stdout: 'pipe', stderr: 'ignore' })
+    const proc = Bun.spawn([cli.path, '--version'], { stdin: 'ignore', stdout: 'pipe', stderr: 'ignore' })
     const timer = setTimeout(() => proc.kill('SIGKILL'), VERSION_PROBE_TIMEOUT_MS)
     const out = await new Response(proc.stdout).text()
     clearTimeout(timer)
     const version = /\d+\.\d+[\w.+-]*/.exec(out)?.[0]
-    return { name, path, ...(version ? { version } : {}) }
+    return version ? { ...cli, version } : cli
   } catch {
-    return { name, path }
+    return cli
   }
 }
 
@@ -68,9 +67,8 @@ export function findCliTools(): DetectedCli[] {
 }
 
 /** The known CLI tools whose executables are on PATH: name (the adapter's), version, path. */
-export async function probeCliTools(): Promise<DetectedCli[]> {
-  const found = await Promise.all(KNOWN_ADAPTERS.map((a) => probeCli(a.name, a.executable)))
-  return found.filter((c) => c !== undefined)
+export function probeCliTools(): Promise<DetectedCli[]> {
+  return Promise.all(findCliTools().map(withVersion))
 }
 
 /** The tools the last run found, or undefined when there is no readable record of them. */
