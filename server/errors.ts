@@ -2,7 +2,7 @@
 // {"error":{"message","type"[,"field"]}} with the error's status.
 
 export interface ErrorBody {
-  error: { message: string; type: string; field?: string }
+  error: { message: string; type: string; field?: string; rule?: string }
 }
 
 export class HttpError extends Error {
@@ -12,12 +12,21 @@ export class HttpError extends Error {
     readonly type: string = defaultType(status),
     readonly field?: string,
     readonly headers?: Record<string, string>,
+    /** For a validation refusal: which rule the field broke (the UI words it per language). */
+    readonly rule?: string,
   ) {
     super(message)
   }
 
   toBody(): ErrorBody {
-    return { error: { message: this.message, type: this.type, ...(this.field ? { field: this.field } : {}) } }
+    return {
+      error: {
+        message: this.message,
+        type: this.type,
+        ...(this.field ? { field: this.field } : {}),
+        ...(this.rule ? { rule: this.rule } : {}),
+      },
+    }
   }
 }
 

@@ -1,11 +1,12 @@
 // Request and response schemas of /api/remote/api-keys (seed field names).
 import { t } from 'elysia'
 import { API_KEY_STATUSES, LLM_PROVIDERS } from '../db/schema/index.ts'
+import { NAME_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
 export const CreateApiKeyBody = t.Object({
   provider: oneOf(LLM_PROVIDERS),
-  key_name: t.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9._-]+$' }),
+  key_name: t.String({ minLength: 1, maxLength: 100, pattern: NAME_PATTERN }),
   api_key: t.String({ minLength: 1, maxLength: 4096 }),
   base_url: t.Optional(t.Union([t.String({ maxLength: 2048 }), t.Null()])),
 })

@@ -1,16 +1,17 @@
 // Request and response schemas of the auth and users API.
 import { t } from 'elysia'
 import { USER_ROLES, USER_STATUSES } from '../db/schema/index.ts'
+import { NO_NUL_PATTERN, USERNAME_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
-export const Username = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._@-]+$' })
+export const Username = t.String({ minLength: 1, maxLength: 64, pattern: USERNAME_PATTERN })
 export const NewPassword = t.String({ minLength: 8, maxLength: 256 })
 export const Role = oneOf(USER_ROLES)
 export const Status = oneOf(USER_STATUSES)
 
 export const LoginBody = t.Object({
   // No NUL: Postgres text cannot hold it, and the failed-login lookup would error (500).
-  username: t.String({ minLength: 1, maxLength: 256, pattern: '^[^\\u0000]*$' }),
+  username: t.String({ minLength: 1, maxLength: 256, pattern: NO_NUL_PATTERN }),
   password: t.String({ minLength: 1, maxLength: 1024 }),
 })
 

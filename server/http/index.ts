@@ -6,11 +6,12 @@ import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { type ErrorBody, errorResponse, HttpError } from '../errors.ts'
 import { bodyLimits } from './body-limit.ts'
+import { patternRule } from './patterns.ts'
 import { unknownQueryGuard } from './query-keys.ts'
 import { securityHeaders } from './security-headers.ts'
 
 interface ValidationLike {
-  all?: Array<{ path?: string; summary?: string; message?: string }>
+  all?: Array<{ path?: string; summary?: string; message?: string; schema?: { pattern?: unknown } }>
   type?: string
   message: string
 }
@@ -21,9 +22,12 @@ export function describeValidation(error: ValidationLike): HttpError {
   const path = (first?.path ?? '').replace(/^\//, '').replaceAll('/', '.')
   const where = error.type && error.type !== 'body' ? error.type : 'body'
   const field = path || where
-  const detail = first?.summary ?? first?.message ?? 'is invalid'
+  const pattern = first?.schema?.pattern
+  // A failed pattern is told in words, never as the regular expression.
+  const broken = typeof pattern === 'string' ? patternRule(pattern) : null
+  const detail = broken?.words ?? first?.summary ?? first?.message ?? 'is invalid'
   const message = path ? `Invalid ${field}: ${detail}` : `Invalid request ${where}: ${detail}`
-  return new HttpError(400, message, 'validation_error', field)
+  return new HttpError(400, message, 'validation_error', field, undefined, broken?.rule)
 }
 
 /**

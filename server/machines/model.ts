@@ -2,8 +2,8 @@
 import { t } from 'elysia'
 import { ISOLATION_LEVELS, MachineId } from '../../protocol/index.ts'
 import { MACHINE_PERMISSIONS } from '../db/schema/index.ts'
+import { NAME_PATTERN, NO_NUL_PATTERN, UPDATE_WINDOW_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
-import { UPDATE_WINDOW_PATTERN } from './update-window.ts'
 
 export const MachineIdParams = t.Object({ id: MachineId })
 export const MachineUserParams = t.Object({ id: MachineId, user_id: t.Integer({ minimum: 1 }) })
@@ -29,7 +29,7 @@ export const AssignBody = t.Object({
 
 // No NUL: no file system path holds one, and Postgres cannot store it in the queued command (500).
 export const BrowseQuery = t.Object({
-  path: t.Optional(t.String({ minLength: 1, maxLength: 4096, pattern: '^[^\\u0000]*$' })),
+  path: t.Optional(t.String({ minLength: 1, maxLength: 4096, pattern: NO_NUL_PATTERN })),
 })
 
 export const RotateTokenQuery = t.Object({
@@ -38,7 +38,7 @@ export const RotateTokenQuery = t.Object({
 })
 
 /** A CLI tool name as session.start's cli_tool takes it (an adapter name or an executable). */
-export const CliToolName = t.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9._-]+$' })
+export const CliToolName = t.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN })
 
 export const MachineSettingsBody = t.Object(
   {

@@ -1,8 +1,11 @@
 // Update windows: 'HH:MM-HH:MM' in UTC, when automatic agent updates may go out. A window may
-// wrap past midnight ('22:00-04:00'); equal ends mean the whole day. No imports, so the
-// config, the settings body and the policy share the one pattern.
+// wrap past midnight ('22:00-04:00'); equal ends mean the whole day. The config, the settings
+// body and the policy share the one pattern (http/patterns.ts, which words its refusal).
 
-export const UPDATE_WINDOW_PATTERN = '^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$'
+import { UPDATE_WINDOW_PATTERN } from '../http/patterns.ts'
+
+export { UPDATE_WINDOW_PATTERN }
+
 const WINDOW = new RegExp(UPDATE_WINDOW_PATTERN)
 
 const minutes = (hhmm: string) => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5))

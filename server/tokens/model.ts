@@ -1,10 +1,11 @@
 // Request and response schemas of /api/tokens (personal access tokens).
 import { t } from 'elysia'
 import { PAT_SCOPES } from '../db/schema/index.ts'
+import { NOT_BLANK_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
 export const CreateTokenBody = t.Object({
-  name: t.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+  name: t.String({ minLength: 1, maxLength: 100, pattern: NOT_BLANK_PATTERN }),
   /** Required: every token expires; the server's PAT_MAX_TTL_DAYS is the upper bound. */
   expires_in_days: t.Integer({ minimum: 1 }),
   scopes: t.Array(oneOf(PAT_SCOPES), { minItems: 1, maxItems: PAT_SCOPES.length }),

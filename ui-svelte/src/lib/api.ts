@@ -30,6 +30,8 @@ export class ApiError extends Error {
     readonly type: string,
     readonly field?: string,
     readonly retryAfter?: number,
+    /** A validation refusal's rule (server/http/patterns.ts), worded per language by the UI. */
+    readonly rule?: string,
   ) {
     super(message)
   }
@@ -51,7 +53,9 @@ type EdenResult<T> =
   | { data: null; error: { status: unknown; value: unknown }; response: Response }
 
 function errorOf(status: number, value: unknown, response: Response | undefined): ApiError {
-  const body = (value ?? {}) as { error?: { message?: string; type?: string; field?: string } }
+  const body = (value ?? {}) as {
+    error?: { message?: string; type?: string; field?: string; rule?: string }
+  }
   const retry = Number(response?.headers.get('retry-after'))
   return new ApiError(
     status,
@@ -59,6 +63,7 @@ function errorOf(status: number, value: unknown, response: Response | undefined)
     body.error?.type ?? 'error',
     body.error?.field,
     Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    body.error?.rule,
   )
 }
 

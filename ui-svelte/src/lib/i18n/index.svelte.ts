@@ -9,6 +9,7 @@ import * as tenants from './tenants.ts'
 import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
 import * as updates from './updates.ts'
+import * as validation from './validation.ts'
 import * as workspace from './workspace.ts'
 
 export const LOCALES = ['en', 'zh'] as const
@@ -28,6 +29,7 @@ const messages = {
     ...terminal.en,
     ...updates.en,
     ...signIn.en,
+    ...validation.en,
   },
   zh: {
     ...core.zh,
@@ -40,6 +42,7 @@ const messages = {
     ...terminal.zh,
     ...updates.zh,
     ...signIn.zh,
+    ...validation.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
