@@ -1,10 +1,13 @@
 // Diffs as the UI shows them: diff2html (a maintained renderer of unified diffs, side by side
 // or unified) turns a patch into HTML and DOMPurify makes sure nothing in a file's text becomes
-// markup. Shared by the changes panel and the permission prompts (edit-patch.ts).
+// markup. Shared by the changes panel and the permission prompts (edit-patch.ts). Its colours
+// follow the page's theme (read reactively, so a theme switch redraws the diff).
 import { html as diffHtml } from 'diff2html'
 import 'diff2html/bundles/css/diff2html.min.css'
+import { ColorSchemeType } from 'diff2html/lib-esm/types'
 import DOMPurify from 'dompurify'
 import type { ChangedFile, DiffHunk } from './api.ts'
+import { currentTheme } from './theme.svelte.ts'
 
 export type DiffLayout = 'side-by-side' | 'line-by-line'
 
@@ -14,6 +17,7 @@ export function renderDiff(patch: string, layout: DiffLayout): string {
     drawFileList: false,
     outputFormat: layout,
     matching: 'lines',
+    colorScheme: currentTheme() === 'dark' ? ColorSchemeType.DARK : ColorSchemeType.LIGHT,
   })
   return DOMPurify.sanitize(html)
 }
