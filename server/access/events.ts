@@ -46,18 +46,16 @@ export interface AccessRevokedEvent {
 
 type Listener = (event: AccessRevokedEvent) => void
 
-interface Registry {
+/** This instance's listeners, behind one LISTEN (ctx.state.accessEvents). */
+export interface AccessEventRegistry {
   listeners: Set<Listener>
   ready: Promise<void>
 }
 
-const registries = new WeakMap<AppContext, Registry>()
 /** NOTIFY payloads hold at most 8000 bytes; longer session lists are split. */
 const SESSIONS_PER_NOTICE = 100
 
-function registry(ctx: AppContext): Registry {
-  let reg = registries.get(ctx)
-  if (reg) return reg
+export function createAccessEventRegistry(ctx: AppContext): AccessEventRegistry {
   const listeners = new Set<Listener>()
   const ready = ctx.database
     .listen(ACCESS_REVOKED_CHANNEL, (payload) => {
@@ -77,14 +75,12 @@ function registry(ctx: AppContext): Registry {
       }
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  reg = { listeners, ready }
-  registries.set(ctx, reg)
-  return reg
+  return { listeners, ready }
 }
 
 /** Calls `listener` for every revocation on any instance; resolves once listening. */
 export async function subscribeAccessRevoked(ctx: AppContext, listener: Listener): Promise<() => void> {
-  const reg = registry(ctx)
+  const reg = ctx.state.accessEvents
   await reg.ready
   reg.listeners.add(listener)
   return () => reg.listeners.delete(listener)

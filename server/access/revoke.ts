@@ -34,11 +34,16 @@ export interface RevocationResult {
   sessionsStopped: string[]
 }
 
-const stoppers = new WeakMap<AppContext, SessionStopper>()
+/** Per server instance: the stopper the sessions capability registered, if it is composed. */
+export interface RevocationHandlers {
+  stopper: SessionStopper | undefined
+}
+
+export const createRevocationHandlers = (): RevocationHandlers => ({ stopper: undefined })
 
 /** The app's sessions capability registers how sessions are stopped (one per server instance). */
 export function handleRevocations(ctx: AppContext, stopper: SessionStopper): void {
-  stoppers.set(ctx, stopper)
+  ctx.state.revocations.stopper = stopper
 }
 
 /** Ends what the change took away and tells every instance. Call it after the change is committed. */
@@ -48,7 +53,7 @@ export async function revokeAccess(
   scope: AccessScope,
   options: StopOptions = {},
 ): Promise<RevocationResult> {
-  const stopper = stoppers.get(ctx)
+  const { stopper } = ctx.state.revocations
   const stopped = STREAMS_ONLY.has(reason) || !stopper ? [] : await stopper(ctx, reason, scope, options)
   await publishAccessRevoked(ctx, reason, {
     ...scope,

@@ -6,7 +6,6 @@
 import { readFileSync } from 'node:fs'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { appMetrics } from '../metrics/instruments.ts'
 
 export type AdmissionTransport = 'websocket' | 'long_poll'
 
@@ -58,7 +57,7 @@ export function agentAdmission(ctx: AppContext): AgentAdmission {
   const { retryAfterSeconds } = ctx.config.agentAdmission
   const holders = new Map<string, Record<AdmissionTransport, number>>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
-  const metrics = appMetrics(ctx)
+  const metrics = ctx.state.metrics
   metrics.agentConnectionCap.set(cap)
 
   const publish = () => {

@@ -8,7 +8,7 @@ import type { AppContext } from '../context/index.ts'
 import { agentCommands, remoteMachines } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
-import { appMetrics, observeCommandDelivery } from '../metrics/instruments.ts'
+import { observeCommandDelivery } from '../metrics/instruments.ts'
 import { channelHub } from './hub.ts'
 
 export const COMMANDS_CHANNEL = 'oa_agent_commands'
@@ -56,7 +56,7 @@ export async function queueCommand(
       .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
       .returning()
     tx.afterCommit(async () => {
-      appMetrics(ctx).commandsQueued.inc()
+      ctx.state.metrics.commandsQueued.inc()
       // The fast path: the agent's channel is on this instance, so no NOTIFY round trip.
       if (!channelHub(ctx).wakeLocal(machineId)) await ctx.database.notify(COMMANDS_CHANNEL, machineId)
     })

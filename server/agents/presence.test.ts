@@ -6,7 +6,6 @@ import { eq } from 'drizzle-orm'
 import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { remoteMachines } from '../db/schema/index.ts'
-import { appMetrics } from '../metrics/instruments.ts'
 import { flushHeartbeats, markDisconnected, sweepSilentMachines } from './presence.ts'
 
 const FLUSH_MS = 400
@@ -35,7 +34,7 @@ async function connected(transport: 'websocket' | 'long_poll' = 'websocket') {
 const machineRow = async (id: string) =>
   (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
 
-const metrics = () => appMetrics(server.ctx)
+const metrics = () => server.ctx.state.metrics
 const counters = () => ({
   heartbeats: metrics().heartbeats.value(),
   flushes: metrics().heartbeatFlushes.value(),

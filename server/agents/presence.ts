@@ -8,7 +8,6 @@ import type { SystemInfo } from '../../protocol/index.ts'
 import { SYSTEM_ACTOR } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { type AgentTransport, remoteMachines } from '../db/schema/index.ts'
-import { appMetrics } from '../metrics/instruments.ts'
 import type { AgentIdentity } from './guard.ts'
 
 /** Heartbeats a machine may miss before it counts as offline. */
@@ -72,7 +71,7 @@ const buffers = new WeakMap<AppContext, HeartbeatBuffer>()
 function heartbeatBuffer(ctx: AppContext): HeartbeatBuffer {
   const existing = buffers.get(ctx)
   if (existing) return existing
-  const metrics = appMetrics(ctx)
+  const metrics = ctx.state.metrics
   let running: Promise<void> | null = null
   const buffer: HeartbeatBuffer = {
     pending: new Map(),
@@ -138,7 +137,7 @@ async function writeHeartbeats(ctx: AppContext, batch: Map<string, PendingHeartb
 
 /** Buffers the heartbeat; the row is written by the next flush (within heartbeatFlushMs). */
 export function recordHeartbeat(ctx: AppContext, agent: AgentIdentity, systemInfo?: SystemInfo): void {
-  appMetrics(ctx).heartbeats.inc()
+  ctx.state.metrics.heartbeats.inc()
   bufferHeartbeat(ctx, agent.machineId, systemInfo)
 }
 

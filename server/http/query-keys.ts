@@ -18,9 +18,10 @@ interface RouteLike {
 /** An unknown name is echoed in the error only this far. */
 const MAX_NAME_CHARS = 100
 
-/** A route's allowed keys; null: any key (an open schema). */
-type AllowedKeys = Map<string, ReadonlySet<string> | null>
-const learned = new WeakMap<AppContext, AllowedKeys>()
+/** Each route's allowed keys (null: any key, an open schema); one table per server instance. */
+export type QueryKeyTable = Map<string, ReadonlySet<string> | null>
+
+export const createQueryKeyTable = (): QueryKeyTable => new Map()
 
 const routeKey = (method: string, path: string) => `${method.toUpperCase()} ${path}`
 
@@ -34,9 +35,9 @@ function schemaKeys(schema: unknown): ReadonlySet<string> | null {
 
 /** Records every route's allowed query keys; called once the app has all its routes. */
 export function learnQueryKeys(ctx: AppContext, routes: readonly RouteLike[]): void {
-  const allowed: AllowedKeys = new Map()
-  for (const route of routes) allowed.set(routeKey(route.method, route.path), schemaKeys(route.hooks?.query))
-  learned.set(ctx, allowed)
+  const table = ctx.state.queryKeys
+  table.clear()
+  for (const route of routes) table.set(routeKey(route.method, route.path), schemaKeys(route.hooks?.query))
 }
 
 const checked = (pathname: string) =>
@@ -50,9 +51,10 @@ export function unknownQueryGuard(ctx: AppContext) {
     ({ request, route }) => {
       const url = new URL(request.url)
       if (!url.search || !checked(url.pathname)) return
+      const table = ctx.state.queryKeys
       const allowed =
-        learned.get(ctx)?.get(routeKey(request.method, route)) ??
-        (request.method === 'HEAD' ? learned.get(ctx)?.get(routeKey('GET', route)) : undefined)
+        table.get(routeKey(request.method, route)) ??
+        (request.method === 'HEAD' ? table.get(routeKey('GET', route)) : undefined)
       if (!allowed) return
       for (const key of url.searchParams.keys()) {
         if (allowed.has(key)) continue

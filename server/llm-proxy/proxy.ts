@@ -6,7 +6,7 @@ import { providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import type { LlmProvider, SessionAlert } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
-import { appMetrics, countProxyRequest } from '../metrics/instruments.ts'
+import { countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, reserveQuota, settleQuota } from '../quota/service.ts'
 import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import { forwardWithFailover } from './forward.ts'
@@ -334,7 +334,7 @@ export async function handleProxy(
     record(status, key.id, meter.count.inputTokens, meter.count.outputTokens, meter.count.model, meter.bytes)
   })
   const added = upstreamStart - started + (performance.now() - headersAt)
-  appMetrics(ctx).proxyAddedLatency.observe(added / 1000, { provider })
+  ctx.state.metrics.proxyAddedLatency.observe(added / 1000, { provider })
   return response
 }
 

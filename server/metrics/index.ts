@@ -8,7 +8,6 @@ import { SESSION_COOKIE } from '../auth/service.ts'
 import { bearerToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { unauthorized } from '../errors.ts'
-import { appMetrics } from './instruments.ts'
 
 export const METRICS_PATH = '/metrics'
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -32,7 +31,7 @@ export function metricsRoutes(ctx: AppContext) {
       } else {
         await authenticate(ctx, request, server, cookie[SESSION_COOKIE]?.value, 'system_admin')
       }
-      return new Response(appMetrics(ctx).registry.render(), {
+      return new Response(ctx.state.metrics.registry.render(), {
         headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },
       })
     },

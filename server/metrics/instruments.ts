@@ -1,5 +1,5 @@
-// The server's metrics, one set per AppContext (several app instances in one test process must
-// not mix). Capabilities update them where the event happens; GET /metrics renders them.
+// The server's metrics, one set per server instance (ctx.state.metrics: several app instances
+// in one test process must not mix). Capabilities update them where the event happens; GET /metrics renders them.
 import type { AppContext } from '../context/index.ts'
 import { Registry } from './registry.ts'
 
@@ -8,7 +8,8 @@ const DELIVERY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.
 /** Seconds; the proxy's own work should stay under a few milliseconds. */
 const PROXY_ADDED_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1]
 
-function createInstruments() {
+/** The instance's metrics; made once per AppContext (context/state.ts). */
+export function createInstruments() {
   const registry = new Registry()
   return {
     registry,
@@ -79,24 +80,13 @@ function createInstruments() {
 
 export type Instruments = ReturnType<typeof createInstruments>
 
-const instruments = new WeakMap<AppContext, Instruments>()
-
-export function appMetrics(ctx: AppContext): Instruments {
-  let m = instruments.get(ctx)
-  if (!m) {
-    m = createInstruments()
-    instruments.set(ctx, m)
-  }
-  return m
-}
-
 /** Records first deliveries only: a redelivery after a reconnect is not queue latency. */
 export function observeCommandDelivery(
   ctx: AppContext,
   rows: ReadonlyArray<{ attempts: number; createdAt: Date }>,
 ): void {
   const now = ctx.now().getTime()
-  const histogram = appMetrics(ctx).commandDelivery
+  const histogram = ctx.state.metrics.commandDelivery
   for (const row of rows) if (row.attempts === 1) histogram.observe((now - row.createdAt.getTime()) / 1000)
 }
 
@@ -108,7 +98,7 @@ export function countProxyRequest(
   inputTokens: number,
   outputTokens: number,
 ): void {
-  const m = appMetrics(ctx)
+  const m = ctx.state.metrics
   m.proxyRequests.inc({ provider, status })
   if (inputTokens) m.proxyTokens.inc({ provider, direction: 'input' }, inputTokens)
   if (outputTokens) m.proxyTokens.inc({ provider, direction: 'output' }, outputTokens)

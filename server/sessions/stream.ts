@@ -11,7 +11,6 @@ import {
   touches,
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
-import { appMetrics } from '../metrics/instruments.ts'
 import { subscribeSessionEvents } from './events.ts'
 import { formatSse, SSE_KEEPALIVE, sseRetry } from './sse.ts'
 import { outputPage } from './view.ts'
@@ -41,7 +40,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
   const finish = () => {
     if (closed) return
     closed = true
-    if (unsubscribe) appMetrics(ctx).sseSubscribers.dec()
+    if (unsubscribe) ctx.state.metrics.sseSubscribers.dec()
     unsubscribe?.()
     unwatch?.()
     clearInterval(keepalive)
@@ -113,7 +112,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
           void pump()
         }
       })
-      appMetrics(ctx).sseSubscribers.inc()
+      ctx.state.metrics.sseSubscribers.inc()
       keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? KEEPALIVE_MS)
       await pump()
     },

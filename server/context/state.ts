@@ -1,0 +1,47 @@
+// Everything one server instance keeps in memory (hubs, caches, registries, buffers), in one
+// table: each slot is made by its capability's factory on first use (an instance that never
+// sees an agent opens no agent LISTENs) and kept on the app context, so several instances in
+// one process never share state. A factory that starts timers or listeners registers their
+// end with ctx.onClose, so ctx.close() ends them all, newest first.
+import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
+import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
+import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
+import { createInstruments, type Instruments } from '../metrics/instruments.ts'
+import type { AppContext } from './index.ts'
+
+export interface ServerState {
+  /** metrics/instruments.ts: the counters and gauges GET /metrics renders. */
+  readonly metrics: Instruments
+  /** http/query-keys.ts: each route's allowed query keys, learned once the app is composed. */
+  readonly queryKeys: QueryKeyTable
+  /** access/revoke.ts: how the sessions capability stops what a revocation took away. */
+  readonly revocations: RevocationHandlers
+  /** access/events.ts: this instance's `access.revoked` listeners (one LISTEN). */
+  readonly accessEvents: AccessEventRegistry
+}
+
+type Factories = { readonly [K in keyof ServerState]: (ctx: AppContext) => ServerState[K] }
+
+const FACTORIES: Factories = {
+  metrics: createInstruments,
+  queryKeys: createQueryKeyTable,
+  revocations: createRevocationHandlers,
+  accessEvents: createAccessEventRegistry,
+}
+
+/** The instance's state: each slot is made on first read, then kept. */
+export function createServerState(ctx: AppContext): ServerState {
+  const state = {}
+  for (const name of Object.keys(FACTORIES) as Array<keyof ServerState>) {
+    Object.defineProperty(state, name, {
+      enumerable: true,
+      configurable: true,
+      get() {
+        const value = FACTORIES[name](ctx)
+        Object.defineProperty(state, name, { value, enumerable: true, configurable: false, writable: false })
+        return value
+      },
+    })
+  }
+  return state as ServerState
+}
