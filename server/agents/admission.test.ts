@@ -11,7 +11,7 @@ import { parseExposition, sampleValue } from '../../test/support/prometheus.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { loadConfig } from '../config.ts'
 import type { AppContext } from '../context/index.ts'
-import { admissionCap, agentAdmission, readOpenFilesLimit } from './admission.ts'
+import { admissionCap, readOpenFilesLimit } from './admission.ts'
 
 const RETRY_AFTER = 4
 let server: TestServer
@@ -87,7 +87,7 @@ describe('agent admission at the cap', () => {
     const first = await connect('websocket')
     const second = await connect('long_poll')
     // A long-poll agent holds its slot while a poll is in flight (the next one follows the welcome).
-    await until(() => agentAdmission(server.ctx).current() === 2, 'both agents to hold a slot')
+    await until(() => server.ctx.state.agentAdmission.current() === 2, 'both agents to hold a slot')
     let samples = await metrics()
     expect(sampleValue(samples, 'openace_agent_connection_cap')).toBe(2)
     expect(sampleValue(samples, 'openace_agent_connections_current')).toBe(2)
@@ -119,7 +119,7 @@ describe('agent admission at the cap', () => {
     )
 
     await first.agent.close()
-    await until(() => agentAdmission(server.ctx).current() === 1, 'the closed socket to free its slot')
+    await until(() => server.ctx.state.agentAdmission.current() === 1, 'the closed socket to free its slot')
     const agent = new FakeAgent({
       url: server.url,
       token: third.agentToken,

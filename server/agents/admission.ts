@@ -47,11 +47,8 @@ export function admissionCap(ctx: AppContext, limit: number | null): number {
   return Math.max(1, (limit ?? openFilesLimitFallback) - fdReserve)
 }
 
-const admissions = new WeakMap<AppContext, AgentAdmission>()
-
-export function agentAdmission(ctx: AppContext): AgentAdmission {
-  const existing = admissions.get(ctx)
-  if (existing) return existing
+/** The instance's admission control (ctx.state.agentAdmission). */
+export function createAgentAdmission(ctx: AppContext): AgentAdmission {
   const limit = readOpenFilesLimit()
   const cap = admissionCap(ctx, limit)
   const { retryAfterSeconds } = ctx.config.agentAdmission
@@ -128,6 +125,5 @@ export function agentAdmission(ctx: AppContext): AgentAdmission {
     open_files_limit: limit ?? undefined,
     reserve: ctx.config.agentAdmission.fdReserve,
   })
-  admissions.set(ctx, admission)
   return admission
 }

@@ -9,7 +9,6 @@ import { agentCommands, remoteMachines } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
 import { observeCommandDelivery } from '../metrics/instruments.ts'
-import { channelHub } from './hub.ts'
 
 export const COMMANDS_CHANNEL = 'oa_agent_commands'
 /** Most commands handed over in one delivery. */
@@ -58,7 +57,7 @@ export async function queueCommand(
     tx.afterCommit(async () => {
       ctx.state.metrics.commandsQueued.inc()
       // The fast path: the agent's channel is on this instance, so no NOTIFY round trip.
-      if (!channelHub(ctx).wakeLocal(machineId)) await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+      if (!ctx.state.channelHub.wakeLocal(machineId)) await ctx.database.notify(COMMANDS_CHANNEL, machineId)
     })
     return toCommand(row!)
   }, options.tx)

@@ -17,7 +17,7 @@ import type { AppContext } from '../context/index.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { ackCommands } from './commands.ts'
 import type { AgentIdentity } from './guard.ts'
-import { outputFrameBytes, outputPacer } from './output-pace.ts'
+import { outputFrameBytes } from './output-pace.ts'
 import { recordHeartbeat } from './presence.ts'
 import { ANSWERED_COMMANDS, storeCommandResult } from './results.ts'
 
@@ -109,7 +109,7 @@ async function handleFrame(
       return []
     case 'session.output': {
       // Over the agent's output rate the frame waits, and so does its receipt (back-pressure).
-      const wait = outputPacer(ctx).reserve(agent.machineId, outputFrameBytes(frame.records))
+      const wait = ctx.state.outputPacer.reserve(agent.machineId, outputFrameBytes(frame.records))
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
       await reports[frame.type](ctx, agent, frame)
       return []

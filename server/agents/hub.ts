@@ -48,11 +48,8 @@ export interface ChannelHub {
   closing: boolean
 }
 
-const hubs = new WeakMap<AppContext, ChannelHub>()
-
-export function channelHub(ctx: AppContext): ChannelHub {
-  const existing = hubs.get(ctx)
-  if (existing) return existing
+/** The instance's hub (ctx.state.channelHub): two LISTENs and the presence sweeper. */
+export function createChannelHub(ctx: AppContext): ChannelHub {
   const pushes = new Map<string, PushChannel>()
   const polls = new Map<string, WaitingPoll>()
   const pushListeners: Array<(machineId: string) => void> = []
@@ -126,7 +123,6 @@ export function channelHub(ctx: AppContext): ChannelHub {
     for (const poll of [...polls.values()]) poll.release()
     for (const push of [...pushes.values()]) push.close(CLOSE_SERVER_SHUTDOWN, 'server shutting down')
   })
-  hubs.set(ctx, hub)
   return hub
 }
 

@@ -4,23 +4,22 @@
 import { Elysia } from 'elysia'
 import { AGENT_MESSAGE_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { agentAdmission } from './admission.ts'
 import type { FrameReports } from './frames.ts'
 import { agentGuard } from './guard.ts'
-import { channelHub } from './hub.ts'
 import { handlePoll } from './long-poll.ts'
 import { agentWebSocketRoutes } from './websocket.ts'
 
 /** `reports`: the handlers of frames other capabilities own (sessions, usage), composed in by the app. */
 export function agentRoutes(ctx: AppContext, reports: FrameReports) {
-  channelHub(ctx)
-  agentAdmission(ctx)
+  // The hub (its LISTENs, the presence sweeper) and the admission cap start with the routes.
+  void ctx.state.channelHub
+  void ctx.state.agentAdmission
   return new Elysia({ name: 'agents', seed: ctx.id })
     .use(agentGuard(ctx))
     .post(
       AGENT_MESSAGE_PATH,
       async ({ agent, body, request }) => {
-        const slot = agentAdmission(ctx).admit(agent.machineId, 'long_poll')
+        const slot = ctx.state.agentAdmission.admit(agent.machineId, 'long_poll')
         return handlePoll(ctx, agent, body, request.signal, reports).finally(slot.release)
       },
       {

@@ -6,7 +6,7 @@ import type { AppContext } from '../context/index.ts'
 import { claimCommands } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, AgentUnauthorizedError } from './guard.ts'
-import { type ChannelHub, channelHub, type WaitingPoll } from './hub.ts'
+import type { ChannelHub, WaitingPoll } from './hub.ts'
 import { markConnected } from './presence.ts'
 
 /** A command delivered in an answer the agent never acked is sent again after this long. */
@@ -30,7 +30,7 @@ export async function handlePoll(
   signal: AbortSignal,
   reports: FrameReports,
 ): Promise<LongPollResponse> {
-  const hub = channelHub(ctx)
+  const hub = ctx.state.channelHub
   await hub.ready
   await markConnected(ctx, agent, 'long_poll')
   const replies: ReplyFrame[] = []

@@ -18,11 +18,8 @@ export interface OutputPacer {
 
 /** A full bucket is forgotten after this long idle (it would be full again anyway). */
 const IDLE_FORGET_MS = 60_000
-const pacers = new WeakMap<AppContext, OutputPacer>()
-
-export function outputPacer(ctx: AppContext): OutputPacer {
-  const existing = pacers.get(ctx)
-  if (existing) return existing
+/** The instance's buckets (ctx.state.outputPacer). */
+export function createOutputPacer(ctx: AppContext): OutputPacer {
   const rate = ctx.config.agentOutput.rateBytesPerSecond
   const burst = ctx.config.agentOutput.burstBytes
   const buckets = new Map<string, Bucket>()
@@ -42,7 +39,6 @@ export function outputPacer(ctx: AppContext): OutputPacer {
       return bucket.level >= 0 ? 0 : (-bucket.level / rate) * 1000
     },
   }
-  pacers.set(ctx, pacer)
   return pacer
 }
 

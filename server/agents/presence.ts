@@ -61,16 +61,13 @@ interface PendingHeartbeat {
   systemInfo: SystemInfo | undefined
 }
 
-interface HeartbeatBuffer {
+export interface HeartbeatBuffer {
   pending: Map<string, PendingHeartbeat>
   flush(): Promise<void>
 }
 
-const buffers = new WeakMap<AppContext, HeartbeatBuffer>()
-
-function heartbeatBuffer(ctx: AppContext): HeartbeatBuffer {
-  const existing = buffers.get(ctx)
-  if (existing) return existing
+/** The instance's heartbeat buffer (ctx.state.heartbeats) and its flush timer. */
+export function createHeartbeatBuffer(ctx: AppContext): HeartbeatBuffer {
   const metrics = ctx.state.metrics
   let running: Promise<void> | null = null
   const buffer: HeartbeatBuffer = {
@@ -106,7 +103,6 @@ function heartbeatBuffer(ctx: AppContext): HeartbeatBuffer {
     clearInterval(timer)
     await buffer.flush()
   })
-  buffers.set(ctx, buffer)
   return buffer
 }
 
@@ -142,29 +138,29 @@ export function recordHeartbeat(ctx: AppContext, agent: AgentIdentity, systemInf
 }
 
 function bufferHeartbeat(ctx: AppContext, machineId: string, systemInfo: SystemInfo | undefined) {
-  const buffer = heartbeatBuffer(ctx)
+  const buffer = ctx.state.heartbeats
   const previous = buffer.pending.get(machineId)
   buffer.pending.set(machineId, { at: ctx.now(), systemInfo: systemInfo ?? previous?.systemInfo })
 }
 
 /** Writes every buffered heartbeat now (before sweeping, on shutdown, in tests). */
 export async function flushHeartbeats(ctx: AppContext): Promise<void> {
-  await buffers.get(ctx)?.flush()
+  await ctx.state.heartbeats.flush()
 }
 
 /** Marks the machine offline unless another connection came since `epoch`. */
 export async function markDisconnected(ctx: AppContext, machineId: string, epoch: number, reason: string) {
   // A heartbeat still buffered from the closed channel must not bring the machine back online;
   // it is kept only if a newer connection made this close moot.
-  const pending = buffers.get(ctx)?.pending
-  const held = pending?.get(machineId)
-  pending?.delete(machineId)
+  const { pending } = ctx.state.heartbeats
+  const held = pending.get(machineId)
+  pending.delete(machineId)
   const rows = await ctx.db
     .update(remoteMachines)
     .set({ connected: false, status: 'offline' })
     .where(and(eq(remoteMachines.machineId, machineId), eq(remoteMachines.connectionEpoch, epoch)))
     .returning({ status: remoteMachines.status })
-  if (!rows.length && held && !pending?.has(machineId)) pending?.set(machineId, held)
+  if (!rows.length && held && !pending.has(machineId)) pending.set(machineId, held)
   if (rows.length) {
     await ctx.audit('machine.offline', SYSTEM_ACTOR, { type: 'machine', id: machineId }, { reason })
   }

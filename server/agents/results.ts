@@ -8,23 +8,18 @@ import type { AgentIdentity } from './guard.ts'
 
 export const COMMAND_RESULTS_CHANNEL = 'oa_command_results'
 
-interface Registry {
+/** Requests waiting for an answer on this instance, behind one LISTEN (ctx.state.commandResults). */
+export interface CommandResultWaiters {
   waiters: Map<string, () => void>
   ready: Promise<void>
 }
 
-const registries = new WeakMap<AppContext, Registry>()
-
-function registry(ctx: AppContext): Registry {
-  const existing = registries.get(ctx)
-  if (existing) return existing
+export function createCommandResultWaiters(ctx: AppContext): CommandResultWaiters {
   const waiters = new Map<string, () => void>()
   const ready = ctx.database
     .listen(COMMAND_RESULTS_CHANNEL, (commandId) => waiters.get(commandId)?.())
     .then((unlisten) => ctx.onClose(unlisten))
-  const reg = { waiters, ready }
-  registries.set(ctx, reg)
-  return reg
+  return { waiters, ready }
 }
 
 /** Commands that have an answer, and the frame type that answers each. */
@@ -63,7 +58,7 @@ async function readResult(ctx: AppContext, commandId: string) {
 
 /** The agent's answer to a command, or null after timeoutMs (the unanswered command is dropped). */
 export async function awaitCommandResult(ctx: AppContext, commandId: string, timeoutMs: number) {
-  const reg = registry(ctx)
+  const reg = ctx.state.commandResults
   await reg.ready
   const arrived = new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, timeoutMs)

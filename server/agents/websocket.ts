@@ -5,11 +5,10 @@ import { Elysia } from 'elysia'
 import { AGENT_WS_PATH, CLOSE_GOODBYE, MAX_FRAME_BYTES, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { agentAdmission } from './admission.ts'
 import { claimCommands } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, agentGuard } from './guard.ts'
-import { channelHub, type PushChannel } from './hub.ts'
+import type { PushChannel } from './hub.ts'
 import { markConnected, markDisconnected } from './presence.ts'
 
 interface RawSocket {
@@ -47,7 +46,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
       throw new HttpError(501, 'WebSocket is not available on this server; use long-poll', 'not_implemented')
     })
   }
-  const hub = channelHub(ctx)
+  const hub = ctx.state.channelHub
   const connections = new WeakMap<object, Connection>()
   const graceTimers = new Set<ReturnType<typeof setTimeout>>()
   ctx.onClose(() => {
@@ -73,7 +72,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
   return plugin
     .use(agentGuard(ctx))
     .guard({ agentAuth: true })
-    .resolve(({ agent }) => ({ admission: agentAdmission(ctx).admit(agent.machineId, 'websocket') }))
+    .resolve(({ agent }) => ({ admission: ctx.state.agentAdmission.admit(agent.machineId, 'websocket') }))
     .get(AGENT_WS_PATH, () => {
       throw new HttpError(
         426,

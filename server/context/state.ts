@@ -5,6 +5,11 @@
 // end with ctx.onClose, so ctx.close() ends them all, newest first.
 import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
 import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
+import { type AgentAdmission, createAgentAdmission } from '../agents/admission.ts'
+import { type ChannelHub, createChannelHub } from '../agents/hub.ts'
+import { createOutputPacer, type OutputPacer } from '../agents/output-pace.ts'
+import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.ts'
+import { type CommandResultWaiters, createCommandResultWaiters } from '../agents/results.ts'
 import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
 import { createInstruments, type Instruments } from '../metrics/instruments.ts'
 import type { AppContext } from './index.ts'
@@ -18,6 +23,16 @@ export interface ServerState {
   readonly revocations: RevocationHandlers
   /** access/events.ts: this instance's `access.revoked` listeners (one LISTEN). */
   readonly accessEvents: AccessEventRegistry
+  /** agents/hub.ts: this instance's agent channels, their LISTENs and the presence sweeper. */
+  readonly channelHub: ChannelHub
+  /** agents/admission.ts: the agent connection cap and who holds a slot. */
+  readonly agentAdmission: AgentAdmission
+  /** agents/output-pace.ts: each machine's output token bucket. */
+  readonly outputPacer: OutputPacer
+  /** agents/presence.ts: heartbeats waiting for the next batched write. */
+  readonly heartbeats: HeartbeatBuffer
+  /** agents/results.ts: requests waiting for a command's answer (one LISTEN). */
+  readonly commandResults: CommandResultWaiters
 }
 
 type Factories = { readonly [K in keyof ServerState]: (ctx: AppContext) => ServerState[K] }
@@ -27,6 +42,11 @@ const FACTORIES: Factories = {
   queryKeys: createQueryKeyTable,
   revocations: createRevocationHandlers,
   accessEvents: createAccessEventRegistry,
+  channelHub: createChannelHub,
+  agentAdmission: createAgentAdmission,
+  outputPacer: createOutputPacer,
+  heartbeats: createHeartbeatBuffer,
+  commandResults: createCommandResultWaiters,
 }
 
 /** The instance's state: each slot is made on first read, then kept. */

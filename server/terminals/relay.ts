@@ -24,7 +24,6 @@ import {
   TerminalState,
 } from '../../protocol/index.ts'
 import { type AccessRevokedEvent, subscribeAccessRevoked, touches } from '../access/events.ts'
-import { channelHub } from '../agents/hub.ts'
 import { type Actor, SYSTEM_ACTOR } from '../audit/service.ts'
 import { resolveSession } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
@@ -72,7 +71,7 @@ function say(link: BrowserLink, message: TerminalServerMessage) {
 export function terminalRelay(ctx: AppContext): TerminalRelay {
   const existing = relays.get(ctx)
   if (existing) return existing
-  const hub = channelHub(ctx)
+  const hub = ctx.state.channelHub
   const links = new Map<string, BrowserLink>()
 
   const toAgent = (link: BrowserLink, kind: TerminalKind, payload?: Uint8Array) => {
