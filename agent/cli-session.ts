@@ -29,6 +29,8 @@ export interface CliSessionDeps {
   onExit: () => void
   /** Where a session taken up after an agent restart left off. */
   restored?: { nextSeq: number; cliSessionId?: string }
+  /** The first output seq of a continued session (after the output it already has); default 0. */
+  firstSeq?: number
   /** Progress worth keeping across an agent restart (next seq, the CLI's own session id). */
   onProgress?: (progress: { nextSeq: number; cliSessionId?: string }) => void
 }
@@ -60,12 +62,14 @@ export class CliSession {
     this.output = new OutputBatcher(
       id,
       (frame) => deps.emit(frame),
-      deps.restored?.nextSeq ?? 0,
+      deps.restored?.nextSeq ?? deps.firstSeq ?? 0,
       (nextSeq) =>
         deps.onProgress?.({ nextSeq, ...(this.cliSessionId ? { cliSessionId: this.cliSessionId } : {}) }),
     )
+    // A continued session resumes this conversation until the CLI names its own.
+    this.cliSessionId = deps.setup.resumeCliSessionId
     if (deps.restored) {
-      this.cliSessionId = deps.restored.cliSessionId
+      this.cliSessionId = deps.restored.cliSessionId ?? this.cliSessionId
       this.state = 'running'
     }
   }
@@ -261,7 +265,14 @@ export class CliSession {
     if (this.state === 'exited') return
     this.output.flush()
     this.state = 'exited'
-    this.deps.emit({ type: 'session.exited', session_id: this.id, exit_code: code, signal, reason })
+    this.deps.emit({
+      type: 'session.exited',
+      session_id: this.id,
+      exit_code: code,
+      signal,
+      reason,
+      ...(this.cliSessionId ? { cli_session_id: this.cliSessionId } : {}),
+    })
     this.deps.onExit()
     this.markFinished()
   }

@@ -91,6 +91,36 @@ describe('executor', () => {
     await t.stop()
   })
 
+  test('a stopped session continued: --resume, output after the old, the conversation named on exit', async () => {
+    const t = await runningAgent()
+    t.transport.command(start(t.work, { session_id: 'sess-k' }))
+    await eventually(() => t.spawn.children.length === 1)
+    t.spawn.children[0]!.stdout.push('{"type":"system","subtype":"init","session_id":"conv-k"}')
+    t.spawn.children[0]!.stdout.push('plain line')
+    await eventually(() => t.transport.framesOf('session.output').flatMap((f) => f.records).length === 2)
+    t.transport.command(cmd({ type: 'session.stop', session_id: 'sess-k' }))
+    await eventually(() => t.transport.framesOf('session.exited').length === 1)
+    expect(t.transport.framesOf('session.exited')[0]).toMatchObject({ cli_session_id: 'conv-k' })
+    // The server stored one record less than the agent made (one was still on its way): the
+    // continued output starts after what the agent made, never on top of it.
+    t.transport.command(start(t.work, { session_id: 'sess-k', resume_cli_session_id: 'conv-k', next_seq: 1 }))
+    await eventually(() => t.spawn.children.length === 2)
+    const second = t.spawn.children[1]!
+    expect(second.argv[second.argv.indexOf('--resume') + 1]).toBe('conv-k')
+    second.stdout.push('after continuing')
+    await eventually(() =>
+      t.transport
+        .framesOf('session.output')
+        .some((f) => f.records.some((r) => r.data === 'after continuing')),
+    )
+    const seqs = t.transport.framesOf('session.output').flatMap((f) => f.records.map((r) => r.seq))
+    expect(seqs).toEqual([0, 1, 2])
+    t.transport.command(cmd({ type: 'session.stop', session_id: 'sess-k' }))
+    await eventually(() => t.transport.framesOf('session.exited').length === 2)
+    expect(t.transport.framesOf('session.exited')[1]).toMatchObject({ cli_session_id: 'conv-k' })
+    await t.stop()
+  })
+
   test('input, permission answers, abort, pause/resume and stop reach the process', async () => {
     const t = await runningAgent()
     t.transport.command(start(t.work))

@@ -40,7 +40,10 @@ export interface ExecutorDeps {
   persist?: boolean
   /** The last output seq of a session still waiting in the outbox (its spool survives a restart). */
   lastSpooledSeq?: (sessionId: string) => number
-  /** Runs once a start holds its slot and its project path is confined, before the CLI starts (the changes snapshot). */
+  /**
+   * Runs once a start holds its slot and its project path is confined, before the CLI starts
+   * (the changes snapshot); not for a continued session.
+   */
   beforeStart?: (sessionId: string, projectPath: string) => Promise<void>
 }
 
@@ -82,6 +85,12 @@ export class Executor {
       deps.emit({ type: 'session.error', session_id: cmd.session_id, message, code })
     const existing = this.sessions.get(cmd.session_id)
     if ((existing && existing.state !== 'exited') || this.starting.has(cmd.session_id)) return
+    // A continued session's output goes on after all it produced here, even what the server had
+    // not stored yet when it chose next_seq.
+    if (cmd.next_seq !== undefined) {
+      const spooled = deps.lastSpooledSeq?.(cmd.session_id) ?? -1
+      cmd = { ...cmd, next_seq: Math.max(cmd.next_seq, (existing?.lastSeq ?? -1) + 1, spooled + 1) }
+    }
     for (const [id, s] of this.sessions) if (s.state === 'exited') this.sessions.delete(id)
     if (this.activeCount >= deps.maxSessions) {
       return fail(
@@ -108,11 +117,13 @@ export class Executor {
     } catch (err) {
       return fail(projectPathProblem(cmd.project_path, err as Error, deps.roots), 'bad_project_path')
     }
-    await deps.beforeStart?.(cmd.session_id, projectPath)
+    // A continued session (next_seq set) keeps the snapshot of its first start: its changes
+    // panel goes on diffing against the project as it was when the session began.
+    if (cmd.next_seq === undefined) await deps.beforeStart?.(cmd.session_id, projectPath)
     const session = this.createSession(cmd, projectPath)
     try {
       await session.start()
-      this.store?.save({ start: withoutId(cmd), project_path: projectPath, next_seq: 0 })
+      this.store?.save({ start: withoutId(cmd), project_path: projectPath, next_seq: cmd.next_seq ?? 0 })
       deps.log.info('session started', { session_id: cmd.session_id, cli: session.adapterName })
     } catch (err) {
       this.sessions.delete(cmd.session_id)
@@ -164,6 +175,7 @@ export class Executor {
         deps.log.info('session ended', { session_id: cmd.session_id })
       },
       ...(restored ? { restored } : {}),
+      ...(cmd.next_seq !== undefined ? { firstSeq: cmd.next_seq } : {}),
       ...(store
         ? {
             onProgress: (p: { nextSeq: number; cliSessionId?: string }) =>

@@ -104,6 +104,7 @@ export function machineCapabilities(
     cli_tools: (info.cli_tools as DetectedCli[] | undefined) ?? [],
     max_sessions: options.maxSessions,
     pause: process.platform !== 'win32',
+    session_continue: true,
     isolation: options.isolation,
     ...(options.terminal !== undefined ? { terminal: options.terminal } : {}),
     ...(options.fsRoots ? { fs_roots: [...options.fsRoots] } : {}),

@@ -83,6 +83,8 @@ export const SessionExitedFrame = frame('session.exited', {
   exit_code: Type.Union([Type.Integer(), Type.Null()]),
   signal: Type.Optional(Type.Union([Type.String(), Type.Null()])),
   reason: Type.Optional(Type.String()),
+  /** The CLI's own conversation id, for continuing the session later. */
+  cli_session_id: Type.Optional(Type.String()),
 })
 export const SessionErrorFrame = frame('session.error', {
   session_id: Id,

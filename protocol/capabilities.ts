@@ -57,6 +57,8 @@ export const MachineCapabilities = Type.Object(
      * agent.update; absent for a run from source or where self-update is not supported.
      */
     update_target: Type.Optional(Type.String()),
+    /** The agent continues a stopped session (session.start with next_seq and the CLI's resume). */
+    session_continue: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: true },
 )

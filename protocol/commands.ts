@@ -23,6 +23,8 @@ export const SessionStartCommand = command('session.start', {
   permission_mode: Type.Optional(Type.String()),
   /** Resume the CLI's own conversation (e.g. claude --resume <id>). */
   resume_cli_session_id: Type.Optional(Type.String()),
+  /** A continued session: its first output seq (after the output it already has). */
+  next_seq: Type.Optional(Type.Integer({ minimum: 0 })),
   /** The session's user: its CLI home (logins, history) is kept per user, apart from others'. */
   user_id: Type.Optional(Type.Integer({ minimum: 1 })),
 })

@@ -9,6 +9,7 @@ export function genericAdapter(executable: string): CliAdapter {
     aliases: [],
     executable,
     installCommand: [],
+    cannotResume: `${executable} is run as a plain program, with no way to take up its earlier conversation`,
     mode: 'long-lived',
     env: (s) => ({
       OPENAI_API_KEY: s.proxyToken,

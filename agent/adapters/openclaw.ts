@@ -54,6 +54,7 @@ export const openclawAdapter: CliAdapter = {
   executable: 'openclaw',
   installCommand: ['npm', 'install', '-g', 'openclaw@latest'],
   mode: 'per-message',
+  cannotResume: 'OpenClaw is started without a conversation to resume, so a new process would begin afresh',
   env: (s) => ({ [TOKEN_VAR]: s.proxyToken, OPENCLAW_NO_AUTO_UPDATE: '1' }),
   args: (s, message = '') => [
     'agent',

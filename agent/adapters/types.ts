@@ -43,6 +43,11 @@ export interface CliAdapter {
   readonly executable: string
   /** Shell-free argv that installs the CLI. */
   readonly installCommand: readonly string[]
+  /**
+   * Why this CLI cannot take up a conversation again in a new process (a stopped session cannot
+   * be continued); absent: it resumes the conversation named by resumeCliSessionId.
+   */
+  readonly cannotResume?: string
   /** long-lived: one process per session fed over stdin; per-message: one process per turn. */
   readonly mode: 'long-lived' | 'per-message'
   env(session: AdapterSession): Record<string, string>
