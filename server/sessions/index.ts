@@ -1,5 +1,6 @@
 // /api/remote/sessions: the user's main job. Create a session on an assigned online machine,
-// chat with it, watch its output live (SSE), steer it (stop/pause/resume/abort), answer the
+// chat with it, watch its output live (SSE), steer it (stop/pause/resume/abort), continue it once
+// stopped, answer the
 // CLI's tool-permission questions.
 import { Elysia } from 'elysia'
 import { handleRevocations } from '../access/revoke.ts'
@@ -10,6 +11,7 @@ import type { AppContext } from '../context/index.ts'
 import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
+import { continueSession } from './continue.ts'
 import {
   ChatBody,
   CreateSessionBody,
@@ -184,4 +186,15 @@ export function sessionsRoutes(ctx: AppContext) {
     .post('/:id/pause', ...controlRoute('pause'))
     .post('/:id/resume', ...controlRoute('resume'))
     .post('/:id/abort', ...controlRoute('abort'))
+    .post(
+      '/:id/continue',
+      async ({ user, actor, params, request }) => ({
+        session: await continueSession(ctx, { user, actor }, params.id, publicBaseUrl(ctx.config, request)),
+      }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        detail: { summary: 'Continue a stopped session: a new CLI process resuming its conversation' },
+      },
+    )
 }

@@ -33,7 +33,9 @@ function columns(ctx: AppContext, to: SessionState, options: MoveOptions) {
   const now = ctx.now()
   // An ended session works on nothing any more.
   const ended = ENDED.has(to) ? { endedAt: now, turnStartedAt: null, currentTool: null } : {}
-  return { status: to, updatedAt: now, ...ended, ...options.set }
+  // A continued session is live again (starting is reached only by continuing; creation inserts it).
+  const again = to === 'starting' ? { endedAt: null, errorCode: null, errorMessage: null } : {}
+  return { status: to, updatedAt: now, ...ended, ...again, ...options.set }
 }
 
 /**

@@ -147,6 +147,13 @@ export const sessionReports: Omit<
   },
   'session.exited': async (ctx, agent, frame) => {
     await ownSession(ctx, agent, frame.session_id, frame.type)
+    // The conversation the CLI named, kept whatever the state (a person's stop came first), so
+    // the session can be continued.
+    if (frame.cli_session_id)
+      await ctx.db
+        .update(sessions)
+        .set({ cliSessionId: frame.cli_session_id })
+        .where(eq(sessions.id, frame.session_id))
     await moveSession(ctx, frame.session_id, 'exited')
   },
   'session.error': async (ctx, agent, frame) => {

@@ -20,10 +20,21 @@ describe('session state machine', () => {
     expect(nextState('paused', 'abort')).toBeUndefined()
   })
 
-  test('nothing moves an ended session', () => {
+  test('nothing moves an ended session but continuing a stopped one', () => {
     for (const ended of ['stopped', 'error'] as const) {
-      for (const action of SESSION_ACTIONS) expect(nextState(ended, action)).toBeUndefined()
+      for (const action of SESSION_ACTIONS) {
+        if (ended === 'stopped' && action === 'continue') continue
+        expect(nextState(ended, action)).toBeUndefined()
+      }
     }
+  })
+
+  test('a stopped session continues: stopped -> starting -> active; a live or failed one cannot', () => {
+    expect(nextState('stopped', 'continue')).toBe('starting')
+    expect(nextState('starting', 'started')).toBe('active')
+    for (const from of ['starting', 'active', 'paused', 'error'] as const)
+      expect(nextState(from, 'continue')).toBeUndefined()
+    expect(() => transition('active', 'continue')).toThrow(/still running/)
   })
 
   test('every impossible move is a 409 naming the current state', () => {

@@ -1,5 +1,6 @@
 // The session state machine: starting -> active <-> paused -> stopped, with error reachable
-// from any live state. Impossible moves are refused with 409 and a sentence saying why.
+// from any live state, and stopped -> starting again when a person continues the session (a new
+// CLI process resuming its conversation). Impossible moves are refused with 409 and a sentence saying why.
 // The states themselves are the schema's (db/schema/session-status.ts); only
 // sessions/lifecycle.ts writes them.
 import { LIVE_SESSION_STATUSES, type SessionStatus } from '../db/schema/index.ts'
@@ -17,6 +18,7 @@ export const SESSION_ACTIONS = [
   'started',
   'exited',
   'failed',
+  'continue',
 ] as const
 export type SessionAction = (typeof SESSION_ACTIONS)[number]
 
@@ -40,6 +42,8 @@ export function nextState(from: SessionState, action: SessionAction): SessionSta
       return from === 'starting' ? 'active' : LIVE.has(from) ? from : undefined
     case 'failed':
       return LIVE.has(from) ? 'error' : undefined
+    case 'continue':
+      return from === 'stopped' ? 'starting' : undefined
   }
 }
 
@@ -57,13 +61,19 @@ const WHY: Record<SessionAction, string> = {
   started: 'start',
   exited: 'end',
   failed: 'fail',
+  continue: 'continue',
 }
 
 /** nextState, or a 409 naming the state the session is in. */
 export function transition(from: SessionState, action: SessionAction): SessionState {
   const to = nextState(from, action)
   if (to === undefined) {
-    const hint = from === 'paused' && action === 'chat' ? '; resume it first' : ''
+    const hint =
+      from === 'paused' && action === 'chat'
+        ? '; resume it first'
+        : action === 'continue' && LIVE.has(from)
+          ? '; it is still running, send it a message instead'
+          : ''
     throw conflict(`Cannot ${WHY[action]} a session that is ${from}${hint}`)
   }
   return to

@@ -6,6 +6,8 @@ import type { StoredOutputEvent } from '../../protocol/index.ts'
 export interface TurnFields {
   turnStartedAt?: Date | null
   currentTool?: string | null
+  /** The conversation id the CLI's result named (stream-json CLIs), for continuing the session. */
+  cliSessionId?: string
 }
 
 /** The session columns to update for freshly stored events, in order (empty when none matter). */
@@ -17,6 +19,7 @@ export function turnProgress(events: Array<StoredOutputEvent | null | undefined>
     else if (event?.kind === 'result') {
       fields.turnStartedAt = null
       fields.currentTool = null
+      if (event.cli_session_id) fields.cliSessionId = event.cli_session_id
     }
   }
   return fields

@@ -1,0 +1,234 @@
+// Continuing a stopped session: the agent gets a session.start resuming the CLI's conversation
+// with output numbered on after the old output, the session goes stopped -> starting -> active,
+// and each case the server can know is refused with its reason (still live, no resume in the
+// CLI, no conversation named, machine offline, owner's access gone, agent too old).
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { eq } from 'drizzle-orm'
+import type { CommandOf } from '../../protocol/index.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { sessions } from '../db/schema/index.ts'
+import { verifyProxyToken } from '../llm-proxy/tokens.ts'
+
+let server: TestServer
+let admin: string
+let owner: { id: number; cookie: string }
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
+type Json = Record<string, any>
+const call = async (method: string, path: string, cookie?: string, json?: unknown) => {
+  const res = await server.request(path, { method, cookie, json })
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
+}
+
+const CAPABILITIES = {
+  ...FAKE_CAPABILITIES,
+  max_sessions: 50,
+  session_continue: true,
+  cli_tools: [
+    ...FAKE_CAPABILITIES.cli_tools,
+    { name: 'openclaw', version: '2026.9.6', path: '/usr/bin/openclaw' },
+  ],
+}
+
+async function machine(name: string, capabilities: Json = CAPABILITIES) {
+  const reg = await registerMachine(server.request, admin, { name })
+  await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, {
+    user_id: owner.id,
+    permission: 'user',
+  })
+  const agent = new FakeAgent({
+    url: server.url,
+    token: reg.agentToken,
+    machineId: reg.machineId,
+    transport: 'websocket',
+    capabilities,
+  })
+  await agent.connect()
+  await until(async () => {
+    const m = (await call('GET', `/api/remote/machines/${reg.machineId}`, admin)).body.machine
+    return m?.status === 'online'
+  }, 'machine online')
+  return { id: reg.machineId, agent }
+}
+
+/** A session that ran (its CLI named conversation `conversation`), printed `lines` records and was stopped. */
+async function stoppedSession(
+  m: { id: string; agent: FakeAgent },
+  opts: { cliTool?: string; conversation?: string; lines?: number } = {},
+) {
+  const created = await call('POST', '/api/remote/sessions', owner.cookie, {
+    machine_id: m.id,
+    project_path: '/work/app',
+    ...(opts.cliTool ? { cli_tool: opts.cliTool } : {}),
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.session.session_id as string
+  await m.agent.waitFor(
+    () => m.agent.commands.some((c) => c.type === 'session.start' && c.session_id === id),
+    5000,
+    'start',
+  )
+  await m.agent.send({ type: 'session.started', session_id: id })
+  const lines = opts.lines ?? 0
+  if (lines > 0)
+    await m.agent.send({
+      type: 'session.output',
+      session_id: id,
+      records: Array.from({ length: lines }, (_, seq) => ({
+        seq,
+        stream: 'stdout' as const,
+        data: `line ${seq}`,
+        ts: new Date().toISOString(),
+        ...(seq === lines - 1 && opts.conversation
+          ? { event: { kind: 'result' as const, text: 'done', cli_session_id: opts.conversation } }
+          : {}),
+      })),
+    })
+  await until(
+    async () =>
+      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active',
+    'active',
+  )
+  expect((await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)).status).toBe(200)
+  await until(
+    async () =>
+      lines === 0 ||
+      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.last_seq === lines - 1,
+    'output stored',
+  )
+  return id
+}
+
+let main: { id: string; agent: FakeAgent }
+const others: FakeAgent[] = []
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true, env: { AGENT_OFFLINE_GRACE_MS: '200' } })
+  admin = await server.login()
+  owner = await createUser(server, admin, 'cora')
+  main = await machine('main-box')
+})
+afterAll(async () => {
+  await main?.agent.close()
+  for (const a of others) await a.close()
+  await server.stop()
+})
+
+describe('continuing a stopped session', () => {
+  test('a new session.start resumes the conversation after the old output; stopped -> starting -> active', async () => {
+    const id = await stoppedSession(main, { conversation: 'conv-42', lines: 3 })
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(200)
+    expect(res.body.session.status).toBe('starting')
+    const starts = () =>
+      main.agent.commands.filter((c) => c.type === 'session.start' && c.session_id === id) as Array<
+        CommandOf<'session.start'>
+      >
+    const again = await main.agent.waitFor(() => starts()[1], 5000, 'the second session.start')
+    expect(again.resume_cli_session_id).toBe('conv-42')
+    expect(again.next_seq).toBe(3)
+    expect(again.project_path).toBe('/work/app')
+    // A fresh proxy token: the stop revoked the first one.
+    expect(await verifyProxyToken(server.ctx, starts()[0]!.proxy_token)).toBeNull()
+    expect((await verifyProxyToken(server.ctx, again.proxy_token))?.sessionId).toBe(id)
+    await main.agent.send({ type: 'session.started', session_id: id })
+    await main.agent.send({
+      type: 'session.output',
+      session_id: id,
+      records: [{ seq: 3, stream: 'stdout', data: 'after continuing', ts: new Date().toISOString() }],
+    })
+    const detail = await until(async () => {
+      const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+      return s.status === 'active' && s.last_seq === 3 ? s : undefined
+    }, 'active again with the new output')
+    expect(detail.ended_at ?? null).toBeNull()
+    expect(detail.output.map((r: Json) => r.data)).toEqual(['line 0', 'line 1', 'line 2', 'after continuing'])
+  })
+
+  test('the conversation named only when the CLI exits (per-message CLIs) is kept for continuing', async () => {
+    const id = await stoppedSession(main, { lines: 1 })
+    await main.agent.send({
+      type: 'session.exited',
+      session_id: id,
+      exit_code: 0,
+      cli_session_id: 'thread-7',
+    })
+    await until(async () => {
+      const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, id))
+      return row?.cliSessionId === 'thread-7'
+    }, 'cli session id stored')
+    expect((await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)).status).toBe(200)
+  })
+
+  test('a live session is refused: send it a message instead', async () => {
+    const created = await call('POST', '/api/remote/sessions', owner.cookie, {
+      machine_id: main.id,
+      project_path: '/w',
+    })
+    const res = await call(
+      'POST',
+      `/api/remote/sessions/${created.body.session.session_id}/continue`,
+      owner.cookie,
+    )
+    expect(res.status).toBe(409)
+    expect(res.body.error.type).toBe('session_live')
+    expect(res.body.error.message).toMatch(/still starting; send it a message/)
+  })
+
+  test('a CLI with no resume is refused with why (422)', async () => {
+    const id = await stoppedSession(main, { cliTool: 'openclaw', lines: 1, conversation: 'oc-1' })
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(422)
+    expect(res.body.error.type).toBe('cli_cannot_resume')
+    expect(res.body.error.message).toMatch(/OpenClaw/)
+  })
+
+  test('a CLI that never named its conversation leaves nothing to resume (409)', async () => {
+    const id = await stoppedSession(main, { lines: 1 })
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(409)
+    expect(res.body.error.type).toBe('no_conversation')
+  })
+
+  test('an agent without session continuing is refused (409)', async () => {
+    const { session_continue: _, ...old } = CAPABILITIES
+    const m = await machine('old-box', old)
+    others.push(m.agent)
+    const id = await stoppedSession(m, { lines: 1, conversation: 'c-old' })
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(409)
+    expect(res.body.error.type).toBe('agent_cannot_continue')
+  })
+
+  test('an offline machine is refused with when it was last seen (409)', async () => {
+    const m = await machine('gone-box')
+    const id = await stoppedSession(m, { lines: 1, conversation: 'c-off' })
+    await m.agent.close()
+    await until(
+      async () =>
+        (await call('GET', `/api/remote/machines/${m.id}`, admin)).body.machine?.status === 'offline',
+      'machine offline',
+    )
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(409)
+    expect(res.body.error.type).toBe('machine_offline')
+  })
+
+  test('an owner no longer assigned to the machine is told access is gone (403); others may not', async () => {
+    const m = await machine('shared-box')
+    others.push(m.agent)
+    const id = await stoppedSession(m, { lines: 1, conversation: 'c-acc' })
+    const stranger = await createUser(server, admin, 'stan')
+    expect((await call('POST', `/api/remote/sessions/${id}/continue`, stranger.cookie)).status).toBe(404)
+    expect((await call('POST', `/api/remote/sessions/${id}/continue`, admin)).status).toBe(403)
+    expect(
+      (await call('DELETE', `/api/remote/machines/${m.id}/assign/${owner.id}`, admin)).status,
+    ).toBeLessThan(300)
+    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    expect(res.status).toBe(403)
+    expect(res.body.error.type).toBe('access_gone')
+    expect(res.body.error.message).toContain("'shared-box'")
+  })
+})
