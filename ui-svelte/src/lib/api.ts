@@ -218,6 +218,8 @@ export const sessions = {
   create: async (body: CreateSessionBody) => (await unwrap(session.post(body))).session,
   chat: (id: string, content: string) => unwrap(session({ id }).chat.post({ content })),
   act: (id: string, action: SessionAction) => unwrap(session({ id })[action].post()),
+  /** A stopped session goes on: a new CLI process resuming its conversation. */
+  continue: async (id: string) => (await unwrap(session({ id }).continue.post())).session,
   answerPermission: (id: string, requestId: string, allow: boolean, always = false) =>
     unwrap(session({ id }).permission.post({ request_id: requestId, allow, always })),
   /** The session's "always allow" rules in force. */

@@ -53,6 +53,10 @@ export const en = {
   'ws.rulesInForce': 'Always allowed in this session',
   'ws.ruleRevoke': 'Ask again before {tool}',
   'ws.ruleRevoked': '{tool} asks for permission again',
+  'ws.continue': 'Continue',
+  'ws.continueHint': 'Start the CLI again on this machine, resuming this conversation',
+  'ws.did.continue': 'The session continues; its CLI is starting',
+  'ws.quotaWarning': 'Quota nearly used',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -104,4 +108,8 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.rulesInForce': '本会话中始终允许',
   'ws.ruleRevoke': '使用 {tool} 前重新询问',
   'ws.ruleRevoked': '{tool} 将重新请求权限',
+  'ws.continue': '继续会话',
+  'ws.continueHint': '在这台机器上重新启动 CLI,接着这段对话继续',
+  'ws.did.continue': '会话继续中,CLI 正在启动',
+  'ws.quotaWarning': '配额即将用完',
 }
