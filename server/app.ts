@@ -4,6 +4,7 @@ import { openapi } from '@elysiajs/openapi'
 import { Elysia } from 'elysia'
 import { MAX_FRAME_BYTES } from '../protocol/index.ts'
 import { agentRoutes } from './agents/index.ts'
+import { apiDocsRoutes, DOCS_PATH, DOCS_SPEC_PATH } from './api-docs/index.ts'
 import { apiKeysRoutes } from './api-keys/index.ts'
 import { auditRoutes } from './audit/index.ts'
 import { authRoutes } from './auth/index.ts'
@@ -46,11 +47,15 @@ export function createApp(ctx: AppContext) {
   })
     .use(httpBase(ctx))
     .use(
+      // Only the spec: its page would load the viewer from a CDN; api-docs/ serves one offline.
       openapi({
-        path: '/api/docs',
+        path: DOCS_PATH,
+        specPath: DOCS_SPEC_PATH,
+        provider: null,
         documentation: { info: { title: 'Open ACE Remote Workspace API', version: '1' } },
       }),
     )
+    .use(apiDocsRoutes(ctx))
     .use(healthRoutes(ctx))
     .use(metricsRoutes(ctx))
     .use(authRoutes(ctx, oidcLogoutUrl(ctx)))
