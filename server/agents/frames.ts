@@ -14,11 +14,11 @@ import {
 } from '../../protocol/index.ts'
 import type { Target } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
-import { remoteMachines } from '../db/schema/index.ts'
+import { type AgentTransport, remoteMachines } from '../db/schema/index.ts'
 import { ackCommands } from './commands.ts'
 import type { AgentIdentity } from './guard.ts'
 import { outputFrameBytes } from './output-pace.ts'
-import { recordHeartbeat } from './presence.ts'
+import { markConnected, recordHeartbeat } from './presence.ts'
 import { ANSWERED_COMMANDS, storeCommandResult } from './results.ts'
 
 /** Frames about what other capabilities own (sessions, usage), handled by them. */
@@ -51,6 +51,8 @@ export interface FrameOutcome {
   replies: ReplyFrame[]
   /** The frame was a hello: the agent (re)started, so unacked commands go out again. */
   hello?: boolean
+  /** With hello: the connection epoch the machine was marked online with (presence.ts). */
+  epoch?: number
   /** The frame was a heartbeat: a chance to hand over commands whose wake-up was lost. */
   heartbeat?: boolean
 }
@@ -72,14 +74,16 @@ export async function handleRawFrame(
   agent: AgentIdentity,
   raw: unknown,
   reports: FrameReports,
+  transport: AgentTransport,
 ): Promise<FrameOutcome> {
   const parsed = parseAgentFrame(raw)
   if (!parsed.ok) return { replies: [errorFrame(parsed.error)] }
   const frame = parsed.value
   try {
-    const replies = await handleFrame(ctx, agent, frame, reports)
-    if (frame.id) replies.push({ type: 'received', ids: [frame.id] })
-    return { replies, hello: frame.type === 'hello', heartbeat: frame.type === 'heartbeat' }
+    const outcome: FrameOutcome = { replies: [] }
+    outcome.replies = await handleFrame(ctx, agent, frame, reports, transport, outcome)
+    if (frame.id) outcome.replies.push({ type: 'received', ids: [frame.id] })
+    return { ...outcome, hello: frame.type === 'hello', heartbeat: frame.type === 'heartbeat' }
   } catch (error) {
     const ref = frame.id ? { ref: frame.id } : {}
     if (error instanceof FrameRefused) return { replies: [errorFrame({ ...error.frameError, ...ref })] }
@@ -93,10 +97,15 @@ async function handleFrame(
   agent: AgentIdentity,
   frame: AgentFrame,
   reports: FrameReports,
+  transport: AgentTransport,
+  outcome: FrameOutcome,
 ): Promise<ReplyFrame[]> {
   switch (frame.type) {
     case 'hello': {
       const replies = await handleHello(ctx, agent, frame)
+      // Online once the hello's capabilities are stored, never before: an open socket or a
+      // first poll alone says nothing about what the machine can do.
+      outcome.epoch = await markConnected(ctx, agent, transport)
       await reports.hello(ctx, agent, frame)
       return replies
     }

@@ -32,14 +32,15 @@ export async function handlePoll(
 ): Promise<LongPollResponse> {
   const hub = ctx.state.channelHub
   await hub.ready
-  await markConnected(ctx, agent, 'long_poll')
   const replies: ReplyFrame[] = []
   let hello = false
   for (const event of body.events) {
-    const outcome = await handleRawFrame(ctx, agent, event, reports)
+    const outcome = await handleRawFrame(ctx, agent, event, reports, 'long_poll')
     replies.push(...outcome.replies)
     hello ||= outcome.hello === true
   }
+  // A hello marked the machine online as it was stored (frames.ts); other polls keep it so.
+  if (!hello) await markConnected(ctx, agent, 'long_poll')
   const deliveredBefore = () => new Date(ctx.now().getTime() - LONG_POLL_REDELIVER_AFTER_MS)
   // After a hello (agent restarted) everything unacked goes out again; otherwise only what is
   // pending, plus answers that were evidently lost.

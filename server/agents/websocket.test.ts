@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
 import { CLOSE_GOODBYE } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
 import { type SessionEvent, subscribeSessionEvents } from '../sessions/events.ts'
@@ -279,6 +279,36 @@ describe('presence', () => {
     await agent.close()
     await until(async () => (await machineRow(machineId)).status === 'offline', 'offline')
     expect((await machineRow(machineId)).connected).toBe(false)
+  })
+
+  test('an open socket alone is not online: the hello stores capabilities and marks it online together', async () => {
+    const m = await registerMachine(server.request, admin)
+    const agent = new FakeAgent({
+      url: server.url,
+      token: m.agentToken,
+      machineId: m.machineId,
+      transport: 'websocket',
+      hello: false,
+    })
+    agents.push(agent)
+    await agent.connect()
+    // The server has handled the open (its agent.connect audit row is written after it).
+    await until(
+      async () =>
+        (
+          await server.ctx.db
+            .select()
+            .from(auditLog)
+            .where(and(eq(auditLog.event, 'agent.connect'), eq(auditLog.targetId, m.machineId)))
+        ).length > 0,
+      'the open handled',
+    )
+    expect(await machineRow(m.machineId)).toMatchObject({ status: 'offline', connected: false })
+    await agent.send(agent.hello())
+    await agent.waitForFrame('welcome')
+    const row = await machineRow(m.machineId)
+    expect(row).toMatchObject({ status: 'online', connected: true, transport: 'websocket' })
+    expect(row.capabilities).toMatchObject({ max_sessions: FAKE_CAPABILITIES.max_sessions })
   })
 
   test('a machine silent for 3 heartbeat intervals is swept offline', async () => {

@@ -9,7 +9,7 @@ import { claimCommands } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, agentGuard } from './guard.ts'
 import type { PushChannel } from './hub.ts'
-import { markConnected, markDisconnected } from './presence.ts'
+import { markDisconnected } from './presence.ts'
 
 interface RawSocket {
   send(data: string | Uint8Array): number
@@ -23,6 +23,8 @@ interface Connection {
   /** Frames and deliveries run one after another, so output and commands keep their order. */
   queue: Promise<void>
   open: boolean
+  /** The hello is stored: the machine is online and commands may go out. */
+  welcomed: boolean
   /** Text of frames received and not yet handled (they wait while the agent is over its rate). */
   queuedBytes: number
   /** Why the server closed it, if it did (decides whether the machine goes offline at once). */
@@ -64,7 +66,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
   }
 
   async function deliver(conn: Connection, raw: RawSocket, redeliver: boolean) {
-    if (!conn.open) return
+    if (!conn.open || !conn.welcomed) return
     const commands = await claimCommands(ctx, conn.agent.machineId, { redeliver })
     for (const command of commands) send(raw, command)
   }
@@ -91,6 +93,7 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
           queuedBytes: 0,
           queue: hub.ready,
           open: true,
+          welcomed: false,
           channel: {
             machineId: agent.machineId,
             tokenHash: agent.tokenHash,
@@ -112,17 +115,16 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
         }
         connections.set(raw, conn)
         hub.attachPush(conn.channel)
-        enqueue(conn, async () => {
-          conn.epoch = await markConnected(ctx, agent, 'websocket')
-          await ctx.audit(
+        // Online only once the hello is stored (frames.ts): an open socket alone has told
+        // nothing about the machine's capabilities.
+        enqueue(conn, () =>
+          ctx.audit(
             'agent.connect',
             agent.actor,
             { type: 'machine', id: agent.machineId },
             { transport: 'websocket' },
-          )
-          // A new connection gets everything not yet acked: whatever was in flight when the last one dropped.
-          await deliver(conn, raw, true)
-        })
+          ),
+        )
       },
       message(ws, message) {
         const raw = ws.raw as unknown as RawSocket
@@ -142,10 +144,16 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
           return
         }
         enqueue(conn, async () => {
-          const outcome = await handleRawFrame(ctx, conn.agent, message, reports).finally(() => {
+          const outcome = await handleRawFrame(ctx, conn.agent, message, reports, 'websocket').finally(() => {
             conn.queuedBytes -= size
           })
+          if (outcome.epoch !== undefined) {
+            conn.epoch = outcome.epoch
+            conn.welcomed = true
+          }
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
+          // A new connection gets everything not yet acked: whatever was in flight when the last one dropped.
+          if (outcome.hello) await deliver(conn, raw, true)
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.
           if (outcome.heartbeat) await deliver(conn, raw, false)
