@@ -5,6 +5,7 @@ import { and, eq } from 'drizzle-orm'
 import { CLOSE_GOODBYE } from '../../protocol/index.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
 import { type SessionEvent, subscribeSessionEvents } from '../sessions/events.ts'
 import { queueCommand } from './commands.ts'
@@ -293,7 +294,7 @@ describe('presence', () => {
     agents.push(agent)
     await agent.connect()
     // The server has handled the open (its agent.connect audit row is written after it).
-    await until(
+    await waitUntil(
       async () =>
         (
           await server.ctx.db
@@ -301,7 +302,7 @@ describe('presence', () => {
             .from(auditLog)
             .where(and(eq(auditLog.event, 'agent.connect'), eq(auditLog.targetId, m.machineId)))
         ).length > 0,
-      'the open handled',
+      { what: 'the open handled' },
     )
     expect(await machineRow(m.machineId)).toMatchObject({ status: 'offline', connected: false })
     await agent.send(agent.hello())
