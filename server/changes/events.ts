@@ -4,28 +4,24 @@ import type { AppContext } from '../context/index.ts'
 
 export const CHANGES_CHANNEL = 'oa_changes'
 
-interface Registry {
+/** This instance's changes-panel listeners per session, behind one LISTEN (ctx.state.changesEvents). */
+export interface ChangesEventRegistry {
   listeners: Map<string, Set<() => void>>
   ready: Promise<void>
 }
-const registries = new WeakMap<AppContext, Registry>()
 
-function registry(ctx: AppContext): Registry {
-  const existing = registries.get(ctx)
-  if (existing) return existing
+export function createChangesEventRegistry(ctx: AppContext): ChangesEventRegistry {
   const listeners = new Map<string, Set<() => void>>()
   const ready = ctx.database
     .listen(CHANGES_CHANNEL, (sessionId) => {
       for (const fn of listeners.get(sessionId) ?? []) fn()
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  const reg = { listeners, ready }
-  registries.set(ctx, reg)
-  return reg
+  return { listeners, ready }
 }
 
 export async function subscribeChanges(ctx: AppContext, sessionId: string, fn: () => void) {
-  const reg = registry(ctx)
+  const reg = ctx.state.changesEvents
   await reg.ready
   const set = reg.listeners.get(sessionId) ?? new Set()
   reg.listeners.set(sessionId, set)

@@ -10,8 +10,11 @@ import { type ChannelHub, createChannelHub } from '../agents/hub.ts'
 import { createOutputPacer, type OutputPacer } from '../agents/output-pace.ts'
 import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.ts'
 import { type CommandResultWaiters, createCommandResultWaiters } from '../agents/results.ts'
+import { type ChangesEventRegistry, createChangesEventRegistry } from '../changes/events.ts'
 import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
 import { createInstruments, type Instruments } from '../metrics/instruments.ts'
+import { createSessionEventRegistry, type SessionEventRegistry } from '../sessions/events.ts'
+import { createTerminalRelay, type TerminalRelay } from '../terminals/relay.ts'
 import type { AppContext } from './index.ts'
 
 export interface ServerState {
@@ -33,6 +36,12 @@ export interface ServerState {
   readonly heartbeats: HeartbeatBuffer
   /** agents/results.ts: requests waiting for a command's answer (one LISTEN). */
   readonly commandResults: CommandResultWaiters
+  /** sessions/events.ts: this instance's session watchers (SSE streams), one LISTEN. */
+  readonly sessionEvents: SessionEventRegistry
+  /** changes/events.ts: this instance's changes-panel watchers, one LISTEN. */
+  readonly changesEvents: ChangesEventRegistry
+  /** terminals/relay.ts: browser terminal sockets paired with their agents' channels. */
+  readonly terminalRelay: TerminalRelay
 }
 
 type Factories = { readonly [K in keyof ServerState]: (ctx: AppContext) => ServerState[K] }
@@ -47,6 +56,9 @@ const FACTORIES: Factories = {
   outputPacer: createOutputPacer,
   heartbeats: createHeartbeatBuffer,
   commandResults: createCommandResultWaiters,
+  sessionEvents: createSessionEventRegistry,
+  changesEvents: createChangesEventRegistry,
+  terminalRelay: createTerminalRelay,
 }
 
 /** The instance's state: each slot is made on first read, then kept. */

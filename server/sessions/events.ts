@@ -49,16 +49,13 @@ type Notice = { o: string; s: string } & (
 )
 type Listener = (event: SessionEvent) => void
 
-interface Registry {
+/** This instance's watchers per session, behind one LISTEN (ctx.state.sessionEvents). */
+export interface SessionEventRegistry {
   listeners: Map<string, Set<Listener>>
   ready: Promise<void>
 }
 
-const registries = new WeakMap<AppContext, Registry>()
-
-function registry(ctx: AppContext): Registry {
-  let reg = registries.get(ctx)
-  if (reg) return reg
+export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistry {
   const listeners = new Map<string, Set<Listener>>()
   const ready = ctx.database
     .listen(SESSION_EVENTS_CHANNEL, (payload) => {
@@ -67,9 +64,7 @@ function registry(ctx: AppContext): Registry {
       )
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  reg = { listeners, ready }
-  registries.set(ctx, reg)
-  return reg
+  return { listeners, ready }
 }
 
 async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, payload: string) {
@@ -104,7 +99,7 @@ async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, 
  * instance the agent is connected to. Resolves once listening; returns the unsubscribe function.
  */
 export async function subscribeSessionEvents(ctx: AppContext, sessionId: string, listener: Listener) {
-  const reg = registry(ctx)
+  const reg = ctx.state.sessionEvents
   await reg.ready
   const set = reg.listeners.get(sessionId) ?? new Set<Listener>()
   reg.listeners.set(sessionId, set)
@@ -117,7 +112,7 @@ export async function subscribeSessionEvents(ctx: AppContext, sessionId: string,
 
 /** Tells this instance's watchers at once, from memory. */
 function tellLocal(ctx: AppContext, event: SessionEvent): void {
-  const watchers = registries.get(ctx)?.listeners.get(event.session_id)
+  const watchers = ctx.state.sessionEvents.listeners.get(event.session_id)
   if (watchers) for (const fn of [...watchers]) fn(event)
 }
 

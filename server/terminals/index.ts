@@ -4,12 +4,12 @@ import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { MachineIdParams, OpenTerminalBody, TerminalAccessBody, TerminalIdParams } from './model.ts'
-import { terminalRelay } from './relay.ts'
 import { openTerminal, ownTerminal, setTerminalAccess, terminalView } from './service.ts'
 import { terminalSocketRoutes } from './socket.ts'
 
 export function terminalsRoutes(ctx: AppContext) {
-  terminalRelay(ctx)
+  // The relay (and its access.revoked subscription) starts with the routes.
+  void ctx.state.terminalRelay
   return new Elysia({ name: 'terminals', seed: ctx.id })
     .use(authGuard(ctx))
     .post(
@@ -37,7 +37,7 @@ export function terminalsRoutes(ctx: AppContext) {
       '/api/remote/terminals/:id',
       async ({ actor, user, params }) => {
         const terminal = await ownTerminal(ctx, user, params.id)
-        await terminalRelay(ctx).close(terminal, actor, 'Closed by the user')
+        await ctx.state.terminalRelay.close(terminal, actor, 'Closed by the user')
         return { terminal_id: terminal.id, closed: true }
       },
       { auth: true, params: TerminalIdParams, detail: { summary: 'End a terminal and its shell' } },

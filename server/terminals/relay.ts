@@ -62,15 +62,12 @@ export interface TerminalRelay {
   close(terminal: TerminalRow, actor: Actor, reason: string): Promise<void>
 }
 
-const relays = new WeakMap<AppContext, TerminalRelay>()
-
 function say(link: BrowserLink, message: TerminalServerMessage) {
   link.socket.sendText(JSON.stringify(message))
 }
 
-export function terminalRelay(ctx: AppContext): TerminalRelay {
-  const existing = relays.get(ctx)
-  if (existing) return existing
+/** The instance's relay (ctx.state.terminalRelay). */
+export function createTerminalRelay(ctx: AppContext): TerminalRelay {
   const hub = ctx.state.channelHub
   const links = new Map<string, BrowserLink>()
 
@@ -259,11 +256,10 @@ export function terminalRelay(ctx: AppContext): TerminalRelay {
       }
     },
   }
-  relays.set(ctx, relay)
   return relay
 }
 
 /** The agent channel's binary messages (agents/frames.ts FrameReports.terminalBytes). */
 export function relayTerminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void {
-  terminalRelay(ctx).fromAgent(machineId, data)
+  ctx.state.terminalRelay.fromAgent(machineId, data)
 }

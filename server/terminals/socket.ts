@@ -10,7 +10,7 @@ import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { TerminalIdParams, TerminalSocketQuery } from './model.ts'
-import { type BrowserLink, terminalRelay } from './relay.ts'
+import type { BrowserLink } from './relay.ts'
 import { ownTerminal } from './service.ts'
 
 const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
@@ -30,7 +30,7 @@ export function terminalSocketRoutes(ctx: AppContext) {
       throw new HttpError(501, 'Terminals need the server to run on Bun', 'not_implemented')
     })
   }
-  const relay = terminalRelay(ctx)
+  const relay = ctx.state.terminalRelay
   const links = new WeakMap<object, BrowserLink>()
   return plugin
     .resolve(async ({ request, server, cookie, params }) => {
