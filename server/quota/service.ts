@@ -4,10 +4,18 @@
 // read; a limited user's call reserves its estimate out of this instance's lease on the shared
 // counters (quota_counters), in memory while the lease covers it, and settles the tokens it used
 // afterwards; a periodic sync moves settled usage to the shared rows and gives idle leases back.
+// What each instance holds is also in its lease rows (leases.ts), so a dead one's goes back.
 import { and, eq, gte, sql } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
 import { quotaCounters, quotaLimits, quotaUsage } from '../db/schema/index.ts'
-import type { Tx } from '../db/transaction.ts'
+import {
+  type CounterKey,
+  LEASE_RENEW_MS,
+  LeaseLost,
+  reclaimExpired,
+  recordLease,
+  renewAndSweep,
+} from './leases.ts'
 import { recordUsage, type UsageRecord, unwrittenUsage } from './ledger.ts'
 
 export const QUOTA_CHANGED_CHANNEL = 'quota_limits_changed'
@@ -196,6 +204,9 @@ interface Lease {
   active: boolean
   /** How many estimates the next grant may be (LEASE_MIN_CALLS..LEASE_MAX_CALLS). */
   calls: number
+  /** This instance has a lease row for the counter (leases.ts), and the requests it last wrote. */
+  recorded: boolean
+  rowRequests: number
 }
 
 /**
@@ -214,6 +225,8 @@ interface LeaseState {
   /** Per user: the database work in progress (lease grants, syncs), one at a time. */
   locks: Map<number, Promise<unknown>>
   timer: ReturnType<typeof setInterval> | null
+  /** When the lease rows were last renewed (the heartbeat runs from the sync tick). */
+  renewedAt: number
 }
 
 const leaseStates = new WeakMap<AppContext, LeaseState>()
@@ -221,7 +234,7 @@ const leaseStates = new WeakMap<AppContext, LeaseState>()
 function leaseState(ctx: AppContext): LeaseState {
   let s = leaseStates.get(ctx)
   if (s) return s
-  const created: LeaseState = { leases: new Map(), locks: new Map(), timer: null }
+  const created: LeaseState = { leases: new Map(), locks: new Map(), timer: null, renewedAt: 0 }
   s = created
   leaseStates.set(ctx, created)
   ctx.onClose(async () => {
@@ -250,14 +263,39 @@ function leaseFor(ctx: AppContext, userId: number, p: PeriodCheck): Lease {
       requests: 0,
       active: true,
       calls: LEASE_MIN_CALLS,
+      recorded: false,
+      rowRequests: 0,
     }
     s.leases.set(id, lease)
   }
-  if (!s.timer) {
-    s.timer = setInterval(() => void syncLeases(ctx, false), SYNC_INTERVAL_MS)
-    ;(s.timer as { unref?: () => void }).unref?.()
-  }
+  startQuotaSync(ctx)
   return lease
+}
+
+/**
+ * Starts the periodic sync (at startup, so the heartbeat's sweep reclaims what dead instances
+ * left even before this one serves a limited user; reserving starts it too).
+ */
+export function startQuotaSync(ctx: AppContext): void {
+  const s = leaseState(ctx)
+  if (s.timer) return
+  s.timer = setInterval(() => void syncLeases(ctx, false), SYNC_INTERVAL_MS)
+  ;(s.timer as { unref?: () => void }).unref?.()
+}
+
+/**
+ * Forgets a lease whose row another instance reclaimed (this instance went without a heartbeat
+ * for LEASE_TTL_MS): the counter no longer has what it held, so the next call starts a new one.
+ * Calls still holding the old one settle into it, uncounted on the counter (the ledger has them).
+ */
+function dropLease(ctx: AppContext, lease: Lease): void {
+  const s = leaseState(ctx)
+  const id = leaseId(lease.userId, lease.period, lease.startsAt)
+  if (s.leases.get(id) === lease) s.leases.delete(id)
+  ctx.log.warn('quota lease was reclaimed by another instance; starting a new one', {
+    user_id: lease.userId,
+    period: lease.period,
+  })
 }
 
 /** Runs `work` after the user's earlier database work (so lease arithmetic never interleaves). */
@@ -273,6 +311,9 @@ function withUserLock<T>(ctx: AppContext, userId: number, work: () => Promise<T>
   return next
 }
 
+const sameCounter = (a: CounterKey, b: CounterKey) =>
+  a.userId === b.userId && a.period === b.period && a.startsAt.getTime() === b.startsAt.getTime()
+
 const counterWhere = (l: { userId: number; period: Period; startsAt: Date }) =>
   and(
     eq(quotaCounters.userId, l.userId),
@@ -280,32 +321,60 @@ const counterWhere = (l: { userId: number; period: Period; startsAt: Date }) =>
     eq(quotaCounters.startsAt, l.startsAt),
   )
 
+/** Tokens this lease holds in the shared row's `reserved` (settling a call keeps the sum). */
+const heldBy = (lease: Lease) => lease.available + lease.inFlight + lease.unflushed
+
 /**
  * Moves a lease's settled usage from `reserved` to `tokens` on the shared row and, with
- * `release`, gives back what it holds unused (tokens and requests). Caller holds the user lock.
+ * `release`, gives back what it holds unused (tokens and requests); the lease row follows in the
+ * same transaction. A lease found reclaimed is dropped. Caller holds the user lock.
  */
-async function flushLease(ctx: AppContext, lease: Lease, release: boolean, db: Pick<Tx, 'update'> = ctx.db) {
+async function flushLease(ctx: AppContext, lease: Lease, release: boolean) {
   const used = lease.unflushed
   const back = release ? lease.available : 0
   const requests = release ? lease.requests : 0
-  if (!used && !back && !requests) return
-  await db
-    .update(quotaCounters)
-    .set({
-      tokens: sql`${quotaCounters.tokens} + ${used}`,
-      reserved: sql`greatest(${quotaCounters.reserved} - ${used + back}, 0)`,
-      requests: sql`greatest(${quotaCounters.requests} - ${requests}, 0)`,
+  const rowRequests = lease.requests - requests
+  const staleRow = lease.recorded && rowRequests !== lease.rowRequests
+  if (!used && !back && !requests && !staleRow) return
+  const rowTokens = heldBy(lease) - used - back
+  let recorded: boolean
+  try {
+    recorded = await ctx.db.transaction(async (tx) => {
+      await tx
+        .update(quotaCounters)
+        .set({
+          tokens: sql`${quotaCounters.tokens} + ${used}`,
+          reserved: sql`greatest(${quotaCounters.reserved} - ${used + back}, 0)`,
+          requests: sql`greatest(${quotaCounters.requests} - ${requests}, 0)`,
+        })
+        .where(counterWhere(lease))
+      return recordLease(ctx, tx, lease, lease.recorded, rowTokens, rowRequests)
     })
-    .where(counterWhere(lease))
+  } catch (error) {
+    if (!(error instanceof LeaseLost)) throw error
+    dropLease(ctx, lease)
+    return
+  }
   lease.unflushed -= used
   lease.available -= back
   lease.requests -= requests
+  lease.recorded = recorded
+  lease.rowRequests = rowRequests
 }
 
-/** The periodic sync (and the last one at close): usage to the shared rows, idle leases back. */
+/**
+ * The periodic sync (and the last one at close): usage to the shared rows, idle leases back;
+ * every LEASE_RENEW_MS also the heartbeat on this instance's lease rows and the sweep of dead
+ * instances' expired ones.
+ */
 async function syncLeases(ctx: AppContext, all: boolean): Promise<void> {
   const s = leaseStates.get(ctx)
   if (!s) return
+  const now = ctx.now().getTime()
+  if (!all && now - s.renewedAt >= LEASE_RENEW_MS) {
+    s.renewedAt = now
+    await renewAndSweep(ctx).catch((error) => ctx.log.error('quota lease heartbeat failed', { error }))
+  }
   const byUser = new Map<number, Lease[]>()
   for (const lease of s.leases.values()) {
     const list = byUser.get(lease.userId) ?? []
@@ -354,8 +423,8 @@ function takeLocally(leases: Lease[], checks: PeriodCheck[], estimate: number): 
 }
 
 /**
- * The slow path, one transaction with the rows locked: this instance's unused lease and settled
- * usage are folded back, and the call is admitted while what everyone holds and used is under
+ * The slow path, one transaction with the rows locked: what expired leases of dead instances
+ * held goes back, this instance's unused lease and settled usage are folded back, and the call is admitted while what everyone holds and used is under
  * the limit (as before leases: concurrent calls on any number of instances overshoot by at most
  * one reservation). An admitted call takes its estimate plus a new lease: at most what is left
  * (or just the estimate when less is left), so leases never oversell the limit.
@@ -372,7 +441,13 @@ async function leaseFromCounters(
     await ctx.db.transaction(async (tx) => {
       for (const [i, lease] of leases.entries()) {
         const p = checks[i]!
-        const [row] = await tx.select().from(quotaCounters).where(counterWhere(lease)).for('update')
+        const [locked] = await tx.select().from(quotaCounters).where(counterWhere(lease)).for('update')
+        const reclaimed = await reclaimExpired(ctx, tx, lease)
+        const row = locked && {
+          ...locked,
+          reserved: Math.max(locked.reserved - reclaimed.tokens, 0),
+          requests: Math.max(locked.requests - reclaimed.requests, 0),
+        }
         const used = lease.unflushed
         const back = lease.available
         const backRequests = lease.requests
@@ -400,7 +475,18 @@ async function leaseFromCounters(
             requests: sql`greatest(${quotaCounters.requests} - ${backRequests} + ${requestGrant}, 0)`,
           })
           .where(counterWhere(lease))
+        const rowRequests = lease.requests + requestGrant - backRequests - 1
+        const recorded = await recordLease(
+          ctx,
+          tx,
+          lease,
+          lease.recorded,
+          heldBy(lease) + grant - back - used,
+          rowRequests,
+        )
         applied.push(() => {
+          lease.recorded = recorded
+          lease.rowRequests = rowRequests
           lease.unflushed -= used
           lease.available += grant - back - estimate
           lease.inFlight += estimate
@@ -450,14 +536,25 @@ export async function reserveQuota(
       requestLimit: limits.monthlyRequestLimit,
     })
   if (!periods.length) return { hold: null }
-  const leases = periods.map((p) => leaseFor(ctx, userId, p))
+  let leases = periods.map((p) => leaseFor(ctx, userId, p))
   const hold = (): { hold: QuotaHold } => ({ hold: { userId, tokens: estimate, leases } })
   if (takeLocally(leases, periods, estimate)) return hold()
   return withUserLock(ctx, userId, async () => {
     // A call that waited for the lock may find the lease the one before it took.
     if (takeLocally(leases, periods, estimate)) return hold()
     for (const p of periods) await syncCounter(ctx, userId, p)
-    const failed = await leaseFromCounters(ctx, leases, periods, estimate)
+    let failed: PeriodCheck | null = null
+    for (let attempt = 0; ; attempt++) {
+      try {
+        failed = await leaseFromCounters(ctx, leases, periods, estimate)
+        break
+      } catch (error) {
+        // A lease of ours was reclaimed (no heartbeat for LEASE_TTL_MS): drop it, take a new one.
+        if (!(error instanceof LeaseLost) || attempt >= periods.length) throw error
+        for (const lease of leases) if (lease.recorded && sameCounter(lease, error.key)) dropLease(ctx, lease)
+        leases = periods.map((p) => leaseFor(ctx, userId, p))
+      }
+    }
     if (!failed) return hold()
     // Refused: hand back what this instance holds, so the numbers in the refusal are the real ones.
     for (const lease of leases) await flushLease(ctx, lease, true)

@@ -137,6 +137,31 @@ export const quotaCounters = pgTable(
   (t) => [primaryKey({ columns: [t.userId, t.period, t.startsAt] })],
 )
 
+/**
+ * What one server instance holds in a quota counter's `reserved` (tokens) and `requests` (leased,
+ * not yet used), written with every change to the counter and kept alive by the instance's
+ * heartbeat: once `expires_at` passes (the instance died without giving its leases back), the
+ * next reservation on that counter, or any other instance's sweep, subtracts it and deletes the
+ * row (server/quota/leases.ts).
+ */
+export const quotaLeases = pgTable(
+  'quota_leases',
+  {
+    instanceId: text('instance_id').notNull(),
+    userId: integer('user_id').notNull(),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    startsAt: tz('starts_at').notNull(),
+    tokens: bigint('tokens', { mode: 'number' }).notNull().default(0),
+    requests: integer('requests').notNull().default(0),
+    expiresAt: tz('expires_at').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.instanceId, t.userId, t.period, t.startsAt] }),
+    index('quota_leases_counter_idx').on(t.userId, t.period, t.startsAt),
+    index('quota_leases_expires_idx').on(t.expiresAt),
+  ],
+)
+
 export const usageReports = pgTable(
   'usage_reports',
   {
