@@ -9,6 +9,7 @@ import type { QuotaScope } from '../db/schema/index.ts'
 import { clearQuota, listQuotas, setQuota, usageReport } from './admin.ts'
 import { QuotaBody, SubjectParams, UsageQuery, UsageReportBody } from './model.ts'
 import { storeUsageReport } from './reports.ts'
+import { startQuotaSync } from './service.ts'
 
 const DEFAULT_USAGE_DAYS = 30
 
@@ -26,6 +27,7 @@ export function quotaRoutes(ctx: AppContext) {
     return { ok: true }
   }
   const admin = { auth: 'system_admin' as const, params: SubjectParams }
+  startQuotaSync(ctx)
   return new Elysia({ name: 'quota', seed: ctx.id })
     .use(authGuard(ctx))
     .use(agentGuard(ctx))
