@@ -194,6 +194,8 @@ describe('agent websocket', () => {
     const other = await registerMachine(server.request, admin)
     const mine = await newSession(machineId)
     const theirs = await newSession(other.machineId)
+    // A running session (a starting one has no process yet whose exit could be reported).
+    await agent.send({ type: 'session.started', session_id: mine.id })
     await agent.send({
       type: 'heartbeat',
       id: 'hb',

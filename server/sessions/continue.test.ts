@@ -133,6 +133,8 @@ describe('continuing a stopped session', () => {
     // A fresh proxy token: the stop revoked the first one.
     expect(await verifyProxyToken(server.ctx, starts()[0]!.proxy_token)).toBeNull()
     expect((await verifyProxyToken(server.ctx, again.proxy_token))?.sessionId).toBe(id)
+    // The old process's exit, reported late, does not end the continued session.
+    await main.agent.send({ type: 'session.exited', session_id: id, exit_code: 0, cli_session_id: 'conv-42' })
     await main.agent.send({ type: 'session.started', session_id: id })
     await main.agent.send({
       type: 'session.output',

@@ -37,6 +37,12 @@ describe('session state machine', () => {
     expect(() => transition('active', 'continue')).toThrow(/still running/)
   })
 
+  test("the old process's exit, reported after the session was continued, does not end it", () => {
+    expect(nextState('starting', 'exited')).toBeUndefined()
+    expect(nextState('active', 'exited')).toBe('stopped')
+    expect(nextState('paused', 'exited')).toBe('stopped')
+  })
+
   test('every impossible move is a 409 naming the current state', () => {
     for (const from of SESSION_STATES) {
       for (const action of SESSION_ACTIONS) {

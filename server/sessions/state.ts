@@ -36,8 +36,11 @@ export function nextState(from: SessionState, action: SessionAction): SessionSta
     case 'resume':
       return from === 'paused' ? 'active' : undefined
     case 'stop':
-    case 'exited':
       return LIVE.has(from) ? 'stopped' : undefined
+    case 'exited':
+      // A starting session has no process of its own yet: an exit reported now is the previous
+      // process's (a continued session's, stopped a moment before), not the new one's.
+      return from === 'active' || from === 'paused' ? 'stopped' : undefined
     case 'started':
       return from === 'starting' ? 'active' : LIVE.has(from) ? from : undefined
     case 'failed':
