@@ -1,9 +1,15 @@
-// The CLI tools cache: a restarted agent says hello with the last probe's answer at once.
+// The CLI tools cache (a restarted agent says hello with the last probe's answer at once) and the load a heartbeat reports.
 import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { CLI_TOOLS_CACHE_FILE, readCachedCliTools, writeCachedCliTools } from './system-info.ts'
+import { waitUntil } from '../test/support/wait-until.ts'
+import {
+  CLI_TOOLS_CACHE_FILE,
+  collectSystemInfo,
+  readCachedCliTools,
+  writeCachedCliTools,
+} from './system-info.ts'
 
 describe('CLI tools cache', () => {
   test('what one run found, the next reads back', () => {
@@ -27,5 +33,25 @@ describe('CLI tools cache', () => {
     expect(readCachedCliTools(dir)).toBeUndefined()
     writeFileSync(join(dir, CLI_TOOLS_CACHE_FILE), '[{"name":"codex","path":"/bin/codex"},{"name":"bad"},7]')
     expect(readCachedCliTools(dir)).toEqual([{ name: 'codex', path: '/bin/codex' }])
+  })
+})
+
+describe('load in system_info', () => {
+  test('CPU busy since the last report, memory and the work dir disk (free and total)', async () => {
+    collectSystemInfo(tmpdir(), [])
+    // The CPU clock ticks in milliseconds: reports within one tick have no share to give.
+    const info = await waitUntil(
+      () => {
+        const next = collectSystemInfo(tmpdir(), [])
+        return next.cpu_percent !== undefined && next
+      },
+      { what: 'a report with cpu_percent' },
+    )
+    expect(info.cpu_percent).toBeNumber()
+    expect(info.cpu_percent as number).toBeGreaterThanOrEqual(0)
+    expect(info.cpu_percent as number).toBeLessThanOrEqual(100)
+    expect(info.disk_total_gb as number).toBeGreaterThan(0)
+    expect(info.disk_free_gb as number).toBeLessThanOrEqual(info.disk_total_gb as number)
+    expect(info.memory_free_gb as number).toBeLessThanOrEqual(info.memory_gb as number)
   })
 })

@@ -1,5 +1,5 @@
-// Facts about this machine sent at registration, in hello and with heartbeats: host, OS, CPU,
-// memory, free disk of the work dir, agent version and the installed CLI tools with versions
+// Facts about this machine sent at registration, in hello and with heartbeats: host, OS, CPU
+// (and how busy it was since the last report), memory, free and total disk of the work dir, agent version and the installed CLI tools with versions
 // and paths; and the capabilities built from them.
 // CLI versions cost a subprocess each, so they are refreshed on a timer, not per heartbeat.
 import { readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs'
@@ -32,13 +32,41 @@ function osVersion(): string {
   return `${os.version()} ${os.release()}`.trim()
 }
 
-function diskFreeGb(dir: string): number | undefined {
+const tenths = (value: number) => Math.round(value * 10) / 10
+
+/** Free and total space (GB) of the file system holding `dir`. */
+function diskGb(dir: string): { free: number; total: number } | undefined {
   try {
     const st = statfsSync(dir)
-    return Math.round(((st.bavail * st.bsize) / GB) * 10) / 10
+    return { free: tenths((st.bavail * st.bsize) / GB), total: tenths((st.blocks * st.bsize) / GB) }
   } catch {
     return undefined
   }
+}
+
+interface CpuTimes {
+  busy: number
+  total: number
+}
+function cpuTimes(): CpuTimes {
+  let busy = 0
+  let total = 0
+  for (const { times } of os.cpus()) {
+    const all = times.user + times.nice + times.sys + times.idle + times.irq
+    busy += all - times.idle
+    total += all
+  }
+  return { busy, total }
+}
+let lastCpu: CpuTimes | undefined
+
+/** How busy the CPUs were (%) since the previous call; undefined on the first. */
+function cpuPercentSinceLast(): number | undefined {
+  const now = cpuTimes()
+  const before = lastCpu
+  lastCpu = now
+  if (!before || now.total <= before.total) return undefined
+  return tenths(((now.busy - before.busy) / (now.total - before.total)) * 100)
 }
 
 /** Adds the version `<cli> --version` prints (none when it fails or takes too long). */
@@ -113,7 +141,8 @@ export function machineCapabilities(
 
 /** The current facts; `cliTools` comes from the last probe. */
 export function collectSystemInfo(workDir: string, cliTools: DetectedCli[]): SystemInfo {
-  const disk = diskFreeGb(workDir)
+  const disk = diskGb(workDir)
+  const cpuPercent = cpuPercentSinceLast()
   return {
     // Overridable for several agents on one host: the server tells machines apart by hostname.
     hostname: process.env.OPENACE_HOSTNAME || os.hostname(),
@@ -121,9 +150,10 @@ export function collectSystemInfo(workDir: string, cliTools: DetectedCli[]): Sys
     os_version: osVersion(),
     arch: process.arch,
     cpu_cores: os.cpus().length,
-    memory_gb: Math.round((os.totalmem() / GB) * 10) / 10,
-    memory_free_gb: Math.round((os.freemem() / GB) * 10) / 10,
-    ...(disk !== undefined ? { disk_free_gb: disk } : {}),
+    memory_gb: tenths(os.totalmem() / GB),
+    memory_free_gb: tenths(os.freemem() / GB),
+    ...(cpuPercent !== undefined ? { cpu_percent: cpuPercent } : {}),
+    ...(disk !== undefined ? { disk_free_gb: disk.free, disk_total_gb: disk.total } : {}),
     work_dir: workDir,
     agent_version: AGENT_VERSION,
     cli_tools: cliTools,

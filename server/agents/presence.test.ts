@@ -6,6 +6,7 @@ import { eq } from 'drizzle-orm'
 import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { remoteMachines } from '../db/schema/index.ts'
+import { LOAD_HISTORY_SAMPLES } from './load-history.ts'
 import { flushHeartbeats, markDisconnected, sweepSilentMachines } from './presence.ts'
 
 const FLUSH_MS = 400
@@ -136,5 +137,38 @@ describe('batched heartbeats', () => {
     const row = await machineRow(machineId)
     expect(row.connectionEpoch).toBe(first.connectionEpoch)
     expect(row.lastHeartbeat!.getTime()).toBeGreaterThan(first.lastHeartbeat!.getTime())
+  })
+
+  test('each flush adds one load sample to the machine, the last LOAD_HISTORY_SAMPLES kept in order', async () => {
+    const { machineId, agent } = await connected()
+    await flushHeartbeats(server.ctx)
+    expect((await machineRow(machineId)).loadHistory).toEqual([])
+    const beats = LOAD_HISTORY_SAMPLES + 5
+    for (let i = 0; i < beats; i++) {
+      const seen = counters().heartbeats
+      const info = {
+        cpu_percent: i,
+        memory_gb: 10,
+        memory_free_gb: 2.5,
+        disk_free_gb: 40,
+        disk_total_gb: 100,
+      }
+      await agent.send({ type: 'heartbeat', system_info: info, sessions: [] })
+      await until(() => counters().heartbeats > seen, 'heartbeat received')
+      await flushHeartbeats(server.ctx)
+    }
+    const history = (await machineRow(machineId)).loadHistory
+    expect(history).toHaveLength(LOAD_HISTORY_SAMPLES)
+    expect(history.map((s) => s.cpu_percent)).toEqual(
+      Array.from({ length: LOAD_HISTORY_SAMPLES }, (_, i) => i + beats - LOAD_HISTORY_SAMPLES),
+    )
+    expect(history.at(-1)).toMatchObject({ memory_percent: 75, disk_free_gb: 40, disk_total_gb: 100 })
+    expect(Date.parse(history.at(-1)!.at)).toBeGreaterThanOrEqual(Date.parse(history[0]!.at))
+    // A heartbeat that carries no load (older agents) adds no sample.
+    const seen = counters().heartbeats
+    await agent.send({ type: 'heartbeat', system_info: { hostname: 'x' }, sessions: [] })
+    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await flushHeartbeats(server.ctx)
+    expect((await machineRow(machineId)).loadHistory.at(-1)!.cpu_percent).toBe(beats - 1)
   })
 })

@@ -9,6 +9,7 @@ import { SYSTEM_ACTOR } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { type AgentTransport, remoteMachines } from '../db/schema/index.ts'
 import type { AgentIdentity } from './guard.ts'
+import { appendedLoadHistory, loadSample } from './load-history.ts'
 
 /** Heartbeats a machine may miss before it counts as offline. */
 export const MISSED_HEARTBEATS_OFFLINE = 3
@@ -115,7 +116,7 @@ async function writeHeartbeats(ctx: AppContext, batch: Map<string, PendingHeartb
       .slice(i, i + HEARTBEAT_ROWS_PER_STATEMENT)
       .map(
         ([machineId, beat]) =>
-          sql`(${machineId}::text, ${beat.at.toISOString()}::timestamptz, ${beat.systemInfo ? JSON.stringify(beat.systemInfo) : null}::jsonb)`,
+          sql`(${machineId}::text, ${beat.at.toISOString()}::timestamptz, ${beat.systemInfo ? JSON.stringify(beat.systemInfo) : null}::jsonb, ${sampleJson(beat)}::jsonb)`,
       )
     // greatest(): a connection recorded after this heartbeat keeps its newer time.
     await ctx.db.execute(sql`
@@ -123,12 +124,19 @@ async function writeHeartbeats(ctx: AppContext, batch: Map<string, PendingHeartb
       set last_heartbeat = greatest(m.last_heartbeat, v.ts),
           status = 'online',
           connected = true,
-          system_info = coalesce(v.info, m.system_info)
-      from (values ${sql.join(rows, sql`, `)}) as v(machine_id, ts, info)
+          system_info = coalesce(v.info, m.system_info),
+          load_history = ${appendedLoadHistory(sql`m.load_history`, sql`v.sample`)}
+      from (values ${sql.join(rows, sql`, `)}) as v(machine_id, ts, info, sample)
       where m.machine_id = v.machine_id`)
     statements++
   }
   return statements
+}
+
+/** The load sample of a buffered heartbeat, as JSON text (null: it carried none). */
+function sampleJson(beat: PendingHeartbeat): string | null {
+  const sample = loadSample(beat.systemInfo, beat.at)
+  return sample ? JSON.stringify(sample) : null
 }
 
 /** Buffers the heartbeat; the row is written by the next flush (within heartbeatFlushMs). */

@@ -80,13 +80,16 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
           ...(body.required_isolation ? { requiredIsolation: body.required_isolation } : {}),
           ...(body.auto_update !== undefined ? { autoUpdate: body.auto_update } : {}),
           ...(body.update_window !== undefined ? { updateWindow: body.update_window } : {}),
+          ...(body.labels !== undefined ? { labels: body.labels } : {}),
         }),
       }),
       {
         auth: 'system_admin',
         params: MachineIdParams,
         body: MachineSettingsBody,
-        detail: { summary: "Set a machine's allowed CLI tools, required isolation and agent update policy" },
+        detail: {
+          summary: "Set a machine's allowed CLI tools, required isolation, agent update policy and labels",
+        },
       },
     )
     .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id, endSessions), {

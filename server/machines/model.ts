@@ -40,6 +40,10 @@ export const RotateTokenQuery = t.Object({
 /** A CLI tool name as session.start's cli_tool takes it (an adapter name or an executable). */
 export const CliToolName = t.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN })
 
+export const MAX_MACHINE_LABELS = 20
+/** A label: letters, digits, '.', '_', '-' (gpu, team-a, eu-west.2). */
+export const MachineLabel = t.String({ minLength: 1, maxLength: 40, pattern: NAME_PATTERN })
+
 export const MachineSettingsBody = t.Object(
   {
     /** null = follow what the agent detects. */
@@ -49,6 +53,8 @@ export const MachineSettingsBody = t.Object(
     auto_update: t.Optional(t.Union([t.Boolean(), t.Null()])),
     /** 'HH:MM-HH:MM' UTC when automatic updates may go out; null: the server's AGENT_UPDATE_WINDOW. */
     update_window: t.Optional(t.Union([t.String({ pattern: UPDATE_WINDOW_PATTERN }), t.Null()])),
+    /** The machine's labels, replacing the current ones. */
+    labels: t.Optional(t.Array(MachineLabel, { maxItems: MAX_MACHINE_LABELS })),
   },
   { minProperties: 1 },
 )

@@ -1,5 +1,6 @@
 // A machine's session policy, set by a system admin: which CLI tools its sessions may use (null =
-// the known adapters its agent found) and the isolation level it must give them. Audited.
+// the known adapters its agent found) and the isolation level it must give them; and its
+// labels. Audited.
 import { eq } from 'drizzle-orm'
 import type { IsolationLevel } from '../../protocol/index.ts'
 import type { Actor } from '../audit/service.ts'
@@ -14,6 +15,7 @@ export interface MachineSettingsInput {
   requiredIsolation?: IsolationLevel
   autoUpdate?: boolean | null
   updateWindow?: string | null
+  labels?: string[]
 }
 
 export async function updateMachineSettings(
@@ -31,6 +33,7 @@ export async function updateMachineSettings(
     ...(input.requiredIsolation !== undefined ? { requiredIsolation: input.requiredIsolation } : {}),
     ...(input.autoUpdate !== undefined ? { autoUpdate: input.autoUpdate } : {}),
     ...(input.updateWindow !== undefined ? { updateWindow: input.updateWindow } : {}),
+    ...(input.labels !== undefined ? { labels: [...new Set(input.labels)] } : {}),
   }
   const [updated] = await ctx.db
     .update(remoteMachines)
@@ -46,11 +49,13 @@ export async function updateMachineSettings(
       required_isolation: changes.requiredIsolation,
       auto_update: changes.autoUpdate,
       update_window: changes.updateWindow,
+      labels: changes.labels,
       previous: {
         allowed_cli_tools: machine.allowedCliTools,
         required_isolation: machine.requiredIsolation,
         auto_update: machine.autoUpdate,
         update_window: machine.updateWindow,
+        labels: machine.labels,
       },
     },
     { tenantId: machine.tenantId },

@@ -45,6 +45,10 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     /** The agent's working directory: where new sessions' project paths start. */
     work_dir: typeof m.systemInfo?.work_dir === 'string' ? m.systemInfo.work_dir : null,
     tenant_id: m.tenantId,
+    /** Admin-given tags. */
+    labels: m.labels,
+    /** Recent load from heartbeats (CPU %, memory %, disk GB), oldest first. */
+    load_history: m.loadHistory,
     /** Who may open terminals: the machine's admins only, or every assigned user. */
     terminal_access: m.terminalAccess,
     last_heartbeat: iso(m.lastHeartbeat),

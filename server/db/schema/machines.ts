@@ -24,6 +24,15 @@ export type MachineUpdateState = (typeof MACHINE_UPDATE_STATES)[number]
 export const AGENT_TOKEN_REVOKE_REASONS = ['revoked', 'deregistered'] as const
 export type AgentTokenRevokeReason = (typeof AGENT_TOKEN_REVOKE_REASONS)[number]
 
+/** One heartbeat's load: when, CPU busy %, memory used %, free and total disk (GB). */
+export interface LoadSample {
+  at: string
+  cpu_percent: number | null
+  memory_percent: number | null
+  disk_free_gb: number | null
+  disk_total_gb: number | null
+}
+
 export const remoteMachines = pgTable(
   'remote_machines',
   {
@@ -44,6 +53,10 @@ export const remoteMachines = pgTable(
     connectionEpoch: integer('connection_epoch').notNull().default(0),
     lastHeartbeat: tz('last_heartbeat'),
     systemInfo: jsonb('system_info').$type<Record<string, unknown>>().notNull().default({}),
+    /** Recent load from heartbeats, oldest first, bounded (agents/load-history.ts). */
+    loadHistory: jsonb('load_history').$type<LoadSample[]>().notNull().default([]),
+    /** Free-form tags an admin gives the machine (gpu, team-a, ...), for finding and grouping. */
+    labels: jsonb('labels').$type<string[]>().notNull().default([]),
     terminalAccess: text('terminal_access', { enum: TERMINAL_ACCESS }).notNull().default('admins'),
     /** CLI tools sessions may use; null = the known adapters the agent found (the default). */
     allowedCliTools: jsonb('allowed_cli_tools').$type<string[]>(),

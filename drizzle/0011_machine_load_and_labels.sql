@@ -1,0 +1,2 @@
+ALTER TABLE "remote_machines" ADD COLUMN "load_history" jsonb DEFAULT '[]'::jsonb NOT NULL;--> statement-breakpoint
+ALTER TABLE "remote_machines" ADD COLUMN "labels" jsonb DEFAULT '[]'::jsonb NOT NULL;
