@@ -1,9 +1,11 @@
 // The one audit(event, actor, target, details) service every capability calls, and the query
-// behind GET /api/audit. Audit writes never fail the operation they record: a failure is logged.
-import { and, desc, eq, gte, lt, lte, type SQL } from 'drizzle-orm'
+// behind GET /api/audit and its CSV export. Audit writes never fail the operation they record: a
+// failure is logged. Each row keeps its actor's and target's names as they were (names.ts).
+import { and, desc, eq, gte, ilike, lt, lte, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/index.ts'
 import { type ActorType, type AuditOutcome, auditLog } from '../db/schema/index.ts'
 import type { Logger } from '../log.ts'
+import { nameOf } from './names.ts'
 
 export interface Actor {
   type: ActorType
@@ -16,6 +18,8 @@ export interface Actor {
 export interface Target {
   type: string
   id?: string | number | null
+  /** What the target was called when this happened (else looked up at write time). */
+  name?: string | null
 }
 
 export interface AuditOptions {
@@ -36,16 +40,21 @@ export type AuditFn = (
 export function createAuditor(db: Db, log: Logger): AuditFn {
   return async (event, actor, target, details = {}, options = {}) => {
     try {
+      const actorId = actor.id == null ? null : String(actor.id)
+      const targetId = target?.id == null ? null : String(target.id)
+      const actorName = actor.name ?? (actor.type === 'user' ? await nameOf(db, 'user', actorId) : null)
+      const targetName = target ? (target.name ?? (await nameOf(db, target.type, targetId))) : null
       await db.insert(auditLog).values({
         event,
         outcome: options.outcome ?? 'success',
         tenantId: options.tenantId ?? actor.tenantId ?? null,
         actorType: actor.type,
-        actorId: actor.id == null ? null : String(actor.id),
-        actorName: actor.name ?? null,
+        actorId,
+        actorName,
         ip: actor.ip ?? null,
         targetType: target?.type ?? null,
-        targetId: target?.id == null ? null : String(target.id),
+        targetId,
+        targetName,
         details,
       })
     } catch (cause) {
@@ -58,8 +67,12 @@ export interface AuditQuery {
   event?: string
   outcome?: AuditOutcome
   actorId?: string
+  /** An actor's name or id, part of it matching (case-insensitive). */
+  actor?: string
   targetType?: string
   targetId?: string
+  /** A target's name or id, part of it matching (case-insensitive). */
+  target?: string
   tenantId?: number
   since?: Date
   until?: Date
@@ -68,36 +81,53 @@ export interface AuditQuery {
   limit: number
 }
 
-export async function listAudit(db: Db, q: AuditQuery) {
+const like = (text: string) => `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`
+
+function auditWhere(q: AuditQuery): SQL | undefined {
   const where: SQL[] = []
   if (q.event) where.push(eq(auditLog.event, q.event))
   if (q.outcome) where.push(eq(auditLog.outcome, q.outcome))
   if (q.actorId) where.push(eq(auditLog.actorId, q.actorId))
+  if (q.actor)
+    where.push(or(ilike(auditLog.actorName, like(q.actor)), ilike(auditLog.actorId, like(q.actor)))!)
   if (q.targetType) where.push(eq(auditLog.targetType, q.targetType))
   if (q.targetId) where.push(eq(auditLog.targetId, q.targetId))
+  if (q.target)
+    where.push(or(ilike(auditLog.targetName, like(q.target)), ilike(auditLog.targetId, like(q.target)))!)
   if (q.tenantId !== undefined) where.push(eq(auditLog.tenantId, q.tenantId))
   if (q.since) where.push(gte(auditLog.ts, q.since))
   if (q.until) where.push(lte(auditLog.ts, q.until))
   if (q.beforeId) where.push(lt(auditLog.id, q.beforeId))
+  return where.length ? and(...where) : undefined
+}
+
+type AuditRow = typeof auditLog.$inferSelect
+
+function publicEntry(r: AuditRow) {
+  return {
+    id: r.id,
+    ts: r.ts.toISOString(),
+    event: r.event,
+    outcome: r.outcome,
+    tenant_id: r.tenantId,
+    actor: { type: r.actorType, id: r.actorId, name: r.actorName },
+    target: r.targetType ? { type: r.targetType, id: r.targetId, name: r.targetName } : null,
+    ip: r.ip,
+    details: r.details,
+  }
+}
+export type AuditEntry = ReturnType<typeof publicEntry>
+
+export async function listAudit(db: Db, q: AuditQuery) {
   const rows = await db
     .select()
     .from(auditLog)
-    .where(where.length ? and(...where) : undefined)
+    .where(auditWhere(q))
     .orderBy(desc(auditLog.id))
     .limit(q.limit + 1)
   const page = rows.slice(0, q.limit)
   return {
-    entries: page.map((r) => ({
-      id: r.id,
-      ts: r.ts.toISOString(),
-      event: r.event,
-      outcome: r.outcome,
-      tenant_id: r.tenantId,
-      actor: { type: r.actorType, id: r.actorId, name: r.actorName },
-      target: r.targetType ? { type: r.targetType, id: r.targetId } : null,
-      ip: r.ip,
-      details: r.details,
-    })),
+    entries: page.map(publicEntry),
     next_before_id: rows.length > q.limit ? page[page.length - 1]!.id : null,
   }
 }

@@ -83,7 +83,7 @@ export async function deleteMachine(
   await ctx.audit(
     'machine.delete',
     actor,
-    { type: 'machine', id: machineId },
+    { type: 'machine', id: machineId, name: machine.name },
     { sessions_ended: ended.length, proxy_tokens_revoked: proxyTokensRevoked },
     { tenantId: machine.tenantId },
   )

@@ -113,6 +113,12 @@ export async function deleteTenant(ctx: AppContext, actor: Actor, id: number) {
     await tx.delete(quotaLimits).where(and(eq(quotaLimits.scope, 'tenant'), eq(quotaLimits.subjectId, id)))
     await tx.delete(tenants).where(eq(tenants.id, id))
   })
-  await ctx.audit('tenant.delete', actor, { type: 'tenant', id }, { name: existing.name }, { tenantId: id })
+  await ctx.audit(
+    'tenant.delete',
+    actor,
+    { type: 'tenant', id, name: existing.name },
+    { name: existing.name },
+    { tenantId: id },
+  )
   return { id, deleted: true }
 }

@@ -150,5 +150,10 @@ export async function deleteUser(ctx: AppContext, actor: Actor, id: number) {
     .where(eq(users.id, id))
     .returning({ id: users.id, username: users.username })
   if (deleted.length === 0) throw notFound('User')
-  await ctx.audit('user.delete', actor, { type: 'user', id }, { username: deleted[0]!.username })
+  await ctx.audit(
+    'user.delete',
+    actor,
+    { type: 'user', id, name: deleted[0]!.username },
+    { username: deleted[0]!.username },
+  )
 }

@@ -20,6 +20,8 @@ export const auditLog = pgTable(
     outcome: text('outcome', { enum: AUDIT_OUTCOMES }).notNull().default('success'),
     targetType: text('target_type'),
     targetId: text('target_id'),
+    /** The target's name at write time, so the trail reads in names after it is deleted. */
+    targetName: text('target_name'),
     ip: text('ip'),
     details: jsonb('details').$type<Record<string, unknown>>().notNull().default({}),
   },
