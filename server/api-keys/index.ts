@@ -31,13 +31,17 @@ export function apiKeysRoutes(ctx: AppContext) {
     .patch(
       '/:id',
       async ({ params, body, actor }) => ({
-        api_key: await updateApiKey(ctx, actor, params.id, { status: body.status, baseUrl: body.base_url }),
+        api_key: await updateApiKey(ctx, actor, params.id, {
+          status: body.status,
+          baseUrl: body.base_url,
+          keyName: body.key_name,
+        }),
       }),
       {
         auth: 'system_admin',
         params: ApiKeyIdParams,
         body: UpdateApiKeyBody,
-        detail: { summary: 'Enable, disable or re-point an LLM API key' },
+        detail: { summary: 'Rename, enable, disable or re-point an LLM API key' },
       },
     )
     .delete(

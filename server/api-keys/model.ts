@@ -4,14 +4,17 @@ import { API_KEY_STATUSES, LLM_PROVIDERS } from '../db/schema/index.ts'
 import { NAME_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
+export const KeyName = t.String({ minLength: 1, maxLength: 100, pattern: NAME_PATTERN })
+
 export const CreateApiKeyBody = t.Object({
   provider: oneOf(LLM_PROVIDERS),
-  key_name: t.String({ minLength: 1, maxLength: 100, pattern: NAME_PATTERN }),
+  key_name: KeyName,
   api_key: t.String({ minLength: 1, maxLength: 4096 }),
   base_url: t.Optional(t.Union([t.String({ maxLength: 2048 }), t.Null()])),
 })
 
 export const UpdateApiKeyBody = t.Object({
+  key_name: t.Optional(KeyName),
   status: t.Optional(oneOf(API_KEY_STATUSES)),
   base_url: t.Optional(t.Union([t.String({ maxLength: 2048 }), t.Null()])),
 })
@@ -27,4 +30,15 @@ export const PublicApiKey = t.Object({
   status: t.String(),
   created_at: t.String(),
   last_used_at: t.Union([t.String(), t.Null()]),
+})
+
+/** What a key test found: `message` in words (success or the provider's refusal), never the key. */
+export const KeyTestResult = t.Object({
+  ok: t.Boolean(),
+  provider: t.String(),
+  status: t.Union([t.Integer(), t.Null()]),
+  message: t.String(),
+  models: t.Array(t.String()),
+  latency_ms: t.Integer(),
+  tested_at: t.String(),
 })

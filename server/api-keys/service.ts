@@ -112,7 +112,7 @@ export async function createApiKey(ctx: AppContext, actor: Actor, input: CreateA
   await ctx.audit(
     'api_key.create',
     actor,
-    { type: 'api_key', id: row.id },
+    { type: 'api_key', id: row.id, name: row.keyName },
     { provider: row.provider, key_name: row.keyName, base_url: baseUrl },
   )
   return publicApiKey(row)
@@ -122,21 +122,54 @@ export async function updateApiKey(
   ctx: AppContext,
   actor: Actor,
   id: number,
-  input: { status?: ApiKeyStatus; baseUrl?: string | null },
+  input: { status?: ApiKeyStatus; baseUrl?: string | null; keyName?: string },
 ) {
   const patch: Partial<KeyRow> = { updatedAt: ctx.now() }
   if (input.status !== undefined) patch.status = input.status
   if (input.baseUrl !== undefined) patch.baseUrl = await checkedBaseUrl(ctx, input.baseUrl)
-  const [row] = await ctx.db.update(apiKeyStore).set(patch).where(eq(apiKeyStore.id, id)).returning()
+  if (input.keyName !== undefined) patch.keyName = input.keyName
+  let row: KeyRow | undefined
+  try {
+    ;[row] = await ctx.db.update(apiKeyStore).set(patch).where(eq(apiKeyStore.id, id)).returning()
+  } catch (error) {
+    if (sqlState(error) === UNIQUE_VIOLATION)
+      throw new HttpError(
+        409,
+        `Another key of this provider is named '${input.keyName}'`,
+        'conflict',
+        'key_name',
+      )
+    throw error
+  }
   if (!row) throw notFound('API key')
   await keysChanged(ctx)
   await ctx.audit(
     'api_key.update',
     actor,
-    { type: 'api_key', id },
-    { status: input.status, base_url: patch.baseUrl },
+    { type: 'api_key', id, name: row.keyName },
+    { status: input.status, base_url: patch.baseUrl, key_name: input.keyName },
   )
   return publicApiKey(row)
+}
+
+const UNIQUE_VIOLATION = '23505'
+const sqlState = (error: unknown) => String((error as { cause?: { code?: unknown } } | null)?.cause?.code)
+
+/** One stored key by id, decrypted, whatever its status (for a key test); `refusal` when its
+ * base_url is not allowed. */
+export async function storedKey(ctx: AppContext, id: number) {
+  const [row] = await ctx.db.select().from(apiKeyStore).where(eq(apiKeyStore.id, id)).limit(1)
+  if (!row) throw notFound('API key')
+  const refusal = row.baseUrl
+    ? await upstreamRefusal(ctx.config.llmProxy.privateUpstreams, row.baseUrl)
+    : null
+  const key: ProviderKey = {
+    id: row.id,
+    keyName: row.keyName,
+    apiKey: await openApiKey(ctx, row),
+    baseUrl: row.baseUrl,
+  }
+  return { provider: row.provider, key, refusal }
 }
 
 export async function deleteApiKey(ctx: AppContext, actor: Actor, id: number) {
@@ -146,7 +179,7 @@ export async function deleteApiKey(ctx: AppContext, actor: Actor, id: number) {
   await ctx.audit(
     'api_key.delete',
     actor,
-    { type: 'api_key', id },
+    { type: 'api_key', id, name: row.keyName },
     { provider: row.provider, key_name: row.keyName },
   )
 }

@@ -1,13 +1,16 @@
 // POST /api/remote/llm-proxy and ANY /api/remote/llm-proxy/*: the LLM proxy's HTTP surface. The
 // body is left unparsed (parse: 'none') so it can be forwarded byte for byte, JSON or not.
-// GET /api/remote/models: the model lists of the stored keys, for the UI's model picker.
+// GET /api/remote/models: the model lists of the stored keys, for the UI's model picker;
+// POST /api/remote/api-keys/{id}/test: one models call with that key, answered in words.
 import { Elysia, t } from 'elysia'
+import { ApiKeyIdParams, KeyTestResult } from '../api-keys/model.ts'
 import { listApiKeys } from '../api-keys/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { LLM_PROVIDERS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 import { keyHealthView } from './key-health.ts'
+import { testApiKey } from './key-test.ts'
 import { listModels } from './models.ts'
 import { handleProxy, PROXY_PREFIX, type ProxyHooks } from './proxy.ts'
 
@@ -68,4 +71,13 @@ export function llmProxyRoutes(ctx: AppContext, hooks: ProxyHooks = {}) {
         detail: { summary: 'How each LLM API key has been doing on this instance (failures, cooldown)' },
       },
     )
+    .post('/api/remote/api-keys/:id/test', ({ params, actor }) => testApiKey(ctx, actor, params.id), {
+      auth: 'system_admin',
+      params: ApiKeyIdParams,
+      response: KeyTestResult,
+      detail: {
+        summary:
+          "Test a stored key: a models call to its provider; the models it serves or the provider's refusal",
+      },
+    })
 }

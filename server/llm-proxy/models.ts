@@ -54,8 +54,34 @@ export function parseModels(provider: LlmProvider, body: unknown): KeyModels['mo
     .map((m) => ({ id: m.id as string, name: typeof m.display_name === 'string' ? m.display_name : null }))
 }
 
-async function fetchKeyModels(ctx: AppContext, provider: LlmProvider, key: ProviderKey): Promise<KeyModels> {
-  const out: KeyModels = {
+/** The provider's own words in an error body ({error: {message}} in all three shapes), if any. */
+function providerMessage(text: string): string | null {
+  try {
+    const body = JSON.parse(text) as { error?: { message?: unknown } | string; message?: unknown }
+    const message = typeof body.error === 'string' ? body.error : (body.error?.message ?? body.message)
+    return typeof message === 'string' && message.trim() ? message.trim().slice(0, 500) : null
+  } catch {
+    return text.trim() && !text.trimStart().startsWith('<') ? text.trim().slice(0, 200) : null
+  }
+}
+
+/** Why a fetch threw, in words (Bun names a refused connection `ConnectionRefused`). */
+function fetchFailure(error: unknown): string {
+  const e = error as { name?: string; code?: string; message?: string }
+  if (e.name === 'TimeoutError') return `no answer within ${FETCH_TIMEOUT_MS / 1000} s`
+  if (e.code === 'ConnectionRefused' || e.code === 'ECONNREFUSED') return 'connection refused'
+  if (e.code === 'ENOTFOUND' || e.code === 'DNSException') return 'the host name does not resolve'
+  return e.message ?? String(error)
+}
+
+/** One key's models call the provider's way: its list, or the provider's refusal in words. */
+export async function fetchKeyModels(
+  ctx: AppContext,
+  provider: LlmProvider,
+  key: ProviderKey,
+): Promise<KeyModels & { status: number | null }> {
+  const out: KeyModels & { status: number | null } = {
+    status: null,
     provider,
     key_id: key.id,
     key_name: key.keyName,
@@ -76,10 +102,15 @@ async function fetchKeyModels(ctx: AppContext, provider: LlmProvider, key: Provi
       signal: AbortSignal.timeout(FETCH_TIMEOUT_MS),
     })
     const text = (await res.text()).replaceAll(key.apiKey, REDACTED)
-    if (!res.ok) out.error = `The ${provider} API answered ${res.status}`
-    else out.models = parseModels(provider, JSON.parse(text))
+    out.status = res.status
+    if (!res.ok) {
+      const said = providerMessage(text)
+      const status = `${res.status}${res.statusText ? ` ${res.statusText}` : ''}`
+      out.error = `The ${provider} API answered ${status}${said ? `: ${said}` : ''}`
+    } else out.models = parseModels(provider, JSON.parse(text))
   } catch (error) {
-    out.error = `Could not fetch the ${provider} model list: ${(error as Error).message.replaceAll(key.apiKey, REDACTED)}`
+    const origin = new URL(target).origin
+    out.error = `Could not reach ${origin}: ${fetchFailure(error).replaceAll(key.apiKey, REDACTED)}`
   }
   return out
 }

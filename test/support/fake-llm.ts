@@ -25,8 +25,8 @@
 // key is the credential that arrived in Authorization/x-api-key/x-goog-api-key/?key=), echoKey
 // (a careless upstream: the credential that arrived comes back in the reply text, in response
 // headers and, for models lists, in the body), models (the ids a models list answers, default
-// [model]). Each streamed event's send time is recorded (`sent`), so a test can measure from the
-// moment a token left the upstream.
+// [model]; with `status`, the list is refused the same way). Each streamed event's send time is
+// recorded (`sent`), so a test can measure from the moment a token left the upstream.
 // Write modes (`writes`): 'batched' puts every event of a stream without chunkDelayMs into one
 // write; 'separate' writes each SSE event on its own with a short pause between, as real
 // providers do (a proxy that stops reading after a pull that produced nothing hangs there). The
@@ -244,6 +244,14 @@ export async function startFakeLlm(
       const path = url.pathname
       if (req.method === 'GET' && path.endsWith('/models')) {
         const b = resolve(record.key)
+        if (b.status !== 200) {
+          const dialect = path.includes('/v1beta/')
+            ? 'google'
+            : req.headers.has('x-api-key')
+              ? 'anthropic'
+              : 'openai'
+          return Response.json(errorBody(dialect, b.status, b.errorMessage), { status: b.status })
+        }
         const owner = b.echoKey ? `fake ${record.key}` : 'fake'
         return Response.json(modelsBody(path, b.models ?? [b.model], owner), {
           headers: echoHeaders(b.echoKey, record.key),
