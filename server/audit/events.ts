@@ -38,6 +38,7 @@ export const AUDIT_EVENTS = [
   'session.changes.revert_hunk',
   'session.changes.stage',
   'session.chat',
+  'session.continue',
   'session.create',
   'session.pause',
   'session.permission',
