@@ -13,6 +13,11 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>
 export type DatabaseKind = 'pglite' | 'postgres'
 export type Unlisten = () => Promise<void>
 
+/** The rows of a raw `db.execute`: postgres-js answers an array, PGlite an object with `rows`. */
+export function resultRows<T>(result: unknown): T[] {
+  return (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as T[]
+}
+
 export interface Database {
   db: Db
   kind: DatabaseKind

@@ -3,6 +3,7 @@
 import { sql } from 'drizzle-orm'
 import { readMigrationFiles } from 'drizzle-orm/migrator'
 import type { AppContext } from '../context/index.ts'
+import { resultRows } from '../db/index.ts'
 import { MIGRATIONS_FOLDER } from '../db/migrate.ts'
 
 let shipped: Array<{ hash: string; folderMillis: number }> | undefined
@@ -21,9 +22,7 @@ export async function missingMigrations(ctx: AppContext): Promise<string | null>
   let applied: Set<string>
   try {
     const result = await ctx.db.execute(sql`select hash from drizzle.__drizzle_migrations`)
-    const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{
-      hash: string
-    }>
+    const rows = resultRows<{ hash: string }>(result)
     applied = new Set(rows.map((r) => r.hash))
   } catch {
     return 'The migrations table is missing; run bun run db:migrate'

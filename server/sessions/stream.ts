@@ -11,8 +11,8 @@ import {
   touches,
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
+import { formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
 import { subscribeSessionEvents } from './events.ts'
-import { formatSse, SSE_KEEPALIVE, sseRetry } from './sse.ts'
 import { outputPage } from './view.ts'
 
 export const KEEPALIVE_MS = 15_000
@@ -121,12 +121,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
     },
   })
   return new Response(stream, {
-    headers: {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-cache, no-transform',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    },
+    headers: SSE_HEADERS,
   })
 }
 

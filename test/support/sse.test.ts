@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
-import { formatSse } from '../../server/sessions/sse.ts'
+import { formatSse } from '../../server/http/sse.ts'
 import { SseParser } from './sse.ts'
 
 describe('SSE framing and parsing', () => {

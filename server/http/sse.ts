@@ -1,0 +1,30 @@
+// Server-Sent Events framing for the browser's event streams (a session's output, its changes,
+// the admin views' live lists). Data is one JSON line, so a frame can never be split by a
+// newline inside a message; a session stream's ids are output seqs, which is what makes
+// Last-Event-ID resumption exact.
+
+export interface SseFrame {
+  id?: string | number
+  event?: string
+  data: unknown
+}
+
+export function formatSse(frame: SseFrame): string {
+  let out = ''
+  if (frame.id !== undefined) out += `id: ${frame.id}\n`
+  if (frame.event) out += `event: ${frame.event}\n`
+  return `${out}data: ${JSON.stringify(frame.data)}\n\n`
+}
+
+/** A comment line: keeps proxies from closing an idle stream, ignored by EventSource. */
+export const SSE_KEEPALIVE = ': keep-alive\n\n'
+export const SSE_RETRY_MS = 2000
+export const sseRetry = (ms = SSE_RETRY_MS) => `retry: ${ms}\n\n`
+
+/** The headers of every event stream: no caching, no buffering by a proxy in between. */
+export const SSE_HEADERS = {
+  'content-type': 'text/event-stream; charset=utf-8',
+  'cache-control': 'no-cache, no-transform',
+  connection: 'keep-alive',
+  'x-accel-buffering': 'no',
+} as const
