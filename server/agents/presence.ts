@@ -7,7 +7,9 @@ import { and, eq, lt, sql } from 'drizzle-orm'
 import type { SystemInfo } from '../../protocol/index.ts'
 import { SYSTEM_ACTOR } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
+import { resultRows } from '../db/index.ts'
 import { type AgentTransport, remoteMachines } from '../db/schema/index.ts'
+import { publishLive, publishMachineChange } from '../live/bus.ts'
 import type { AgentIdentity } from './guard.ts'
 import { appendedLoadHistory, loadSample } from './load-history.ts'
 
@@ -53,6 +55,8 @@ export async function markConnected(ctx: AppContext, agent: AgentIdentity, trans
   if (before?.status !== 'online') {
     await ctx.audit('machine.online', agent.actor, { type: 'machine', id: agent.machineId }, { transport })
   }
+  // Online, or a new channel (its transport shows in the lists).
+  await publishMachineChange(ctx, 'presence', agent.machineId)
   return row?.epoch ?? 0
 }
 
@@ -107,10 +111,16 @@ export function createHeartbeatBuffer(ctx: AppContext): HeartbeatBuffer {
   return buffer
 }
 
-/** Writes the batch in UPDATE ... FROM (VALUES ...) statements; returns how many it ran. */
+/**
+ * Writes the batch in UPDATE ... FROM (VALUES ...) statements; returns how many it ran. The
+ * machines stream hears of every heartbeat (live load) and, apart, of machines it brought back
+ * online (presence).
+ */
 async function writeHeartbeats(ctx: AppContext, batch: Map<string, PendingHeartbeat>): Promise<number> {
   const entries = [...batch]
   let statements = 0
+  const beat: string[] = []
+  const cameBack: string[] = []
   for (let i = 0; i < entries.length; i += HEARTBEAT_ROWS_PER_STATEMENT) {
     const rows = entries
       .slice(i, i + HEARTBEAT_ROWS_PER_STATEMENT)
@@ -118,18 +128,26 @@ async function writeHeartbeats(ctx: AppContext, batch: Map<string, PendingHeartb
         ([machineId, beat]) =>
           sql`(${machineId}::text, ${beat.at.toISOString()}::timestamptz, ${beat.systemInfo ? JSON.stringify(beat.systemInfo) : null}::jsonb, ${sampleJson(beat)}::jsonb)`,
       )
-    // greatest(): a connection recorded after this heartbeat keeps its newer time.
-    await ctx.db.execute(sql`
+    // greatest(): a connection recorded after this heartbeat keeps its newer time. `before`
+    // is the row as the statement found it, to tell which machines this brought back online.
+    const written = await ctx.db.execute(sql`
       update remote_machines as m
       set last_heartbeat = greatest(m.last_heartbeat, v.ts),
           status = 'online',
           connected = true,
           system_info = coalesce(v.info, m.system_info),
           load_history = ${appendedLoadHistory(sql`m.load_history`, sql`v.sample`)}
-      from (values ${sql.join(rows, sql`, `)}) as v(machine_id, ts, info, sample)
-      where m.machine_id = v.machine_id`)
+      from (values ${sql.join(rows, sql`, `)}) as v(machine_id, ts, info, sample), remote_machines as before
+      where m.machine_id = v.machine_id and before.machine_id = m.machine_id
+      returning m.machine_id, (before.status = 'online' and before.connected) as was_online`)
+    for (const row of resultRows<{ machine_id: string; was_online: boolean }>(written)) {
+      beat.push(row.machine_id)
+      if (!row.was_online) cameBack.push(row.machine_id)
+    }
     statements++
   }
+  await publishLive(ctx, { topic: 'machines', kind: 'heartbeat', machine_ids: beat })
+  await publishLive(ctx, { topic: 'machines', kind: 'presence', machine_ids: cameBack })
   return statements
 }
 
@@ -171,6 +189,7 @@ export async function markDisconnected(ctx: AppContext, machineId: string, epoch
   if (!rows.length && held && !pending.has(machineId)) pending.set(machineId, held)
   if (rows.length) {
     await ctx.audit('machine.offline', SYSTEM_ACTOR, { type: 'machine', id: machineId }, { reason })
+    await publishMachineChange(ctx, 'presence', machineId)
   }
 }
 
@@ -193,4 +212,5 @@ export async function sweepSilentMachines(ctx: AppContext) {
       { tenantId: row.tenantId },
     )
   }
+  await publishLive(ctx, { topic: 'machines', kind: 'presence', machine_ids: rows.map((r) => r.machineId) })
 }

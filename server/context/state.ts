@@ -12,6 +12,7 @@ import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.
 import { type CommandResultWaiters, createCommandResultWaiters } from '../agents/results.ts'
 import { type ChangesEventRegistry, createChangesEventRegistry } from '../changes/events.ts'
 import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
+import { createLiveChangeRegistry, type LiveChangeRegistry } from '../live/bus.ts'
 import { createInstruments, type Instruments } from '../metrics/instruments.ts'
 import { createSessionEventRegistry, type SessionEventRegistry } from '../sessions/events.ts'
 import { createTerminalRelay, type TerminalRelay } from '../terminals/relay.ts'
@@ -42,6 +43,8 @@ export interface ServerState {
   readonly changesEvents: ChangesEventRegistry
   /** terminals/relay.ts: browser terminal sockets paired with their agents' channels. */
   readonly terminalRelay: TerminalRelay
+  /** live/bus.ts: this instance's admin-view live streams' listeners, one LISTEN. */
+  readonly liveChanges: LiveChangeRegistry
 }
 
 type Factories = { readonly [K in keyof ServerState]: (ctx: AppContext) => ServerState[K] }
@@ -59,6 +62,7 @@ const FACTORIES: Factories = {
   sessionEvents: createSessionEventRegistry,
   changesEvents: createChangesEventRegistry,
   terminalRelay: createTerminalRelay,
+  liveChanges: createLiveChangeRegistry,
 }
 
 /** The instance's state: each slot is made on first read, then kept. */

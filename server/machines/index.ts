@@ -4,9 +4,12 @@ import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { subscribeLive } from '../live/bus.ts'
+import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { TenantFilterQuery } from '../tenants/model.ts'
 import { browseMachine } from './browse.ts'
 import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './lifecycle.ts'
+import { machineChangeFilter } from './live.ts'
 import {
   AssignBody,
   BrowseQuery,
@@ -65,6 +68,24 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: true,
         query: TenantFilterQuery,
         detail: { summary: 'Machines the caller may use that are online' },
+      },
+    )
+    .get(
+      '/events',
+      ({ user, request, server, cookie }) =>
+        openLiveStream(ctx, {
+          user,
+          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
+          subscribe: (listener) =>
+            subscribeLive(ctx, (change) => change.topic === 'machines' && listener(change)),
+          filter: machineChangeFilter(ctx),
+        }),
+      {
+        auth: true,
+        detail: {
+          summary:
+            'Live machine list (SSE): `ready`, then `changed {kind, ids, registration_id?}` for each machine the caller may see; refetch on either',
+        },
       },
     )
     .get('/:id', async ({ user, params }) => ({ machine: await getMachine(ctx, user, params.id) }), {

@@ -15,6 +15,7 @@ import {
 } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { revokeProxyTokens } from '../llm-proxy/tokens.ts'
 
 async function liveMachine(ctx: AppContext, machineId: string) {
@@ -41,6 +42,7 @@ export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId:
   const machine = await liveMachine(ctx, machineId)
   await ctx.transaction((tx) => revokeAgentTokens(tx, machineId, ctx.now(), 'revoked'))
   await notifyAgentControl(ctx, machineId)
+  await publishMachineChange(ctx, 'token', machineId)
   const { sessionsStopped } = await revokeAccess(ctx, 'agent_token_revoked', { machine_id: machineId })
   await ctx.audit(
     'machine.token.revoke',
@@ -78,6 +80,7 @@ export async function deleteMachine(
     return { ended, proxyTokensRevoked: await revokeProxyTokens(ctx, { machineId }, tx) }
   })
   await notifyAgentControl(ctx, machineId)
+  await publishMachineChange(ctx, 'deleted', machineId)
   // Sessions already ended in the transaction; this closes their streams everywhere.
   await revokeAccess(ctx, 'machine_deregistered', { machine_id: machineId, session_ids: ended })
   await ctx.audit(

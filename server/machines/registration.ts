@@ -20,6 +20,7 @@ import {
 } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { badRequest, HttpError } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { issueAgentToken } from './rotation.ts'
 
 export interface InstallCommands {
@@ -35,6 +36,12 @@ export function installCommands(baseUrl: string, token: string): InstallCommands
   }
 }
 
+/**
+ * A registration token's public name: derived from its stored hash (never the secret), so the
+ * dialog that made the token can follow it ("registered") on the machines stream.
+ */
+export const registrationId = (tokenHash: string) => hashToken(`registration:${tokenHash}`).slice(0, 24)
+
 export async function createRegistrationToken(
   ctx: AppContext,
   actor: Actor,
@@ -48,9 +55,10 @@ export async function createRegistrationToken(
     .limit(1)
   if (!tenant) throw badRequest(`Tenant ${tenantId} does not exist`, 'tenant_id')
   const token = newSecretToken()
+  const tokenHash = hashToken(token)
   const expiresAt = new Date(ctx.now().getTime() + ctx.config.agentChannel.registrationTokenTtlSeconds * 1000)
   await ctx.db.insert(registrationTokens).values({
-    tokenHash: hashToken(token),
+    tokenHash,
     tenantId,
     createdBy: typeof actor.id === 'number' ? actor.id : null,
     createdAt: ctx.now(),
@@ -65,6 +73,7 @@ export async function createRegistrationToken(
   )
   return {
     registration_token: token,
+    registration_id: registrationId(tokenHash),
     expires_at: expiresAt.toISOString(),
     install: installCommands(baseUrl, token),
   }
@@ -187,8 +196,9 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
   const now = ctx.now()
   try {
     const registered = await ctx.transaction(async (tx) => {
+      const tokenHash = hashToken(input.registrationToken)
       const tokenWhere = and(
-        eq(registrationTokens.tokenHash, hashToken(input.registrationToken)),
+        eq(registrationTokens.tokenHash, tokenHash),
         isNull(registrationTokens.usedAt),
         gt(registrationTokens.expiresAt, now),
       )
@@ -259,9 +269,19 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
         await tx.insert(remoteMachines).values({ machineId, createdAt: sql`now()`, ...fields })
       }
       const issued = await issueAgentToken(tx, machineId, now)
-      return { machineId, merged: merged !== null, replaced: live, tenantId: consumed.tenantId, ...issued }
+      return {
+        machineId,
+        merged: merged !== null,
+        replaced: live,
+        tenantId: consumed.tenantId,
+        tokenHash,
+        ...issued,
+      }
     })
     if (registered.merged || registered.replaced) await notifyAgentControl(ctx, registered.machineId)
+    await publishMachineChange(ctx, 'registered', registered.machineId, {
+      registration_id: registrationId(registered.tokenHash),
+    })
     // A re-install replaces the running agent: its sessions end with it.
     if (registered.replaced)
       await revokeAccess(ctx, 'machine_reregistered', { machine_id: registered.machineId })

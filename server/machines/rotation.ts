@@ -16,6 +16,7 @@ import type { AppContext } from '../context/index.ts'
 import { agentCommands, agentTokens, remoteMachines } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { notFound } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 
 /** A new token for the machine, one version above every token it ever had. */
 export async function issueAgentToken(
@@ -116,6 +117,7 @@ export async function rotateAgentToken(
     // A live channel on the old token is cut once its grace ends, if the agent never switched.
     if (result.online) scheduleGraceEnd(ctx, machineId, graceMs)
   }
+  await publishMachineChange(ctx, 'token', machineId)
   await ctx.audit(
     'machine.token.rotate',
     actor,

@@ -14,6 +14,7 @@ import {
   users,
 } from '../db/schema/index.ts'
 import { forbidden, notFound } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
 import { assignedUserView, machineSessionView, machineView } from './view.ts'
 
@@ -161,6 +162,7 @@ export async function assignUser(
       target: [machineAssignments.machineId, machineAssignments.userId],
       set: { permission, assignedBy: caller.id, updatedAt: now },
     })
+  await publishMachineChange(ctx, 'assignment', machineId, { user_id: input.userId })
   // A machine admin made a plain user stops watching others' sessions.
   if (current?.permission === 'admin' && permission === 'user')
     await revokeAccess(ctx, 'role_changed', { user_id: input.userId, machine_id: machineId })
@@ -205,6 +207,7 @@ export async function unassignUser(
     throw forbidden('Machine administrators cannot revoke another administrator')
   }
   await ctx.db.delete(machineAssignments).where(where)
+  await publishMachineChange(ctx, 'assignment', machineId, { user_id: userId })
   const { sessionsStopped } = await revokeAccess(ctx, 'unassigned', {
     user_id: userId,
     machine_id: machineId,

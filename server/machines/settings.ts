@@ -7,6 +7,7 @@ import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { remoteMachines } from '../db/schema/index.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { requireMachineUse } from './access.ts'
 import { machineView } from './view.ts'
 
@@ -40,6 +41,7 @@ export async function updateMachineSettings(
     .set({ ...changes, updatedAt: ctx.now() })
     .where(eq(remoteMachines.machineId, machineId))
     .returning()
+  await publishMachineChange(ctx, 'settings', machineId)
   await ctx.audit(
     'machine.settings',
     actor,

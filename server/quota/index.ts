@@ -6,7 +6,10 @@ import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import type { QuotaScope } from '../db/schema/index.ts'
+import { subscribeLive } from '../live/bus.ts'
+import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { clearQuota, listQuotas, setQuota, usageReport } from './admin.ts'
+import { usageChangeFor } from './live.ts'
 import { QuotaBody, SubjectParams, UsageQuery, UsageReportBody } from './model.ts'
 import { storeUsageReport } from './reports.ts'
 import { startQuotaSync } from './service.ts'
@@ -38,6 +41,24 @@ export function quotaRoutes(ctx: AppContext) {
         auth: true,
         query: UsageQuery,
         detail: { summary: 'Token and request usage per day (own; admins: any user)' },
+      },
+    )
+    .get(
+      '/api/usage/events',
+      ({ user, request, server, cookie }) =>
+        openLiveStream(ctx, {
+          user,
+          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
+          subscribe: (listener) =>
+            subscribeLive(ctx, (change) => change.topic === 'usage' && listener(change)),
+          filter: async (reader, change) => usageChangeFor(reader, change),
+        }),
+      {
+        auth: true,
+        detail: {
+          summary:
+            'Live usage (SSE): `ready`, then `changed {ids}` (user ids) when usage the caller may read was recorded; refetch on either',
+        },
       },
     )
     .post(

@@ -6,6 +6,7 @@
 import { touchApiKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { type LlmProvider, quotaUsage } from '../db/schema/index.ts'
+import { publishLive } from '../live/bus.ts'
 
 /** Rows wait at most this long before being written. */
 const FLUSH_INTERVAL_MS = 200
@@ -93,6 +94,11 @@ export function flushUsage(ctx: AppContext): Promise<void> {
       await ctx.db.insert(quotaUsage).values(batch)
       const keyIds = [...new Set(batch.map((r) => r.apiKeyId).filter((id): id is number => id !== null))]
       await touchApiKeys(ctx, keyIds, batch[batch.length - 1]!.ts)
+      await publishLive(ctx, {
+        topic: 'usage',
+        user_ids: [...new Set(batch.map((r) => r.userId))],
+        api_key_ids: keyIds,
+      })
     } catch (cause) {
       ctx.log.error('usage ledger write failed', { rows: batch.length, error: cause })
     } finally {

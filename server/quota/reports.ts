@@ -8,6 +8,7 @@ import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessions, usageReports } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
+import { publishLive } from '../live/bus.ts'
 
 /** Reports one machine may send per window before getting 429. */
 export const USAGE_REPORTS_PER_WINDOW = 120
@@ -65,6 +66,7 @@ export async function storeUsageReport(ctx: AppContext, agent: AgentIdentity, in
     })
     .onConflictDoNothing()
     .returning({ id: usageReports.id })
+  if (stored.length) await publishLive(ctx, { topic: 'usage', user_ids: [session.userId], api_key_ids: [] })
   if (stored.length)
     await ctx.audit(
       'usage.report',

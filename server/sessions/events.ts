@@ -49,27 +49,40 @@ type Notice = { o: string; s: string } & (
 )
 type Listener = (event: SessionEvent) => void
 
+/** Any session's event, without its records: what the live session lists need to hear. */
+export type SessionEventKind = SessionEvent['type']
+type AnyListener = (sessionId: string, kind: SessionEventKind) => void
+
 /** This instance's watchers per session, behind one LISTEN (ctx.state.sessionEvents). */
 export interface SessionEventRegistry {
   listeners: Map<string, Set<Listener>>
+  /** Every session's events (the live lists), told before any per-session read. */
+  any: Set<AnyListener>
   ready: Promise<void>
 }
 
 export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistry {
   const listeners = new Map<string, Set<Listener>>()
+  const any = new Set<AnyListener>()
   const ready = ctx.database
     .listen(SESSION_EVENTS_CHANNEL, (payload) => {
-      void dispatch(ctx, listeners, payload).catch((error) =>
+      void dispatch(ctx, listeners, any, payload).catch((error) =>
         ctx.log.warn('session event dispatch failed', { error }),
       )
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  return { listeners, ready }
+  return { listeners, any, ready }
 }
 
-async function dispatch(ctx: AppContext, listeners: Map<string, Set<Listener>>, payload: string) {
+async function dispatch(
+  ctx: AppContext,
+  listeners: Map<string, Set<Listener>>,
+  any: Set<AnyListener>,
+  payload: string,
+) {
   const notice = JSON.parse(payload) as Notice
   if (notice.o === ctx.id) return
+  for (const fn of any) fn(notice.s, notice.k)
   const watchers = listeners.get(notice.s)
   if (!watchers?.size) return
   let event: SessionEvent
@@ -110,9 +123,21 @@ export async function subscribeSessionEvents(ctx: AppContext, sessionId: string,
   }
 }
 
+/** Calls `listener` with the id and kind of every session event, on any instance. */
+export async function subscribeAnySessionEvent(ctx: AppContext, listener: AnyListener) {
+  const reg = ctx.state.sessionEvents
+  await reg.ready
+  reg.any.add(listener)
+  return () => {
+    reg.any.delete(listener)
+  }
+}
+
 /** Tells this instance's watchers at once, from memory. */
 function tellLocal(ctx: AppContext, event: SessionEvent): void {
-  const watchers = ctx.state.sessionEvents.listeners.get(event.session_id)
+  const reg = ctx.state.sessionEvents
+  for (const fn of reg.any) fn(event.session_id, event.type)
+  const watchers = reg.listeners.get(event.session_id)
   if (watchers) for (const fn of [...watchers]) fn(event)
 }
 

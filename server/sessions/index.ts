@@ -10,8 +10,10 @@ import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
 import { continueSession } from './continue.ts'
+import { sessionChangeFor, subscribeSessionChanges } from './live.ts'
 import {
   ChatBody,
   CreateSessionBody,
@@ -49,6 +51,23 @@ export function sessionsRoutes(ctx: AppContext) {
     ] as const
   return new Elysia({ name: 'sessions', seed: ctx.id, prefix: '/api/remote/sessions' })
     .use(authGuard(ctx))
+    .get(
+      '/events',
+      ({ user, request, server, cookie }) =>
+        openLiveStream(ctx, {
+          user,
+          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
+          subscribe: (listener) => subscribeSessionChanges(ctx, listener),
+          filter: (reader, change) => sessionChangeFor(ctx, reader, change),
+        }),
+      {
+        auth: true,
+        detail: {
+          summary:
+            'Live session list (SSE): `ready`, then `changed {kind, ids}` for each session the caller may see; refetch on either',
+        },
+      },
+    )
     .post(
       '/',
       async ({ body, user, actor, request, set }) => {

@@ -17,6 +17,7 @@ import {
   sessions,
 } from '../db/schema/index.ts'
 import { conflict } from '../errors.ts'
+import { publishSessionChange } from '../live/bus.ts'
 import { issueProxyToken, revokeProxyTokens } from '../llm-proxy/tokens.ts'
 import { requireMachineUse } from '../machines/access.ts'
 import { checkSessionPolicy } from '../machines/cli-policy.ts'
@@ -121,7 +122,20 @@ export async function createSession(
       project_path: session.projectPath,
     },
   )
+  await publishSessionChange(ctx, 'created', session.id)
   return sessionView(session, machine)
+}
+
+/** A user's own sessions and those on the machines they administer (in their tenant). */
+export function ownOrAdministered(ctx: AppContext, user: UserRow): SQL {
+  const adminOf = ctx.db
+    .select({ id: machineAssignments.machineId })
+    .from(machineAssignments)
+    .where(and(eq(machineAssignments.userId, user.id), eq(machineAssignments.permission, 'admin')))
+  return or(
+    eq(sessions.userId, user.id),
+    and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)),
+  )!
 }
 
 /** Own sessions; machine admins also those on their machines; system admins all (all=false: as a user). */
@@ -132,18 +146,7 @@ export async function listSessions(
 ) {
   const where: SQL[] = []
   // System admins see every session unless they ask for their own view (all=false).
-  if (user.role !== 'system_admin' || filter.all === false) {
-    const adminOf = ctx.db
-      .select({ id: machineAssignments.machineId })
-      .from(machineAssignments)
-      .where(and(eq(machineAssignments.userId, user.id), eq(machineAssignments.permission, 'admin')))
-    where.push(
-      or(
-        eq(sessions.userId, user.id),
-        and(eq(sessions.tenantId, user.tenantId), inArray(sessions.remoteMachineId, adminOf)),
-      )!,
-    )
-  }
+  if (user.role !== 'system_admin' || filter.all === false) where.push(ownOrAdministered(ctx, user))
   if (filter.machineId) where.push(eq(sessions.remoteMachineId, filter.machineId))
   if (filter.tenantId !== undefined) where.push(eq(sessions.tenantId, filter.tenantId))
   if (filter.status) where.push(eq(sessions.status, filter.status))
@@ -272,5 +275,6 @@ export async function updateSession(
     .returning()
   if (!row) throw conflict('The session changed meanwhile; reload and try again')
   await ctx.audit('session.update', actor, { type: 'session', id }, { changed: Object.keys(patch) })
+  await publishSessionChange(ctx, 'title', id)
   return sessionView(row, access.machine)
 }

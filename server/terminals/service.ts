@@ -9,6 +9,7 @@ import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { remoteMachines, type TerminalAccess, terminals } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { requireMachineAdmin } from '../machines/access.ts'
 import { sessionAccess } from '../sessions/access.ts'
 import { requireTerminalAccess } from './access.ts'
@@ -151,6 +152,7 @@ export async function setTerminalAccess(
     .update(remoteMachines)
     .set({ terminalAccess: setting })
     .where(eq(remoteMachines.machineId, machineId))
+  await publishMachineChange(ctx, 'settings', machineId)
   await ctx.audit(
     'machine.terminal_access',
     actor,

@@ -10,6 +10,7 @@ import type { Actor } from '../audit/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands, LIVE_SESSION_STATUSES, remoteMachines, sessions } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
+import { publishMachineChange } from '../live/bus.ts'
 import { machineView } from '../machines/view.ts'
 import {
   decideUpdate,
@@ -97,6 +98,7 @@ export async function offerUpdate(ctx: AppContext, machineId: string): Promise<U
         updateChangedAt: ctx.now(),
       })
       .where(eq(remoteMachines.machineId, machineId))
+    tx.afterCommit(() => publishMachineChange(ctx, 'update', machineId))
     tx.afterCommit(() =>
       ctx.log.info('agent update sent', {
         machine_id: machineId,
@@ -145,6 +147,7 @@ export async function requestUpdate(
       updateChangedAt: ctx.now(),
     })
     .where(eq(remoteMachines.machineId, machineId))
+  await publishMachineChange(ctx, 'update', machineId)
   await ctx.audit(
     'machine.update',
     actor,
@@ -220,6 +223,7 @@ export async function recordUpdateStatus(
     .where(where)
   if (!machine || (machine.agentVersion === status.version && !UPDATE_FAILED.has(status.state))) return
   await ctx.db.update(remoteMachines).set(statusColumns(ctx, status)).where(where)
+  await publishMachineChange(ctx, 'update', agent.machineId)
   if (UPDATE_FAILED.has(status.state))
     ctx.log.warn('agent update failed', {
       machine_id: agent.machineId,
@@ -280,6 +284,8 @@ export async function updateOnHello(ctx: AppContext, agent: AgentIdentity, frame
         .set({ updateState: machine.updateRequested ? 'requested' : null })
         .where(where)
   }
+  // The hello's version, capabilities and system info, and whatever it did to the update.
+  await publishMachineChange(ctx, 'hello', agent.machineId)
   await offerUpdateQuietly(ctx, agent.machineId)
 }
 
