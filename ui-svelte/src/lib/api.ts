@@ -19,6 +19,8 @@ import {
   TERMINAL_ACK_EVERY_BYTES,
 } from '../../../protocol/terminal.ts'
 import type { App } from '../../../server/app.ts'
+import type { MachineChangeKind, SessionChangeKind } from '../../../server/live/bus.ts'
+import type { ChangedEvent } from '../../../server/live/stream.ts'
 
 /** The server's own live-state set (a session that takes messages and controls). */
 export { isLiveStatus } from '../../../server/db/schema/session-status.ts'
@@ -363,4 +365,67 @@ export function watchChanges(id: string, onChanged: () => void): () => void {
     dropped = false
   }
   return () => source.close()
+}
+
+/** The admin views' live streams: `ready` (refetch), then `changed` for each change the reader may see. */
+export type LiveTopic = ChangedEvent['topic']
+export type { ChangedEvent, MachineChangeKind, SessionChangeKind }
+
+const LIVE_URLS: Record<LiveTopic, string> = {
+  machines: '/api/remote/machines/events',
+  sessions: '/api/remote/sessions/events',
+  usage: '/api/usage/events',
+}
+
+export interface LiveHandlers {
+  /** The stream (re)opened, or what the reader may see changed: refetch everything. */
+  onReady(): void
+  onChanged(event: ChangedEvent): void
+  /** The reader's access ended; the stream is closed for good. */
+  onRevoked?(reason: string): void
+}
+
+/**
+ * Follows one topic's live stream. EventSource reconnects by itself after a dropped connection;
+ * a refused one (the server restarting) is retried with backoff. Returns a function that stops.
+ */
+export function watchLive(topic: LiveTopic, handlers: LiveHandlers): () => void {
+  let source: EventSource | null = null
+  let delay = STREAM_RETRY_MIN_MS
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let stopped = false
+  const open = () => {
+    source = new EventSource(LIVE_URLS[topic], { withCredentials: true })
+    source.onopen = () => {
+      delay = STREAM_RETRY_MIN_MS
+    }
+    source.addEventListener('ready', () => handlers.onReady())
+    source.addEventListener('changed', (event) => {
+      try {
+        handlers.onChanged(JSON.parse(event.data) as ChangedEvent)
+      } catch {
+        handlers.onReady()
+      }
+    })
+    source.addEventListener('access.revoked', (event) => {
+      stopped = true
+      source?.close()
+      let reason = 'unassigned'
+      try {
+        reason = (JSON.parse(event.data) as { reason?: string }).reason ?? reason
+      } catch {}
+      handlers.onRevoked?.(reason)
+    })
+    source.onerror = () => {
+      if (stopped || source?.readyState !== EventSource.CLOSED) return
+      timer = setTimeout(open, delay)
+      delay = Math.min(delay * 2, STREAM_RETRY_MAX_MS)
+    }
+  }
+  open()
+  return () => {
+    stopped = true
+    clearTimeout(timer)
+    source?.close()
+  }
 }
