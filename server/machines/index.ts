@@ -13,7 +13,9 @@ import { machineChangeFilter } from './live.ts'
 import {
   AssignBody,
   BrowseQuery,
+  DEFAULT_MACHINE_SESSIONS_PAGE,
   MachineIdParams,
+  MachineSessionsQuery,
   MachineSettingsBody,
   MachineUserParams,
   RegisterTokenBody,
@@ -145,8 +147,21 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
     )
     .get(
       '/:id/sessions',
-      async ({ user, params }) => ({ sessions: await listMachineSessions(ctx, user, params.id) }),
-      { auth: true, params: MachineIdParams, detail: { summary: 'Sessions on a machine' } },
+      ({ user, params, query }) =>
+        listMachineSessions(ctx, user, params.id, {
+          status: query.status,
+          limit: query.limit ?? DEFAULT_MACHINE_SESSIONS_PAGE,
+          cursor: query.cursor,
+        }),
+      {
+        auth: true,
+        params: MachineIdParams,
+        query: MachineSessionsQuery,
+        detail: {
+          summary:
+            'Sessions on a machine, newest first: ?status= (a status, live or ended), ?limit=, next page with ?cursor=next_cursor',
+        },
+      },
     )
     .get(
       '/:id/browse',

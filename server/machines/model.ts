@@ -1,7 +1,7 @@
 // Request and response schemas of the machines API and agent registration (seed field names).
 import { t } from 'elysia'
 import { ISOLATION_LEVELS, MachineId } from '../../protocol/index.ts'
-import { MACHINE_PERMISSIONS } from '../db/schema/index.ts'
+import { MACHINE_PERMISSIONS, SESSION_STATUSES } from '../db/schema/index.ts'
 import { NAME_PATTERN, NO_NUL_PATTERN, UPDATE_WINDOW_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
@@ -58,3 +58,13 @@ export const MachineSettingsBody = t.Object(
   },
   { minProperties: 1 },
 )
+
+export const DEFAULT_MACHINE_SESSIONS_PAGE = 50
+export const MAX_MACHINE_SESSIONS_PAGE = 200
+
+/** GET /api/remote/machines/{id}/sessions: a status (or `live` / `ended`), a page size, the next page. */
+export const MachineSessionsQuery = t.Object({
+  status: t.Optional(oneOf([...SESSION_STATUSES, 'live', 'ended'] as const)),
+  limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_MACHINE_SESSIONS_PAGE })),
+  cursor: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
+})

@@ -1,19 +1,23 @@
 // The machines API's reads and assignments, permission-checked per the seed's table: system
 // admins see everything; machine admins manage plain users of their machine; users see what
 // they are assigned to.
-import { and, asc, desc, eq, gte, isNull } from 'drizzle-orm'
+import { Buffer } from 'node:buffer'
+import { and, asc, desc, eq, gte, inArray, isNull, lt, or } from 'drizzle-orm'
 import { revokeAccess } from '../access/revoke.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import {
+  ENDED_SESSION_STATUSES,
+  LIVE_SESSION_STATUSES,
   type MachinePermission,
   machineAssignments,
   remoteMachines,
+  type SessionStatus,
   sessions,
   users,
 } from '../db/schema/index.ts'
-import { forbidden, notFound } from '../errors.ts'
+import { badRequest, forbidden, notFound } from '../errors.ts'
 import { publishMachineChange } from '../live/bus.ts'
 import { isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
 import { assignedUserView, machineSessionView, machineView } from './view.ts'
@@ -82,14 +86,58 @@ export async function listMachineUsers(ctx: AppContext, actor: Actor, user: User
   return assignedUsers(ctx, machineId)
 }
 
+/** Where a page of a machine's sessions ends: the last row's creation time and id. */
+function encodeCursor(row: { createdAt: Date; id: string }): string {
+  return Buffer.from(JSON.stringify([row.createdAt.toISOString(), row.id])).toString('base64url')
+}
+
+function decodeCursor(cursor: string): { createdAt: Date; id: string } {
+  try {
+    const [at, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString()) as [string, string]
+    const createdAt = new Date(at)
+    if (typeof id === 'string' && UUID.test(id) && !Number.isNaN(createdAt.getTime()))
+      return { createdAt, id }
+  } catch {}
+  throw badRequest('cursor is not one this server gave out (next_cursor)', 'cursor')
+}
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+export interface MachineSessionsPage {
+  /** One status, or `live` / `ended` for the state machine's two sets. */
+  status?: SessionStatus | 'live' | 'ended'
+  limit: number
+  cursor?: string
+}
+
 /**
  * Admins see every session on the machine; a plain user only their own. Only sessions of the
  * machine's current registration: a deregistered id registered again (into any tenant) starts
- * with no past.
+ * with no past. Newest first, paged by a cursor (creation time, then id, so equal times never
+ * skip or repeat a row).
  */
-export async function listMachineSessions(ctx: AppContext, user: UserRow, machineId: string) {
+export async function listMachineSessions(
+  ctx: AppContext,
+  user: UserRow,
+  machineId: string,
+  page: MachineSessionsPage,
+) {
   const { machine, role } = await requireMachineUse(ctx, user, machineId)
   const mine = isAdminRole(role) ? undefined : eq(sessions.userId, user.id)
+  const status =
+    page.status === 'live'
+      ? inArray(sessions.status, [...LIVE_SESSION_STATUSES])
+      : page.status === 'ended'
+        ? inArray(sessions.status, [...ENDED_SESSION_STATUSES])
+        : page.status
+          ? eq(sessions.status, page.status)
+          : undefined
+  const after = page.cursor ? decodeCursor(page.cursor) : undefined
+  const older = after
+    ? or(
+        lt(sessions.createdAt, after.createdAt),
+        and(eq(sessions.createdAt, after.createdAt), lt(sessions.id, after.id)),
+      )
+    : undefined
   const rows = await ctx.db
     .select()
     .from(sessions)
@@ -99,10 +147,17 @@ export async function listMachineSessions(ctx: AppContext, user: UserRow, machin
         eq(sessions.tenantId, machine.tenantId),
         gte(sessions.createdAt, machine.createdAt),
         mine,
+        status,
+        older,
       ),
     )
-    .orderBy(desc(sessions.createdAt))
-  return rows.map(machineSessionView)
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(page.limit + 1)
+  const shown = rows.slice(0, page.limit)
+  return {
+    sessions: shown.map(machineSessionView),
+    next_cursor: rows.length > page.limit ? encodeCursor(shown[shown.length - 1]!) : null,
+  }
 }
 
 export async function assignUser(
