@@ -225,8 +225,16 @@ describe('browser UI', () => {
       expect(await page.getByTestId('cli-tools').textContent()).toContain('qwen-code')
       const policy = page.getByTestId('machine-policy')
       await policy.getByLabel('Required isolation').selectOption('sandbox')
-      // The list behind the modal refreshes on its timer; that must not undo the unsaved choice.
-      await page.waitForResponse((r) => new URL(r.url()).pathname === '/api/remote/machines')
+      // The list behind the modal refreshes when the machine changes (here: its terminal
+      // access set again, as it was); that must not undo the unsaved choice.
+      const refetched = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/remote/machines')
+      const same = await server.request(`/api/remote/machines/${machine.machineId}/terminal-access`, {
+        method: 'PUT',
+        cookie: await server.login(),
+        json: { terminal_access: 'admins' },
+      })
+      expect(same.status).toBe(200)
+      await refetched
       await Bun.sleep(100)
       expect(await policy.getByLabel('Required isolation').inputValue()).toBe('sandbox')
       await policy.getByRole('button', { name: 'Save session policy' }).click()
