@@ -27,6 +27,7 @@ import { reportSessionAlert } from './sessions/alerts.ts'
 import { sessionsRoutes } from './sessions/index.ts'
 import { endMachineSessions } from './sessions/lifecycle.ts'
 import { sessionReports } from './sessions/reports.ts'
+import { setupRoutes } from './setup/index.ts'
 import { tenantsRoutes } from './tenants/index.ts'
 import { terminalsRoutes } from './terminals/index.ts'
 import { relayTerminalBytes } from './terminals/relay.ts'
@@ -83,6 +84,7 @@ export function createApp(ctx: AppContext) {
     .use(sessionsRoutes(ctx))
     .use(terminalsRoutes(ctx))
     .use(changesRoutes(ctx))
+    .use(setupRoutes(ctx))
     // Last: the UI's catch-all must not shadow any API route.
     .use(uiRoutes(ctx))
   learnQueryKeys(ctx, app.routes)
