@@ -5,6 +5,7 @@ import {
   bigserial,
   boolean,
   customType,
+  doublePrecision,
   index,
   integer,
   pgTable,
@@ -114,7 +115,26 @@ export const quotaUsage = pgTable(
   (t) => [
     index('quota_usage_user_ts_idx').on(t.userId, t.ts),
     index('quota_usage_session_idx').on(t.sessionId),
+    // The all-users usage views read a time range across users.
+    index('quota_usage_ts_idx').on(t.ts),
   ],
+)
+
+/** What a model costs, per million tokens, input and output apart (admin-set; USD). */
+export const PRICE_CURRENCY = 'USD'
+export const modelPrices = pgTable(
+  'model_prices',
+  {
+    id: serial('id').primaryKey(),
+    provider: text('provider', { enum: LLM_PROVIDERS }).notNull(),
+    /** The model id as the provider's usage reports it (what the ledger's `model` holds). */
+    model: text('model').notNull(),
+    inputPerMillion: doublePrecision('input_per_million').notNull(),
+    outputPerMillion: doublePrecision('output_per_million').notNull(),
+    updatedAt: tz('updated_at').notNull().defaultNow(),
+    updatedBy: integer('updated_by').references(() => users.id, { onDelete: 'set null' }),
+  },
+  (t) => [uniqueIndex('model_prices_provider_model_idx').on(t.provider, t.model)],
 )
 
 /**
