@@ -14,6 +14,7 @@ import { type ChangesEventRegistry, createChangesEventRegistry } from '../change
 import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
 import { createLiveChangeRegistry, type LiveChangeRegistry } from '../live/bus.ts'
 import { createInstruments, type Instruments } from '../metrics/instruments.ts'
+import { createQuotaWarningState, type QuotaWarningState } from '../quota/warnings.ts'
 import { createSessionEventRegistry, type SessionEventRegistry } from '../sessions/events.ts'
 import { createTerminalRelay, type TerminalRelay } from '../terminals/relay.ts'
 import type { AppContext } from './index.ts'
@@ -45,6 +46,8 @@ export interface ServerState {
   readonly terminalRelay: TerminalRelay
   /** live/bus.ts: this instance's admin-view live streams' listeners, one LISTEN. */
   readonly liveChanges: LiveChangeRegistry
+  /** quota/warnings.ts: users' usage as last read for the 80% warning, and warnings settled. */
+  readonly quotaWarnings: QuotaWarningState
 }
 
 type Factories = { readonly [K in keyof ServerState]: (ctx: AppContext) => ServerState[K] }
@@ -63,6 +66,7 @@ const FACTORIES: Factories = {
   changesEvents: createChangesEventRegistry,
   terminalRelay: createTerminalRelay,
   liveChanges: createLiveChangeRegistry,
+  quotaWarnings: createQuotaWarningState,
 }
 
 /** The instance's state: each slot is made on first read, then kept. */

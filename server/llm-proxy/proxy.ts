@@ -8,6 +8,7 @@ import type { LlmProvider, SessionAlert } from '../db/schema/index.ts'
 import { BodyTooLarge, readBodyLimited } from '../http/read-body.ts'
 import { countProxyRequest } from '../metrics/instruments.ts'
 import { chargeUsage, reserveQuota, settleQuota } from '../quota/service.ts'
+import { quotaWarningsAfter } from '../quota/warnings.ts'
 import { BUILT_IN_ENDPOINTS, type EndpointRule, endpointAllowed, parseExtraEndpoints } from './endpoints.ts'
 import { forwardWithFailover } from './forward.ts'
 import { clientCredential, defaultEndpoint, inferProvider, providerError } from './providers.ts'
@@ -155,6 +156,26 @@ function alertSession(
     .catch((error) => ctx.log.warn('session alert failed', { session_id: sessionId, error }))
 }
 
+/** A limited user's call that passed 80% of a limit: its session hears it (once per limit and period). */
+function warnNearQuota(ctx: AppContext, hooks: ProxyHooks, claims: ProxyTokenClaims, tokens: number): void {
+  void quotaWarningsAfter(ctx, {
+    userId: claims.userId,
+    tenantId: claims.tenantId,
+    sessionId: claims.sessionId,
+    tokens,
+  })
+    .then((warnings) => {
+      for (const w of warnings)
+        alertSession(ctx, hooks, claims, {
+          code: 'quota_warning',
+          level: 'warning',
+          message: w.message,
+          resets_at: w.resetsAt,
+        })
+    })
+    .catch((error) => ctx.log.warn('quota warning check failed', { session_id: claims.sessionId, error }))
+}
+
 /**
  * Every answer the proxy gives instead of forwarding (bad token, closed endpoint, body too
  * large, quota, no key, upstream unreachable) goes through here: in the provider's error shape,
@@ -244,6 +265,7 @@ export async function handleProxy(
       message: admitted.refusal,
       type: 'quota_exceeded',
       retry: false,
+      resetsAt: admitted.resetsAt,
     })
   const hold = admitted.hold
 
@@ -285,6 +307,7 @@ export async function handleProxy(
       ctx,
       usageRow(ctx, claims, provider, { status, keyId, input, output, model, started, estimated }),
     )
+    if (hold && status < 400) warnNearQuota(ctx, hooks, claims, input + output)
   }
 
   const upstreamStart = performance.now()

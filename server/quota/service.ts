@@ -72,7 +72,8 @@ export async function loadEffectiveLimits(ctx: AppContext, userId: number, tenan
   return { dailyTokenLimit, monthlyTokenLimit, dailyRequestLimit, monthlyRequestLimit }
 }
 
-function cachedLimits(ctx: AppContext, userId: number, tenantId: number): Promise<QuotaLimits | null> {
+/** The user's effective limits, cached per instance (null: unlimited). */
+export function cachedLimits(ctx: AppContext, userId: number, tenantId: number): Promise<QuotaLimits | null> {
   const s = state(ctx)
   const now = ctx.now().getTime()
   const hit = s.limits.get(userId)
@@ -127,7 +128,7 @@ function addTo(
 
 const fmt = (n: number) => n.toLocaleString('en-US')
 
-type Period = 'day' | 'month'
+export type Period = 'day' | 'month'
 
 /** A call's tokens held against this instance's leases until it settles. */
 export interface QuotaHold {
@@ -170,13 +171,18 @@ async function syncCounter(ctx: AppContext, userId: number, p: PeriodCheck) {
 
 class Refused extends Error {}
 
+/** When a quota period that began at `startsAt` ends: its limits reset then. */
+export function periodEnd(period: Period, startsAt: Date): Date {
+  return period === 'day'
+    ? new Date(startsAt.getTime() + 86_400_000)
+    : new Date(Date.UTC(startsAt.getUTCFullYear(), startsAt.getUTCMonth() + 1, 1))
+}
+
 function refusal(p: PeriodCheck, row: { tokens: number; reserved: number; requests: number } | undefined) {
   const tokens = row?.tokens ?? 0
   const reserved = row?.reserved ?? 0
   const day = p.period === 'day'
-  const resets = day
-    ? new Date(p.startsAt.getTime() + 86_400_000).toISOString()
-    : new Date(Date.UTC(p.startsAt.getUTCFullYear(), p.startsAt.getUTCMonth() + 1, 1)).toISOString()
+  const resets = periodEnd(p.period, p.startsAt).toISOString()
   const name = day ? 'Daily' : 'Monthly'
   const when = day ? 'today' : 'this month'
   if (p.requestLimit !== null && (row?.requests ?? 0) >= p.requestLimit)
@@ -516,7 +522,7 @@ export async function reserveQuota(
   userId: number,
   tenantId: number,
   estimate: number,
-): Promise<{ refusal: string } | { hold: QuotaHold | null }> {
+): Promise<{ refusal: string; resetsAt: string } | { hold: QuotaHold | null }> {
   const limits = await cachedLimits(ctx, userId, tenantId)
   if (!limits) return { hold: null }
   const at = ctx.now()
@@ -563,7 +569,7 @@ export async function reserveQuota(
       .select()
       .from(quotaCounters)
       .where(counterWhere(leaseFor(ctx, userId, p)))
-    return { refusal: refusal(p, row) }
+    return { refusal: refusal(p, row), resetsAt: periodEnd(p.period, p.startsAt).toISOString() }
   })
 }
 

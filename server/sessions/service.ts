@@ -206,14 +206,14 @@ export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: str
       { type: 'session.input', session_id: id, message_id: message!.id, content },
       { tx },
     )
-    // A new turn starts (or the running one goes on); an earlier quota or provider alert is
-    // the past once the person tries again.
+    // A new turn starts (or the running one goes on); an earlier quota or provider refusal is
+    // the past once the person tries again. A quota warning holds until its period resets.
     await tx
       .update(sessions)
       .set({
         updatedAt: ctx.now(),
         turnStartedAt: sql`coalesce(${sessions.turnStartedAt}, ${ctx.now().toISOString()}::timestamptz)`,
-        alert: null,
+        alert: sql`case when ${sessions.alert}->>'level' = 'warning' then ${sessions.alert} end`,
       })
       .where(eq(sessions.id, id))
     return message!

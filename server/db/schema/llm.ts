@@ -182,6 +182,29 @@ export const quotaLeases = pgTable(
   ],
 )
 
+export const QUOTA_WARNING_LIMITS = ['tokens', 'requests'] as const
+export type QuotaWarningLimit = (typeof QUOTA_WARNING_LIMITS)[number]
+
+/**
+ * The 80% warnings given (server/quota/warnings.ts): one row per user, period and limit, so the
+ * warning is given once per period however many instances see the calls that pass it.
+ */
+export const quotaWarnings = pgTable(
+  'quota_warnings',
+  {
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    period: text('period', { enum: ['day', 'month'] }).notNull(),
+    startsAt: tz('starts_at').notNull(),
+    limit: text('limit', { enum: QUOTA_WARNING_LIMITS }).notNull(),
+    /** The session whose call passed the mark (it got the warning). */
+    sessionId: uuid('session_id'),
+    warnedAt: tz('warned_at').notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.period, t.startsAt, t.limit] })],
+)
+
 export const usageReports = pgTable(
   'usage_reports',
   {
