@@ -22,6 +22,7 @@ import { agentRegistrationRoutes } from './machines/register-route.ts'
 import { metricsRoutes } from './metrics/index.ts'
 import { oidcLogoutUrl, oidcRoutes } from './oidc/index.ts'
 import { quotaRoutes } from './quota/index.ts'
+import { usageRoutes } from './quota/usage-routes.ts'
 import { cookieSigningSecret } from './secrets.ts'
 import { reportSessionAlert } from './sessions/alerts.ts'
 import { sessionsRoutes } from './sessions/index.ts'
@@ -70,6 +71,7 @@ export function createApp(ctx: AppContext) {
     // The proxy tells a session when its calls are refused (quota, key, upstream).
     .use(llmProxyRoutes(ctx, { alertSession: (id, alert) => reportSessionAlert(ctx, id, alert) }))
     .use(quotaRoutes(ctx))
+    .use(usageRoutes(ctx))
     .use(machinesRoutes(ctx, endMachineSessions))
     .use(updatesRoutes(ctx))
     .use(agentRegistrationRoutes(ctx))
