@@ -171,22 +171,22 @@ function bufferHeartbeat(ctx: AppContext, machineId: string, systemInfo: SystemI
 
 /** Writes every buffered heartbeat now (before sweeping, on shutdown, in tests). */
 export async function flushHeartbeats(ctx: AppContext): Promise<void> {
-  await ctx.state.heartbeats.flush()
+  await ctx.peek('heartbeats')?.flush()
 }
 
 /** Marks the machine offline unless another connection came since `epoch`. */
 export async function markDisconnected(ctx: AppContext, machineId: string, epoch: number, reason: string) {
   // A heartbeat still buffered from the closed channel must not bring the machine back online;
   // it is kept only if a newer connection made this close moot.
-  const { pending } = ctx.state.heartbeats
-  const held = pending.get(machineId)
-  pending.delete(machineId)
+  const pending = ctx.peek('heartbeats')?.pending
+  const held = pending?.get(machineId)
+  pending?.delete(machineId)
   const rows = await ctx.db
     .update(remoteMachines)
     .set({ connected: false, status: 'offline' })
     .where(and(eq(remoteMachines.machineId, machineId), eq(remoteMachines.connectionEpoch, epoch)))
     .returning({ status: remoteMachines.status })
-  if (!rows.length && held && !pending.has(machineId)) pending.set(machineId, held)
+  if (!rows.length && held && !pending?.has(machineId)) pending?.set(machineId, held)
   if (rows.length) {
     await ctx.audit('machine.offline', SYSTEM_ACTOR, { type: 'machine', id: machineId }, { reason })
     await publishMachineChange(ctx, 'presence', machineId)

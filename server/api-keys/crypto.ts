@@ -4,7 +4,6 @@
 import type { AppContext } from '../context/index.ts'
 
 const NONCE_BYTES = 12
-const dataKeys = new WeakMap<AppContext, Promise<CryptoKey>>()
 
 function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(hex.length / 2)
@@ -12,7 +11,8 @@ function hexToBytes(hex: string): Uint8Array<ArrayBuffer> {
   return out
 }
 
-async function importDataKey(ctx: AppContext): Promise<CryptoKey> {
+/** The instance's data key (ctx.state.apiKeyDataKey), imported once. */
+export async function createApiKeyDataKey(ctx: AppContext): Promise<CryptoKey> {
   let raw: Uint8Array<ArrayBuffer>
   if (ctx.config.encryptionKeyHex) raw = hexToBytes(ctx.config.encryptionKeyHex)
   else {
@@ -27,15 +27,6 @@ async function importDataKey(ctx: AppContext): Promise<CryptoKey> {
   return crypto.subtle.importKey('raw', raw, 'AES-GCM', false, ['encrypt', 'decrypt'])
 }
 
-function dataKey(ctx: AppContext): Promise<CryptoKey> {
-  let key = dataKeys.get(ctx)
-  if (!key) {
-    key = importDataKey(ctx)
-    dataKeys.set(ctx, key)
-  }
-  return key
-}
-
 export interface Sealed {
   ciphertext: Uint8Array
   nonce: Uint8Array
@@ -46,7 +37,7 @@ export async function sealApiKey(ctx: AppContext, plaintext: string): Promise<Se
   const nonce = crypto.getRandomValues(new Uint8Array(NONCE_BYTES))
   const sealed = await crypto.subtle.encrypt(
     { name: 'AES-GCM', iv: nonce },
-    await dataKey(ctx),
+    await ctx.state.apiKeyDataKey,
     new TextEncoder().encode(plaintext),
   )
   return { ciphertext: new Uint8Array(sealed), nonce }
@@ -55,7 +46,7 @@ export async function sealApiKey(ctx: AppContext, plaintext: string): Promise<Se
 export async function openApiKey(ctx: AppContext, sealed: Sealed): Promise<string> {
   const plain = await crypto.subtle.decrypt(
     { name: 'AES-GCM', iv: new Uint8Array(sealed.nonce) },
-    await dataKey(ctx),
+    await ctx.state.apiKeyDataKey,
     new Uint8Array(sealed.ciphertext),
   )
   return new TextDecoder().decode(plain)

@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { createContext } from '../context/index.ts'
 import { apiKeyStore, auditLog } from '../db/schema/index.ts'
 import { createLogger } from '../log.ts'
 import { maskApiKey, openApiKey, sealApiKey } from './crypto.ts'
@@ -154,17 +155,19 @@ describe('encryption', () => {
 
   test('without OPENACE_ENCRYPTION_KEY the SECRET_KEY fallback warns loudly, and the key differs', async () => {
     const lines: string[] = []
-    const fallback = {
-      ...server.ctx,
-      config: { ...server.ctx.config, encryptionKeyHex: undefined },
-      log: createLogger('warn', (line) => lines.push(line)),
-    }
+    // Another server instance on the same database, configured without the encryption key.
+    const fallback = createContext(
+      { ...server.ctx.config, encryptionKeyHex: undefined },
+      server.database,
+      createLogger('warn', (line) => lines.push(line)),
+    )
     const sealed = await sealApiKey(fallback, 'sk-whatever-1234')
     expect(
       lines.some((l) => l.includes('"level":"warn"') && l.includes('OPENACE_ENCRYPTION_KEY is not set')),
     ).toBe(true)
     expect(await openApiKey(fallback, sealed)).toBe('sk-whatever-1234')
     await expect(openApiKey(server.ctx, sealed)).rejects.toBeDefined()
+    await fallback.close()
   })
 
   test('masking keeps the prefix and the last four characters only', () => {

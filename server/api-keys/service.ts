@@ -65,7 +65,7 @@ export async function listApiKeys(ctx: AppContext) {
 }
 
 async function keysChanged(ctx: AppContext) {
-  keyCaches.delete(ctx)
+  ctx.state.apiKeys.current = undefined
   await ctx.database.notify(KEYS_CHANGED_CHANNEL, '')
 }
 
@@ -194,8 +194,24 @@ interface KeyCache {
   byProvider: Promise<Map<LlmProvider, ProviderKey[]>>
 }
 
-const keyCaches = new WeakMap<AppContext, KeyCache>()
-const listening = new WeakSet<AppContext>()
+/** The decrypted enabled keys on this instance, dropped on a change anywhere (ctx.state.apiKeys). */
+export interface ApiKeyCache {
+  current: KeyCache | undefined
+}
+
+export function createApiKeyCache(ctx: AppContext): ApiKeyCache {
+  const holder: ApiKeyCache = { current: undefined }
+  ctx.onClose(() => {
+    holder.current = undefined
+  })
+  ctx.database
+    .listen(KEYS_CHANGED_CHANNEL, () => {
+      holder.current = undefined
+    })
+    .then((unlisten) => ctx.onClose(unlisten))
+    .catch((cause) => ctx.log.warn('cannot listen for API key changes', { error: cause }))
+  return holder
+}
 
 async function loadEnabledKeys(ctx: AppContext): Promise<Map<LlmProvider, ProviderKey[]>> {
   const rows = await ctx.db
@@ -230,27 +246,18 @@ async function loadEnabledKeys(ctx: AppContext): Promise<Map<LlmProvider, Provid
   return out
 }
 
-function watchKeyChanges(ctx: AppContext) {
-  if (listening.has(ctx)) return
-  listening.add(ctx)
-  ctx.onClose(() => {
-    keyCaches.delete(ctx)
-  })
-  ctx.database
-    .listen(KEYS_CHANGED_CHANNEL, () => keyCaches.delete(ctx))
-    .then((unlisten) => ctx.onClose(unlisten))
-    .catch((cause) => ctx.log.warn('cannot listen for API key changes', { error: cause }))
-}
-
 /** Enabled keys of one provider, oldest first (the first is the default), decrypted and cached. */
 export async function providerKeys(ctx: AppContext, provider: LlmProvider): Promise<ProviderKey[]> {
-  watchKeyChanges(ctx)
+  const holder = ctx.state.apiKeys
   const now = ctx.now().getTime()
-  let cache = keyCaches.get(ctx)
+  let cache = holder.current
   if (!cache || now - cache.loaded > KEY_CACHE_TTL_MS) {
-    cache = { loaded: now, byProvider: loadEnabledKeys(ctx) }
-    keyCaches.set(ctx, cache)
-    cache.byProvider.catch(() => keyCaches.delete(ctx))
+    const loading: KeyCache = { loaded: now, byProvider: loadEnabledKeys(ctx) }
+    cache = loading
+    holder.current = loading
+    loading.byProvider.catch(() => {
+      if (holder.current === loading) holder.current = undefined
+    })
   }
   return (await cache.byProvider).get(provider) ?? []
 }

@@ -8,7 +8,7 @@ import type { Config } from '../config.ts'
 import type { Database, Db } from '../db/index.ts'
 import { inTransaction, type Tx } from '../db/transaction.ts'
 import type { Logger } from '../log.ts'
-import { createServerState, type ServerState } from './state.ts'
+import { createServerState, peekServerState, type ServerState } from './state.ts'
 
 export interface AppContext {
   /** Distinguishes server instances: Elysia dedups named plugins per instance with it. */
@@ -21,6 +21,8 @@ export interface AppContext {
   now(): Date
   /** What this instance keeps in memory (hubs, caches, buffers), each made on first use. */
   state: ServerState
+  /** A state slot if something has made it already; never makes one. */
+  peek<K extends keyof ServerState>(slot: K): ServerState[K] | undefined
   /** Runs `work` in `within` (the caller's transaction) or a new one; see db/transaction.ts. */
   transaction<T>(work: (tx: Tx) => Promise<T>, within?: Tx): Promise<T>
   /**
@@ -55,6 +57,7 @@ export function createContext(config: Config, database: Database, log: Logger): 
       state ??= createServerState(ctx)
       return state
     },
+    peek: (slot) => peekServerState(ctx.state, slot),
     transaction: (work, within) =>
       inTransaction(database.db, work, within, (error) => log.warn('after-commit step failed', { error })),
     onClose: (fn) => {

@@ -33,8 +33,7 @@ async function twoContexts() {
 }
 
 /** Whether the slot has been made (reading it would make it). */
-const made = (ctx: AppContext, slot: keyof AppContext['state']) =>
-  'value' in Object.getOwnPropertyDescriptor(ctx.state, slot)!
+const made = (ctx: AppContext, slot: keyof AppContext['state']) => ctx.peek(slot) !== undefined
 
 describe('per-server state', () => {
   test('a slot is made on first use, kept, and never shared between instances', async () => {

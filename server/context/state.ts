@@ -2,7 +2,8 @@
 // table: each slot is made by its capability's factory on first use (an instance that never
 // sees an agent opens no agent LISTENs) and kept on the app context, so several instances in
 // one process never share state. A factory that starts timers or listeners registers their
-// end with ctx.onClose, so ctx.close() ends them all, newest first.
+// end with ctx.onClose, so ctx.close() ends them all, newest first. ctx.peek(slot) reads a slot
+// only if it was made: publishing to local watchers must not open a LISTEN nobody needs.
 import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
 import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
 import { type AgentAdmission, createAgentAdmission } from '../agents/admission.ts'
@@ -10,10 +11,27 @@ import { type ChannelHub, createChannelHub } from '../agents/hub.ts'
 import { createOutputPacer, type OutputPacer } from '../agents/output-pace.ts'
 import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.ts'
 import { type CommandResultWaiters, createCommandResultWaiters } from '../agents/results.ts'
+import { createApiKeyDataKey } from '../api-keys/crypto.ts'
+import { type ApiKeyCache, createApiKeyCache } from '../api-keys/service.ts'
 import { type ChangesEventRegistry, createChangesEventRegistry } from '../changes/events.ts'
 import { createQueryKeyTable, type QueryKeyTable } from '../http/query-keys.ts'
 import { createLiveChangeRegistry, type LiveChangeRegistry } from '../live/bus.ts'
+import { createKeyHealthTable, type KeyHealthTable } from '../llm-proxy/key-health.ts'
+import { createModelListCache, type ModelListCache } from '../llm-proxy/models.ts'
+import { createEndpointCheck, type EndpointCheck } from '../llm-proxy/proxy.ts'
+import { createTokenState, type TokenState } from '../llm-proxy/tokens.ts'
 import { createInstruments, type Instruments } from '../metrics/instruments.ts'
+import { createOidcDiscovery, type OidcDiscovery } from '../oidc/client.ts'
+import { createLedger, type Ledger } from '../quota/ledger.ts'
+import { createUsageReportWindows, type UsageReportWindows } from '../quota/reports.ts'
+import {
+  createLeaseState,
+  createQuotaLimitCache,
+  createSyncedCounters,
+  type LeaseState,
+  type QuotaLimitCache,
+  type SyncedCounters,
+} from '../quota/service.ts'
 import { createQuotaWarningState, type QuotaWarningState } from '../quota/warnings.ts'
 import { createSessionEventRegistry, type SessionEventRegistry } from '../sessions/events.ts'
 import { createTerminalRelay, type TerminalRelay } from '../terminals/relay.ts'
@@ -46,6 +64,30 @@ export interface ServerState {
   readonly terminalRelay: TerminalRelay
   /** live/bus.ts: this instance's admin-view live streams' listeners, one LISTEN. */
   readonly liveChanges: LiveChangeRegistry
+  /** llm-proxy/tokens.ts: the proxy-token signing key and verified tokens (one LISTEN). */
+  readonly proxyTokens: TokenState
+  /** llm-proxy/proxy.ts: the endpoints forwarded, and the answers so far. */
+  readonly endpointCheck: EndpointCheck
+  /** llm-proxy/key-health.ts: how each provider key has been doing here. */
+  readonly keyHealth: KeyHealthTable
+  /** llm-proxy/models.ts: each key's model list. */
+  readonly modelLists: ModelListCache
+  /** api-keys/service.ts: the decrypted enabled keys (one LISTEN). */
+  readonly apiKeys: ApiKeyCache
+  /** api-keys/crypto.ts: the key that seals provider API keys. */
+  readonly apiKeyDataKey: Promise<CryptoKey>
+  /** quota/service.ts: cached limits (one LISTEN). */
+  readonly quotaLimits: QuotaLimitCache
+  /** quota/service.ts: counters synced from the ledger since the limits last changed. */
+  readonly quotaSynced: SyncedCounters
+  /** quota/service.ts: this instance's leases on the shared counters, and their sync timer. */
+  readonly quotaLeases: LeaseState
+  /** quota/ledger.ts: usage recorded here, not yet written. */
+  readonly usageLedger: Ledger
+  /** quota/reports.ts: each machine's usage-report rate window. */
+  readonly usageReportWindows: UsageReportWindows
+  /** oidc/client.ts: the provider's discovered configuration. */
+  readonly oidcDiscovery: OidcDiscovery
   /** quota/warnings.ts: users' usage as last read for the 80% warning, and warnings settled. */
   readonly quotaWarnings: QuotaWarningState
 }
@@ -66,7 +108,28 @@ const FACTORIES: Factories = {
   changesEvents: createChangesEventRegistry,
   terminalRelay: createTerminalRelay,
   liveChanges: createLiveChangeRegistry,
+  proxyTokens: createTokenState,
+  endpointCheck: createEndpointCheck,
+  keyHealth: createKeyHealthTable,
+  modelLists: createModelListCache,
+  apiKeys: createApiKeyCache,
+  apiKeyDataKey: createApiKeyDataKey,
+  quotaLimits: createQuotaLimitCache,
+  quotaSynced: createSyncedCounters,
+  quotaLeases: createLeaseState,
+  usageLedger: createLedger,
+  usageReportWindows: createUsageReportWindows,
+  oidcDiscovery: createOidcDiscovery,
   quotaWarnings: createQuotaWarningState,
+}
+
+/** A slot if it has been made, without making it (a publisher with no local watchers). */
+export function peekServerState<K extends keyof ServerState>(
+  state: ServerState,
+  slot: K,
+): ServerState[K] | undefined {
+  const made = Object.getOwnPropertyDescriptor(state, slot)
+  return made && 'value' in made ? (made.value as ServerState[K]) : undefined
 }
 
 /** The instance's state: each slot is made on first read, then kept. */

@@ -15,14 +15,13 @@ export interface KeyHealth {
   coolingUntil: number
 }
 
-const healthByCtx = new WeakMap<AppContext, Map<number, KeyHealth>>()
+/** Per key id, on this instance (ctx.state.keyHealth). */
+export type KeyHealthTable = Map<number, KeyHealth>
+
+export const createKeyHealthTable = (): KeyHealthTable => new Map()
 
 function entry(ctx: AppContext, keyId: number): KeyHealth {
-  let all = healthByCtx.get(ctx)
-  if (!all) {
-    all = new Map()
-    healthByCtx.set(ctx, all)
-  }
+  const all = ctx.state.keyHealth
   let h = all.get(keyId)
   if (!h) {
     h = {
@@ -59,7 +58,7 @@ export function keySucceeded(ctx: AppContext, keyId: number, status: number): vo
 
 /** The keys in the order to try them: healthy ones first (stored order), cooling ones last. */
 export function keysInTryOrder(ctx: AppContext, keys: ProviderKey[]): ProviderKey[] {
-  const all = healthByCtx.get(ctx)
+  const all = ctx.state.keyHealth
   if (!all) return keys
   const now = ctx.now().getTime()
   const cooling = (k: ProviderKey) => (all.get(k.id)?.coolingUntil ?? 0) > now
@@ -68,7 +67,7 @@ export function keysInTryOrder(ctx: AppContext, keys: ProviderKey[]): ProviderKe
 }
 
 export function keyHealthView(ctx: AppContext, keyId: number) {
-  const h = healthByCtx.get(ctx)?.get(keyId)
+  const h = ctx.state.keyHealth.get(keyId)
   const now = ctx.now().getTime()
   const iso = (t: number | null | undefined) => (t ? new Date(t).toISOString() : null)
   return {

@@ -32,7 +32,10 @@ interface Cached {
   value: Promise<KeyModels>
 }
 
-const caches = new WeakMap<AppContext, Map<string, Cached>>()
+/** Each key's model list on this instance, by "key id|base url" (ctx.state.modelLists). */
+export type ModelListCache = Map<string, Cached>
+
+export const createModelListCache = (): ModelListCache => new Map()
 
 type Json = Record<string, unknown>
 
@@ -120,11 +123,7 @@ export async function listModels(
   ctx: AppContext,
   options: { provider?: LlmProvider; refresh?: boolean } = {},
 ): Promise<KeyModels[]> {
-  let cache = caches.get(ctx)
-  if (!cache) {
-    cache = new Map()
-    caches.set(ctx, cache)
-  }
+  const cache = ctx.state.modelLists
   const providers = options.provider ? [options.provider] : LLM_PROVIDERS
   const now = ctx.now().getTime()
   const lists: Array<Promise<KeyModels>> = []

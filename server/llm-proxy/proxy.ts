@@ -99,22 +99,22 @@ function withLeadingField(raw: Uint8Array<ArrayBuffer>, field: Uint8Array): Uint
   return out
 }
 
-interface EndpointCheck {
+/** The endpoints this instance forwards, and its answers so far (ctx.state.endpointCheck). */
+export interface EndpointCheck {
   rules: EndpointRule[]
   /** Answers per "provider method path": a CLI calls the same few paths over and over. */
   answers: Map<string, boolean>
 }
 
-const endpointChecks = new WeakMap<AppContext, EndpointCheck>()
 const MAX_CACHED_ENDPOINT_ANSWERS = 1000
 
+export function createEndpointCheck(ctx: AppContext): EndpointCheck {
+  const rules = [...BUILT_IN_ENDPOINTS, ...parseExtraEndpoints(ctx.config.llmProxy.extraEndpoints)]
+  return { rules, answers: new Map() }
+}
+
 function isAllowedEndpoint(ctx: AppContext, provider: LlmProvider, method: string, rest: string): boolean {
-  let check = endpointChecks.get(ctx)
-  if (!check) {
-    const rules = [...BUILT_IN_ENDPOINTS, ...parseExtraEndpoints(ctx.config.llmProxy.extraEndpoints)]
-    check = { rules, answers: new Map() }
-    endpointChecks.set(ctx, check)
-  }
+  const check = ctx.state.endpointCheck
   const key = `${provider} ${method} ${rest}`
   let allowed = check.answers.get(key)
   if (allowed === undefined) {

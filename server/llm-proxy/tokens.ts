@@ -42,18 +42,15 @@ export interface IssuedProxyToken {
   expires_at: string
 }
 
-interface TokenState {
+/** The signing key and the verified-token cache of this instance (ctx.state.proxyTokens). */
+export interface TokenState {
   signingKey: Promise<CryptoKey>
   verified: Map<string, { until: number; claims: Promise<ProxyTokenClaims | null> }>
 }
 
-const states = new WeakMap<AppContext, TokenState>()
-
-function state(ctx: AppContext): TokenState {
-  let s = states.get(ctx)
-  if (s) return s
+export function createTokenState(ctx: AppContext): TokenState {
   const raw = deriveKey(secretRoot(ctx.config), 'proxy-token-signing')
-  s = {
+  const s: TokenState = {
     signingKey: crypto.subtle.importKey(
       'raw',
       new Uint8Array(raw),
@@ -63,7 +60,6 @@ function state(ctx: AppContext): TokenState {
     ),
     verified: new Map(),
   }
-  states.set(ctx, s)
   const verified = s.verified
   ctx.database
     .listen(TOKENS_REVOKED_CHANNEL, () => verified.clear())
@@ -77,7 +73,11 @@ const fromB64url = (text: string) => new Uint8Array(Buffer.from(text, 'base64url
 
 async function sign(ctx: AppContext, claims: ProxyTokenClaims): Promise<string> {
   const body = b64url(new TextEncoder().encode(JSON.stringify(claims)))
-  const mac = await crypto.subtle.sign('HMAC', await state(ctx).signingKey, new TextEncoder().encode(body))
+  const mac = await crypto.subtle.sign(
+    'HMAC',
+    await ctx.state.proxyTokens.signingKey,
+    new TextEncoder().encode(body),
+  )
   return `${TOKEN_PREFIX}${body}.${b64url(new Uint8Array(mac))}`
 }
 
@@ -138,7 +138,7 @@ export async function revokeProxyTokens(
       .where(and(...where))
       .returning({ jti: proxyTokens.jti })
     tx.afterCommit(async () => {
-      state(ctx).verified.clear()
+      ctx.state.proxyTokens.verified.clear()
       await ctx.database.notify(TOKENS_REVOKED_CHANNEL, '')
     })
     return revoked.length
@@ -161,7 +161,7 @@ async function verifyUncached(ctx: AppContext, token: string): Promise<ProxyToke
   const body = token.slice(TOKEN_PREFIX.length, dot)
   const ok = await crypto.subtle.verify(
     'HMAC',
-    await state(ctx).signingKey,
+    await ctx.state.proxyTokens.signingKey,
     fromB64url(token.slice(dot + 1)),
     new TextEncoder().encode(body),
   )
@@ -198,7 +198,7 @@ async function renewedClaims(ctx: AppContext, claims: ProxyTokenClaims): Promise
 
 /** The token's claims when it is genuine, unexpired, unrevoked and its session still live; else null. */
 export async function verifyProxyToken(ctx: AppContext, token: string): Promise<ProxyTokenClaims | null> {
-  const s = state(ctx)
+  const s = ctx.state.proxyTokens
   const now = ctx.now().getTime()
   const hit = s.verified.get(token)
   if (hit && hit.until > now) {

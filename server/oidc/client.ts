@@ -10,7 +10,12 @@ import { OidcRefusal } from './refusal.ts'
 /** How long a call to the provider (discovery, token, userinfo) may take. */
 const PROVIDER_TIMEOUT_SECONDS = 15
 
-const configurations = new WeakMap<AppContext, Promise<oidc.Configuration>>()
+/** The provider's discovered configuration on this instance (ctx.state.oidcDiscovery). */
+export interface OidcDiscovery {
+  pending: Promise<oidc.Configuration> | undefined
+}
+
+export const createOidcDiscovery = (): OidcDiscovery => ({ pending: undefined })
 
 async function discover(settings: OidcConfig): Promise<oidc.Configuration> {
   const issuer = new URL(settings.issuerUrl)
@@ -29,15 +34,12 @@ async function discover(settings: OidcConfig): Promise<oidc.Configuration> {
 
 /** The provider's configuration; a failed discovery is not cached, so the next sign-in retries. */
 export function providerConfiguration(ctx: AppContext, settings: OidcConfig): Promise<oidc.Configuration> {
-  let pending = configurations.get(ctx)
-  if (!pending) {
-    pending = discover(settings).catch((cause) => {
-      configurations.delete(ctx)
-      throw new OidcRefusal('oidc_unavailable', `discovery at ${settings.issuerUrl} failed`, { cause })
-    })
-    configurations.set(ctx, pending)
-  }
-  return pending
+  const discovery = ctx.state.oidcDiscovery
+  discovery.pending ??= discover(settings).catch((cause) => {
+    discovery.pending = undefined
+    throw new OidcRefusal('oidc_unavailable', `discovery at ${settings.issuerUrl} failed`, { cause })
+  })
+  return discovery.pending
 }
 
 export interface AuthorizationRequest {

@@ -32,7 +32,8 @@ export interface UsageRecord {
   estimated?: boolean
 }
 
-interface Ledger {
+/** Usage recorded on this instance, not yet written (ctx.state.usageLedger). */
+export interface Ledger {
   pending: Map<string, UsageRecord>
   /** Batches being written: still counted by the quota check until they are in the database. */
   writing: Set<UsageRecord[]>
@@ -40,27 +41,14 @@ interface Ledger {
   flushing: Promise<void>
 }
 
-const ledgers = new WeakMap<AppContext, Ledger>()
-
-function ledger(ctx: AppContext): Ledger {
-  let l = ledgers.get(ctx)
-  if (!l) {
-    const created: Ledger = {
-      pending: new Map(),
-      writing: new Set(),
-      timer: null,
-      flushing: Promise.resolve(),
-    }
-    l = created
-    ledgers.set(ctx, created)
-    ctx.onClose(() => flushUsage(ctx))
-  }
-  return l
+export function createLedger(ctx: AppContext): Ledger {
+  ctx.onClose(() => flushUsage(ctx))
+  return { pending: new Map(), writing: new Set(), timer: null, flushing: Promise.resolve() }
 }
 
 /** Queues one request's usage; never throws, never waits. */
 export function recordUsage(ctx: AppContext, record: UsageRecord): void {
-  const l = ledger(ctx)
+  const l = ctx.state.usageLedger
   const key = `${record.userId}|${record.sessionId}|${record.provider}|${record.model}|${record.apiKeyId}|${record.status}|${record.estimated === true}`
   const row = l.pending.get(key)
   if (row) {
@@ -75,13 +63,13 @@ export function recordUsage(ctx: AppContext, record: UsageRecord): void {
 
 /** Rows recorded here but not yet in the database, for the quota check. */
 export function unwrittenUsage(ctx: AppContext): UsageRecord[] {
-  const l = ledgers.get(ctx)
+  const l = ctx.peek('usageLedger')
   return l ? [...l.pending.values(), ...[...l.writing].flat()] : []
 }
 
 /** Writes everything pending; resolves when this and every earlier batch is in the database. */
 export function flushUsage(ctx: AppContext): Promise<void> {
-  const l = ledgers.get(ctx)
+  const l = ctx.peek('usageLedger')
   if (!l) return Promise.resolve()
   if (l.timer) clearTimeout(l.timer)
   l.timer = null

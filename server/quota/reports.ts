@@ -23,14 +23,13 @@ export interface UsageReportInput {
   requests?: number
 }
 
-const windows = new WeakMap<AppContext, Map<string, { start: number; count: number }>>()
+/** Each machine's current rate window on this instance (ctx.state.usageReportWindows). */
+export type UsageReportWindows = Map<string, { start: number; count: number }>
+
+export const createUsageReportWindows = (): UsageReportWindows => new Map()
 
 function rateLimit(ctx: AppContext, machineId: string) {
-  let byMachine = windows.get(ctx)
-  if (!byMachine) {
-    byMachine = new Map()
-    windows.set(ctx, byMachine)
-  }
+  const byMachine = ctx.state.usageReportWindows
   const now = ctx.now().getTime()
   const w = byMachine.get(machineId)
   if (!w || now - w.start >= RATE_WINDOW_MS) byMachine.set(machineId, { start: now, count: 1 })

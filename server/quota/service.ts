@@ -28,27 +28,22 @@ export interface QuotaLimits {
   monthlyRequestLimit: number | null
 }
 
-interface QuotaState {
+/** Cached limits on this instance, dropped on a limit change anywhere (ctx.state.quotaLimits). */
+export interface QuotaLimitCache {
   limits: Map<number, { until: number; value: Promise<QuotaLimits | null> }>
 }
 
-const states = new WeakMap<AppContext, QuotaState>()
-
-function state(ctx: AppContext): QuotaState {
-  let s = states.get(ctx)
-  if (s) return s
-  const created: QuotaState = { limits: new Map() }
-  s = created
-  states.set(ctx, created)
+export function createQuotaLimitCache(ctx: AppContext): QuotaLimitCache {
+  const created: QuotaLimitCache = { limits: new Map() }
   ctx.database
     .listen(QUOTA_CHANGED_CHANNEL, () => {
       created.limits.clear()
-      synced.delete(ctx)
+      ctx.state.quotaSynced.done = new Set()
       releaseAllLeases(ctx)
     })
     .then((unlisten) => ctx.onClose(unlisten))
     .catch((cause) => ctx.log.warn('cannot listen for quota changes', { error: cause }))
-  return s
+  return created
 }
 
 export function dayStart(at: Date): Date {
@@ -74,7 +69,7 @@ export async function loadEffectiveLimits(ctx: AppContext, userId: number, tenan
 
 /** The user's effective limits, cached per instance (null: unlimited). */
 export function cachedLimits(ctx: AppContext, userId: number, tenantId: number): Promise<QuotaLimits | null> {
-  const s = state(ctx)
+  const s = ctx.state.quotaLimits
   const now = ctx.now().getTime()
   const hit = s.limits.get(userId)
   if (hit && hit.until > now) return hit.value
@@ -144,16 +139,19 @@ interface PeriodCheck {
   requestLimit: number | null
 }
 
-/** Counters this instance has synced from the ledger since the limits last changed. */
-const synced = new WeakMap<AppContext, Set<string>>()
+/**
+ * Counters this instance has synced from the ledger since the limits last changed
+ * (ctx.state.quotaSynced); a change replaces the set, so a sync in flight marks the old one.
+ */
+export interface SyncedCounters {
+  done: Set<string>
+}
+
+export const createSyncedCounters = (): SyncedCounters => ({ done: new Set() })
 
 /** Creates or re-syncs a counter from the ledger (reservations in flight are kept). */
 async function syncCounter(ctx: AppContext, userId: number, p: PeriodCheck) {
-  let done = synced.get(ctx)
-  if (!done) {
-    done = new Set()
-    synced.set(ctx, done)
-  }
+  const { done } = ctx.state.quotaSynced
   const id = `${userId}|${p.period}|${p.startsAt.getTime()}`
   if (done.has(id)) return
   const used = await usedSince(ctx, userId, ctx.now())
@@ -226,7 +224,8 @@ const LEASE_SHARE = 4
 /** How often settled usage moves to the shared counters, and idle leases go back. */
 const SYNC_INTERVAL_MS = 500
 
-interface LeaseState {
+/** This instance's leases on the shared counters (ctx.state.quotaLeases). */
+export interface LeaseState {
   leases: Map<string, Lease>
   /** Per user: the database work in progress (lease grants, syncs), one at a time. */
   locks: Map<number, Promise<unknown>>
@@ -235,27 +234,21 @@ interface LeaseState {
   renewedAt: number
 }
 
-const leaseStates = new WeakMap<AppContext, LeaseState>()
-
-function leaseState(ctx: AppContext): LeaseState {
-  let s = leaseStates.get(ctx)
-  if (s) return s
+export function createLeaseState(ctx: AppContext): LeaseState {
   const created: LeaseState = { leases: new Map(), locks: new Map(), timer: null, renewedAt: 0 }
-  s = created
-  leaseStates.set(ctx, created)
   ctx.onClose(async () => {
     if (created.timer) clearInterval(created.timer)
     created.timer = null
     await syncLeases(ctx, true)
   })
-  return s
+  return created
 }
 
 const leaseId = (userId: number, period: Period, startsAt: Date) =>
   `${userId}|${period}|${startsAt.getTime()}`
 
 function leaseFor(ctx: AppContext, userId: number, p: PeriodCheck): Lease {
-  const s = leaseState(ctx)
+  const s = ctx.state.quotaLeases
   const id = leaseId(userId, p.period, p.startsAt)
   let lease = s.leases.get(id)
   if (!lease) {
@@ -283,7 +276,7 @@ function leaseFor(ctx: AppContext, userId: number, p: PeriodCheck): Lease {
  * left even before this one serves a limited user; reserving starts it too).
  */
 export function startQuotaSync(ctx: AppContext): void {
-  const s = leaseState(ctx)
+  const s = ctx.state.quotaLeases
   if (s.timer) return
   s.timer = setInterval(() => void syncLeases(ctx, false), SYNC_INTERVAL_MS)
   ;(s.timer as { unref?: () => void }).unref?.()
@@ -295,7 +288,7 @@ export function startQuotaSync(ctx: AppContext): void {
  * Calls still holding the old one settle into it, uncounted on the counter (the ledger has them).
  */
 function dropLease(ctx: AppContext, lease: Lease): void {
-  const s = leaseState(ctx)
+  const s = ctx.state.quotaLeases
   const id = leaseId(lease.userId, lease.period, lease.startsAt)
   if (s.leases.get(id) === lease) s.leases.delete(id)
   ctx.log.warn('quota lease was reclaimed by another instance; starting a new one', {
@@ -306,7 +299,7 @@ function dropLease(ctx: AppContext, lease: Lease): void {
 
 /** Runs `work` after the user's earlier database work (so lease arithmetic never interleaves). */
 function withUserLock<T>(ctx: AppContext, userId: number, work: () => Promise<T>): Promise<T> {
-  const locks = leaseState(ctx).locks
+  const locks = ctx.state.quotaLeases.locks
   const previous = locks.get(userId) ?? Promise.resolve()
   const next = previous.then(work, work)
   const settled = next.catch(() => {})
@@ -374,7 +367,7 @@ async function flushLease(ctx: AppContext, lease: Lease, release: boolean) {
  * instances' expired ones.
  */
 async function syncLeases(ctx: AppContext, all: boolean): Promise<void> {
-  const s = leaseStates.get(ctx)
+  const s = ctx.peek('quotaLeases')
   if (!s) return
   const now = ctx.now().getTime()
   if (!all && now - s.renewedAt >= LEASE_RENEW_MS) {
@@ -410,7 +403,7 @@ async function syncLeases(ctx: AppContext, all: boolean): Promise<void> {
 
 /** Gives back every lease this instance holds (after a limit change). */
 function releaseAllLeases(ctx: AppContext): void {
-  if (leaseStates.has(ctx)) void syncLeases(ctx, true)
+  if (ctx.peek('quotaLeases')) void syncLeases(ctx, true)
 }
 
 /** The fast path: every period's lease covers the call; nothing leaves the process. */
@@ -589,8 +582,8 @@ export function chargeUsage(ctx: AppContext, record: UsageRecord): void {
 
 /** Drops cached limits here and on every other instance (after an admin change). */
 export async function quotaLimitsChanged(ctx: AppContext): Promise<void> {
-  state(ctx).limits.clear()
-  synced.delete(ctx)
+  ctx.state.quotaLimits.limits.clear()
+  ctx.state.quotaSynced.done = new Set()
   releaseAllLeases(ctx)
   await ctx.database.notify(QUOTA_CHANGED_CHANNEL, '')
 }

@@ -135,7 +135,8 @@ export async function subscribeAnySessionEvent(ctx: AppContext, listener: AnyLis
 
 /** Tells this instance's watchers at once, from memory. */
 function tellLocal(ctx: AppContext, event: SessionEvent): void {
-  const reg = ctx.state.sessionEvents
+  const reg = ctx.peek('sessionEvents')
+  if (!reg) return
   for (const fn of reg.any) fn(event.session_id, event.type)
   const watchers = reg.listeners.get(event.session_id)
   if (watchers) for (const fn of [...watchers]) fn(event)
