@@ -14,7 +14,7 @@ import { remoteMachines, sessions } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { issueProxyToken } from '../llm-proxy/tokens.ts'
 import { checkSessionPolicy } from '../machines/cli-policy.ts'
-import { type SessionAccess, sessionAccess } from './access.ts'
+import { type SessionAccess, type SessionRow, sessionAccess } from './access.ts'
 import { moveSession } from './lifecycle.ts'
 import { refuseFullMachine, refuseMissingCli, refuseOffline } from './preflight.ts'
 import { providerForTool } from './service.ts'
@@ -23,6 +23,20 @@ import { lastSeq, sessionView } from './view.ts'
 
 /** Who asks: a person (their standing is checked) or the server's own schedule for the owner. */
 export type ContinueBy = { user: UserRow; actor: Actor }
+
+/** Its CLI cannot resume a conversation, or never named one: nothing to continue. */
+export function refuseResume(session: SessionRow) {
+  const adapter = adapterFor(session.cliTool)
+  if (adapter.cannotResume)
+    throw new HttpError(422, `This session cannot be continued: ${adapter.cannotResume}`, 'cli_cannot_resume')
+  if (!session.cliSessionId)
+    throw new HttpError(
+      409,
+      `${adapter.name} never named its conversation in this session, so there is nothing to resume; start a new session`,
+      'no_conversation',
+    )
+  return adapter
+}
 
 /** Every reason a session cannot be continued, checked before anything is written. */
 function refuseContinue(access: SessionAccess): NonNullable<SessionAccess['machine']> {
@@ -51,15 +65,7 @@ function refuseContinue(access: SessionAccess): NonNullable<SessionAccess['machi
       `The agent on '${machine.name}' is too old to continue a session; update it and try again`,
       'agent_cannot_continue',
     )
-  const adapter = adapterFor(session.cliTool)
-  if (adapter.cannotResume)
-    throw new HttpError(422, `This session cannot be continued: ${adapter.cannotResume}`, 'cli_cannot_resume')
-  if (!session.cliSessionId)
-    throw new HttpError(
-      409,
-      `${adapter.name} never named its conversation in this session, so there is nothing to resume; start a new session`,
-      'no_conversation',
-    )
+  const adapter = refuseResume(session)
   refuseMissingCli(machine, adapter)
   checkSessionPolicy(machine, session.cliTool, (tool) => adapterFor(tool).name)
   return machine
@@ -80,6 +86,9 @@ export async function continueSession(ctx: AppContext, by: ContinueBy, id: strin
       .for('update')
     await refuseFullMachine(tx, machine)
     await moveSession(ctx, id, 'continue', { from: session.status, tx })
+    // Going on: an earlier quota or provider refusal is the past (a new one is reported anew),
+    // and a wish to continue at the quota reset is fulfilled.
+    await tx.update(sessions).set({ alert: null, autoContinueUrl: null }).where(eq(sessions.id, id))
     const token = await issueProxyToken(
       ctx,
       {

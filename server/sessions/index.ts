@@ -12,9 +12,11 @@ import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
+import { setAutoContinue, startAutoContinue } from './auto-continue.ts'
 import { continueSession } from './continue.ts'
 import { sessionChangeFor, subscribeSessionChanges } from './live.ts'
 import {
+  AutoContinueBody,
   ChatBody,
   CreateSessionBody,
   ListQuery,
@@ -42,6 +44,7 @@ import { displayStatus } from './view.ts'
 
 export function sessionsRoutes(ctx: AppContext) {
   startTokenRenewal(ctx)
+  startAutoContinue(ctx)
   handleRevocations(ctx, stopRevokedSessions)
   const controlRoute = (action: ControlAction) =>
     [
@@ -214,6 +217,25 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         detail: { summary: 'Continue a stopped session: a new CLI process resuming its conversation' },
+      },
+    )
+    .put(
+      '/:id/auto-continue',
+      async ({ user, actor, params, body, request }) => ({
+        session: await setAutoContinue(
+          ctx,
+          user,
+          actor,
+          params.id,
+          body.enabled,
+          publicBaseUrl(ctx.config, request),
+        ),
+      }),
+      {
+        auth: true,
+        params: SessionIdParams,
+        body: AutoContinueBody,
+        detail: { summary: 'Continue a session stopped by its quota by itself when the quota resets' },
       },
     )
 }

@@ -51,3 +51,8 @@ export const ListQuery = t.Object({
   all: t.Optional(t.Boolean()),
   tenant_id: t.Optional(TenantId),
 })
+
+export const AutoContinueBody = t.Object({
+  /** Continue by itself when the quota that stopped it resets (true), or not (false). */
+  enabled: t.Boolean(),
+})

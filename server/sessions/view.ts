@@ -107,6 +107,8 @@ export function sessionView(session: SessionRow, machine: MachineRow | null, tot
     error: session.errorCode ? { code: session.errorCode, message: session.errorMessage ?? '' } : null,
     /** The latest quota or provider problem with the session's LLM calls. */
     alert: session.alert ?? null,
+    /** It continues by itself when the quota that stopped it resets (sessions/auto-continue.ts). */
+    auto_continue: session.autoContinueUrl !== null,
     /** Set while a turn runs: since when, and the tool running now. */
     working: session.turnStartedAt
       ? { since: session.turnStartedAt.toISOString(), tool: session.currentTool }

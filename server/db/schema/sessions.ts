@@ -59,6 +59,11 @@ export const sessions = pgTable(
     errorMessage: text('error_message'),
     /** The latest refusal or warning of the LLM proxy about this session's calls (quota, key, upstream). */
     alert: jsonb('alert').$type<SessionAlert>(),
+    /**
+     * Set when the owner asked a session stopped by its quota to continue by itself when the
+     * quota resets (sessions/auto-continue.ts): the server base URL its CLI reaches the proxy at.
+     */
+    autoContinueUrl: text('auto_continue_url'),
     /** When the current turn began (the last message sent); null while the CLI waits for input. */
     turnStartedAt: tz('turn_started_at'),
     /** The tool the CLI is running in the current turn, if any. */

@@ -1,0 +1,192 @@
+// A session stopped by its quota, set to continue by itself, is continued by the server's sweep
+// when the quota resets (the context clock moved past the refusal's resets_at): once, through
+// the same continue a person uses, resuming the CLI's conversation. Setting it is refused for a
+// session its quota did not stop; a continue refused at the reset is told to the session.
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { CommandOf } from '../../protocol/index.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
+import { storeKey } from '../../test/support/llm-proxy.ts'
+import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { continueAtQuotaReset } from './auto-continue.ts'
+
+let server: TestServer
+let fake: FakeLlm
+let admin: string
+let machineId: string
+let agent: FakeAgent
+
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
+type Json = Record<string, any>
+const call = async (method: string, path: string, cookie?: string, json?: unknown) => {
+  const res = await server.request(path, { method, cookie, json })
+  const text = await res.text()
+  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
+}
+const view = async (id: string, cookie: string) =>
+  (await call('GET', `/api/remote/sessions/${id}`, cookie)).body.session as Json
+const starts = (id: string) =>
+  agent.commands.filter((c) => c.type === 'session.start' && c.session_id === id) as Array<
+    CommandOf<'session.start'>
+  >
+
+beforeAll(async () => {
+  server = await startTestServer({ listen: true })
+  fake = await startFakeLlm({ usage: { input: 30, output: 20 } })
+  admin = await server.login()
+  await storeKey(server, admin, {
+    provider: 'openai',
+    key_name: 'upstream',
+    api_key: 'sk-real-auto-continue-1234',
+    base_url: `${fake.url}/v1`,
+  })
+  const reg = await registerMachine(server.request, admin, { name: 'quota-box' })
+  machineId = reg.machineId
+  agent = new FakeAgent({
+    url: server.url,
+    token: reg.agentToken,
+    machineId,
+    transport: 'websocket',
+    capabilities: { ...FAKE_CAPABILITIES, max_sessions: 20, session_continue: true },
+  })
+  await agent.connect()
+})
+afterAll(async () => {
+  await agent?.close()
+  await fake?.close()
+  await server.stop()
+})
+
+/** A user over a daily limit of 1 token, with a running session that the proxy refused. */
+async function overQuota(name: string) {
+  const user = await createUser(server, admin, name)
+  await call('POST', `/api/remote/machines/${machineId}/assign`, admin, {
+    user_id: user.id,
+    permission: 'user',
+  })
+  expect((await call('PUT', `/api/quotas/users/${user.id}`, admin, { daily_token_limit: 1 })).status).toBe(
+    200,
+  )
+  const created = await call('POST', '/api/remote/sessions', user.cookie, {
+    machine_id: machineId,
+    project_path: '/work/app',
+  })
+  expect(created.status).toBe(201)
+  const id = created.body.session.session_id as string
+  const start = await agent.waitFor(() => starts(id)[0], 5000, 'session.start')
+  await agent.send({ type: 'session.started', session_id: id })
+  await agent.send({
+    type: 'session.output',
+    session_id: id,
+    records: [
+      {
+        seq: 0,
+        stream: 'stdout',
+        data: '{"type":"result"}',
+        ts: new Date().toISOString(),
+        event: { kind: 'result', text: 'ok', cli_session_id: `conv-${name}` },
+      },
+    ],
+  })
+  const proxied = () =>
+    server.request('/api/remote/llm-proxy/v1/chat/completions', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${start.proxy_token}` },
+      json: { model: 'm', messages: [], max_tokens: 10 },
+    })
+  const first = await proxied()
+  expect(first.status).toBe(200)
+  await first.text()
+  expect((await proxied()).status).toBe(429)
+  const alert = await until(async () => {
+    const s = await view(id, user.cookie)
+    return s.alert?.code === 'quota_exceeded' && s.status === 'active' ? s.alert : undefined
+  }, 'the quota alert')
+  return { user, id, alert: alert as { resets_at: string } }
+}
+
+describe('continue by itself when the quota resets', () => {
+  test('set on a session stopped by its quota, it continues once at the reset, resuming its conversation', async () => {
+    const { user, id, alert } = await overQuota('ava')
+    // Still running: not stopped by its quota (yet).
+    const early = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, {
+      enabled: true,
+    })
+    expect(early.status).toBe(409)
+    expect(early.body.error.type).toBe('not_stopped_by_quota')
+    expect((await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)).status).toBe(200)
+    const set = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })
+    expect(set.status).toBe(200)
+    expect(set.body.session.auto_continue).toBe(true)
+    // Not before the reset.
+    expect(await continueAtQuotaReset(server.ctx)).toEqual([])
+    expect((await view(id, user.cookie)).status).toBe('stopped')
+
+    const realNow = server.ctx.now
+    const resetAt = Date.parse(alert.resets_at)
+    try {
+      server.ctx.now = () => new Date(resetAt + 1000)
+      expect(await continueAtQuotaReset(server.ctx)).toEqual([id])
+      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
+    } finally {
+      server.ctx.now = realNow
+    }
+    const again = await agent.waitFor(() => starts(id)[1], 5000, 'the continuing session.start')
+    expect(again.resume_cli_session_id).toBe('conv-ava')
+    expect(again.next_seq).toBe(1)
+    expect(starts(id)).toHaveLength(2)
+    const continued = await view(id, user.cookie)
+    expect(continued.status).toBe('starting')
+    expect(continued.auto_continue).toBe(false)
+    expect(continued.alert).toBeNull()
+  })
+
+  test('turned off, nothing happens at the reset; a session its quota did not stop cannot be set', async () => {
+    const { user, id, alert } = await overQuota('bo')
+    await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)
+    await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })
+    const off = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: false })
+    expect(off.body.session.auto_continue).toBe(false)
+    const realNow = server.ctx.now
+    try {
+      server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)
+      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
+    } finally {
+      server.ctx.now = realNow
+    }
+    expect(starts(id)).toHaveLength(1)
+
+    const plain = await call('POST', '/api/remote/sessions', user.cookie, {
+      machine_id: machineId,
+      project_path: '/w',
+    })
+    const plainId = plain.body.session.session_id as string
+    await call('POST', `/api/remote/sessions/${plainId}/stop`, user.cookie)
+    const refused = await call('PUT', `/api/remote/sessions/${plainId}/auto-continue`, user.cookie, {
+      enabled: true,
+    })
+    expect(refused.status).toBe(409)
+    expect(refused.body.error.type).toBe('not_stopped_by_quota')
+  })
+
+  test('a continue refused at the reset (the owner lost the machine) is told to the session', async () => {
+    const { user, id, alert } = await overQuota('cy')
+    await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)
+    expect(
+      (await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })).status,
+    ).toBe(200)
+    await call('DELETE', `/api/remote/machines/${machineId}/assign/${user.id}`, admin)
+    const realNow = server.ctx.now
+    try {
+      server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)
+      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
+    } finally {
+      server.ctx.now = realNow
+    }
+    const s = await view(id, user.cookie)
+    expect(s.status).toBe('stopped')
+    expect(s.auto_continue).toBe(false)
+    expect(s.alert).toMatchObject({ code: 'auto_continue_failed', level: 'error' })
+    expect(s.alert.message).toContain("may no longer use machine 'quota-box'")
+  })
+})
