@@ -27,16 +27,18 @@ export async function subscribeSessionChanges(
   ctx: AppContext,
   listener: (change: LiveChange) => void,
 ): Promise<() => void> {
+  // Monotonic milliseconds: the thinning is paired with real timers, not with the app's clock.
   const lastActivity = new Map<string, number>()
   const trailing = new Map<string, ReturnType<typeof setTimeout>>()
   const emit = (kind: SessionChangeKind, sessionId: string) =>
     listener({ topic: 'sessions', kind, session_ids: [sessionId] })
   const activity = (sessionId: string) => {
     if (trailing.has(sessionId)) return
-    const wait = (lastActivity.get(sessionId) ?? 0) + ACTIVITY_EVERY_MS - Date.now()
+    const wait =
+      (lastActivity.get(sessionId) ?? Number.NEGATIVE_INFINITY) + ACTIVITY_EVERY_MS - performance.now()
     const fire = () => {
       trailing.delete(sessionId)
-      lastActivity.set(sessionId, Date.now())
+      lastActivity.set(sessionId, performance.now())
       emit('activity', sessionId)
     }
     if (wait <= 0) fire()
