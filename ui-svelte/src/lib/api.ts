@@ -135,7 +135,11 @@ export type TokenScope = AccessToken['scopes'][number]
 export type AuditQuery = NonNullable<NonNullable<Parameters<typeof api.audit.get>[0]>['query']>
 export const audit = {
   list: (query: AuditQuery) => unwrap(api.audit.get({ query })),
+  /** The CSV download of the same filter (a plain link: the browser saves the file). */
+  exportUrl: (query: Omit<AuditQuery, 'limit' | 'before_id'>) => `/api/audit/export.csv${searchOf(query)}`,
 }
+/** The server's event codes, each worded in zh/en by the audit page. */
+export { AUDIT_EVENTS, type AuditEvent } from '../../../server/audit/events.ts'
 export type AuditEntry = Data<typeof audit.list>['entries'][number]
 
 const keys = api.remote['api-keys']
@@ -153,9 +157,12 @@ export const apiKeys = {
   remove: (id: number) => unwrap(keys({ id }).delete()),
   /** How each key has been doing on the server instance that answers (failures, cooldown). */
   health: async () => (await unwrap(keys.health.get())).keys,
+  /** One models call with the key: the models it serves, or the provider's refusal in words. */
+  test: (id: number) => unwrap(keys({ id }).test.post()),
 }
 export type ApiKey = Data<typeof apiKeys.list>[number]
 export type ApiKeyHealth = Data<typeof apiKeys.health>[number]
+export type KeyTest = Data<typeof apiKeys.test>
 
 export type QuotaLimits = BodyOf<ReturnType<typeof api.quotas.users>['put']>
 export const quotas = {
@@ -165,10 +172,30 @@ export const quotas = {
   clearForUser: (userId: number) => unwrap(api.quotas.users({ id: userId }).delete()),
 }
 
+export type UsageFilter = NonNullable<NonNullable<Parameters<typeof api.usage.breakdown.get>[0]>['query']>
 export const usage = {
   forUser: (userId: number, days: number) => unwrap(api.usage.get({ query: { user_id: userId, days } })),
+  /** Per day, user, provider, model, key and machine, priced (own; admins: all or one user). */
+  breakdown: (query: UsageFilter) => unwrap(api.usage.breakdown.get({ query })),
+  exportUrl: (query: UsageFilter & { group_by: string }) => `/api/usage/export.csv${searchOf(query)}`,
+  prices: async () => (await unwrap(api.usage.prices.get())).prices,
+  setPrice: async (body: BodyOf<typeof api.usage.prices.put>) =>
+    (await unwrap(api.usage.prices.put(body))).price,
+  removePrice: (id: number) => unwrap(api.usage.prices({ id }).delete()),
 }
 export type UsageReport = Data<typeof usage.forUser>
+export type UsageBreakdown = Data<typeof usage.breakdown>
+export type UsageRow = UsageBreakdown['totals']
+export type ModelPrice = Data<typeof usage.prices>[number]
+
+/** `?a=1&b=x` of the set values (for the plain links of CSV downloads). */
+function searchOf(query: Record<string, string | number | undefined | null>): string {
+  const params = new URLSearchParams()
+  for (const [name, value] of Object.entries(query))
+    if (value !== undefined && value !== null && value !== '') params.set(name, String(value))
+  const text = params.toString()
+  return text ? `?${text}` : ''
+}
 
 const machine = api.remote.machines
 export const machines = {

@@ -1,6 +1,7 @@
 // The UI language: zh or en, first from the browser (navigator.languages), then the user's
 // choice, remembered in localStorage. `t(key, params)` reads the current locale reactively.
 import * as admin from './admin.ts'
+import * as apiKeys from './api-keys.ts'
 import * as core from './core.ts'
 import * as machines from './machines.ts'
 import * as session from './session.ts'
@@ -30,6 +31,7 @@ const messages = {
     ...updates.en,
     ...signIn.en,
     ...validation.en,
+    ...apiKeys.en,
   },
   zh: {
     ...core.zh,
@@ -43,6 +45,7 @@ const messages = {
     ...updates.zh,
     ...signIn.zh,
     ...validation.zh,
+    ...apiKeys.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
