@@ -1,5 +1,6 @@
 // The terminal wire: a PTY's bytes ride the agent's WebSocket as binary messages (JSON text
-// messages stay the control channel), and the browser's own WebSocket to the server. Binary so a
+// messages stay the control channel), or the same messages as base64 in long-poll batches
+// (protocol/transport.ts) when that is all the agent has, and the browser's own WebSocket. Binary so a
 // keystroke is a few bytes and 10 MB of output is 10 MB, not base64; every message names its
 // terminal so many terminals share one agent socket. Control payloads are TypeBox-checked JSON.
 import { type Static, Type } from '@sinclair/typebox'
@@ -14,6 +15,10 @@ export const TERMINAL_WINDOW_BYTES = 512 * 1024
 export const TERMINAL_CHUNK_BYTES = 64 * 1024
 /** The browser acknowledges after writing this many bytes (and when its write queue empties). */
 export const TERMINAL_ACK_EVERY_BYTES = 128 * 1024
+/** Terminal bytes in one long-poll request or answer (the rest go in the next; under the frame limit as base64). */
+export const TERMINAL_POLL_BATCH_BYTES = 1024 * 1024
+/** Terminal messages in one long-poll request or answer. */
+export const MAX_TERMINAL_MESSAGES_PER_POLL = 1000
 export const TERMINAL_MAX_COLS = 1000
 export const TERMINAL_MAX_ROWS = 500
 
@@ -80,7 +85,7 @@ export const TerminalClientMessage = Type.Union([
 ])
 export type TerminalClientMessage = Static<typeof TerminalClientMessage>
 
-export const TERMINAL_WAIT_CODES = ['offline', 'long_poll', 'restarting'] as const
+export const TERMINAL_WAIT_CODES = ['offline', 'restarting'] as const
 
 /** Server -> browser JSON messages; output travels as binary: f64 offset, then the bytes. */
 export const TerminalServerMessage = Type.Union([
@@ -89,8 +94,7 @@ export const TerminalServerMessage = Type.Union([
   Type.Object({
     type: Type.Literal('waiting'),
     reason: Type.String(),
-    /** offline: no agent channel; long_poll: the agent is online but has no WebSocket for bytes;
-     * restarting: the server is going down. */
+    /** offline: no agent channel here; restarting: the server is going down. */
     code: Type.Optional(Type.Union(TERMINAL_WAIT_CODES.map((c) => Type.Literal(c)))),
   }),
   Type.Object({

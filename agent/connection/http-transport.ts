@@ -103,7 +103,11 @@ export function createHttpTransport(serverUrl: string, token: string): Transport
       }
       try {
         const parsed = JSON.parse(body) as Partial<LongPollResponse>
-        return { commands: parsed.commands ?? [], replies: parsed.replies ?? [] }
+        return {
+          commands: parsed.commands ?? [],
+          replies: parsed.replies ?? [],
+          ...(parsed.terminal?.length ? { terminal: parsed.terminal } : {}),
+        }
       } catch {
         throw new TransportError('unavailable', 'long-poll answer is not JSON')
       }

@@ -1,8 +1,14 @@
 // Serves the HTTP long-poll channel: a hello round trip, then one request always waiting for
-// commands while a second, non-waiting request carries output, acks and heartbeats as soon as
-// they are queued. Ends on an error, a refusal, when the loop stops, or at `until` (time to
-// try WebSocket again).
-import type { AgentFrame, LongPollResponse } from '../../protocol/index.ts'
+// commands (and terminal input) while a second, non-waiting request carries output, acks,
+// heartbeats and terminal output as soon as they are queued. Ends on an error, a refusal, when
+// the loop stops, or at `until` (time to try WebSocket again).
+import { Buffer } from 'node:buffer'
+import {
+  type AgentFrame,
+  type LongPollResponse,
+  MAX_TERMINAL_MESSAGES_PER_POLL,
+  TERMINAL_POLL_BATCH_BYTES,
+} from '../../protocol/index.ts'
 import { dispatchServerFrame, UNSTORED } from './dispatch.ts'
 import { heartbeatFrame, type ServeContext, type ServeOutcome } from './serve.ts'
 import { TransportError } from './transport.ts'
@@ -31,6 +37,7 @@ export async function serveLongPoll(
       })
   }
   const handle = (res: LongPollResponse) => {
+    for (const text of res.terminal ?? []) link.onBinary(new Uint8Array(Buffer.from(text, 'base64')))
     for (const frame of [...res.replies, ...res.commands]) {
       const result = dispatchServerFrame(frame, link, log)
       if (result.goodbye) end({ unauthorized: { goodbye: result.goodbye, message: result.goodbye.message } })
@@ -54,6 +61,23 @@ export async function serveLongPoll(
 
   let cursor = 0
   link.outbox.startWindow()
+  // Terminal output and states waiting for the next request. Bounded by the terminals' own
+  // flow-control window: they send only what the browser has nearly acknowledged.
+  const terminalOut: Uint8Array[] = []
+  const takeTerminal = () => {
+    let bytes = 0
+    let count = 0
+    for (const m of terminalOut) {
+      if (
+        count >= MAX_TERMINAL_MESSAGES_PER_POLL ||
+        (count > 0 && bytes + m.length > TERMINAL_POLL_BATCH_BYTES)
+      )
+        break
+      bytes += m.length
+      count++
+    }
+    return terminalOut.splice(0, count).map((m) => Buffer.from(m).toString('base64'))
+  }
   let sending = false
   let again = false
   let heartbeatDue = false
@@ -71,13 +95,17 @@ export async function serveLongPoll(
         const events: AgentFrame[] = [...link.takeControlFrames(), ...entries.map((e) => JSON.parse(e.text))]
         if (heartbeatDue) events.push(heartbeatFrame(ctx))
         heartbeatDue = false
-        if (events.length === 0) break
+        const terminal = takeTerminal()
+        if (events.length === 0 && terminal.length === 0) break
         const last = entries.at(-1)
         if (last) cursor = last.n
-        const res = await transport.poll({ events, wait: false }, both)
+        const res = await transport.poll(
+          { events, wait: false, ...(terminal.length ? { terminal } : {}) },
+          both,
+        )
         link.outbox.startWindow()
         handle(res)
-        if (entries.length > 0) again = true
+        if (entries.length > 0 || terminalOut.length > 0) again = true
       } while (again && !both.aborted)
     } catch (err) {
       fail(err)
@@ -86,6 +114,10 @@ export async function serveLongPoll(
     }
   }
   const unsubscribe = [link.outbox.onSendable(() => void send()), link.onControlFrame(() => void send())]
+  link.setBinarySink((data) => {
+    terminalOut.push(data)
+    void send()
+  })
   void send()
 
   const heartbeats = (async () => {
@@ -110,6 +142,7 @@ export async function serveLongPoll(
   })()
 
   await Promise.all([heartbeats, waiting])
+  link.setBinarySink(null)
   for (const off of unsubscribe) off()
   return { ...(outcome ?? {}), healthyMs: clock.now() - welcomed }
 }

@@ -18,8 +18,8 @@ export const HEALTHY_RESET_MS = 30_000
 export const WS_RETRY_INTERVAL_MS = 60_000
 /**
  * Right after an outage WebSocket is tried again sooner: a server that comes up between the
- * WebSocket attempt and the long-poll one would otherwise leave the agent on long-poll (and
- * without terminals) for a whole interval.
+ * WebSocket attempt and the long-poll one would otherwise leave the agent on long-poll (slower
+ * for terminals and output) for a whole interval.
  */
 export const WS_RETRY_AFTER_OUTAGE_MS = 5_000
 /** Consecutive token refusals before the agent gives up. */

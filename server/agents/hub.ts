@@ -1,13 +1,17 @@
 // This instance's live agent channels: at most one WebSocket and one waiting long-poll per
 // machine. NOTIFYs from any instance wake them: a queued command is delivered at once, a
 // revoked token cuts the channel at once (goodbye + close, or 401 to the waiting poll).
+// Terminal traffic goes to the machine's WebSocket here, else into its long-poll queue here.
 import { CLOSE_SERVER_SHUTDOWN, CLOSE_SUPERSEDED, type GoodbyeReason } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { COMMANDS_CHANNEL } from './commands.ts'
 import { identifyAgent } from './guard.ts'
+import { PollTerminalQueues } from './poll-terminal.ts'
 import { sweepSilentMachines } from './presence.ts'
 
 export const CONTROL_CHANNEL = 'oa_agent_control'
+/** How soon after a terminal-only answer the agent's next waiting request counts as its re-poll. */
+const QUICK_REPOLL_MS = 2000
 
 /** A WebSocket (or other push channel) to one agent. */
 export interface PushChannel {
@@ -28,6 +32,8 @@ export interface WaitingPoll {
   machineId: string
   tokenHash: string
   wake(): void
+  /** Terminal traffic is queued for the machine: answer now (after a claim in progress). */
+  deliverTerminal(): void
   revoke(reason: GoodbyeReason): void
   /** Answer now with nothing (superseded or shutting down). */
   release(): void
@@ -43,7 +49,24 @@ export interface ChannelHub {
   wakeLocal(machineId: string): boolean
   /** This instance's WebSocket to the machine's agent, if it holds one. */
   pushFor(machineId: string): PushChannel | undefined
-  /** Called with the machine id whenever its WebSocket on this instance comes or goes. */
+  /**
+   * Where terminal messages for the machine's agent go from this instance: its WebSocket, or
+   * its long-poll queue (answered at once); undefined when neither is here.
+   */
+  terminalTo(machineId: string): ((data: Uint8Array) => void) | undefined
+  /** A long-poll request of the machine arrived or ended here. */
+  pollSeen(machineId: string): void
+  /** The next batch of terminal messages for a long-poll agent, in order. */
+  takeTerminal(machineId: string, maxItems: number): Uint8Array[]
+  terminalPending(machineId: string): boolean
+  /** The machine's waiting request here was just answered for terminal traffic alone. */
+  noteTerminalAnswer(machineId: string): void
+  /**
+   * True for the waiting request that follows such an answer when no command wake came between
+   * (consumed by the call): it may wait without claiming first, so a keystroke costs no claim.
+   */
+  quickRepoll(machineId: string): boolean
+  /** Called with the machine id whenever a channel that carries terminals comes or goes here. */
   onPushChange(fn: (machineId: string) => void): void
   closing: boolean
 }
@@ -52,6 +75,9 @@ export interface ChannelHub {
 export function createChannelHub(ctx: AppContext): ChannelHub {
   const pushes = new Map<string, PushChannel>()
   const polls = new Map<string, WaitingPoll>()
+  const pollTerminal = new PollTerminalQueues(() => ctx.now().getTime())
+  /** When a waiting request was answered for terminal traffic, and whether a wake came since. */
+  const terminalAnswers = new Map<string, { at: number; missedWake: boolean }>()
   const pushListeners: Array<(machineId: string) => void> = []
   const pushChanged = (machineId: string) => {
     for (const fn of pushListeners) fn(machineId)
@@ -72,6 +98,8 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
     const poll = polls.get(machineId)
     push?.wake()
     poll?.wake()
+    const answered = terminalAnswers.get(machineId)
+    if (answered && !poll) answered.missedWake = true
     return push !== undefined || poll !== undefined
   }
 
@@ -91,6 +119,7 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
     attachPush(channel) {
       const previous = pushes.get(channel.machineId)
       pushes.set(channel.machineId, channel)
+      pollTerminal.drop(channel.machineId)
       previous?.close(CLOSE_SUPERSEDED, 'superseded')
       pushChanged(channel.machineId)
     },
@@ -100,6 +129,41 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
       pushChanged(channel.machineId)
     },
     pushFor: (machineId) => pushes.get(machineId),
+    terminalTo(machineId) {
+      const push = pushes.get(machineId)
+      if (push) return (data) => push.sendBinary(data)
+      if (!pollTerminal.reachable(machineId, polls.has(machineId))) return undefined
+      return (data) => {
+        if (!pollTerminal.push(machineId, data)) {
+          ctx.log.warn('terminal traffic for a long-poll agent dropped: its queue is full', {
+            machine_id: machineId,
+            bytes: data.length,
+          })
+          return
+        }
+        polls.get(machineId)?.deliverTerminal()
+      }
+    },
+    pollSeen(machineId) {
+      // A long-poll channel new here (the agent fell back, or this server restarted): watched
+      // terminals are reopened on it, as when a WebSocket attaches.
+      if (!pushes.has(machineId) && pollTerminal.seen(machineId)) pushChanged(machineId)
+    },
+    takeTerminal: (machineId, maxItems) => pollTerminal.take(machineId, maxItems),
+    terminalPending: (machineId) => pollTerminal.pending(machineId),
+    noteTerminalAnswer(machineId) {
+      terminalAnswers.set(machineId, { at: ctx.now().getTime(), missedWake: false })
+    },
+    quickRepoll(machineId) {
+      const answered = terminalAnswers.get(machineId)
+      terminalAnswers.delete(machineId)
+      return (
+        answered !== undefined &&
+        !answered.missedWake &&
+        !polls.has(machineId) &&
+        ctx.now().getTime() - answered.at <= QUICK_REPOLL_MS
+      )
+    },
     onPushChange(fn) {
       pushListeners.push(fn)
     },

@@ -1,7 +1,15 @@
 // The HTTP long-poll transport (POST /api/remote/agent/message): the agent posts its frames and
 // acks; the answer comes as soon as a command is pending, or empty after the poll timeout.
+// Terminal traffic rides it too: the agent's output in its requests, relayed at once; input,
+// resizes and acks for it in the answer to its waiting request, which they answer at once.
 // Works on any runtime (web-standard Request/Response), so it is the Deno fallback too.
-import type { Command, LongPollResponse, ReplyFrame } from '../../protocol/index.ts'
+import { Buffer } from 'node:buffer'
+import {
+  type Command,
+  type LongPollResponse,
+  MAX_TERMINAL_MESSAGES_PER_POLL,
+  type ReplyFrame,
+} from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { claimCommands } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
@@ -15,6 +23,7 @@ export const LONG_POLL_REDELIVER_AFTER_MS = 30_000
 export interface PollRequest {
   events: unknown[]
   wait?: boolean
+  terminal?: string[]
 }
 
 function mergeReceipts(replies: ReplyFrame[]): ReplyFrame[] {
@@ -32,8 +41,31 @@ export async function handlePoll(
 ): Promise<LongPollResponse> {
   const hub = ctx.state.channelHub
   await hub.ready
-  const replies: ReplyFrame[] = []
+  hub.pollSeen(agent.machineId)
+  for (const text of body.terminal ?? [])
+    reports.terminalBytes(ctx, agent.machineId, new Uint8Array(Buffer.from(text, 'base64')))
+  // A batch of terminal output alone: nothing else to do (the waiting request keeps the
+  // machine online and carries its commands), so it costs no database round trip.
+  if (body.terminal?.length && !body.events.length && body.wait === false)
+    return { commands: [], replies: [] }
+  const waiting = body.wait !== false
+  const deliveredBefore = () => new Date(ctx.now().getTime() - LONG_POLL_REDELIVER_AFTER_MS)
+  // After a hello (agent restarted) everything unacked goes out again; otherwise only what is
+  // pending, plus answers that were evidently lost.
   let hello = false
+  const claim = (first: boolean) =>
+    claimCommands(ctx, agent.machineId, {
+      redeliver: true,
+      ...(first && hello ? {} : { deliveredBefore: deliveredBefore() }),
+    })
+  // The re-poll right after an answer that carried only terminal traffic (typing): nothing can
+  // be pending that would not have woken it, so it waits at once, without a claim or presence
+  // round trip. Presence is kept by the agent's heartbeats, redelivery by its other requests.
+  if (waiting && !body.events.length && !hub.closing && !signal.aborted && hub.quickRepoll(agent.machineId)) {
+    const waited = await waitForCommands(ctx, hub, agent, signal, () => claim(false), false)
+    return respond(hub, agent, [], signal, waited)
+  }
+  const replies: ReplyFrame[] = []
   for (const event of body.events) {
     const outcome = await handleRawFrame(ctx, agent, event, reports, 'long_poll')
     replies.push(...outcome.replies)
@@ -41,43 +73,78 @@ export async function handlePoll(
   }
   // A hello marked the machine online as it was stored (frames.ts); other polls keep it so.
   if (!hello) await markConnected(ctx, agent, 'long_poll')
-  const deliveredBefore = () => new Date(ctx.now().getTime() - LONG_POLL_REDELIVER_AFTER_MS)
-  // After a hello (agent restarted) everything unacked goes out again; otherwise only what is
-  // pending, plus answers that were evidently lost.
-  const claim = (first: boolean) =>
-    claimCommands(ctx, agent.machineId, {
-      redeliver: true,
-      ...(first && hello ? {} : { deliveredBefore: deliveredBefore() }),
-    })
   const commands = await claim(true)
-  const answer = (cmds: Command[]): LongPollResponse => ({ commands: cmds, replies: mergeReceipts(replies) })
+  const answer = (cmds: Command[], released = false): LongPollResponse =>
+    waiting
+      ? respond(hub, agent, replies, signal, { commands: cmds, released })
+      : { commands: cmds, replies: mergeReceipts(replies) }
   // A welcome or an error is news the agent should have now, not after the poll timeout.
   const urgent = replies.some((r) => r.type !== 'received')
-  if (commands.length || urgent || body.wait === false || hub.closing || signal.aborted)
+  if (
+    commands.length ||
+    urgent ||
+    !waiting ||
+    hub.closing ||
+    signal.aborted ||
+    hub.terminalPending(agent.machineId)
+  )
     return answer(commands)
-  return answer(await waitForCommands(ctx, hub, agent, signal, () => claim(false)))
+  const waited = await waitForCommands(ctx, hub, agent, signal, () => claim(false))
+  return answer(waited.commands, waited.released)
 }
 
-/** Holds the request until a command is claimable, the timeout passes, or the token is revoked. */
+/**
+ * The answer to a waiting request, with the terminal traffic queued for the agent: only here
+ * (one waiting request at a time, so it stays in order), and not in an answer superseded by a
+ * newer request or whose agent is gone (it would be lost).
+ */
+function respond(
+  hub: ChannelHub,
+  agent: AgentIdentity,
+  replies: ReplyFrame[],
+  signal: AbortSignal,
+  waited: { commands: Command[]; released: boolean },
+): LongPollResponse {
+  const terminal =
+    !waited.released && !signal.aborted
+      ? hub.takeTerminal(agent.machineId, MAX_TERMINAL_MESSAGES_PER_POLL)
+      : []
+  hub.pollSeen(agent.machineId)
+  if (terminal.length && !waited.commands.length && !replies.length) hub.noteTerminalAnswer(agent.machineId)
+  return {
+    commands: waited.commands,
+    replies: mergeReceipts(replies),
+    ...(terminal.length ? { terminal: terminal.map((m) => Buffer.from(m).toString('base64')) } : {}),
+  }
+}
+
+/**
+ * Holds the request until a command is claimable, terminal traffic is queued, the timeout
+ * passes, or the token is revoked. `released`: a newer request (or the shutdown) ended it.
+ */
 function waitForCommands(
   ctx: AppContext,
   hub: ChannelHub,
   agent: AgentIdentity,
   signal: AbortSignal,
   claim: () => Promise<Command[]>,
-): Promise<Command[]> {
+  /** False for a quick re-poll: nothing was missed before attaching, so only a wake claims. */
+  claimFirst = true,
+): Promise<{ commands: Command[]; released: boolean }> {
   return new Promise((resolve, reject) => {
     let settled = false
     let claiming = false
     let wokenWhileClaiming = false
-    const finish = (result: Command[] | Error) => {
+    /** Terminal traffic arrived during a claim: answer once the claims in progress are done. */
+    let terminalWhileClaiming = false
+    const finish = (result: Command[] | Error, released = false) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
       signal.removeEventListener('abort', onAbort)
       hub.detachPoll(poll)
       if (result instanceof Error) reject(result)
-      else resolve(result)
+      else resolve({ commands: result, released })
     }
     const tryClaim = async () => {
       if (settled || signal.aborted) return
@@ -92,6 +159,7 @@ function waitForCommands(
           const commands = await claim()
           if (commands.length) return finish(commands)
         } while (wokenWhileClaiming && !settled)
+        if (terminalWhileClaiming) finish([])
       } catch (error) {
         finish(error instanceof Error ? error : new Error('claim commands', { cause: error }))
       } finally {
@@ -102,14 +170,20 @@ function waitForCommands(
       machineId: agent.machineId,
       tokenHash: agent.tokenHash,
       wake: () => void tryClaim(),
+      // Claimed commands must not be dropped: while a claim runs, answer when it returns.
+      deliverTerminal: () => {
+        if (claiming) terminalWhileClaiming = true
+        else finish([])
+      },
       revoke: (reason) => finish(new AgentUnauthorizedError(reason)),
-      release: () => finish([]),
+      release: () => finish([], true),
     }
     const onAbort = () => finish([])
     const timer = setTimeout(() => finish([]), ctx.config.agentChannel.longPollTimeoutMs)
     signal.addEventListener('abort', onAbort)
     hub.attachPoll(poll)
-    // A command may have been queued between the first claim and attaching.
-    void tryClaim()
+    // Terminal traffic or a command may have been queued between the first claim and attaching.
+    if (hub.terminalPending(agent.machineId)) return finish([])
+    if (claimFirst) void tryClaim()
   })
 }

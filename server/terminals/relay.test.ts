@@ -1,8 +1,16 @@
-// The terminal relay when the machine has no agent WebSocket here: a machine online over
-// long-poll (which carries no terminal bytes) is told apart from one that is offline, so the
-// browser can say a terminal is not available over long-poll instead of "waiting" forever.
+// The terminal relay with an agent on long-poll: the terminal's open and keystrokes reach the
+// agent in the answer to its waiting request at once, its output comes back in upload batches;
+// and with no agent channel at all the browser is told to wait.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import type { TerminalServerMessage } from '../../protocol/index.ts'
+import {
+  decodeTerminalMessage,
+  encodeTerminalMessage,
+  jsonPayload,
+  offsetPayload,
+  readJsonPayload,
+  TerminalKind,
+  type TerminalServerMessage,
+} from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { openTerminalSocket, type TerminalClient } from '../../test/support/terminal-client.ts'
@@ -22,7 +30,7 @@ afterAll(async () => {
   await server.stop()
 }, 60_000)
 
-async function terminalOn(machineId: string) {
+async function terminalOn(machineId: string): Promise<TerminalClient & { terminalId: string }> {
   const res = await server.request('/api/remote/terminals', {
     method: 'POST',
     cookie: admin,
@@ -32,7 +40,7 @@ async function terminalOn(machineId: string) {
   const { terminal } = (await res.json()) as { terminal: { terminal_id: string } }
   const client = await openTerminalSocket(server.url, admin, terminal.terminal_id)
   clients.push(client)
-  return client
+  return Object.assign(client, { terminalId: terminal.terminal_id })
 }
 
 async function firstWaiting(client: TerminalClient) {
@@ -43,8 +51,8 @@ async function firstWaiting(client: TerminalClient) {
   >
 }
 
-describe('terminal relay without an agent socket', () => {
-  test('a machine on long-poll: the browser is told terminals need the WebSocket', async () => {
+describe('terminal relay over long-poll, and without an agent channel', () => {
+  test('long-poll: the open and keystrokes reach the waiting request at once; output comes back in a batch', async () => {
     const machine = await registerMachine(server.request, admin)
     const agent = new FakeAgent({
       url: server.url,
@@ -54,15 +62,29 @@ describe('terminal relay without an agent socket', () => {
     })
     agents.push(agent)
     await agent.connect()
-    for (let i = 0; i < 200; i++) {
-      const res = await server.request(`/api/remote/machines/${machine.machineId}`, { cookie: admin })
-      const { machine: row } = (await res.json()) as { machine: { status: string; transport: string } }
-      if (row.status === 'online' && row.transport === 'long_poll') break
-      await Bun.sleep(50)
-    }
-    const waiting = await firstWaiting(await terminalOn(machine.machineId))
-    expect(waiting).toMatchObject({ type: 'waiting', code: 'long_poll' })
-    expect(waiting.reason).toContain('long-poll')
+    const client = await terminalOn(machine.machineId)
+    const received = (kind: number) =>
+      agent.terminal
+        .map(decodeTerminalMessage)
+        .find((m) => m?.kind === kind && m.terminalId === client.terminalId) ?? undefined
+    // The waiting request is answered with the open (well before the ~25 s poll timeout).
+    const open = await agent.waitFor(() => received(TerminalKind.OPEN), 10_000, 'the open')
+    expect(readJsonPayload(open.payload)).toMatchObject({ cols: 80, rows: 24, offset: 0 })
+
+    const running = { state: 'running', cols: 80, rows: 24, reset_at: 0 }
+    await agent.sendTerminal([
+      encodeTerminalMessage(TerminalKind.STATE, client.terminalId, jsonPayload(running)),
+      encodeTerminalMessage(
+        TerminalKind.OUTPUT,
+        client.terminalId,
+        offsetPayload(0, new TextEncoder().encode('$ ')),
+      ),
+    ])
+    await client.waitFor('$ ')
+    client.type('ls\r')
+    const input = await agent.waitFor(() => received(TerminalKind.INPUT), 10_000, 'the keystrokes')
+    expect(new TextDecoder().decode(input.payload)).toBe('ls\r')
+    expect(client.messages.some((m) => m.type === 'waiting')).toBe(false)
   }, 30_000)
 
   test('an offline machine: the browser waits for it', async () => {

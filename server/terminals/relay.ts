@@ -1,12 +1,12 @@
 // This instance's terminal relay: pairs each watched terminal's browser WebSocket with the
-// agent WebSocket of its machine and moves bytes both ways without queueing them (the agent's
-// flow-control window bounds what is in flight). One browser per terminal: a second tab takes
+// agent channel of its machine here (its WebSocket, or its long-poll batches) and moves bytes
+// both ways without queueing them beyond the channel (the agent's flow-control window bounds
+// what is in flight). One browser per terminal: a second tab takes
 // it over. While the agent is away the browser is told to wait; when it is back the terminal
 // is reopened from the offset the browser already shows. Access is re-checked when an
 // `access.revoked` notice touches the terminal's user, machine or session (from any instance),
 // so a revocation closes it at once rather than at the next poll.
 import { Value } from '@sinclair/typebox/value'
-import { eq } from 'drizzle-orm'
 import {
   CLOSE_TERMINAL_ENDED,
   CLOSE_TERMINAL_REVOKED,
@@ -28,7 +28,6 @@ import { type Actor, SYSTEM_ACTOR } from '../audit/service.ts'
 import { resolveSession } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { remoteMachines } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { requireTerminalAccess } from './access.ts'
 import { addTerminalBytes, closeTerminal, type TerminalRow } from './service.ts'
@@ -72,9 +71,9 @@ export function createTerminalRelay(ctx: AppContext): TerminalRelay {
   const links = new Map<string, BrowserLink>()
 
   const toAgent = (link: BrowserLink, kind: TerminalKind, payload?: Uint8Array) => {
-    const push = hub.pushFor(link.terminal.machineId)
-    if (!push) return false
-    push.sendBinary(encodeTerminalMessage(kind, link.terminal.id, payload))
+    const send = hub.terminalTo(link.terminal.machineId)
+    if (!send) return false
+    send(encodeTerminalMessage(kind, link.terminal.id, payload))
     return true
   }
 
@@ -87,24 +86,13 @@ export function createTerminalRelay(ctx: AppContext): TerminalRelay {
       user_id: link.terminal.userId,
       ...(link.terminal.sessionId ? { session_id: link.terminal.sessionId } : {}),
     }
-    if (!toAgent(link, TerminalKind.OPEN, jsonPayload(open))) void sayNotConnected(link)
+    if (!toAgent(link, TerminalKind.OPEN, jsonPayload(open))) sayNotConnected(link)
   }
 
-  /** No agent socket here: offline, or online over long-poll, which carries no terminal bytes. */
-  const sayNotConnected = async (link: BrowserLink) => {
-    const [machine] = await ctx.db
-      .select({ status: remoteMachines.status, transport: remoteMachines.transport })
-      .from(remoteMachines)
-      .where(eq(remoteMachines.machineId, link.terminal.machineId))
-      .limit(1)
+  /** No agent channel here: the terminal resumes when the agent's WebSocket or long-poll comes. */
+  const sayNotConnected = (link: BrowserLink) => {
     if (links.get(link.terminal.id) !== link) return
-    if (machine?.status === 'online' && machine.transport === 'long_poll') {
-      say(link, {
-        type: 'waiting',
-        code: 'long_poll',
-        reason: "Terminals need the agent's WebSocket; this machine is connected over long-poll",
-      })
-    } else say(link, { type: 'waiting', code: 'offline', reason: 'The machine is not connected right now' })
+    say(link, { type: 'waiting', code: 'offline', reason: 'The machine is not connected right now' })
   }
 
   const flushBytes = async (link: BrowserLink) => {
@@ -202,7 +190,7 @@ export function createTerminalRelay(ctx: AppContext): TerminalRelay {
       } finally {
         link?.socket.close(CLOSE_TERMINAL_ENDED, 'closed')
       }
-      hub.pushFor(terminal.machineId)?.sendBinary(encodeTerminalMessage(TerminalKind.KILL, terminal.id))
+      hub.terminalTo(terminal.machineId)?.(encodeTerminalMessage(TerminalKind.KILL, terminal.id))
     },
     fromBrowser(link, message) {
       if (links.get(link.terminal.id) !== link) return
@@ -259,7 +247,7 @@ export function createTerminalRelay(ctx: AppContext): TerminalRelay {
   return relay
 }
 
-/** The agent channel's binary messages (agents/frames.ts FrameReports.terminalBytes). */
+/** The agent channel's terminal messages, from either transport (agents/frames.ts FrameReports.terminalBytes). */
 export function relayTerminalBytes(ctx: AppContext, machineId: string, data: Uint8Array): void {
   ctx.state.terminalRelay.fromAgent(machineId, data)
 }

@@ -1,7 +1,8 @@
 // Web terminals with the compiled agent binary and a real server process: a shell in the
 // machine's work dir, echo and resize, a reload and a server restart reattaching to the same
 // shell and screen, the machine setting refusing plain users (and closing their open terminal when
-// narrowed), and revocation closing it at once with the reason code.
+// narrowed), and revocation closing it at once with the reason code. All of it twice: with the
+// agent on its WebSocket, and on long-poll (its terminal bytes in the poll batches).
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Subprocess } from 'bun'
 import {
@@ -16,190 +17,207 @@ import {
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket, type TerminalClient } from '../support/terminal-client.ts'
 
-const servers: ServerProcess[] = []
-const agents: Subprocess[] = []
-const clients: TerminalClient[] = []
-let env: Record<string, string>
-let server: ServerProcess
-let cookie: string
-let agent: RunningAgent
+function terminalSuite(transport: 'websocket' | 'long-poll') {
+  // Each transport's own server and agent, set up and ended within its block.
+  describe(`agent on ${transport}`, () => {
+    const servers: ServerProcess[] = []
+    const agents: Subprocess[] = []
+    const clients: TerminalClient[] = []
+    let env: Record<string, string>
+    let server: ServerProcess
+    let cookie: string
+    let agent: RunningAgent
 
-beforeAll(async () => {
-  await ensureAgentBinary()
-  env = await serverEnv({ AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500' })
-  server = await spawnServer({ env })
-  servers.push(server)
-  cookie = await adminCookie(server.url)
-  agent = await startAgentBinary({
-    serverUrl: server.url,
-    cookie,
-    track: agents,
-    env: { OPENACE_RECONNECT_BASE_DELAY: '0.2', OPENACE_RECONNECT_MAX_DELAY: '1', SHELL: '/bin/bash' },
-  })
-  await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
-}, 120_000)
-
-afterAll(async () => {
-  for (const c of clients) c.close()
-  for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL')
-  for (const s of servers) await s.stop('SIGKILL')
-})
-
-async function openTerminal(c = cookie) {
-  return api(server.url, c, '/api/remote/terminals', 'POST', { machine_id: agent.machineId })
-}
-
-async function connect(terminalId: string, c = cookie, options = {}) {
-  const client = await openTerminalSocket(server.url, c, terminalId, options)
-  clients.push(client)
-  return client
-}
-
-describe('web terminal end to end', () => {
-  let terminalId: string
-
-  test('opens a shell in the work dir; echo and resize show up', async () => {
-    const opened = await openTerminal()
-    expect(opened.status).toBe(201)
-    terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
-    const term = await connect(terminalId)
-    term.type('echo "hello-$((6*7))"; pwd\r')
-    await term.waitFor('hello-42')
-    await term.waitFor(`${agent.dir}/work`)
-    // The shell runs in the same sandbox as the user's sessions: the agent's directory is hidden.
-    const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
-    expect((body.machine as { isolation: { level: string } }).isolation.level).toBe('sandbox')
-    term.type(`test -e ${agent.dir}/config.json && echo visible-$((1+1)) || echo hidden-$((2+2))\r`)
-    await term.waitFor(/(visible-2|hidden-4)\r\n/)
-    expect(term.text()).toContain('hidden-4\r\n')
-    term.type('export MARK=kept-$((1+1))\r')
-    term.resize(101, 33)
-    term.type('stty size\r')
-    await term.waitFor('33 101')
-    term.close()
-  }, 30_000)
-
-  test('a reload reattaches to the same shell and shows the old screen', async () => {
-    const again = await openTerminal()
-    expect(again.status).toBe(200)
-    expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
-    const term = await connect(terminalId)
-    await term.waitFor('hello-42')
-    term.type('echo "mark=$MARK"\r')
-    await term.waitFor('mark=kept-2')
-    term.close()
-  }, 30_000)
-
-  test('the server killed and restarted: the same shell with its screen comes back', async () => {
-    await server.stop('SIGKILL')
-    server = await spawnServer({ env, port: server.port })
-    servers.push(server)
-    cookie = await adminCookie(server.url)
-    // Terminal bytes need the agent's WebSocket; right after the restart it may be on long-poll briefly.
-    const online = machineOnline(server.url, cookie, agent.machineId)
-    await waitFor('online over WebSocket again', async () =>
-      (await online())?.transport === 'websocket' ? true : undefined,
-    )
-    const again = await openTerminal()
-    expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
-    const term = await connect(terminalId)
-    await term.waitFor('mark=kept-2')
-    term.type('echo "after-restart $MARK"\r')
-    await term.waitFor('after-restart kept-2')
-    term.close()
-  }, 60_000)
-
-  test('a plain user is refused unless the machine allows all users; revocation closes it at once', async () => {
-    const created = await api(server.url, cookie, '/api/users', 'POST', {
-      username: 'termuser',
-      password: 'termuser-password',
-      role: 'user',
-    })
-    expect(created.status).toBe(201)
-    const userId = (created.body.user as { id: number }).id
-    expect(
-      (
-        await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-          user_id: userId,
-          permission: 'user',
-        })
-      ).status,
-    ).toBe(200)
-    const login = await fetch(`${server.url}/api/auth/login`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: 'termuser', password: 'termuser-password' }),
-    })
-    const userCookie = login.headers
-      .getSetCookie()
-      .map((c) => c.split(';')[0])
-      .join('; ')
-
-    const refused = await openTerminal(userCookie)
-    expect(refused.status).toBe(403)
-    expect(refused.body.error?.message).toContain('administrators only')
-
-    const setAccess = (terminal_access: string) =>
-      api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
-        terminal_access,
+    beforeAll(async () => {
+      await ensureAgentBinary()
+      env = await serverEnv({ AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500' })
+      server = await spawnServer({ env })
+      servers.push(server)
+      cookie = await adminCookie(server.url)
+      agent = await startAgentBinary({
+        serverUrl: server.url,
+        cookie,
+        track: agents,
+        env: {
+          OPENACE_RECONNECT_BASE_DELAY: '0.2',
+          OPENACE_RECONNECT_MAX_DELAY: '1',
+          SHELL: '/bin/bash',
+          OPENACE_AGENT_TRANSPORT: transport,
+        },
       })
-    expect((await setAccess('assigned')).status).toBe(200)
-    const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
-    expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
-    const opened = await openTerminal(userCookie)
-    expect(opened.status).toBe(201)
-    const userTerminal = (opened.body.terminal as { terminal_id: string }).terminal_id
-    // Someone else's terminal is not found, for anyone.
-    expect((await api(server.url, cookie, `/api/remote/terminals/${userTerminal}`)).status).toBe(404)
-    const first = await connect(userTerminal, userCookie)
-    first.type('echo user-shell-ok\r')
-    await first.waitFor('user-shell-ok')
+      await waitFor(`online over ${transport}`, onTransport())
+    }, 120_000)
 
-    // The machine narrowed to admins: the plain user's open terminal closes, saying why.
-    expect((await setAccess('admins')).status).toBe(200)
-    expect((await first.closed).code).toBe(4103)
-    expect(first.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'role_changed' })
-    expect((await setAccess('assigned')).status).toBe(200)
-    const reopened = await openTerminal(userCookie)
-    expect(reopened.status).toBe(201)
-    const secondTerminal = (reopened.body.terminal as { terminal_id: string }).terminal_id
-    const term = await connect(secondTerminal, userCookie)
-    term.type('echo user-shell-again\r')
-    await term.waitFor('user-shell-again')
+    afterAll(async () => {
+      for (const c of clients) c.close()
+      for (const a of agents) if (a.exitCode === null) a.kill('SIGKILL')
+      for (const s of servers) await s.stop('SIGKILL')
+    })
 
-    const revokedAt = Date.now()
-    const unassign = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/assign/${userId}`,
-      'DELETE',
-    )
-    expect(unassign.status).toBe(200)
-    const closed = await term.closed
-    expect(Date.now() - revokedAt).toBeLessThan(3000)
-    expect(closed.code).toBe(4103)
-    expect(term.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'unassigned' })
-    expect((await openTerminal(userCookie)).status).toBe(403)
+    /** The machine online over the suite's transport (as the server names it). */
+    function onTransport() {
+      const online = machineOnline(server.url, cookie, agent.machineId)
+      const wanted = transport === 'websocket' ? 'websocket' : 'long_poll'
+      return async () => ((await online())?.transport === wanted ? true : undefined)
+    }
 
-    const audit = await api(server.url, cookie, `/api/audit?target_id=${userTerminal}`)
-    const events = (audit.body.entries ?? audit.body.events ?? audit.body.items) as {
-      event: string
-      details: Record<string, unknown>
-    }[]
-    const close = events.find((e) => e.event === 'terminal.close')
-    expect(events.some((e) => e.event === 'terminal.open')).toBe(true)
-    expect(close?.details.bytes_in).toBeGreaterThan(0)
-    expect(close?.details.bytes_out).toBeGreaterThan(0)
-    expect(JSON.stringify(events)).not.toContain('user-shell-ok')
-  }, 60_000)
+    async function openTerminal(c = cookie) {
+      return api(server.url, c, '/api/remote/terminals', 'POST', { machine_id: agent.machineId })
+    }
 
-  test('closing a terminal ends it; a closed one cannot be attached', async () => {
-    const closed = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`, 'DELETE')
-    expect(closed.status).toBe(200)
-    const row = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`)
-    expect((row.body.terminal as { status: string }).status).toBe('closed')
-    await expect(openTerminalSocket(server.url, cookie, terminalId)).rejects.toThrow()
-    const next = await openTerminal()
-    expect(next.status).toBe(201)
-  }, 30_000)
-})
+    async function connect(terminalId: string, c = cookie, options = {}) {
+      const client = await openTerminalSocket(server.url, c, terminalId, options)
+      clients.push(client)
+      return client
+    }
+
+    describe('web terminal end to end', () => {
+      let terminalId: string
+
+      test('opens a shell in the work dir; echo and resize show up', async () => {
+        const opened = await openTerminal()
+        expect(opened.status).toBe(201)
+        terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
+        const term = await connect(terminalId)
+        term.type('echo "hello-$((6*7))"; pwd\r')
+        await term.waitFor('hello-42')
+        await term.waitFor(`${agent.dir}/work`)
+        // The shell runs in the same sandbox as the user's sessions: the agent's directory is hidden.
+        const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
+        expect((body.machine as { isolation: { level: string } }).isolation.level).toBe('sandbox')
+        term.type(`test -e ${agent.dir}/config.json && echo visible-$((1+1)) || echo hidden-$((2+2))\r`)
+        await term.waitFor(/(visible-2|hidden-4)\r\n/)
+        expect(term.text()).toContain('hidden-4\r\n')
+        term.type('export MARK=kept-$((1+1))\r')
+        term.resize(101, 33)
+        term.type('stty size\r')
+        await term.waitFor('33 101')
+        term.close()
+      }, 30_000)
+
+      test('a reload reattaches to the same shell and shows the old screen', async () => {
+        const again = await openTerminal()
+        expect(again.status).toBe(200)
+        expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+        const term = await connect(terminalId)
+        await term.waitFor('hello-42')
+        term.type('echo "mark=$MARK"\r')
+        await term.waitFor('mark=kept-2')
+        term.close()
+      }, 30_000)
+
+      test('the server killed and restarted: the same shell with its screen comes back', async () => {
+        await server.stop('SIGKILL')
+        server = await spawnServer({ env, port: server.port })
+        servers.push(server)
+        cookie = await adminCookie(server.url)
+        // On its own transport again (an agent in auto mode may be on long-poll briefly after the restart).
+        await waitFor(`online over ${transport} again`, onTransport())
+        const again = await openTerminal()
+        expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+        const term = await connect(terminalId)
+        await term.waitFor('mark=kept-2')
+        term.type('echo "after-restart $MARK"\r')
+        await term.waitFor('after-restart kept-2')
+        term.close()
+      }, 60_000)
+
+      test('a plain user is refused unless the machine allows all users; revocation closes it at once', async () => {
+        const created = await api(server.url, cookie, '/api/users', 'POST', {
+          username: 'termuser',
+          password: 'termuser-password',
+          role: 'user',
+        })
+        expect(created.status).toBe(201)
+        const userId = (created.body.user as { id: number }).id
+        expect(
+          (
+            await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
+              user_id: userId,
+              permission: 'user',
+            })
+          ).status,
+        ).toBe(200)
+        const login = await fetch(`${server.url}/api/auth/login`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ username: 'termuser', password: 'termuser-password' }),
+        })
+        const userCookie = login.headers
+          .getSetCookie()
+          .map((c) => c.split(';')[0])
+          .join('; ')
+
+        const refused = await openTerminal(userCookie)
+        expect(refused.status).toBe(403)
+        expect(refused.body.error?.message).toContain('administrators only')
+
+        const setAccess = (terminal_access: string) =>
+          api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
+            terminal_access,
+          })
+        expect((await setAccess('assigned')).status).toBe(200)
+        const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
+        expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
+        const opened = await openTerminal(userCookie)
+        expect(opened.status).toBe(201)
+        const userTerminal = (opened.body.terminal as { terminal_id: string }).terminal_id
+        // Someone else's terminal is not found, for anyone.
+        expect((await api(server.url, cookie, `/api/remote/terminals/${userTerminal}`)).status).toBe(404)
+        const first = await connect(userTerminal, userCookie)
+        first.type('echo user-shell-ok\r')
+        await first.waitFor('user-shell-ok')
+
+        // The machine narrowed to admins: the plain user's open terminal closes, saying why.
+        expect((await setAccess('admins')).status).toBe(200)
+        expect((await first.closed).code).toBe(4103)
+        expect(first.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'role_changed' })
+        expect((await setAccess('assigned')).status).toBe(200)
+        const reopened = await openTerminal(userCookie)
+        expect(reopened.status).toBe(201)
+        const secondTerminal = (reopened.body.terminal as { terminal_id: string }).terminal_id
+        const term = await connect(secondTerminal, userCookie)
+        term.type('echo user-shell-again\r')
+        await term.waitFor('user-shell-again')
+
+        const revokedAt = Date.now()
+        const unassign = await api(
+          server.url,
+          cookie,
+          `/api/remote/machines/${agent.machineId}/assign/${userId}`,
+          'DELETE',
+        )
+        expect(unassign.status).toBe(200)
+        const closed = await term.closed
+        expect(Date.now() - revokedAt).toBeLessThan(3000)
+        expect(closed.code).toBe(4103)
+        expect(term.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'unassigned' })
+        expect((await openTerminal(userCookie)).status).toBe(403)
+
+        const audit = await api(server.url, cookie, `/api/audit?target_id=${userTerminal}`)
+        const events = (audit.body.entries ?? audit.body.events ?? audit.body.items) as {
+          event: string
+          details: Record<string, unknown>
+        }[]
+        const close = events.find((e) => e.event === 'terminal.close')
+        expect(events.some((e) => e.event === 'terminal.open')).toBe(true)
+        expect(close?.details.bytes_in).toBeGreaterThan(0)
+        expect(close?.details.bytes_out).toBeGreaterThan(0)
+        expect(JSON.stringify(events)).not.toContain('user-shell-ok')
+      }, 60_000)
+
+      test('closing a terminal ends it; a closed one cannot be attached', async () => {
+        const closed = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`, 'DELETE')
+        expect(closed.status).toBe(200)
+        const row = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`)
+        expect((row.body.terminal as { status: string }).status).toBe('closed')
+        await expect(openTerminalSocket(server.url, cookie, terminalId)).rejects.toThrow()
+        const next = await openTerminal()
+        expect(next.status).toBe(201)
+      }, 30_000)
+    })
+  })
+}
+
+terminalSuite('websocket')
+terminalSuite('long-poll')

@@ -61,6 +61,8 @@ export class FakeAgent {
   /** Every frame the server sent, duplicates included. */
   readonly frames: ServerFrame[] = []
   readonly errors: ErrorFrame[] = []
+  /** Terminal messages (protocol/terminal.ts) the server sent in long-poll answers, in order. */
+  readonly terminal: Uint8Array[] = []
   goodbye: GoodbyeFrame | undefined
   /** HTTP status of a refused request or upgrade (401 for a revoked token). */
   refusedStatus: number | undefined
@@ -164,11 +166,20 @@ export class FakeAgent {
     await this.post([frame], false)
   }
 
-  private async post(events: unknown[], wait: boolean, signal?: AbortSignal): Promise<void> {
+  /** Long-poll: terminal messages (output, states) in one upload batch, as the agent sends them. */
+  async sendTerminal(messages: Uint8Array[]): Promise<void> {
+    await this.post([], false, undefined, messages)
+  }
+
+  private async post(events: unknown[], wait: boolean, signal?: AbortSignal, terminal?: Uint8Array[]) {
     const res = await this.doFetch(`${this.options.url}${AGENT_MESSAGE_PATH}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${this.options.token}` },
-      body: JSON.stringify({ events, wait }),
+      body: JSON.stringify({
+        events,
+        wait,
+        ...(terminal ? { terminal: terminal.map((m) => Buffer.from(m).toString('base64')) } : {}),
+      }),
       signal,
     })
     if (res.status === 401) {
@@ -181,6 +192,8 @@ export class FakeAgent {
     }
     if (res.status !== 200) throw new Error(`long-poll answered ${res.status}: ${await res.text()}`)
     const body = (await res.json()) as LongPollResponse
+    for (const text of body.terminal ?? []) this.terminal.push(new Uint8Array(Buffer.from(text, 'base64')))
+    if (body.terminal?.length) this.notify()
     for (const reply of body.replies) this.onFrame(reply)
     for (const command of body.commands) this.onFrame(command)
   }

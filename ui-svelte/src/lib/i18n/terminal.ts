@@ -15,8 +15,6 @@ export const en = {
   'term.revoked': 'The terminal was closed because your access changed: {reason}',
   'term.ended': 'The terminal has ended: {reason}',
   'term.elsewhere': 'This terminal was opened in another window.',
-  'term.longPoll':
-    'Terminals need the agent’s WebSocket connection; this machine is connected over long-poll, so a terminal is not available on it right now.',
   'term.reopen': 'Open a new terminal',
   'term.end': 'End shell',
   'term.endConfirm': 'End the shell? Programs running in it stop.',
@@ -74,7 +72,6 @@ export const zh: Record<keyof typeof en, string> = {
   'term.revoked': '你的访问权限已变更，终端已关闭：{reason}',
   'term.ended': '终端已结束：{reason}',
   'term.elsewhere': '此终端已在另一个窗口中打开。',
-  'term.longPoll': '终端需要代理的 WebSocket 连接；这台机器目前通过长轮询连接，因此暂时无法使用终端。',
   'term.reopen': '打开新终端',
   'term.end': '结束 Shell',
   'term.endConfirm': '结束这个 Shell？其中运行的程序都会停止。',
