@@ -1,6 +1,7 @@
 // Terminal latency and throughput through the whole path: browser WebSocket -> server ->
-// agent WebSocket -> PTY and back, with a real server process and the compiled agent on
-// loopback. Baseline: the same PTY driven directly in this process (Bun.spawn terminal), so
+// agent channel -> PTY and back, with a real server process and the compiled agent on
+// loopback, once with the agent on its WebSocket and once on long-poll (terminal bytes in its
+// poll batches). Baseline: the same PTY driven directly in this process (Bun.spawn terminal), so
 // the table shows what the relay adds. Prints keystroke-to-echo p50/p99 and 10 MB of output
 // (time until its end marker arrives, the bytes that reached the browser: a reader slower than
 // the PTY skips what fell out of the 2 MiB scrollback, and the peak RSS of server and agent).
@@ -109,53 +110,84 @@ function localPty(): Driver & { close(): void; pid: number } {
   }
 }
 
+type Transport = 'websocket' | 'long-poll'
+
+/** One agent on the given transport, a terminal on it, and its echo and flood measured. */
+async function viaAgent(
+  server: Awaited<ReturnType<typeof spawnServer>>,
+  cookie: string,
+  transport: Transport,
+) {
+  const track: Subprocess[] = []
+  try {
+    const agent = await startAgentBinary({
+      serverUrl: server.url,
+      cookie,
+      track,
+      env: { OPENACE_LOG_LEVEL: 'error', OPENACE_AGENT_TRANSPORT: transport },
+    })
+    const online = machineOnline(server.url, cookie, agent.machineId)
+    const wanted = transport === 'websocket' ? 'websocket' : 'long_poll'
+    await waitFor(`online over ${transport}`, async () =>
+      (await online())?.transport === wanted ? true : undefined,
+    )
+    const opened = await api(server.url, cookie, '/api/remote/terminals', 'POST', {
+      machine_id: agent.machineId,
+    })
+    const terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
+    const client = await openTerminalSocket(server.url, cookie, terminalId, { cols: 120, rows: 40 })
+    await client.waitFor(/[$#] $/)
+    const remote: Driver = { type: (k) => client.type(k), onData: (fn) => (client.onOutput = fn) }
+    const echo = await echoLatencies(remote)
+    const output = await flood(remote, [server.proc.pid, agent.proc.pid])
+    const afterMb = rssMb(server.proc.pid) + rssMb(agent.proc.pid)
+    client.close()
+    return { echo, output, afterMb }
+  } finally {
+    for (const p of track) p.kill('SIGKILL')
+  }
+}
+
 await ensureAgentBinary()
-const track: Subprocess[] = []
 const server = await spawnServer({ env: await serverEnv({ LOG_LEVEL: 'error' }) })
 try {
   const cookie = await adminCookie(server.url)
-  const agent = await startAgentBinary({
-    serverUrl: server.url,
-    cookie,
-    track,
-    env: { OPENACE_LOG_LEVEL: 'error' },
-  })
-  await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
-  const opened = await api(server.url, cookie, '/api/remote/terminals', 'POST', {
-    machine_id: agent.machineId,
-  })
-  const terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
-  const client = await openTerminalSocket(server.url, cookie, terminalId, { cols: 120, rows: 40 })
-  await Bun.sleep(1000)
-  const remote: Driver = { type: (k) => client.type(k), onData: (fn) => (client.onOutput = fn) }
-
   const local = localPty()
   await Bun.sleep(500)
   const localEcho = await echoLatencies(local)
   const localFlood = await flood(local, [])
   local.close()
 
-  const relayEcho = await echoLatencies(remote)
-  const relayFlood = await flood(remote, [server.proc.pid, agent.proc.pid])
-  const baseRss = rssMb(server.proc.pid) + rssMb(agent.proc.pid)
+  const ws = await viaAgent(server, cookie, 'websocket')
+  const lp = await viaAgent(server, cookie, 'long-poll')
 
-  const row = (name: string, base: number, relay: number, unit: string, goal: string) =>
-    `| ${name.padEnd(34)} | ${base.toFixed(2).padStart(9)} ${unit.padEnd(3)} | ${relay.toFixed(2).padStart(9)} ${unit.padEnd(3)} | ${(relay / base).toFixed(1).padStart(6)}x | ${goal.padEnd(9)} |`
+  const cell = (v: number, unit: string) => `${v.toFixed(2).padStart(9)} ${unit.padEnd(2)}`
+  const ratio = (v: number, base: number) => `${(v / base).toFixed(1).padStart(6)}x`
+  const row = (name: string, base: number, a: number, b: number, unit: string, goal: string) =>
+    `| ${name.padEnd(34)} | ${cell(base, unit)} | ${cell(a, unit)} | ${ratio(a, base)} | ${cell(b, unit)} | ${ratio(b, base)} | ${goal.padEnd(10)} |`
   console.log(
     `\nterminal bench: ${KEYSTROKES} keystrokes, ${OUTPUT_BYTES / 1024 / 1024} MB of output, loopback\n`,
   )
   console.log(
-    '| measure                            | local PTY     | via server+agent | ratio   | goal      |',
+    '| measure                            | local PTY    | WebSocket    | ratio   | long-poll    | ratio   | goal (WS)  |',
   )
-  console.log('|------------------------------------|---------------|---------------|---------|-----------|')
-  console.log(row('keystroke -> echo p50', pct(localEcho, 0.5), pct(relayEcho, 0.5), 'ms', '<= 5 ms'))
-  console.log(row('keystroke -> echo p99', pct(localEcho, 0.99), pct(relayEcho, 0.99), 'ms', '<= 20 ms'))
-  console.log(row('10 MB output, until its end marker', localFlood.ms, relayFlood.ms, 'ms', '<= 2000 ms'))
   console.log(
-    `\nbytes received: local ${localFlood.received}, relay ${relayFlood.received}; peak RSS server+agent during the flood ${relayFlood.peakMb.toFixed(0)} MB (after: ${baseRss.toFixed(0)} MB)`,
+    '|------------------------------------|--------------|--------------|---------|--------------|---------|------------|',
   )
-  client.close()
+  const p50 = (xs: number[]) => pct(xs, 0.5)
+  const p99 = (xs: number[]) => pct(xs, 0.99)
+  console.log(row('keystroke -> echo p50', p50(localEcho), p50(ws.echo), p50(lp.echo), 'ms', '<= 5 ms'))
+  console.log(row('keystroke -> echo p99', p99(localEcho), p99(ws.echo), p99(lp.echo), 'ms', '<= 20 ms'))
+  console.log(
+    row('10 MB output, until its end marker', localFlood.ms, ws.output.ms, lp.output.ms, 'ms', '<= 2000 ms'),
+  )
+  for (const [name, r] of [
+    ['WebSocket', ws],
+    ['long-poll', lp],
+  ] as const)
+    console.log(
+      `\n${name}: bytes received ${r.output.received} (local ${localFlood.received}); peak RSS server+agent during the flood ${r.output.peakMb.toFixed(0)} MB (after: ${r.afterMb.toFixed(0)} MB)`,
+    )
 } finally {
-  for (const p of track) p.kill('SIGKILL')
   await server.stop('SIGKILL')
 }
