@@ -14,7 +14,6 @@ import {
   cliWithVersion,
   ensureAgentBinary,
   machineOnline,
-  type RunningAgent,
   startAgentBinary,
   waitFor,
 } from '../support/agent-binary.ts'

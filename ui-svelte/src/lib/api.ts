@@ -249,6 +249,9 @@ export const sessions = {
   act: (id: string, action: SessionAction) => unwrap(session({ id })[action].post()),
   /** A stopped session goes on: a new CLI process resuming its conversation. */
   continue: async (id: string) => (await unwrap(session({ id }).continue.post())).session,
+  /** A session stopped by its quota continues by itself when the quota resets (or not). */
+  autoContinue: async (id: string, enabled: boolean) =>
+    (await unwrap(session({ id })['auto-continue'].put({ enabled }))).session,
   answerPermission: (id: string, requestId: string, allow: boolean, always = false) =>
     unwrap(session({ id }).permission.post({ request_id: requestId, allow, always })),
   /** The session's "always allow" rules in force. */

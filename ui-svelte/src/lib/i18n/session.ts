@@ -57,6 +57,9 @@ export const en = {
   'ws.continueHint': 'Start the CLI again on this machine, resuming this conversation',
   'ws.did.continue': 'The session continues; its CLI is starting',
   'ws.quotaWarning': 'Quota nearly used',
+  'ws.autoContinue': 'Continue by itself when the quota resets ({at})',
+  'ws.autoContinueOn': 'This session continues by itself when the quota resets',
+  'ws.autoContinueOff': 'This session stays stopped when the quota resets',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -112,4 +115,7 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.continueHint': '在这台机器上重新启动 CLI,接着这段对话继续',
   'ws.did.continue': '会话继续中,CLI 正在启动',
   'ws.quotaWarning': '配额即将用完',
+  'ws.autoContinue': '配额重置时自动继续({at})',
+  'ws.autoContinueOn': '配额重置时,这个会话会自动继续',
+  'ws.autoContinueOff': '配额重置时,这个会话保持停止',
 }
