@@ -10,6 +10,7 @@ import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
 import {
   api,
+  cliWithVersion,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
@@ -67,6 +68,9 @@ beforeAll(async () => {
     env: { PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
   })
   await waitFor('agent online', machineOnline(server.url, admin, agent.machineId), 60_000)
+  // The hello waits only so long for `qwen --version` (seconds under load); the version follows
+  // in a report of its own, and the dialog is to show it.
+  await waitFor('qwen version', cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), 60_000)
   // The machine offers the CLIs it has, and one it lacks (OpenClaw), as an admin may allow.
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
   const detected = (machine.cli_tools as { name: string }[]).map((c) => c.name)
