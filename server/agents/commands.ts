@@ -38,11 +38,6 @@ export async function queueCommand(
   options: QueueOptions = {},
 ): Promise<Command> {
   return ctx.transaction(async (tx) => {
-    const [machine] = await tx
-      .select({ id: remoteMachines.machineId })
-      .from(remoteMachines)
-      .where(and(eq(remoteMachines.machineId, machineId), isNull(remoteMachines.deletedAt)))
-    if (!machine) throw notFound('Machine')
     const { type, ...payload } = command
     const sessionId =
       options.sessionId !== undefined
@@ -50,10 +45,23 @@ export async function queueCommand(
         : 'session_id' in payload
           ? payload.session_id
           : undefined
+    // One statement: the machine id comes from the registered machine's row, so a removed
+    // machine leaves it null, which the column refuses (no separate check).
+    const registered = sql<string>`(select ${remoteMachines.machineId} from ${remoteMachines}
+      where ${remoteMachines.machineId} = ${machineId} and ${isNull(remoteMachines.deletedAt)})`
     const [row] = await tx
       .insert(agentCommands)
-      .values({ machineId, sessionId: sessionId ?? null, kind: type, payload, createdAt: ctx.now() })
+      .values({
+        machineId: registered,
+        sessionId: sessionId ?? null,
+        kind: type,
+        payload,
+        createdAt: ctx.now(),
+      })
       .returning()
+      .catch((error: unknown) => {
+        throw isNotNullViolation(error) ? notFound('Machine') : error
+      })
     tx.afterCommit(async () => {
       ctx.state.metrics.commandsQueued.inc()
       // The fast path: the agent's channel is on this instance, so no NOTIFY round trip.
@@ -61,6 +69,14 @@ export async function queueCommand(
     })
     return toCommand(row!)
   }, options.tx)
+}
+
+/** Postgres' not_null_violation (23502), however the driver wraps it. */
+function isNotNullViolation(error: unknown): boolean {
+  for (let e = error; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if ((e as { code?: unknown }).code === '23502') return true
+  }
+  return false
 }
 
 function toCommand(row: CommandRow): Command {
