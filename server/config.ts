@@ -55,6 +55,7 @@ const EnvSchema = Type.Object({
   AGENT_LONG_POLL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 55_000, default: 25_000 }),
   AGENT_OFFLINE_GRACE_MS: Type.Integer({ minimum: 0, default: 10_000 }),
   AGENT_HEARTBEAT_FLUSH_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 1000 }),
+  ACCESS_CACHE_TTL_MS: Type.Integer({ minimum: 0, maximum: 60_000, default: 1000 }),
   PROXY_TOKEN_TTL_SECONDS: Type.Integer({ minimum: 60, default: 4 * 3600 }),
   LLM_PROXY_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 10 * 1024 * 1024 }),
   API_MAX_BODY_BYTES: Type.Integer({ minimum: 1024, default: 1024 * 1024 }),
@@ -137,6 +138,8 @@ export interface Config {
   /** Where the prebuilt agent binaries and SHA256SUMS are served from (`bun run build:agent` output). */
   agentDistDir: string
   /** The agent channel: registration token lifetime, heartbeat, long-poll hold, disconnect grace. */
+  /** How long the chat fast path trusts a cached login or standing (access/cache.ts); 0: never. */
+  accessCacheTtlMs: number
   agentChannel: {
     registrationTokenTtlSeconds: number
     /** Registration attempts (accepted or refused) one address may make per window before 429. */
@@ -254,6 +257,7 @@ const INTEGER_KEYS = new Set([
   'AGENT_LONG_POLL_TIMEOUT_MS',
   'AGENT_OFFLINE_GRACE_MS',
   'AGENT_HEARTBEAT_FLUSH_MS',
+  'ACCESS_CACHE_TTL_MS',
   'AGENT_MAX_CONNECTIONS',
   'AGENT_FD_RESERVE',
   'OPEN_FILES_LIMIT_FALLBACK',
@@ -356,6 +360,7 @@ export function loadConfig(
       windowSeconds: env.LOGIN_RATE_WINDOW_SECONDS,
     },
     agentDistDir: env.AGENT_DIST_DIR ? resolve(env.AGENT_DIST_DIR) : DEFAULT_AGENT_DIST_DIR,
+    accessCacheTtlMs: env.ACCESS_CACHE_TTL_MS,
     agentChannel: {
       registrationTokenTtlSeconds: env.REGISTRATION_TOKEN_TTL_SECONDS,
       registrationMaxPerIp: env.REGISTRATION_MAX_PER_IP,

@@ -92,6 +92,9 @@ export async function publishAccessRevoked(
   reason: AccessRevokedReason,
   scope: AccessScope,
 ): Promise<void> {
+  // This instance forgets at once (the caller's next request must not pass on a cached
+  // standing); the others when the notice arrives.
+  ctx.state.accessCache.drop(scope)
   const chunks: AccessScope[] = []
   const ids = scope.session_ids
   if (ids && ids.length > SESSIONS_PER_NOTICE) {

@@ -100,6 +100,25 @@ export async function loadStanding(
   return { session: row.session, machine: row.machine, role }
 }
 
+/**
+ * loadStanding through this instance's access cache (access/cache.ts): a standing that grants a
+ * role is kept until a revocation touching its user, machine or session drops it (or its TTL
+ * passes). For a caller whose own write checks the session's state again (chat).
+ */
+export async function cachedStanding(
+  ctx: AppContext,
+  user: UserRow,
+  sessionId: string,
+): Promise<LoadedStanding | undefined> {
+  const cache = ctx.state.accessCache
+  const hit = cache.standing(user.id, sessionId)
+  if (hit) return hit
+  const generation = cache.generation()
+  const loaded = await loadStanding(ctx, user, sessionId)
+  if (loaded && isLiveRole(loaded.role)) cache.putStanding(user.id, sessionId, loaded, generation)
+  return loaded
+}
+
 /** The session is live and its owner still holds it: what a proxy token or a renewal is worth. */
 export async function ownerStillHolds(ctx: AppContext, sessionId: string): Promise<boolean> {
   const loaded = await loadStanding(ctx, 'owner', sessionId)

@@ -37,26 +37,43 @@ export type AuditFn = (
   options?: AuditOptions,
 ) => Promise<void>
 
+/** The row an audit entry is, for a caller that writes it inside its own statement (chat). */
+export function auditRow(
+  event: string,
+  actor: Actor,
+  target: Target | null,
+  details: Record<string, unknown> = {},
+  options: AuditOptions = {},
+): typeof auditLog.$inferInsert & {
+  outcome: AuditOutcome
+  actorId: string | null
+  actorName: string | null
+  targetId: string | null
+  targetName: string | null
+  details: Record<string, unknown>
+} {
+  return {
+    event,
+    outcome: options.outcome ?? 'success',
+    tenantId: options.tenantId ?? actor.tenantId ?? null,
+    actorType: actor.type,
+    actorId: actor.id == null ? null : String(actor.id),
+    actorName: actor.name ?? null,
+    ip: actor.ip ?? null,
+    targetType: target?.type ?? null,
+    targetId: target?.id == null ? null : String(target.id),
+    targetName: target?.name ?? null,
+    details,
+  }
+}
+
 export function createAuditor(db: Db, log: Logger): AuditFn {
   return async (event, actor, target, details = {}, options = {}) => {
     try {
-      const actorId = actor.id == null ? null : String(actor.id)
-      const targetId = target?.id == null ? null : String(target.id)
-      const actorName = actor.name ?? (actor.type === 'user' ? await nameOf(db, 'user', actorId) : null)
-      const targetName = target ? (target.name ?? (await nameOf(db, target.type, targetId))) : null
-      await db.insert(auditLog).values({
-        event,
-        outcome: options.outcome ?? 'success',
-        tenantId: options.tenantId ?? actor.tenantId ?? null,
-        actorType: actor.type,
-        actorId,
-        actorName,
-        ip: actor.ip ?? null,
-        targetType: target?.type ?? null,
-        targetId,
-        targetName,
-        details,
-      })
+      const row = auditRow(event, actor, target, details, options)
+      row.actorName ??= actor.type === 'user' ? await nameOf(db, 'user', row.actorId) : null
+      if (target) row.targetName ??= await nameOf(db, target.type, row.targetId)
+      await db.insert(auditLog).values(row)
     } catch (cause) {
       log.error('audit write failed', { event, error: cause })
     }

@@ -16,7 +16,12 @@ import type { UserRow } from './users.ts'
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 
-export type AuthRequirement = true | 'system_admin'
+/**
+ * `cached`: any signed-in user, and the login may come from this instance's access cache
+ * (access/cache.ts) instead of a database read: for the chat fast path, whose handler checks
+ * the session's state in its own write.
+ */
+export type AuthRequirement = true | 'system_admin' | 'cached'
 
 /**
  * A state-changing request carried by the browser's cookie (and every login) must come from our
@@ -69,7 +74,7 @@ export async function authenticate(
   if (bearer && isPersonalAccessToken(bearer))
     return authenticateToken(ctx, request, server, bearer, required)
   if (typeof token !== 'string' || token === '') throw unauthorized()
-  const user = await resolveSession(ctx, token)
+  const user = await resolveSession(ctx, token, { cached: required === 'cached' })
   if (!user) throw unauthorized('Your session has ended; please log in again')
   assertSameOrigin(ctx, request)
   assertRequirement(user, required)

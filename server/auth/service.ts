@@ -91,20 +91,37 @@ export async function startSession(
   return { user: { ...user, lastLoginAt: now }, token, expiresAt }
 }
 
-/** The user behind a session cookie token, or undefined when missing, expired or disabled. */
-export async function resolveSession(ctx: AppContext, token: string): Promise<UserRow | undefined> {
+/**
+ * The user behind a session cookie token, or undefined when missing, expired or disabled. With
+ * `cached`, a login this instance read within ACCESS_CACHE_TTL_MS and no revocation dropped
+ * since (access/cache.ts) answers without a database round trip.
+ */
+export async function resolveSession(
+  ctx: AppContext,
+  token: string,
+  options: { cached?: boolean } = {},
+): Promise<UserRow | undefined> {
   const tokenHash = hashToken(token)
   const now = ctx.now()
+  const cache = ctx.state.accessCache
+  const hit = options.cached ? cache.login(tokenHash) : undefined
+  if (hit && hit.expiresAt > now && now.getTime() - hit.lastSeenAt.getTime() <= TOUCH_INTERVAL_MS)
+    return hit.user
+  const generation = cache.generation()
   const [row] = await ctx.db
-    .select({ user: users, lastSeenAt: authSessions.lastSeenAt })
+    .select({ user: users, lastSeenAt: authSessions.lastSeenAt, expiresAt: authSessions.expiresAt })
     .from(authSessions)
     .innerJoin(users, eq(users.id, authSessions.userId))
     .where(and(eq(authSessions.tokenHash, tokenHash), gt(authSessions.expiresAt, now)))
     .limit(1)
   if (row?.user.status !== 'active') return undefined
+  let lastSeenAt = row.lastSeenAt
   if (now.getTime() - row.lastSeenAt.getTime() > TOUCH_INTERVAL_MS) {
     await ctx.db.update(authSessions).set({ lastSeenAt: now }).where(eq(authSessions.tokenHash, tokenHash))
+    lastSeenAt = now
   }
+  if (options.cached)
+    cache.putLogin(tokenHash, { user: row.user, expiresAt: row.expiresAt, lastSeenAt }, generation)
   return row.user
 }
 
@@ -113,11 +130,14 @@ export async function resolveSession(ctx: AppContext, token: string): Promise<Us
  * Returns the ID token it was signed in with (OpenID Connect), for the provider's logout.
  */
 export async function logout(ctx: AppContext, token: string, userId?: number): Promise<string | null> {
+  const tokenHash = hashToken(token)
   const [ended] = await ctx.db
     .delete(authSessions)
-    .where(eq(authSessions.tokenHash, hashToken(token)))
-    .returning({ idToken: authSessions.oidcIdToken })
-  if (userId !== undefined) await publishAccessRevoked(ctx, 'logout', { user_id: userId })
+    .where(eq(authSessions.tokenHash, tokenHash))
+    .returning({ idToken: authSessions.oidcIdToken, userId: authSessions.userId })
+  ctx.state.accessCache.drop({ token_hash: tokenHash })
+  const who = userId ?? ended?.userId
+  if (who !== undefined) await publishAccessRevoked(ctx, 'logout', { user_id: who })
   return ended?.idToken ?? null
 }
 
@@ -130,6 +150,8 @@ export async function revokeUserSessions(
     ? and(eq(authSessions.userId, userId), sql`${authSessions.tokenHash} <> ${hashToken(exceptToken)}`)
     : eq(authSessions.userId, userId)
   await ctx.db.delete(authSessions).where(filter)
+  // Its revocation follows (password change, disable, delete); this instance forgets at once.
+  ctx.state.accessCache.drop({ user_id: userId })
 }
 
 export async function changePassword(

@@ -4,6 +4,7 @@
 // one process never share state. A factory that starts timers or listeners registers their
 // end with ctx.onClose, so ctx.close() ends them all, newest first. ctx.peek(slot) reads a slot
 // only if it was made: publishing to local watchers must not open a LISTEN nobody needs.
+import { type AccessCache, createAccessCache } from '../access/cache.ts'
 import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
 import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
 import { type AgentAdmission, createAgentAdmission } from '../agents/admission.ts'
@@ -46,6 +47,8 @@ export interface ServerState {
   readonly revocations: RevocationHandlers
   /** access/events.ts: this instance's `access.revoked` listeners (one LISTEN). */
   readonly accessEvents: AccessEventRegistry
+  /** access/cache.ts: logins and session standings the chat fast path authorizes from. */
+  readonly accessCache: AccessCache
   /** agents/hub.ts: this instance's agent channels, their LISTENs and the presence sweeper. */
   readonly channelHub: ChannelHub
   /** agents/admission.ts: the agent connection cap and who holds a slot. */
@@ -99,6 +102,7 @@ const FACTORIES: Factories = {
   queryKeys: createQueryKeyTable,
   revocations: createRevocationHandlers,
   accessEvents: createAccessEventRegistry,
+  accessCache: createAccessCache,
   channelHub: createChannelHub,
   agentAdmission: createAgentAdmission,
   outputPacer: createOutputPacer,

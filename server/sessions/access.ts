@@ -2,7 +2,13 @@
 // allows. Its owner does everything while it still may use the machine; system admins and the
 // machine's admins may view and stop others' sessions (system admins also pause and resume
 // them). A session one may not see answers 404, exactly like a missing one.
-import { isLiveRole, type LoadedStanding, loadStanding, type SessionRole } from '../access/rule.ts'
+import {
+  cachedStanding,
+  isLiveRole,
+  type LoadedStanding,
+  loadStanding,
+  type SessionRole,
+} from '../access/rule.ts'
 import { resolveSession } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
@@ -25,8 +31,11 @@ export async function sessionAccess(
   user: UserRow,
   sessionId: string,
   op: SessionOperation,
+  options: { cached?: boolean } = {},
 ): Promise<SessionAccess> {
-  const loaded = await loadStanding(ctx, user, sessionId)
+  const loaded = options.cached
+    ? await cachedStanding(ctx, user, sessionId)
+    : await loadStanding(ctx, user, sessionId)
   if (!loaded?.role) throw notFound('Session')
   const { role } = loaded
   if (!ALLOWED[role].has(op)) {

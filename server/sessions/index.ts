@@ -14,6 +14,7 @@ import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
 import { setAutoContinue, startAutoContinue } from './auto-continue.ts'
 import { continueSession } from './continue.ts'
+import { subscribeAnySessionEvent } from './events.ts'
 import { sessionChangeFor, subscribeSessionChanges } from './live.ts'
 import {
   AutoContinueBody,
@@ -46,6 +47,12 @@ export function sessionsRoutes(ctx: AppContext) {
   startTokenRenewal(ctx)
   startAutoContinue(ctx)
   handleRevocations(ctx, stopRevokedSessions)
+  // A session's state change, here or on another instance, drops its cached standings.
+  ctx.state.accessCache.dependOn(
+    subscribeAnySessionEvent(ctx, (sessionId, kind) => {
+      if (kind === 'status') ctx.state.accessCache.drop({ session_ids: [sessionId] })
+    }).then(() => undefined),
+  )
   const controlRoute = (action: ControlAction) =>
     [
       ({ user, actor, params }: { user: UserRow; actor: Actor; params: { id: string } }) =>
@@ -170,7 +177,7 @@ export function sessionsRoutes(ctx: AppContext) {
       },
     )
     .post('/:id/chat', ({ user, actor, params, body }) => chat(ctx, user, actor, params.id, body.content), {
-      auth: true,
+      auth: 'cached',
       params: SessionIdParams,
       body: ChatBody,
       detail: { summary: 'Send a message to the CLI' },

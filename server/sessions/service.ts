@@ -1,17 +1,20 @@
 // Remote sessions: create (proxy token + session.start queued for the machine's agent), list,
 // read with paged output, chat, stop/pause/resume/abort, tool-permission answers. Each move is
 // checked by the state machine and audited; commands reach the agent through the durable queue.
+import { randomUUID } from 'node:crypto'
 import { and, desc, eq, inArray, or, type SQL, sql } from 'drizzle-orm'
 import { adapterFor } from '../../agent/adapters/index.ts'
 import { type CommandPayload, LLM_PROXY_PATH } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
-import type { Actor } from '../audit/service.ts'
+import { type Actor, auditRow } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import {
+  auditLog,
   type LlmProvider,
   machineAssignments,
   remoteMachines,
+  SESSION_STATUSES,
   type SessionStatus,
   sessionMessages,
   sessions,
@@ -25,7 +28,7 @@ import { machineOf, sessionAccess } from './access.ts'
 import { moveSession } from './lifecycle.ts'
 import { DEFAULT_OUTPUT_PAGE, type PermissionMode } from './model.ts'
 import { refuseFullMachine, refuseMissingCli, refuseOffline, refuseOutsideRoots } from './preflight.ts'
-import { isLive, transition } from './state.ts'
+import { isLive, nextState, transition } from './state.ts'
 import { conversationExtras, lastSeq, lastSeqSql, outputPage, sessionTotals, sessionView } from './view.ts'
 
 export const DEFAULT_CLI_TOOL = 'qwen-code'
@@ -190,41 +193,87 @@ export async function getSession(
   }
 }
 
+/**
+ * The fast path: authorized from this instance's access cache (access/cache.ts), then one
+ * transaction of two statements (storeChat). A cached state that refuses, or a session row that
+ * does, is read again for the exact answer.
+ */
 export async function chat(ctx: AppContext, user: UserRow, actor: Actor, id: string, content: string) {
+  const cached = await sessionAccess(ctx, user, id, 'steer', { cached: true })
+  if (nextState(cached.session.status, 'chat') !== undefined) {
+    const sent = await storeChat(ctx, user, actor, id, machineOf(cached), content)
+    if (sent) return sent
+  }
   const access = await sessionAccess(ctx, user, id, 'steer')
   transition(access.session.status, 'chat')
-  const machineId = machineOf(access)
-  // One transaction: the message is stored if and only if its command is queued.
-  const message = await ctx.transaction(async (tx) => {
-    const [message] = await tx
-      .insert(sessionMessages)
-      .values({ sessionId: id, userId: user.id, content, afterSeq: lastSeqSql(id) })
-      .returning()
-    await queueCommand(
-      ctx,
-      machineId,
-      { type: 'session.input', session_id: id, message_id: message!.id, content },
-      { tx },
-    )
-    // A new turn starts (or the running one goes on); an earlier quota or provider refusal is
-    // the past once the person tries again. A quota warning holds until its period resets.
-    await tx
-      .update(sessions)
-      .set({
-        updatedAt: ctx.now(),
-        turnStartedAt: sql`coalesce(${sessions.turnStartedAt}, ${ctx.now().toISOString()}::timestamptz)`,
-        alert: sql`case when ${sessions.alert}->>'level' = 'warning' then ${sessions.alert} end`,
-      })
-      .where(eq(sessions.id, id))
-    return message!
-  })
-  await ctx.audit(
+  const sent = await storeChat(ctx, user, actor, id, machineOf(access), content)
+  if (!sent) throw conflict('The session changed state while the message was sent; try again')
+  return sent
+}
+
+/** The states a message may be sent in, from the state machine. */
+const CHAT_STATES = SESSION_STATUSES.filter((s) => nextState(s, 'chat') !== undefined)
+
+/**
+ * One transaction: the first statement touches the session only while it is in a state that
+ * takes messages (checked under its row lock, so a stop on any instance either waits for it or
+ * wins) and stores the message and its audit entry with it; the second queues the command. The
+ * message is stored if and only if its command is queued; undefined when the state refused.
+ */
+async function storeChat(
+  ctx: AppContext,
+  user: UserRow,
+  actor: Actor,
+  id: string,
+  machineId: string,
+  content: string,
+) {
+  const messageId = randomUUID()
+  const now = ctx.now().toISOString()
+  const audit = auditRow(
     'session.chat',
     actor,
     { type: 'session', id },
-    { message_id: message.id, chars: content.length },
+    { message_id: messageId, chars: content.length },
   )
-  return { message_id: message.id, created_at: message.createdAt.toISOString() }
+  const stored = await ctx.transaction(async (tx) => {
+    // A new turn starts (or the running one goes on); an earlier quota or provider refusal is
+    // the past once the person tries again. A quota warning holds until its period resets.
+    const result = await tx.execute(sql`
+      with touched as (
+        update ${sessions} set updated_at = ${now}::timestamptz,
+          turn_started_at = coalesce(turn_started_at, ${now}::timestamptz),
+          alert = case when alert->>'level' = 'warning' then alert end
+        where id = ${id} and status in (${sql.join(
+          CHAT_STATES.map((s) => sql`${s}`),
+          sql`, `,
+        )})
+        returning id, coalesce(title, project_path) as name
+      ), message as (
+        insert into ${sessionMessages} (id, session_id, user_id, content, after_seq, created_at)
+        select ${messageId}::uuid, touched.id, ${user.id}, ${content}, ${lastSeqSql(id)}, ${now}::timestamptz
+        from touched
+        returning id
+      ), audited as (
+        insert into ${auditLog} (event, outcome, tenant_id, actor_type, actor_id, actor_name, ip,
+          target_type, target_id, target_name, details)
+        select ${audit.event}, ${audit.outcome}, ${audit.tenantId}::integer, ${audit.actorType},
+          ${audit.actorId}, ${audit.actorName}, ${audit.ip}, ${audit.targetType}, ${audit.targetId},
+          touched.name, ${JSON.stringify(audit.details)}::jsonb
+        from message, touched
+      )
+      select id from message`)
+    const rows = Array.isArray(result) ? result : (result as { rows: unknown[] }).rows
+    if (rows.length === 0) return false
+    await queueCommand(
+      ctx,
+      machineId,
+      { type: 'session.input', session_id: id, message_id: messageId, content },
+      { tx },
+    )
+    return true
+  })
+  return stored ? { message_id: messageId, created_at: now } : undefined
 }
 
 export type ControlAction = 'stop' | 'pause' | 'resume' | 'abort'

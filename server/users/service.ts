@@ -110,6 +110,9 @@ export async function updateUser(ctx: AppContext, actor: Actor, id: number, inpu
         )
     return tx.update(users).set(patch).where(eq(users.id, id)).returning()
   })
+  // A change that takes nothing away (a name, a promotion) is not published: this instance
+  // reads the user again at once, others within the access cache's lifetime.
+  ctx.state.accessCache.drop({ user_id: id })
   if (input.password !== undefined || input.status === 'disabled') await revokeUserSessions(ctx, id)
   for (const reason of revocationsOf(existing, input, tenantChanged))
     await revokeAccess(ctx, reason, { user_id: id })
