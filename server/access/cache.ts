@@ -63,7 +63,7 @@ export function createAccessCache(ctx: AppContext): AccessCache {
   const fresh = <T>(map: Map<string, Entry<T>>, key: string): T | undefined => {
     const entry = map.get(key)
     if (!entry) return undefined
-    if (Date.now() - entry.storedAt <= ctx.config.accessCacheTtlMs) return entry.value
+    if (ctx.now().getTime() - entry.storedAt <= ctx.config.accessCacheTtlMs) return entry.value
     map.delete(key)
     return undefined
   }
@@ -76,7 +76,7 @@ export function createAccessCache(ctx: AppContext): AccessCache {
     if (waiting > 0 || gen !== generation || ctx.config.accessCacheTtlMs === 0) return
     if (map.size >= ACCESS_CACHE_MAX_ENTRIES) map.delete(map.keys().next().value!)
     map.delete(key)
-    map.set(key, { ...entry, storedAt: Date.now() })
+    map.set(key, { ...entry, storedAt: ctx.now().getTime() })
   }
   const dropWhere = <T>(map: Map<string, Entry<T>>, hit: (entry: Entry<T>, key: string) => boolean) => {
     for (const [key, entry] of map) if (hit(entry, key)) map.delete(key)
