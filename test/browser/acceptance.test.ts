@@ -96,11 +96,11 @@ describe('acceptance in the browser with the real agent and CLI', () => {
         .locator(`tr[data-machine-id="${machineId}"] [data-status="online"]`)
         .waitFor({ timeout: 30_000 })
 
-      await page.locator(`tr[data-machine-id="${machineId}"] button`).click()
+      await page.locator(`tr[data-machine-id="${machineId}"] a`).click()
+      await page.waitForURL(`**/manage/remote/machines/${machineId}`)
       await page.getByTestId('assign-user').selectOption({ label: 'quinn' })
       await page.getByRole('button', { name: 'Assign', exact: true }).click()
       await page.getByTestId('assigned-users').getByText('quinn').waitFor()
-      await page.keyboard.press('Escape')
     },
     STEP_MS,
   )

@@ -197,10 +197,11 @@ describe('browser UI', () => {
   )
 
   test(
-    'machines: the detail dialog assigns a user',
+    'machines: the machine page (its own URL) assigns a user',
     async () => {
-      await page.locator(`tr[data-machine-id="${machine.machineId}"] button`).click()
-      await page.getByTestId('machine-detail').waitFor()
+      await page.locator(`tr[data-machine-id="${machine.machineId}"] a`).click()
+      await page.waitForURL(`**/manage/remote/machines/${machine.machineId}`)
+      await page.getByTestId('machine-facts').waitFor()
       await page.getByTestId('assign-user').selectOption({ label: 'alice' })
       await page.getByRole('button', { name: 'Assign', exact: true }).click()
       await page.getByTestId('assigned-users').getByText('alice').waitFor()
@@ -210,7 +211,7 @@ describe('browser UI', () => {
       const { users } = (await res.json()) as { users: Array<{ username: string; permission: string }> }
       expect(users).toEqual([expect.objectContaining({ username: 'alice', permission: 'user' })])
       await screenshots(page, 'manage-machine-detail')
-      await page.keyboard.press('Escape')
+      await page.goto('/manage/remote/machines')
     },
     BROWSER_TEST_MS,
   )
@@ -220,14 +221,16 @@ describe('browser UI', () => {
     async () => {
       const row = page.locator(`tr[data-machine-id="${machine.machineId}"]`)
       expect(await row.getByTestId('isolation-level').textContent()).toBe('Sandbox')
-      await row.locator('button').click()
+      await row.locator('a').click()
       expect(await page.getByTestId('machine-isolation').textContent()).toContain('bubblewrap')
       expect(await page.getByTestId('cli-tools').textContent()).toContain('qwen-code')
       const policy = page.getByTestId('machine-policy')
       await policy.getByLabel('Required isolation').selectOption('sandbox')
-      // The list behind the modal refreshes when the machine changes (here: its terminal
-      // access set again, as it was); that must not undo the unsaved choice.
-      const refetched = page.waitForResponse((r) => new URL(r.url()).pathname === '/api/remote/machines')
+      // The page refetches the machine when it changes (here: its terminal access set again,
+      // as it was); that must not undo the unsaved choice.
+      const refetched = page.waitForResponse(
+        (r) => new URL(r.url()).pathname === `/api/remote/machines/${machine.machineId}`,
+      )
       const same = await server.request(`/api/remote/machines/${machine.machineId}/terminal-access`, {
         method: 'PUT',
         cookie: await server.login(),
@@ -244,7 +247,7 @@ describe('browser UI', () => {
       })
       const view = (await res.json()) as { machine: { required_isolation: string } }
       expect(view.machine.required_isolation).toBe('sandbox')
-      await page.keyboard.press('Escape')
+      await page.goto('/manage/remote/machines')
     },
     BROWSER_TEST_MS,
   )

@@ -25,6 +25,8 @@ import type { ChangedEvent } from '../../../server/live/stream.ts'
 /** The server's own live-state set (a session that takes messages and controls). */
 export { isLiveStatus } from '../../../server/db/schema/session-status.ts'
 
+import type { SessionStatus } from '../../../server/db/schema/session-status.ts'
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
@@ -210,6 +212,11 @@ export const machines = {
   revoke: (id: string, userId: number) => unwrap(machine({ id }).assign({ user_id: userId }).delete()),
   deregister: (id: string) => unwrap(machine({ id }).delete()),
   rotateToken: (id: string) => unwrap(machine({ id }).token.rotate.post()),
+  revokeToken: (id: string) => unwrap(machine({ id }).token.revoke.post()),
+  get: async (id: string) => (await unwrap(machine({ id }).get())).machine,
+  /** Newest first; `status` a status or live / ended; the next page from `next_cursor`. */
+  sessions: (id: string, query: { status?: MachineSessionFilter; limit?: number; cursor?: string } = {}) =>
+    unwrap(machine({ id }).sessions.get({ query })),
   /** allowed_cli_tools null = follow what the agent detects. */
   updateSettings: async (
     id: string,
@@ -218,6 +225,7 @@ export const machines = {
       required_isolation?: IsolationLevel
       auto_update?: boolean | null
       update_window?: string | null
+      labels?: string[]
     },
   ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
   versions: () => unwrap(machine.versions.get()),
@@ -231,6 +239,9 @@ export const machines = {
 export type UpdateRequest = Data<typeof machines.update>
 export type FleetVersions = Data<typeof machines.versions>
 export type Machine = Data<typeof machines.list>[number]
+export type MachineSession = Data<typeof machines.sessions>['sessions'][number]
+export type MachineSessionFilter = SessionStatus | 'live' | 'ended'
+export type LoadSample = Machine['load_history'][number]
 export type AssignedUser = Data<typeof machines.users>[number]
 export type MachinePermission = AssignedUser['permission']
 export type RegistrationToken = Data<typeof machines.register>

@@ -3,6 +3,7 @@
 import * as admin from './admin.ts'
 import * as apiKeys from './api-keys.ts'
 import * as core from './core.ts'
+import * as machinePage from './machine-page.ts'
 import * as machines from './machines.ts'
 import * as session from './session.ts'
 import * as signIn from './sign-in.ts'
@@ -22,6 +23,7 @@ const messages = {
   en: {
     ...core.en,
     ...machines.en,
+    ...machinePage.en,
     ...admin.en,
     ...workspace.en,
     ...session.en,
@@ -36,6 +38,7 @@ const messages = {
   zh: {
     ...core.zh,
     ...machines.zh,
+    ...machinePage.zh,
     ...admin.zh,
     ...workspace.zh,
     ...session.zh,

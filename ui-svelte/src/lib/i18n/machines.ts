@@ -24,6 +24,7 @@ export const en = {
   'machines.isolationNoneWarning':
     'Sessions on this machine are not isolated: every CLI can read the agent’s token and other users’ sessions and files.',
   'machines.cliTools': 'Detected CLI tools',
+  'machines.sessionPolicy': 'Session policy',
   'machines.noCliTools': 'The agent found none of the known CLI tools.',
   'machines.requiredIsolation': 'Required isolation',
   'machines.requiredIsolationHelp': 'New sessions are refused while the machine isolates less than this.',
@@ -120,6 +121,7 @@ export const zh: Record<keyof typeof en, string> = {
   'machines.isolationNoneWarning':
     '此机器上的会话未隔离:每个 CLI 都能读取 Agent 的令牌以及其他用户的会话和文件。',
   'machines.cliTools': '检测到的 CLI 工具',
+  'machines.sessionPolicy': '会话策略',
   'machines.noCliTools': 'Agent 未找到任何已知的 CLI 工具。',
   'machines.requiredIsolation': '要求的隔离级别',
   'machines.requiredIsolationHelp': '机器的隔离低于此级别时,新会话将被拒绝。',
