@@ -2,6 +2,7 @@
 // every process the CLI started (its own process group), not just the CLI.
 import { describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
+import { waitUntil } from '../test/support/wait-until.ts'
 import { readLines, spawnProcess } from './spawn.ts'
 
 /** Running, not a zombie (orphans are reparented to an init that may never reap them). */
@@ -37,8 +38,7 @@ describe('spawnProcess', () => {
     expect(alive(grandchild)).toBe(true)
     child.signal('SIGTERM')
     expect((await child.exited).signal).toBe('SIGTERM')
-    for (let i = 0; i < 50 && alive(grandchild); i++) await Bun.sleep(20)
-    expect(alive(grandchild)).toBe(false)
+    await waitUntil(() => !alive(grandchild), { what: 'the grandchild gone' })
   })
 
   test('a missing executable fails at spawn', () => {

@@ -3,9 +3,9 @@
 // and stopping on a revoked token.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { SEND_WINDOW } from '../outbox.ts'
 import { createTestAgent } from '../test-support/agent-harness.ts'
-import { eventually } from '../test-support/fake-clock.ts'
 import { HEALTHY_RESET_MS, WS_RETRY_AFTER_OUTAGE_MS, WS_RETRY_INTERVAL_MS } from './run-loop.ts'
 
 function startCommand(id: string, dir: string): CommandOf<'session.start'> {
@@ -25,9 +25,11 @@ function startCommand(id: string, dir: string): CommandOf<'session.start'> {
 async function connectedWithCli() {
   const t = createTestAgent()
   const done = t.run()
-  await eventually(() => t.transport.connections.length === 1)
+  await waitUntil(() => t.transport.connections.length === 1, {
+    what: 't.transport.connections.length === 1',
+  })
   t.transport.command(startCommand('cmd-1', t.work))
-  await eventually(() => t.spawn.children.length === 1)
+  await waitUntil(() => t.spawn.children.length === 1, { what: 't.spawn.children.length === 1' })
   return { t, done }
 }
 
@@ -35,11 +37,15 @@ describe('run loop', () => {
   test('connects over WebSocket: hello first, then heartbeats and acks', async () => {
     const t = createTestAgent()
     const done = t.run()
-    await eventually(() => t.transport.framesOf('heartbeat').length >= 2)
+    await waitUntil(() => t.transport.framesOf('heartbeat').length >= 2, {
+      what: "t.transport.framesOf('heartbeat').length >= 2",
+    })
     expect(t.transport.connections).toEqual(['websocket'])
     expect(t.transport.frames[0]?.type).toBe('hello')
     t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.transport.framesOf('ack').length === 1)
+    await waitUntil(() => t.transport.framesOf('ack').length === 1, {
+      what: "t.transport.framesOf('ack').length === 1",
+    })
     expect(t.transport.framesOf('ack')[0]?.command_ids).toEqual(['cmd-1'])
     t.controller.abort()
     expect(await done).toEqual({ reason: 'stopped' })
@@ -49,13 +55,20 @@ describe('run loop', () => {
     const t = createTestAgent()
     t.transport.websocket = 'refused'
     const done = t.run()
-    await eventually(() => t.transport.connections.includes('long-poll'))
+    await waitUntil(() => t.transport.connections.includes('long-poll'), {
+      what: "t.transport.connections.includes('long-poll')",
+    })
     t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.transport.framesOf('session.started').length === 1)
+    await waitUntil(() => t.transport.framesOf('session.started').length === 1, {
+      what: "t.transport.framesOf('session.started').length === 1",
+    })
     expect(t.spawn.children).toHaveLength(1)
     t.transport.websocket = 'ok'
     // The long-poll period ends after WS_RETRY_INTERVAL_MS of (fake) time; then WebSocket is tried again.
-    await eventually(() => t.transport.connections.includes('websocket'), 5000)
+    await waitUntil(() => t.transport.connections.includes('websocket'), {
+      what: "t.transport.connections.includes('websocket')",
+      timeoutMs: 5000,
+    })
     t.controller.abort()
     await done
   })
@@ -64,11 +77,14 @@ describe('run loop', () => {
     const t = createTestAgent()
     t.transport.down = true
     const done = t.run()
-    await eventually(() => t.clock.sleeps.length >= 1)
+    await waitUntil(() => t.clock.sleeps.length >= 1, { what: 't.clock.sleeps.length >= 1' })
     // Up again, but this round's WebSocket attempt still fails: long-poll connects.
     t.transport.websocket = 'refused-once'
     t.transport.down = false
-    await eventually(() => t.transport.connections.includes('websocket'), 5000)
+    await waitUntil(() => t.transport.connections.includes('websocket'), {
+      what: "t.transport.connections.includes('websocket')",
+      timeoutMs: 5000,
+    })
     expect(t.transport.connections).toEqual(['long-poll', 'websocket'])
     const [onLongPoll, onWebSocket] = t.transport.connectedAt
     expect(onWebSocket! - onLongPoll!).toBeLessThanOrEqual(WS_RETRY_AFTER_OUTAGE_MS)
@@ -86,13 +102,15 @@ describe('run loop', () => {
         .flatMap((f) => f.records.map((r) => r.data))
         .filter((d) => d.startsWith('line '))
     child.stdout.push('line 0')
-    await eventually(() => stored().includes('line 0'))
+    await waitUntil(() => stored().includes('line 0'), { what: "stored().includes('line 0')" })
     const sleepsBefore = t.clock.sleeps.length
     t.transport.failOutputs = 1
     child.stdout.push('line 1')
-    await eventually(() => t.transport.connections.length === 2)
+    await waitUntil(() => t.transport.connections.length === 2, {
+      what: 't.transport.connections.length === 2',
+    })
     child.stdout.push('line 2')
-    await eventually(() => stored().includes('line 2'))
+    await waitUntil(() => stored().includes('line 2'), { what: "stored().includes('line 2')" })
     // A reconnect with a backoff sleep, and line 1 sent again before line 2 (never a gap).
     expect(t.clock.sleeps.length).toBeGreaterThan(sleepsBefore)
     const after = stored().slice(stored().indexOf('line 1') + 1)
@@ -112,7 +130,7 @@ describe('run loop', () => {
       t.transport.framesOf('session.output').flatMap((f) => f.records.filter((r) => r.data === line))
     const queued = () =>
       t.agent.outbox.pendingAfter(0).reduce((n, e) => n + (e.text.match(/"seq":/g)?.length ?? 0), 0)
-    await eventually(() => queued() >= 60, 10_000)
+    await waitUntil(() => queued() >= 60, { what: 'queued() >= 60', timeoutMs: 10_000 })
     // Distinct frames: a connection the silent server let die sends the same ones again.
     const unanswered = [...new Map(t.transport.framesOf('session.output').map((f) => [f.id, f])).values()]
     const bytes = unanswered.reduce((n, f) => n + JSON.stringify(f).length, 0)
@@ -122,7 +140,7 @@ describe('run loop', () => {
     expect(new Set(seqs().map((r) => r.seq)).size).toBeLessThan(60)
     // The server catches up: everything arrives, once, in order, and the outbox empties.
     t.transport.releaseReceipts()
-    await eventually(() => t.agent.outbox.size === 0, 10_000)
+    await waitUntil(() => t.agent.outbox.size === 0, { what: 't.agent.outbox.size === 0', timeoutMs: 10_000 })
     const got = [...new Set(seqs().map((r) => r.seq))]
     expect(got).toEqual(Array.from({ length: 60 }, (_, i) => got[0]! + i))
     t.controller.abort()
@@ -135,13 +153,17 @@ describe('run loop', () => {
     t.spawn.children[0]!.stdout.push(
       '{"type":"assistant","message":{"content":[{"type":"text","text":"hi"}]}}',
     )
-    await eventually(() => t.transport.framesOf('session.output').length === 1)
+    await waitUntil(() => t.transport.framesOf('session.output').length === 1, {
+      what: "t.transport.framesOf('session.output').length === 1",
+    })
     const firstId = t.transport.framesOf('session.output')[0]!.id!
     expect(t.agent.outbox.size).toBeGreaterThan(0)
     t.transport.holdReceipts = false
     t.transport.dropConnection()
-    await eventually(() => t.transport.seenIds.filter((id) => id === firstId).length >= 2)
-    await eventually(() => t.agent.outbox.size === 0)
+    await waitUntil(() => t.transport.seenIds.filter((id) => id === firstId).length >= 2, {
+      what: 't.transport.seenIds.filter((id) => id === firstId).length >= 2',
+    })
+    await waitUntil(() => t.agent.outbox.size === 0, { what: 't.agent.outbox.size === 0' })
     expect(t.transport.connections.length).toBeGreaterThanOrEqual(2)
     const resent = t.transport.framesOf('session.output').filter((f) => f.id === firstId)
     expect(resent[1]).toEqual(resent[0]!)
@@ -157,9 +179,13 @@ describe('run loop', () => {
   test('a command redelivered after a reconnect is acked again but run once', async () => {
     const { t, done } = await connectedWithCli()
     t.transport.dropConnection()
-    await eventually(() => t.transport.connections.length === 2)
+    await waitUntil(() => t.transport.connections.length === 2, {
+      what: 't.transport.connections.length === 2',
+    })
     t.transport.command(startCommand('cmd-1', t.work))
-    await eventually(() => t.transport.framesOf('ack').length === 2)
+    await waitUntil(() => t.transport.framesOf('ack').length === 2, {
+      what: "t.transport.framesOf('ack').length === 2",
+    })
     expect(t.spawn.children).toHaveLength(1)
     t.controller.abort()
     await done
@@ -170,7 +196,7 @@ describe('run loop', () => {
     t.transport.down = true
     t.clock.randomValue = 1
     const done = t.run()
-    await eventually(() => t.clock.sleeps.length >= 8)
+    await waitUntil(() => t.clock.sleeps.length >= 8, { what: 't.clock.sleeps.length >= 8' })
     t.controller.abort()
     await done
     const delays = t.clock.sleeps.slice(0, 8)
@@ -180,7 +206,7 @@ describe('run loop', () => {
     low.transport.down = true
     low.clock.randomValue = 0
     const lowDone = low.run()
-    await eventually(() => low.clock.sleeps.length >= 4)
+    await waitUntil(() => low.clock.sleeps.length >= 4, { what: 'low.clock.sleeps.length >= 4' })
     low.controller.abort()
     await lowDone
     expect(low.clock.sleeps.slice(0, 4)).toEqual([100, 100, 100, 100])
@@ -191,7 +217,7 @@ describe('run loop', () => {
     t.clock.randomValue = 1
     t.transport.overCapacityRetryAfterMs = 7000
     const done = t.run()
-    await eventually(() => t.clock.sleeps.length >= 3)
+    await waitUntil(() => t.clock.sleeps.length >= 3, { what: 't.clock.sleeps.length >= 3' })
     t.controller.abort()
     await done
     expect(t.clock.sleeps.slice(0, 3)).toEqual([7000, 7000, 7000])
@@ -202,15 +228,21 @@ describe('run loop', () => {
     t.clock.randomValue = 1
     t.transport.down = true
     const done = t.run()
-    await eventually(() => t.clock.sleeps.length >= 4)
+    await waitUntil(() => t.clock.sleeps.length >= 4, { what: 't.clock.sleeps.length >= 4' })
     t.transport.down = false
-    await eventually(() => t.transport.connections.length === 1)
+    await waitUntil(() => t.transport.connections.length === 1, {
+      what: 't.transport.connections.length === 1',
+    })
     const before = t.clock.sleeps.length
     // Heartbeat sleeps advance fake time; stay connected past the healthy period, then drop.
-    await eventually(() => t.transport.framesOf('heartbeat').length * 1000 > HEALTHY_RESET_MS)
+    await waitUntil(() => t.transport.framesOf('heartbeat').length * 1000 > HEALTHY_RESET_MS, {
+      what: "t.transport.framesOf('heartbeat').length * 1000 > HEALTHY_RESET_MS",
+    })
     t.transport.down = true
     t.transport.dropConnection()
-    await eventually(() => t.clock.sleeps.filter((ms, i) => i >= before && ms < 1000).length >= 1)
+    await waitUntil(() => t.clock.sleeps.filter((ms, i) => i >= before && ms < 1000).length >= 1, {
+      what: 't.clock.sleeps.filter((ms, i) => i >= before && ms < 1000).length >= 1',
+    })
     t.controller.abort()
     await done
     const reconnectDelays = t.clock.sleeps.slice(before).filter((ms) => ms !== 1000)
@@ -220,7 +252,9 @@ describe('run loop', () => {
   test('a revoked token stops the loop after a few confirmations', async () => {
     const t = createTestAgent()
     const done = t.run()
-    await eventually(() => t.transport.connections.length === 1)
+    await waitUntil(() => t.transport.connections.length === 1, {
+      what: 't.transport.connections.length === 1',
+    })
     t.transport.revoke({ type: 'goodbye', reason: 'revoked', message: 'The agent token was revoked' })
     const result = await done
     expect(result).toMatchObject({ reason: 'unauthorized', goodbye: { reason: 'revoked' } })

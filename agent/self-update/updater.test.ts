@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { AgentUpdateStatus } from '../../protocol/index.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { systemClock } from '../connection/link.ts'
 import { createAgentLogger } from '../log.ts'
 import { readUpdateRecord } from './record.ts'
@@ -103,7 +104,10 @@ describe('SelfUpdater', () => {
     let live = 1
     const { binary, reports, plans, updater, command } = setup(served, { live: () => live })
     const running = updater.handle(command('2.0.0', sha(served)))
-    await waitUntil(() => states(reports).includes('waiting'))
+    await waitUntil(() => states(reports).includes('waiting'), {
+      what: 'the waiting report',
+      timeoutMs: 30_000,
+    })
     expect(readFileSync(binary, 'utf8')).toBe(script('echo 1.0.0'))
     live = 0
     await running
@@ -115,18 +119,13 @@ describe('SelfUpdater', () => {
     const served = script('echo 2.0.0')
     const { reports, plans, updater, command } = setup(served, { live: () => 1 })
     const running = updater.handle(command('2.0.0', sha(served)))
-    await waitUntil(() => states(reports).includes('waiting'))
+    await waitUntil(() => states(reports).includes('waiting'), {
+      what: 'the waiting report',
+      timeoutMs: 30_000,
+    })
     await updater.handle(command('2.0.0', sha(served), true))
     await running
     expect(states(reports)).toEqual(['downloading', 'waiting', 'installing', 'restarting'])
     expect(plans).toHaveLength(1)
   })
 })
-
-async function waitUntil(check: () => boolean, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('timed out')
-    await Bun.sleep(20)
-  }
-}

@@ -33,12 +33,3 @@ export function createFakeClock(start = Date.UTC(2026, 0, 1)): FakeClock {
   }
   return clock
 }
-
-/** Polls `check` until it holds or `timeoutMs` of real time passes. */
-export async function eventually(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await Bun.sleep(5)
-  }
-}

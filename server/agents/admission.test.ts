@@ -6,9 +6,10 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AGENT_MESSAGE_PATH, AGENT_WS_PATH } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { parseExposition, sampleValue } from '../../test/support/prometheus.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { loadConfig } from '../config.ts'
 import type { AppContext } from '../context/index.ts'
 import { admissionCap, readOpenFilesLimit } from './admission.ts'
@@ -87,7 +88,9 @@ describe('agent admission at the cap', () => {
     const first = await connect('websocket')
     const second = await connect('long_poll')
     // A long-poll agent holds its slot while a poll is in flight (the next one follows the welcome).
-    await until(() => server.ctx.state.agentAdmission.current() === 2, 'both agents to hold a slot')
+    await waitUntil(() => server.ctx.state.agentAdmission.current() === 2, {
+      what: 'both agents to hold a slot',
+    })
     let samples = await metrics()
     expect(sampleValue(samples, 'openace_agent_connection_cap')).toBe(2)
     expect(sampleValue(samples, 'openace_agent_connections_current')).toBe(2)
@@ -119,7 +122,9 @@ describe('agent admission at the cap', () => {
     )
 
     await first.agent.close()
-    await until(() => server.ctx.state.agentAdmission.current() === 1, 'the closed socket to free its slot')
+    await waitUntil(() => server.ctx.state.agentAdmission.current() === 1, {
+      what: 'the closed socket to free its slot',
+    })
     const agent = new FakeAgent({
       url: server.url,
       token: third.agentToken,

@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm'
 import { MAX_FRAME_BYTES } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, sessionOutput, sessions } from '../db/schema/index.ts'
 
 let server: TestServer
@@ -69,7 +70,7 @@ describe('agent channel limits', () => {
     const m = await machineWithSession()
     const agent = await connected(m)
     await agent.send('x'.repeat(MAX_FRAME_BYTES + 1))
-    await agent.waitFor(() => agent.closeCode !== undefined, 5000, 'close')
+    await waitUntil(() => agent.closeCode !== undefined, { what: 'close', timeoutMs: 5000 })
     expect(agent.closeCode).toBe(1009)
     const again = await connected(m)
     await again.close()
@@ -92,11 +93,10 @@ describe('agent channel limits', () => {
         },
       ],
     })
-    await agent.waitFor(
-      () => agent.frames.find((f) => f.type === 'received' && f.ids.includes('nul-frame')),
-      5000,
-      'received',
-    )
+    await waitUntil(() => agent.frames.find((f) => f.type === 'received' && f.ids.includes('nul-frame')), {
+      what: 'received',
+      timeoutMs: 5000,
+    })
     const [row] = await server.ctx.db
       .select()
       .from(sessionOutput)
@@ -119,7 +119,10 @@ describe('lost wake-ups', () => {
     await Bun.sleep(100)
     expect(agent.commands.some((c) => c.id === row!.id)).toBe(false)
     await agent.send({ type: 'heartbeat', sessions: [] })
-    await agent.waitFor(() => agent.commands.find((c) => c.id === row!.id), 5000, 'the quiet command')
+    await waitUntil(() => agent.commands.find((c) => c.id === row!.id), {
+      what: 'the quiet command',
+      timeoutMs: 5000,
+    })
     await agent.close()
   })
 })

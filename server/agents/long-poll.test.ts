@@ -5,6 +5,7 @@ import { eq } from 'drizzle-orm'
 import type { LongPollResponse } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { queueCommand } from './commands.ts'
 
@@ -139,7 +140,7 @@ describe('agent long-poll', () => {
       cookie: admin,
     })
     expect(res.status).toBe(200)
-    await agent.waitFor(() => agent.stopped, 2000, 'stop')
+    await waitUntil(() => agent.stopped, { what: 'stop', timeoutMs: 2000 })
     expect(performance.now() - started).toBeLessThan(POLL_TIMEOUT_MS)
     expect(agent.refusedStatus).toBe(401)
     expect(agent.goodbye?.reason).toBe('revoked')

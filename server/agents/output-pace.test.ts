@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq, inArray } from 'drizzle-orm'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessionOutput } from '../db/schema/index.ts'
 import { CLOSE_FLOODED, MAX_QUEUED_FRAME_BYTES } from './websocket.ts'
 
@@ -63,7 +64,7 @@ describe('agent output rate', () => {
     // 4 x 64 KB at 64 KB/s with 64 KB of burst: the last can be answered no sooner than 3 s on.
     const started = performance.now()
     for (let n = 0; n < 4; n++) await agent.send(outputFrame(sessionId, n, 64 * KB))
-    await agent.waitFor(() => receipts(agent).length === 4, 60_000, 'four receipts')
+    await waitUntil(() => receipts(agent).length === 4, { what: 'four receipts', timeoutMs: 60_000 })
     const elapsed = performance.now() - started
     console.log(`4 x 64 KB at 64 KB/s answered in ${Math.round(elapsed)} ms`)
     expect(elapsed).toBeGreaterThanOrEqual(2500)
@@ -74,7 +75,7 @@ describe('agent output rate', () => {
     const { agent, sessionId } = await agentWithSession('flood-box')
     const frames = Math.ceil(MAX_QUEUED_FRAME_BYTES / (1024 * KB)) + 4
     for (let n = 0; n < frames; n++) await agent.send(outputFrame(sessionId, n, 256 * KB, 4))
-    await agent.waitFor(() => agent.closeCode !== undefined, 60_000, 'the socket closed')
+    await waitUntil(() => agent.closeCode !== undefined, { what: 'the socket closed', timeoutMs: 60_000 })
     expect(agent.closeCode).toBe(CLOSE_FLOODED)
     const acked = receipts(agent).flatMap((id) => {
       const n = Number(id.slice('flood-'.length))

@@ -3,8 +3,9 @@
 // heartbeat does not bring its machine back online.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { LOAD_HISTORY_SAMPLES } from './load-history.ts'
 import { flushHeartbeats, markDisconnected, sweepSilentMachines } from './presence.ts'
@@ -53,9 +54,13 @@ describe('batched heartbeats', () => {
       for (const m of machines)
         await m.agent.send({ type: 'heartbeat', system_info: { beat: i }, sessions: [] })
     const total = perAgent * machines.length
-    await until(() => counters().heartbeats - before.heartbeats === total, 'heartbeats received')
+    await waitUntil(() => counters().heartbeats - before.heartbeats === total, {
+      what: 'heartbeats received',
+    })
     for (const m of machines)
-      await until(async () => (await machineRow(m.machineId)).systemInfo.beat === perAgent - 1, 'flushed')
+      await waitUntil(async () => (await machineRow(m.machineId)).systemInfo.beat === perAgent - 1, {
+        what: 'flushed',
+      })
     const elapsed = Date.now() - started
     const after = counters()
     const flushes = after.flushes - before.flushes
@@ -72,11 +77,13 @@ describe('batched heartbeats', () => {
   test('a heartbeat without system_info keeps the stored one', async () => {
     const { machineId, agent } = await connected()
     await agent.send({ type: 'heartbeat', system_info: { load: 0.25 }, sessions: [] })
-    await until(async () => (await machineRow(machineId)).systemInfo.load === 0.25, 'first flush')
+    await waitUntil(async () => (await machineRow(machineId)).systemInfo.load === 0.25, {
+      what: 'first flush',
+    })
     const before = (await machineRow(machineId)).lastHeartbeat!
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
-    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     await flushHeartbeats(server.ctx)
     const row = await machineRow(machineId)
     expect(row.systemInfo.load).toBe(0.25)
@@ -92,7 +99,7 @@ describe('batched heartbeats', () => {
       .where(eq(remoteMachines.machineId, machineId))
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
-    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     await sweepSilentMachines(server.ctx)
     const row = await machineRow(machineId)
     expect(row.status).toBe('online')
@@ -104,7 +111,7 @@ describe('batched heartbeats', () => {
     await flushHeartbeats(server.ctx)
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
-    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     const { connectionEpoch } = await machineRow(machineId)
     await markDisconnected(server.ctx, machineId, connectionEpoch, 'test')
     await flushHeartbeats(server.ctx)
@@ -117,7 +124,7 @@ describe('batched heartbeats', () => {
     const first = await machineRow(machineId)
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', system_info: { stale: true }, sessions: [] })
-    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     await markDisconnected(server.ctx, machineId, first.connectionEpoch - 1, 'old socket')
     await flushHeartbeats(server.ctx)
     const row = await machineRow(machineId)
@@ -132,7 +139,7 @@ describe('batched heartbeats', () => {
     expect(first).toMatchObject({ status: 'online', transport: 'long_poll' })
     const seen = counters().heartbeats
     for (let i = 0; i < 5; i++) await agent.send({ type: 'heartbeat', sessions: [] })
-    await until(() => counters().heartbeats - seen === 5, 'heartbeats received')
+    await waitUntil(() => counters().heartbeats - seen === 5, { what: 'heartbeats received' })
     await flushHeartbeats(server.ctx)
     const row = await machineRow(machineId)
     expect(row.connectionEpoch).toBe(first.connectionEpoch)
@@ -154,7 +161,7 @@ describe('batched heartbeats', () => {
         disk_total_gb: 100,
       }
       await agent.send({ type: 'heartbeat', system_info: info, sessions: [] })
-      await until(() => counters().heartbeats > seen, 'heartbeat received')
+      await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
       await flushHeartbeats(server.ctx)
     }
     const history = (await machineRow(machineId)).loadHistory
@@ -167,7 +174,7 @@ describe('batched heartbeats', () => {
     // A heartbeat that carries no load (older agents) adds no sample.
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', system_info: { hostname: 'x' }, sessions: [] })
-    await until(() => counters().heartbeats > seen, 'heartbeat received')
+    await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     await flushHeartbeats(server.ctx)
     expect((await machineRow(machineId)).loadHistory.at(-1)!.cpu_percent).toBe(beats - 1)
   })

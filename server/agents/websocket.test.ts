@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
 import { CLOSE_GOODBYE } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
@@ -74,7 +74,7 @@ describe('agent websocket', () => {
       content: 'hello',
     })
     expect(await agent.waitForCommand('session.input')).toEqual(queued)
-    await until(async () => (await commandRow(queued.id)).status === 'acked', 'ack')
+    await waitUntil(async () => (await commandRow(queued.id)).status === 'acked', { what: 'ack' })
   })
 
   test('a command not acked is delivered again after a reconnect, then never again once acked', async () => {
@@ -86,7 +86,7 @@ describe('agent websocket', () => {
     await first.close()
     const second = await connect(m)
     expect((await second.waitForCommand('fs.list')).id).toBe(cmd.id)
-    await until(async () => (await commandRow(cmd.id)).status === 'acked', 'ack')
+    await waitUntil(async () => (await commandRow(cmd.id)).status === 'acked', { what: 'ack' })
     await second.close()
     const third = await connect(m)
     await Bun.sleep(100)
@@ -98,7 +98,7 @@ describe('agent websocket', () => {
     await agent.send('this is not json')
     await agent.send({ type: 'warp.drive', id: 'f1' })
     await agent.send({ type: 'session.output', id: 'f2', session_id: 'x', records: [{ seq: 'one' }] })
-    await agent.waitFor(() => agent.errors.length >= 3, 3000, 'three errors')
+    await waitUntil(() => agent.errors.length >= 3, { what: 'three errors', timeoutMs: 3000 })
     expect(agent.errors.map((e) => e.code)).toEqual(['malformed', 'unknown_type', 'malformed'])
     expect(agent.errors[1]!.ref).toBe('f1')
     expect(agent.errors[2]!.message).toContain('/records/0')
@@ -124,17 +124,18 @@ describe('agent websocket', () => {
       session_id: session.id,
       records: [rec(0), rec(1), rec(2)],
     })
-    await agent.waitFor(
-      () => agent.frames.some((f) => f.type === 'received' && f.ids.includes('b2')),
-      3000,
-      'receipt',
-    )
+    await waitUntil(() => agent.frames.some((f) => f.type === 'received' && f.ids.includes('b2')), {
+      what: 'receipt',
+      timeoutMs: 3000,
+    })
     const rows = await server.ctx.db
       .select()
       .from(sessionOutput)
       .where(eq(sessionOutput.sessionId, session.id))
     expect(rows.map((r) => r.seq).sort()).toEqual([0, 1, 2])
-    await until(() => seen.flatMap((e) => (e.type === 'output' ? e.records : [])).length === 3, 'events')
+    await waitUntil(() => seen.flatMap((e) => (e.type === 'output' ? e.records : [])).length === 3, {
+      what: 'events',
+    })
     await Bun.sleep(50)
     const seqs = seen.flatMap((e) => (e.type === 'output' ? e.records.map((r) => r.seq) : []))
     expect(seqs).toEqual([0, 1, 2])
@@ -152,7 +153,7 @@ describe('agent websocket', () => {
       records: [{ seq: 0, stream: 'stdout', data: 'injected', ts: new Date().toISOString() }],
     })
     await a.agent.send({ type: 'session.exited', session_id: theirs.id, exit_code: 0 })
-    await a.agent.waitFor(() => a.agent.errors.length >= 2, 3000, 'refusals')
+    await waitUntil(() => a.agent.errors.length >= 2, { what: 'refusals', timeoutMs: 3000 })
     expect(a.agent.errors.map((e) => e.code)).toEqual(['forbidden', 'forbidden'])
     expect(a.agent.errors[0]!.ref).toBe('evil')
     expect(
@@ -182,7 +183,7 @@ describe('agent websocket', () => {
     await agent.send({ type: 'session.started', session_id: session.id, cli_session_id: 'cli-1' })
     await agent.send({ type: 'session.started', session_id: session.id })
     await agent.send({ type: 'session.exited', session_id: session.id, exit_code: 0 })
-    await until(() => seen.length === 2, 'status events')
+    await waitUntil(() => seen.length === 2, { what: 'status events' })
     expect(seen.map((e) => (e.type === 'status' ? e.status : e.type))).toEqual(['active', 'stopped'])
     const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
     expect(row).toMatchObject({ status: 'stopped', cliSessionId: 'cli-1' })
@@ -204,11 +205,10 @@ describe('agent websocket', () => {
         { session_id: theirs.id, state: 'exited' },
       ],
     })
-    await agent.waitFor(
-      () => agent.frames.some((f) => f.type === 'received' && f.ids.includes('hb')),
-      3000,
-      'receipt',
-    )
+    await waitUntil(() => agent.frames.some((f) => f.type === 'received' && f.ids.includes('hb')), {
+      what: 'receipt',
+      timeoutMs: 3000,
+    })
     const status = async (id: string) =>
       (await server.ctx.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.status
     expect(await status(mine.id)).toBe('stopped')
@@ -278,9 +278,11 @@ describe('presence', () => {
       transport: 'websocket',
     })
     await agent.send({ type: 'heartbeat', system_info: { load: 0.5 }, sessions: [] })
-    await until(async () => (await machineRow(machineId)).systemInfo.load === 0.5, 'heartbeat stored')
+    await waitUntil(async () => (await machineRow(machineId)).systemInfo.load === 0.5, {
+      what: 'heartbeat stored',
+    })
     await agent.close()
-    await until(async () => (await machineRow(machineId)).status === 'offline', 'offline')
+    await waitUntil(async () => (await machineRow(machineId)).status === 'offline', { what: 'offline' })
     expect((await machineRow(machineId)).connected).toBe(false)
   })
 
@@ -342,7 +344,7 @@ describe('revocation', () => {
     expect(agent_token).not.toBe(agentToken)
     const goodbye = await agent.waitForFrame('goodbye')
     expect(goodbye.reason).toBe('revoked')
-    await agent.waitFor(() => agent.closeCode, 3000, 'close')
+    await waitUntil(() => agent.closeCode, { what: 'close', timeoutMs: 3000 })
     expect(agent.closeCode).toBe(CLOSE_GOODBYE)
     const retry = await fetch(`${server.url}/api/remote/agent/ws`, {
       headers: { authorization: `Bearer ${agentToken}` },

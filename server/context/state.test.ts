@@ -3,7 +3,7 @@
 // including what a late caller starts after close.
 import { afterEach, describe, expect, test } from 'bun:test'
 import { openTestDatabase } from '../../test/support/database.ts'
-import { until } from '../../test/support/fake-agent.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { publishAccessRevoked, subscribeAccessRevoked } from '../access/events.ts'
 import { loadConfig } from '../config.ts'
 import type { Database } from '../db/index.ts'
@@ -62,17 +62,19 @@ describe('per-server state', () => {
     await subscribeAccessRevoked(closing, (e) => heard.push(`closing:${e.reason}`))
     await subscribeAccessRevoked(witness, (e) => heard.push(`witness:${e.reason}`))
     await publishAccessRevoked(witness, 'logout', { user_id: 1 })
-    await until(() => heard.length === 2, 'both instances heard the first notice')
+    await waitUntil(() => heard.length === 2, { what: 'both instances heard the first notice' })
 
     await closing.close()
     await publishAccessRevoked(witness, 'unassigned', { user_id: 1 })
-    await until(() => heard.includes('witness:unassigned'), 'the open instance heard the second notice')
+    await waitUntil(() => heard.includes('witness:unassigned'), {
+      what: 'the open instance heard the second notice',
+    })
     expect(heard.filter((h) => h.startsWith('closing:'))).toEqual(['closing:logout'])
 
     let ran = false
     closing.onClose(() => {
       ran = true
     })
-    await until(() => ran, 'a hook added after close ran')
+    await waitUntil(() => ran, { what: 'a hook added after close ran' })
   })
 })

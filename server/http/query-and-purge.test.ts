@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { hashToken } from '../auth/tokens.ts'
 import { authSessions } from '../db/schema/index.ts'
 
@@ -93,14 +94,12 @@ describe('expired login sessions', () => {
       expiresAt: new Date(Date.now() - 5_000),
       lastSeenAt: new Date(Date.now() - 10_000),
     })
-    const deadline = Date.now() + 10_000
-    let rows = 1
-    while (rows > 0 && Date.now() < deadline) {
-      await Bun.sleep(200)
-      rows = (await server.ctx.db.select().from(authSessions).where(eq(authSessions.tokenHash, tokenHash)))
-        .length
-    }
-    expect(rows).toBe(0)
+    await waitUntil(
+      async () =>
+        (await server.ctx.db.select().from(authSessions).where(eq(authSessions.tokenHash, tokenHash)))
+          .length === 0,
+      { what: 'the expired login purged', timeoutMs: 10_000 },
+    )
     // The live session is kept.
     expect((await server.request('/api/auth/me', { cookie: admin })).status).toBe(200)
   })

@@ -7,6 +7,7 @@ import OpenAI from 'openai'
 import { FAKE_WRITE_MODES, type FakeLlm, type FakeWrites, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { flushUsage } from '../quota/ledger.ts'
 
@@ -527,9 +528,7 @@ function suite(writes: FakeWrites) {
         const upstream = fake.requests.at(-1)!
         expect(upstream.aborted).toBe(false)
         abort.abort()
-        const deadline = Date.now() + 3000
-        while (!upstream.aborted && Date.now() < deadline) await Bun.sleep(10)
-        expect(upstream.aborted).toBe(true)
+        await waitUntil(() => upstream.aborted, { what: 'the upstream request aborted', timeoutMs: 3000 })
         expect(await usageOf(sessionId)).toEqual({
           // Batched, the whole answer (message_stop included) was in the first read: the client
           // left after a complete answer. One by one, it left after message_start.

@@ -3,8 +3,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq, isNull } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentTokens, machineAssignments, remoteMachines, tenants } from '../db/schema/index.ts'
 
 let server: TestServer
@@ -33,7 +34,7 @@ async function connect(m: { machineId: string; agentToken: string }) {
   agents.push(agent)
   await agent.connect()
   await agent.waitForFrame('welcome')
-  await until(async () => (await machine(m.machineId)).status === 'online', 'machine online')
+  await waitUntil(async () => (await machine(m.machineId)).status === 'online', { what: 'machine online' })
   return agent
 }
 

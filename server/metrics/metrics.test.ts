@@ -3,11 +3,12 @@
 // delivered, open SSE streams. Every response must parse line by line.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { insertLiveSession, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { parseExposition, type Sample, sampleValue } from '../../test/support/prometheus.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { queueCommand } from '../agents/commands.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { flushUsage } from '../quota/ledger.ts'
@@ -118,7 +119,9 @@ describe('figures', () => {
     const gauge = async (transport: string) =>
       sampleValue(await scrape(), 'openace_agent_connections', { transport })
     expect(await gauge('websocket')).toBe(2)
-    await until(async () => (await gauge('long_poll')) === 1, 'the long-poll agent to be polling')
+    await waitUntil(async () => (await gauge('long_poll')) === 1, {
+      what: 'the long-poll agent to be polling',
+    })
 
     await queueCommand(server.ctx, ws1.machineId, { type: 'fs.list', request_id: 'm1', path: '/' })
     await ws1.agent.waitForCommand('fs.list')
@@ -128,7 +131,9 @@ describe('figures', () => {
     expect(sampleValue(samples, 'openace_agent_command_delivery_seconds_bucket', { le: '+Inf' })).toBe(1)
 
     await ws1.agent.close()
-    await until(async () => (await gauge('websocket')) === 1, 'the closed socket to leave the gauge')
+    await waitUntil(async () => (await gauge('websocket')) === 1, {
+      what: 'the closed socket to leave the gauge',
+    })
   })
 
   test('SSE subscribers count open session streams', async () => {
@@ -143,9 +148,9 @@ describe('figures', () => {
     expect(res.status).toBe(200)
     const reader = res.body!.getReader()
     await reader.read()
-    await until(async () => (await subscribers()) === 1, 'the stream to be counted')
+    await waitUntil(async () => (await subscribers()) === 1, { what: 'the stream to be counted' })
     abort.abort()
     await reader.cancel().catch(() => {})
-    await until(async () => (await subscribers()) === 0, 'the closed stream to be uncounted')
+    await waitUntil(async () => (await subscribers()) === 0, { what: 'the closed stream to be uncounted' })
   })
 })

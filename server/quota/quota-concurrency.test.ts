@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
-import { waitFor } from '../../test/support/agent-binary.ts'
 import {
   createPostgresTestDatabase,
   dropTestDatabase,
@@ -21,6 +20,7 @@ import {
   TEST_SECRET_KEY,
   type TestServer,
 } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { loadConfig } from '../config.ts'
 import { openDatabase } from '../db/index.ts'
 import { quotaCounters, quotaUsage, sessions } from '../db/schema/index.ts'
@@ -147,10 +147,13 @@ describe('quota under concurrency', () => {
       await res.text()
     }
     // Settled usage moves to the shared row and the idle lease goes back, within a few syncs.
-    const row = await waitFor('the lease synced and given back', async () => {
-      const [r] = await main.ctx.db.select().from(quotaCounters).where(eq(quotaCounters.userId, userId))
-      return r && r.reserved === 0 && r.tokens === ALREADY_USED + calls * 34 ? r : undefined
-    })
+    const row = await waitUntil(
+      async () => {
+        const [r] = await main.ctx.db.select().from(quotaCounters).where(eq(quotaCounters.userId, userId))
+        return r && r.reserved === 0 && r.tokens === ALREADY_USED + calls * 34 ? r : undefined
+      },
+      { what: 'the lease synced and given back', timeoutMs: 15_000 },
+    )
     // The seeded ledger row counts one request; each call one more.
     expect(row.requests).toBe(1 + calls)
     expect(await usedBy([main], userId)).toBe(ALREADY_USED + calls * 34)

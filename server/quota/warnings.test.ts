@@ -3,10 +3,10 @@
 // user: no repeat; the next day: again), and the refusal at the limit follows as an error.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { until } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaWarnings, type SessionAlert, sessions } from '../db/schema/index.ts'
 import { subscribeSessionEvents } from '../sessions/events.ts'
 
@@ -67,7 +67,9 @@ describe('the 80% quota warning', () => {
     const s = await watched(user.id)
     // 8 calls of 50 tokens: the 8th reaches 400 of 500 (80%).
     await calls(s.token, 8)
-    const first = await until(() => s.alerts.find((a) => a.code === 'quota_warning'), 'the token warning')
+    const first = await waitUntil(() => s.alerts.find((a) => a.code === 'quota_warning'), {
+      what: 'the token warning',
+    })
     expect(first.level).toBe('warning')
     expect(first.message).toBe(
       `80% of your daily token quota is used: 400 of 500 tokens used today; it resets at ${first.resets_at}.`,
@@ -75,9 +77,9 @@ describe('the 80% quota warning', () => {
     expect(new Date(first.resets_at!).getUTCHours()).toBe(0)
     // Two more: the 10th is 10 of 12 requests (83%); tokens warn no more.
     await calls(s.token, 2)
-    const second = await until(
+    const second = await waitUntil(
       () => s.alerts.find((a) => a.code === 'quota_warning' && a.message.includes('request quota')),
-      'the request warning',
+      { what: 'the request warning' },
     )
     expect(second.message).toStartWith(
       '83% of your daily request quota is used: 10 of 12 requests made today',
@@ -88,7 +90,7 @@ describe('the 80% quota warning', () => {
     expect(row!.alert).toMatchObject({ code: 'quota_warning', level: 'warning', message: second.message })
     // At the limit: refused, as an error alert.
     expect(await chat(s.token)).toBe(429)
-    await until(() => s.alerts.find((a) => a.code === 'quota_exceeded'), 'the refusal')
+    await waitUntil(() => s.alerts.find((a) => a.code === 'quota_exceeded'), { what: 'the refusal' })
     expect(s.alerts.map((a) => a.level)).toEqual(['warning', 'warning', 'error'])
     s.stop()
     const given = await server.ctx.db.select().from(quotaWarnings).where(eq(quotaWarnings.userId, user.id))
@@ -105,13 +107,13 @@ describe('the 80% quota warning', () => {
     })
     const a = await watched(user.id)
     await calls(a.token, 8)
-    await until(() => a.alerts.find((x) => x.code === 'quota_warning'), 'the first warning')
+    await waitUntil(() => a.alerts.find((x) => x.code === 'quota_warning'), { what: 'the first warning' })
     const b = await watched(user.id)
     // b's calls are past the mark too, but today's warning was given: b hears only the refusal
     // at the limit (its alerts arrive in order, so the refusal shows its calls were checked).
     await calls(b.token, 2)
     expect(await chat(b.token)).toBe(429)
-    await until(() => b.alerts.find((x) => x.code === 'quota_exceeded'), "b's refusal")
+    await waitUntil(() => b.alerts.find((x) => x.code === 'quota_exceeded'), { what: "b's refusal" })
     expect(b.alerts.map((x) => x.code)).toEqual(['quota_exceeded'])
 
     const realNow = server.ctx.now
@@ -119,10 +121,9 @@ describe('the 80% quota warning', () => {
       server.ctx.now = () => new Date(Date.now() + 86_400_000)
       const c = await watched(user.id)
       await calls(c.token, 8)
-      const fresh = await until(
-        () => c.alerts.find((x) => x.code === 'quota_warning'),
-        "the next day's warning",
-      )
+      const fresh = await waitUntil(() => c.alerts.find((x) => x.code === 'quota_warning'), {
+        what: "the next day's warning",
+      })
       expect(fresh.message).toContain('400 of 500 tokens used today')
       expect(new Date(fresh.resets_at!).getTime()).toBeGreaterThan(
         new Date(a.alerts[0]!.resets_at!).getTime(),

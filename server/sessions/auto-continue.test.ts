@@ -4,10 +4,11 @@
 // session its quota did not stop; a continue refused at the reset is told to the session.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { continueAtQuotaReset } from './auto-continue.ts'
 
 let server: TestServer
@@ -73,7 +74,7 @@ async function overQuota(name: string) {
   })
   expect(created.status).toBe(201)
   const id = created.body.session.session_id as string
-  const start = await agent.waitFor(() => starts(id)[0], 5000, 'session.start')
+  const start = await waitUntil(() => starts(id)[0], { what: 'session.start', timeoutMs: 5000 })
   await agent.send({ type: 'session.started', session_id: id })
   await agent.send({
     type: 'session.output',
@@ -98,10 +99,13 @@ async function overQuota(name: string) {
   expect(first.status).toBe(200)
   await first.text()
   expect((await proxied()).status).toBe(429)
-  const alert = await until(async () => {
-    const s = await view(id, user.cookie)
-    return s.alert?.code === 'quota_exceeded' && s.status === 'active' ? s.alert : undefined
-  }, 'the quota alert')
+  const alert = await waitUntil(
+    async () => {
+      const s = await view(id, user.cookie)
+      return s.alert?.code === 'quota_exceeded' && s.status === 'active' ? s.alert : undefined
+    },
+    { what: 'the quota alert' },
+  )
   return { user, id, alert: alert as { resets_at: string } }
 }
 
@@ -131,7 +135,10 @@ describe('continue by itself when the quota resets', () => {
     } finally {
       server.ctx.now = realNow
     }
-    const again = await agent.waitFor(() => starts(id)[1], 5000, 'the continuing session.start')
+    const again = await waitUntil(() => starts(id)[1], {
+      what: 'the continuing session.start',
+      timeoutMs: 5000,
+    })
     expect(again.resume_cli_session_id).toBe('conv-ava')
     expect(again.next_seq).toBe(1)
     expect(starts(id)).toHaveLength(2)

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
 
@@ -46,10 +47,13 @@ async function machine(name: string, capabilities: Json = CAPABILITIES) {
     capabilities,
   })
   await agent.connect()
-  await until(async () => {
-    const m = (await call('GET', `/api/remote/machines/${reg.machineId}`, admin)).body.machine
-    return m?.status === 'online'
-  }, 'machine online')
+  await waitUntil(
+    async () => {
+      const m = (await call('GET', `/api/remote/machines/${reg.machineId}`, admin)).body.machine
+      return m?.status === 'online'
+    },
+    { what: 'machine online' },
+  )
   return { id: reg.machineId, agent }
 }
 
@@ -65,11 +69,10 @@ async function stoppedSession(
   })
   expect(created.status).toBe(201)
   const id = created.body.session.session_id as string
-  await m.agent.waitFor(
-    () => m.agent.commands.some((c) => c.type === 'session.start' && c.session_id === id),
-    5000,
-    'start',
-  )
+  await waitUntil(() => m.agent.commands.some((c) => c.type === 'session.start' && c.session_id === id), {
+    what: 'start',
+    timeoutMs: 5000,
+  })
   await m.agent.send({ type: 'session.started', session_id: id })
   const lines = opts.lines ?? 0
   if (lines > 0)
@@ -86,17 +89,17 @@ async function stoppedSession(
           : {}),
       })),
     })
-  await until(
+  await waitUntil(
     async () =>
       (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active',
-    'active',
+    { what: 'active' },
   )
   expect((await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)).status).toBe(200)
-  await until(
+  await waitUntil(
     async () =>
       lines === 0 ||
       (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.last_seq === lines - 1,
-    'output stored',
+    { what: 'output stored' },
   )
   return id
 }
@@ -126,7 +129,7 @@ describe('continuing a stopped session', () => {
       main.agent.commands.filter((c) => c.type === 'session.start' && c.session_id === id) as Array<
         CommandOf<'session.start'>
       >
-    const again = await main.agent.waitFor(() => starts()[1], 5000, 'the second session.start')
+    const again = await waitUntil(() => starts()[1], { what: 'the second session.start', timeoutMs: 5000 })
     expect(again.resume_cli_session_id).toBe('conv-42')
     expect(again.next_seq).toBe(3)
     expect(again.project_path).toBe('/work/app')
@@ -141,10 +144,13 @@ describe('continuing a stopped session', () => {
       session_id: id,
       records: [{ seq: 3, stream: 'stdout', data: 'after continuing', ts: new Date().toISOString() }],
     })
-    const detail = await until(async () => {
-      const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-      return s.status === 'active' && s.last_seq === 3 ? s : undefined
-    }, 'active again with the new output')
+    const detail = await waitUntil(
+      async () => {
+        const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+        return s.status === 'active' && s.last_seq === 3 ? s : undefined
+      },
+      { what: 'active again with the new output' },
+    )
     expect(detail.ended_at ?? null).toBeNull()
     expect(detail.output.map((r: Json) => r.data)).toEqual(['line 0', 'line 1', 'line 2', 'after continuing'])
   })
@@ -157,10 +163,13 @@ describe('continuing a stopped session', () => {
       exit_code: 0,
       cli_session_id: 'thread-7',
     })
-    await until(async () => {
-      const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, id))
-      return row?.cliSessionId === 'thread-7'
-    }, 'cli session id stored')
+    await waitUntil(
+      async () => {
+        const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, id))
+        return row?.cliSessionId === 'thread-7'
+      },
+      { what: 'cli session id stored' },
+    )
     expect((await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)).status).toBe(200)
   })
 
@@ -208,10 +217,10 @@ describe('continuing a stopped session', () => {
     const m = await machine('gone-box')
     const id = await stoppedSession(m, { lines: 1, conversation: 'c-off' })
     await m.agent.close()
-    await until(
+    await waitUntil(
       async () =>
         (await call('GET', `/api/remote/machines/${m.id}`, admin)).body.machine?.status === 'offline',
-      'machine offline',
+      { what: 'machine offline' },
     )
     const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
     expect(res.status).toBe(409)

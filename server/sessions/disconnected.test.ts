@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 
 let server: TestServer
 const agents: FakeAgent[] = []
@@ -37,13 +38,7 @@ test('disconnected while the machine is offline, active again when it returns', 
     path: string,
     want: string,
     pick: (b: Awaited<ReturnType<typeof status>>) => string | undefined,
-  ) => {
-    for (let i = 0; i < 200; i++) {
-      if (pick(await status(path)) === want) return
-      await Bun.sleep(25)
-    }
-    throw new Error(`${path} never became ${want}`)
-  }
+  ) => waitUntil(async () => pick(await status(path)) === want, { what: `${path} ${want}` })
   let agent = await connect()
   await until(`/api/remote/machines/${reg.machineId}`, 'online', (b) => b.machine?.status ?? b.status)
   const created = await server.request('/api/remote/sessions', {

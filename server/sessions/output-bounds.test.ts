@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessionOutput, sessions } from '../db/schema/index.ts'
 
 const MB = 1024 * 1024
@@ -50,11 +51,10 @@ async function sendFrame(sessionId: string, n: number) {
       ts: new Date().toISOString(),
     })),
   })
-  await agent.waitFor(
-    () => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)),
-    30_000,
-    `receipt of ${id}`,
-  )
+  await waitUntil(() => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)), {
+    what: `receipt of ${id}`,
+    timeoutMs: 30_000,
+  })
 }
 
 async function allOutput(sessionId: string): Promise<Json[]> {

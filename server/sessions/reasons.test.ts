@@ -6,8 +6,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
 import { flushUsage, recordUsage } from '../quota/ledger.ts'
 
@@ -66,11 +67,14 @@ beforeAll(async () => {
     },
   })
   await agent.connect()
-  await until(async () => {
-    const { body } = await call('GET', `/api/remote/machines/${machineId}`, admin)
-    const m = body.machine ?? body
-    return m.status === 'online' && m.capabilities?.max_sessions === MAX_SESSIONS
-  }, 'machine online with its capabilities')
+  await waitUntil(
+    async () => {
+      const { body } = await call('GET', `/api/remote/machines/${machineId}`, admin)
+      const m = body.machine ?? body
+      return m.status === 'online' && m.capabilities?.max_sessions === MAX_SESSIONS
+    },
+    { what: 'machine online with its capabilities' },
+  )
 })
 afterAll(async () => {
   await agent?.close()
@@ -165,10 +169,13 @@ describe('what the session says about itself', () => {
       code: 'bad_project_path',
       message: 'The folder /srv/work/app does not exist on lab-box',
     })
-    const view = await until(async () => {
-      const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-      return s.status === 'error' ? s : undefined
-    }, 'session in error')
+    const view = await waitUntil(
+      async () => {
+        const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+        return s.status === 'error' ? s : undefined
+      },
+      { what: 'session in error' },
+    )
     expect(view.error).toEqual({
       code: 'bad_project_path',
       message: 'The folder /srv/work/app does not exist on lab-box',
@@ -218,10 +225,13 @@ describe('what the session says about itself', () => {
     await endAll()
     const id = (await create()).body.session.session_id as string
     await agent.send({ type: 'session.started', session_id: id })
-    await until(async () => {
-      const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, id))
-      return row?.status === 'active'
-    }, 'active')
+    await waitUntil(
+      async () => {
+        const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, id))
+        return row?.status === 'active'
+      },
+      { what: 'active' },
+    )
     await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'list files' })
     const get = async () => (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
     expect((await get()).working).toMatchObject({ tool: null })
@@ -239,7 +249,7 @@ describe('what the session says about itself', () => {
         },
       ],
     })
-    await until(async () => (await get()).working?.tool === 'run_shell_command', 'current tool')
+    await waitUntil(async () => (await get()).working?.tool === 'run_shell_command', { what: 'current tool' })
     await agent.send({
       type: 'session.output',
       session_id: id,
@@ -254,7 +264,7 @@ describe('what the session says about itself', () => {
         { seq: 2, stream: 'stdout', data: '', ts: ts(), event: { kind: 'result', text: 'done' } },
       ],
     })
-    await until(async () => (await get()).working === null, 'turn over')
+    await waitUntil(async () => (await get()).working === null, { what: 'turn over' })
     await endAll()
   })
 })
@@ -290,11 +300,11 @@ describe('"always allow" is honoured for the session', () => {
     const id = (await create()).body.session.session_id as string
     await agent.send({ type: 'session.started', session_id: id })
     await ask(id, 0, 'r1', 'run_shell_command')
-    await until(
+    await waitUntil(
       async () =>
         (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
           .length === 1,
-      'first request pending',
+      { what: 'first request pending' },
     )
     const answered = await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
       request_id: 'r1',
@@ -307,7 +317,7 @@ describe('"always allow" is honoured for the session', () => {
 
     // Same tool again: answered by the server at once, nothing waits for the person.
     await ask(id, 1, 'r2', 'run_shell_command')
-    const auto = await agent.waitFor(() => answers(id, 'r2')[0], 5000, 'automatic answer')
+    const auto = await waitUntil(() => answers(id, 'r2')[0], { what: 'automatic answer', timeoutMs: 5000 })
     expect(auto).toMatchObject({ allow: true })
     const view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
     expect(view.pending_permissions).toHaveLength(0)
@@ -319,11 +329,11 @@ describe('"always allow" is honoured for the session', () => {
 
     // Another tool still asks.
     await ask(id, 2, 'r3', 'write_file')
-    await until(
+    await waitUntil(
       async () =>
         (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
           .length === 1,
-      'other tool pending',
+      { what: 'other tool pending' },
     )
     expect(answers(id, 'r3')).toHaveLength(0)
 
@@ -339,11 +349,11 @@ describe('"always allow" is honoured for the session', () => {
         .status,
     ).toBe(404)
     await ask(id, 3, 'r4', 'run_shell_command')
-    await until(
+    await waitUntil(
       async () =>
         (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
           .length === 2,
-      'asks again after revoke',
+      { what: 'asks again after revoke' },
     )
     expect(answers(id, 'r4')).toHaveLength(0)
     await endAll()
@@ -364,10 +374,9 @@ describe('quota and provider problems reach the session', () => {
       project_path: '/srv/work/app',
     })
     const id = made.body.session.session_id as string
-    const start = (await agent.waitFor(
+    const start = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id),
-      5000,
-      'session.start',
+      { what: 'session.start', timeoutMs: 5000 },
     )) as CommandOf<'session.start'>
     const quota = await server.request(`/api/quotas/users/${user.id}`, {
       method: 'PUT',

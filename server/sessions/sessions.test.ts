@@ -3,6 +3,7 @@ import type { CommandOf } from '../../protocol/index.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { readSse } from '../../test/support/sse.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
 
@@ -23,12 +24,13 @@ const call = async (method: string, path: string, cookie?: string, json?: unknow
 }
 
 async function waitOnline(id: string) {
-  for (let i = 0; i < 100; i++) {
-    const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
-    if (body.status === 'online' || body.machine?.status === 'online') return
-    await Bun.sleep(50)
-  }
-  throw new Error('machine never came online')
+  await waitUntil(
+    async () => {
+      const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+      return body.status === 'online' || body.machine?.status === 'online'
+    },
+    { what: 'machine online' },
+  )
 }
 
 async function newSession(cookie = owner.cookie, extra: Json = {}) {
@@ -39,22 +41,20 @@ async function newSession(cookie = owner.cookie, extra: Json = {}) {
   })
   expect(res.status).toBe(201)
   const id = res.body.session.session_id as string
-  const start = (await agent.waitFor(
+  const start = (await waitUntil(
     () => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id),
-    5000,
-    'session.start',
+    { what: 'session.start', timeoutMs: 5000 },
   )) as CommandOf<'session.start'>
   return { id, start }
 }
 
 async function started(id: string) {
   await agent.send({ type: 'session.started', session_id: id, cli_session_id: `cli-${id.slice(0, 4)}` })
-  for (let i = 0; i < 100; i++) {
-    if ((await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active')
-      return
-    await Bun.sleep(20)
-  }
-  throw new Error('session never became active')
+  await waitUntil(
+    async () =>
+      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active',
+    { what: 'session active' },
+  )
 }
 
 const output = (id: string, from: number, n: number) =>
@@ -195,21 +195,22 @@ describe('a session lifecycle', () => {
       content: 'hello there',
     })
     expect(sent.status).toBe(200)
-    const input = (await agent.waitFor(
+    const input = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id),
-      5000,
-      'session.input',
+      { what: 'session.input', timeoutMs: 5000 },
     )) as CommandOf<'session.input'>
     expect(input.content).toBe('hello there')
     expect(input.message_id).toBe(sent.body.message_id)
 
     await output(id, 0, 3)
     await output(id, 1, 3) // a resend overlapping what was stored: stored once
-    let view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-    for (let i = 0; i < 50 && view.output.length < 4; i++) {
-      await Bun.sleep(20)
-      view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-    }
+    const view = await waitUntil(
+      async () => {
+        const { session } = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body
+        return session.output.length >= 4 && session
+      },
+      { what: 'four output lines' },
+    )
     expect(view.output.map((o: Json) => o.seq)).toEqual([0, 1, 2, 3])
     expect(view.output[0]).toMatchObject({ data: 'line 0', stream: 'stdout' })
     expect(view.output[0].timestamp).toMatch(/Z$/)
@@ -222,29 +223,26 @@ describe('a session lifecycle', () => {
 
     expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).status).toBe(409)
     expect((await call('POST', `/api/remote/sessions/${id}/pause`, owner.cookie)).body.status).toBe('paused')
-    await agent.waitFor(
-      () => agent.commands.find((c) => c.type === 'session.pause' && c.session_id === id),
-      5000,
-      'pause',
-    )
+    await waitUntil(() => agent.commands.find((c) => c.type === 'session.pause' && c.session_id === id), {
+      what: 'pause',
+      timeoutMs: 5000,
+    })
     const whilePaused = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'x' })
     expect(whilePaused.status).toBe(409)
     expect(whilePaused.body.error.message).toMatch(/paused/)
     expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).body.status).toBe('active')
     expect((await call('POST', `/api/remote/sessions/${id}/abort`, owner.cookie)).body.status).toBe('active')
-    await agent.waitFor(
-      () => agent.commands.find((c) => c.type === 'session.abort' && c.session_id === id),
-      5000,
-      'abort',
-    )
+    await waitUntil(() => agent.commands.find((c) => c.type === 'session.abort' && c.session_id === id), {
+      what: 'abort',
+      timeoutMs: 5000,
+    })
 
     const stop = await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)
     expect(stop.body.status).toBe('stopped')
-    await agent.waitFor(
-      () => agent.commands.find((c) => c.type === 'session.stop' && c.session_id === id),
-      5000,
-      'stop',
-    )
+    await waitUntil(() => agent.commands.find((c) => c.type === 'session.stop' && c.session_id === id), {
+      what: 'stop',
+      timeoutMs: 5000,
+    })
     expect(await verifyProxyToken(server.ctx, start.proxy_token)).toBeNull()
     const proxied = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
       method: 'POST',
@@ -454,10 +452,9 @@ describe('tool permissions', () => {
       always: true,
     })
     expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed', always: true })
-    const cmd = (await agent.waitFor(
+    const cmd = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.permission' && c.session_id === id),
-      5000,
-      'session.permission',
+      { what: 'session.permission', timeoutMs: 5000 },
     )) as CommandOf<'session.permission'>
     expect(cmd).toMatchObject({ request_id: 'req-1', allow: true, always: true })
     await pending(id, 0)
@@ -484,13 +481,12 @@ describe('tool permissions', () => {
     await started(id)
     await ask(id, 0, 'edit-1', 'edit')
     await ask(id, 1, 'shell-1', 'run_shell_command')
-    await agent.waitFor(
+    await waitUntil(
       () =>
         agent.commands.find(
           (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'edit-1',
         ),
-      5000,
-      'auto-allowed edit',
+      { what: 'auto-allowed edit', timeoutMs: 5000 },
     )
     const [waiting] = await pending(id, 1)
     expect(waiting.request_id).toBe('shell-1')
@@ -499,13 +495,12 @@ describe('tool permissions', () => {
     })
     expect(patched.body.session.permission_mode).toBe('yolo')
     await ask(id, 2, 'shell-2', 'run_shell_command')
-    const auto = (await agent.waitFor(
+    const auto = (await waitUntil(
       () =>
         agent.commands.find(
           (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'shell-2',
         ),
-      5000,
-      'auto-allowed shell',
+      { what: 'auto-allowed shell', timeoutMs: 5000 },
     )) as CommandOf<'session.permission'>
     expect(auto.allow).toBe(true)
     await pending(id, 1)
@@ -525,10 +520,9 @@ describe('proxy token renewal', () => {
     for (const id of [live.id, ended.id])
       await server.ctx.db.update(proxyTokens).set({ expiresAt: soon }).where(eq(proxyTokens.sessionId, id))
     await renewExpiringTokens(server.ctx)
-    const refresh = (await agent.waitFor(
+    const refresh = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === live.id),
-      5000,
-      'token.refresh',
+      { what: 'token.refresh', timeoutMs: 5000 },
     )) as CommandOf<'token.refresh'>
     const claims = await verifyProxyToken(server.ctx, refresh.proxy_token)
     expect(claims?.sessionId).toBe(live.id)
@@ -550,11 +544,10 @@ describe('proxy token renewal', () => {
     try {
       server.ctx.now = hours(3.5)
       await renewExpiringTokens(server.ctx)
-      await agent.waitFor(
-        () => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === id),
-        5000,
-        'token.refresh',
-      )
+      await waitUntil(() => agent.commands.find((c) => c.type === 'token.refresh' && c.session_id === id), {
+        what: 'token.refresh',
+        timeoutMs: 5000,
+      })
       server.ctx.now = hours(5)
       const claims = await verifyProxyToken(server.ctx, start.proxy_token)
       expect(claims?.sessionId).toBe(id)
@@ -596,11 +589,13 @@ describe('output reads', () => {
         })),
       })
     }
-    let first = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-    for (let i = 0; i < 100 && first.last_seq < 11; i++) {
-      await Bun.sleep(30)
-      first = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-    }
+    const first = await waitUntil(
+      async () => {
+        const { session } = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body
+        return session.last_seq >= 11 && session
+      },
+      { what: 'output up to seq 11' },
+    )
     expect(first.last_seq).toBe(11)
     expect(first.output.length).toBe(5) // 5 x 200 KB fit in 1 MiB, a sixth would not
     expect(first.output_has_more).toBe(true)

@@ -14,6 +14,7 @@ import {
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { openTerminalSocket, type TerminalClient } from '../../test/support/terminal-client.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 
 let server: TestServer
 let admin: string
@@ -44,11 +45,10 @@ async function terminalOn(machineId: string): Promise<TerminalClient & { termina
 }
 
 async function firstWaiting(client: TerminalClient) {
-  for (let i = 0; i < 200 && !client.messages.some((m) => m.type === 'waiting'); i++) await Bun.sleep(50)
-  return client.messages.find((m) => m.type === 'waiting') as Extract<
-    TerminalServerMessage,
-    { type: 'waiting' }
-  >
+  return (await waitUntil(() => client.messages.find((m) => m.type === 'waiting'), {
+    what: 'a waiting message',
+    timeoutMs: 10_000,
+  })) as Extract<TerminalServerMessage, { type: 'waiting' }>
 }
 
 describe('terminal relay over long-poll, and without an agent channel', () => {

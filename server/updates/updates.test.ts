@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../../test/support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, auditLog, remoteMachines, sessions } from '../db/schema/index.ts'
 
 const SHA = 'd'.repeat(64)
@@ -62,7 +63,7 @@ async function connect(
   agents.push(agent)
   await agent.connect()
   await agent.waitForFrame('welcome')
-  await until(async () => (await row(m.machineId)).status === 'online', 'machine online')
+  await waitUntil(async () => (await row(m.machineId)).status === 'online', { what: 'machine online' })
   return agent
 }
 
@@ -145,14 +146,16 @@ describe('what the agent reports', () => {
     const agent = await connect(m)
     await agent.waitForCommand('agent.update')
     await agent.send({ type: 'agent.update_status', version: '2.0.0', state: 'downloading' })
-    await until(async () => (await row(m.machineId)).updateState === 'downloading', 'downloading')
+    await waitUntil(async () => (await row(m.machineId)).updateState === 'downloading', {
+      what: 'downloading',
+    })
     await agent.send({
       type: 'agent.update_status',
       version: '2.0.0',
       state: 'failed',
       reason: 'checksum mismatch: nothing was replaced',
     })
-    await until(async () => (await row(m.machineId)).updateState === 'failed', 'failed')
+    await waitUntil(async () => (await row(m.machineId)).updateState === 'failed', { what: 'failed' })
     expect((await view(m.machineId)).update).toMatchObject({
       state: 'failed',
       version: '2.0.0',
@@ -174,7 +177,9 @@ describe('what the agent reports', () => {
         update: { version: '2.0.0', state: 'rolled_back', reason: 'version 2.0.0 exited with code 3' },
       },
     })
-    await until(async () => (await row(m.machineId)).updateState === 'rolled_back', 'rolled back')
+    await waitUntil(async () => (await row(m.machineId)).updateState === 'rolled_back', {
+      what: 'rolled back',
+    })
     expect(await queued(m.machineId)).toBe(0)
     expect((await view(m.machineId)).update).toMatchObject({
       state: 'rolled_back',
@@ -184,11 +189,13 @@ describe('what the agent reports', () => {
 
     expect((await askUpdate(m.machineId)).status).toBe(202)
     const updated = await connect(m, { agentVersion: '2.0.0' })
-    await until(async () => (await row(m.machineId)).updateState === null, 'update cleared')
+    await waitUntil(async () => (await row(m.machineId)).updateState === null, { what: 'update cleared' })
     expect((await view(m.machineId)).update).toBeNull()
     // The old process's last report, spooled before the restart, arrives late: it is history.
     await updated.send({ type: 'agent.update_status', id: 'late-1', version: '2.0.0', state: 'restarting' })
-    await updated.waitFor(() => updated.frames.find((f) => f.type === 'received' && f.ids.includes('late-1')))
+    await waitUntil(() => updated.frames.find((f) => f.type === 'received' && f.ids.includes('late-1')), {
+      what: "updated.frames.find((f) => f.type === 'received' && f.ids.includes(...",
+    })
     expect((await view(m.machineId)).update).toBeNull()
   })
 })
@@ -198,7 +205,10 @@ describe('update now', () => {
     const m = await registerMachine(server.request, admin)
     expect((await setSettings(m.machineId, { auto_update: false })).status).toBe(200)
     await (await connect(m)).close()
-    await until(async () => (await row(m.machineId)).status === 'offline', 'machine offline', 15_000)
+    await waitUntil(async () => (await row(m.machineId)).status === 'offline', {
+      what: 'machine offline',
+      timeoutMs: 15_000,
+    })
     const offline = await askUpdate(m.machineId)
     expect(offline.status).toBe(202)
     expect(await offline.json()).toMatchObject({ outcome: 'waiting_offline', update: { state: 'requested' } })
@@ -269,8 +279,9 @@ describe('update now', () => {
     expect(ids).toContain(a.machineId)
     expect(ids).toContain(b.machineId)
     for (const agent of [agentA, agentB])
-      await agent.waitFor(() =>
-        updates(agent).find((c) => (c as CommandOf<'agent.update'>).version === '3.0.0'),
+      await waitUntil(
+        () => updates(agent).find((c) => (c as CommandOf<'agent.update'>).version === '3.0.0'),
+        { what: "updates(agent).find((c) => (c as CommandOf<'agent.update'>).version..." },
       )
   })
 })

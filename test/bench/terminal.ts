@@ -14,10 +14,10 @@ import {
   ensureAgentBinary,
   machineOnline,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket } from '../support/terminal-client.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const KEYSTROKES = 300
 const OUTPUT_BYTES = 10 * 1024 * 1024
@@ -128,9 +128,10 @@ async function viaAgent(
     })
     const online = machineOnline(server.url, cookie, agent.machineId)
     const wanted = transport === 'websocket' ? 'websocket' : 'long_poll'
-    await waitFor(`online over ${transport}`, async () =>
-      (await online())?.transport === wanted ? true : undefined,
-    )
+    await waitUntil(async () => ((await online())?.transport === wanted ? true : undefined), {
+      what: `online over ${transport}`,
+      timeoutMs: 15_000,
+    })
     const opened = await api(server.url, cookie, '/api/remote/terminals', 'POST', {
       machine_id: agent.machineId,
     })

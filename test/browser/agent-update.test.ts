@@ -9,8 +9,9 @@ import { join } from 'node:path'
 import { eq } from 'drizzle-orm'
 import type { Page } from 'playwright-core'
 import { remoteMachines } from '../../server/db/schema/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine, until } from '../support/fake-agent.ts'
+import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import { BROWSER_TEST_MS, type BrowserSuite, screenshots, signIn, startBrowserSuite } from './browser.ts'
 
 const dist = mkdtempSync(join(tmpdir(), 'oa-ui-update-'))
@@ -91,7 +92,7 @@ describe('agent update in the UI', () => {
       expect(await section.getByRole('button', { name: 'Save update policy' }).isDisabled()).toBe(true)
       await section.locator('input[name="update_window"]').fill('02:00-05:00')
       await section.getByRole('button', { name: 'Save update policy' }).click()
-      await until(
+      await waitUntil(
         async () => {
           const [r] = await server.ctx.db
             .select()
@@ -99,8 +100,7 @@ describe('agent update in the UI', () => {
             .where(eq(remoteMachines.machineId, m.machineId))
           return r?.updateWindow === '02:00-05:00' && r.autoUpdate === true
         },
-        'policy saved',
-        15_000,
+        { what: 'policy saved', timeoutMs: 15_000 },
       )
       await screenshots(page, 'manage-machine-update-detail')
 

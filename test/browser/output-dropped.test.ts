@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import {
   BROWSER_TEST_MS,
   type BrowserSuite,
@@ -44,11 +45,10 @@ beforeAll(async () => {
       session_id: sessionId,
       records: [{ seq: n, stream: 'stdout', data: 'q'.repeat(250 * 1024), ts: new Date().toISOString() }],
     })
-    await agent.waitFor(
-      () => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)),
-      30_000,
-      `receipt of ${id}`,
-    )
+    await waitUntil(() => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)), {
+      what: `receipt of ${id}`,
+      timeoutMs: 30_000,
+    })
   }
 }, 120_000)
 afterAll(async () => {

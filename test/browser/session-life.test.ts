@@ -15,11 +15,11 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import {
   type BrowserSuite,
   connectAgent,
@@ -67,10 +67,16 @@ beforeAll(async () => {
     track: processes,
     env: { PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId), 60_000)
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 60_000,
+  })
   // The hello waits only so long for `qwen --version` (seconds under load); the version follows
   // in a report of its own, and the dialog is to show it.
-  await waitFor('qwen version', cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), 60_000)
+  await waitUntil(cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), {
+    what: 'qwen version',
+    timeoutMs: 60_000,
+  })
   // The machine offers the CLIs it has, and one it lacks (OpenClaw), as an admin may allow.
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
   const detected = (machine.cli_tools as { name: string }[]).map((c) => c.name)
@@ -371,17 +377,22 @@ describe('a session as a person lives it', () => {
         user_id: userId,
       })
       spare = await connectAgent(server, machine)
-      await waitFor('spare online', machineOnline(server.url, admin, machine.machineId))
+      await waitUntil(machineOnline(server.url, admin, machine.machineId), {
+        what: 'spare online',
+        timeoutMs: 15_000,
+      })
       await page.getByTestId('new-session').click()
       const dialog = page.getByRole('dialog')
       await dialog.getByText('spare-box').click()
       await spare.close()
       spare = undefined
-      await waitFor('spare offline', async () =>
-        (await api(server.url, admin, `/api/remote/machines/${machine.machineId}`)).body.machine?.status !==
-        'online'
-          ? true
-          : undefined,
+      await waitUntil(
+        async () =>
+          (await api(server.url, admin, `/api/remote/machines/${machine.machineId}`)).body.machine?.status !==
+          'online'
+            ? true
+            : undefined,
+        { what: 'spare offline', timeoutMs: 15_000 },
       )
       await dialog.getByRole('button', { name: 'Start session' }).click()
       const failure = dialog.getByRole('alert')

@@ -17,10 +17,10 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import {
   BROWSER_TEST_MS,
   type BrowserSuite,
@@ -72,7 +72,7 @@ beforeAll(async () => {
     allowCliTools: ['editing-cli'],
     env: { PATH: `${cliDir}:${process.env.PATH}`, SHELL: '/bin/bash' },
   })
-  await waitFor('online', machineOnline(server.url, admin, agent.machineId), 60_000)
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), { what: 'online', timeoutMs: 60_000 })
   await signIn(page, 'admin', ADMIN_PASSWORD)
 }, 300_000)
 
@@ -91,11 +91,10 @@ const screen = () => page.getByTestId('web-terminal').locator('.xterm-rows')
 const rows = async () => (await screen().locator(':scope > div').allTextContents()).map((r) => r.trimEnd())
 /** Waits until a whole row of the screen reads `text`. */
 const shows = (text: string) =>
-  waitFor(
-    `the terminal to show ${text}`,
-    async () => ((await rows()).includes(text) ? true : undefined),
-    STEP_MS,
-  )
+  waitUntil(async () => ((await rows()).includes(text) ? true : undefined), {
+    what: `the terminal to show ${text}`,
+    timeoutMs: STEP_MS,
+  })
 /** The last `stty size` answer on screen: [rows, cols]. */
 async function sttySize(): Promise<[number, number] | undefined> {
   const answers = (await rows()).filter((r) => /^\d+ \d+$/.test(r))
@@ -118,13 +117,16 @@ describe('web terminal in the browser', () => {
       await typeInTerminal('echo "hello-$((6*7))"')
       await shows('hello-42')
       await typeInTerminal('stty size')
-      const [, wide] = await waitFor('stty size at 1280', sttySize)
+      const [, wide] = await waitUntil(sttySize, { what: 'stty size at 1280', timeoutMs: 15_000 })
       await page.setViewportSize(PHONE)
       await typeInTerminal('stty size')
-      const narrow = await waitFor('stty size at 390', async () => {
-        const size = await sttySize()
-        return size && size[1] < wide ? size[1] : undefined
-      })
+      const narrow = await waitUntil(
+        async () => {
+          const size = await sttySize()
+          return size && size[1] < wide ? size[1] : undefined
+        },
+        { what: 'stty size at 390', timeoutMs: 15_000 },
+      )
       expect(narrow).toBeLessThan(60)
       expect(wide).toBeGreaterThan(80)
       await page.setViewportSize(WIDE)
@@ -181,8 +183,10 @@ describe('changes panel in the browser', () => {
       })
       expect(created.status).toBe(201)
       const id = (created.body.session as { session_id: string }).session_id
-      await waitFor('the CLI edited', async () =>
-        readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined,
+      await waitUntil(
+        async () =>
+          readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined,
+        { what: 'the CLI edited', timeoutMs: 15_000 },
       )
       await page.goto(`/workspace?session=${id}`)
       await page.getByRole('tab', { name: 'Changes' }).click()
@@ -195,21 +199,28 @@ describe('changes panel in the browser', () => {
 
       await aRow.click()
       const hunks = page.getByTestId('file-diff').getByTestId('hunk')
-      await waitFor('two hunks', async () => ((await hunks.count()) === 2 ? true : undefined), STEP_MS)
+      await waitUntil(async () => ((await hunks.count()) === 2 ? true : undefined), {
+        what: 'two hunks',
+        timeoutMs: STEP_MS,
+      })
       // diff2html draws both sides: the old line on the left, the new one on the right.
       expect(await sideText(hunks.nth(0), '.d2h-del')).toContain('line 2')
       expect(await sideText(hunks.nth(0), '.d2h-ins')).toContain('line two')
       expect(await sideText(hunks.nth(1), '.d2h-ins')).toContain('line eighteen')
       expect(await hunks.nth(0).locator('.d2h-file-side-diff').count()).toBe(2)
       await page.getByRole('button', { name: 'Unified' }).click()
-      await waitFor('unified layout', async () =>
-        (await hunks.nth(0).locator('.d2h-file-side-diff').count()) === 0 ? true : undefined,
+      await waitUntil(
+        async () => ((await hunks.nth(0).locator('.d2h-file-side-diff').count()) === 0 ? true : undefined),
+        { what: 'unified layout', timeoutMs: 15_000 },
       )
       await page.getByRole('button', { name: 'Side by side' }).click()
       await screenshots(page, 'changes')
 
       await hunks.nth(0).getByRole('button', { name: 'Revert this hunk' }).click()
-      await waitFor('one hunk left', async () => ((await hunks.count()) === 1 ? true : undefined), STEP_MS)
+      await waitUntil(async () => ((await hunks.count()) === 1 ? true : undefined), {
+        what: 'one hunk left',
+        timeoutMs: STEP_MS,
+      })
       expect(await sideText(hunks.nth(0), '.d2h-ins')).toContain('line eighteen')
       const text = readFileSync(join(dir, 'a.txt'), 'utf8')
       expect(text).toContain('\nline 2\n')
@@ -297,9 +308,15 @@ describe('terminal access in the browser', () => {
       const select = page.getByRole('dialog').getByTestId('terminal-access')
       expect(await select.inputValue()).toBe('admins')
       await select.selectOption('assigned')
-      await waitFor('assigned saved', async () => ((await setting()) === 'assigned' ? true : undefined))
+      await waitUntil(async () => ((await setting()) === 'assigned' ? true : undefined), {
+        what: 'assigned saved',
+        timeoutMs: 15_000,
+      })
       await select.selectOption('admins')
-      await waitFor('admins saved', async () => ((await setting()) === 'admins' ? true : undefined))
+      await waitUntil(async () => ((await setting()) === 'admins' ? true : undefined), {
+        what: 'admins saved',
+        timeoutMs: 15_000,
+      })
       await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click()
     },
     STEP_MS,

@@ -12,8 +12,9 @@ import {
   MAX_OUTPUT_DATA_CHARS,
 } from '../../protocol/index.ts'
 import { sessionOutput } from '../../server/db/schema/index.ts'
-import { FakeAgent, registerMachine, until } from '../support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import { rowCounts, tableNames } from './rows.ts'
 
 let server: TestServer
@@ -43,7 +44,9 @@ async function session(): Promise<string> {
   })
   expect(res.status).toBe(201)
   const id = ((await res.json()) as { session: { session_id: string } }).session.session_id
-  await agent.waitFor(() => agent.commands.some((c) => c.type === 'session.start' && c.session_id === id))
+  await waitUntil(() => agent.commands.some((c) => c.type === 'session.start' && c.session_id === id), {
+    what: "agent.commands.some((c) => c.type === 'session.start' && c.session_...",
+  })
   return id
 }
 
@@ -54,13 +57,12 @@ const rec = (seq: number, data = `line ${seq}`) => ({
   ts: new Date().toISOString(),
 })
 const received = (id: string) =>
-  agent.waitFor(
-    () => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)),
-    5000,
-    `receipt ${id}`,
-  )
+  waitUntil(() => agent.frames.some((f) => f.type === 'received' && f.ids.includes(id)), {
+    what: `receipt ${id}`,
+    timeoutMs: 5000,
+  })
 const errorFor = (ref: string) =>
-  agent.waitFor(() => agent.errors.find((e) => e.ref === ref), 5000, `error ${ref}`)
+  waitUntil(() => agent.errors.find((e) => e.ref === ref), { what: `error ${ref}`, timeoutMs: 5000 })
 
 describe('hostile agent frames', () => {
   test('output out of order and repeated is stored once per seq; the view reads 0..n-1', async () => {
@@ -120,7 +122,7 @@ describe('hostile agent frames', () => {
         records: [rec(0, 'x'.repeat(MAX_FRAME_BYTES))],
       }),
     )
-    await until(() => oversized.closeCode === 1009, 'oversized frame closes its socket')
+    await waitUntil(() => oversized.closeCode === 1009, { what: 'oversized frame closes its socket' })
     expect(await rowCounts(server, tables)).toEqual(before)
     expect(agent.errors.map((e) => e.code)).not.toContain('internal')
   })

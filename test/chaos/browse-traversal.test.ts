@@ -12,9 +12,9 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 let server: TestServer
 let admin: string
@@ -31,7 +31,10 @@ beforeAll(async () => {
   writeFileSync(join(work, 'sub', 'inner.txt'), 'x')
   symlinkSync('/etc', join(work, 'escape'))
   symlinkSync(join(work, 'sub'), join(work, 'inside-link'))
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
 }, 120_000)
 afterAll(async () => {
   for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')

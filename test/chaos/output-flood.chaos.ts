@@ -16,9 +16,9 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import { MB, percentile, probeHealth, rssBytes, sampleRss } from './load.ts'
 import { SERVER_SETTINGS } from './support.ts'
 
@@ -63,7 +63,10 @@ beforeAll(async () => {
     allowCliTools: [CLI],
     env: { PATH: `${bin}:${process.env.PATH}` },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId), 30_000)
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 30_000,
+  })
 }, 300_000)
 afterAll(async () => {
   for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL')
@@ -118,10 +121,13 @@ describe('output flood', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', async () => {
-      const { body } = await api(server.url, admin, `/api/remote/sessions/${id}?output_limit=1`)
-      return body.session?.status === 'active' ? true : undefined
-    })
+    await waitUntil(
+      async () => {
+        const { body } = await api(server.url, admin, `/api/remote/sessions/${id}?output_limit=1`)
+        return body.session?.status === 'active' ? true : undefined
+      },
+      { what: 'session active', timeoutMs: 15_000 },
+    )
 
     const pid = server.proc.pid
     const idleProbe = probeHealth(server.url)
@@ -138,13 +144,12 @@ describe('output flood', () => {
     })
     expect(sent.status).toBeLessThan(300)
     // The last line is the newest output: the limit never drops it.
-    await waitFor(
-      '"flood done" stored',
+    await waitUntil(
       async () => {
         const last = await page(id, (await page(id, -1)).lastSeq - 1)
         return last.output.at(-1)?.data === 'flood done' ? true : undefined
       },
-      240_000,
+      { what: '"flood done" stored', timeoutMs: 240_000 },
     )
     const floodMs = performance.now() - started
     const floodLatencies = await floodProbe.stop()

@@ -5,8 +5,9 @@
 import { afterAll, beforeAll, expect, test } from 'bun:test'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { keepRunning } from '../../scripts/reaper.ts'
-import { machineOnline, waitFor } from '../support/agent-binary.ts'
+import { machineOnline } from '../support/agent-binary.ts'
 import { TEST_DATABASE_URL } from '../support/database.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import {
   assertSequence,
   chat,
@@ -30,11 +31,10 @@ function pgCluster(action: 'stop' | 'start') {
 
 async function ensurePostgresUp() {
   pgCluster('start')
-  const deadline = Date.now() + PG_STARTED_WITHIN_MS
-  while (Bun.spawnSync(['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432']).exitCode !== 0) {
-    if (Date.now() > deadline) throw new Error('Postgres did not come back')
-    await Bun.sleep(200)
-  }
+  await waitUntil(() => Bun.spawnSync(['pg_isready', '-q', '-h', '127.0.0.1', '-p', '5432']).exitCode === 0, {
+    what: 'Postgres back up',
+    timeoutMs: PG_STARTED_WITHIN_MS,
+  })
   // The machine's Postgres server, started again from inside the suite: it stays after it.
   const version = readdirSync('/etc/postgresql')[0]!
   const pidFile = `/run/postgresql/${version}-main.pid`
@@ -62,7 +62,10 @@ test('Postgres stopped and started under a live session: /api/ready 503 then 200
   expect(await ready(r)).toBe(200)
   try {
     pgCluster('stop')
-    await waitFor('ready answers 503', async () => ((await ready(r)) === 503 ? true : undefined), 10_000)
+    await waitUntil(async () => ((await ready(r)) === 503 ? true : undefined), {
+      what: 'ready answers 503',
+      timeoutMs: 10_000,
+    })
     const down = await fetch(`${r.server.url}/api/ready`)
     expect(down.status).toBe(503)
     expect((await down.json()).error.type).toBe('unavailable')
@@ -73,8 +76,14 @@ test('Postgres stopped and started under a live session: /api/ready 503 then 200
     await ensurePostgresUp()
   }
   // The server reconnects by itself: no restart of it or of the agent.
-  await waitFor('ready again', async () => ((await ready(r)) === 200 ? true : undefined), 20_000)
-  await waitFor('agent online', machineOnline(r.server.url, r.admin, r.agent.machineId), 20_000)
+  await waitUntil(async () => ((await ready(r)) === 200 ? true : undefined), {
+    what: 'ready again',
+    timeoutMs: 20_000,
+  })
+  await waitUntil(machineOnline(r.server.url, r.admin, r.agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 20_000,
+  })
   await untilLine(r, id, 'done 1200', 60_000)
   await chat(r, id, 'after-the-database-came-back')
   await untilLine(r, id, 'echo: after-the-database-came-back')

@@ -3,9 +3,10 @@
 // scenario ends with the sequence check: output seqs exactly 0..n-1, every line and every
 // message once. Runs on the embedded database and, with DATABASE_URL, on real Postgres.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { api, machineOnline, runAgentBinary, waitFor } from '../support/agent-binary.ts'
+import { api, machineOnline, runAgentBinary } from '../support/agent-binary.ts'
 import { readSse, type SseEvent, SseParser } from '../support/sse.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
+import { waitUntil } from '../support/wait-until.ts'
 import {
   assertSequence,
   BASE_DELAY_S,
@@ -50,7 +51,10 @@ async function readUntilCut(res: Response, done: (events: SseEvent[]) => boolean
 /** Waits for the agent to be online; a timeout names the machine's state and the agent's last log lines. */
 const online = async (ms = 20_000) => {
   try {
-    return await waitFor('agent online', machineOnline(rig.server.url, rig.admin, rig.agent.machineId), ms)
+    return await waitUntil(machineOnline(rig.server.url, rig.admin, rig.agent.machineId), {
+      what: 'agent online',
+      timeoutMs: ms,
+    })
   } catch (error) {
     const { body } = await api(rig.server.url, rig.admin, `/api/remote/machines/${rig.agent.machineId}`)
     const machine = body.machine as { status?: string; connected?: boolean; transport?: string } | undefined
@@ -101,8 +105,10 @@ describe('fault suite: processes and network', () => {
     const logBefore = rig.agent.log().length
     const attemptsBefore = rig.agentLink.accepted
     const cut = rig.agentLink.cut(NETWORK_CUT_MS)
-    await waitFor('machine offline', async () =>
-      (await machineOnline(rig.server.url, rig.admin, rig.agent.machineId)()) ? undefined : true,
+    await waitUntil(
+      async () =>
+        (await machineOnline(rig.server.url, rig.admin, rig.agent.machineId)()) ? undefined : true,
+      { what: 'machine offline', timeoutMs: 15_000 },
     )
     await chat(rig, id, 'sent-during-the-cut')
     await cut

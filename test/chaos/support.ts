@@ -13,10 +13,10 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 /** "count N" prints `tick 0`..`tick N-1` 10 ms apart then `done N`; any other line echoes once. */
 const SCRIPT = `#!/usr/bin/env bash
@@ -77,7 +77,10 @@ export async function startRig(): Promise<Rig> {
       OPENACE_RECONNECT_MAX_DELAY: String(MAX_DELAY_S),
     },
   })
-  await waitFor('agent online', machineOnline(rig.server.url, rig.admin, rig.agent.machineId), 20_000)
+  await waitUntil(machineOnline(rig.server.url, rig.admin, rig.agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 20_000,
+  })
   rig.restartServer = async () => {
     await rig.server.stop('SIGKILL')
     rig.server = await spawnServer({ env, port: rig.server.port })
@@ -104,10 +107,13 @@ export async function newSession(rig: Rig): Promise<string> {
   })
   expect({ status: created.status, error: created.body.error }).toEqual({ status: 201, error: undefined })
   const id = created.body.session!.session_id!
-  await waitFor('session active', async () => {
-    const { body } = await api(rig.server.url, rig.admin, `/api/remote/sessions/${id}?output_limit=1`)
-    return body.session?.status === 'active' ? true : undefined
-  })
+  await waitUntil(
+    async () => {
+      const { body } = await api(rig.server.url, rig.admin, `/api/remote/sessions/${id}?output_limit=1`)
+      return body.session?.status === 'active' ? true : undefined
+    },
+    { what: 'session active', timeoutMs: 15_000 },
+  )
   return id
 }
 
@@ -133,11 +139,10 @@ export async function chat(rig: Rig, id: string, content: string) {
 }
 
 export const untilLine = (rig: Rig, id: string, line: string, ms = 30_000) =>
-  waitFor(
-    `"${line}"`,
-    async () => ((await output(rig, id)).some((o) => o.data === line) ? true : undefined),
-    ms,
-  )
+  waitUntil(async () => ((await output(rig, id)).some((o) => o.data === line) ? true : undefined), {
+    what: `"${line}"`,
+    timeoutMs: ms,
+  })
 
 /** Ticks 0..n-1 of each count, in order. */
 export const ticksOf = (...counts: number[]) => counts.flatMap((n) => Array.from({ length: n }, (_, i) => i))

@@ -19,6 +19,7 @@ import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/databa
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
 import { SseParser } from '../support/sse.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 /** How long an access change may take to reach everything (the issue's bound). */
 const SETTLE_MS = 1000
@@ -388,8 +389,11 @@ async function check(w: World, startedAt: number, revoked: boolean) {
   for (const s of w.sessions) if (s.alive && !modelAllows(w, s)) s.alive = false
   const dead = w.sessions.filter((s) => !s.alive)
   if (revoked) {
-    const deadline = startedAt + SETTLE_MS
-    while (Date.now() < deadline && dead.some((s) => !s.stream.done)) await Bun.sleep(20)
+    // Checked below per session: a stream still open after SETTLE_MS fails there, naming it.
+    await waitUntil(() => dead.every((s) => s.stream.done), {
+      what: "the revoked sessions' streams closed",
+      timeoutMs: Math.max(0, startedAt + SETTLE_MS - Date.now()),
+    }).catch(() => undefined)
   }
   for (const s of w.sessions) {
     const owner = w.users[s.owner]!

@@ -13,11 +13,11 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 // Prints its proxy token, then keeps an `alive` file fresh (every 100 ms) while it runs, so the
 // test sees from outside whether the CLI process still lives; echoes what it is sent.
@@ -62,7 +62,10 @@ beforeAll(async () => {
     env: { PATH: `${bin}:${process.env.PATH}` },
     allowCliTools: ['alive-cli'],
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
 }, 180_000)
 
 afterAll(async () => {
@@ -96,12 +99,18 @@ async function liveSession(): Promise<Live> {
   })
   expect(created.status).toBe(201)
   const id = created.body.session!.session_id!
-  const token = await waitFor('the CLI printed its token', async () => {
-    const { body } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-    const line = body.session?.output?.find((o) => o.data.startsWith('token '))
-    return line ? line.data.slice(6).trim() : undefined
+  const token = await waitUntil(
+    async () => {
+      const { body } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
+      const line = body.session?.output?.find((o) => o.data.startsWith('token '))
+      return line ? line.data.slice(6).trim() : undefined
+    },
+    { what: 'the CLI printed its token', timeoutMs: 15_000 },
+  )
+  await waitUntil(async () => (cliAlive(project) ? true : undefined), {
+    what: 'the CLI is alive',
+    timeoutMs: 15_000,
   })
-  await waitFor('the CLI is alive', async () => (cliAlive(project) ? true : undefined))
   return { id, token, project, cookie: user.cookie, userId: user.id }
 }
 
@@ -128,7 +137,10 @@ async function expectEnded(live: Live, viewer = admin) {
   expect(chat.status).toBeGreaterThanOrEqual(400)
   const { body } = await api(server.url, viewer, `/api/remote/sessions/${live.id}`)
   expect(body.session?.status).toBe('stopped')
-  await waitFor('the CLI was killed', async () => (cliAlive(live.project) ? undefined : true), 10_000)
+  await waitUntil(async () => (cliAlive(live.project) ? undefined : true), {
+    what: 'the CLI was killed',
+    timeoutMs: 10_000,
+  })
 }
 
 describe('revocation reaches live sessions, tokens and streams', () => {
@@ -158,7 +170,10 @@ describe('revocation reaches live sessions, tokens and streams', () => {
     expect((await api(server.url, admin, `/api/users/${live.userId}`, 'DELETE')).status).toBe(200)
     await Bun.sleep(1000)
     expect((await proxyCall(live.token)).status).toBe(401)
-    await waitFor('the CLI was killed', async () => (cliAlive(live.project) ? undefined : true), 10_000)
+    await waitUntil(async () => (cliAlive(live.project) ? undefined : true), {
+      what: 'the CLI was killed',
+      timeoutMs: 10_000,
+    })
   })
 
   test('an open stream closes with access.revoked when its viewer is unassigned', async () => {

@@ -27,10 +27,10 @@ import {
   api,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
   writeCountingCli,
 } from '../support/agent-binary.ts'
 import { killGroup, type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const BINARY_NAME = AGENT_TARGETS['linux-x64']
 const OLD = '0.0.1-e2e-old'
@@ -135,19 +135,26 @@ const updateState = (id: string, state: string) => async () => {
 
 /** update.json is settled once the agent has its welcome, which may come just after the server shows it online. */
 const updateSettled = (dir: string) =>
-  waitFor('update.json settled', async () => (existsSync(join(dir, 'update.json')) ? undefined : true))
+  waitUntil(async () => (existsSync(join(dir, 'update.json')) ? undefined : true), {
+    what: 'update.json settled',
+    timeoutMs: 15_000,
+  })
 
 describe('agent self-update', () => {
   test('the old binary updates itself to the new one and comes back online as it, same process', async () => {
     const agent = await startOldAgent()
-    await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
+    await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
     // The machine shows online when the socket opens; the hello's capabilities land just after.
-    await waitFor('the self-update capability from hello', async () =>
-      (await machine(agent.machineId)).self_update === true ? true : undefined,
-    )
+    await waitUntil(async () => ((await machine(agent.machineId)).self_update === true ? true : undefined), {
+      what: 'the self-update capability from hello',
+      timeoutMs: 15_000,
+    })
 
     serve(join(builds.new, BINARY_NAME), NEW)
-    const online = await waitFor('online on the new version', onlineAs(agent.machineId, NEW), 120_000)
+    const online = await waitUntil(onlineAs(agent.machineId, NEW), {
+      what: 'online on the new version',
+      timeoutMs: 120_000,
+    })
     expect(online.agent_version).toBe(NEW)
     // Re-executed in place: the process the test started is still the agent.
     expect(agent.proc.exitCode).toBeNull()
@@ -161,10 +168,13 @@ describe('agent self-update', () => {
   test('a checksum mismatch is refused and reported; nothing is replaced', async () => {
     serve(join(builds.old, BINARY_NAME), OLD)
     const agent = await startOldAgent()
-    await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
+    await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
 
     serve(join(builds.new, BINARY_NAME), NEW, 'ab'.repeat(32))
-    const failed = await waitFor('the update failed', updateState(agent.machineId, 'failed'), 120_000)
+    const failed = await waitUntil(updateState(agent.machineId, 'failed'), {
+      what: 'the update failed',
+      timeoutMs: 120_000,
+    })
     expect(failed!.version).toBe(NEW)
     expect(failed!.error).toContain('checksum mismatch')
     expect(failed!.error).toContain('nothing was replaced')
@@ -179,20 +189,22 @@ describe('agent self-update', () => {
   test('a new binary that exits at start is rolled back, and the failure reported', async () => {
     serve(join(builds.old, BINARY_NAME), OLD)
     const agent = await startOldAgent()
-    await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
+    await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
 
     const broken = scriptBinary('0.0.3-e2e-broken', 'echo "broken build" >&2; exit 3')
     serve(broken, '0.0.3-e2e-broken')
-    const rolledBack = await waitFor('rolled back', updateState(agent.machineId, 'rolled_back'), 120_000)
+    const rolledBack = await waitUntil(updateState(agent.machineId, 'rolled_back'), {
+      what: 'rolled back',
+      timeoutMs: 120_000,
+    })
     expect(rolledBack!.version).toBe('0.0.3-e2e-broken')
     expect(rolledBack!.error).toContain('exited with code 3 before it connected')
-    await waitFor(
-      'online again',
+    await waitUntil(
       async () => {
         const m = await machine(agent.machineId)
         return m.status === 'online' && m.connected ? m : undefined
       },
-      60_000,
+      { what: 'online again', timeoutMs: 60_000 },
     )
     const m = await machine(agent.machineId)
     expect(m.agent_version).toBe(OLD)
@@ -207,18 +219,20 @@ describe('agent self-update', () => {
   test('a new binary that never connects is rolled back after the rollback timeout', async () => {
     serve(join(builds.old, BINARY_NAME), OLD)
     const agent = await startOldAgent({ OPENACE_UPDATE_ROLLBACK_TIMEOUT: '3' })
-    await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
+    await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
 
     serve(scriptBinary('0.0.4-e2e-silent', 'exec sleep 600'), '0.0.4-e2e-silent')
-    const rolledBack = await waitFor('rolled back', updateState(agent.machineId, 'rolled_back'), 120_000)
+    const rolledBack = await waitUntil(updateState(agent.machineId, 'rolled_back'), {
+      what: 'rolled back',
+      timeoutMs: 120_000,
+    })
     expect(rolledBack!.error).toContain('did not connect to the server within 3 s')
-    await waitFor(
-      'online again',
+    await waitUntil(
       async () => {
         const m = await machine(agent.machineId)
         return m.status === 'online' && m.connected && m.agent_version === OLD ? m : undefined
       },
-      60_000,
+      { what: 'online again', timeoutMs: 60_000 },
     )
     expect(sha256(agent.binary)).toBe(sha256(join(builds.old, BINARY_NAME)))
   }, 240_000)
@@ -226,7 +240,7 @@ describe('agent self-update', () => {
   test('a machine with a live session updates only after the session ends', async () => {
     serve(join(builds.old, BINARY_NAME), OLD)
     const agent = await startOldAgent()
-    await waitFor('online on the old version', onlineAs(agent.machineId, OLD), 60_000)
+    await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
     await allowCliTools(server.url, cookie, agent.machineId, ['counting-cli'])
     const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
       machine_id: agent.machineId,
@@ -235,13 +249,12 @@ describe('agent self-update', () => {
     })
     expect([200, 201]).toContain(created.status)
     const sessionId = (created.body.session ?? created.body).session_id!
-    await waitFor(
-      'session active',
+    await waitUntil(
       async () => {
         const s = (await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)).body.session!
         return s.status === 'active' ? true : undefined
       },
-      60_000,
+      { what: 'session active', timeoutMs: 60_000 },
     )
 
     serve(join(builds.new, BINARY_NAME), NEW)
@@ -261,7 +274,7 @@ describe('agent self-update', () => {
 
     const stopped = await api(server.url, cookie, `/api/remote/sessions/${sessionId}/stop`, 'POST')
     expect(stopped.status).toBe(200)
-    await waitFor('online on the new version', onlineAs(agent.machineId, NEW), 120_000)
+    await waitUntil(onlineAs(agent.machineId, NEW), { what: 'online on the new version', timeoutMs: 120_000 })
     const s = (await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)).body.session!
     expect(s.status).toBe('stopped')
   }, 240_000)

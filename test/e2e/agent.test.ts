@@ -13,10 +13,10 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
   writeCountingCli,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const BINARY = AGENT_BINARY
 /** Agent reconnect settings for these tests (seconds); the bound a reconnect must meet. */
@@ -74,7 +74,10 @@ describe('agent binary end to end', () => {
     const server = await startServer()
     const cookie = await adminCookie(server.url)
     const agent = await startAgent(server.url, cookie)
-    const machine = await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    const machine = await waitUntil(machineOnline(server.url, cookie, agent.machineId), {
+      what: 'online',
+      timeoutMs: 15_000,
+    })
     expect(machine.transport).toBe('websocket')
     const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
     expect(JSON.stringify(body)).toContain('linux')
@@ -96,7 +99,7 @@ describe('agent binary end to end', () => {
     const first = await startServer(env)
     const cookie = await adminCookie(first.url)
     const agent = await startAgent(first.url, cookie)
-    await waitFor('online', machineOnline(first.url, cookie, agent.machineId))
+    await waitUntil(machineOnline(first.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     const created = await api(first.url, cookie, '/api/remote/sessions', 'POST', {
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
@@ -106,26 +109,29 @@ describe('agent binary end to end', () => {
     const sessionId = (created.body.session ?? created.body).session_id!
     const output = async (url: string, c: string) =>
       (await api(url, c, `/api/remote/sessions/${sessionId}`)).body.session!.output!.map((o) => o.data)
-    await waitFor('first lines', async () =>
-      (await output(first.url, cookie)).length > 20 ? true : undefined,
-    )
+    await waitUntil(async () => ((await output(first.url, cookie)).length > 20 ? true : undefined), {
+      what: 'first lines',
+      timeoutMs: 15_000,
+    })
 
     expect(await first.stop('SIGKILL')).not.toBe(0)
     await Bun.sleep(1000)
     const second = await startServer(env, first.port)
     const upAt = Date.now()
     const cookie2 = await adminCookie(second.url)
-    await waitFor('online again', machineOnline(second.url, cookie2, agent.machineId))
+    await waitUntil(machineOnline(second.url, cookie2, agent.machineId), {
+      what: 'online again',
+      timeoutMs: 15_000,
+    })
     // The agent sleeps at most MAX_DELAY between attempts; allow one handshake on top.
     expect(Date.now() - upAt).toBeLessThan(MAX_DELAY * 1000 + 1500)
 
-    const lines = await waitFor(
-      'all 300 lines',
+    const lines = await waitUntil(
       async () => {
         const data = (await output(second.url, cookie2)).filter((d) => d.startsWith('line '))
         return data.length >= 300 ? data : undefined
       },
-      30_000,
+      { what: 'all 300 lines', timeoutMs: 30_000 },
     )
     expect(lines).toEqual(Array.from({ length: 300 }, (_, i) => `line ${i}`))
   }, 60_000)
@@ -153,7 +159,10 @@ describe('agent binary end to end', () => {
     })
     stoppers.push(() => proxy.stop(true))
     const agent = await startAgent(server.url, cookie, `http://127.0.0.1:${proxy.port}`)
-    const machine = await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    const machine = await waitUntil(machineOnline(server.url, cookie, agent.machineId), {
+      what: 'online',
+      timeoutMs: 15_000,
+    })
     expect(machine.transport).toBe('long_poll')
     expect(agent.log()).toContain('WebSocket unavailable, using long-poll')
     const listed = await api(
@@ -169,7 +178,7 @@ describe('agent binary end to end', () => {
     const server = await startServer()
     const cookie = await adminCookie(server.url)
     const agent = await startAgent(server.url, cookie)
-    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     const revoked = await api(
       server.url,
       cookie,

@@ -15,9 +15,9 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const servers: ServerProcess[] = []
 const agents: Subprocess[] = []
@@ -46,7 +46,7 @@ beforeAll(async () => {
     allowCliTools: ['editing-cli'],
     env: { PATH: `${cliDir}:${process.env.PATH}` },
   })
-  await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+  await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
 }, 120_000)
 
 afterAll(async () => {
@@ -79,8 +79,9 @@ async function startSession(dir: string) {
   })
   expect(created.status).toBeLessThan(300)
   const id = (created.body.session ?? created.body).session_id!
-  await waitFor('the CLI edited', async () =>
-    readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined,
+  await waitUntil(
+    async () => (readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined),
+    { what: 'the CLI edited', timeoutMs: 15_000 },
   )
   return id
 }

@@ -14,9 +14,10 @@ import { createLogger } from '../../server/log.ts'
 import { type SessionEvent, subscribeSessionEvents } from '../../server/sessions/events.ts'
 import { type PreparedServer, prepareServer } from '../../server/start.ts'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
-import { FakeAgent, registerMachine, until } from '../support/fake-agent.ts'
+import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 interface Instance {
   server: PreparedServer
@@ -106,7 +107,7 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
         request_id: `r${i}`,
         path: '/',
       })
-      await agent.waitFor(() => agent.commands.some((c) => c.id === cmd.id), 2000, 'command')
+      await waitUntil(() => agent.commands.some((c) => c.id === cmd.id), { what: 'command', timeoutMs: 2000 })
       latencies.push(performance.now() - started)
     }
     expect(Math.max(...latencies)).toBeLessThan(1000)
@@ -117,7 +118,7 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
     await Bun.sleep(50)
     const started = performance.now()
     const cmd = await queueCommand(b.server.ctx, machineId, { type: 'fs.list', request_id: 'lp', path: '/' })
-    await agent.waitFor(() => agent.commands.some((c) => c.id === cmd.id), 2000, 'command')
+    await waitUntil(() => agent.commands.some((c) => c.id === cmd.id), { what: 'command', timeoutMs: 2000 })
     expect(performance.now() - started).toBeLessThan(1000)
   })
 
@@ -150,7 +151,7 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
       session_id: session!.id,
       records: [{ seq: 0, stream: 'stdout', data: 'hi from A', ts: new Date().toISOString() }],
     })
-    const event = await until(() => seen.find((e) => e.type === 'output'), 'output event on B')
+    const event = await waitUntil(() => seen.find((e) => e.type === 'output'), { what: 'output event on B' })
     expect(event.type === 'output' && event.records[0]!.data).toBe('hi from A')
   })
 
@@ -160,7 +161,7 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
       const res = await b.request(`/api/remote/machines/${machineId}`, { cookie: admin })
       return ((await res.json()) as { status: string }).status === 'online'
     }
-    for (let i = 0; i < 100 && !(await online()); i++) await Bun.sleep(20)
+    await waitUntil(online, { what: 'machine online' })
     const created = await b.request('/api/remote/sessions', {
       method: 'POST',
       cookie: admin,
@@ -168,10 +169,10 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
     })
     expect(created.status).toBe(201)
     const id = ((await created.json()) as { session: { session_id: string } }).session.session_id
-    await agent.waitFor(
-      () => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id),
-      2000,
-    )
+    await waitUntil(() => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id), {
+      what: "agent.commands.find((c) => c.type === 'session.start' && c.session_...",
+      timeoutMs: 2000,
+    })
     await agent.send({ type: 'session.started', session_id: id })
     const stream = await b.request(`/api/remote/sessions/${id}/stream`, { cookie: admin })
     const reading = readSse(stream, (events) => events.filter((e) => e.event === 'output').length >= 6)
@@ -184,10 +185,10 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
       if (chat.status === 200) break
       await Bun.sleep(20) // until session.started has moved it to active
     }
-    await agent.waitFor(
-      () => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id),
-      2000,
-    )
+    await waitUntil(() => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id), {
+      what: "agent.commands.find((c) => c.type === 'session.input' && c.session_...",
+      timeoutMs: 2000,
+    })
     for (const from of [0, 3]) {
       await agent.send({
         type: 'session.output',

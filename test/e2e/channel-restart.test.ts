@@ -12,6 +12,7 @@ import { type PreparedServer, prepareServer } from '../../server/start.ts'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
 import { FakeAgent, registerMachine } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const dataDir = mkdtempSync(join(tmpdir(), 'oa-restart-'))
 afterAll(() => rmSync(dataDir, { recursive: true, force: true }))
@@ -67,7 +68,10 @@ test('queued commands survive a restart and arrive once', async () => {
     request_id: 'a',
     path: '/a',
   })
-  await first.waitFor(() => first.commands.some((c) => c.id === inFlight.id), 3000, 'in-flight command')
+  await waitUntil(() => first.commands.some((c) => c.id === inFlight.id), {
+    what: 'in-flight command',
+    timeoutMs: 3000,
+  })
   await first.close()
   // Queued while the agent is away.
   const queued = await queueCommand(server.ctx, m.machineId, { type: 'fs.list', request_id: 'b', path: '/b' })
@@ -78,7 +82,7 @@ test('queued commands survive a restart and arrive once', async () => {
   try {
     const again = new FakeAgent({ url, token: m.agentToken, machineId: m.machineId, transport: 'websocket' })
     await again.connect()
-    await again.waitFor(() => again.commands.length >= 2, 3000, 'both commands')
+    await waitUntil(() => again.commands.length >= 2, { what: 'both commands', timeoutMs: 3000 })
     await Bun.sleep(150)
     expect(again.commands.map((c) => c.id)).toEqual([inFlight.id, queued.id])
     const deliveries = again.frames.filter((f) => 'id' in f && (f.id === inFlight.id || f.id === queued.id))

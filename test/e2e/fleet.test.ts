@@ -15,10 +15,10 @@ import {
   machineOnline,
   runAgentBinary,
   startAgentBinary,
-  waitFor,
   writeCountingCli,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const servers: ServerProcess[] = []
 const agents: Subprocess[] = []
@@ -86,7 +86,7 @@ describe('a tidy fleet', () => {
       track: agents,
       env: agentEnv(hostname),
     })
-    await waitFor('online', machineOnline(server.url, cookie, live.machineId), 60_000)
+    await waitUntil(machineOnline(server.url, cookie, live.machineId), { what: 'online', timeoutMs: 60_000 })
     const second = await install(hostname)
     expect(second.code).not.toBe(0)
     expect(second.stderr).toContain(`A machine named '${hostname}' is online`)
@@ -117,7 +117,7 @@ describe('rotation without downtime', () => {
       track: agents,
       env: agentEnv(`rot-${crypto.randomUUID().slice(0, 8)}`),
     })
-    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     const oldToken = readConfig(agent.dir).agent_token
     const allowed = await api(
       server.url,
@@ -139,7 +139,10 @@ describe('rotation without downtime', () => {
       (
         await api(server.url, cookie, `/api/remote/sessions/${sessionId}?output_limit=1000`)
       ).body.session!.output!.map((o) => o.data)
-    await waitFor('first lines', async () => ((await lines()).length > 10 ? true : undefined), 60_000)
+    await waitUntil(async () => ((await lines()).length > 10 ? true : undefined), {
+      what: 'first lines',
+      timeoutMs: 60_000,
+    })
 
     const rotated = await api(
       server.url,
@@ -149,17 +152,23 @@ describe('rotation without downtime', () => {
     )
     expect(rotated.status).toBe(200)
     const newToken = rotated.body.agent_token as string
-    await waitFor('agent stored the new token', async () =>
-      readConfig(agent.dir).agent_token === newToken ? true : undefined,
-    )
+    await waitUntil(async () => (readConfig(agent.dir).agent_token === newToken ? true : undefined), {
+      what: 'agent stored the new token',
+      timeoutMs: 15_000,
+    })
     expect(readConfig(agent.dir).agent_token_version).toBe(rotated.body.version)
-    await waitFor('old token retired', async () => ((await wsStatus(oldToken)) === 401 ? true : undefined))
-    await waitFor('online with the new token', machineOnline(server.url, cookie, agent.machineId))
-    await waitFor(
-      'the session ran to its last line',
-      async () => ((await lines()).join('').includes('line 399') ? true : undefined),
-      30_000,
-    )
+    await waitUntil(async () => ((await wsStatus(oldToken)) === 401 ? true : undefined), {
+      what: 'old token retired',
+      timeoutMs: 15_000,
+    })
+    await waitUntil(machineOnline(server.url, cookie, agent.machineId), {
+      what: 'online with the new token',
+      timeoutMs: 15_000,
+    })
+    await waitUntil(async () => ((await lines()).join('').includes('line 399') ? true : undefined), {
+      what: 'the session ran to its last line',
+      timeoutMs: 30_000,
+    })
     // Every line exactly once and in order: nothing lost or repeated across the switch.
     const seen = [...(await lines()).join('\n').matchAll(/line \d+/g)].map((m) => m[0])
     expect(seen).toEqual(Array.from({ length: 400 }, (_, n) => `line ${n}`))
@@ -178,7 +187,7 @@ describe('rotation without downtime', () => {
       track: agents,
       env: agentEnv(`off-${crypto.randomUUID().slice(0, 8)}`),
     })
-    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     agent.proc.kill('SIGTERM')
     expect(await agent.proc.exited).toBe(0)
     const rotations: Array<{ agent_token: string; version: number }> = []
@@ -189,11 +198,12 @@ describe('rotation without downtime', () => {
     }
     const back = runAgentBinary(agent.dir, agent.machineId, agent.env, agents)
     const newest = rotations[2]!
-    await waitFor('agent stored the newest token', async () =>
-      readConfig(agent.dir).agent_token === newest.agent_token ? true : undefined,
+    await waitUntil(
+      async () => (readConfig(agent.dir).agent_token === newest.agent_token ? true : undefined),
+      { what: 'agent stored the newest token', timeoutMs: 15_000 },
     )
     expect(readConfig(agent.dir).agent_token_version).toBe(newest.version)
-    await waitFor('online', machineOnline(server.url, cookie, agent.machineId))
+    await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     for (const r of rotations.slice(0, 2)) expect(await wsStatus(r.agent_token)).toBe(401)
     expect(back.proc.exitCode).toBeNull()
     back.proc.kill('SIGTERM')

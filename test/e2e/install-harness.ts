@@ -1,9 +1,10 @@
-// Helpers for the install.sh end-to-end tests: a shell with a clean environment, waiting, and
+// Helpers for the install.sh end-to-end tests: a shell with a clean environment and
 // the fake system tools (systemctl, id, loginctl, npm) a throwaway HOME gets on its PATH.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-const ONLINE_TIMEOUT_MS = 20_000
+/** How long an install step may take to show its effect (the agent coming online, a restart). */
+export const INSTALL_WAIT_MS = 20_000
 
 /** bash -c with a minimal environment, so no OPENACE_* setting of the test run leaks in. */
 export async function shell(cmd: string, env: Record<string, string>) {
@@ -18,14 +19,6 @@ export async function shell(cmd: string, env: Record<string, string>) {
     new Response(proc.stderr).text(),
   ])
   return { code: await proc.exited, stdout, stderr }
-}
-
-export async function waitFor(check: () => Promise<boolean>, what: string) {
-  const deadline = Date.now() + ONLINE_TIMEOUT_MS
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
 }
 
 /** Stops the agent this test started in `home` (directly, or through the fake systemctl). */

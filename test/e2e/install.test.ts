@@ -21,7 +21,8 @@ import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { REPO_ROOT } from '../support/process.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
-import { shell, shellFakes, stopAgent, waitFor } from './install-harness.ts'
+import { waitUntil } from '../support/wait-until.ts'
+import { INSTALL_WAIT_MS, shell, shellFakes, stopAgent } from './install-harness.ts'
 
 const TARGET = `linux-${process.arch === 'arm64' ? 'arm64' : 'x64'}`
 const BINARY = `open-ace-agent-${TARGET}`
@@ -145,7 +146,10 @@ describe('install.sh against a live server', () => {
       stderr: 'ignore',
     })
     writeFileSync(join(first.home, 'agent.pid'), String(agent.pid))
-    await waitFor(async () => (await machine(machineId)).machine?.status === 'online', 'machine online')
+    await waitUntil(async () => (await machine(machineId)).machine?.status === 'online', {
+      what: 'machine online',
+      timeoutMs: INSTALL_WAIT_MS,
+    })
   })
 
   test('re-running upgrades the binary in place and keeps the machine id and token', async () => {

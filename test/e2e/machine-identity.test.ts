@@ -15,9 +15,9 @@ import {
   type RunningAgent,
   runAgentBinary,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 let server: TestServer
 let agent: RunningAgent
@@ -41,7 +41,10 @@ beforeAll(async () => {
     track: processes,
     allowCliTools: ['cat'],
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
 }, 180_000)
 
 afterAll(async () => {
@@ -100,17 +103,23 @@ describe("a machine's identity", () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', async () => {
-      const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-      return s.session?.status === 'active' ? true : undefined
-    })
+    await waitUntil(
+      async () => {
+        const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
+        return s.session?.status === 'active' ? true : undefined
+      },
+      { what: 'session active', timeoutMs: 15_000 },
+    )
     await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
       content: 'ping-identity',
     })
-    await waitFor('the real agent answered', async () => {
-      const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-      return s.session?.output?.some((o) => o.data.includes('ping-identity')) ? true : undefined
-    })
+    await waitUntil(
+      async () => {
+        const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
+        return s.session?.output?.some((o) => o.data.includes('ping-identity')) ? true : undefined
+      },
+      { what: 'the real agent answered', timeoutMs: 15_000 },
+    )
     await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')
   })
 
@@ -131,7 +140,10 @@ describe("a machine's identity", () => {
       track: processes,
       allowCliTools: ['cat'],
     })
-    await waitFor('second agent online', machineOnline(server.url, admin, second.machineId))
+    await waitUntil(machineOnline(server.url, admin, second.machineId), {
+      what: 'second agent online',
+      timeoutMs: 15_000,
+    })
     const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
       machine_id: second.machineId,
       project_path: join(second.dir, 'work'),
@@ -162,7 +174,10 @@ describe("a machine's identity", () => {
     )
     expect(await reg.exited).toBe(0)
     const again = runAgentBinary(second.dir, second.machineId, second.env, processes)
-    await waitFor('re-registered agent online', machineOnline(server.url, admin, again.machineId))
+    await waitUntil(machineOnline(server.url, admin, again.machineId), {
+      what: 're-registered agent online',
+      timeoutMs: 15_000,
+    })
     const { body } = await api(server.url, admin, `/api/remote/machines/${second.machineId}/sessions`)
     expect(body.sessions).toEqual([])
     const { body: m } = await api(server.url, admin, `/api/remote/machines/${second.machineId}`)

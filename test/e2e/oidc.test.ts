@@ -2,7 +2,6 @@
 // browser does it: our login redirect, the provider's login and consent pages, the callback.
 // Every refusal lands on /login?error=<code> (the UI puts the code in words) and is audited.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { waitFor } from '../support/agent-binary.ts'
 import {
   CookieJar,
   OTHER_CLIENT_ID,
@@ -13,6 +12,7 @@ import {
   walkProvider,
 } from '../support/oidc-provider.ts'
 import { ADMIN_PASSWORD, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 let idp: TestProvider
 let server: TestServer
@@ -202,11 +202,10 @@ describe('OpenID Connect sign-in', () => {
       const back = await toCallback(jar, 'dave-sub')
       const code = back.searchParams.get('code')!
       // The provider itself no longer finds the code once it has expired.
-      await waitFor(
-        'the code to expire',
-        async () => ((await idp.provider.AuthorizationCode.find(code)) ? undefined : true),
-        30_000,
-      )
+      await waitUntil(async () => ((await idp.provider.AuthorizationCode.find(code)) ? undefined : true), {
+        what: 'the code to expire',
+        timeoutMs: 30_000,
+      })
       expect(await deliver(jar, back)).toBe(`${server.url}/login?error=oidc_code_invalid`)
       expect((await me(jar)).status).toBe(401)
     } finally {

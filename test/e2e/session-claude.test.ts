@@ -15,11 +15,11 @@ import {
   type RunningAgent,
   sessionActive,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const REAL_KEY = 'sk-ant-real-provider-key-0123456789'
 const REPLY = 'Hello from the fake Claude.'
@@ -58,14 +58,16 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
       track: processes,
       env: { PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
     })
-    await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+    await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+      what: 'agent online',
+      timeoutMs: 15_000,
+    })
     const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
     expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
-    const claude = await waitFor(
-      "claude-code's version",
-      cliWithVersion(server.url, admin, agent.machineId, 'claude-code'),
-      30_000,
-    )
+    const claude = await waitUntil(cliWithVersion(server.url, admin, agent.machineId, 'claude-code'), {
+      what: "claude-code's version",
+      timeoutMs: 30_000,
+    })
     expect(claude.version).toBe('2.1.332')
     const user = await createUser(server, admin, 'clara')
     await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
@@ -80,13 +82,12 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
+    await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
     const sent = await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
       content: 'Say hello.',
     })
     expect(sent.status).toBe(200)
-    await waitFor(
-      'answer',
+    await waitUntil(
       async () => {
         const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
         const texts = (s.output ?? [])
@@ -94,17 +95,20 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
           .map((o) => o.event!.text)
         return texts.some((t) => t?.includes(REPLY)) ? true : undefined
       },
-      90_000,
+      { what: 'answer', timeoutMs: 90_000 },
     )
 
     // Every call reached the fake with the real key, never the proxy token.
     const calls = fake.requests.filter((r) => r.path.endsWith('/messages'))
     expect(calls.length).toBeGreaterThanOrEqual(1)
     for (const r of calls) expect(r.key).toBe(REAL_KEY)
-    await waitFor('usage recorded', async () => {
-      const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-      return (s.total_tokens ?? 0) >= USAGE.input + USAGE.output ? true : undefined
-    })
+    await waitUntil(
+      async () => {
+        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+        return (s.total_tokens ?? 0) >= USAGE.input + USAGE.output ? true : undefined
+      },
+      { what: 'usage recorded', timeoutMs: 15_000 },
+    )
 
     // Claude's own files went to the user's home kept by the agent, not to the agent user's home.
     const userHome = join(agent.dir, 'homes', `u-${user.id}`)

@@ -15,11 +15,11 @@ import {
   ensureAgentBinary,
   machineOnline,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 // Speaks just enough stream-json: each user message is kept in $HOME/.scripted-qwen/<id>; the
 // answer names the conversation it resumed (--resume) and every message it has heard in it.
@@ -79,8 +79,14 @@ async function machineWith(path: string, userName: string) {
     track: processes,
     env: { PATH: path },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
-  await waitFor('qwen detected', cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), 30_000)
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
+  await waitUntil(cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), {
+    what: 'qwen detected',
+    timeoutMs: 30_000,
+  })
   const user = await createUser(server, admin, userName)
   await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
     user_id: user.id,
@@ -97,7 +103,10 @@ function sessionApi(cookie: string, id: string) {
       .filter((o) => o.event?.kind === 'assistant_text')
       .map((o) => o.event!.text ?? '')
   const status = (want: string, ms = 30_000) =>
-    waitFor(`session ${want}`, async () => ((await view()).status === want ? true : undefined), ms)
+    waitUntil(async () => ((await view()).status === want ? true : undefined), {
+      what: `session ${want}`,
+      timeoutMs: ms,
+    })
   const chat = async (content: string) =>
     expect(
       (await api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })).status,
@@ -123,9 +132,10 @@ describe('continuing a stopped session through the agent binary', () => {
     const s = sessionApi(cookie, id)
     await s.status('active')
     await s.chat('alpha')
-    const first = await waitFor('first answer', async () =>
-      (await s.texts()).find((t) => t.includes('heard=alpha')),
-    )
+    const first = await waitUntil(async () => (await s.texts()).find((t) => t.includes('heard=alpha')), {
+      what: 'first answer',
+      timeoutMs: 15_000,
+    })
     expect(first).toStartWith('resumed=none ')
     // A change made before the stop, against the snapshot of the first start.
     writeFileSync(join(project, 'notes.txt'), 'written in the first run\n')
@@ -135,20 +145,25 @@ describe('continuing a stopped session through the agent binary', () => {
           files?: { path: string }[]
         }
       ).files?.map((f) => f.path) ?? []
-    await waitFor('the change listed', async () =>
-      (await changedPaths()).includes('notes.txt') ? true : undefined,
-    )
+    await waitUntil(async () => ((await changedPaths()).includes('notes.txt') ? true : undefined), {
+      what: 'the change listed',
+      timeoutMs: 15_000,
+    })
     const before = await s.view()
 
     expect((await s.post('stop')).body.status).toBe('stopped')
-    await waitFor('conversation kept', async () => ((await s.view()).status === 'stopped' ? true : undefined))
+    await waitUntil(async () => ((await s.view()).status === 'stopped' ? true : undefined), {
+      what: 'conversation kept',
+      timeoutMs: 15_000,
+    })
     const continued = await s.post('continue')
     expect(continued.status).toBe(200)
     await s.status('active')
     await s.chat('beta')
-    const second = await waitFor('answer after continuing', async () =>
-      (await s.texts()).find((t) => t.includes('beta')),
-    )
+    const second = await waitUntil(async () => (await s.texts()).find((t) => t.includes('beta')), {
+      what: 'answer after continuing',
+      timeoutMs: 15_000,
+    })
     // The new process resumed the first one's conversation and heard both messages in it.
     expect(second).toMatch(/^resumed=conv-\S+ heard=alpha\|beta$/)
     const after = await s.view()
@@ -176,15 +191,17 @@ describe('continuing a stopped session through the agent binary', () => {
     const s = sessionApi(cookie, id)
     await s.status('active')
     await s.chat('The secret word is PLUMTREE.')
-    await waitFor(
-      'first answer',
+    await waitUntil(
       async () => ((await s.texts()).some((t) => t.includes('First answer')) ? true : undefined),
-      90_000,
+      { what: 'first answer', timeoutMs: 90_000 },
     )
-    await waitFor('the CLI named its conversation', async () => {
-      const rows = (await s.view()).output ?? []
-      return rows.some((o) => o.event?.kind === 'result') ? true : undefined
-    })
+    await waitUntil(
+      async () => {
+        const rows = (await s.view()).output ?? []
+        return rows.some((o) => o.event?.kind === 'result') ? true : undefined
+      },
+      { what: 'the CLI named its conversation', timeoutMs: 15_000 },
+    )
     expect((await s.post('stop')).body.status).toBe('stopped')
     const sent = fake.requests.length
     fake.setBehaviour({ reply: 'Second answer after continuing.', usage: { input: 13, output: 6 } })
@@ -192,10 +209,9 @@ describe('continuing a stopped session through the agent binary', () => {
     expect(continued.status).toBe(200)
     await s.status('active', 60_000)
     await s.chat('What was the secret word?')
-    await waitFor(
-      'second answer',
+    await waitUntil(
       async () => ((await s.texts()).some((t) => t.includes('Second answer')) ? true : undefined),
-      90_000,
+      { what: 'second answer', timeoutMs: 90_000 },
     )
     // The resumed process sent the first turn along: the conversation went on, not afresh.
     const later = fake.requests.slice(sent).filter((r) => r.path.endsWith('/chat/completions'))

@@ -17,10 +17,10 @@ import {
   type RunningAgent,
   sessionActive,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const CLI = 'hostile-cli'
 const FIXTURES = join(REPO_ROOT, 'test/e2e/fixtures')
@@ -77,7 +77,10 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
     allowCliTools: [CLI],
     env: { PATH: `${hostileBin}:${process.env.PATH}`, OPENACE_ISOLATION: isolation },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
   const session = async (name: string) => {
     const user = await createUser(server, admin, name)
     await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
@@ -93,7 +96,7 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
+    await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
     return { id, project, cookie: user.cookie }
   }
   const victim = await session(names[0])
@@ -119,14 +122,13 @@ async function attack(m: Machine): Promise<Results> {
     },
   )
   expect(sent.status).toBe(200)
-  const line = await waitFor(
-    'attack results',
+  const line = await waitUntil(
     async () => {
       const s = (await api(server.url, m.attacker.cookie, `/api/remote/sessions/${m.attacker.id}`)).body
         .session!
       return s.output?.find((o) => o.data.startsWith('RESULT '))?.data
     },
-    60_000,
+    { what: 'attack results', timeoutMs: 60_000 },
   )
   return JSON.parse(line.slice('RESULT '.length)) as Results
 }
@@ -143,9 +145,10 @@ describe('sessions isolated from the agent and from each other', () => {
     const agentToken = JSON.parse(readFileSync(join(m.agent.dir, 'config.json'), 'utf8'))
       .agent_token as string
     expect(agentToken.length).toBeGreaterThan(20)
-    await waitFor('state.json written', async () =>
-      readdirSync(m.agent.dir).includes('state.json') ? true : undefined,
-    )
+    await waitUntil(async () => (readdirSync(m.agent.dir).includes('state.json') ? true : undefined), {
+      what: 'state.json written',
+      timeoutMs: 15_000,
+    })
     const victimRecord = readFileSync(join(m.agent.dir, 'sessions', m.victim.id, 'session.json'), 'utf8')
     const victimToken = JSON.parse(victimRecord).start.proxy_token as string
     expect(victimToken).toStartWith('oa-pt.')

@@ -11,12 +11,12 @@ import {
   type RunningAgent,
   sessionActive,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const REAL_KEY = 'sk-real-provider-key-0123456789abcdef'
 const REPLIES = ['Hello from the fake model.', 'Second answer, also fake.']
@@ -77,7 +77,10 @@ describe('a session through the real Qwen Code CLI', () => {
       track: processes,
       env: { PATH: `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
     })
-    await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+    await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+      what: 'agent online',
+      timeoutMs: 15_000,
+    })
     const user = await createUser(server, admin, 'quinn')
     const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
       user_id: user.id,
@@ -95,7 +98,7 @@ describe('a session through the real Qwen Code CLI', () => {
     })
     expect(created.status).toBe(201)
     const id = created.body.session!.session_id!
-    await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
+    await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
 
     const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
     const answers = (events: { event: string; data: string }[]) =>
@@ -115,11 +118,10 @@ describe('a session through the real Qwen Code CLI', () => {
         })
       ).status,
     ).toBe(200)
-    await waitFor(
-      'first answer',
-      async () => ((await assistantTexts()).includes(REPLIES[0]!) ? true : undefined),
-      60_000,
-    )
+    await waitUntil(async () => ((await assistantTexts()).includes(REPLIES[0]!) ? true : undefined), {
+      what: 'first answer',
+      timeoutMs: 60_000,
+    })
     fake.setBehaviour({ reply: REPLIES[1], usage: USAGE })
     expect(
       (
@@ -128,11 +130,10 @@ describe('a session through the real Qwen Code CLI', () => {
         })
       ).status,
     ).toBe(200)
-    await waitFor(
-      'second answer',
-      async () => ((await assistantTexts()).includes(REPLIES[1]!) ? true : undefined),
-      60_000,
-    )
+    await waitUntil(async () => ((await assistantTexts()).includes(REPLIES[1]!) ? true : undefined), {
+      what: 'second answer',
+      timeoutMs: 60_000,
+    })
 
     // The SSE stream saw the same records, in seq order, each once.
     const events = (await streamed).filter((e) => e.event === 'output')
@@ -149,10 +150,13 @@ describe('a session through the real Qwen Code CLI', () => {
 
     // Usage on the session equals what the fake reported, request by request.
     const expectedTokens = completions.length * (USAGE.input + USAGE.output)
-    await waitFor('usage recorded', async () => {
-      const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-      return s.total_tokens === expectedTokens ? s : undefined
-    })
+    await waitUntil(
+      async () => {
+        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+        return s.total_tokens === expectedTokens ? s : undefined
+      },
+      { what: 'usage recorded', timeoutMs: 15_000 },
+    )
     const view = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
     expect(view.message_count).toBe(completions.length)
 
@@ -167,7 +171,10 @@ describe('a session through the real Qwen Code CLI', () => {
     expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status).toBe(
       'stopped',
     )
-    await waitFor('CLI gone', async () => (processesIn(project).length === 0 ? true : undefined), 15_000)
+    await waitUntil(async () => (processesIn(project).length === 0 ? true : undefined), {
+      what: 'CLI gone',
+      timeoutMs: 15_000,
+    })
     const late = await fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${proxyToken}`, 'content-type': 'application/json' },

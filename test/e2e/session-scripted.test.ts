@@ -15,9 +15,9 @@ import {
   runAgentBinary,
   sessionActive,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 const SCRIPT = `#!/usr/bin/env bash
 # "count N" prints N numbered lines 20 ms apart; an interrupt (SIGINT) cuts the count short.
@@ -60,7 +60,10 @@ beforeAll(async () => {
       OPENACE_RECONNECT_MAX_DELAY: '1',
     },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
   const user = await createUser(server, admin, 'scripty')
   await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
     user_id: user.id,
@@ -82,7 +85,10 @@ async function session(): Promise<string> {
   })
   expect(created.status).toBe(201)
   const id = created.body.session!.session_id!
-  await waitFor('active', async () => ((await view(id)).status === 'active' ? true : undefined))
+  await waitUntil(async () => ((await view(id)).status === 'active' ? true : undefined), {
+    what: 'active',
+    timeoutMs: 15_000,
+  })
   return id
 }
 
@@ -91,7 +97,7 @@ async function view(id: string): Promise<ApiBody> {
 }
 const lines = async (id: string) => ((await view(id)).output ?? []).map((o) => o.data)
 const until = (id: string, what: string, test: (l: string[]) => boolean, ms = 20_000) =>
-  waitFor(what, async () => (test(await lines(id)) ? true : undefined), ms)
+  waitUntil(async () => (test(await lines(id)) ? true : undefined), { what, timeoutMs: ms })
 const chat = (id: string, content: string) =>
   api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })
 const act = (id: string, action: string) =>
@@ -132,13 +138,16 @@ describe('scripted CLI through the agent binary', () => {
     await Bun.sleep(300)
     agent = runAgentBinary(agent.dir, agent.machineId, agent.env, processes)
     const admin = await server.login()
-    await waitFor('agent back online', machineOnline(server.url, admin, agent.machineId), 20_000)
+    await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+      what: 'agent back online',
+      timeoutMs: 20_000,
+    })
     // The machine may still look online through the killed agent's socket until the server sees
     // it close; the restarted agent connects only after its CLI look-up (a slow `--version` takes
     // seconds). Wait for its own connection, then for the session it took up.
     const connected = async () => (agent.log().includes('connected transport=') ? true : undefined)
-    await waitFor('restarted agent connected', connected, 20_000)
-    await waitFor('session active again', sessionActive(server.url, admin, id), 20_000)
+    await waitUntil(connected, { what: 'restarted agent connected', timeoutMs: 20_000 })
+    await waitUntil(sessionActive(server.url, admin, id), { what: 'session active again', timeoutMs: 20_000 })
     await Bun.sleep(1000) // the spooled, unconfirmed output is re-sent after the reconnect
     const output = (await view(id)).output ?? []
     const seqs = output.map((o) => o.seq)

@@ -12,10 +12,10 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../support/agent-binary.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket, type TerminalClient } from '../support/terminal-client.ts'
+import { waitUntil } from '../support/wait-until.ts'
 
 function terminalSuite(transport: 'websocket' | 'long-poll') {
   // Each transport's own server and agent, set up and ended within its block.
@@ -45,7 +45,7 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
           OPENACE_AGENT_TRANSPORT: transport,
         },
       })
-      await waitFor(`online over ${transport}`, onTransport())
+      await waitUntil(onTransport(), { what: `online over ${transport}`, timeoutMs: 15_000 })
     }, 120_000)
 
     afterAll(async () => {
@@ -112,7 +112,7 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
         servers.push(server)
         cookie = await adminCookie(server.url)
         // On its own transport again (an agent in auto mode may be on long-poll briefly after the restart).
-        await waitFor(`online over ${transport} again`, onTransport())
+        await waitUntil(onTransport(), { what: `online over ${transport} again`, timeoutMs: 15_000 })
         const again = await openTerminal()
         expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
         const term = await connect(terminalId)

@@ -68,20 +68,6 @@ export async function api(url: string, cookie: string, path: string, method = 'G
   return { status: res.status, body: (await res.json()) as ApiBody }
 }
 
-export async function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined>,
-  timeoutMs = 15_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe().catch(() => undefined)
-    if (value !== undefined) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(100)
-  }
-}
-
 export const machineOnline = (url: string, cookie: string, id: string) => async () => {
   const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
   const m = body.machine ?? body

@@ -13,11 +13,11 @@ import {
   type RunningAgent,
   sessionActive,
   startAgentBinary,
-  waitFor,
 } from './agent-binary.ts'
 import { type FakeBehaviour, type FakeLlm, startFakeLlm } from './fake-llm.ts'
 import { REPO_ROOT } from './process.ts'
 import { createUser, startTestServer, type TestServer } from './server.ts'
+import { waitUntil } from './wait-until.ts'
 
 export interface CliSessionOptions {
   provider: string
@@ -53,14 +53,16 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     track: o.track,
     env: { PATH: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin'), process.env.PATH].join(':') },
   })
-  await waitFor('agent online', machineOnline(server.url, admin, agent.machineId))
+  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: 15_000,
+  })
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
   expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
-  const cli = await waitFor(
-    `${o.cliTool}'s version`,
-    cliWithVersion(server.url, admin, agent.machineId, o.cliTool),
-    30_000,
-  )
+  const cli = await waitUntil(cliWithVersion(server.url, admin, agent.machineId, o.cliTool), {
+    what: `${o.cliTool}'s version`,
+    timeoutMs: 30_000,
+  })
   expect(cli.version).toBe(o.version)
   const user = await createUser(server, admin, o.userName)
   await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
@@ -73,7 +75,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
   })
   expect(created.status).toBe(201)
   const id = created.body.session!.session_id!
-  await waitFor('session active', sessionActive(server.url, user.cookie, id), 30_000)
+  await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
   const session = async () =>
     (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session as SessionView
   return {
@@ -83,8 +85,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
       api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content }),
     /** Waits until an assistant_text event contains `reply` (within `timeoutMs`). */
     answered: (reply: string, timeoutMs = 90_000) =>
-      waitFor(
-        `answer "${reply}"`,
+      waitUntil(
         async () => {
           const s = await session()
           const texts = (s.output ?? [])
@@ -92,11 +93,14 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
             .map((o) => o.event!.text)
           return texts.some((t) => t?.includes(reply)) ? s : undefined
         },
-        timeoutMs,
+        { what: `answer "${reply}"`, timeoutMs: timeoutMs },
       ),
     /** Waits until the session's total is exactly `tokens`. */
     totalTokens: (tokens: number) =>
-      waitFor('usage recorded', async () => ((await session()).total_tokens === tokens ? true : undefined)),
+      waitUntil(async () => ((await session()).total_tokens === tokens ? true : undefined), {
+        what: 'usage recorded',
+        timeoutMs: 15_000,
+      }),
     stop: async () =>
       (await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status,
   }

@@ -212,7 +212,11 @@ export class FakeAgent {
     }
   }
 
-  /** Resolves when `predicate` holds (checked after every frame), else rejects after timeoutMs. */
+  /**
+   * Resolves on the frame after which `predicate` holds, else rejects after timeoutMs. Tests wait
+   * with `waitUntil`; this event-driven form is for waitForCommand/waitForFrame and the benchmarks,
+   * which time the arrival itself and cannot afford a polling interval.
+   */
   waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 5000, what = 'condition'): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = () => {
@@ -309,19 +313,4 @@ export async function registerMachine(
   const body = (await res.json()) as { agent_token: string; machine_id: string }
   // The server's id: a re-installed host is merged into the machine it already knows.
   return { machineId: body.machine_id, agentToken: body.agent_token }
-}
-
-/** Polls `check` until it returns a truthy value (database state settling), else throws. */
-export async function until<T>(
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  what: string,
-  timeoutMs = 5000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await Bun.sleep(15)
-  }
 }

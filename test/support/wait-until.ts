@@ -10,8 +10,12 @@ export interface WaitUntilOptions {
 }
 
 export const WAIT_UNTIL_TIMEOUT_MS = 5000
-/** Polls start quick (in-process state settles in milliseconds) and slow down for remote probes. */
-const FIRST_POLL_MS = 5
+/**
+ * A synchronous check reads in-process state: cheap, and it may hold only for a moment (output a
+ * fake transport saw once before a resend), so it is polled every few milliseconds. An
+ * asynchronous one (HTTP, database) starts as quick and backs off, not to load a busy machine.
+ */
+const QUICK_POLL_MS = 5
 const LONGEST_POLL_MS = 100
 
 type Falsy = false | 0 | '' | null | undefined
@@ -25,11 +29,14 @@ export async function waitUntil<T>(
   { what, timeoutMs = WAIT_UNTIL_TIMEOUT_MS }: WaitUntilOptions,
 ): Promise<Exclude<T, Falsy>> {
   const deadline = Date.now() + timeoutMs
-  let pollMs = FIRST_POLL_MS
+  let pollMs = QUICK_POLL_MS
   let last: { value: unknown } | { error: unknown } = { value: undefined }
   for (;;) {
+    let quick = true
     try {
-      const value = await check()
+      const result = check()
+      quick = !(result instanceof Promise)
+      const value = await result
       if (value) return value as Exclude<T, Falsy>
       last = { value }
     } catch (error) {
@@ -45,6 +52,6 @@ export async function waitUntil<T>(
       })
     }
     await Bun.sleep(Math.min(pollMs, Math.max(0, deadline - Date.now())))
-    pollMs = Math.min(pollMs * 2, LONGEST_POLL_MS)
+    pollMs = quick ? QUICK_POLL_MS : Math.min(pollMs * 2, LONGEST_POLL_MS)
   }
 }

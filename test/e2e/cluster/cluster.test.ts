@@ -16,11 +16,11 @@ import {
   machineOnline,
   type RunningAgent,
   startAgentBinary,
-  waitFor,
 } from '../../support/agent-binary.ts'
 import { TEST_DATABASE_URL } from '../../support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../../support/fake-llm.ts'
 import { freePort, type ServerProcess, serverEnv, spawnServer } from '../../support/process.ts'
+import { waitUntil } from '../../support/wait-until.ts'
 import { type Forwarder, startForwarder } from './forwarder.ts'
 import { followSse, type SseFollower } from './sse-follower.ts'
 
@@ -138,10 +138,10 @@ describe('several instances behind one address', () => {
         OPENACE_RECONNECT_MAX_DELAY: String(MAX_DELAY),
       },
     })
-    const online = await waitFor(
-      'agent online (seen from B)',
-      machineOnline(browser.url, cookie, agent.machineId),
-    )
+    const online = await waitUntil(machineOnline(browser.url, cookie, agent.machineId), {
+      what: 'agent online (seen from B)',
+      timeoutMs: 15_000,
+    })
     expect(online.transport).toBe('websocket')
     // A request made on B of the agent (a directory listing) is answered over A's socket.
     const workDir = encodeURIComponent(join(agent.dir, 'work'))
@@ -160,10 +160,13 @@ describe('several instances behind one address', () => {
       (await call(`/api/remote/sessions/${id}?output_limit=5000`)).body.session!
     const lines = async () => ((await view()).output ?? []).map((o) => o.data)
     const until = (what: string, test: (l: string[]) => boolean, ms = 20_000) =>
-      waitFor(what, async () => (test(await lines()) ? true : undefined), ms)
+      waitUntil(async () => (test(await lines()) ? true : undefined), { what, timeoutMs: ms })
     const chat = async (content: string) =>
       expect((await call(`/api/remote/sessions/${id}/chat`, 'POST', { content })).status).toBe(200)
-    await waitFor('session active', async () => ((await view()).status === 'active' ? true : undefined))
+    await waitUntil(async () => ((await view()).status === 'active' ? true : undefined), {
+      what: 'session active',
+      timeoutMs: 15_000,
+    })
 
     follower = followSse(() => `${browser.url}/api/remote/sessions/${id}/stream`, cookie)
 
@@ -178,11 +181,10 @@ describe('several instances behind one address', () => {
     if (!SHARED_DATABASE) browser = await spawn(env, portB)
     forwarder.switchTo(portB)
     const switchedAt = Date.now()
-    const again = await waitFor(
-      'agent online again',
-      machineOnline(browser.url, cookie, agent.machineId),
-      20_000,
-    )
+    const again = await waitUntil(machineOnline(browser.url, cookie, agent.machineId), {
+      what: 'agent online again',
+      timeoutMs: 20_000,
+    })
     expect(again.transport).toBe('websocket')
     expect(Date.now() - switchedAt).toBeLessThan(MAX_DELAY * 1000 + RECONNECT_SLACK_MS)
 
@@ -210,8 +212,9 @@ describe('several instances behind one address', () => {
     // Both LLM calls reached the upstream with the real key; usage counted on both instances.
     const calls = fake.requests.filter((r) => r.path.endsWith('/chat/completions'))
     expect(calls.map((r) => r.key)).toEqual([REAL_KEY, REAL_KEY])
-    await waitFor('usage of both calls', async () =>
-      (await view()).total_tokens === 2 * (USAGE.input + USAGE.output) ? true : undefined,
+    await waitUntil(
+      async () => ((await view()).total_tokens === 2 * (USAGE.input + USAGE.output) ? true : undefined),
+      { what: 'usage of both calls', timeoutMs: 15_000 },
     )
 
     const stopped = await call(`/api/remote/sessions/${id}/stop`, 'POST')

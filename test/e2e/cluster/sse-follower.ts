@@ -1,7 +1,7 @@
 // A browser's EventSource in miniature: follows a session stream, and when the connection
 // ends, reconnects (to wherever `url()` points now) with Last-Event-ID, counting connections.
-import { waitFor } from '../../support/agent-binary.ts'
 import { type SseEvent, SseParser } from '../../support/sse.ts'
+import { waitUntil } from '../../support/wait-until.ts'
 
 /** Pause before a reconnect, like EventSource's retry. */
 const RECONNECT_DELAY_MS = 200
@@ -50,17 +50,15 @@ export function followSse(url: () => string, cookie: string): SseFollower {
     events,
     connections: () => connections,
     waitForOutput: (count, timeoutMs = 10_000) =>
-      waitFor(
-        `${count} output events`,
-        async () => (output().length >= count ? output() : undefined),
-        timeoutMs,
-      ),
+      waitUntil(async () => (output().length >= count ? output() : undefined), {
+        what: `${count} output events`,
+        timeoutMs: timeoutMs,
+      }),
     waitForStatus: async (status, timeoutMs = 10_000) => {
-      await waitFor(
-        `status ${status}`,
+      await waitUntil(
         async () =>
           events.some((e) => e.event === 'status' && JSON.parse(e.data).status === status) ? true : undefined,
-        timeoutMs,
+        { what: `status ${status}`, timeoutMs: timeoutMs },
       )
     },
     stop: () => abort.abort(),
