@@ -4,6 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
 
 let server: TestServer
 let admin: string
@@ -30,13 +31,15 @@ async function machine(name: string, capabilities: Record<string, unknown>) {
   })
   agents.push(agent)
   await agent.connect()
-  for (let i = 0; i < 100; i++) {
-    const { body } = await call('GET', `/api/remote/machines/${reg.machineId}`, admin)
-    const said = Bun.deepEquals(body.machine.capabilities, JSON.parse(JSON.stringify(capabilities)))
-    if (body.machine.status === 'online' && said) return reg.machineId
-    await Bun.sleep(50)
-  }
-  throw new Error('machine never came online')
+  await waitUntil(
+    async () => {
+      const { body } = await call('GET', `/api/remote/machines/${reg.machineId}`, admin)
+      const said = Bun.deepEquals(body.machine.capabilities, JSON.parse(JSON.stringify(capabilities)))
+      return body.machine.status === 'online' && said
+    },
+    { what: 'machine online with its capabilities' },
+  )
+  return reg.machineId
 }
 
 const create = (machineId: string, cliTool?: string) =>

@@ -68,7 +68,7 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
         .map(decodeTerminalMessage)
         .find((m) => m?.kind === kind && m.terminalId === client.terminalId) ?? undefined
     // The waiting request is answered with the open (well before the ~25 s poll timeout).
-    const open = await agent.waitFor(() => received(TerminalKind.OPEN), 10_000, 'the open')
+    const open = await waitUntil(() => received(TerminalKind.OPEN), { what: 'the open', timeoutMs: 10_000 })
     expect(readJsonPayload(open.payload)).toMatchObject({ cols: 80, rows: 24, offset: 0 })
 
     const running = { state: 'running', cols: 80, rows: 24, reset_at: 0 }
@@ -82,7 +82,10 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
     ])
     await client.waitFor('$ ')
     client.type('ls\r')
-    const input = await agent.waitFor(() => received(TerminalKind.INPUT), 10_000, 'the keystrokes')
+    const input = await waitUntil(() => received(TerminalKind.INPUT), {
+      what: 'the keystrokes',
+      timeoutMs: 10_000,
+    })
     expect(new TextDecoder().decode(input.payload)).toBe('ls\r')
     expect(client.messages.some((m) => m.type === 'waiting')).toBe(false)
   }, 30_000)

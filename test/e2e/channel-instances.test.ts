@@ -176,15 +176,18 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
     await agent.send({ type: 'session.started', session_id: id })
     const stream = await b.request(`/api/remote/sessions/${id}/stream`, { cookie: admin })
     const reading = readSse(stream, (events) => events.filter((e) => e.event === 'output').length >= 6)
-    for (let i = 0; i < 100; i++) {
-      const chat = await b.request(`/api/remote/sessions/${id}/chat`, {
-        method: 'POST',
-        cookie: admin,
-        json: { content: 'go' },
-      })
-      if (chat.status === 200) break
-      await Bun.sleep(20) // until session.started has moved it to active
-    }
+    // Refused until session.started has moved the session to active.
+    await waitUntil(
+      async () =>
+        (
+          await b.request(`/api/remote/sessions/${id}/chat`, {
+            method: 'POST',
+            cookie: admin,
+            json: { content: 'go' },
+          })
+        ).status === 200,
+      { what: 'chat accepted' },
+    )
     await waitUntil(() => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id), {
       what: "agent.commands.find((c) => c.type === 'session.input' && c.session_...",
       timeoutMs: 2000,
