@@ -1,0 +1,117 @@
+import { describe, expect, test } from 'bun:test'
+import type { CommandOf } from '../../protocol/index.ts'
+import { waitUntil } from '../../test/support/wait-until.ts'
+import { agent, call, newSession, other, owner, started, useSessionWorld } from './session-test-world.ts'
+
+useSessionWorld()
+
+describe('tool permissions', () => {
+  const ask = (id: string, seq: number, requestId: string, tool: string) =>
+    agent.send({
+      type: 'session.output',
+      session_id: id,
+      records: [
+        {
+          seq,
+          stream: 'stdout',
+          data: JSON.stringify({ type: 'control_request', request_id: requestId }),
+          ts: new Date().toISOString(),
+          event: {
+            kind: 'permission_request',
+            request_id: requestId,
+            tool_name: tool,
+            input: { command: 'ls' },
+          },
+        },
+      ],
+    })
+
+  async function pending(id: string, n: number) {
+    return waitUntil(
+      async () => {
+        const list = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+          .pending_permissions
+        return list.length === n && list
+      },
+      { what: `${n} pending permission requests` },
+    )
+  }
+
+  test('default mode: the request waits for the person, survives a reload, is answered once', async () => {
+    const { id } = await newSession()
+    await started(id)
+    await ask(id, 0, 'req-1', 'run_shell_command')
+    const [request] = await pending(id, 1)
+    expect(request).toMatchObject({
+      request_id: 'req-1',
+      tool_name: 'run_shell_command',
+      input: { command: 'ls' },
+    })
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, other.cookie, {
+          request_id: 'req-1',
+          allow: true,
+        })
+      ).status,
+    ).toBe(404)
+    const answer = await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+      request_id: 'req-1',
+      allow: true,
+      always: true,
+    })
+    expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed', always: true })
+    const cmd = (await waitUntil(
+      () => agent.commands.find((c) => c.type === 'session.permission' && c.session_id === id),
+      { what: 'session.permission', timeoutMs: 5000 },
+    )) as CommandOf<'session.permission'>
+    expect(cmd).toMatchObject({ request_id: 'req-1', allow: true, always: true })
+    await pending(id, 0)
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+          request_id: 'req-1',
+          allow: false,
+        })
+      ).status,
+    ).toBe(409)
+    expect(
+      (
+        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
+          request_id: 'nope',
+          allow: false,
+        })
+      ).status,
+    ).toBe(404)
+  })
+
+  test('yolo answers by itself; auto-edit only lets edits through', async () => {
+    const { id } = await newSession(owner.cookie, { permission_mode: 'auto-edit' })
+    await started(id)
+    await ask(id, 0, 'edit-1', 'edit')
+    await ask(id, 1, 'shell-1', 'run_shell_command')
+    await waitUntil(
+      () =>
+        agent.commands.find(
+          (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'edit-1',
+        ),
+      { what: 'auto-allowed edit', timeoutMs: 5000 },
+    )
+    const [waiting] = await pending(id, 1)
+    expect(waiting.request_id).toBe('shell-1')
+    const patched = await call('PATCH', `/api/remote/sessions/${id}`, owner.cookie, {
+      permission_mode: 'yolo',
+    })
+    expect(patched.body.session.permission_mode).toBe('yolo')
+    await ask(id, 2, 'shell-2', 'run_shell_command')
+    const auto = (await waitUntil(
+      () =>
+        agent.commands.find(
+          (c) => c.type === 'session.permission' && c.session_id === id && c.request_id === 'shell-2',
+        ),
+      { what: 'auto-allowed shell', timeoutMs: 5000 },
+    )) as CommandOf<'session.permission'>
+    expect(auto.allow).toBe(true)
+    await pending(id, 1)
+  })
+})
