@@ -1,3 +1,4 @@
+// Who may see and steer a session: owner, machine admin, other users and system admins.
 import { describe, expect, test } from 'bun:test'
 import {
   admin,

@@ -1,3 +1,4 @@
+// Creating a session: what is queued for the agent (a proxy token, never a provider key) and each refusal.
 import { describe, expect, test } from 'bun:test'
 import { registerMachine } from '../../test/support/fake-agent.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'

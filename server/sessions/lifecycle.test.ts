@@ -1,3 +1,4 @@
+// A session's life through the API: chat, output, pause/resume, abort, stop, and the counts it reports.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'

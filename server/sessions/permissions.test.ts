@@ -1,3 +1,4 @@
+// Tool permission requests: waiting for the person, surviving a reload, answered once; yolo and auto-edit.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'

@@ -1,3 +1,4 @@
+// Live output over SSE: records in order, resumed after Last-Event-ID, status changes pushed.
 import { describe, expect, test } from 'bun:test'
 import { readSse } from '../../test/support/sse.ts'
 import { call, newSession, output, owner, server, started, useSessionWorld } from './session-test-world.ts'

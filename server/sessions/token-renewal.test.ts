@@ -1,3 +1,4 @@
+// Proxy token renewal: live sessions get fresh tokens over the channel, ended ones do not.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'

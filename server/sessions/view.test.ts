@@ -1,3 +1,4 @@
+// Output reads: a session read carries about 1 MB of output at most, the rest page by page.
 import { describe, expect, test } from 'bun:test'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import {
