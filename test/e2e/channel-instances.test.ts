@@ -159,7 +159,7 @@ describe(`two server instances on one ${TEST_DATABASE_URL ? 'Postgres' : 'PGlite
     const { machineId, agent } = await agentOnA('websocket')
     const online = async () => {
       const res = await b.request(`/api/remote/machines/${machineId}`, { cookie: admin })
-      return ((await res.json()) as { status: string }).status === 'online'
+      return ((await res.json()) as { machine: { status: string } }).machine.status === 'online'
     }
     await waitUntil(online, { what: 'machine online' })
     const created = await b.request('/api/remote/sessions', {
