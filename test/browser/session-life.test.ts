@@ -14,8 +14,8 @@ import {
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
-  startAgentBinary,
 } from '../support/agent-binary.ts'
+import { startCliMachine } from '../support/cli-session.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, type TestServer } from '../support/server.ts'
@@ -54,22 +54,18 @@ beforeAll(async () => {
   server = suite.server
   page = suite.page
   admin = await server.login()
-  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
-    provider: 'openai',
-    key_name: 'fake-upstream',
-    api_key: 'sk-fake-upstream-key-0123456789',
-    base_url: `${fake.url}/v1`,
-  })
-  expect(key.status).toBeLessThan(300)
-  agent = await startAgentBinary({
+  agent = await startCliMachine({
     serverUrl: server.url,
-    cookie: admin,
+    admin,
     track: processes,
-    env: { PATH: `${join(ROOT, 'node_modules/.bin')}:${process.env.PATH}` },
+    key: { provider: 'openai', apiKey: 'sk-fake-upstream-key-0123456789', baseUrl: `${fake.url}/v1` },
+    path: [join(ROOT, 'node_modules/.bin')],
+    onlineTimeoutMs: 60_000,
   })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
-    what: 'agent online',
-    timeoutMs: 60_000,
+  // The dialog shows the CLI's version, which a slow --version reports after the hello.
+  await waitUntil(cliWithVersion(server.url, admin, agent.machineId, 'qwen-code'), {
+    what: "qwen-code's version",
+    timeoutMs: 30_000,
   })
   // The hello waits only so long for `qwen --version` (seconds under load); the version follows
   // in a report of its own, and the dialog is to show it.

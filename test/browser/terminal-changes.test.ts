@@ -5,19 +5,13 @@
 // permission prompt for an edit (from the protocol test agent) shows the exact change as a diff;
 // a plain user is told the machine's policy refuses them, and a revocation closes their terminal.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Locator, Page } from 'playwright-core'
 import type { FileDiff } from '../../protocol/index.ts'
-import {
-  api,
-  ensureAgentBinary,
-  machineOnline,
-  type RunningAgent,
-  startAgentBinary,
-} from '../support/agent-binary.ts'
+import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { standInCli, startCliMachine } from '../support/cli-session.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -51,13 +45,11 @@ const refused: string[] = []
 beforeAll(async () => {
   await ensureAgentBinary()
   // The stand-in CLI edits line 2 and line 18 of a.txt (two hunks) and appends to b.txt.
-  cliDir = mkdtempSync(join(tmpdir(), 'oa-browser-edit-cli-'))
-  writeFileSync(
-    join(cliDir, 'editing-cli'),
+  cliDir = standInCli(
+    'editing-cli',
     '#!/bin/sh\n[ -f a.txt ] && sed -i -e "s/^line 2$/line two/" -e "s/^line 18$/line eighteen/" a.txt\n' +
       '[ -f b.txt ] && echo "added by the cli" >> b.txt\necho edited\nexec sleep 600\n',
   )
-  chmodSync(join(cliDir, 'editing-cli'), 0o755)
   suite = await startBrowserSuite()
   server = suite.server
   page = suite.page
@@ -65,14 +57,15 @@ beforeAll(async () => {
     if (/content security policy/i.test(message.text())) refused.push(message.text())
   })
   admin = await server.login()
-  agent = await startAgentBinary({
+  agent = await startCliMachine({
     serverUrl: server.url,
-    cookie: admin,
+    admin,
     track: processes,
     allowCliTools: ['editing-cli'],
-    env: { PATH: `${cliDir}:${process.env.PATH}`, SHELL: '/bin/bash' },
+    path: [cliDir],
+    env: { SHELL: '/bin/bash' },
+    onlineTimeoutMs: 60_000,
   })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), { what: 'online', timeoutMs: 60_000 })
   await signIn(page, 'admin', ADMIN_PASSWORD)
 }, 300_000)
 

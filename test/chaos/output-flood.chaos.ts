@@ -5,18 +5,10 @@
 // is sampled and /api/health is timed; RSS and health must stay bounded, the stored output under
 // the limit with the notice first, the newest output all there, and one read small.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import {
-  adminCookie,
-  api,
-  ensureAgentBinary,
-  machineOnline,
-  type RunningAgent,
-  startAgentBinary,
-} from '../support/agent-binary.ts'
+import { adminCookie, api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { standInCli, startCliMachine } from '../support/cli-session.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { MB, percentile, probeHealth, rssBytes, sampleRss } from './load.ts'
@@ -45,9 +37,7 @@ const processes: Subprocess[] = []
 
 beforeAll(async () => {
   await ensureAgentBinary()
-  const bin = mkdtempSync(join(tmpdir(), 'oa-flood-cli-'))
-  writeFileSync(join(bin, CLI), SCRIPT)
-  chmodSync(join(bin, CLI), 0o755)
+  const bin = standInCli(CLI, SCRIPT)
   server = await spawnServer({
     env: await serverEnv({
       ...SERVER_SETTINGS,
@@ -56,16 +46,13 @@ beforeAll(async () => {
     }),
   })
   admin = await adminCookie(server.url)
-  agent = await startAgentBinary({
+  agent = await startCliMachine({
     serverUrl: server.url,
-    cookie: admin,
+    admin,
     track: processes,
     allowCliTools: [CLI],
-    env: { PATH: `${bin}:${process.env.PATH}` },
-  })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
-    what: 'agent online',
-    timeoutMs: 30_000,
+    path: [bin],
+    onlineTimeoutMs: 30_000,
   })
 }, 300_000)
 afterAll(async () => {

@@ -3,17 +3,11 @@
 // open streams close with the reason, logout closes them too. Each test here failed on the
 // main before server/access existed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import {
-  api,
-  ensureAgentBinary,
-  machineOnline,
-  type RunningAgent,
-  startAgentBinary,
-} from '../support/agent-binary.ts'
+import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { standInCli, startCliMachine } from '../support/cli-session.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
@@ -39,32 +33,20 @@ let n = 0
 
 beforeAll(async () => {
   await ensureAgentBinary()
-  const bin = mkdtempSync(join(tmpdir(), 'oa-access-cli-'))
-  writeFileSync(join(bin, 'alive-cli'), SCRIPT)
-  chmodSync(join(bin, 'alive-cli'), 0o755)
+  const bin = standInCli('alive-cli', SCRIPT)
   fake = await startFakeLlm()
   server = await startTestServer({
     listen: true,
     env: { AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500', LOG_LEVEL: 'info' },
   })
   admin = await server.login()
-  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
-    provider: 'openai',
-    key_name: 'fake-upstream',
-    api_key: 'sk-real-key-for-access-tests',
-    base_url: `${fake.url}/v1`,
-  })
-  expect(key.status).toBeLessThan(300)
-  agent = await startAgentBinary({
+  agent = await startCliMachine({
     serverUrl: server.url,
-    cookie: admin,
+    admin,
     track: processes,
-    env: { PATH: `${bin}:${process.env.PATH}` },
+    key: { provider: 'openai', apiKey: 'sk-real-key-for-access-tests', baseUrl: `${fake.url}/v1` },
+    path: [bin],
     allowCliTools: ['alive-cli'],
-  })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
-    what: 'agent online',
-    timeoutMs: 15_000,
   })
 }, 180_000)
 

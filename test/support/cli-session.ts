@@ -3,6 +3,8 @@
 // CLIs from devDependencies are found), the machine online and sandboxed, a user assigned, and a
 // session of `cliTool` started. Returns helpers to chat and to read the session back.
 import { afterAll, beforeAll, expect } from 'bun:test'
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
@@ -38,24 +40,62 @@ export type SessionView = {
   total_tokens?: number
 }
 
+/** A stand-in CLI: `script` written as the executable `name` in a fresh directory, for an agent's PATH. */
+export function standInCli(name: string, script: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `oa-cli-${name}-`))
+  writeFileSync(join(dir, name), script)
+  chmodSync(join(dir, name), 0o755)
+  return dir
+}
+
+export interface CliMachineOptions {
+  serverUrl: string
+  admin: string
+  track: Subprocess[]
+  /** A key for the provider pointing at the fake upstream, stored before the agent starts. */
+  key?: { provider: string; apiKey: string; baseUrl: string }
+  /** Directories put first on the agent's PATH (stand-in CLIs, node_modules/.bin). */
+  path?: string[]
+  /** More agent environment. */
+  env?: Record<string, string>
+  /** CLI tools to allow on the machine besides the detected ones. */
+  allowCliTools?: string[]
+  onlineTimeoutMs?: number
+}
+
+/** The set-up every real-agent test shares: the upstream key stored, the compiled agent started, the machine online. */
+export async function startCliMachine(o: CliMachineOptions): Promise<RunningAgent> {
+  if (o.key) {
+    const key = await api(o.serverUrl, o.admin, '/api/remote/api-keys', 'POST', {
+      provider: o.key.provider,
+      key_name: 'fake-upstream',
+      api_key: o.key.apiKey,
+      base_url: o.key.baseUrl,
+    })
+    expect(key.status).toBeLessThan(300)
+  }
+  const agent = await startAgentBinary({
+    serverUrl: o.serverUrl,
+    cookie: o.admin,
+    track: o.track,
+    ...(o.allowCliTools ? { allowCliTools: o.allowCliTools } : {}),
+    env: { ...o.env, PATH: [...(o.path ?? []), process.env.PATH].join(':') },
+  })
+  await waitUntil(machineOnline(o.serverUrl, o.admin, agent.machineId), {
+    what: 'agent online',
+    timeoutMs: o.onlineTimeoutMs ?? 15_000,
+  })
+  return agent
+}
+
 export async function startCliSession(server: TestServer, o: CliSessionOptions) {
   const admin = await server.login()
-  const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
-    provider: o.provider,
-    key_name: 'fake-upstream',
-    api_key: o.apiKey,
-    base_url: o.baseUrl,
-  })
-  expect(key.status).toBeLessThan(300)
-  const agent: RunningAgent = await startAgentBinary({
+  const agent = await startCliMachine({
     serverUrl: server.url,
-    cookie: admin,
+    admin,
     track: o.track,
-    env: { PATH: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin'), process.env.PATH].join(':') },
-  })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
-    what: 'agent online',
-    timeoutMs: 15_000,
+    key: { provider: o.provider, apiKey: o.apiKey, baseUrl: o.baseUrl },
+    path: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin')],
   })
   const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
   expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
