@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AGENT_MESSAGE_PATH, AGENT_WS_PATH } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { connectedAgent, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { parseExposition, sampleValue } from '../../test/support/prometheus.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -35,14 +35,7 @@ afterAll(async () => {
   await server.stop()
 }, 60_000)
 
-async function connect(transport: 'websocket' | 'long_poll') {
-  const m = await registerMachine(server.request, admin)
-  const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
-  return { ...m, agent }
-}
+const connect = (transport: 'websocket' | 'long_poll') => connectedAgent(server, admin, agents, transport)
 
 /** A WebSocket upgrade request as a browser-less agent sends it, answered in-process. */
 function upgrade(token: string) {

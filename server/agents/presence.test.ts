@@ -3,7 +3,7 @@
 // heartbeat does not bring its machine back online.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { remoteMachines } from '../db/schema/index.ts'
@@ -24,14 +24,8 @@ afterAll(async () => {
   await server.stop()
 }, 60_000)
 
-async function connected(transport: 'websocket' | 'long_poll' = 'websocket') {
-  const m = await registerMachine(server.request, admin)
-  const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
-  return { ...m, agent }
-}
+const connected = (transport: 'websocket' | 'long_poll' = 'websocket') =>
+  connectedAgent(server, admin, agents, transport)
 
 const machineRow = async (id: string) =>
   (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!

@@ -3,7 +3,7 @@
 // delivered, open SSE streams. Every response must parse line by line.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { insertLiveSession, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { parseExposition, type Sample, sampleValue } from '../../test/support/prometheus.ts'
@@ -105,14 +105,7 @@ describe('figures', () => {
   })
 
   test('agents by transport follow the connected fake agents; commands queued and delivered', async () => {
-    const connect = async (transport: 'websocket' | 'long_poll') => {
-      const m = await registerMachine(server.request, admin)
-      const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
-      agents.push(agent)
-      await agent.connect()
-      await agent.waitForFrame('welcome')
-      return { ...m, agent }
-    }
+    const connect = (transport: 'websocket' | 'long_poll') => connectedAgent(server, admin, agents, transport)
     const ws1 = await connect('websocket')
     await connect('websocket')
     await connect('long_poll')

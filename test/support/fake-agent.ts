@@ -314,3 +314,21 @@ export async function registerMachine(
   // The server's id: a re-installed host is merged into the machine it already knows.
   return { machineId: body.machine_id, agentToken: body.agent_token }
 }
+
+/**
+ * A machine registered on `server` with its fake agent connected and welcomed. The agent goes into
+ * `track`, which the test closes when it ends.
+ */
+export async function connectedAgent(
+  server: { url: string; request: Parameters<typeof registerMachine>[0] },
+  adminCookie: string,
+  track: FakeAgent[],
+  transport: FakeTransport = 'websocket',
+) {
+  const m = await registerMachine(server.request, adminCookie)
+  const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
+  track.push(agent)
+  await agent.connect()
+  await agent.waitForFrame('welcome')
+  return { ...m, agent }
+}
