@@ -2,6 +2,7 @@
 // choice, remembered in localStorage. `t(key, params)` reads the current locale reactively.
 import * as admin from './admin.ts'
 import * as apiKeys from './api-keys.ts'
+import * as auditEvents from './audit-events.ts'
 import * as core from './core.ts'
 import * as machinePage from './machine-page.ts'
 import * as machines from './machines.ts'
@@ -34,6 +35,7 @@ const messages = {
     ...signIn.en,
     ...validation.en,
     ...apiKeys.en,
+    ...auditEvents.en,
   },
   zh: {
     ...core.zh,
@@ -49,6 +51,7 @@ const messages = {
     ...signIn.zh,
     ...validation.zh,
     ...apiKeys.zh,
+    ...auditEvents.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
