@@ -33,6 +33,7 @@ export const AUDIT_EVENTS = [
   'quota.clear',
   'quota.set',
   'session.abort',
+  'session.auto_continue',
   'session.changes.commit',
   'session.changes.revert_file',
   'session.changes.revert_hunk',
