@@ -33,6 +33,26 @@ describe('agent config', () => {
     expect(() => loadAgentConfig(dir, {})).toThrow(/not valid JSON/)
   })
 
+  test('environment strings are converted to the setting type; a fraction for an integer is refused', () => {
+    const dir = tempDir()
+    const config = loadAgentConfig(dir, { OPENACE_RECONNECT_BASE_DELAY: ' 0.5 ', OPENACE_MAX_SESSIONS: '12' })
+    expect(config.reconnect_base_delay).toBe(0.5)
+    expect(config.max_sessions).toBe(12)
+    expect(() => loadAgentConfig(dir, { OPENACE_MAX_SESSIONS: '2.5' })).toThrow(/OPENACE_MAX_SESSIONS/)
+    expect(() => loadAgentConfig(dir, { OPENACE_MAX_SESSIONS: '1e3' })).toThrow(/OPENACE_MAX_SESSIONS/)
+    expect(() => loadAgentConfig(dir, { OPENACE_HEARTBEAT_INTERVAL: '' })).toThrow(
+      /OPENACE_HEARTBEAT_INTERVAL/,
+    )
+  })
+
+  test('defaults come from the schemas, and a default array is never shared between loads', () => {
+    const first = loadAgentConfig(tempDir(), {})
+    expect(first.log_level).toBe('info')
+    expect(first.update_rollback_timeout).toBe(60)
+    first.fs_roots.push('/elsewhere')
+    expect(loadAgentConfig(tempDir(), {}).fs_roots).not.toContain('/elsewhere')
+  })
+
   test('a bad token value is reported without echoing it', () => {
     const dir = tempDir()
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ agent_token: 12345678 }))

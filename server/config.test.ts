@@ -23,6 +23,24 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ LOG_LEVEL: 'loud' }, quiet)).toThrow(/LOG_LEVEL/)
   })
 
+  test('strings become the schema types: integers whole, booleans as true/false, 1/0 or yes/no', () => {
+    const base = { SECRET_KEY: 'a-long-enough-secret' }
+    expect(loadConfig({ ...base, PORT: '8080' }, quiet).port).toBe(8080)
+    expect(() => loadConfig({ ...base, PORT: '80.5' }, quiet)).toThrow(/PORT/)
+    expect(() => loadConfig({ ...base, PORT: '1e3' }, quiet)).toThrow(/PORT/)
+    for (const [raw, value] of [
+      ['TRUE', true],
+      ['1', true],
+      ['Yes', true],
+      ['false', false],
+      ['0', false],
+      ['no', false],
+    ] as const)
+      expect(loadConfig({ ...base, TRUST_PROXY: raw }, quiet).trustProxy).toBe(value)
+    expect(() => loadConfig({ ...base, TRUST_PROXY: 'maybe' }, quiet)).toThrow(/TRUST_PROXY/)
+    expect(loadConfig({ ...base, PORT: '' }, quiet).port).toBe(5000)
+  })
+
   test('production without SECRET_KEY is a start-up error with a clear message', () => {
     expect(() => loadConfig({ NODE_ENV: 'production' }, quiet)).toThrow(ConfigError)
     expect(() => loadConfig({ NODE_ENV: 'production' }, quiet)).toThrow(/SECRET_KEY is required/)

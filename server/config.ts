@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { type Static, Type } from '@sinclair/typebox'
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { parseExtraEndpoints } from './llm-proxy/endpoints.ts'
 import { UPDATE_WINDOW_PATTERN } from './machines/update-window.ts'
@@ -230,57 +230,22 @@ const DEFAULT_AGENT_DIST_DIR = fileURLToPath(new URL('../dist/agent', import.met
 
 export class ConfigError extends Error {}
 
-const BOOLEAN_KEYS = new Set(['TRUST_PROXY', 'AGENT_AUTO_UPDATE', 'OIDC_LINK_BY_EMAIL'])
-const INTEGER_KEYS = new Set([
-  'PORT',
-  'AUTH_SESSION_TTL_SECONDS',
-  'AUTH_SESSION_PURGE_INTERVAL_SECONDS',
-  'LOGIN_MAX_FAILURES_PER_USER_IP',
-  'LOGIN_MAX_FAILURES_PER_IP',
-  'LOGIN_USER_BACKOFF_AFTER',
-  'LOGIN_USER_BACKOFF_MAX_MS',
-  'LOGIN_RATE_WINDOW_SECONDS',
-  'PROXY_TOKEN_TTL_SECONDS',
-  'LLM_PROXY_MAX_BODY_BYTES',
-  'API_MAX_BODY_BYTES',
-  'SESSION_OUTPUT_MAX_MB',
-  'AGENT_OUTPUT_RATE_KB_PER_SECOND',
-  'AGENT_OUTPUT_BURST_KB',
-  'LLM_PROXY_FIRST_BYTE_TIMEOUT_MS',
-  'LLM_PROXY_IDLE_TIMEOUT_MS',
-  'LLM_PROXY_KEY_COOLDOWN_MS',
-  'LLM_PROXY_DEFAULT_RESERVE_TOKENS',
-  'REGISTRATION_TOKEN_TTL_SECONDS',
-  'REGISTRATION_MAX_PER_IP',
-  'REGISTRATION_RATE_WINDOW_SECONDS',
-  'AGENT_HEARTBEAT_INTERVAL_SECONDS',
-  'AGENT_LONG_POLL_TIMEOUT_MS',
-  'AGENT_OFFLINE_GRACE_MS',
-  'AGENT_HEARTBEAT_FLUSH_MS',
-  'ACCESS_CACHE_TTL_MS',
-  'AGENT_MAX_CONNECTIONS',
-  'AGENT_FD_RESERVE',
-  'OPEN_FILES_LIMIT_FALLBACK',
-  'AGENT_RETRY_AFTER_SECONDS',
-  'PAT_MAX_TTL_DAYS',
-  'AGENT_TOKEN_ROTATION_GRACE_SECONDS',
-  'AGENT_UPDATE_CHECK_INTERVAL_SECONDS',
-])
+/** Operator spellings of a boolean that TypeBox's Value.Convert does not read (it takes true/false/1/0). */
+const YES_NO: Record<string, boolean> = { yes: true, no: false }
 
-/** Turns raw strings into the schema's types; anything unparsable is left for the validator to name. */
-function coerce(raw: Record<string, string | undefined>): Record<string, unknown> {
+/**
+ * Turns the environment's strings into the schema's types with Value.Convert; an empty value is
+ * unset. Convert reads "1.5" or "1e3" as an integer by cutting it short, so such a value stays
+ * as written and the check names it; anything else unparsable is left for the check too.
+ */
+function fromEnvironment(raw: Record<string, string | undefined>): Record<string, unknown> {
   const out: Record<string, unknown> = {}
-  for (const key of Object.keys(EnvSchema.properties)) {
+  for (const [key, schema] of Object.entries(EnvSchema.properties) as Array<[string, TSchema]>) {
     const value = raw[key]
     if (value === undefined || value === '') continue
-    if (INTEGER_KEYS.has(key)) out[key] = /^-?\d+$/.test(value) ? Number(value) : value
-    else if (BOOLEAN_KEYS.has(key))
-      out[key] = ['1', 'true', 'yes'].includes(value.toLowerCase())
-        ? true
-        : ['0', 'false', 'no'].includes(value.toLowerCase())
-          ? false
-          : value
-    else out[key] = value
+    if (schema.type === 'integer' && !/^\s*-?\d+\s*$/.test(value)) out[key] = value
+    else if (schema.type === 'boolean') out[key] = Value.Convert(schema, YES_NO[value.toLowerCase()] ?? value)
+    else out[key] = Value.Convert(schema, value)
   }
   return out
 }
@@ -295,7 +260,7 @@ export function loadConfig(
   options: LoadConfigOptions = {},
 ): Config {
   const warn = options.warn ?? ((m: string) => console.warn(m))
-  const candidate = Value.Default(EnvSchema, coerce(raw))
+  const candidate = Value.Default(EnvSchema, fromEnvironment(raw))
   const first = Value.Errors(EnvSchema, candidate).First()
   if (first) {
     const key = first.path.replace(/^\//, '')
