@@ -255,12 +255,14 @@ describe('workspace in the browser', () => {
       expect(await row.textContent()).toContain('bob')
       expect(await row.textContent()).toContain('2,500')
       await screenshots(page, 'manage-sessions')
-      await row.getByRole('button', { name: 'Fix the build' }).click()
-      await page
-        .getByRole('dialog')
-        .getByTestId('terminal')
-        .getByText('Written while you were away.')
-        .waitFor()
+      // The admin session view renders bob's conversation as his workspace does, read-only.
+      await row.getByRole('link', { name: 'Fix the build' }).click()
+      await page.waitForURL(/\/manage\/sessions\/[0-9a-f-]+$/)
+      await page.getByTestId('assistant-message').getByText('Written while you were away.').waitFor()
+      expect(await page.getByTestId('assistant-message').count()).toBeGreaterThan(1)
+      expect(await page.getByText('{"kind"').count()).toBe(0)
+      await page.getByTestId('read-only-note').getByText("bob's session").waitFor()
+      expect(await page.getByTestId('composer').count()).toBe(0)
       await screenshots(page, 'manage-session-detail')
     },
     BROWSER_TEST_MS,

@@ -60,6 +60,9 @@ export const en = {
   'ws.autoContinue': 'Continue by itself when the quota resets ({at})',
   'ws.autoContinueOn': 'This session continues by itself when the quota resets',
   'ws.autoContinueOff': 'This session stays stopped when the quota resets',
+  'ws.readOnly': "You are viewing {owner}'s session: only its owner can send messages or approve tools.",
+  'ws.readOnlyWaiting': 'It is waiting for its owner’s approval. ',
+  'sessions.view': 'Session',
 }
 
 export const zh: Record<keyof typeof en, string> = {
@@ -118,4 +121,7 @@ export const zh: Record<keyof typeof en, string> = {
   'ws.autoContinue': '配额重置时自动继续({at})',
   'ws.autoContinueOn': '配额重置时,这个会话会自动继续',
   'ws.autoContinueOff': '配额重置时,这个会话保持停止',
+  'ws.readOnly': '你正在查看 {owner} 的会话：只有它的所有者可以发送消息或批准工具。',
+  'ws.readOnlyWaiting': '它在等待所有者的批准。',
+  'sessions.view': '会话',
 }
