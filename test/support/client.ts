@@ -1,0 +1,30 @@
+// The one HTTP client for server tests: Eden Treaty over app.handle, typed from the server's App,
+// so a test calls a route by name (client.api.tokens.post(...)) instead of building a Request.
+// A test that must send what Eden cannot express (a malformed body, a raw header) uses
+// server.request and says why.
+import { treaty } from '@elysiajs/eden'
+import type { App } from '../../server/app.ts'
+
+/**
+ * Calls go to app.handle at http://localhost (the host the test server trusts, as server.request
+ * uses); parseDate off keeps timestamps the ISO strings the server sent, as the tests compare them.
+ */
+export const testClient = (app: App) =>
+  treaty<App>('http://localhost', {
+    fetcher: ((input: RequestInfo | URL, init?: RequestInit) =>
+      app.handle(new Request(input, init))) as typeof fetch,
+    parseDate: false,
+  })
+
+/** Request options for calling as the holder of a login cookie (none: logged out). */
+export const withCookie = (cookie?: string) => ({ headers: cookie ? { cookie } : {} })
+/** Request options for calling with a bearer token (a personal access token, an agent token). */
+export const withBearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
+
+/** Status and body of an Eden call, whichever way it went: the data on success, else the error body. */
+export async function reply<Body = unknown>(
+  call: Promise<{ status: number; data: unknown; error: { value: unknown } | null }>,
+): Promise<{ status: number; body: Body }> {
+  const res = await call
+  return { status: res.status, body: (res.error ? res.error.value : res.data) as Body }
+}
