@@ -170,10 +170,14 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
     attachPoll(poll) {
       const previous = polls.get(poll.machineId)
       polls.set(poll.machineId, poll)
+      pollTerminal.touch(poll.machineId)
       previous?.release()
     },
     detachPoll(poll) {
-      if (polls.get(poll.machineId) === poll) polls.delete(poll.machineId)
+      if (polls.get(poll.machineId) !== poll) return
+      polls.delete(poll.machineId)
+      // A request held for the whole poll timeout leaves the channel as alive as it came.
+      pollTerminal.touch(poll.machineId)
     },
   }
 

@@ -34,6 +34,12 @@ export class PollTerminalQueues {
     return true
   }
 
+  /** A request of the machine starts or stops waiting here: its channel is alive (not new). */
+  touch(machineId: string): void {
+    const queue = this.queues.get(machineId)
+    if (queue) queue.seenAt = this.now()
+  }
+
   /** Reachable: a request is waiting here, or one was here within the grace. */
   reachable(machineId: string, waiting: boolean): boolean {
     const queue = this.queues.get(machineId)

@@ -15,6 +15,7 @@ import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { openTerminalSocket, type TerminalClient } from '../../test/support/terminal-client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
+import { POLL_CHANNEL_GRACE_MS } from '../agents/poll-terminal.ts'
 
 let server: TestServer
 let admin: string
@@ -95,4 +96,44 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
     const waiting = await firstWaiting(await terminalOn(machine.machineId))
     expect(waiting).toMatchObject({ type: 'waiting', code: 'offline' })
   }, 30_000)
+
+  test('long-poll: a request held past the channel grace (an idle terminal) does not reopen the terminal', async () => {
+    const slow = await startTestServer({
+      listen: true,
+      env: { AGENT_LONG_POLL_TIMEOUT_MS: String(POLL_CHANNEL_GRACE_MS + 1000) },
+    })
+    try {
+      const cookie = await slow.login()
+      const machine = await registerMachine(slow.request, cookie)
+      const agent = new FakeAgent({
+        url: slow.url,
+        token: machine.agentToken,
+        machineId: machine.machineId,
+        transport: 'long_poll',
+      })
+      agents.push(agent)
+      await agent.connect()
+      const res = await slow.request('/api/remote/terminals', {
+        method: 'POST',
+        cookie,
+        json: { machine_id: machine.machineId },
+      })
+      const { terminal } = (await res.json()) as { terminal: { terminal_id: string } }
+      const client = await openTerminalSocket(slow.url, cookie, terminal.terminal_id)
+      clients.push(client)
+      const of = (kind: number) =>
+        agent.terminal
+          .map(decodeTerminalMessage)
+          .filter((m) => m?.kind === kind && m.terminalId === terminal.terminal_id)
+      await agent.waitFor(() => of(TerminalKind.OPEN).length > 0, 10_000, 'the open')
+      // Idle: the next waiting request is held for the whole poll timeout, past the grace.
+      const answered = agent.waitingAnswers
+      await agent.waitFor(() => agent.waitingAnswers >= answered + 2, 20_000, 'a poll timeout to pass')
+      client.type('x')
+      await agent.waitFor(() => of(TerminalKind.INPUT).length > 0, 10_000, 'the keystroke')
+      expect(of(TerminalKind.OPEN).length).toBe(1)
+    } finally {
+      await slow.stop()
+    }
+  }, 60_000)
 })

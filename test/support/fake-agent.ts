@@ -61,6 +61,8 @@ export class FakeAgent {
   /** Every frame the server sent, duplicates included. */
   readonly frames: ServerFrame[] = []
   readonly errors: ErrorFrame[] = []
+  /** Long-poll: answers to waiting requests so far (a held request ends by one). */
+  waitingAnswers = 0
   /** Terminal messages (protocol/terminal.ts) the server sent in long-poll answers, in order. */
   readonly terminal: Uint8Array[] = []
   goodbye: GoodbyeFrame | undefined
@@ -192,6 +194,10 @@ export class FakeAgent {
     }
     if (res.status !== 200) throw new Error(`long-poll answered ${res.status}: ${await res.text()}`)
     const body = (await res.json()) as LongPollResponse
+    if (wait) {
+      this.waitingAnswers++
+      this.notify()
+    }
     for (const text of body.terminal ?? []) this.terminal.push(new Uint8Array(Buffer.from(text, 'base64')))
     if (body.terminal?.length) this.notify()
     for (const reply of body.replies) this.onFrame(reply)
