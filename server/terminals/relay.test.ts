@@ -125,12 +125,15 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
         agent.terminal
           .map(decodeTerminalMessage)
           .filter((m) => m?.kind === kind && m.terminalId === terminal.terminal_id)
-      await agent.waitFor(() => of(TerminalKind.OPEN).length > 0, 10_000, 'the open')
+      await waitUntil(() => of(TerminalKind.OPEN).length > 0, { what: 'the open', timeoutMs: 10_000 })
       // Idle: the next waiting request is held for the whole poll timeout, past the grace.
       const answered = agent.waitingAnswers
-      await agent.waitFor(() => agent.waitingAnswers >= answered + 2, 20_000, 'a poll timeout to pass')
+      await waitUntil(() => agent.waitingAnswers >= answered + 2, {
+        what: 'a poll timeout to pass',
+        timeoutMs: 20_000,
+      })
       client.type('x')
-      await agent.waitFor(() => of(TerminalKind.INPUT).length > 0, 10_000, 'the keystroke')
+      await waitUntil(() => of(TerminalKind.INPUT).length > 0, { what: 'the keystroke', timeoutMs: 10_000 })
       expect(of(TerminalKind.OPEN).length).toBe(1)
     } finally {
       await slow.stop()
