@@ -8,12 +8,14 @@ import { Elysia } from 'elysia'
 import { agentGuard } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { serveFile } from '../http/static-file.ts'
 import type { EndMachineSessions } from '../machines/lifecycle.ts'
 import { agentSelfStatus, deregisterSelf } from './agent-self.ts'
-import { fileResponse } from './files.ts'
 import { AGENT_FILES, AgentFileParams, CHECKSUMS_FILE, INSTALL_SCRIPTS, type InstallScript } from './model.ts'
 
 const INSTALL_DIR = fileURLToPath(new URL('../../install/', import.meta.url))
+/** Scripts and binaries are rebuilt in place: clients may cache but must revalidate with the ETag. */
+const DOWNLOAD_CACHE = 'no-cache'
 
 function notBuilt(name: string): HttpError {
   const what = name === CHECKSUMS_FILE ? 'The agent checksums file (SHA256SUMS)' : `The agent binary ${name}`
@@ -25,9 +27,10 @@ function notBuilt(name: string): HttpError {
 }
 
 async function serveScript(request: Request, name: InstallScript): Promise<Response> {
-  const response = await fileResponse(request, {
+  const response = await serveFile(request, {
     path: join(INSTALL_DIR, name),
     contentType: INSTALL_SCRIPTS[name],
+    cacheControl: DOWNLOAD_CACHE,
   })
   if (!response)
     throw new HttpError(404, `Install script ${name} is missing from this server's install/ folder`)
@@ -54,10 +57,11 @@ export function installRoutes(ctx: AppContext, endSessions: EndMachineSessions) 
       async ({ request, params }) => {
         if (!AGENT_FILES.has(params.name)) throw new HttpError(404, `No agent file named ${params.name}`)
         const isSums = params.name === CHECKSUMS_FILE
-        const response = await fileResponse(request, {
+        const response = await serveFile(request, {
           path: join(distDir, params.name),
           contentType: isSums ? 'text/plain; charset=utf-8' : 'application/octet-stream',
           attachmentName: isSums ? undefined : params.name,
+          cacheControl: DOWNLOAD_CACHE,
         })
         if (!response) throw notBuilt(params.name)
         return response

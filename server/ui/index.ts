@@ -2,20 +2,14 @@
 // cache policy, index.html for any other page path (the SPA routes on the client) with its
 // Content-Security-Policy, JSON 404s under /api, and a plain page saying how to build the UI
 // when it has not been built. The headers every response gets come from http/security-headers.
+import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import { Elysia } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { contentTypeOf, serveFile } from '../http/static-file.ts'
 import { NOT_BUILT_CSP, pagePolicy } from './csp.ts'
-import {
-  contentTypeOf,
-  IMMUTABLE_CACHE,
-  IMMUTABLE_PREFIX,
-  REVALIDATE_CACHE,
-  readStaticFile,
-  resolveUnder,
-  type StaticFile,
-} from './static.ts'
+import { IMMUTABLE_CACHE, IMMUTABLE_PREFIX, REVALIDATE_CACHE, resolveUnder } from './static.ts'
 
 export const DEFAULT_UI_DIR = fileURLToPath(new URL('../../ui-svelte/build', import.meta.url))
 
@@ -28,13 +22,12 @@ const NOT_BUILT_PAGE = `<!doctype html>
 <p>then reload this page. The API itself answers under <code>/api</code> (see <a href="/api/docs">/api/docs</a>).</p>
 </body></html>`
 
-function fileResponse(request: Request, file: StaticFile, path: string, cacheControl: string): Response {
-  const type = contentTypeOf(path)
-  const headers = new Headers({ 'content-type': type, 'cache-control': cacheControl, etag: file.etag })
-  if (type.startsWith('text/html')) headers.set('content-security-policy', pagePolicy(file.body))
-  if (request.headers.get('if-none-match') === file.etag) return new Response(null, { status: 304, headers })
-  headers.set('content-length', String(file.body.byteLength))
-  return new Response(request.method === 'HEAD' ? null : file.body, { headers })
+/** A built file, or null when there is none; a page carries the policy its own inline scripts need. */
+async function serveUiFile(request: Request, path: string, cacheControl: string): Promise<Response | null> {
+  if (!contentTypeOf(path).startsWith('text/html')) return serveFile(request, { path, cacheControl })
+  const body = await readFile(path).catch(() => null)
+  if (!body) return null
+  return serveFile(request, { path, cacheControl, headers: { 'content-security-policy': pagePolicy(body) } })
 }
 
 export interface UiOptions {
@@ -51,26 +44,21 @@ export function uiRoutes(ctx: AppContext, options: UiOptions = {}) {
     }
     const path = resolveUnder(root, pathname)
     if (path === null) throw new HttpError(400, 'Malformed path', 'invalid_request')
-    const file = pathname.endsWith('/') ? null : await readStaticFile(path)
-    if (file) {
-      const cache = pathname.startsWith(IMMUTABLE_PREFIX) ? IMMUTABLE_CACHE : REVALIDATE_CACHE
-      return fileResponse(request, file, path, cache)
-    }
+    const cache = pathname.startsWith(IMMUTABLE_PREFIX) ? IMMUTABLE_CACHE : REVALIDATE_CACHE
+    const file = pathname.endsWith('/') ? null : await serveUiFile(request, path, cache)
+    if (file) return file
     // A missing bundle is a real 404: answering index.html would hand the browser HTML as JS.
     if (pathname.startsWith('/_app/')) throw new HttpError(404, `No file ${pathname}`, 'not_found')
-    const indexPath = `${root}/index.html`
-    const index = await readStaticFile(indexPath)
-    if (!index) {
-      return new Response(NOT_BUILT_PAGE, {
-        status: 503,
-        headers: {
-          'content-type': 'text/html; charset=utf-8',
-          'cache-control': 'no-store',
-          'content-security-policy': NOT_BUILT_CSP,
-        },
-      })
-    }
-    return fileResponse(request, index, indexPath, REVALIDATE_CACHE)
+    const index = await serveUiFile(request, `${root}/index.html`, REVALIDATE_CACHE)
+    if (index) return index
+    return new Response(NOT_BUILT_PAGE, {
+      status: 503,
+      headers: {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'content-security-policy': NOT_BUILT_CSP,
+      },
+    })
   }
   return new Elysia({ name: 'ui', seed: ctx.id })
     .get('/', serve, { detail: { hide: true } })

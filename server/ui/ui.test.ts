@@ -53,6 +53,19 @@ describe('ui server', () => {
     expect(again.status).toBe(304)
   })
 
+  test('UI files follow the same rules as downloads: weak If-None-Match, Range, HEAD', async () => {
+    const app = appFor(buildDir)
+    const etag = (await get(app, '/favicon.svg')).headers.get('etag')!
+    expect((await get(app, '/favicon.svg', { 'if-none-match': `W/${etag}` })).status).toBe(304)
+    const part = await get(app, '/favicon.svg', { range: 'bytes=0-3' })
+    expect(part.status).toBe(206)
+    expect(await part.text()).toBe('<svg')
+    const head = await app.handle(new Request('http://localhost/favicon.svg', { method: 'HEAD' }))
+    expect(head.status).toBe(200)
+    expect(head.headers.get('etag')).toBe(etag)
+    expect(await head.text()).toBe('')
+  })
+
   test('page paths fall back to index.html', async () => {
     for (const path of ['/', '/workspace', '/manage/remote/machines']) {
       const res = await get(appFor(buildDir), path)

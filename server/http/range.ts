@@ -1,5 +1,6 @@
-// HTTP single-range parsing (RFC 9110 §14) for resumed agent downloads. Pure functions, so the
-// edge cases (suffix ranges, past-the-end starts, multi-range requests) are unit-tested alone.
+// HTTP single-range parsing (RFC 9110 §14) for static files (http/static-file.ts: resumed agent
+// downloads, the UI). Pure functions, so the edge cases (suffix ranges, past-the-end starts,
+// multi-range requests) are unit-tested alone.
 
 export interface ByteRange {
   start: number
