@@ -92,6 +92,8 @@ export interface ClaimOptions {
 
 /** Marks the machine's next commands delivered and returns them in queue order. */
 export async function claimCommands(ctx: AppContext, machineId: string, options: ClaimOptions = {}) {
+  // An ack still in memory must not make its command look unanswered.
+  if (options.redeliver) await ctx.peek('commandAcks')?.flush()
   const now = ctx.now()
   const redeliverable = options.redeliver
     ? options.deliveredBefore
@@ -117,22 +119,74 @@ export async function claimCommands(ctx: AppContext, machineId: string, options:
   return rows.sort((a, b) => a.seq - b.seq).map(toCommand)
 }
 
-/** The agent has these commands; ids of other machines are ignored (binding). */
-export async function ackCommands(ctx: AppContext, machineId: string, ids: string[]): Promise<number> {
-  const valid = ids.filter((id) => UUID.test(id))
-  if (valid.length === 0) return 0
-  const rows = await ctx.db
+/** How long acks wait in memory, so one UPDATE writes every ack that came meanwhile. */
+export const ACK_FLUSH_MS = 10
+
+/**
+ * This instance's acks not yet written (ctx.state.commandAcks). An agent acks each command as a
+ * frame of its own; writing each at once put one UPDATE per command between the agent's frames
+ * (its output waited behind it). A lost buffer (a crash) costs only a redelivery, which the agent
+ * drops by id; a redelivering claim writes the buffer first.
+ */
+export interface AckBuffer {
+  /** Pending acks as (machine, command id) pairs. */
+  pending: Map<string, string>
+  /** Writes the pending acks within ACK_FLUSH_MS. */
+  schedule(): void
+  flush(): Promise<void>
+}
+
+export function createAckBuffer(ctx: AppContext): AckBuffer {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let running: Promise<void> = Promise.resolve()
+  const buffer: AckBuffer = {
+    pending: new Map(),
+    schedule() {
+      timer ??= setTimeout(() => {
+        void buffer.flush().catch((error) => ctx.log.warn('ack flush failed', { error }))
+      }, ACK_FLUSH_MS)
+    },
+    flush() {
+      clearTimeout(timer)
+      timer = undefined
+      const batch = buffer.pending
+      if (batch.size === 0) return running
+      buffer.pending = new Map()
+      running = running
+        .catch(() => {})
+        .then(() => writeAcks(ctx, batch))
+        .catch((error: unknown) => {
+          // Kept for the next flush; the failure is the caller's to report.
+          for (const [id, machineId] of batch) buffer.pending.set(id, machineId)
+          buffer.schedule()
+          throw error
+        })
+      return running
+    },
+  }
+  ctx.onClose(() => buffer.flush())
+  return buffer
+}
+
+/** One UPDATE for the batch; ids of another machine than the one that acked are ignored (binding). */
+async function writeAcks(ctx: AppContext, batch: Map<string, string>): Promise<void> {
+  const pairs = [...batch].map(([id, machineId]) => sql`(${machineId}::text, ${id}::uuid)`)
+  await ctx.db
     .update(agentCommands)
     .set({ status: 'acked', ackedAt: ctx.now() })
     .where(
       and(
-        eq(agentCommands.machineId, machineId),
-        inArray(agentCommands.id, valid),
+        sql`(${agentCommands.machineId}, ${agentCommands.id}) in (${sql.join(pairs, sql`, `)})`,
         sql`${agentCommands.status} <> 'acked'`,
       ),
     )
-    .returning({ id: agentCommands.id })
-  return rows.length
+}
+
+/** The agent has these commands: written with the next batch (within ACK_FLUSH_MS). */
+export function ackCommands(ctx: AppContext, machineId: string, ids: string[]): void {
+  const buffer = ctx.state.commandAcks
+  for (const id of ids) if (UUID.test(id)) buffer.pending.set(id, machineId)
+  if (buffer.pending.size) buffer.schedule()
 }
 
 /** Drops every command not yet acked (machine deregistered). */

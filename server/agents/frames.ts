@@ -114,7 +114,7 @@ async function handleFrame(
       await reports.heartbeat(ctx, agent, frame)
       return []
     case 'ack':
-      await ackCommands(ctx, agent.machineId, frame.command_ids)
+      ackCommands(ctx, agent.machineId, frame.command_ids)
       return []
     case 'session.output': {
       // Over the agent's output rate the frame waits, and so does its receipt (back-pressure).

@@ -8,6 +8,7 @@ import { type AccessCache, createAccessCache } from '../access/cache.ts'
 import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
 import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
 import { type AgentAdmission, createAgentAdmission } from '../agents/admission.ts'
+import { type AckBuffer, createAckBuffer } from '../agents/commands.ts'
 import { type ChannelHub, createChannelHub } from '../agents/hub.ts'
 import { createOutputPacer, type OutputPacer } from '../agents/output-pace.ts'
 import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.ts'
@@ -57,6 +58,8 @@ export interface ServerState {
   readonly outputPacer: OutputPacer
   /** agents/presence.ts: heartbeats waiting for the next batched write. */
   readonly heartbeats: HeartbeatBuffer
+  /** agents/commands.ts: command acks waiting for the next batched write. */
+  readonly commandAcks: AckBuffer
   /** agents/results.ts: requests waiting for a command's answer (one LISTEN). */
   readonly commandResults: CommandResultWaiters
   /** sessions/events.ts: this instance's session watchers (SSE streams), one LISTEN. */
@@ -107,6 +110,7 @@ const FACTORIES: Factories = {
   agentAdmission: createAgentAdmission,
   outputPacer: createOutputPacer,
   heartbeats: createHeartbeatBuffer,
+  commandAcks: createAckBuffer,
   commandResults: createCommandResultWaiters,
   sessionEvents: createSessionEventRegistry,
   changesEvents: createChangesEventRegistry,
