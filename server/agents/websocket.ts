@@ -151,9 +151,14 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
             conn.epoch = outcome.epoch
             conn.welcomed = true
           }
+          // A new connection gets everything not yet acked: whatever was in flight when the last
+          // one dropped, claimed before the welcome goes out and sent right after it.
+          const redelivered =
+            outcome.hello && conn.open && conn.welcomed
+              ? await claimCommands(ctx, conn.agent.machineId, { redeliver: true })
+              : []
           if (conn.open) for (const reply of outcome.replies) send(raw, reply)
-          // A new connection gets everything not yet acked: whatever was in flight when the last one dropped.
-          if (outcome.hello) await deliver(conn, raw, true)
+          if (conn.open) for (const command of redelivered) send(raw, command)
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.
           if (outcome.heartbeat) await deliver(conn, raw, false)
