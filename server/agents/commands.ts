@@ -176,6 +176,8 @@ async function writeAcks(ctx: AppContext, batch: Map<string, string>): Promise<v
     .set({ status: 'acked', ackedAt: ctx.now() })
     .where(
       and(
+        // The id list finds the rows by primary key; the pairs keep each to its own machine.
+        inArray(agentCommands.id, [...batch.keys()]),
         sql`(${agentCommands.machineId}, ${agentCommands.id}) in (${sql.join(pairs, sql`, `)})`,
         sql`${agentCommands.status} <> 'acked'`,
       ),
