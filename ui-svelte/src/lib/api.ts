@@ -202,6 +202,7 @@ function searchOf(query: Record<string, string | number | undefined | null>): st
 const machine = api.remote.machines
 export const machines = {
   list: async () => (await unwrap(machine.get())).machines,
+  get: async (id: string) => (await unwrap(machine({ id }).get())).machine,
   /** A directory's entries on the machine, through its agent (`path` omitted: the agent's home). */
   browse: (id: string, path?: string) =>
     unwrap(machine({ id }).browse.get({ query: path === undefined ? {} : { path } })),
@@ -237,6 +238,11 @@ export const machines = {
   updateAll: (force = false) => unwrap(machine['update-all'].post({ force })),
 }
 export type UpdateRequest = Data<typeof machines.update>
+
+/** The first-run checklist (system admins): each step done or not, from the server's real state. */
+export const setup = { get: () => unwrap(api.setup.get()) }
+export type SetupState = Data<typeof setup.get>
+export type SetupStep = SetupState['steps'][number]['id']
 export type FleetVersions = Data<typeof machines.versions>
 export type Machine = Data<typeof machines.list>[number]
 export type MachineSession = Data<typeof machines.sessions>['sessions'][number]
@@ -426,36 +432,46 @@ export interface LiveHandlers {
   onRevoked?(reason: string): void
 }
 
-/**
- * Follows one topic's live stream. EventSource reconnects by itself after a dropped connection;
- * a refused one (the server restarting) is retried with backoff. Returns a function that stops.
- */
-export function watchLive(topic: LiveTopic, handlers: LiveHandlers): () => void {
+/** One EventSource per topic in this tab, shared by everyone watching it, and none while the
+ * tab is hidden: browsers allow six open connections per server over HTTP/1.1, so streams of
+ * background tabs would starve the foreground one. A tab shown again reconnects, and `ready`
+ * makes its watchers refetch what they missed. */
+interface SharedLive {
+  handlers: Set<LiveHandlers>
+  stop(): void
+}
+const liveSources = new Map<LiveTopic, SharedLive>()
+
+function openLive(topic: LiveTopic, handlers: Set<LiveHandlers>): () => void {
   let source: EventSource | null = null
   let delay = STREAM_RETRY_MIN_MS
   let timer: ReturnType<typeof setTimeout> | undefined
   let stopped = false
+  const each = (fn: (h: LiveHandlers) => void) => {
+    for (const h of [...handlers]) fn(h)
+  }
   const open = () => {
     source = new EventSource(LIVE_URLS[topic], { withCredentials: true })
     source.onopen = () => {
       delay = STREAM_RETRY_MIN_MS
     }
-    source.addEventListener('ready', () => handlers.onReady())
+    source.addEventListener('ready', () => each((h) => h.onReady()))
     source.addEventListener('changed', (event) => {
+      let parsed: ChangedEvent | null = null
       try {
-        handlers.onChanged(JSON.parse(event.data) as ChangedEvent)
-      } catch {
-        handlers.onReady()
-      }
+        parsed = JSON.parse(event.data) as ChangedEvent
+      } catch {}
+      each((h) => (parsed ? h.onChanged(parsed) : h.onReady()))
     })
     source.addEventListener('access.revoked', (event) => {
       stopped = true
       source?.close()
+      liveSources.delete(topic)
       let reason = 'unassigned'
       try {
         reason = (JSON.parse(event.data) as { reason?: string }).reason ?? reason
       } catch {}
-      handlers.onRevoked?.(reason)
+      each((h) => h.onRevoked?.(reason))
     })
     source.onerror = () => {
       if (stopped || source?.readyState !== EventSource.CLOSED) return
@@ -463,10 +479,46 @@ export function watchLive(topic: LiveTopic, handlers: LiveHandlers): () => void 
       delay = Math.min(delay * 2, STREAM_RETRY_MAX_MS)
     }
   }
-  open()
+  const visibility = () => {
+    if (stopped) return
+    if (document.visibilityState === 'hidden') {
+      clearTimeout(timer)
+      source?.close()
+      source = null
+    } else if (!source) open()
+  }
+  document.addEventListener('visibilitychange', visibility)
+  if (document.visibilityState !== 'hidden') open()
   return () => {
     stopped = true
     clearTimeout(timer)
     source?.close()
+    document.removeEventListener('visibilitychange', visibility)
+  }
+}
+
+/**
+ * Follows one topic's live stream. EventSource reconnects by itself after a dropped connection;
+ * a refused one (the server restarting) is retried with backoff. A watcher joining a stream
+ * that is already open gets `onReady` at once (it refetches, as after a connect). Returns a
+ * function that stops watching; the stream closes with its last watcher.
+ */
+export function watchLive(topic: LiveTopic, handlers: LiveHandlers): () => void {
+  let shared = liveSources.get(topic)
+  if (shared) {
+    shared.handlers.add(handlers)
+    queueMicrotask(() => handlers.onReady())
+  } else {
+    const set = new Set<LiveHandlers>([handlers])
+    shared = { handlers: set, stop: openLive(topic, set) }
+    liveSources.set(topic, shared)
+  }
+  const mine = shared
+  return () => {
+    mine.handlers.delete(handlers)
+    if (mine.handlers.size === 0) {
+      mine.stop()
+      if (liveSources.get(topic) === mine) liveSources.delete(topic)
+    }
   }
 }
