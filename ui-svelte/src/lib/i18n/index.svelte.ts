@@ -5,6 +5,7 @@ import * as apiKeys from './api-keys.ts'
 import * as auditEvents from './audit-events.ts'
 import * as core from './core.ts'
 import * as machinePage from './machine-page.ts'
+import * as firstRun from './first-run.ts'
 import * as machines from './machines.ts'
 import * as session from './session.ts'
 import * as signIn from './sign-in.ts'
@@ -36,6 +37,7 @@ const messages = {
     ...validation.en,
     ...apiKeys.en,
     ...auditEvents.en,
+    ...firstRun.en,
   },
   zh: {
     ...core.zh,
@@ -52,6 +54,7 @@ const messages = {
     ...validation.zh,
     ...apiKeys.zh,
     ...auditEvents.zh,
+    ...firstRun.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
