@@ -202,7 +202,6 @@ function searchOf(query: Record<string, string | number | undefined | null>): st
 const machine = api.remote.machines
 export const machines = {
   list: async () => (await unwrap(machine.get())).machines,
-  get: async (id: string) => (await unwrap(machine({ id }).get())).machine,
   /** A directory's entries on the machine, through its agent (`path` omitted: the agent's home). */
   browse: (id: string, path?: string) =>
     unwrap(machine({ id }).browse.get({ query: path === undefined ? {} : { path } })),

@@ -19,7 +19,8 @@ export const en = {
   'setup.go': 'Go',
   'setup.done': 'Done',
   'setup.todo': 'To do',
-  'ws.noMachinesAdmin': 'No machine is registered yet. Register one under Remote machines to start a session.',
+  'ws.noMachinesAdmin':
+    'No machine is registered yet. Register one under Remote machines to start a session.',
   'ws.registerMachine': 'Register a machine',
   'machines.follow.waiting': 'Waiting for the machine… run one of the commands below on it.',
   'machines.follow.registered': 'Registered: {name}. Waiting for it to come online…',
