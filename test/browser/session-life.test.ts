@@ -3,11 +3,14 @@
 // pickers of the new-session dialog (CLIs with versions, the upstream's models, folders), the
 // answer growing as it is generated, the working indicator, a permission prompt pinned in view
 // and marked in the list and the tab title, following output and reopening at the newest
-// message, the reasons of failures (bad path, missing CLI, offline machine) and the quota banner.
+// message, the reasons of failures (bad path, missing CLI, offline machine), the quota warning at
+// 80% and the refusal banner, and a session stopped by its quota set to continue at the reset or
+// continued at once, resuming its conversation.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
+import { usedSince } from '../../server/quota/service.ts'
 import {
   api,
   cliWithVersion,
@@ -303,6 +306,34 @@ describe('a session as a person lives it', () => {
   )
 
   test(
+    'past 80% of a limit: the session shows the warning banner, apart from the refusal',
+    async () => {
+      // Requests made today so far; a daily request limit they are just under 80% of, with room
+      // left for the turn's calls (Qwen Code makes side calls of its own).
+      const made = (await usedSince(server.ctx, userId, new Date())).dayRequests
+      const limit = Math.max(made + 3, Math.floor((made + 1) / 0.8))
+      const set = await api(server.url, admin, `/api/quotas/users/${userId}`, 'PUT', {
+        daily_request_limit: limit,
+      })
+      expect(set.status).toBe(200)
+      fake.setBehaviour({ reply: 'Still here, nearly at the limit.' })
+      await say('How much quota is left?')
+      const warning = page.getByTestId('quota-warning')
+      await warning.waitFor({ timeout: 60_000 })
+      expect(await warning.textContent()).toMatch(
+        /Quota nearly used:\s+\d+% of your daily request quota is used/,
+      )
+      expect(await page.getByTestId('session-alert').count()).toBe(0)
+      await page
+        .getByTestId('assistant-message')
+        .getByText('Still here, nearly at the limit.')
+        .waitFor({ timeout: 60_000 })
+      await screenshots(page, 'session-quota-warning')
+    },
+    STEP_MS,
+  )
+
+  test(
     'over quota: the session shows the banner within 2 s of the refusal',
     async () => {
       const used = await api(server.url, admin, `/api/quotas/users/${userId}`, 'PUT', {
@@ -328,6 +359,54 @@ describe('a session as a person lives it', () => {
       await api(server.url, admin, `/api/quotas/users/${userId}`, 'DELETE')
       await page.getByRole('button', { name: 'Stop', exact: true }).click()
       await page.getByRole('dialog').getByRole('button', { name: 'Stop', exact: true }).click()
+      await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
+    },
+    STEP_MS,
+  )
+
+  test(
+    'stopped by its quota: set to continue by itself at the reset, or continued now, resuming its conversation',
+    async () => {
+      const banner = page.getByTestId('session-alert')
+      await banner.getByText(/quota reached/i).waitFor()
+      const toggle = page.getByTestId('auto-continue')
+      expect(await toggle.isChecked()).toBe(false)
+      await screenshots(page, 'session-stopped-by-quota')
+      await toggle.check()
+      await waitUntil(
+        async () =>
+          (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.auto_continue ===
+          true,
+        { what: 'auto-continue stored' },
+      )
+      await screenshots(page, 'session-auto-continue-on')
+      const button = page.getByTestId('continue-session')
+      await screenshots(page, 'session-continue-button')
+      const before = fake.requests.length
+      fake.setBehaviour({ reply: 'Welcome back, the conversation goes on.' })
+      const clickedAt = Date.now()
+      await button.click()
+      await page.locator('.session-head [data-status="active"]').waitFor({ timeout: 60_000 })
+      console.log(`continued session active ${Date.now() - clickedAt} ms after Continue was clicked`)
+      await banner.waitFor({ state: 'detached' })
+      expect(
+        (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.auto_continue,
+      ).toBe(false)
+      await say('Do you remember what I asked first?')
+      await page
+        .getByTestId('assistant-message')
+        .getByText('Welcome back, the conversation goes on.')
+        .waitFor({ timeout: 60_000 })
+      // The resumed Qwen Code sent the earlier conversation along with the new message.
+      const resumed = fake.requests
+        .slice(before)
+        .filter(
+          (r) =>
+            r.path.endsWith('/chat/completions') && r.body.includes('Do you remember what I asked first?'),
+        )
+      expect(resumed.some((r) => r.body.includes('Tell me about streaming.'))).toBe(true)
+      await screenshots(page, 'session-continued')
+      await api(server.url, admin, `/api/remote/sessions/${sessionId}/stop`, 'POST')
       await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
     },
     STEP_MS,
