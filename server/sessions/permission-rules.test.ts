@@ -18,24 +18,7 @@ useReasonsWorld()
 
 describe('"always allow" is honoured for the session', () => {
   const ask = (id: string, seq: number, requestId: string, tool: string) =>
-    agent.send({
-      type: 'session.output',
-      session_id: id,
-      records: [
-        {
-          seq,
-          stream: 'stdout',
-          data: '',
-          ts: new Date().toISOString(),
-          event: {
-            kind: 'permission_request',
-            request_id: requestId,
-            tool_name: tool,
-            input: { command: 'ls' },
-          },
-        },
-      ],
-    })
+    agent.askPermission(id, seq, requestId, tool)
   const answers = (id: string, requestId: string) =>
     agent.commands.filter(
       (c): c is CommandOf<'session.permission'> =>

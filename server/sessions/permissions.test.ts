@@ -8,24 +8,13 @@ useSessionWorld()
 
 describe('tool permissions', () => {
   const ask = (id: string, seq: number, requestId: string, tool: string) =>
-    agent.send({
-      type: 'session.output',
-      session_id: id,
-      records: [
-        {
-          seq,
-          stream: 'stdout',
-          data: JSON.stringify({ type: 'control_request', request_id: requestId }),
-          ts: new Date().toISOString(),
-          event: {
-            kind: 'permission_request',
-            request_id: requestId,
-            tool_name: tool,
-            input: { command: 'ls' },
-          },
-        },
-      ],
-    })
+    agent.askPermission(
+      id,
+      seq,
+      requestId,
+      tool,
+      JSON.stringify({ type: 'control_request', request_id: requestId }),
+    )
 
   async function pending(id: string, n: number) {
     return waitUntil(

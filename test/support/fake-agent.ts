@@ -242,6 +242,28 @@ export class FakeAgent {
     })
   }
 
+  /** A tool asking to run, as the CLI's adapter reports it: one permission_request output record. */
+  askPermission(sessionId: string, seq: number, requestId: string, tool: string, data = '') {
+    return this.send({
+      type: 'session.output',
+      session_id: sessionId,
+      records: [
+        {
+          seq,
+          stream: 'stdout',
+          data,
+          ts: new Date().toISOString(),
+          event: {
+            kind: 'permission_request',
+            request_id: requestId,
+            tool_name: tool,
+            input: { command: 'ls' },
+          },
+        },
+      ],
+    })
+  }
+
   waitForCommand(type?: Command['type'], timeoutMs?: number): Promise<Command> {
     const seen = this.commands.length
     return this.waitFor(
