@@ -15,7 +15,10 @@ describe('the clock', () => {
     const offenders: string[] = []
     for await (const rel of new Glob('**/*.ts').scan(SERVER)) {
       if (rel.endsWith('.test.ts') || ALLOWED.has(rel)) continue
-      const lines = (await Bun.file(join(SERVER, rel)).text()).split('\n')
+      const text = await Bun.file(join(SERVER, rel)).text()
+      // Shared test set-up beside the tests (it plays the agent, whose clock is its own).
+      if (text.includes("from 'bun:test'")) continue
+      const lines = text.split('\n')
       lines.forEach((line, i) => {
         if (WALL_CLOCK.test(line))
           offenders.push(`server/${relative(SERVER, join(SERVER, rel))}:${i + 1}: ${line.trim()}`)
