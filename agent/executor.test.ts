@@ -137,6 +137,28 @@ describe('executor', () => {
     await t.stop()
   })
 
+  test('a command delivered twice (a redelivery after a reconnect) runs once, and in order', async () => {
+    const t = await runningAgent()
+    t.transport.command(start(t.work))
+    await waitUntil(() => t.spawn.children.length === 1, { what: 'the CLI started' })
+    const child = t.spawn.children[0]!
+    const first = cmd({ type: 'session.input', session_id: 'sess-1', message_id: 'm1', content: 'one' })
+    const second = cmd({ type: 'session.input', session_id: 'sess-1', message_id: 'm2', content: 'two' })
+    t.transport.command(first)
+    t.transport.command(first)
+    t.transport.command(second)
+    t.transport.command(first)
+    t.transport.command(second)
+    await waitUntil(() => child.stdin.length >= 3, { what: 'both messages on stdin' })
+    // The one after them proves nothing more was on its way.
+    const third = cmd({ type: 'session.input', session_id: 'sess-1', message_id: 'm3', content: 'three' })
+    t.transport.command(third)
+    await waitUntil(() => child.stdin.length >= 4, { what: 'the third message on stdin' })
+    const contents = child.stdin.slice(1).map((line) => JSON.parse(line).message.content)
+    expect(contents).toEqual(['one', 'two', 'three'])
+    await t.stop()
+  })
+
   test('input, permission answers, abort, pause/resume and stop reach the process', async () => {
     const t = await runningAgent()
     t.transport.command(start(t.work))

@@ -2,7 +2,7 @@
 // reconnect, malformed frames, output dedup, binding, presence, and revocation of a live socket.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
-import { CLOSE_GOODBYE } from '../../protocol/index.ts'
+import { CLOSE_GOODBYE, type Command } from '../../protocol/index.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -75,6 +75,22 @@ describe('agent websocket', () => {
     })
     expect(await agent.waitForCommand('session.input')).toEqual(queued)
     await waitUntil(async () => (await commandRow(queued.id)).status === 'acked', { what: 'ack' })
+  })
+
+  test('commands queued back to back reach the agent once each, in queue order', async () => {
+    const { machineId, agent } = await connected()
+    const queued: Command[] = []
+    for (let i = 0; i < 20; i++)
+      queued.push(
+        await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: `o${i}`, path: '/' }),
+      )
+    await agent.waitFor(() => queued.every((q) => agent.commands.some((c) => c.id === q.id)), 5000, 'all')
+    await waitUntil(
+      async () => (await Promise.all(queued.map((q) => commandRow(q.id)))).every((r) => r.status === 'acked'),
+      { what: 'every ack written' },
+    )
+    const seen = agent.commands.filter((c) => queued.some((q) => q.id === c.id)).map((c) => c.id)
+    expect(seen).toEqual(queued.map((q) => q.id))
   })
 
   test('a command not acked is delivered again after a reconnect, then never again once acked', async () => {
