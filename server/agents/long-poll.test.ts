@@ -9,7 +9,8 @@ import { waitUntil } from '../../test/support/wait-until.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { queueCommand } from './commands.ts'
 
-const POLL_TIMEOUT_MS = 400
+/** Long enough that "at once" (well under it) holds on a loaded machine, short enough to wait out. */
+const POLL_TIMEOUT_MS = 1500
 let server: TestServer
 let admin: string
 
