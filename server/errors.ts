@@ -1,9 +1,18 @@
 // The one error shape of the HTTP API: services throw HttpError, the app's onError renders
-// {"error":{"message","type"[,"field"]}} with the error's status.
+// {"error":{"message","type"[,"field"]}} with the error's status. ErrorSchema is that shape
+// for routes' response declarations (the OpenAPI document names it per status).
+import { type Static, Type } from '@sinclair/typebox'
 
-export interface ErrorBody {
-  error: { message: string; type: string; field?: string; rule?: string }
-}
+export const ErrorSchema = Type.Object({
+  error: Type.Object({
+    message: Type.String(),
+    type: Type.String(),
+    field: Type.Optional(Type.String()),
+    rule: Type.Optional(Type.String()),
+  }),
+})
+
+export type ErrorBody = Static<typeof ErrorSchema>
 
 export class HttpError extends Error {
   constructor(

@@ -1,13 +1,16 @@
 // Liveness (/api/health: the process answers) and readiness (/api/ready: the database answers
 // and holds every migration this build ships), for load balancers and orchestrators.
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import type { AppContext } from '../context/index.ts'
-import { HttpError } from '../errors.ts'
+import { ErrorSchema, HttpError } from '../errors.ts'
 import { missingMigrations } from './migrations.ts'
 
 export function healthRoutes(ctx: AppContext) {
   return new Elysia({ name: 'health', seed: ctx.id, prefix: '/api' })
-    .get('/health', () => ({ status: 'ok' }), { detail: { summary: 'Liveness' } })
+    .get('/health', () => ({ status: 'ok' as const }), {
+      response: { 200: t.Object({ status: t.Literal('ok') }) },
+      detail: { summary: 'Liveness' },
+    })
     .get(
       '/ready',
       async () => {
@@ -18,8 +21,18 @@ export function healthRoutes(ctx: AppContext) {
         }
         const missing = await missingMigrations(ctx)
         if (missing) throw new HttpError(503, missing, 'migrations_pending')
-        return { status: 'ready', database: ctx.database.kind, migrations: 'applied' }
+        return { status: 'ready' as const, database: ctx.database.kind, migrations: 'applied' as const }
       },
-      { detail: { summary: 'Readiness: the database answers and its migrations are applied' } },
+      {
+        response: {
+          200: t.Object({
+            status: t.Literal('ready'),
+            database: t.Union([t.Literal('pglite'), t.Literal('postgres')]),
+            migrations: t.Literal('applied'),
+          }),
+          503: ErrorSchema,
+        },
+        detail: { summary: 'Readiness: the database answers and its migrations are applied' },
+      },
     )
 }
