@@ -51,8 +51,8 @@ export const zh: typeof en = {
   'access.revoked.role_changed': '你的角色已变更，无法再查看此会话。',
   'access.revoked.machine_deregistered': '这台机器已被注销。',
   'access.revoked.machine_reregistered': '这台机器已被重新安装。',
-  'access.revoked.agent_token_rotated': '这台机器的代理令牌已被更换。',
-  'access.revoked.agent_token_revoked': '这台机器的代理令牌已被吊销。',
+  'access.revoked.agent_token_rotated': '这台机器的Agent 接入令牌已被更换。',
+  'access.revoked.agent_token_revoked': '这台机器的Agent 接入令牌已被吊销。',
   'access.revoked.logout': '你已退出登录。',
   'access.revoked.password_changed': '密码已更改，请重新登录。',
 }
