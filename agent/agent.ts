@@ -196,6 +196,9 @@ export function createAgent(deps: AgentDeps): Agent {
           })
         }
         return
+      case 'log.tail':
+        emit({ type: 'log.result', request_id: cmd.request_id, lines: log.tail(cmd.lines) })
+        return
       case 'token.refresh':
         return executor.refreshToken(cmd)
       case 'agent.token':

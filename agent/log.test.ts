@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { LOG_TAIL_MAX_LINES } from '../protocol/commands.ts'
 import { createAgentLogger } from './log.ts'
 
 describe('agent log', () => {
@@ -29,5 +30,25 @@ describe('agent log', () => {
     expect(existsSync(join(dir, 'agent.log.2'))).toBe(true)
     expect(existsSync(join(dir, 'agent.log.4'))).toBe(false)
     expect(readFileSync(join(dir, 'agent.log'), 'utf8').length).toBeLessThan(1100)
+  })
+})
+
+describe('the in-memory tail (log.tail)', () => {
+  test('keeps the newest lines, bounded, masked like the files, even for a secret learnt later', () => {
+    const log = createAgentLogger({ level: 'debug', stderr: () => {} })
+    log.info('connecting', { server: 'http://127.0.0.1' })
+    log.info('got token-value-0123456789 from the register call')
+    log.info('hello', { agent_token: 'never-kept-0123456789' })
+    log.addSecret('token-value-0123456789')
+    const kept = log.tail()
+    expect(kept).toHaveLength(3)
+    expect(kept.join('\n')).not.toContain('token-value-0123456789')
+    expect(kept.join('\n')).not.toContain('never-kept-0123456789')
+    expect(kept[0]).toContain('connecting')
+    expect(log.tail(1)).toEqual([kept[2]!])
+    for (let i = 0; i < LOG_TAIL_MAX_LINES + 10; i++) log.debug(`line ${i}`)
+    const full = log.tail()
+    expect(full).toHaveLength(LOG_TAIL_MAX_LINES)
+    expect(full.at(-1)).toContain(`line ${LOG_TAIL_MAX_LINES + 9}`)
   })
 })

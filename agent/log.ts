@@ -1,8 +1,10 @@
 // Agent logging: one line per event to stderr and agent.log (errors also to agent-error.log)
-// in the agent's directory, rotated by size. Fields that look secret and every registered
-// secret value are masked, so a token can never reach a log line.
+// in the agent's directory, rotated by size, and the newest lines in memory for log.tail.
+// Fields that look secret and every registered secret value are masked before a line goes
+// anywhere, so a token can never reach a log line, a file or the tail.
 import { appendFileSync, existsSync, renameSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { LOG_TAIL_MAX_LINES } from '../protocol/commands.ts'
 import type { AgentLogLevel } from './config.ts'
 
 export const LOG_FILE = 'agent.log'
@@ -13,6 +15,8 @@ const SECRET_FIELD = /token|secret|password|api[-_]?key|authorization|credential
 const REDACTED = '[redacted]'
 /** Shorter strings are not masked by value: they would mangle ordinary words. */
 const MIN_SECRET_LENGTH = 8
+/** A kept line longer than this is cut (the log.result frame's limit). */
+const TAIL_LINE_MAX_CHARS = 16_000
 const ORDER: Record<AgentLogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 }
 
 export type LogFields = Record<string, unknown>
@@ -24,6 +28,8 @@ export interface AgentLogger {
   error(msg: string, fields?: LogFields): void
   /** Masks this value wherever it would appear in a later line. */
   addSecret(value: string): void
+  /** The newest lines (at most `n`, oldest first), as written: masked, without the newline. */
+  tail(n?: number): string[]
 }
 
 export interface LoggerOptions {
@@ -51,6 +57,8 @@ function rotateIfLarge(path: string, maxBytes: number): void {
 
 export function createAgentLogger(options: LoggerOptions): AgentLogger {
   const secrets = new Set<string>()
+  /** A bounded ring of the newest lines, for log.tail. */
+  const recent: string[] = []
   const maxBytes = options.maxBytes ?? 10 * 1024 * 1024
   const stderr = options.stderr ?? ((line: string) => process.stderr.write(line))
   const mask = (line: string) => {
@@ -72,7 +80,10 @@ export function createAgentLogger(options: LoggerOptions): AgentLogger {
     if (ORDER[level] < ORDER[options.level]) return
     const parts = Object.entries(fields ?? {}).map(([k, v]) => `${k}=${formatValue(k, v)}`)
     const text = [new Date().toISOString(), level.toUpperCase(), msg, ...parts].join(' ')
-    const line = `${mask(text)}\n`
+    const masked = mask(text)
+    recent.push(masked.length > TAIL_LINE_MAX_CHARS ? `${masked.slice(0, TAIL_LINE_MAX_CHARS)}…` : masked)
+    if (recent.length > LOG_TAIL_MAX_LINES) recent.shift()
+    const line = `${masked}\n`
     stderr(line)
     toFile(LOG_FILE, line)
     if (level === 'error') toFile(ERROR_LOG_FILE, line)
@@ -83,7 +94,11 @@ export function createAgentLogger(options: LoggerOptions): AgentLogger {
     warn: (m, f) => write('warn', m, f),
     error: (m, f) => write('error', m, f),
     addSecret: (value) => {
-      if (value.length >= MIN_SECRET_LENGTH) secrets.add(value)
+      if (value.length < MIN_SECRET_LENGTH) return
+      secrets.add(value)
+      // A line kept before the secret was known must not carry it either.
+      for (let i = 0; i < recent.length; i++) recent[i] = recent[i]!.replaceAll(value, REDACTED)
     },
+    tail: (n = LOG_TAIL_MAX_LINES) => recent.slice(-n),
   }
 }

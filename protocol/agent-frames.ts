@@ -128,6 +128,12 @@ export const FsResultFrame = frame('fs.result', {
   error: Type.Optional(Type.String()),
 })
 
+/** Answer to log.tail: the agent's newest log lines, oldest first (secrets masked before kept). */
+export const LogResultFrame = frame('log.result', {
+  request_id: Id,
+  lines: Type.Array(Type.String({ maxLength: 16_384 }), { maxItems: 500 }),
+})
+
 /** Answer to changes.request: `result` (ChangesList, FileDiff, or an action's outcome) or `error`. */
 export const ChangesResultFrame = frame('changes.result', {
   request_id: Id,
@@ -160,6 +166,7 @@ export const AGENT_FRAME_SCHEMAS = {
   'session.error': SessionErrorFrame,
   'session.output': SessionOutputFrame,
   'fs.result': FsResultFrame,
+  'log.result': LogResultFrame,
   'changes.result': ChangesResultFrame,
   'changes.updated': ChangesUpdatedFrame,
   'usage.report': UsageReportFrame,

@@ -46,6 +46,13 @@ export const SessionPermissionCommand = command('session.permission', {
 })
 /** List one directory; `~` is the agent user's home. Answered by an fs.result with the same request_id. */
 export const FsListCommand = command('fs.list', { request_id: Id, path: Type.String({ minLength: 1 }) })
+/** Most log lines the agent keeps in memory and sends in one log.result. */
+export const LOG_TAIL_MAX_LINES = 500
+/** The agent's most recent log lines (masked as in agent.log); answered by log.result with the same request_id. */
+export const LogTailCommand = command('log.tail', {
+  request_id: Id,
+  lines: Type.Optional(Type.Integer({ minimum: 1, maximum: LOG_TAIL_MAX_LINES })),
+})
 /** A changes-panel request about a session's project; answered by changes.result with the same request_id. */
 export const ChangesRequestCommand = command('changes.request', ChangesRequest.properties)
 export const TokenRefreshCommand = command('token.refresh', {
@@ -82,6 +89,7 @@ export const COMMAND_SCHEMAS = {
   'session.abort': SessionAbortCommand,
   'session.permission': SessionPermissionCommand,
   'fs.list': FsListCommand,
+  'log.tail': LogTailCommand,
   'changes.request': ChangesRequestCommand,
   'token.refresh': TokenRefreshCommand,
   'agent.update': AgentUpdateCommand,

@@ -132,6 +132,7 @@ async function handleFrame(
       await (reports[frame.type] as FrameReport<typeof frame.type>)(ctx, agent, frame)
       return []
     case 'fs.result':
+    case 'log.result':
     case 'changes.result':
       if (!(await storeCommandResult(ctx, agent, frame))) {
         await refuseFrame(ctx, agent, { type: 'command', id: frame.request_id }, frame.type)

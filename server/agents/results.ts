@@ -23,13 +23,17 @@ export function createCommandResultWaiters(ctx: AppContext): CommandResultWaiter
 }
 
 /** Commands that have an answer, and the frame type that answers each. */
-export const ANSWERED_COMMANDS = { 'fs.result': 'fs.list', 'changes.result': 'changes.request' } as const
+export const ANSWERED_COMMANDS = {
+  'fs.result': 'fs.list',
+  'log.result': 'log.tail',
+  'changes.result': 'changes.request',
+} as const
 
 /** Stores an answer on the command it answers; false when this machine asked no such thing. */
 export async function storeCommandResult(
   ctx: AppContext,
   agent: AgentIdentity,
-  frame: AgentFrameOf<'fs.result'> | AgentFrameOf<'changes.result'>,
+  frame: AgentFrameOf<'fs.result'> | AgentFrameOf<'log.result'> | AgentFrameOf<'changes.result'>,
 ) {
   const { type, id: _id, ...result } = frame
   const [row] = await ctx.db

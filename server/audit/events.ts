@@ -16,6 +16,7 @@ export const AUDIT_EVENTS = [
   'machine.assign',
   'machine.browse',
   'machine.delete',
+  'machine.log',
   'machine.offline',
   'machine.online',
   'machine.register',

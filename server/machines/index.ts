@@ -1,6 +1,7 @@
 // /api/remote/machines: registration tokens, listing, detail, assignments, sessions, token
 // rotation and deregistration. Permissions follow the seed's table (see access.ts).
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
+import { LOG_TAIL_MAX_LINES } from '../../protocol/commands.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
@@ -10,6 +11,7 @@ import { TenantFilterQuery } from '../tenants/model.ts'
 import { browseMachine } from './browse.ts'
 import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './lifecycle.ts'
 import { machineChangeFilter } from './live.ts'
+import { machineLogTail } from './log.ts'
 import {
   AssignBody,
   BrowseQuery,
@@ -160,6 +162,18 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         detail: {
           summary:
             'Sessions on a machine, newest first: ?status= (a status, live or ended), ?limit=, next page with ?cursor=next_cursor',
+        },
+      },
+    )
+    .get(
+      '/:id/log',
+      ({ actor, user, params, query }) => machineLogTail(ctx, actor, user, params.id, query.lines),
+      {
+        auth: true,
+        params: MachineIdParams,
+        query: t.Object({ lines: t.Optional(t.Integer({ minimum: 1, maximum: LOG_TAIL_MAX_LINES })) }),
+        detail: {
+          summary: "The agent's recent log lines, oldest first (machine admins; secrets masked by the agent)",
         },
       },
     )
