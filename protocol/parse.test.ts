@@ -36,6 +36,7 @@ const commands: Command[] = [
   { id: 'c6', type: 'session.abort', session_id: sid },
   { id: 'c7', type: 'session.permission', session_id: sid, request_id: 'p1', allow: true, always: false },
   { id: 'c8', type: 'fs.list', request_id: 'r1', path: '/' },
+  { id: 'c8l', type: 'log.tail', request_id: 'r9', lines: 50 },
   {
     id: 'c8b',
     type: 'changes.request',
@@ -102,6 +103,7 @@ const agentFrames = [
     ],
   },
   { type: 'fs.result', request_id: 'r1', path: '/', entries: [{ name: 'etc', type: 'dir' }] },
+  { type: 'log.result', request_id: 'r9', lines: ['2026-01-01T00:00:00.000Z INFO connected'] },
   { type: 'changes.result', request_id: 'r2', session_id: sid, result: { files: [] } },
   { type: 'changes.updated', session_id: sid },
   { type: 'usage.report', session_id: sid, usage: { input_tokens: 1, output_tokens: 2 }, ts },
