@@ -1,6 +1,7 @@
 // Real server processes for end-to-end tests: `bun server/main.ts` (or the Deno entry) on a
 // free loopback port with its own data dir or Postgres database, killable and restartable.
 import { existsSync, mkdtempSync, realpathSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -11,13 +12,17 @@ import { ADMIN_PASSWORD, TEST_SECRET_KEY } from './server.ts'
 export const REPO_ROOT = resolve(import.meta.dir, '../..')
 /**
  * The Deno executable itself, not node_modules/.bin/deno: that is a Node script which runs deno
- * as its child, so killing it left `deno run -A server/deno.ts` servers running, orphaned. The
- * wrapper only when the package has not placed its binary yet (it installs it on first run).
+ * as its child and dies at once on SIGTERM, so stop() returned while the real server was still
+ * shutting down (and serving), or left it running, orphaned. The npm package's own install API
+ * finds its platform binary (and places it beside the wrapper, as the wrapper's first run does);
+ * the wrapper only when that fails.
  */
 function denoBinary(): string {
   const wrapper = join(REPO_ROOT, 'node_modules/.bin/deno')
   try {
-    const exe = join(dirname(realpathSync(wrapper)), process.platform === 'win32' ? 'deno.exe' : 'deno')
+    const installApi = join(dirname(realpathSync(wrapper)), 'install_api.cjs')
+    const { runInstall } = createRequire(installApi)(installApi) as { runInstall(): string }
+    const exe = runInstall()
     return existsSync(exe) ? exe : wrapper
   } catch {
     return wrapper
