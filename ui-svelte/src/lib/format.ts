@@ -48,3 +48,14 @@ export function droppedNotice(event: { dropped_bytes: number; limit_bytes: numbe
     limit: formatMegabytes(event.limit_bytes),
   })
 }
+
+/** A cost in the price table's currency; small amounts keep four decimals; null (no price) is a dash. */
+export function formatCost(value: number | null, currency: string): string {
+  if (value === null) return '—'
+  return new Intl.NumberFormat(intlLocale(), {
+    style: 'currency',
+    currency,
+    minimumFractionDigits: 2,
+    maximumFractionDigits: value < 1 ? 4 : 2,
+  }).format(value)
+}

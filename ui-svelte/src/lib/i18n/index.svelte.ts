@@ -13,6 +13,7 @@ import * as tenants from './tenants.ts'
 import * as terminal from './terminal.ts'
 import * as tokens from './tokens.ts'
 import * as updates from './updates.ts'
+import * as usage from './usage.ts'
 import * as validation from './validation.ts'
 import * as workspace from './workspace.ts'
 
@@ -38,6 +39,7 @@ const messages = {
     ...apiKeys.en,
     ...auditEvents.en,
     ...firstRun.en,
+    ...usage.en,
   },
   zh: {
     ...core.zh,
@@ -55,6 +57,7 @@ const messages = {
     ...apiKeys.zh,
     ...auditEvents.zh,
     ...firstRun.zh,
+    ...usage.zh,
   },
 }
 export type MessageKey = keyof (typeof messages)['en']
