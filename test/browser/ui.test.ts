@@ -266,9 +266,10 @@ describe('browser UI', () => {
         quotas: Array<{ scope: string; daily_token_limit: number | null }>
       }
       expect(quotas.find((q) => q.scope === 'user')?.daily_token_limit).toBe(50000)
-      await page.getByRole('link', { name: 'Usage' }).click()
-      await page.getByText('No usage in this period.').waitFor()
-      await screenshots(page, 'manage-usage')
+      await page.getByRole('link', { name: 'Usage', exact: true }).click()
+      await page.getByTestId('usage-total').getByText('0').waitFor()
+      await page.getByText('No usage in this period.').first().waitFor()
+      await screenshots(page, 'manage-usage-empty')
       await page.getByRole('link', { name: 'Sessions' }).click()
       await page.getByText('No sessions yet.').waitFor()
       await screenshots(page, 'manage-sessions-empty')

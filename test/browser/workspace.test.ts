@@ -272,7 +272,7 @@ describe('workspace in the browser', () => {
     'the usage page charts tokens per day for the chosen user',
     async () => {
       await page.keyboard.press('Escape')
-      await page.getByRole('link', { name: 'Usage' }).click()
+      await page.getByRole('link', { name: 'Usage', exact: true }).click()
       await page.getByTestId('usage-user').selectOption({ label: 'bob' })
       const chart = page.getByTestId('usage-chart')
       await chart.waitFor()
