@@ -90,7 +90,7 @@ afterAll(async () => {
   await fake?.close()
 })
 
-const num = (text: string | null) => Number((text ?? '').replace(/[^\d]/g, ''))
+const num = (text: string | null | undefined) => Number((text ?? '').replace(/[^\d]/g, ''))
 
 async function column(testId: string) {
   return page
