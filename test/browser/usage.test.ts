@@ -92,12 +92,12 @@ afterAll(async () => {
 
 const num = (text: string | null | undefined) => Number((text ?? '').replace(/[^\d]/g, ''))
 
-async function column(testId: string) {
+async function column(testId: string): Promise<Array<[string, string]>> {
   return page
     .locator(`[data-testid="${testId}"] tbody tr`)
     .evaluateAll((trs) =>
-      trs.map((tr) => [
-        tr.getAttribute('data-split-row'),
+      trs.map((tr): [string, string] => [
+        tr.getAttribute('data-split-row') ?? '',
         tr.querySelector('[data-col="tokens"]')?.textContent ?? '',
       ]),
     )
