@@ -83,7 +83,8 @@ describe('agent update in the UI', () => {
       await row(m.machineId).getByTestId('update-machine').waitFor()
       await screenshots(page, 'manage-machines-update')
 
-      await row(m.machineId).getByRole('button', { name: 'builder' }).click()
+      await row(m.machineId).getByRole('link', { name: 'builder' }).click()
+      await page.waitForURL(`**/manage/remote/machines/${m.machineId}`)
       const section = page.getByTestId('machine-update')
       await section.waitFor()
       expect(await section.getByTestId('update-detail').textContent()).toContain('exited with code 3')

@@ -288,7 +288,7 @@ describe('edit permission prompt', () => {
 
 describe('terminal access in the browser', () => {
   test(
-    "a machine admin sets who may open terminals in the machine's dialog",
+    "a machine admin sets who may open terminals on the machine's page",
     async () => {
       const setting = async () =>
         (
@@ -296,9 +296,11 @@ describe('terminal access in the browser', () => {
             terminal_access: string
           }
         ).terminal_access
+      // The machines list links each machine to its own page, where its settings are.
       await page.goto('/manage/remote/machines')
-      await page.locator(`tr[data-machine-id="${agent.machineId}"] button.link`).click()
-      const select = page.getByRole('dialog').getByTestId('terminal-access')
+      await page.locator(`tr[data-machine-id="${agent.machineId}"] a.link`).click()
+      await page.waitForURL(`**/manage/remote/machines/${agent.machineId}`)
+      const select = page.getByTestId('terminal-access')
       expect(await select.inputValue()).toBe('admins')
       await select.selectOption('assigned')
       await waitUntil(async () => ((await setting()) === 'assigned' ? true : undefined), {
@@ -310,7 +312,6 @@ describe('terminal access in the browser', () => {
         what: 'admins saved',
         timeoutMs: 15_000,
       })
-      await page.getByRole('dialog').getByRole('button', { name: 'Close' }).last().click()
     },
     STEP_MS,
   )
