@@ -2,6 +2,7 @@
 // machine is in words (detected CLIs with versions, isolation, features; never the raw
 // capabilities object), shows the load the agent's heartbeats carry, and keeps labels.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
@@ -125,6 +126,24 @@ describe('machine page', () => {
         cookie: await server.login(),
       })
       expect(((await res.json()) as { machine: { labels: string[] } }).machine.labels).toEqual([])
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
+    "shows the agent's recent log lines, asked of the agent itself, without its token",
+    async () => {
+      const log = page.getByTestId('agent-log-lines')
+      await log.waitFor({ timeout: 20_000 })
+      const shown = (await log.textContent()) ?? ''
+      // What the agent wrote to its own log file, through the channel and onto the page.
+      const firstLine = readFileSync(join(agent.dir, 'agent.log'), 'utf8').split('\n')[0]?.trim()
+      expect(firstLine).toBeTruthy()
+      expect(shown).toContain(firstLine as string)
+      const token = JSON.parse(readFileSync(join(agent.dir, 'config.json'), 'utf8')).agent_token as string
+      expect(shown).not.toContain(token)
+      await page.getByTestId('agent-log-refresh').click()
+      await log.waitFor()
     },
     BROWSER_TEST_MS,
   )

@@ -214,6 +214,8 @@ export const machines = {
   rotateToken: (id: string) => unwrap(machine({ id }).token.rotate.post()),
   revokeToken: (id: string) => unwrap(machine({ id }).token.revoke.post()),
   get: async (id: string) => (await unwrap(machine({ id }).get())).machine,
+  /** The agent's newest log lines, oldest first (machine admins; the agent masks secrets). */
+  log: async (id: string) => (await unwrap(machine({ id }).log.get({ query: {} }))).lines,
   /** Newest first; `status` a status or live / ended; the next page from `next_cursor`. */
   sessions: (id: string, query: { status?: MachineSessionFilter; limit?: number; cursor?: string } = {}) =>
     unwrap(machine({ id }).sessions.get({ query })),
