@@ -4,6 +4,7 @@ import { Elysia, t } from 'elysia'
 import { LOG_TAIL_MAX_LINES } from '../../protocol/commands.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
+import { ErrorSchema } from '../errors.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { subscribeLive } from '../live/bus.ts'
 import { openLiveStream, reauthenticator } from '../live/stream.ts'
@@ -172,6 +173,13 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: true,
         params: MachineIdParams,
         query: t.Object({ lines: t.Optional(t.Integer({ minimum: 1, maximum: LOG_TAIL_MAX_LINES })) }),
+        response: {
+          200: t.Object({ machine_id: t.String(), lines: t.Array(t.String()) }),
+          403: ErrorSchema,
+          404: ErrorSchema,
+          409: ErrorSchema,
+          504: ErrorSchema,
+        },
         detail: {
           summary: "The agent's recent log lines, oldest first (machine admins; secrets masked by the agent)",
         },
