@@ -107,6 +107,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
           ...(body.auto_update !== undefined ? { autoUpdate: body.auto_update } : {}),
           ...(body.update_window !== undefined ? { updateWindow: body.update_window } : {}),
           ...(body.labels !== undefined ? { labels: body.labels } : {}),
+          ...(body.max_sessions !== undefined ? { maxSessions: body.max_sessions } : {}),
         }),
       }),
       {
@@ -114,7 +115,8 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         params: MachineIdParams,
         body: MachineSettingsBody,
         detail: {
-          summary: "Set a machine's allowed CLI tools, required isolation, agent update policy and labels",
+          summary:
+            "Set a machine's allowed CLI tools, required isolation, agent update policy, labels and session limit",
         },
       },
     )

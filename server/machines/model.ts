@@ -41,6 +41,8 @@ export const RotateTokenQuery = t.Object({
 export const CliToolName = t.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN })
 
 export const MAX_MACHINE_LABELS = 20
+/** The highest session limit an admin may set on a machine. */
+export const MAX_SESSIONS_SETTING = 1000
 /** A label: letters, digits, '.', '_', '-' (gpu, team-a, eu-west.2). */
 export const MachineLabel = t.String({ minLength: 1, maxLength: 40, pattern: NAME_PATTERN })
 
@@ -55,6 +57,8 @@ export const MachineSettingsBody = t.Object(
     update_window: t.Optional(t.Union([t.String({ pattern: UPDATE_WINDOW_PATTERN }), t.Null()])),
     /** The machine's labels, replacing the current ones. */
     labels: t.Optional(t.Array(MachineLabel, { maxItems: MAX_MACHINE_LABELS })),
+    /** Sessions at once; null: the agent's own limit (the lower of the two applies). */
+    max_sessions: t.Optional(t.Union([t.Integer({ minimum: 1, maximum: MAX_SESSIONS_SETTING }), t.Null()])),
   },
   { minProperties: 1 },
 )

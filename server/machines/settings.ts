@@ -1,6 +1,6 @@
 // A machine's session policy, set by a system admin: which CLI tools its sessions may use (null =
 // the known adapters its agent found) and the isolation level it must give them; and its
-// labels. Audited.
+// labels; and how many sessions it may run at once (below the agent's own limit). Audited.
 import { eq } from 'drizzle-orm'
 import type { IsolationLevel } from '../../protocol/index.ts'
 import type { Actor } from '../audit/service.ts'
@@ -17,6 +17,7 @@ export interface MachineSettingsInput {
   autoUpdate?: boolean | null
   updateWindow?: string | null
   labels?: string[]
+  maxSessions?: number | null
 }
 
 export async function updateMachineSettings(
@@ -35,6 +36,7 @@ export async function updateMachineSettings(
     ...(input.autoUpdate !== undefined ? { autoUpdate: input.autoUpdate } : {}),
     ...(input.updateWindow !== undefined ? { updateWindow: input.updateWindow } : {}),
     ...(input.labels !== undefined ? { labels: [...new Set(input.labels)] } : {}),
+    ...(input.maxSessions !== undefined ? { maxSessions: input.maxSessions } : {}),
   }
   const [updated] = await ctx.db
     .update(remoteMachines)
@@ -52,12 +54,14 @@ export async function updateMachineSettings(
       auto_update: changes.autoUpdate,
       update_window: changes.updateWindow,
       labels: changes.labels,
+      max_sessions: changes.maxSessions,
       previous: {
         allowed_cli_tools: machine.allowedCliTools,
         required_isolation: machine.requiredIsolation,
         auto_update: machine.autoUpdate,
         update_window: machine.updateWindow,
         labels: machine.labels,
+        max_sessions: machine.maxSessions,
       },
     },
     { tenantId: machine.tenantId },

@@ -3,6 +3,7 @@
 import type { sessions } from '../db/schema/index.ts'
 import type { MachineRole, MachineRow } from './access.ts'
 import { allowedCliTools, detectedClis, machineIsolation } from './cli-policy.ts'
+import { agentSessionLimit, sessionLimit } from './session-limit.ts'
 
 const iso = (d: Date | null) => (d ? d.toISOString() : null)
 
@@ -26,6 +27,11 @@ export function machineView(m: MachineRow, role?: MachineRole) {
     /** True when an admin set the list (false: it follows what the agent detects). */
     allowed_cli_tools_custom: m.allowedCliTools !== null,
     required_isolation: m.requiredIsolation,
+    /** Sessions at once: the lower of the agent's limit and the admin's setting (null: no limit known). */
+    max_sessions: sessionLimit(m),
+    /** The agent's own limit, and the admin's setting (null: none set). */
+    agent_max_sessions: agentSessionLimit(m),
+    max_sessions_setting: m.maxSessions,
     agent_version: m.agentVersion,
     /** The agent can replace itself (agent.update): the build target it runs as. */
     self_update: typeof m.capabilities.update_target === 'string',

@@ -3,12 +3,14 @@
 import { describe, expect, test } from 'bun:test'
 import { sessions } from '../db/schema/index.ts'
 import {
+  admin,
   agent,
   call,
   create,
   endAll,
   type Json,
   MAX_SESSIONS,
+  machineId,
   owner,
   useReasonsWorld,
 } from './reasons-test-world.ts'
@@ -46,6 +48,38 @@ describe('refused at creation with the reason', () => {
     expect(list.filter((s) => s.status === 'starting')).toHaveLength(MAX_SESSIONS)
     await call('POST', `/api/remote/sessions/${made[0]!.body.session.session_id}/stop`, owner.cookie)
     expect((await create()).status).toBe(201)
+    await endAll()
+  })
+
+  test("an admin's lower session limit applies, shown on the machine; null gives the agent's back", async () => {
+    await endAll()
+    const settings = (max_sessions: number | null) =>
+      call('PATCH', `/api/remote/machines/${machineId}/settings`, admin, { max_sessions })
+    const set = await settings(1)
+    expect(set.status).toBe(200)
+    expect(set.body.machine).toMatchObject({
+      max_sessions: 1,
+      agent_max_sessions: MAX_SESSIONS,
+      max_sessions_setting: 1,
+    })
+    expect((await create()).status).toBe(201)
+    const full = await create()
+    expect(full.status).toBe(429)
+    expect(full.body.error.message).toContain('maximum of 1 session.')
+    // A setting above the agent's limit does not raise it: the lower applies.
+    expect((await settings(MAX_SESSIONS + 5)).body.machine.max_sessions).toBe(MAX_SESSIONS)
+    expect((await create()).status).toBe(201)
+    expect((await create()).status).toBe(429)
+    const cleared = await settings(null)
+    expect(cleared.body.machine).toMatchObject({ max_sessions: MAX_SESSIONS, max_sessions_setting: null })
+    // Not a count: refused in words, and a plain user may not set it.
+    const bad = await settings(0)
+    expect(bad.status).toBe(400)
+    expect(bad.body.error.field).toBe('max_sessions')
+    const plain = await call('PATCH', `/api/remote/machines/${machineId}/settings`, owner.cookie, {
+      max_sessions: 5,
+    })
+    expect(plain.status).toBe(403)
     await endAll()
   })
 })

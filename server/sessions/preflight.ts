@@ -1,13 +1,15 @@
 // What the server can know before it asks the agent to start a session, refused at creation with
 // the reason instead of a 201 that turns to `error`: the machine is offline (409), the CLI is not
 // installed there or the project path is outside the folders the agent may use (422), the
-// machine already runs as many sessions as it allows (429 with Retry-After).
+// machine already runs as many sessions as it allows, by its agent or its admin (429 with
+// Retry-After).
 import { and, count, eq, inArray } from 'drizzle-orm'
 import { KNOWN_ADAPTERS } from '../../agent/adapters/index.ts'
 import { LIVE_SESSION_STATUSES, sessions } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { HttpError } from '../errors.ts'
 import { detectedClis } from '../machines/cli-policy.ts'
+import { sessionLimit } from '../machines/session-limit.ts'
 import type { MachineRow } from './access.ts'
 
 /** What a client is told to wait before trying again when a machine is full. */
@@ -76,10 +78,10 @@ export function refuseOutsideRoots(machine: MachineRow, projectPath: string): vo
   )
 }
 
-/** 429 when the machine already runs its maximum number of sessions (as its agent reported it). */
+/** 429 when the machine already runs its maximum number of sessions (its agent's or its admin's). */
 export async function refuseFullMachine(db: Tx, machine: MachineRow): Promise<void> {
-  const max = capability<number>(machine, 'max_sessions')
-  if (typeof max !== 'number' || !Number.isFinite(max) || max <= 0) return
+  const max = sessionLimit(machine)
+  if (max === null) return
   const [row] = await db
     .select({ n: count() })
     .from(sessions)

@@ -131,6 +131,30 @@ describe('machine page', () => {
   )
 
   test(
+    'the session limit is set on the page below the agent’s, shown, and cleared back to it',
+    async () => {
+      const machine = async () =>
+        (
+          (await (
+            await server.request(`/api/remote/machines/${agent.machineId}`, { cookie: await server.login() })
+          ).json()) as { machine: { max_sessions: number | null; max_sessions_setting: number | null } }
+        ).machine
+      const agentLimit = (await machine()).max_sessions
+      expect(agentLimit).toBeGreaterThan(1)
+      const policy = page.getByTestId('machine-policy')
+      await policy.locator('input[name="max_sessions"]').fill('1')
+      await policy.getByRole('button', { name: 'Save session policy' }).click()
+      await page.getByTestId('machine-max-sessions').getByText('1', { exact: true }).waitFor()
+      expect(await machine()).toMatchObject({ max_sessions: 1, max_sessions_setting: 1 })
+      await policy.locator('input[name="max_sessions"]').fill('')
+      await policy.getByRole('button', { name: 'Save session policy' }).click()
+      await page.getByTestId('machine-max-sessions').getByText(String(agentLimit), { exact: true }).waitFor()
+      expect(await machine()).toMatchObject({ max_sessions: agentLimit, max_sessions_setting: null })
+    },
+    BROWSER_TEST_MS,
+  )
+
+  test(
     "shows the agent's recent log lines, asked of the agent itself, without its token",
     async () => {
       const log = page.getByTestId('agent-log-lines')

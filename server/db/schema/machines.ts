@@ -60,6 +60,8 @@ export const remoteMachines = pgTable(
     terminalAccess: text('terminal_access', { enum: TERMINAL_ACCESS }).notNull().default('admins'),
     /** CLI tools sessions may use; null = the known adapters the agent found (the default). */
     allowedCliTools: jsonb('allowed_cli_tools').$type<string[]>(),
+    /** Sessions it may run at once, set by an admin; null: the agent's own limit. The lower applies. */
+    maxSessions: integer('max_sessions'),
     /** Sessions are refused unless the machine isolates at least this well. */
     requiredIsolation: text('required_isolation', { enum: ISOLATION_LEVELS }).notNull().default('none'),
     /** The self-update in progress or the last one that failed (server/updates/); null: none. */

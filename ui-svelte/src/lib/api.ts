@@ -228,6 +228,8 @@ export const machines = {
       auto_update?: boolean | null
       update_window?: string | null
       labels?: string[]
+      /** null: the agent's own limit. */
+      max_sessions?: number | null
     },
   ) => (await unwrap(machine({ id }).settings.patch(body))).machine,
   versions: () => unwrap(machine.versions.get()),

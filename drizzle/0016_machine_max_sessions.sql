@@ -1,0 +1,1 @@
+ALTER TABLE "remote_machines" ADD COLUMN "max_sessions" integer;
