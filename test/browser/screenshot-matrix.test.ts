@@ -6,12 +6,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
-import {
-  ensureAgentBinary,
-  machineOnline,
-  type RunningAgent,
-  startAgentBinary,
-} from '../support/agent-binary.ts'
+import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { standInCli, startCliMachine } from '../support/cli-session.ts'
 import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { type BrowserSuite, PHONE, SCREENSHOT_DIR, signIn, startBrowserSuite, WIDE } from './browser.ts'
@@ -28,6 +24,23 @@ let agent: RunningAgent
 const processes: Subprocess[] = []
 const problems: string[] = []
 let where = ''
+/** A session with a conversation in it, for the admin session view. */
+let sessionId = ''
+/**
+ * A stand-in Qwen Code: answers each message in its stream-json (an assistant message with a code
+ * block, then the turn's result), so the admin session view has a conversation to render.
+ */
+const SCRIPTED_QWEN = `#!/usr/bin/env bash
+if [ "$1" = "--version" ]; then echo "0.24.4"; exit 0; fi
+while IFS= read -r line; do
+  case "$line" in
+    *'"type":"user"'*)
+      printf '%s\\n' '{"type":"assistant","session_id":"matrix","message":{"role":"assistant","content":[{"type":"text","text":"Two files changed; the tests pass.\\n\\n\\u0060\\u0060\\u0060ts\\nexport const answer = 42\\n\\u0060\\u0060\\u0060"}]}}'
+      printf '%s\\n' '{"type":"result","subtype":"success","session_id":"matrix","is_error":false,"result":"ok","duration_ms":1}'
+      ;;
+  esac
+done
+`
 
 beforeAll(async () => {
   await ensureAgentBinary()
@@ -35,11 +48,37 @@ beforeAll(async () => {
   server = suite.server
   page = suite.page
   const admin = await server.login()
-  agent = await startAgentBinary({ serverUrl: server.url, cookie: admin, track: processes })
-  await waitUntil(machineOnline(server.url, admin, agent.machineId), {
-    what: 'agent online',
-    timeoutMs: 60_000,
+  agent = await startCliMachine({
+    serverUrl: server.url,
+    admin,
+    track: processes,
+    path: [standInCli('qwen', SCRIPTED_QWEN)],
+    onlineTimeoutMs: 60_000,
   })
+  const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+    machine_id: agent.machineId,
+    project_path: join(agent.dir, 'work'),
+    cli_tool: 'qwen-code',
+    title: 'Matrix session',
+  })
+  expect(created.status).toBe(201)
+  sessionId = created.body.session!.session_id!
+  await waitUntil(
+    async () =>
+      (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.status === 'active',
+    { what: 'the session active', timeoutMs: 30_000 },
+  )
+  const said = await api(server.url, admin, `/api/remote/sessions/${sessionId}/chat`, 'POST', {
+    content: 'What changed?',
+  })
+  expect(said.status).toBeLessThan(300)
+  await waitUntil(
+    async () =>
+      JSON.stringify(
+        (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.output,
+      ).includes('Two files changed'),
+    { what: 'the stand-in’s answer', timeoutMs: 30_000 },
+  )
   page.on('console', (message) => {
     if (message.type() === 'error') problems.push(`${where}: console error: ${message.text()}`)
   })
@@ -125,6 +164,8 @@ describe('screenshot matrix', () => {
         ['machine', `/manage/remote/machines/${agent.machineId}`],
         ['api-keys', '/manage/remote/api-keys'],
         ['sessions', '/manage/sessions'],
+        ['session', `/manage/sessions/${sessionId}`],
+        ['my-usage', '/usage'],
         ['users', '/manage/users'],
         ['tenants', '/manage/tenants'],
         ['usage', '/manage/usage'],
