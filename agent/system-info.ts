@@ -84,7 +84,7 @@ async function withVersion(cli: DetectedCli): Promise<DetectedCli> {
 }
 
 /** How long the first hello waits for CLI versions; slower ones follow in a report of their own. */
-export const HELLO_CLI_WAIT_MS = 3000
+export const HELLO_CLI_WAIT_MS = 1000
 
 /** The known CLI tools whose executables are on PATH, without versions (no process started). */
 export function findCliTools(): DetectedCli[] {
