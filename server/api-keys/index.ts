@@ -3,7 +3,8 @@
 import { Elysia, t } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import { ApiKeyIdParams, CreateApiKeyBody, PublicApiKey, UpdateApiKeyBody } from './model.ts'
+import { OkAnswer } from '../http/schema.ts'
+import { ApiKeyAnswer, ApiKeyIdParams, CreateApiKeyBody, PublicApiKey, UpdateApiKeyBody } from './model.ts'
 import { createApiKey, deleteApiKey, listApiKeys, updateApiKey } from './service.ts'
 
 export function apiKeysRoutes(ctx: AppContext) {
@@ -26,7 +27,12 @@ export function apiKeysRoutes(ctx: AppContext) {
         set.status = 201
         return { api_key }
       },
-      { auth: 'system_admin', body: CreateApiKeyBody, detail: { summary: 'Store an LLM API key' } },
+      {
+        auth: 'system_admin',
+        body: CreateApiKeyBody,
+        response: { 201: ApiKeyAnswer },
+        detail: { summary: 'Store an LLM API key' },
+      },
     )
     .patch(
       '/:id',
@@ -41,6 +47,7 @@ export function apiKeysRoutes(ctx: AppContext) {
         auth: 'system_admin',
         params: ApiKeyIdParams,
         body: UpdateApiKeyBody,
+        response: ApiKeyAnswer,
         detail: { summary: 'Rename, enable, disable or re-point an LLM API key' },
       },
     )
@@ -48,8 +55,13 @@ export function apiKeysRoutes(ctx: AppContext) {
       '/:id',
       async ({ params, actor }) => {
         await deleteApiKey(ctx, actor, params.id)
-        return { ok: true }
+        return { ok: true as const }
       },
-      { auth: 'system_admin', params: ApiKeyIdParams, detail: { summary: 'Delete an LLM API key' } },
+      {
+        auth: 'system_admin',
+        params: ApiKeyIdParams,
+        response: OkAnswer,
+        detail: { summary: 'Delete an LLM API key' },
+      },
     )
 }

@@ -1,6 +1,7 @@
 // Request and response schemas of /api/remote/api-keys (seed field names).
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
-import { API_KEY_STATUSES, LLM_PROVIDERS } from '../db/schema/index.ts'
+import { API_KEY_STATUSES, apiKeyStore, LLM_PROVIDERS } from '../db/schema/index.ts'
 import { NAME_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
@@ -21,16 +22,21 @@ export const UpdateApiKeyBody = t.Object({
 
 export const ApiKeyIdParams = t.Object({ id: t.Integer({ minimum: 1 }) })
 
+const key = createSelectSchema(apiKeyStore).properties
+
+/** A stored key as the API shows it (service.ts publicApiKey): the row's fields, never the key. */
 export const PublicApiKey = t.Object({
-  id: t.Integer(),
-  provider: t.String(),
-  key_name: t.String(),
-  masked_key: t.String(),
-  base_url: t.Union([t.String(), t.Null()]),
-  status: t.String(),
+  id: key.id,
+  provider: key.provider,
+  key_name: key.keyName,
+  masked_key: key.hint,
+  base_url: key.baseUrl,
+  status: key.status,
   created_at: t.String(),
-  last_used_at: t.Union([t.String(), t.Null()]),
+  last_used_at: t.Nullable(t.String()),
 })
+
+export const ApiKeyAnswer = t.Object({ api_key: PublicApiKey })
 
 /** What a key test found: `message` in words (success or the provider's refusal), never the key. */
 export const KeyTestResult = t.Object({

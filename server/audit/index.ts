@@ -6,6 +6,7 @@ import type { AppContext } from '../context/index.ts'
 import { AUDIT_OUTCOMES } from '../db/schema/index.ts'
 import { csvDate, csvResponse } from '../http/csv.ts'
 import { oneOf } from '../http/schema.ts'
+import { AuditPage } from './model.ts'
 import { type AuditEntry, type AuditQuery, listAudit } from './service.ts'
 
 export const DEFAULT_AUDIT_PAGE = 50
@@ -81,6 +82,7 @@ export function auditRoutes(ctx: AppContext) {
             limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_AUDIT_PAGE })),
           }),
         ]),
+        response: AuditPage,
         detail: {
           summary:
             'Audit log, newest first; actor/target match names or ids; page with before_id=next_before_id',

@@ -3,8 +3,9 @@ import { Elysia, t } from 'elysia'
 import type { AppContext } from '../context/index.ts'
 import { badRequest } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
+import { OkAnswer } from '../http/schema.ts'
 import { assertSameOrigin, authGuard, userActor } from './guard.ts'
-import { ChangePasswordBody, LoginBody, PublicUser } from './model.ts'
+import { ChangePasswordBody, LoginBody, PublicUser, UserAnswer } from './model.ts'
 import {
   changePassword,
   login,
@@ -84,7 +85,7 @@ export function authRoutes(ctx: AppContext, providerLogoutUrl?: ProviderLogoutUr
     )
     .get('/me', ({ user }) => ({ user: publicUser(user) }), {
       auth: true,
-      response: t.Object({ user: PublicUser }),
+      response: UserAnswer,
       detail: { summary: 'The logged-in user' },
     })
     .post(
@@ -93,11 +94,12 @@ export function authRoutes(ctx: AppContext, providerLogoutUrl?: ProviderLogoutUr
         if (!sessionToken) throw browserSessionOnly('Changing the password')
         await changePassword(ctx, user.id, body.current_password, body.new_password, sessionToken)
         await ctx.audit('user.password_change', actor, { type: 'user', id: user.id })
-        return { ok: true }
+        return { ok: true as const }
       },
       {
         auth: true,
         body: ChangePasswordBody,
+        response: OkAnswer,
         detail: { summary: "Change one's own password; other sessions end" },
       },
     )

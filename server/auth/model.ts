@@ -1,6 +1,7 @@
 // Request and response schemas of the auth and users API.
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
-import { USER_ROLES, USER_STATUSES } from '../db/schema/index.ts'
+import { USER_ROLES, USER_STATUSES, users } from '../db/schema/index.ts'
 import { NO_NUL_PATTERN, USERNAME_PATTERN } from '../http/patterns.ts'
 import { oneOf } from '../http/schema.ts'
 
@@ -20,17 +21,22 @@ export const ChangePasswordBody = t.Object({
   new_password: NewPassword,
 })
 
+const user = createSelectSchema(users).properties
+
+/** A user as the API shows them (auth/users.ts publicUser): the row's fields, timestamps as ISO strings. */
 export const PublicUser = t.Object({
-  id: t.Integer(),
-  username: t.String(),
-  display_name: t.Nullable(t.String()),
-  email: t.Nullable(t.String()),
-  role: Role,
-  status: Status,
-  tenant_id: t.Integer(),
+  id: user.id,
+  username: user.username,
+  display_name: user.displayName,
+  email: user.email,
+  role: user.role,
+  status: user.status,
+  tenant_id: user.tenantId,
   created_at: t.String(),
   last_login_at: t.Nullable(t.String()),
 })
+
+export const UserAnswer = t.Object({ user: PublicUser })
 
 export const CreateUserBody = t.Object({
   username: Username,

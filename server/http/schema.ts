@@ -14,3 +14,6 @@ export function oneOf<const T extends readonly string[]>(
     options,
   ) as unknown as TUnion<[...Literals<T>]>
 }
+
+/** The answer of a change that has nothing else to say (a delete, a password change). */
+export const OkAnswer = Type.Object({ ok: Type.Literal(true) })

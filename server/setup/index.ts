@@ -2,6 +2,7 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
+import { SetupState } from './model.ts'
 import { setupState } from './service.ts'
 
 export function setupRoutes(ctx: AppContext) {
@@ -9,6 +10,7 @@ export function setupRoutes(ctx: AppContext) {
     .use(authGuard(ctx))
     .get('/', () => setupState(ctx), {
       auth: 'system_admin',
+      response: SetupState,
       detail: {
         summary:
           'First-run checklist: an enabled API key, a machine, a user, an assignment, a session; each done from the real state',

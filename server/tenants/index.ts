@@ -2,7 +2,14 @@
 import { Elysia, t } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import { CreateTenantBody, PublicTenant, TenantIdParams, UpdateTenantBody } from './model.ts'
+import {
+  CreateTenantBody,
+  PublicTenant,
+  TenantAnswer,
+  TenantDeleted,
+  TenantIdParams,
+  UpdateTenantBody,
+} from './model.ts'
 import { createTenant, deleteTenant, listTenants, updateTenant } from './service.ts'
 
 export function tenantsRoutes(ctx: AppContext) {
@@ -20,7 +27,12 @@ export function tenantsRoutes(ctx: AppContext) {
         set.status = 201
         return { tenant }
       },
-      { auth: 'system_admin', body: CreateTenantBody, detail: { summary: 'Create a tenant' } },
+      {
+        auth: 'system_admin',
+        body: CreateTenantBody,
+        response: { 201: TenantAnswer },
+        detail: { summary: 'Create a tenant' },
+      },
     )
     .patch(
       '/:id',
@@ -29,12 +41,14 @@ export function tenantsRoutes(ctx: AppContext) {
         auth: 'system_admin',
         params: TenantIdParams,
         body: UpdateTenantBody,
+        response: TenantAnswer,
         detail: { summary: 'Rename a tenant' },
       },
     )
     .delete('/:id', ({ params, actor }) => deleteTenant(ctx, actor, params.id), {
       auth: 'system_admin',
       params: TenantIdParams,
+      response: TenantDeleted,
       detail: { summary: 'Delete a tenant that has no users and no machines' },
     })
 }

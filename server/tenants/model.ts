@@ -1,5 +1,7 @@
 // Request and response schemas of the tenants API, and the tenant filter listings share.
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
+import { tenants } from '../db/schema/index.ts'
 import { NOT_BLANK_NO_NUL_PATTERN } from '../http/patterns.ts'
 
 /** A Postgres integer: a larger number is a 400, not a database error. */
@@ -13,10 +15,16 @@ const TenantName = t.String({ minLength: 1, maxLength: 100, pattern: NOT_BLANK_N
 export const CreateTenantBody = t.Object({ name: TenantName })
 export const UpdateTenantBody = t.Object({ name: TenantName })
 
+const tenant = createSelectSchema(tenants).properties
+
+/** A tenant with how many users and registered machines it holds (service.ts tenantView). */
 export const PublicTenant = t.Object({
-  id: t.Integer(),
-  name: t.String(),
+  id: tenant.id,
+  name: tenant.name,
   created_at: t.String(),
   users: t.Integer(),
   machines: t.Integer(),
 })
+
+export const TenantAnswer = t.Object({ tenant: PublicTenant })
+export const TenantDeleted = t.Object({ id: tenant.id, deleted: t.Literal(true) })

@@ -120,5 +120,5 @@ export async function deleteTenant(ctx: AppContext, actor: Actor, id: number) {
     { name: existing.name },
     { tenantId: id },
   )
-  return { id, deleted: true }
+  return { id, deleted: true as const }
 }

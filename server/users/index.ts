@@ -1,8 +1,9 @@
 // /api/users: user administration, system admins only.
 import { Elysia, t } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
-import { CreateUserBody, PublicUser, UpdateUserBody, UserIdParams } from '../auth/model.ts'
+import { CreateUserBody, PublicUser, UpdateUserBody, UserAnswer, UserIdParams } from '../auth/model.ts'
 import type { AppContext } from '../context/index.ts'
+import { OkAnswer } from '../http/schema.ts'
 import { createUser, deleteUser, listUsers, updateUser } from './service.ts'
 
 export function usersRoutes(ctx: AppContext) {
@@ -28,7 +29,12 @@ export function usersRoutes(ctx: AppContext) {
         set.status = 201
         return { user }
       },
-      { auth: 'system_admin', body: CreateUserBody, detail: { summary: 'Create a user' } },
+      {
+        auth: 'system_admin',
+        body: CreateUserBody,
+        response: { 201: UserAnswer },
+        detail: { summary: 'Create a user' },
+      },
     )
     .patch(
       '/:id',
@@ -46,6 +52,7 @@ export function usersRoutes(ctx: AppContext) {
         auth: 'system_admin',
         params: UserIdParams,
         body: UpdateUserBody,
+        response: UserAnswer,
         detail: { summary: 'Update a user' },
       },
     )
@@ -53,8 +60,13 @@ export function usersRoutes(ctx: AppContext) {
       '/:id',
       async ({ params, actor }) => {
         await deleteUser(ctx, actor, params.id)
-        return { ok: true }
+        return { ok: true as const }
       },
-      { auth: 'system_admin', params: UserIdParams, detail: { summary: 'Delete a user' } },
+      {
+        auth: 'system_admin',
+        params: UserIdParams,
+        response: OkAnswer,
+        detail: { summary: 'Delete a user' },
+      },
     )
 }
