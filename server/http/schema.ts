@@ -17,3 +17,7 @@ export function oneOf<const T extends readonly string[]>(
 
 /** The answer of a change that has nothing else to say (a delete, a password change). */
 export const OkAnswer = Type.Object({ ok: Type.Literal(true) })
+
+/** A timestamp as every response sends it: ISO-8601 UTC (db/schema/timestamps.ts). */
+export const IsoTime = Type.String({ description: 'ISO-8601 UTC timestamp' })
+export const NullableIsoTime = Type.Union([IsoTime, Type.Null()])

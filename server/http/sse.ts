@@ -28,3 +28,11 @@ export const SSE_HEADERS = {
   connection: 'keep-alive',
   'x-accel-buffering': 'no',
 } as const
+
+/**
+ * The OpenAPI answer of an event-stream route, for its `detail.responses`: a stream is not a
+ * value Elysia could check against a `response` schema, so it is only documented.
+ */
+export function sseResponses(description: string) {
+  return { 200: { description, content: { 'text/event-stream': { schema: { type: 'string' as const } } } } }
+}

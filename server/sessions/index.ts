@@ -2,7 +2,7 @@
 // chat with it, watch its output live (SSE), steer it (stop/pause/resume/abort), continue it once
 // stopped, answer the
 // CLI's tool-permission questions.
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { handleRevocations } from '../access/revoke.ts'
 import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
@@ -10,6 +10,7 @@ import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { sseResponses } from '../http/sse.ts'
 import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
 import { setAutoContinue, startAutoContinue } from './auto-continue.ts'
@@ -18,13 +19,20 @@ import { subscribeAnySessionEvent } from './events.ts'
 import { sessionChangeFor, subscribeSessionChanges } from './live.ts'
 import {
   AutoContinueBody,
+  ChatAnswer,
   ChatBody,
+  ControlAnswer,
   CreateSessionBody,
   ListQuery,
+  PermissionAnswer,
   PermissionBody,
+  PermissionRules,
   RuleParams,
+  SessionAnswer,
+  SessionDetail,
   SessionIdParams,
   SessionQuery,
+  SessionSummary,
   StreamQuery,
   UpdateSessionBody,
 } from './model.ts'
@@ -57,7 +65,12 @@ export function sessionsRoutes(ctx: AppContext) {
     [
       ({ user, actor, params }: { user: UserRow; actor: Actor; params: { id: string } }) =>
         control(ctx, user, actor, params.id, action),
-      { auth: true as const, params: SessionIdParams, detail: { summary: `${action} the session` } },
+      {
+        auth: true as const,
+        params: SessionIdParams,
+        response: { 200: ControlAnswer },
+        detail: { summary: `${action} the session` },
+      },
     ] as const
   return new Elysia({ name: 'sessions', seed: ctx.id, prefix: '/api/remote/sessions' })
     .use(authGuard(ctx))
@@ -75,6 +88,7 @@ export function sessionsRoutes(ctx: AppContext) {
         detail: {
           summary:
             'Live session list (SSE): `ready`, then `changed {kind, ids}` for each session the caller may see; refetch on either',
+          responses: sseResponses('`ready`, then `changed` events'),
         },
       },
     )
@@ -109,7 +123,12 @@ export function sessionsRoutes(ctx: AppContext) {
         set.status = answer.status
         return answer.body as { session: Awaited<ReturnType<typeof createSession>> }
       },
-      { auth: true, body: CreateSessionBody, detail: { summary: 'Start a session on a remote machine' } },
+      {
+        auth: true,
+        body: CreateSessionBody,
+        response: { 201: SessionAnswer },
+        detail: { summary: 'Start a session on a remote machine' },
+      },
     )
     .get(
       '/',
@@ -124,6 +143,7 @@ export function sessionsRoutes(ctx: AppContext) {
       {
         auth: true,
         query: ListQuery,
+        response: { 200: t.Object({ sessions: t.Array(SessionSummary) }) },
         detail: { summary: "Sessions: own; machine admins also their machines'; system admins all" },
       },
     )
@@ -135,6 +155,7 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         query: SessionQuery,
+        response: { 200: SessionDetail },
         detail: { summary: 'One session with its output (paged by output_after/output_limit)' },
       },
     )
@@ -150,6 +171,7 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: UpdateSessionBody,
+        response: { 200: SessionAnswer },
         detail: { summary: 'Change title or permission mode' },
       },
     )
@@ -173,13 +195,17 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         query: StreamQuery,
-        detail: { summary: 'Live output as Server-Sent Events (resumable with Last-Event-ID)' },
+        detail: {
+          summary: 'Live output as Server-Sent Events (resumable with Last-Event-ID)',
+          responses: sseResponses('Output records, status and conversation events; ids are output seqs'),
+        },
       },
     )
     .post('/:id/chat', ({ user, actor, params, body }) => chat(ctx, user, actor, params.id, body.content), {
       auth: 'cached',
       params: SessionIdParams,
       body: ChatBody,
+      response: { 200: ChatAnswer },
       detail: { summary: 'Send a message to the CLI' },
     })
     .post(
@@ -194,12 +220,14 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: PermissionBody,
+        response: { 200: PermissionAnswer },
         detail: { summary: "Answer the CLI's tool-permission request" },
       },
     )
     .get('/:id/permission-rules', ({ user, params }) => listPermissionRules(ctx, user, params.id), {
       auth: true,
       params: SessionIdParams,
+      response: { 200: PermissionRules },
       detail: { summary: '"Always allow" rules in force for the session' },
     })
     .delete(
@@ -208,6 +236,7 @@ export function sessionsRoutes(ctx: AppContext) {
       {
         auth: true,
         params: RuleParams,
+        response: { 200: PermissionRules },
         detail: { summary: 'Revoke an "always allow" rule: that tool asks again' },
       },
     )
@@ -223,6 +252,7 @@ export function sessionsRoutes(ctx: AppContext) {
       {
         auth: true,
         params: SessionIdParams,
+        response: { 200: SessionAnswer },
         detail: { summary: 'Continue a stopped session: a new CLI process resuming its conversation' },
       },
     )
@@ -242,6 +272,7 @@ export function sessionsRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: AutoContinueBody,
+        response: { 200: SessionAnswer },
         detail: { summary: 'Continue a session stopped by its quota by itself when the quota resets' },
       },
     )
