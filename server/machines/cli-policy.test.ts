@@ -2,6 +2,7 @@
 // found; a system admin may set it), the required isolation level, and session creation refused
 // with a reason naming what is allowed.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -9,19 +10,23 @@ import { waitUntil } from '../../test/support/wait-until.ts'
 let server: TestServer
 let admin: string
 let user: { id: number; cookie: string }
+let client: ReturnType<typeof testClient>
 const agents: FakeAgent[] = []
 
-type Json = Record<string, any>
-const call = async (method: string, path: string, cookie: string, json?: unknown) => {
-  const res = await server.request(path, { method, cookie, json })
-  const text = await res.text()
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
-}
+const machineView = (id: string, cookie: string) =>
+  reply(client.api.remote.machines({ id }).get(withCookie(cookie)))
+const settings = (
+  id: string,
+  cookie: string,
+  body: Parameters<ReturnType<typeof client.api.remote.machines>['settings']['patch']>[0],
+) => reply(client.api.remote.machines({ id }).settings.patch(body, withCookie(cookie)))
 
 /** A machine whose agent says hello with `capabilities`, with `user` assigned. */
 async function machine(name: string, capabilities: Record<string, unknown>) {
   const reg = await registerMachine(server.request, admin, { name })
-  await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, { user_id: user.id })
+  await reply(
+    client.api.remote.machines({ id: reg.machineId }).assign.post({ user_id: user.id }, withCookie(admin)),
+  )
   const agent = new FakeAgent({
     url: server.url,
     token: reg.agentToken,
@@ -33,7 +38,7 @@ async function machine(name: string, capabilities: Record<string, unknown>) {
   await agent.connect()
   await waitUntil(
     async () => {
-      const { body } = await call('GET', `/api/remote/machines/${reg.machineId}`, admin)
+      const { body } = await machineView(reg.machineId, admin)
       const said = Bun.deepEquals(body.machine.capabilities, JSON.parse(JSON.stringify(capabilities)))
       return body.machine.status === 'online' && said
     },
@@ -43,16 +48,18 @@ async function machine(name: string, capabilities: Record<string, unknown>) {
 }
 
 const create = (machineId: string, cliTool?: string) =>
-  call('POST', '/api/remote/sessions', user.cookie, {
-    machine_id: machineId,
-    project_path: '/work/p',
-    ...(cliTool ? { cli_tool: cliTool } : {}),
-  })
+  reply(
+    client.api.remote.sessions.post(
+      { machine_id: machineId, project_path: '/work/p', ...(cliTool ? { cli_tool: cliTool } : {}) },
+      withCookie(user.cookie),
+    ),
+  )
 
 beforeAll(async () => {
   server = await startTestServer({ listen: true })
   admin = await server.login()
   user = await createUser(server, admin, 'polly')
+  client = testClient(server.app)
 })
 afterAll(async () => {
   for (const a of agents) await a.close()
@@ -62,7 +69,7 @@ afterAll(async () => {
 describe('machine CLI allowlist and isolation requirement', () => {
   test('the machine view shows its isolation, the detected CLIs and what sessions may use', async () => {
     const id = await machine('sandboxed', FAKE_CAPABILITIES)
-    const { body } = await call('GET', `/api/remote/machines/${id}`, user.cookie)
+    const { body } = await machineView(id, user.cookie)
     expect(body.machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
     expect(body.machine.cli_tools).toEqual(FAKE_CAPABILITIES.cli_tools)
     expect(body.machine.allowed_cli_tools).toEqual(['qwen-code', 'claude-code'])
@@ -78,7 +85,7 @@ describe('machine CLI allowlist and isolation requirement', () => {
     expect(bash.body.error.message).toBe(
       "CLI tool 'bash' is not allowed on machine 'default-list' (allowed: qwen-code, claude-code)",
     )
-    const sessions = await call('GET', `/api/remote/machines/${id}/sessions`, admin)
+    const sessions = await reply(client.api.remote.machines({ id }).sessions.get(withCookie(admin)))
     expect(sessions.body.sessions).toHaveLength(0)
     expect((await create(id)).status).toBe(201)
     expect((await create(id, 'qwen')).status).toBe(201)
@@ -87,27 +94,21 @@ describe('machine CLI allowlist and isolation requirement', () => {
 
   test('a system admin sets the list; only system admins may; null goes back to the default', async () => {
     const id = await machine('custom-list', FAKE_CAPABILITIES)
-    const denied = await call('PATCH', `/api/remote/machines/${id}/settings`, user.cookie, {
-      allowed_cli_tools: ['bash'],
-    })
+    const denied = await settings(id, user.cookie, { allowed_cli_tools: ['bash'] })
     expect(denied.status).toBe(403)
-    const set = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
-      allowed_cli_tools: ['aider', 'qwen-code'],
-    })
+    const set = await settings(id, admin, { allowed_cli_tools: ['aider', 'qwen-code'] })
     expect(set.status).toBe(200)
     expect(set.body.machine.allowed_cli_tools).toEqual(['aider', 'qwen-code'])
     expect(set.body.machine.allowed_cli_tools_custom).toBe(true)
     expect((await create(id, 'aider')).status).toBe(201)
     expect((await create(id, 'claude-code')).body.error.message).toContain('allowed: aider, qwen-code')
-    const bad = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
-      allowed_cli_tools: ['rm -rf /'],
-    })
+    const bad = await settings(id, admin, { allowed_cli_tools: ['rm -rf /'] })
     expect(bad.status).toBe(400)
-    const reset = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
-      allowed_cli_tools: null,
-    })
+    const reset = await settings(id, admin, { allowed_cli_tools: null })
     expect(reset.body.machine.allowed_cli_tools).toEqual(['qwen-code', 'claude-code'])
-    const audit = await call('GET', '/api/audit?event=machine.settings', admin)
+    const audit = await reply(
+      client.api.audit.get({ query: { event: 'machine.settings' }, ...withCookie(admin) }),
+    )
     expect(JSON.stringify(audit.body)).toContain('machine.settings')
   })
 
@@ -116,20 +117,21 @@ describe('machine CLI allowlist and isolation requirement', () => {
       ...FAKE_CAPABILITIES,
       isolation: { level: 'none', mechanism: '', detail: 'bubblewrap (bwrap) is not installed' },
     })
-    const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+    const { body } = await machineView(id, admin)
     expect(body.machine.isolation.level).toBe('none')
     expect((await create(id)).status).toBe(201)
-    const required = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
-      required_isolation: 'sandbox',
-    })
+    const required = await settings(id, admin, { required_isolation: 'sandbox' })
     expect(required.body.machine.required_isolation).toBe('sandbox')
     const refused = await create(id)
     expect(refused.status).toBe(409)
     expect(refused.body.error.message).toContain(
       "Machine 'open-box' isolates sessions at level 'none' (bubblewrap (bwrap) is not installed), below the required 'sandbox'",
     )
-    const bad = await call('PATCH', `/api/remote/machines/${id}/settings`, admin, {
-      required_isolation: 'max',
+    // An unknown level goes raw: Eden's types refuse it.
+    const bad = await server.request(`/api/remote/machines/${id}/settings`, {
+      method: 'PATCH',
+      cookie: admin,
+      json: { required_isolation: 'max' },
     })
     expect(bad.status).toBe(400)
   })
@@ -143,7 +145,7 @@ describe('machine CLI allowlist and isolation requirement', () => {
         'claude-code': { installed: false },
       },
     })
-    const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+    const { body } = await machineView(id, admin)
     expect(body.machine.isolation.level).toBe('none')
     expect(body.machine.cli_tools).toEqual([{ name: 'qwen-code', version: '0.1.0', path: '/bin/qwen' }])
     expect(body.machine.allowed_cli_tools).toEqual(['qwen-code'])

@@ -3,6 +3,7 @@
 // to make a machine with the cast assigned and to call as a role. Each test file calls
 // usePermissionWorld() for a fresh one; the bindings are live, so tests read them as plain names.
 import { afterAll, beforeAll, expect } from 'bun:test'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 
@@ -10,6 +11,8 @@ export type Role = 'system_admin' | 'machine_admin' | 'user' | 'unassigned' | 'l
 export const ROLES: Role[] = ['system_admin', 'machine_admin', 'user', 'unassigned', 'logged_out']
 
 export let server: TestServer
+/** The Eden client over this world's server, for calls not made as a role (an agent's, say). */
+export let client: ReturnType<typeof testClient>
 export const cookies = {} as Record<Role, string>
 export const ids = {} as Record<'machine_admin' | 'user' | 'unassigned' | 'other_tenant' | 'target', number>
 export let otherTenantCookie: string
@@ -17,11 +20,9 @@ export let otherTenantCookie: string
 export let tenant2: number
 
 export async function assign(machineId: string, userId: number, permission: 'user' | 'admin') {
-  const res = await server.request(`/api/remote/machines/${machineId}/assign`, {
-    method: 'POST',
-    cookie: cookies.system_admin,
-    json: { user_id: userId, permission },
-  })
+  const res = await call('system_admin', (api, as) =>
+    api.remote.machines({ id: machineId }).assign.post({ user_id: userId, permission }, as),
+  )
   expect(res.status).toBe(200)
 }
 
@@ -33,8 +34,11 @@ export async function machine() {
   return machineId
 }
 
-export async function call(role: Role, method: string, path: string, json?: unknown) {
-  return server.request(path, { method, cookie: cookies[role] || undefined, json })
+type Api = ReturnType<typeof testClient>['api']
+type As = ReturnType<typeof withCookie>
+/** Calls as a role: `call('user', (api, as) => api.remote.machines({ id }).get(as))`; status and body. */
+export function call(role: Role, send: (api: Api, as: As) => Parameters<typeof reply>[0]) {
+  return reply(send(client.api, withCookie(cookies[role] || undefined)))
 }
 
 export const DENIED: Record<Role, number> = {
@@ -49,15 +53,12 @@ export const DENIED: Record<Role, number> = {
 export function usePermissionWorld() {
   beforeAll(async () => {
     server = await startTestServer()
+    client = testClient(server.app)
     cookies.system_admin = await server.login()
     cookies.logged_out = ''
-    const made = await server.request('/api/tenants', {
-      method: 'POST',
-      cookie: cookies.system_admin,
-      json: { name: 'tenant-two' },
-    })
+    const made = await call('system_admin', (api, as) => api.tenants.post({ name: 'tenant-two' }, as))
     expect(made.status).toBe(201)
-    tenant2 = (await made.json()).tenant.id
+    tenant2 = made.body.tenant.id
     for (const name of ['machine_admin', 'user', 'unassigned', 'target'] as const) {
       const u = await createUser(server, cookies.system_admin, `p_${name}`)
       ids[name] = u.id

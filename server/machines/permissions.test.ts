@@ -1,11 +1,13 @@
 // Every cell of the seed's permission table for every machines endpoint, as system admin,
 // machine admin, assigned user, unassigned user and logged out.
 import { describe, expect, test } from 'bun:test'
+import { reply, withBearer } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, registerMachine } from '../../test/support/fake-agent.ts'
 import { sessions } from '../db/schema/index.ts'
 import {
   assign,
   call,
+  client,
   cookies,
   DENIED,
   ids,
@@ -21,25 +23,27 @@ usePermissionWorld()
 describe('permission table', () => {
   test('POST /machines/register (make registration tokens): system admin only', async () => {
     for (const role of ROLES) {
-      const res = await call(role, 'POST', '/api/remote/machines/register', { tenant_id: 1 })
+      const res = await call(role, (api, as) => api.remote.machines.register.post({ tenant_id: 1 }, as))
       expect({ role, status: res.status }).toEqual({ role, status: DENIED[role] })
-      if (res.status !== 200) expect((await res.json()).error.message).toBeString()
+      if (res.status !== 200) expect(res.body.error.message).toBeString()
     }
   })
 
   test('DELETE /machines/{id} (deregister): system admin only', async () => {
     for (const role of ROLES) {
       const id = await machine()
-      const res = await call(role, 'DELETE', `/api/remote/machines/${id}`)
+      const res = await call(role, (api, as) => api.remote.machines({ id }).delete(undefined, as))
       expect({ role, status: res.status }).toEqual({ role, status: DENIED[role] })
     }
   })
 
   test('token rotate and revoke: system admin only', async () => {
-    for (const action of ['rotate', 'revoke']) {
+    for (const action of ['rotate', 'revoke'] as const) {
       for (const role of ROLES) {
         const id = await machine()
-        const res = await call(role, 'POST', `/api/remote/machines/${id}/token/${action}`)
+        const res = await call(role, (api, as) =>
+          api.remote.machines({ id }).token[action].post(undefined, as),
+        )
         expect({ action, role, status: res.status }).toEqual({ action, role, status: DENIED[role] })
       }
     }
@@ -55,10 +59,10 @@ describe('permission table', () => {
       logged_out: 401,
     }
     for (const role of ROLES) {
-      const res = await call(role, 'GET', `/api/remote/machines/${id}`)
+      const res = await call(role, (api, as) => api.remote.machines({ id }).get(as))
       expect({ role, status: res.status }).toEqual({ role, status: expected[role] })
       if (res.status === 200) {
-        const { machine: m } = await res.json()
+        const { machine: m } = res.body
         expect(m.capabilities).toEqual(FAKE_CAPABILITIES)
         expect('users' in m).toBe(role !== 'user')
       }
@@ -75,12 +79,12 @@ describe('permission table', () => {
       logged_out: undefined,
     }
     for (const role of ROLES) {
-      const res = await call(role, 'GET', '/api/remote/machines')
+      const res = await call(role, (api, as) => api.remote.machines.get(as))
       if (role === 'logged_out') {
         expect(res.status).toBe(401)
         continue
       }
-      const { machines } = (await res.json()) as {
+      const { machines } = res.body as {
         machines: Array<{ machine_id: string; current_user_permission: string }>
       }
       const row = machines.find((m) => m.machine_id === id)
@@ -90,37 +94,43 @@ describe('permission table', () => {
 
   test('assign: system admin any permission; machine admin only `user` (admin is a 403) and cannot touch an admin', async () => {
     const id = await machine()
-    const url = `/api/remote/machines/${id}/assign`
-    const res = await call('machine_admin', 'POST', url, { user_id: ids.target, permission: 'admin' })
+    const grant = (role: Role, body: { user_id: number; permission?: 'user' | 'admin' }) =>
+      call(role, (api, as) => api.remote.machines({ id }).assign.post(body, as))
+    const res = await grant('machine_admin', { user_id: ids.target, permission: 'admin' })
     expect(res.status).toBe(403)
-    expect((await res.json()).error.message).toContain('system administrators')
-    const users = await (await call('system_admin', 'GET', `/api/remote/machines/${id}/users`)).json()
+    expect(res.body.error.message).toContain('system administrators')
+    const users = (await call('system_admin', (api, as) => api.remote.machines({ id }).users.get(as))).body
     expect(users.users.some((u: { user_id: number }) => u.user_id === ids.target)).toBe(false)
-    const plain = await call('machine_admin', 'POST', url, { user_id: ids.target, permission: 'user' })
-    expect((await plain.json()).permission).toBe('user')
+    const plain = await grant('machine_admin', { user_id: ids.target, permission: 'user' })
+    expect(plain.body.permission).toBe('user')
     for (const role of ['user', 'unassigned'] as const) {
-      expect((await call(role, 'POST', url, { user_id: ids.target, permission: 'user' })).status).toBe(403)
+      expect((await grant(role, { user_id: ids.target, permission: 'user' })).status).toBe(403)
     }
-    expect((await call('logged_out', 'POST', url, { user_id: ids.target })).status).toBe(401)
-    const sys = await call('system_admin', 'POST', url, { user_id: ids.target, permission: 'admin' })
-    expect((await sys.json()).permission).toBe('admin')
+    expect((await grant('logged_out', { user_id: ids.target })).status).toBe(401)
+    const sys = await grant('system_admin', { user_id: ids.target, permission: 'admin' })
+    expect(sys.body.permission).toBe('admin')
     // Now target is an admin: a machine admin may neither downgrade nor revoke them.
+    expect((await grant('machine_admin', { user_id: ids.target, permission: 'user' })).status).toBe(403)
     expect(
-      (await call('machine_admin', 'POST', url, { user_id: ids.target, permission: 'user' })).status,
+      (
+        await call('machine_admin', (api, as) =>
+          api.remote.machines({ id }).assign({ user_id: ids.target }).delete(undefined, as),
+        )
+      ).status,
     ).toBe(403)
-    expect((await call('machine_admin', 'DELETE', `${url}/${ids.target}`)).status).toBe(403)
   })
 
   test('revoke assignment: system admin any; machine admin users only; others refused', async () => {
     const id = await machine()
-    const url = (uid: number) => `/api/remote/machines/${id}/assign/${uid}`
+    const revoke = (role: Role, uid: number) =>
+      call(role, (api, as) => api.remote.machines({ id }).assign({ user_id: uid }).delete(undefined, as))
     await assign(id, ids.target, 'user')
     for (const role of ['user', 'unassigned'] as const)
-      expect((await call(role, 'DELETE', url(ids.target))).status).toBe(403)
-    expect((await call('logged_out', 'DELETE', url(ids.target))).status).toBe(401)
-    expect((await call('machine_admin', 'DELETE', url(ids.target))).status).toBe(200)
-    expect((await call('machine_admin', 'DELETE', url(ids.target))).status).toBe(404)
-    expect((await call('system_admin', 'DELETE', url(ids.machine_admin))).status).toBe(200)
+      expect((await revoke(role, ids.target)).status).toBe(403)
+    expect((await revoke('logged_out', ids.target)).status).toBe(401)
+    expect((await revoke('machine_admin', ids.target)).status).toBe(200)
+    expect((await revoke('machine_admin', ids.target)).status).toBe(404)
+    expect((await revoke('system_admin', ids.machine_admin)).status).toBe(200)
   })
 
   test('GET /machines/{id}/users: admins only', async () => {
@@ -133,10 +143,10 @@ describe('permission table', () => {
       logged_out: 401,
     }
     for (const role of ROLES) {
-      const res = await call(role, 'GET', `/api/remote/machines/${id}/users`)
+      const res = await call(role, (api, as) => api.remote.machines({ id }).users.get(as))
       expect({ role, status: res.status }).toEqual({ role, status: expected[role] })
       if (res.status === 200) {
-        const { users } = await res.json()
+        const { users } = res.body
         expect(users.map((u: { user_id: number }) => u.user_id).sort()).toEqual(
           [ids.machine_admin, ids.user].sort(),
         )
@@ -159,12 +169,12 @@ describe('permission table', () => {
       logged_out: null,
     }
     for (const role of ROLES) {
-      const res = await call(role, 'GET', `/api/remote/machines/${id}/sessions`)
+      const res = await call(role, (api, as) => api.remote.machines({ id }).sessions.get(as))
       if (expected[role] === null) {
         expect(res.status).toBe(role === 'logged_out' ? 401 : 403)
         continue
       }
-      expect((await res.json()).sessions).toHaveLength(expected[role])
+      expect(res.body.sessions).toHaveLength(expected[role])
     }
   })
 
@@ -178,7 +188,9 @@ describe('permission table', () => {
       logged_out: 401,
     }
     for (const role of ROLES) {
-      const res = await call(role, 'GET', `/api/remote/machines/${id}/browse?path=/tmp`)
+      const res = await call(role, (api, as) =>
+        api.remote.machines({ id }).browse.get({ query: { path: '/tmp' }, ...as }),
+      )
       expect({ role, status: res.status }).toEqual({ role, status: expected[role] })
     }
   })
@@ -189,16 +201,14 @@ describe('permission table', () => {
     await assign(id, ids.user, 'user')
     const listed = async (role: Role) =>
       (
-        (await (await call(role, 'GET', '/api/remote/machines/available')).json()).machines as Array<{
+        (await call(role, (api, as) => api.remote.machines.available.get(as))).body.machines as Array<{
           machine_id: string
         }>
       ).some((m) => m.machine_id === id)
     expect(await listed('user')).toBe(false)
-    const poll = await server.request('/api/remote/agent/message', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${agentToken}` },
-      json: { events: [], wait: false },
-    })
+    const poll = await reply(
+      client.api.remote.agent.message.post({ events: [], wait: false }, withBearer(agentToken)),
+    )
     expect(poll.status).toBe(200)
     expect(await listed('user')).toBe(true)
     expect(await listed('machine_admin')).toBe(true)

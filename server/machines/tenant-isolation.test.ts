@@ -31,21 +31,26 @@ describe('tenant isolation', () => {
 
   test('a tenant-1 machine cannot be assigned to a tenant-2 user', async () => {
     const id = await machine()
-    const res = await call('system_admin', 'POST', `/api/remote/machines/${id}/assign`, {
-      user_id: ids.other_tenant,
-      permission: 'user',
-    })
+    const res = await call('system_admin', (api, as) =>
+      api.remote.machines({ id }).assign.post({ user_id: ids.other_tenant, permission: 'user' }, as),
+    )
     expect(res.status).toBe(404)
-    expect((await res.json()).error.message).toBe('User not found')
+    expect(res.body.error.message).toBe('User not found')
   })
 
   test('a deregistered machine is gone for everyone (404), and a second delete is 404', async () => {
     const id = await machine()
-    expect((await call('system_admin', 'DELETE', `/api/remote/machines/${id}`)).status).toBe(200)
-    expect((await call('system_admin', 'DELETE', `/api/remote/machines/${id}`)).status).toBe(404)
-    expect((await call('user', 'GET', `/api/remote/machines/${id}`)).status).toBe(404)
+    const deregister = () =>
+      call('system_admin', (api, as) => api.remote.machines({ id }).delete(undefined, as))
+    expect((await deregister()).status).toBe(200)
+    expect((await deregister()).status).toBe(404)
+    expect((await call('user', (api, as) => api.remote.machines({ id }).get(as))).status).toBe(404)
     expect(
-      (await call('system_admin', 'POST', `/api/remote/machines/${id}/assign`, { user_id: ids.user })).status,
+      (
+        await call('system_admin', (api, as) =>
+          api.remote.machines({ id }).assign.post({ user_id: ids.user }, as),
+        )
+      ).status,
     ).toBe(404)
   })
 })

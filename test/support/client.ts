@@ -21,8 +21,12 @@ export const withCookie = (cookie?: string) => ({ headers: cookie ? { cookie } :
 /** Request options for calling with a bearer token (a personal access token, an agent token). */
 export const withBearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } })
 
+/** A response body as `Response.json()` gives it: tests read many shapes and their assertions check them. */
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
+export type Json = any
+
 /** Status and body of an Eden call, whichever way it went: the data on success, else the error body. */
-export async function reply<Body = unknown>(
+export async function reply<Body = Json>(
   call: Promise<{ status: number; data: unknown; error: { value: unknown } | null }>,
 ): Promise<{ status: number; body: Body }> {
   const res = await call
