@@ -3,10 +3,16 @@
 // so a token can be revoked, and the access rule: a token dies with its owner's access. Verified tokens are cached for a moment; a revocation NOTIFY clears
 // every instance's cache, and the short cache lifetime bounds staleness if a NOTIFY is missed.
 import { Buffer } from 'node:buffer'
-import { and, desc, eq, isNull, max, type SQL } from 'drizzle-orm'
+import { and, desc, eq, gt, inArray, isNull, max, type SQL, sql } from 'drizzle-orm'
 import { ownerStillHolds } from '../access/rule.ts'
 import type { AppContext } from '../context/index.ts'
-import { ENDED_SESSION_STATUSES, type LlmProvider, proxyTokens, sessions } from '../db/schema/index.ts'
+import {
+  ENDED_SESSION_STATUSES,
+  LIVE_SESSION_STATUSES,
+  type LlmProvider,
+  proxyTokens,
+  sessions,
+} from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { conflict } from '../errors.ts'
 import { deriveKey, secretRoot } from '../secrets.ts'
@@ -119,6 +125,30 @@ export async function refreshProxyToken(ctx: AppContext, sessionId: string): Pro
     throw conflict('The session has ended or has no proxy token to renew')
   const { userId, machineId, tenantId, provider } = row.token
   return issueProxyToken(ctx, { sessionId, userId, machineId, tenantId, provider })
+}
+
+/**
+ * Live sessions whose newest valid token expires before `horizon`, with their machine: the ones
+ * the renewal sweep (sessions/token-renewal.ts) gives a fresh token.
+ */
+export async function sessionsWithTokensExpiringBefore(
+  ctx: AppContext,
+  horizon: Date,
+): Promise<Array<{ sessionId: string; machineId: string | null }>> {
+  const newest = max(proxyTokens.expiresAt)
+  return ctx.db
+    .select({ sessionId: proxyTokens.sessionId, machineId: sessions.remoteMachineId })
+    .from(proxyTokens)
+    .innerJoin(sessions, eq(sessions.id, proxyTokens.sessionId))
+    .where(
+      and(
+        isNull(proxyTokens.revokedAt),
+        gt(proxyTokens.expiresAt, ctx.now()),
+        inArray(sessions.status, LIVE_SESSION_STATUSES),
+      ),
+    )
+    .groupBy(proxyTokens.sessionId, sessions.remoteMachineId)
+    .having(sql`${newest} < ${horizon.toISOString()}::timestamptz`)
 }
 
 /** Revokes every token of a session and/or machine, on this and every other instance. */

@@ -1,11 +1,9 @@
 // Long sessions must outlive their proxy token's lifetime: a background sweep renews the token
 // of every live session whose token nears expiry and pushes it to the agent (token.refresh).
 // Running on several instances at once only issues a spare token, never a gap.
-import { and, eq, gt, inArray, isNull, max, sql } from 'drizzle-orm'
 import { queueCommand } from '../agents/commands.ts'
 import type { AppContext } from '../context/index.ts'
-import { LIVE_SESSION_STATUSES, proxyTokens, sessions } from '../db/schema/index.ts'
-import { refreshProxyToken } from '../llm-proxy/tokens.ts'
+import { refreshProxyToken, sessionsWithTokensExpiringBefore } from '../llm-proxy/tokens.ts'
 
 /** Renew when less than this share of the lifetime is left. */
 const RENEW_WHEN_LEFT = 0.25
@@ -13,23 +11,7 @@ const RENEW_WHEN_LEFT = 0.25
 export async function renewExpiringTokens(ctx: AppContext): Promise<number> {
   const now = ctx.now()
   const horizon = new Date(now.getTime() + ctx.config.proxyTokenTtlSeconds * 1000 * RENEW_WHEN_LEFT)
-  const rows = await ctx.db
-    .select({
-      sessionId: proxyTokens.sessionId,
-      machineId: sessions.remoteMachineId,
-      newest: max(proxyTokens.expiresAt),
-    })
-    .from(proxyTokens)
-    .innerJoin(sessions, eq(sessions.id, proxyTokens.sessionId))
-    .where(
-      and(
-        isNull(proxyTokens.revokedAt),
-        gt(proxyTokens.expiresAt, now),
-        inArray(sessions.status, LIVE_SESSION_STATUSES),
-      ),
-    )
-    .groupBy(proxyTokens.sessionId, sessions.remoteMachineId)
-    .having(({ newest }) => sql`${newest} < ${horizon.toISOString()}::timestamptz`)
+  const rows = await sessionsWithTokensExpiringBefore(ctx, horizon)
   let renewed = 0
   for (const row of rows) {
     if (!row.machineId) continue
