@@ -1,7 +1,9 @@
-// The one audit(event, actor, target, details) service every capability calls, and the query
-// behind GET /api/audit and its CSV export. Audit writes never fail the operation they record: a
-// failure is logged. Each row keeps its actor's and target's names as they were (names.ts).
-import { and, desc, eq, gte, ilike, lt, lte, or, type SQL } from 'drizzle-orm'
+// The one audit(event, actor, target, details) service every capability calls, the query
+// behind GET /api/audit and its CSV export, and the counts rate limits are taken from (the only
+// reads of the table outside this folder go through ctx.auditEvents). Audit writes never fail the
+// operation they record: a failure is logged. Each row keeps its actor's and target's names as
+// they were (names.ts).
+import { and, count, desc, eq, gte, ilike, isNull, lt, lte, min, or, type SQL } from 'drizzle-orm'
 import type { Db } from '../db/index.ts'
 import { type ActorType, type AuditOutcome, auditLog } from '../db/schema/index.ts'
 import type { Logger } from '../log.ts'
@@ -147,4 +149,45 @@ export async function listAudit(db: Db, q: AuditQuery) {
     entries: page.map(publicEntry),
     next_before_id: rows.length > q.limit ? page[page.length - 1]!.id : null,
   }
+}
+
+/** Which recorded events count: one event code, optionally one outcome, target and address. */
+export interface AuditEventFilter {
+  event: string
+  outcome?: AuditOutcome
+  /** The entry's target id (a username for login failures). */
+  targetId?: string
+  /** The client address; null counts the entries recorded without one. */
+  ip?: string | null
+}
+
+export interface RecentAuditEvents {
+  n: number
+  /** When the oldest counted event was recorded (ms since the epoch). */
+  oldest: number | null
+}
+
+/** How many such events were recorded since `since`, and when the oldest of them was (ms). */
+export async function recentAuditEvents(
+  db: Db,
+  filter: AuditEventFilter,
+  since: Date,
+): Promise<RecentAuditEvents> {
+  const [row] = await db
+    .select({ n: count(), oldest: min(auditLog.ts) })
+    .from(auditLog)
+    .where(
+      and(
+        eq(auditLog.event, filter.event),
+        filter.outcome ? eq(auditLog.outcome, filter.outcome) : undefined,
+        gte(auditLog.ts, since),
+        filter.targetId !== undefined ? eq(auditLog.targetId, filter.targetId) : undefined,
+        filter.ip === undefined
+          ? undefined
+          : filter.ip === null
+            ? isNull(auditLog.ip)
+            : eq(auditLog.ip, filter.ip),
+      ),
+    )
+  return { n: row?.n ?? 0, oldest: row?.oldest ? new Date(row.oldest).getTime() : null }
 }

@@ -5,35 +5,12 @@
 // password passes, so guessing from many addresses is slowed and nobody can lock a user out.
 // Counts come from the audit log itself, so every instance sees the same and a restart forgets
 // nothing.
-import { and, count, eq, gte, isNull, min, type SQL } from 'drizzle-orm'
 import type { AppContext } from '../context/index.ts'
-import { auditLog } from '../db/schema/index.ts'
-import { HttpError } from '../errors.ts'
+import { assertUnderAuditRate } from './rate-limit.ts'
 
 export const LOGIN_FAILED = 'auth.login.failure'
 /** The first back-off step; each further failure doubles it, up to LOGIN_USER_BACKOFF_MAX_MS. */
 const BACKOFF_BASE_MS = 250
-
-async function failuresSince(ctx: AppContext, since: Date, filter: SQL | undefined) {
-  const [row] = await ctx.db
-    .select({ n: count(), oldest: min(auditLog.ts) })
-    .from(auditLog)
-    .where(and(eq(auditLog.event, LOGIN_FAILED), gte(auditLog.ts, since), filter))
-  return { n: row?.n ?? 0, oldest: row?.oldest ? new Date(row.oldest).getTime() : null }
-}
-
-function rateLimited(ctx: AppContext, oldest: number | null): HttpError {
-  const windowMs = ctx.config.login.windowSeconds * 1000
-  const now = ctx.now().getTime()
-  const retryAfter = Math.max(1, Math.ceil(((oldest ?? now) + windowMs - now) / 1000))
-  return new HttpError(
-    429,
-    `Too many failed login attempts from this address. Try again in ${retryAfter} seconds.`,
-    'rate_limited',
-    undefined,
-    { 'retry-after': String(retryAfter) },
-  )
-}
 
 /** How long an attempt on a username waits after `failures` failures from all addresses. */
 export function backoffMs(ctx: AppContext, failures: number): number {
@@ -48,16 +25,17 @@ export function backoffMs(ctx: AppContext, failures: number): number {
  */
 export async function throttleLogin(ctx: AppContext, username: string, ip: string | null): Promise<number> {
   const { windowSeconds, maxFailuresPerUserIp, maxFailuresPerIp } = ctx.config.login
+  const targetId = username.toLowerCase()
+  await assertUnderAuditRate(ctx, {
+    windowSeconds,
+    checks: [
+      { filter: { event: LOGIN_FAILED, targetId, ip }, limit: maxFailuresPerUserIp },
+      ...(ip ? [{ filter: { event: LOGIN_FAILED, ip }, limit: maxFailuresPerIp }] : []),
+    ],
+    message: 'Too many failed login attempts from this address.',
+  })
   const since = new Date(ctx.now().getTime() - windowSeconds * 1000)
-  const name = eq(auditLog.targetId, username.toLowerCase())
-  const address = ip ? eq(auditLog.ip, ip) : isNull(auditLog.ip)
-  const pair = await failuresSince(ctx, since, and(name, address))
-  if (pair.n >= maxFailuresPerUserIp) throw rateLimited(ctx, pair.oldest)
-  if (ip) {
-    const fromIp = await failuresSince(ctx, since, address)
-    if (fromIp.n >= maxFailuresPerIp) throw rateLimited(ctx, fromIp.oldest)
-  }
-  const delay = backoffMs(ctx, (await failuresSince(ctx, since, name)).n)
+  const delay = backoffMs(ctx, (await ctx.auditEvents({ event: LOGIN_FAILED, targetId }, since)).n)
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay))
   return delay
 }

@@ -3,7 +3,13 @@
 // One object per server instance, so tests can run several instances in one process. Time is
 // read only through now(), so a test can move the clock of one instance.
 import { randomUUID } from 'node:crypto'
-import { type AuditFn, createAuditor } from '../audit/service.ts'
+import {
+  type AuditEventFilter,
+  type AuditFn,
+  createAuditor,
+  type RecentAuditEvents,
+  recentAuditEvents,
+} from '../audit/service.ts'
 import type { Config } from '../config.ts'
 import type { Database, Db } from '../db/index.ts'
 import { inTransaction, type Tx } from '../db/transaction.ts'
@@ -18,6 +24,8 @@ export interface AppContext {
   db: Db
   log: Logger
   audit: AuditFn
+  /** Counts recorded audit events (rate limits counted from the log: auth/rate-limit.ts). */
+  auditEvents(filter: AuditEventFilter, since: Date): Promise<RecentAuditEvents>
   now(): Date
   /** What this instance keeps in memory (hubs, caches, buffers), each made on first use. */
   state: ServerState
@@ -52,6 +60,7 @@ export function createContext(config: Config, database: Database, log: Logger): 
     db: database.db,
     log,
     audit: createAuditor(database.db, log),
+    auditEvents: (filter, since) => recentAuditEvents(database.db, filter, since),
     now: () => new Date(),
     get state() {
       state ??= createServerState(ctx)

@@ -12,7 +12,6 @@ import type { AppContext } from '../context/index.ts'
 import {
   agentCommands,
   agentTokens,
-  auditLog,
   machineAssignments,
   registrationTokens,
   remoteMachines,
@@ -187,9 +186,8 @@ export async function registerAgent(ctx: AppContext, input: AgentRegistration, i
   if (ip) {
     const { registrationMaxPerIp, registrationRateWindowSeconds } = ctx.config.agentChannel
     await assertUnderAuditRate(ctx, {
-      event: REGISTER_EVENT,
       windowSeconds: registrationRateWindowSeconds,
-      checks: [{ filter: eq(auditLog.ip, ip), limit: registrationMaxPerIp }],
+      checks: [{ filter: { event: REGISTER_EVENT, ip }, limit: registrationMaxPerIp }],
       message: 'Too many registration attempts from this address.',
     })
   }
