@@ -58,9 +58,10 @@ class Children<T> {
   }
 }
 
-export class Counter implements Metric {
-  readonly type = 'counter'
-  private readonly children: Children<{ value: number }>
+/** A counter's or a gauge's state: one number per label set, rendered one line each. */
+abstract class NumberMetric implements Metric {
+  abstract readonly type: MetricType
+  protected readonly children: Children<{ value: number }>
   constructor(
     readonly name: string,
     readonly help: string,
@@ -68,11 +69,6 @@ export class Counter implements Metric {
   ) {
     this.children = new Children(labelNames, () => ({ value: 0 }))
     if (!labelNames.length) this.children.get(undefined)
-  }
-
-  inc(labels?: Labels, by = 1): void {
-    if (by < 0) throw new Error(`counter ${this.name} cannot decrease`)
-    this.children.get(labels).value += by
   }
 
   value(labels?: Labels): number {
@@ -87,18 +83,25 @@ export class Counter implements Metric {
   }
 }
 
-export class Gauge implements Metric {
+export class Counter extends NumberMetric {
+  readonly type = 'counter'
+
+  inc(labels?: Labels, by = 1): void {
+    if (by < 0) throw new Error(`counter ${this.name} cannot decrease`)
+    this.children.get(labels).value += by
+  }
+}
+
+export class Gauge extends NumberMetric {
   readonly type = 'gauge'
-  private readonly children: Children<{ value: number }>
   constructor(
-    readonly name: string,
-    readonly help: string,
+    name: string,
+    help: string,
     labelNames: readonly string[] = [],
     /** Read at render time instead of set (process figures). Only for unlabelled gauges. */
     private readonly collect?: () => number,
   ) {
-    this.children = new Children(labelNames, () => ({ value: 0 }))
-    if (!labelNames.length) this.children.get(undefined)
+    super(name, help, labelNames)
   }
 
   set(value: number, labels?: Labels): void {
@@ -113,16 +116,12 @@ export class Gauge implements Metric {
     this.children.get(labels).value -= by
   }
 
-  value(labels?: Labels): number {
-    return this.collect ? this.collect() : this.children.get(labels).value
+  override value(labels?: Labels): number {
+    return this.collect ? this.collect() : super.value(labels)
   }
 
-  render(): string[] {
-    if (this.collect) return [`${this.name} ${formatValue(this.collect())}`]
-    return [...this.children.map.values()].map(
-      ({ values, child }) =>
-        `${this.name}${labelText(this.children.labelNames, values)} ${formatValue(child.value)}`,
-    )
+  override render(): string[] {
+    return this.collect ? [`${this.name} ${formatValue(this.collect())}`] : super.render()
   }
 }
 
