@@ -1,7 +1,9 @@
-// Schema helpers for the HTTP layer. `oneOf` exists because Elysia's t.UnionEnum quietly
+// Schema helpers for the HTTP layer: answers several folders share, and `documented` for
+// answers that are described but not checked. `oneOf` exists because Elysia's t.UnionEnum quietly
 // defaults an absent optional field to its first value, which would, for instance, turn
 // an omitted role into `system_admin`.
-import { type SchemaOptions, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
+import { type SchemaOptions, type TLiteral, type TSchema, type TUnion, Type } from '@sinclair/typebox'
+import type { DocumentDecoration } from 'elysia'
 
 type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
 
@@ -21,3 +23,28 @@ export const OkAnswer = Type.Object({ ok: Type.Literal(true) })
 /** A timestamp as every response sends it: ISO-8601 UTC (db/schema/timestamps.ts). */
 export const IsoTime = Type.String({ description: 'ISO-8601 UTC timestamp' })
 export const NullableIsoTime = Type.Union([IsoTime, Type.Null()])
+
+type Responses = NonNullable<DocumentDecoration['responses']>
+
+/**
+ * A documented answer for `detail.responses`, for routes whose body Elysia must not check or
+ * cannot: event streams, WebSocket upgrades, downloads, Prometheus text, redirects, a provider's
+ * answer passed through. The openapi plugin shows `detail.responses` as given when the route has
+ * no `response` schema, so this documents without any check at run time.
+ */
+export function documented(
+  status: number,
+  description: string,
+  content: Record<string, TSchema> = {},
+  headers?: Record<string, TSchema>,
+): Responses {
+  return {
+    [status]: {
+      description,
+      ...(headers && {
+        headers: Object.fromEntries(Object.entries(headers).map(([name, schema]) => [name, { schema }])),
+      }),
+      content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])),
+    },
+  } as Responses
+}

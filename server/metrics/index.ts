@@ -2,12 +2,13 @@
 // system admin, or by a scraper holding METRICS_TOKEN (Authorization: Bearer), compared in
 // constant time so the token cannot be guessed byte by byte.
 import { createHash, timingSafeEqual } from 'node:crypto'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { authenticate } from '../auth/guard.ts'
 import { SESSION_COOKIE } from '../auth/service.ts'
 import { bearerToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { unauthorized } from '../errors.ts'
+import { documented } from '../http/schema.ts'
 
 export const METRICS_PATH = '/metrics'
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
@@ -35,6 +36,13 @@ export function metricsRoutes(ctx: AppContext) {
         headers: { 'content-type': PROMETHEUS_CONTENT_TYPE, 'cache-control': 'no-store' },
       })
     },
-    { detail: { summary: 'Prometheus metrics (system admin, or Bearer METRICS_TOKEN)' } },
+    {
+      detail: {
+        summary: 'Prometheus metrics (system admin, or Bearer METRICS_TOKEN)',
+        responses: documented(200, 'The Prometheus text exposition format, version 0.0.4', {
+          'text/plain': t.String({ description: PROMETHEUS_CONTENT_TYPE }),
+        }),
+      },
+    },
   )
 }

@@ -1,16 +1,27 @@
 // /api/quotas (system admins set per-user limits and tenant defaults) and /api/usage (a user's
 // own usage per day; admins may ask for anyone's).
-import { Elysia, type Static } from 'elysia'
+import { Elysia, type Static, t } from 'elysia'
 import { agentGuard } from '../agents/guard.ts'
 import type { Actor } from '../audit/service.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import type { QuotaScope } from '../db/schema/index.ts'
+import { OkAnswer } from '../http/schema.ts'
+import { sseResponses } from '../http/sse.ts'
 import { subscribeLive } from '../live/bus.ts'
 import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { clearQuota, listQuotas, setQuota, usageReport } from './admin.ts'
 import { usageChangeFor } from './live.ts'
-import { QuotaBody, SubjectParams, UsageQuery, UsageReportBody } from './model.ts'
+import {
+  PublicQuota,
+  QuotaAnswer,
+  QuotaBody,
+  SubjectParams,
+  UsageQuery,
+  UsageReport,
+  UsageReportBody,
+  UsageReportStored,
+} from './model.ts'
 import { storeUsageReport } from './reports.ts'
 import { startQuotaSync } from './service.ts'
 
@@ -27,7 +38,7 @@ export function quotaRoutes(ctx: AppContext) {
   })
   const remove = async (scope: QuotaScope, id: number, actor: Actor) => {
     await clearQuota(ctx, actor, scope, id)
-    return { ok: true }
+    return { ok: true as const }
   }
   const admin = { auth: 'system_admin' as const, params: SubjectParams }
   startQuotaSync(ctx)
@@ -40,6 +51,7 @@ export function quotaRoutes(ctx: AppContext) {
       {
         auth: true,
         query: UsageQuery,
+        response: UsageReport,
         detail: { summary: 'Token and request usage per day (own; admins: any user)' },
       },
     )
@@ -58,6 +70,7 @@ export function quotaRoutes(ctx: AppContext) {
         detail: {
           summary:
             'Live usage (SSE): `ready`, then `changed {ids}` (user ids) when usage the caller may read was recorded; refetch on either',
+          responses: sseResponses('`ready`, then `changed {ids}`'),
         },
       },
     )
@@ -72,34 +85,40 @@ export function quotaRoutes(ctx: AppContext) {
           usage: body.usage,
           requests: body.requests,
         })
-        return { ok: true, duplicate }
+        return { ok: true as const, duplicate }
       },
       {
         agentAuth: true,
         body: UsageReportBody,
+        response: UsageReportStored,
         detail: { summary: 'CLI-reported usage from an agent (agent token auth)' },
       },
     )
     .get('/api/quotas', async () => ({ quotas: await listQuotas(ctx) }), {
       auth: 'system_admin',
+      response: t.Object({ quotas: t.Array(PublicQuota) }),
       detail: { summary: 'List quota limits' },
     })
     .put('/api/quotas/users/:id', ({ params, body, actor }) => put('user', params.id, body, actor), {
       ...admin,
       body: QuotaBody,
+      response: QuotaAnswer,
       detail: { summary: "Set a user's quota" },
     })
     .put('/api/quotas/tenants/:id', ({ params, body, actor }) => put('tenant', params.id, body, actor), {
       ...admin,
       body: QuotaBody,
+      response: QuotaAnswer,
       detail: { summary: "Set a tenant's default quota" },
     })
     .delete('/api/quotas/users/:id', ({ params, actor }) => remove('user', params.id, actor), {
       ...admin,
+      response: OkAnswer,
       detail: { summary: "Remove a user's quota" },
     })
     .delete('/api/quotas/tenants/:id', ({ params, actor }) => remove('tenant', params.id, actor), {
       ...admin,
+      response: OkAnswer,
       detail: { summary: "Remove a tenant's default quota" },
     })
 }

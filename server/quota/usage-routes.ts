@@ -6,7 +6,7 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { LLM_PROVIDERS } from '../db/schema/index.ts'
 import { csvDate, csvResponse } from '../http/csv.ts'
-import { oneOf } from '../http/schema.ts'
+import { OkAnswer, oneOf } from '../http/schema.ts'
 import {
   USAGE_GROUPS,
   type UsageFilter,
@@ -14,6 +14,7 @@ import {
   usageBreakdown,
   usageExportRows,
 } from './breakdown.ts'
+import { PublicPrice, UsageBreakdown } from './model.ts'
 import { deletePrice, listPrices, setPrice } from './prices.ts'
 
 const DEFAULT_DAYS = 30
@@ -55,6 +56,7 @@ export function usageRoutes(ctx: AppContext) {
     .get('/breakdown', ({ query, user }) => usageBreakdown(ctx, user, filterOf(query)), {
       auth: true,
       query: UsageFilterQuery,
+      response: UsageBreakdown,
       detail: {
         summary:
           'Usage per day, user, provider, model, key and machine with cost (own; system admins: all or one user)',
@@ -92,6 +94,7 @@ export function usageRoutes(ctx: AppContext) {
     )
     .get('/prices', async () => ({ prices: await listPrices(ctx) }), {
       auth: true,
+      response: t.Object({ prices: t.Array(PublicPrice) }),
       detail: { summary: 'The price table (per million tokens, input and output)' },
     })
     .put(
@@ -107,6 +110,7 @@ export function usageRoutes(ctx: AppContext) {
       {
         auth: 'system_admin',
         body: PriceBody,
+        response: t.Object({ price: PublicPrice }),
         detail: { summary: "Set a model's price (replaces an earlier one)" },
       },
     )
@@ -114,11 +118,12 @@ export function usageRoutes(ctx: AppContext) {
       '/prices/:id',
       async ({ params, actor }) => {
         await deletePrice(ctx, actor, params.id)
-        return { ok: true }
+        return { ok: true as const }
       },
       {
         auth: 'system_admin',
         params: t.Object({ id: t.Integer({ minimum: 1, maximum: 2_147_483_647 }) }),
+        response: OkAnswer,
         detail: { summary: "Remove a model's price" },
       },
     )

@@ -121,7 +121,7 @@ export const quotaUsage = pgTable(
 )
 
 /** What a model costs, per million tokens, input and output apart (admin-set; USD). */
-export const PRICE_CURRENCY = 'USD'
+export const PRICE_CURRENCY = 'USD' as const
 export const modelPrices = pgTable(
   'model_prices',
   {
