@@ -11,6 +11,7 @@ import {
   type SessionStatus,
   sessionOutput,
 } from '../db/schema/index.ts'
+import { KeyedListeners } from '../live/keyed-listeners.ts'
 
 export const SESSION_EVENTS_CHANNEL = 'oa_session_events'
 /** NOTIFY payloads are limited to 8000 bytes; seq lists are split into chunks this long. */
@@ -55,14 +56,14 @@ type AnyListener = (sessionId: string, kind: SessionEventKind) => void
 
 /** This instance's watchers per session, behind one LISTEN (ctx.state.sessionEvents). */
 export interface SessionEventRegistry {
-  listeners: Map<string, Set<Listener>>
+  listeners: KeyedListeners<[event: SessionEvent]>
   /** Every session's events (the live lists), told before any per-session read. */
   any: Set<AnyListener>
   ready: Promise<void>
 }
 
 export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistry {
-  const listeners = new Map<string, Set<Listener>>()
+  const listeners = new KeyedListeners<[event: SessionEvent]>()
   const any = new Set<AnyListener>()
   const ready = ctx.database
     .listen(SESSION_EVENTS_CHANNEL, (payload) => {
@@ -76,15 +77,14 @@ export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistr
 
 async function dispatch(
   ctx: AppContext,
-  listeners: Map<string, Set<Listener>>,
+  listeners: KeyedListeners<[event: SessionEvent]>,
   any: Set<AnyListener>,
   payload: string,
 ) {
   const notice = JSON.parse(payload) as Notice
   if (notice.o === ctx.id) return
   for (const fn of any) fn(notice.s, notice.k)
-  const watchers = listeners.get(notice.s)
-  if (!watchers?.size) return
+  if (!listeners.has(notice.s)) return
   let event: SessionEvent
   if (notice.k === 'status') event = { type: 'status', session_id: notice.s, status: notice.v }
   else if (notice.k === 'permission') event = { type: 'permission', session_id: notice.s, outcome: notice.p }
@@ -104,7 +104,7 @@ async function dispatch(
     }))
     event = { type: 'output', session_id: notice.s, records }
   }
-  for (const fn of watchers) fn(event)
+  listeners.emit(notice.s, event)
 }
 
 /**
@@ -114,13 +114,7 @@ async function dispatch(
 export async function subscribeSessionEvents(ctx: AppContext, sessionId: string, listener: Listener) {
   const reg = ctx.state.sessionEvents
   await reg.ready
-  const set = reg.listeners.get(sessionId) ?? new Set<Listener>()
-  reg.listeners.set(sessionId, set)
-  set.add(listener)
-  return () => {
-    set.delete(listener)
-    if (set.size === 0) reg.listeners.delete(sessionId)
-  }
+  return reg.listeners.add(sessionId, listener)
 }
 
 /** Calls `listener` with the id and kind of every session event, on any instance. */
@@ -138,8 +132,7 @@ function tellLocal(ctx: AppContext, event: SessionEvent): void {
   const reg = ctx.peek('sessionEvents')
   if (!reg) return
   for (const fn of reg.any) fn(event.session_id, event.type)
-  const watchers = reg.listeners.get(event.session_id)
-  if (watchers) for (const fn of [...watchers]) fn(event)
+  reg.listeners.emit(event.session_id, event)
 }
 
 /**
