@@ -46,6 +46,11 @@ export interface AccessRevokedEvent {
 
 type Listener = (event: AccessRevokedEvent) => void
 
+/** The last event of a browser stream whose reader lost access: it names why. */
+export function accessRevokedFrame(reason: AccessRevokedReason) {
+  return { event: ACCESS_REVOKED_EVENT, data: { type: ACCESS_REVOKED_EVENT, reason } }
+}
+
 /** This instance's listeners, behind one LISTEN (ctx.state.accessEvents). */
 export interface AccessEventRegistry {
   listeners: Set<Listener>

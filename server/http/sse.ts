@@ -16,6 +16,26 @@ export function formatSse(frame: SseFrame): string {
   return `${out}data: ${JSON.stringify(frame.data)}\n\n`
 }
 
+const encoder = new TextEncoder()
+
+/**
+ * Ends an event stream with a last event saying why (e.g. `access.revoked`): the frame, then the
+ * stream's own clean-up, then the close. A stream the browser cancelled meanwhile gets neither.
+ */
+export function endSse(
+  controller: ReadableStreamDefaultController<Uint8Array>,
+  last: SseFrame,
+  cleanUp: () => void,
+): void {
+  try {
+    controller.enqueue(encoder.encode(formatSse(last)))
+    controller.close()
+  } catch {
+    // Cancelled already: its cancel() cleaned up.
+  }
+  cleanUp()
+}
+
 /** A comment line: keeps proxies from closing an idle stream, ignored by EventSource. */
 export const SSE_KEEPALIVE = ': keep-alive\n\n'
 export const SSE_RETRY_MS = 2000

@@ -5,13 +5,13 @@
 // with `ready`, which means "refetch now" (no Last-Event-ID needed). The reader's credentials
 // are re-checked whenever an access change touches them; once they no longer hold, the last
 // event is `access.revoked` with the reason, and the stream closes.
-import { ACCESS_REVOKED_EVENT, type AccessRevokedEvent, subscribeAccessRevoked } from '../access/events.ts'
+import { type AccessRevokedEvent, accessRevokedFrame, subscribeAccessRevoked } from '../access/events.ts'
 import { type AuthRequirement, authenticate } from '../auth/guard.ts'
 import { SESSION_COOKIE } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import type { PeerAddressSource } from '../http/client-ip.ts'
-import { formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
+import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
 import type { LiveChange } from './bus.ts'
 
 export const LIVE_KEEPALIVE_MS = 15_000
@@ -65,14 +65,7 @@ export function openLiveStream(ctx: AppContext, options: LiveStreamOptions): Res
           send(formatSse({ event: 'ready', data: { reason: event.reason } }))
           return
         }
-        send(
-          formatSse({
-            event: ACCESS_REVOKED_EVENT,
-            data: { type: ACCESS_REVOKED_EVENT, reason: event.reason },
-          }),
-        )
-        finish()
-        controller.close()
+        endSse(controller, accessRevokedFrame(event.reason), finish)
       }
       cleanups.push(
         await subscribeAccessRevoked(ctx, (event) => {

@@ -5,13 +5,13 @@
 // the stream depends on is revoked (anywhere), it sends a final `access.revoked` event with the
 // reason and closes.
 import {
-  ACCESS_REVOKED_EVENT,
   type AccessRevokedEvent,
+  accessRevokedFrame,
   subscribeAccessRevoked,
   touches,
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
-import { formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
+import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
 import { subscribeSessionEvents } from './events.ts'
 import { outputPage } from './view.ts'
 
@@ -80,14 +80,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
         // A session the revocation ended closes for every viewer; otherwise ask the rule.
         const ended = event.scope.session_ids?.includes(options.sessionId) ?? false
         if (!ended && (await options.viewer.stillAllowed())) return
-        send(
-          formatSse({
-            event: ACCESS_REVOKED_EVENT,
-            data: { type: ACCESS_REVOKED_EVENT, reason: event.reason },
-          }),
-        )
-        finish()
-        controller.close()
+        endSse(controller, accessRevokedFrame(event.reason), finish)
       }
       unwatch = await subscribeAccessRevoked(ctx, (event) => {
         void revoked(event).catch((error) =>
