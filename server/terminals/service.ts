@@ -7,10 +7,10 @@ import { publishAccessRevoked } from '../access/events.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { remoteMachines, type TerminalAccess, terminals } from '../db/schema/index.ts'
+import { type TerminalAccess, terminals } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
-import { publishMachineChange } from '../live/bus.ts'
 import { requireMachineAdmin } from '../machines/access.ts'
+import { changeMachineRow } from '../machines/settings.ts'
 import { sessionAccess } from '../sessions/access.ts'
 import { requireTerminalAccess } from './access.ts'
 
@@ -148,18 +148,12 @@ export async function setTerminalAccess(
     actor,
     event: 'machine.terminal_access',
   })
-  await ctx.db
-    .update(remoteMachines)
-    .set({ terminalAccess: setting })
-    .where(eq(remoteMachines.machineId, machineId))
-  await publishMachineChange(ctx, 'settings', machineId)
-  await ctx.audit(
-    'machine.terminal_access',
-    actor,
-    { type: 'machine', id: machineId },
-    { terminal_access: setting, previous: machine.terminalAccess },
-    { tenantId: machine.tenantId },
-  )
+  await changeMachineRow(ctx, actor, machine, {
+    set: { terminalAccess: setting },
+    kind: 'settings',
+    event: 'machine.terminal_access',
+    details: { terminal_access: setting, previous: machine.terminalAccess },
+  })
   // Narrowed to admins: open terminals of plain users on the machine re-check and close.
   if (setting === 'admins' && machine.terminalAccess !== 'admins')
     await publishAccessRevoked(ctx, 'role_changed', { machine_id: machineId })

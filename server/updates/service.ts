@@ -11,6 +11,7 @@ import type { AppContext } from '../context/index.ts'
 import { agentCommands, LIVE_SESSION_STATUSES, remoteMachines, sessions } from '../db/schema/index.ts'
 import { HttpError, notFound } from '../errors.ts'
 import { publishMachineChange } from '../live/bus.ts'
+import { changeMachineRow } from '../machines/settings.ts'
 import { machineView } from '../machines/view.ts'
 import {
   decideUpdate,
@@ -135,9 +136,8 @@ export async function requestUpdate(
     throw new HttpError(409, REFUSALS[refusal].message(machine.agentVersion), REFUSALS[refusal].type)
   const force = options.force === true
   const inFlight = machine.updateState !== null && UPDATE_IN_FLIGHT.has(machine.updateState)
-  await ctx.db
-    .update(remoteMachines)
-    .set({
+  await changeMachineRow(ctx, actor, machine, {
+    set: {
       updateRequested: true,
       updateForce: force,
       // An update the agent is working on keeps its state; anything else starts over.
@@ -145,16 +145,11 @@ export async function requestUpdate(
         ? {}
         : { updateState: 'requested' as const, updateVersion: release!.version, updateError: null }),
       updateChangedAt: ctx.now(),
-    })
-    .where(eq(remoteMachines.machineId, machineId))
-  await publishMachineChange(ctx, 'update', machineId)
-  await ctx.audit(
-    'machine.update',
-    actor,
-    { type: 'machine', id: machineId },
-    { version: release!.version, from: machine.agentVersion, force },
-    { tenantId: machine.tenantId },
-  )
+    },
+    kind: 'update',
+    event: 'machine.update',
+    details: { version: release!.version, from: machine.agentVersion, force },
+  })
   const decision = await offerUpdate(ctx, machineId)
   const [after] = await ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, machineId))
   return {
