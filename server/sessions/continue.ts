@@ -10,7 +10,7 @@ import { queueCommand } from '../agents/commands.ts'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
-import { remoteMachines, sessions } from '../db/schema/index.ts'
+import { sessions } from '../db/schema/index.ts'
 import { HttpError } from '../errors.ts'
 import { issueProxyToken } from '../llm-proxy/tokens.ts'
 import { checkSessionPolicy } from '../machines/cli-policy.ts'
@@ -76,14 +76,9 @@ export async function continueSession(ctx: AppContext, by: ContinueBy, id: strin
   const machine = refuseContinue(access)
   const { session } = access
   const next = (await lastSeq(ctx, id)) + 1
-  // One transaction, as at creation: the machine's row is locked while its sessions are
-  // counted, and the session is live again only with its start command queued.
+  // One transaction, as at creation: the machine's row is locked (`refuseFullMachine`) while its
+  // sessions are counted, and the session is live again only with its start command queued.
   const row = await ctx.transaction(async (tx) => {
-    await tx
-      .select({ id: remoteMachines.machineId })
-      .from(remoteMachines)
-      .where(eq(remoteMachines.machineId, machine.machineId))
-      .for('update')
     await refuseFullMachine(tx, machine)
     await moveSession(ctx, id, 'continue', { from: session.status, tx })
     // Going on: an earlier quota or provider refusal is the past (a new one is reported anew),

@@ -5,7 +5,7 @@
 // Retry-After).
 import { and, count, eq, inArray } from 'drizzle-orm'
 import { KNOWN_ADAPTERS } from '../../agent/adapters/index.ts'
-import { LIVE_SESSION_STATUSES, sessions } from '../db/schema/index.ts'
+import { LIVE_SESSION_STATUSES, remoteMachines, sessions } from '../db/schema/index.ts'
 import type { Tx } from '../db/transaction.ts'
 import { HttpError } from '../errors.ts'
 import { detectedClis } from '../machines/cli-policy.ts'
@@ -78,8 +78,17 @@ export function refuseOutsideRoots(machine: MachineRow, projectPath: string): vo
   )
 }
 
-/** 429 when the machine already runs its maximum number of sessions (its agent's or its admin's). */
+/**
+ * 429 when the machine already runs its maximum number of sessions (its agent's or its admin's).
+ * Takes the machine's row lock for the rest of the caller's transaction, so two starts at once
+ * (creation or continue) cannot both take the last slot.
+ */
 export async function refuseFullMachine(db: Tx, machine: MachineRow): Promise<void> {
+  await db
+    .select({ id: remoteMachines.machineId })
+    .from(remoteMachines)
+    .where(eq(remoteMachines.machineId, machine.machineId))
+    .for('update')
   const max = sessionLimit(machine)
   if (max === null) return
   const [row] = await db

@@ -61,15 +61,9 @@ export async function createSession(
   refuseMissingCli(machine, adapterFor(cliTool))
   refuseOutsideRoots(machine, input.projectPath)
   checkSessionPolicy(machine, cliTool, (tool) => adapterFor(tool).name)
-  // One transaction: a session whose start command could not be queued never exists. The
-  // machine's row is locked while its sessions are counted, so two creates at once cannot both
-  // take the last slot.
+  // One transaction: a session whose start command could not be queued never exists, and the
+  // machine's row lock `refuseFullMachine` takes holds until the new session is in.
   const session = await ctx.transaction(async (tx) => {
-    await tx
-      .select({ id: remoteMachines.machineId })
-      .from(remoteMachines)
-      .where(eq(remoteMachines.machineId, machine.machineId))
-      .for('update')
     await refuseFullMachine(tx, machine)
     const [session] = await tx
       .insert(sessions)
