@@ -1,6 +1,6 @@
 // Who may do what on a machine (the seed's permission table). A machine of another tenant, or a
 // deregistered one, is "not found" for everyone but system admins, so ids reveal nothing.
-import { and, eq, isNull } from 'drizzle-orm'
+import { and, eq, isNull, type SQL } from 'drizzle-orm'
 import type { Actor } from '../audit/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
@@ -14,6 +14,14 @@ export type MachineRole = 'system_admin' | 'admin' | 'user' | null
 export interface MachineAccess {
   machine: MachineRow
   role: MachineRole
+}
+
+/**
+ * Which machines a plain user sees (their list and its live stream): those assigned to them, in
+ * their own tenant. A condition on `machineAssignments` joined to `remoteMachines`.
+ */
+export function assignedToUser(user: UserRow): SQL {
+  return and(eq(machineAssignments.userId, user.id), eq(remoteMachines.tenantId, user.tenantId))!
 }
 
 export async function machineAccess(

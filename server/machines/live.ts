@@ -8,6 +8,7 @@ import type { AppContext } from '../context/index.ts'
 import { machineAssignments, remoteMachines } from '../db/schema/index.ts'
 import type { LiveChange } from '../live/bus.ts'
 import type { ChangedEvent } from '../live/stream.ts'
+import { assignedToUser } from './access.ts'
 
 const LEAVING_KINDS: ReadonlySet<string> = new Set(['assignment', 'deleted'])
 
@@ -23,13 +24,7 @@ export function machineChangeFilter(ctx: AppContext) {
       .select({ id: machineAssignments.machineId })
       .from(machineAssignments)
       .innerJoin(remoteMachines, eq(remoteMachines.machineId, machineAssignments.machineId))
-      .where(
-        and(
-          eq(machineAssignments.userId, user.id),
-          eq(remoteMachines.tenantId, user.tenantId),
-          inArray(machineAssignments.machineId, change.machine_ids),
-        ),
-      )
+      .where(and(assignedToUser(user), inArray(machineAssignments.machineId, change.machine_ids)))
     const assigned = new Set(rows.map((r) => r.id))
     // A machine they could see and no longer can: they hear that it left, then nothing more.
     const leaving = LEAVING_KINDS.has(change.kind)

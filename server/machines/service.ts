@@ -19,7 +19,7 @@ import {
 } from '../db/schema/index.ts'
 import { badRequest, forbidden, notFound } from '../errors.ts'
 import { publishMachineChange } from '../live/bus.ts'
-import { isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
+import { assignedToUser, isAdminRole, requireMachineAdmin, requireMachineUse } from './access.ts'
 import { assignedUserView, machineSessionView, machineView } from './view.ts'
 
 export async function listMachines(
@@ -42,15 +42,7 @@ export async function listMachines(
     .select({ machine: remoteMachines, permission: machineAssignments.permission })
     .from(machineAssignments)
     .innerJoin(remoteMachines, eq(remoteMachines.machineId, machineAssignments.machineId))
-    .where(
-      and(
-        eq(machineAssignments.userId, user.id),
-        eq(remoteMachines.tenantId, user.tenantId),
-        live,
-        online,
-        tenant,
-      ),
-    )
+    .where(and(assignedToUser(user), live, online, tenant))
     .orderBy(asc(remoteMachines.name))
   return rows.map((r) => machineView(r.machine, r.permission))
 }
