@@ -35,14 +35,19 @@ export const users = pgTable(
   (t) => [uniqueIndex('users_username_lower_idx').on(sql`lower(${t.username})`)],
 )
 
+/** `user_id` of a row that belongs to a user: required, and deleted with the user. */
+export function belongsToUser() {
+  return integer('user_id')
+    .notNull()
+    .references(() => users.id, { onDelete: 'cascade' })
+}
+
 export const authSessions = pgTable(
   'auth_sessions',
   {
     /** SHA-256 of the cookie's token: a database leak does not yield usable cookies. */
     tokenHash: text('token_hash').primaryKey(),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     createdAt: createdAt(),
     expiresAt: tz('expires_at').notNull(),
     lastSeenAt: tz('last_seen_at').notNull().defaultNow(),
@@ -62,9 +67,7 @@ export const personalAccessTokens = pgTable(
   'personal_access_tokens',
   {
     id: serial('id').primaryKey(),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     name: text('name').notNull(),
     tokenHash: text('token_hash').notNull().unique(),
     tokenPrefix: text('token_prefix').notNull(),
@@ -83,9 +86,7 @@ export const userIdentities = pgTable(
   'user_identities',
   {
     id: serial('id').primaryKey(),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     issuer: text('issuer').notNull(),
     subject: text('subject').notNull(),
     email: text('email'),

@@ -15,7 +15,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core'
-import { users } from './identity.ts'
+import { belongsToUser, users } from './identity.ts'
 import { sessions } from './sessions.ts'
 import { createdAt, tz } from './timestamps.ts'
 
@@ -59,9 +59,7 @@ export const proxyTokens = pgTable(
     sessionId: uuid('session_id')
       .notNull()
       .references(() => sessions.id, { onDelete: 'cascade' }),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     machineId: text('machine_id'),
     tenantId: integer('tenant_id').notNull(),
     provider: text('provider', { enum: LLM_PROVIDERS }),
@@ -192,9 +190,7 @@ export type QuotaWarningLimit = (typeof QUOTA_WARNING_LIMITS)[number]
 export const quotaWarnings = pgTable(
   'quota_warnings',
   {
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     period: text('period', { enum: ['day', 'month'] }).notNull(),
     startsAt: tz('starts_at').notNull(),
     limit: text('limit', { enum: QUOTA_WARNING_LIMITS }).notNull(),

@@ -3,7 +3,7 @@
 import { sql } from 'drizzle-orm'
 import { boolean, index, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core'
 import { AGENT_UPDATE_STATES, ISOLATION_LEVELS } from '../../../protocol/index.ts'
-import { tenants, users } from './identity.ts'
+import { belongsToUser, tenants, users } from './identity.ts'
 import { createdAt, tz } from './timestamps.ts'
 
 export const MACHINE_STATUSES = ['online', 'offline'] as const
@@ -90,14 +90,19 @@ export const remoteMachines = pgTable(
   ],
 )
 
+/** `machine_id` of a row that belongs to a machine: required, and deleted with the machine. */
+export function belongsToMachine() {
+  return text('machine_id')
+    .notNull()
+    .references(() => remoteMachines.machineId, { onDelete: 'cascade' })
+}
+
 /** Agent tokens, SHA-256 only; revoked rows stay so a revoked agent learns why it must stop. */
 export const agentTokens = pgTable(
   'agent_tokens',
   {
     tokenHash: text('token_hash').primaryKey(),
-    machineId: text('machine_id')
-      .notNull()
-      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
+    machineId: belongsToMachine(),
     createdAt: createdAt(),
     revokedAt: tz('revoked_at'),
     revokedReason: text('revoked_reason', { enum: AGENT_TOKEN_REVOKE_REASONS }),
@@ -116,12 +121,8 @@ export const agentTokens = pgTable(
 export const machineAssignments = pgTable(
   'machine_assignments',
   {
-    machineId: text('machine_id')
-      .notNull()
-      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    machineId: belongsToMachine(),
+    userId: belongsToUser(),
     permission: text('permission', { enum: MACHINE_PERMISSIONS }).notNull().default('user'),
     assignedBy: integer('assigned_by').references(() => users.id, { onDelete: 'set null' }),
     createdAt: createdAt(),

@@ -12,8 +12,8 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core'
 import { OUTPUT_STREAMS, type StoredOutputEvent } from '../../../protocol/index.ts'
-import { tenants, users } from './identity.ts'
-import { remoteMachines } from './machines.ts'
+import { belongsToUser, tenants } from './identity.ts'
+import { belongsToMachine, remoteMachines } from './machines.ts'
 import { SESSION_STATUSES } from './session-status.ts'
 import { createdAt, tz } from './timestamps.ts'
 
@@ -39,9 +39,7 @@ export const sessions = pgTable(
     tenantId: integer('tenant_id')
       .notNull()
       .references(() => tenants.id),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    userId: belongsToUser(),
     remoteMachineId: text('remote_machine_id').references(() => remoteMachines.machineId, {
       onDelete: 'cascade',
     }),
@@ -106,9 +104,7 @@ export const agentCommands = pgTable(
     id: uuid('id').primaryKey().defaultRandom(),
     /** Queue order: commands reach the agent in the order they were queued. */
     seq: bigserial('seq', { mode: 'number' }).notNull(),
-    machineId: text('machine_id')
-      .notNull()
-      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
+    machineId: belongsToMachine(),
     sessionId: uuid('session_id').references(() => sessions.id, { onDelete: 'cascade' }),
     kind: text('kind').notNull(),
     /** The command without its id and type (they are the row's id and kind). */

@@ -2,8 +2,8 @@
 // scrollback live on the agent). The row says whose it is, where it runs, and, once closed,
 // why and how many bytes went each way; the content is never stored.
 import { bigint, index, integer, pgTable, text, uuid } from 'drizzle-orm/pg-core'
-import { tenants, users } from './identity.ts'
-import { remoteMachines } from './machines.ts'
+import { belongsToUser, tenants } from './identity.ts'
+import { belongsToMachine } from './machines.ts'
 import { sessions } from './sessions.ts'
 import { createdAt, tz } from './timestamps.ts'
 
@@ -17,12 +17,8 @@ export const terminals = pgTable(
     tenantId: integer('tenant_id')
       .notNull()
       .references(() => tenants.id),
-    machineId: text('machine_id')
-      .notNull()
-      .references(() => remoteMachines.machineId, { onDelete: 'cascade' }),
-    userId: integer('user_id')
-      .notNull()
-      .references(() => users.id, { onDelete: 'cascade' }),
+    machineId: belongsToMachine(),
+    userId: belongsToUser(),
     /** Opened beside this session (its project is the working directory); null = the machine's own. */
     sessionId: uuid('session_id').references(() => sessions.id, { onDelete: 'set null' }),
     cwd: text('cwd').notNull(),
