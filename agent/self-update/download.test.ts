@@ -27,17 +27,27 @@ afterAll(async () => {
   rmSync(work, { recursive: true, force: true })
 }, 60_000)
 
-/** fetch that records what was asked and received; `cutAfter` ends the first body early. */
-function recordingFetch(cutAfter?: number) {
-  const calls: { range: string | null; status: number; bytes: number }[] = []
+/**
+ * fetch that records what was asked and received; `cutAfter` ends the first body early: once
+ * the downloader has read that many bytes, its next read fails as a reset connection would.
+ * `part` is the downloader's partial file: its size when each request is made is recorded.
+ */
+function recordingFetch(cutAfter?: number, part?: string) {
+  const calls: { range: string | null; status: number; bytes: number; partBytes: number }[] = []
   const wrapped = (async (input: string | URL | Request, init?: RequestInit) => {
+    const partBytes = part && existsSync(part) ? statSync(part).size : 0
     const res = await fetch(input, init)
-    const call = { range: new Headers(init?.headers).get('range'), status: res.status, bytes: 0 }
+    const call = { range: new Headers(init?.headers).get('range'), status: res.status, bytes: 0, partBytes }
     calls.push(call)
     const cut = calls.length === 1 ? cutAfter : undefined
     const reader = res.body!.getReader()
     const body = new ReadableStream<Uint8Array>({
       async pull(controller) {
+        // Asked for more after the cut: everything before it was read, so the reset comes now.
+        if (cut !== undefined && call.bytes >= cut) {
+          await reader.cancel()
+          return controller.error(new Error('connection reset'))
+        }
         const r = await reader.read()
         if (r.done) return controller.close()
         let chunk = r.value
@@ -45,10 +55,6 @@ function recordingFetch(cutAfter?: number) {
           chunk = chunk.subarray(0, cut - call.bytes)
         call.bytes += chunk.byteLength
         controller.enqueue(chunk)
-        if (cut !== undefined && call.bytes >= cut) {
-          await reader.cancel()
-          controller.error(new Error('connection reset'))
-        }
       },
     })
     return new Response(body, { status: res.status, headers: res.headers })
@@ -59,12 +65,16 @@ function recordingFetch(cutAfter?: number) {
 describe('downloadResumable', () => {
   test('a transfer cut half way resumes with only the missing bytes', async () => {
     const dest = join(work, 'a')
-    const { fetch, calls } = recordingFetch(100_000)
+    const { fetch, calls } = recordingFetch(100_000, `${dest}.part`)
     await downloadResumable(url, dest, { fetch })
     expect(readFileSync(dest).equals(content)).toBe(true)
     expect(calls.map((c) => c.status)).toEqual([200, 206])
-    expect(calls[1]!.range).toBe(`bytes=${calls[0]!.bytes}-`)
-    expect(calls[0]!.bytes + calls[1]!.bytes).toBe(content.length)
+    // The resumed request asks from what the downloader had written when the transfer was cut.
+    const written = calls[1]!.partBytes
+    expect(written).toBeGreaterThan(0)
+    expect(written).toBeLessThanOrEqual(100_000)
+    expect(calls[1]!.range).toBe(`bytes=${written}-`)
+    expect(written + calls[1]!.bytes).toBe(content.length)
     expect(existsSync(`${dest}.part`)).toBe(false)
     expect(await sha256File(dest)).toBe(createHash('sha256').update(content).digest('hex'))
   })
