@@ -1,8 +1,9 @@
 // The durable command queue to agents (agent_commands: pending -> delivered -> acked). Queuing
-// joins the caller's transaction; after commit it wakes the agent's channel from memory when
-// this instance holds it, else NOTIFYs every instance, so whichever one holds it delivers at once.
-// Claiming is one UPDATE ... SKIP LOCKED, so two channels never both take a pending command.
-import { and, eq, inArray, isNull, sql } from 'drizzle-orm'
+// joins the caller's transaction; after commit it hands the row to the agent's channel when this
+// instance holds it (sent at once, marked delivered in the next batch), else NOTIFYs every
+// instance, so whichever one holds it claims it at once. Claiming is one UPDATE ... SKIP LOCKED,
+// so two channels never both take a pending command.
+import { and, eq, getTableColumns, inArray, isNull, sql } from 'drizzle-orm'
 import type { Command, CommandPayload } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { agentCommands, remoteMachines } from '../db/schema/index.ts'
@@ -13,9 +14,24 @@ import { observeCommandDelivery } from '../metrics/instruments.ts'
 export const COMMANDS_CHANNEL = 'oa_agent_commands'
 /** Most commands handed over in one delivery. */
 export const MAX_COMMANDS_PER_DELIVERY = 100
+/**
+ * Older pending commands a queued one reports (one more than this: too many to hand over from
+ * memory). The channel sends a queued command at once only when every older pending command of
+ * its machine is one this instance sent already (its delivery mark not yet written).
+ */
+const OLDER_PENDING_REPORTED = 20
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 type CommandRow = typeof agentCommands.$inferSelect
+
+/** A command just committed, as the channel on this instance may send it from memory. */
+export interface QueuedCommand {
+  command: Command
+  seq: number
+  createdAt: Date
+  /** Ids of the machine's pending commands older than this one when it was inserted; null: too many. */
+  olderPending: string[] | null
+}
 
 export interface QueueOptions {
   /**
@@ -28,8 +44,8 @@ export interface QueueOptions {
 }
 
 /**
- * Queues one command for a machine's agent; once the transaction commits, wakes the instance
- * holding the agent's channel. 404 for a removed machine.
+ * Queues one command for a machine's agent; once the transaction commits, hands it to this
+ * instance's channel of the machine, else wakes the instance holding it. 404 for a removed machine.
  */
 export async function queueCommand(
   ctx: AppContext,
@@ -49,6 +65,12 @@ export async function queueCommand(
     // machine leaves it null, which the column refuses (no separate check).
     const registered = sql<string>`(select ${remoteMachines.machineId} from ${remoteMachines}
       where ${remoteMachines.machineId} = ${machineId} and ${isNull(remoteMachines.deletedAt)})`
+    // In the same statement: what is still pending before it (the table's own name, qualified
+    // by hand as drizzle leaves RETURNING columns bare, is the new row).
+    const olderPending = sql<string[]>`array(select older.id from ${agentCommands} older
+      where older.machine_id = ${agentCommands}.machine_id and older.status = 'pending'
+        and older.seq < ${agentCommands}.seq
+      order by older.seq limit ${OLDER_PENDING_REPORTED + 1})`
     const [row] = await tx
       .insert(agentCommands)
       .values({
@@ -58,16 +80,24 @@ export async function queueCommand(
         payload,
         createdAt: ctx.now(),
       })
-      .returning()
+      .returning({ ...getTableColumns(agentCommands), olderPending })
       .catch((error: unknown) => {
         throw isNotNullViolation(error) ? notFound('Machine') : error
       })
+    const queuedCommand = toCommand(row!)
     tx.afterCommit(async () => {
       ctx.state.metrics.commandsQueued.inc()
       // The fast path: the agent's channel is on this instance, so no NOTIFY round trip.
-      if (!ctx.state.channelHub.wakeLocal(machineId)) await ctx.database.notify(COMMANDS_CHANNEL, machineId)
+      const queued: QueuedCommand = {
+        command: queuedCommand,
+        seq: row!.seq,
+        createdAt: row!.createdAt,
+        olderPending: row!.olderPending.length > OLDER_PENDING_REPORTED ? null : row!.olderPending,
+      }
+      if (!ctx.state.channelHub.offerLocal(machineId, queued))
+        await ctx.database.notify(COMMANDS_CHANNEL, machineId)
     })
-    return toCommand(row!)
+    return queuedCommand
   }, options.tx)
 }
 
@@ -79,7 +109,7 @@ function isNotNullViolation(error: unknown): boolean {
   return false
 }
 
-function toCommand(row: CommandRow): Command {
+function toCommand(row: Pick<CommandRow, 'id' | 'kind' | 'payload'>): Command {
   return { ...row.payload, id: row.id, type: row.kind } as Command
 }
 
@@ -92,6 +122,8 @@ export interface ClaimOptions {
 
 /** Marks the machine's next commands delivered and returns them in queue order. */
 export async function claimCommands(ctx: AppContext, machineId: string, options: ClaimOptions = {}) {
+  // A command sent from memory is not pending any more, even if its mark is not written yet.
+  await ctx.peek('deliveryMarks')?.flush()
   // An ack still in memory must not make its command look unanswered.
   if (options.redeliver) await ctx.peek('commandAcks')?.flush()
   const now = ctx.now()
@@ -119,31 +151,41 @@ export async function claimCommands(ctx: AppContext, machineId: string, options:
   return rows.sort((a, b) => a.seq - b.seq).map(toCommand)
 }
 
-/** How long acks wait in memory, so one UPDATE writes every ack that came meanwhile. */
+/** How long acks and delivery marks wait in memory, so one UPDATE writes every one that came meanwhile. */
 export const ACK_FLUSH_MS = 10
 
 /**
- * This instance's acks not yet written (ctx.state.commandAcks). An agent acks each command as a
- * frame of its own; writing each at once put one UPDATE per command between the agent's frames
- * (its output waited behind it). A lost buffer (a crash) costs only a redelivery, which the agent
- * drops by id; a redelivering claim writes the buffer first.
+ * Command writes of this instance not yet made: acks (ctx.state.commandAcks) and delivery marks
+ * of commands sent from memory (ctx.state.deliveryMarks). An agent acks each command as a frame
+ * of its own; writing each at once put one UPDATE per command between the agent's frames (its
+ * output waited behind it), and a mark written before the send put a round trip in front of
+ * every command. A lost buffer (a crash) costs only a redelivery, which the agent drops by id;
+ * a claim writes the marks first, a redelivering claim the acks too.
  */
-export interface AckBuffer {
-  /** Pending acks as (machine, command id) pairs. */
+export interface CommandWriteBuffer {
+  /** Pending writes as (command id, machine) pairs. */
   pending: Map<string, string>
-  /** Writes the pending acks within ACK_FLUSH_MS. */
+  /** The command's write is pending or being made. */
+  has(id: string): boolean
+  /** Writes the pending ones within ACK_FLUSH_MS. */
   schedule(): void
   flush(): Promise<void>
 }
 
-export function createAckBuffer(ctx: AppContext): AckBuffer {
+function createWriteBuffer(
+  ctx: AppContext,
+  what: string,
+  write: (ctx: AppContext, batch: Map<string, string>) => Promise<void>,
+): CommandWriteBuffer {
   let timer: ReturnType<typeof setTimeout> | undefined
   let running: Promise<void> = Promise.resolve()
-  const buffer: AckBuffer = {
+  const writing = new Set<Map<string, string>>()
+  const buffer: CommandWriteBuffer = {
     pending: new Map(),
+    has: (id) => buffer.pending.has(id) || [...writing].some((batch) => batch.has(id)),
     schedule() {
       timer ??= setTimeout(() => {
-        void buffer.flush().catch((error) => ctx.log.warn('ack flush failed', { error }))
+        void buffer.flush().catch((error) => ctx.log.warn(`${what} flush failed`, { error }))
       }, ACK_FLUSH_MS)
     },
     flush() {
@@ -152,20 +194,45 @@ export function createAckBuffer(ctx: AppContext): AckBuffer {
       const batch = buffer.pending
       if (batch.size === 0) return running
       buffer.pending = new Map()
+      writing.add(batch)
       running = running
         .catch(() => {})
-        .then(() => writeAcks(ctx, batch))
+        .then(() => write(ctx, batch))
         .catch((error: unknown) => {
           // Kept for the next flush; the failure is the caller's to report.
           for (const [id, machineId] of batch) buffer.pending.set(id, machineId)
           buffer.schedule()
           throw error
         })
+        .finally(() => writing.delete(batch))
       return running
     },
   }
   ctx.onClose(() => buffer.flush())
   return buffer
+}
+
+export const createAckBuffer = (ctx: AppContext) => createWriteBuffer(ctx, 'ack', writeAcks)
+export const createDeliveryMarks = (ctx: AppContext) =>
+  createWriteBuffer(ctx, 'delivery mark', writeDeliveryMarks)
+
+/** The machine's channel here sent these from memory: marked delivered with the next batch. */
+export function markSent(ctx: AppContext, machineId: string, queued: QueuedCommand[]): void {
+  const buffer = ctx.state.deliveryMarks
+  for (const q of queued) buffer.pending.set(q.command.id, machineId)
+  if (buffer.pending.size) buffer.schedule()
+  observeCommandDelivery(
+    ctx,
+    queued.map((q) => ({ attempts: 1, createdAt: q.createdAt })),
+  )
+}
+
+/** Only a command still pending is marked: an ack written first stays. */
+async function writeDeliveryMarks(ctx: AppContext, batch: Map<string, string>): Promise<void> {
+  await ctx.db
+    .update(agentCommands)
+    .set({ status: 'delivered', deliveredAt: ctx.now(), attempts: sql`${agentCommands.attempts} + 1` })
+    .where(and(inArray(agentCommands.id, [...batch.keys()]), eq(agentCommands.status, 'pending')))
 }
 
 /** One UPDATE for the batch; ids of another machine than the one that acked are ignored (binding). */

@@ -1,10 +1,11 @@
 // This instance's live agent channels: at most one WebSocket and one waiting long-poll per
-// machine. NOTIFYs from any instance wake them: a queued command is delivered at once, a
-// revoked token cuts the channel at once (goodbye + close, or 401 to the waiting poll).
+// machine. A command queued here goes to the channel from memory (offerLocal); NOTIFYs from any
+// instance wake them to claim: a queued command is delivered at once, a revoked token cuts the
+// channel at once (goodbye + close, or 401 to the waiting poll).
 // Terminal traffic goes to the machine's WebSocket here, else into its long-poll queue here.
 import { CLOSE_SERVER_SHUTDOWN, CLOSE_SUPERSEDED, type GoodbyeReason } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { COMMANDS_CHANNEL } from './commands.ts'
+import { COMMANDS_CHANNEL, type QueuedCommand } from './commands.ts'
 import { identifyAgent } from './guard.ts'
 import { PollTerminalQueues } from './poll-terminal.ts'
 import { sweepSilentMachines } from './presence.ts'
@@ -19,6 +20,11 @@ export interface PushChannel {
   tokenHash: string
   /** Deliver whatever is pending for this machine. */
   wake(): void
+  /**
+   * Send this just-queued command now, from memory, if nothing the channel claims or will claim
+   * could come before it; false leaves it to a claim.
+   */
+  offer(queued: QueuedCommand): boolean
   /** A binary message straight to the agent (terminal traffic; not queued, not durable). */
   sendBinary(data: Uint8Array): void
   /** The token stopped working: say goodbye and close. */
@@ -32,6 +38,8 @@ export interface WaitingPoll {
   machineId: string
   tokenHash: string
   wake(): void
+  /** Answer with this just-queued command unless a claim runs (as PushChannel.offer). */
+  offer(queued: QueuedCommand): boolean
   /** Terminal traffic is queued for the machine: answer now (after a claim in progress). */
   deliverTerminal(): void
   revoke(reason: GoodbyeReason): void
@@ -47,6 +55,12 @@ export interface ChannelHub {
   detachPoll(poll: WaitingPoll): void
   /** Wakes this instance's channels of the machine; false when it holds none (then NOTIFY). */
   wakeLocal(machineId: string): boolean
+  /**
+   * A command queued and committed here: sent by this instance's channel of the machine from
+   * memory when every older pending command of the machine was too (else the channel claims);
+   * false when it holds none (then NOTIFY).
+   */
+  offerLocal(machineId: string, queued: QueuedCommand): boolean
   /** This instance's WebSocket to the machine's agent, if it holds one. */
   pushFor(machineId: string): PushChannel | undefined
   /**
@@ -103,8 +117,20 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
     return push !== undefined || poll !== undefined
   }
 
+  function offerLocal(machineId: string, queued: QueuedCommand): boolean {
+    const push = pushes.get(machineId)
+    const poll = polls.get(machineId)
+    // An older command still pending that was not sent from memory here is a claim's to send
+    // first (queued elsewhere, or left over): then this one goes through the claim after it.
+    const marks = ctx.state.deliveryMarks
+    const first = queued.olderPending?.every((id) => marks.has(id)) ?? false
+    if (first && (push ? push.offer(queued) : poll?.offer(queued))) return true
+    return wakeLocal(machineId)
+  }
+
   const hub: ChannelHub = {
     wakeLocal,
+    offerLocal,
     closing: false,
     ready: Promise.all([
       ctx.database.listen(COMMANDS_CHANNEL, (machineId) => {

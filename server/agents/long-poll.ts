@@ -11,7 +11,7 @@ import {
   type ReplyFrame,
 } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { claimCommands } from './commands.ts'
+import { claimCommands, markSent } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, AgentUnauthorizedError } from './guard.ts'
 import type { ChannelHub, WaitingPoll } from './hub.ts'
@@ -170,6 +170,13 @@ function waitForCommands(
       machineId: agent.machineId,
       tokenHash: agent.tokenHash,
       wake: () => void tryClaim(),
+      // Nothing claimed is on its way into this answer: the command is the answer, from memory.
+      offer: (queued) => {
+        if (settled || claiming || signal.aborted) return false
+        finish([queued.command])
+        markSent(ctx, agent.machineId, [queued])
+        return true
+      },
       // Claimed commands must not be dropped: while a claim runs, answer when it returns.
       deliverTerminal: () => {
         if (claiming) terminalWhileClaiming = true

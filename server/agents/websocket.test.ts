@@ -98,7 +98,7 @@ describe('agent websocket', () => {
     const first = await connect(m, { autoAck: false })
     const cmd = await queueCommand(server.ctx, m.machineId, { type: 'fs.list', request_id: 'r1', path: '/' })
     await first.waitForCommand('fs.list')
-    expect((await commandRow(cmd.id)).status).toBe('delivered')
+    await waitUntil(async () => (await commandRow(cmd.id)).status === 'delivered', { what: 'delivery mark' })
     await first.close()
     const second = await connect(m)
     expect((await second.waitForCommand('fs.list')).id).toBe(cmd.id)

@@ -5,7 +5,7 @@ import { Elysia } from 'elysia'
 import { AGENT_WS_PATH, CLOSE_GOODBYE, MAX_FRAME_BYTES, type ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
-import { claimCommands } from './commands.ts'
+import { claimCommands, markSent } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, agentGuard } from './guard.ts'
 import type { PushChannel } from './hub.ts'
@@ -25,6 +25,11 @@ interface Connection {
   open: boolean
   /** The hello is stored: the machine is online and commands may go out. */
   welcomed: boolean
+  /**
+   * Claims queued or running (counted from when they are queued): while any is, a command
+   * queued here waits for a claim too, so it never overtakes what that claim sends.
+   */
+  claims: number
   /** Text of frames received and not yet handled (they wait while the agent is over its rate). */
   queuedBytes: number
   /** Why the server closed it, if it did (decides whether the machine goes offline at once). */
@@ -65,10 +70,15 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
     raw.send(JSON.stringify(frame))
   }
 
+  /** Claims and sends; the caller counted it in conn.claims. */
   async function deliver(conn: Connection, raw: RawSocket, redeliver: boolean) {
-    if (!conn.open || !conn.welcomed) return
-    const commands = await claimCommands(ctx, conn.agent.machineId, { redeliver })
-    for (const command of commands) send(raw, command)
+    try {
+      if (!conn.open || !conn.welcomed) return
+      const commands = await claimCommands(ctx, conn.agent.machineId, { redeliver })
+      for (const command of commands) send(raw, command)
+    } finally {
+      conn.claims--
+    }
   }
 
   return plugin
@@ -94,10 +104,20 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
           queue: hub.ready,
           open: true,
           welcomed: false,
+          claims: 0,
           channel: {
             machineId: agent.machineId,
             tokenHash: agent.tokenHash,
-            wake: () => enqueue(conn, () => deliver(conn, raw, false)),
+            wake: () => {
+              conn.claims++
+              enqueue(conn, () => deliver(conn, raw, false))
+            },
+            offer: (queued) => {
+              if (!conn.open || !conn.welcomed || conn.claims > 0) return false
+              send(raw, queued.command)
+              markSent(ctx, agent.machineId, [queued])
+              return true
+            },
             sendBinary: (data) => {
               if (conn.open) raw.send(data)
             },
@@ -147,21 +167,31 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
           const outcome = await handleRawFrame(ctx, conn.agent, message, reports, 'websocket').finally(() => {
             conn.queuedBytes -= size
           })
+          // A new connection gets everything not yet acked: whatever was in flight when the last
+          // one dropped, claimed before the welcome goes out and sent right after it (a command
+          // queued meanwhile waits for a claim: counted before `welcomed` lets one through).
+          const redeliver =
+            outcome.hello === true && conn.open && (conn.welcomed || outcome.epoch !== undefined)
+          if (redeliver) conn.claims++
           if (outcome.epoch !== undefined) {
             conn.epoch = outcome.epoch
             conn.welcomed = true
           }
-          // A new connection gets everything not yet acked: whatever was in flight when the last
-          // one dropped, claimed before the welcome goes out and sent right after it.
-          const redelivered =
-            outcome.hello && conn.open && conn.welcomed
+          try {
+            const redelivered = redeliver
               ? await claimCommands(ctx, conn.agent.machineId, { redeliver: true })
               : []
-          if (conn.open) for (const reply of outcome.replies) send(raw, reply)
-          if (conn.open) for (const command of redelivered) send(raw, command)
+            if (conn.open) for (const reply of outcome.replies) send(raw, reply)
+            if (conn.open) for (const command of redelivered) send(raw, command)
+          } finally {
+            if (redeliver) conn.claims--
+          }
           // NOTIFY wake-ups are lost while the database connection is re-established (a Postgres
           // restart): each heartbeat also looks for pending commands, so none waits longer.
-          if (outcome.heartbeat) await deliver(conn, raw, false)
+          if (outcome.heartbeat) {
+            conn.claims++
+            await deliver(conn, raw, false)
+          }
         })
       },
       close(ws, code) {

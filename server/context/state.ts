@@ -8,7 +8,7 @@ import { type AccessCache, createAccessCache } from '../access/cache.ts'
 import { type AccessEventRegistry, createAccessEventRegistry } from '../access/events.ts'
 import { createRevocationHandlers, type RevocationHandlers } from '../access/revoke.ts'
 import { type AgentAdmission, createAgentAdmission } from '../agents/admission.ts'
-import { type AckBuffer, createAckBuffer } from '../agents/commands.ts'
+import { type CommandWriteBuffer, createAckBuffer, createDeliveryMarks } from '../agents/commands.ts'
 import { type ChannelHub, createChannelHub } from '../agents/hub.ts'
 import { createOutputPacer, type OutputPacer } from '../agents/output-pace.ts'
 import { createHeartbeatBuffer, type HeartbeatBuffer } from '../agents/presence.ts'
@@ -59,7 +59,9 @@ export interface ServerState {
   /** agents/presence.ts: heartbeats waiting for the next batched write. */
   readonly heartbeats: HeartbeatBuffer
   /** agents/commands.ts: command acks waiting for the next batched write. */
-  readonly commandAcks: AckBuffer
+  readonly commandAcks: CommandWriteBuffer
+  /** agents/commands.ts: commands sent from memory whose delivery mark waits for the next batch. */
+  readonly deliveryMarks: CommandWriteBuffer
   /** agents/results.ts: requests waiting for a command's answer (one LISTEN). */
   readonly commandResults: CommandResultWaiters
   /** sessions/events.ts: this instance's session watchers (SSE streams), one LISTEN. */
@@ -111,6 +113,7 @@ const FACTORIES: Factories = {
   outputPacer: createOutputPacer,
   heartbeats: createHeartbeatBuffer,
   commandAcks: createAckBuffer,
+  deliveryMarks: createDeliveryMarks,
   commandResults: createCommandResultWaiters,
   sessionEvents: createSessionEventRegistry,
   changesEvents: createChangesEventRegistry,
