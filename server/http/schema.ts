@@ -4,6 +4,7 @@
 // an omitted role into `system_admin`.
 import { type SchemaOptions, type TLiteral, type TSchema, type TUnion, Type } from '@sinclair/typebox'
 import type { DocumentDecoration } from 'elysia'
+import { IsoTime } from '../../protocol/index.ts'
 
 type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
 
@@ -20,8 +21,7 @@ export function oneOf<const T extends readonly string[]>(
 /** The answer of a change that has nothing else to say (a delete, a password change). */
 export const OkAnswer = Type.Object({ ok: Type.Literal(true) })
 
-/** A timestamp as every response sends it: ISO-8601 UTC (db/schema/timestamps.ts). */
-export const IsoTime = Type.String({ description: 'ISO-8601 UTC timestamp' })
+/** A timestamp column in a response (db/schema/timestamps.ts): the protocol's ISO-8601 UTC, or null. */
 export const NullableIsoTime = Type.Union([IsoTime, Type.Null()])
 
 type Responses = NonNullable<DocumentDecoration['responses']>

@@ -6,6 +6,7 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { ErrorSchema } from '../errors.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { sseResponses } from '../http/sse.ts'
 import { subscribeLive } from '../live/bus.ts'
 import { openLiveStream, reauthenticator } from '../live/stream.ts'
 import { TenantFilterQuery } from '../tenants/model.ts'
@@ -14,15 +15,28 @@ import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './life
 import { machineChangeFilter } from './live.ts'
 import { machineLogTail } from './log.ts'
 import {
+  AssignAnswer,
   AssignBody,
+  BrowseAnswer,
   BrowseQuery,
   DEFAULT_MACHINE_SESSIONS_PAGE,
+  DeleteMachineAnswer,
+  FleetVersions,
+  MachineAnswer,
+  MachineDetail,
   MachineIdParams,
+  MachineList,
+  MachineSessions,
   MachineSessionsQuery,
   MachineSettingsBody,
   MachineUserParams,
+  MachineUsers,
   RegisterTokenBody,
+  RegistrationTokenAnswer,
+  RevokeTokenAnswer,
+  RotateTokenAnswer,
   RotateTokenQuery,
+  UnassignAnswer,
 } from './model.ts'
 import { createRegistrationToken } from './registration.ts'
 import { rotateAgentToken } from './rotation.ts'
@@ -48,11 +62,13 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
       {
         auth: 'system_admin',
         body: RegisterTokenBody,
+        response: { 200: RegistrationTokenAnswer },
         detail: { summary: 'Create a one-time registration token' },
       },
     )
     .get('/versions', () => fleetVersions(ctx), {
       auth: 'system_admin',
+      response: { 200: FleetVersions },
       detail: { summary: 'Agent versions across the fleet, and the version this server serves' },
     })
     .get(
@@ -61,6 +77,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
       {
         auth: true,
         query: TenantFilterQuery,
+        response: { 200: MachineList },
         detail: { summary: 'List machines (admins: all, or one tenant; users: assigned)' },
       },
     )
@@ -72,6 +89,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
       {
         auth: true,
         query: TenantFilterQuery,
+        response: { 200: MachineList },
         detail: { summary: 'Machines the caller may use that are online' },
       },
     )
@@ -90,12 +108,14 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         detail: {
           summary:
             'Live machine list (SSE): `ready`, then `changed {kind, ids, registration_id?}` for each machine the caller may see; refetch on either',
+          responses: sseResponses('`ready`, then `changed` events'),
         },
       },
     )
     .get('/:id', async ({ user, params }) => ({ machine: await getMachine(ctx, user, params.id) }), {
       auth: true,
       params: MachineIdParams,
+      response: { 200: MachineDetail },
       detail: { summary: 'Machine detail' },
     })
     .patch(
@@ -114,6 +134,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: 'system_admin',
         params: MachineIdParams,
         body: MachineSettingsBody,
+        response: { 200: MachineAnswer },
         detail: {
           summary:
             "Set a machine's allowed CLI tools, required isolation, agent update policy, labels and session limit",
@@ -123,6 +144,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
     .delete('/:id', ({ actor, params }) => deleteMachine(ctx, actor, params.id, endSessions), {
       auth: 'system_admin',
       params: MachineIdParams,
+      response: { 200: DeleteMachineAnswer },
       detail: { summary: 'Deregister a machine' },
     })
     .post(
@@ -133,13 +155,19 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: true,
         params: MachineIdParams,
         body: AssignBody,
+        response: { 200: AssignAnswer },
         detail: { summary: 'Assign a user to a machine' },
       },
     )
     .delete(
       '/:id/assign/:user_id',
       ({ actor, user, params }) => unassignUser(ctx, actor, user, params.id, params.user_id),
-      { auth: true, params: MachineUserParams, detail: { summary: "Revoke a user's access to a machine" } },
+      {
+        auth: true,
+        params: MachineUserParams,
+        response: { 200: UnassignAnswer },
+        detail: { summary: "Revoke a user's access to a machine" },
+      },
     )
     .get(
       '/:id/users',
@@ -147,6 +175,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
       {
         auth: true,
         params: MachineIdParams,
+        response: { 200: MachineUsers },
         detail: { summary: 'Users assigned to a machine' },
       },
     )
@@ -162,6 +191,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: true,
         params: MachineIdParams,
         query: MachineSessionsQuery,
+        response: { 200: MachineSessions },
         detail: {
           summary:
             'Sessions on a machine, newest first: ?status= (a status, live or ended), ?limit=, next page with ?cursor=next_cursor',
@@ -194,6 +224,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: true,
         params: MachineIdParams,
         query: BrowseQuery,
+        response: { 200: BrowseAnswer },
         detail: { summary: 'List a directory on the machine' },
       },
     )
@@ -204,6 +235,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
         auth: 'system_admin',
         params: MachineIdParams,
         query: RotateTokenQuery,
+        response: { 200: RotateTokenAnswer },
         detail: {
           summary:
             "Replace a machine's agent token: sent to the agent over its channel, the old one works until the agent switches (or the grace period ends); ?immediate=true cuts the old one at once",
@@ -213,6 +245,7 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
     .post('/:id/token/revoke', ({ actor, params }) => revokeAgentToken(ctx, actor, params.id), {
       auth: 'system_admin',
       params: MachineIdParams,
+      response: { 200: RevokeTokenAnswer },
       detail: { summary: "Revoke a machine's agent token" },
     })
 }

@@ -51,7 +51,7 @@ export async function revokeAgentToken(ctx: AppContext, actor: Actor, machineId:
     { sessions_ended: sessionsStopped.length },
     { tenantId: machine.tenantId },
   )
-  return { machine_id: machineId, revoked: true }
+  return { machine_id: machineId, revoked: true as const }
 }
 
 /**
@@ -90,5 +90,5 @@ export async function deleteMachine(
     { sessions_ended: ended.length, proxy_tokens_revoked: proxyTokensRevoked },
     { tenantId: machine.tenantId },
   )
-  return { machine_id: machineId, deleted: true, sessions_ended: ended.length }
+  return { machine_id: machineId, deleted: true as const, sessions_ended: ended.length }
 }

@@ -1,9 +1,27 @@
 // Request and response schemas of the machines API and agent registration (seed field names).
+// A response field that is a column as stored takes the column's type from the table
+// (drizzle-typebox); per field, since the API's names are snake_case and the rows' camelCase.
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
-import { ISOLATION_LEVELS, MachineId } from '../../protocol/index.ts'
-import { MACHINE_PERMISSIONS, SESSION_STATUSES } from '../db/schema/index.ts'
+import {
+  DetectedCli,
+  FsEntry,
+  ISOLATION_LEVELS,
+  Isolation,
+  IsoTime,
+  MachineId,
+} from '../../protocol/index.ts'
+import {
+  MACHINE_PERMISSIONS,
+  MACHINE_UPDATE_STATES,
+  machineAssignments,
+  remoteMachines,
+  SESSION_STATUSES,
+  sessions,
+  users,
+} from '../db/schema/index.ts'
 import { NAME_PATTERN, NO_NUL_PATTERN, UPDATE_WINDOW_PATTERN } from '../http/patterns.ts'
-import { oneOf } from '../http/schema.ts'
+import { NullableIsoTime, oneOf } from '../http/schema.ts'
 
 export const MachineIdParams = t.Object({ id: MachineId })
 export const MachineUserParams = t.Object({ id: MachineId, user_id: t.Integer({ minimum: 1 }) })
@@ -72,3 +90,149 @@ export const MachineSessionsQuery = t.Object({
   limit: t.Optional(t.Integer({ minimum: 1, maximum: MAX_MACHINE_SESSIONS_PAGE })),
   cursor: t.Optional(t.String({ minLength: 1, maxLength: 200 })),
 })
+
+const machine = createSelectSchema(remoteMachines).properties
+const session = createSelectSchema(sessions).properties
+const assignment = createSelectSchema(machineAssignments).properties
+const user = createSelectSchema(users).properties
+const JsonObject = t.Record(t.String(), t.Unknown())
+const NullableNumber = t.Union([t.Number(), t.Null()])
+
+/** One heartbeat's load (LoadSample in db/schema/machines.ts). */
+const LoadSample = t.Object({
+  at: IsoTime,
+  cpu_percent: NullableNumber,
+  memory_percent: NullableNumber,
+  disk_free_gb: NullableNumber,
+  disk_total_gb: NullableNumber,
+})
+
+/** The protocol's Isolation, its level spelled with oneOf: Elysia reads the protocol's mapped union as never. */
+const MachineIsolation = t.Object({ ...Isolation.properties, level: oneOf(ISOLATION_LEVELS) })
+
+/** A machine as lists show it (view.ts machineView). */
+export const MachineSummary = t.Object({
+  machine_id: machine.machineId,
+  machine_name: machine.name,
+  hostname: machine.hostname,
+  os_type: machine.osType,
+  os_version: machine.osVersion,
+  status: machine.status,
+  connected: machine.connected,
+  transport: machine.transport,
+  capabilities: JsonObject,
+  isolation: MachineIsolation,
+  cli_tools: t.Array(DetectedCli),
+  allowed_cli_tools: t.Array(t.String()),
+  allowed_cli_tools_custom: t.Boolean(),
+  required_isolation: machine.requiredIsolation,
+  max_sessions: NullableNumber,
+  agent_max_sessions: NullableNumber,
+  max_sessions_setting: machine.maxSessions,
+  agent_version: machine.agentVersion,
+  self_update: t.Boolean(),
+  update: t.Union([
+    t.Object({
+      state: oneOf(MACHINE_UPDATE_STATES),
+      version: machine.updateVersion,
+      error: machine.updateError,
+      force: machine.updateForce,
+      changed_at: NullableIsoTime,
+    }),
+    t.Null(),
+  ]),
+  auto_update: machine.autoUpdate,
+  update_window: machine.updateWindow,
+  work_dir: t.Union([t.String(), t.Null()]),
+  tenant_id: machine.tenantId,
+  labels: t.Array(t.String()),
+  load_history: t.Array(LoadSample),
+  terminal_access: machine.terminalAccess,
+  last_heartbeat: NullableIsoTime,
+  created_at: IsoTime,
+  /** The caller's right on the machine (system admins: admin); absent where not asked. */
+  current_user_permission: t.Optional(t.Union([assignment.permission, t.Null()])),
+})
+export const MachineList = t.Object({ machines: t.Array(MachineSummary) })
+export const MachineAnswer = t.Object({ machine: MachineSummary })
+
+/** A user assigned to a machine (view.ts assignedUserView). */
+export const AssignedUser = t.Object({
+  user_id: assignment.userId,
+  username: user.username,
+  display_name: user.displayName,
+  permission: assignment.permission,
+  assigned_at: IsoTime,
+})
+
+/** Detail: the summary with the agent's system info, and its users for the machine's admins. */
+export const MachineDetail = t.Object({
+  machine: t.Object({
+    ...MachineSummary.properties,
+    system_info: JsonObject,
+    users: t.Optional(t.Array(AssignedUser)),
+  }),
+})
+
+export const RegistrationTokenAnswer = t.Object({
+  registration_token: t.String(),
+  registration_id: t.String(),
+  expires_at: IsoTime,
+  install: t.Object({ bash: t.String(), powershell: t.String() }),
+})
+
+export const FleetVersions = t.Object({
+  served_version: t.Union([t.String(), t.Null()]),
+  versions: t.Array(
+    t.Object({
+      version: machine.agentVersion,
+      machines: t.Integer(),
+      online: t.Integer(),
+      current: t.Boolean(),
+    }),
+  ),
+  outdated: t.Integer(),
+})
+
+export const MachineSessions = t.Object({
+  sessions: t.Array(
+    t.Object({
+      session_id: session.id,
+      user_id: session.userId,
+      status: session.status,
+      project_path: session.projectPath,
+      cli_tool: session.cliTool,
+      model: session.model,
+      title: session.title,
+      created_at: IsoTime,
+      updated_at: IsoTime,
+      ended_at: NullableIsoTime,
+    }),
+  ),
+  next_cursor: t.Union([t.String(), t.Null()]),
+})
+
+export const DeleteMachineAnswer = t.Object({
+  machine_id: machine.machineId,
+  deleted: t.Literal(true),
+  sessions_ended: t.Integer(),
+})
+export const AssignAnswer = t.Object({
+  machine_id: machine.machineId,
+  user_id: assignment.userId,
+  permission: assignment.permission,
+})
+export const UnassignAnswer = t.Object({
+  machine_id: machine.machineId,
+  user_id: assignment.userId,
+  revoked: t.Literal(true),
+})
+export const MachineUsers = t.Object({ users: t.Array(AssignedUser) })
+export const BrowseAnswer = t.Object({ path: t.String(), entries: t.Array(FsEntry) })
+export const RotateTokenAnswer = t.Object({
+  machine_id: machine.machineId,
+  agent_token: t.String(),
+  version: t.Integer(),
+  mode: t.Union([t.Literal('immediate'), t.Literal('graceful')]),
+})
+export const RevokeTokenAnswer = t.Object({ machine_id: machine.machineId, revoked: t.Literal(true) })

@@ -266,5 +266,5 @@ export async function unassignUser(
     { user_id: userId, permission: current.permission, sessions_ended: sessionsStopped.length },
     { tenantId: machine.tenantId },
   )
-  return { machine_id: machineId, user_id: userId, revoked: true }
+  return { machine_id: machineId, user_id: userId, revoked: true as const }
 }

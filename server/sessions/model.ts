@@ -3,7 +3,7 @@
 // change shows in the API; the names stay the seed's snake_case, hence per field, not per row.
 import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
-import { OutputDroppedEvent, OutputEvent } from '../../protocol/index.ts'
+import { IsoTime, OutputDroppedEvent, OutputEvent } from '../../protocol/index.ts'
 import {
   DISCONNECTED,
   permissionRequests,
@@ -14,7 +14,7 @@ import {
   sessionOutput,
   sessions,
 } from '../db/schema/index.ts'
-import { IsoTime, NullableIsoTime, oneOf } from '../http/schema.ts'
+import { NullableIsoTime, oneOf } from '../http/schema.ts'
 import { CliToolName } from '../machines/model.ts'
 import { TenantId } from '../tenants/model.ts'
 
