@@ -2,6 +2,8 @@
 // the admin views' live lists). Data is one JSON line, so a frame can never be split by a
 // newline inside a message; a session stream's ids are output seqs, which is what makes
 // Last-Event-ID resumption exact.
+import { Type } from '@sinclair/typebox'
+import { documented } from './schema.ts'
 
 export interface SseFrame {
   id?: string | number
@@ -53,6 +55,5 @@ export const SSE_HEADERS = {
  * The OpenAPI answer of an event-stream route, for its `detail.responses`: a stream is not a
  * value Elysia could check against a `response` schema, so it is only documented.
  */
-export function sseResponses(description: string) {
-  return { 200: { description, content: { 'text/event-stream': { schema: { type: 'string' as const } } } } }
-}
+export const sseResponses = (description: string) =>
+  documented(200, description, { 'text/event-stream': Type.String() })
