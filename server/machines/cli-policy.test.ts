@@ -59,7 +59,7 @@ beforeAll(async () => {
   server = await startTestServer({ listen: true })
   admin = await server.login()
   user = await createUser(server, admin, 'polly')
-  client = testClient(server.app)
+  client = testClient(server.app, server.url)
 })
 afterAll(async () => {
   for (const a of agents) await a.close()

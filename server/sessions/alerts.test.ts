@@ -1,11 +1,12 @@
 // Quota and provider problems reach the session: a refused proxy call puts an alert into its stream.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { createUser } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
 import { flushUsage, recordUsage } from '../quota/ledger.ts'
-import { admin, agent, call, endAll, machineId, server, useReasonsWorld } from './reasons-test-world.ts'
+import { admin, agent, client, endAll, machineId, server, useReasonsWorld } from './reasons-test-world.ts'
 
 useReasonsWorld()
 
@@ -13,15 +14,25 @@ describe('quota and provider problems reach the session', () => {
   test('a refused proxy call puts an alert into the session stream at once', async () => {
     // A user of their own, so no other test's usage counts against the limit.
     const user = await createUser(server, admin, 'quota-quinn')
-    await call('POST', `/api/remote/machines/${machineId}/assign`, admin, {
-      user_id: user.id,
-      permission: 'user',
-    })
+    await reply(
+      client.api.remote.machines({ id: machineId }).assign.post(
+        {
+          user_id: user.id,
+          permission: 'user',
+        },
+        withCookie(admin),
+      ),
+    )
     await endAll()
-    const made = await call('POST', '/api/remote/sessions', user.cookie, {
-      machine_id: machineId,
-      project_path: '/srv/work/app',
-    })
+    const made = await reply(
+      client.api.remote.sessions.post(
+        {
+          machine_id: machineId,
+          project_path: '/srv/work/app',
+        },
+        withCookie(user.cookie),
+      ),
+    )
     const id = made.body.session.session_id as string
     const start = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.start' && c.session_id === id),
@@ -78,9 +89,9 @@ describe('quota and provider problems reach the session', () => {
     const alert = await nextAlert('quota_exceeded')
     expect(alert).toMatchObject({ level: 'error' })
     expect(alert.message).toContain('Daily token quota reached: 1,000 of 1,000')
-    const view = (await call('GET', `/api/remote/sessions/${id}`, user.cookie)).body.session
+    const view = (await reply(client.api.remote.sessions({ id }).get(withCookie(user.cookie)))).body.session
     expect(view.alert.code).toBe('quota_exceeded')
     await reader.cancel()
-    await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)
+    await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(user.cookie)))
   }, 20_000)
 })

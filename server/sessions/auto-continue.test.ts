@@ -4,6 +4,7 @@
 // session its quota did not stop; a continue refused at the reset is told to the session.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { storeKey } from '../../test/support/llm-proxy.ts'
@@ -19,13 +20,9 @@ let agent: FakeAgent
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
 type Json = Record<string, any>
-const call = async (method: string, path: string, cookie?: string, json?: unknown) => {
-  const res = await server.request(path, { method, cookie, json })
-  const text = await res.text()
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
-}
+let client: ReturnType<typeof testClient>
 const view = async (id: string, cookie: string) =>
-  (await call('GET', `/api/remote/sessions/${id}`, cookie)).body.session as Json
+  (await reply(client.api.remote.sessions({ id }).get(withCookie(cookie)))).body.session as Json
 const starts = (id: string) =>
   agent.commands.filter((c) => c.type === 'session.start' && c.session_id === id) as Array<
     CommandOf<'session.start'>
@@ -33,6 +30,7 @@ const starts = (id: string) =>
 
 beforeAll(async () => {
   server = await startTestServer({ listen: true })
+  client = testClient(server.app, server.url)
   fake = await startFakeLlm({ usage: { input: 30, output: 20 } })
   admin = await server.login()
   await storeKey(server, admin, {
@@ -61,17 +59,28 @@ afterAll(async () => {
 /** A user over a daily limit of 1 token, with a running session that the proxy refused. */
 async function overQuota(name: string) {
   const user = await createUser(server, admin, name)
-  await call('POST', `/api/remote/machines/${machineId}/assign`, admin, {
-    user_id: user.id,
-    permission: 'user',
-  })
-  expect((await call('PUT', `/api/quotas/users/${user.id}`, admin, { daily_token_limit: 1 })).status).toBe(
-    200,
+  await reply(
+    client.api.remote.machines({ id: machineId }).assign.post(
+      {
+        user_id: user.id,
+        permission: 'user',
+      },
+      withCookie(admin),
+    ),
   )
-  const created = await call('POST', '/api/remote/sessions', user.cookie, {
-    machine_id: machineId,
-    project_path: '/work/app',
-  })
+  expect(
+    (await reply(client.api.quotas.users({ id: user.id }).put({ daily_token_limit: 1 }, withCookie(admin))))
+      .status,
+  ).toBe(200)
+  const created = await reply(
+    client.api.remote.sessions.post(
+      {
+        machine_id: machineId,
+        project_path: '/work/app',
+      },
+      withCookie(user.cookie),
+    ),
+  )
   expect(created.status).toBe(201)
   const id = created.body.session.session_id as string
   const start = await waitUntil(() => starts(id)[0], { what: 'session.start', timeoutMs: 5000 })
@@ -113,13 +122,22 @@ describe('continue by itself when the quota resets', () => {
   test('set on a session stopped by its quota, it continues once at the reset, resuming its conversation', async () => {
     const { user, id, alert } = await overQuota('ava')
     // Still running: not stopped by its quota (yet).
-    const early = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, {
-      enabled: true,
-    })
+    const early = await reply(
+      client.api.remote.sessions({ id })['auto-continue'].put(
+        {
+          enabled: true,
+        },
+        withCookie(user.cookie),
+      ),
+    )
     expect(early.status).toBe(409)
     expect(early.body.error.type).toBe('not_stopped_by_quota')
-    expect((await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)).status).toBe(200)
-    const set = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })
+    expect(
+      (await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(user.cookie)))).status,
+    ).toBe(200)
+    const set = await reply(
+      client.api.remote.sessions({ id })['auto-continue'].put({ enabled: true }, withCookie(user.cookie)),
+    )
     expect(set.status).toBe(200)
     expect(set.body.session.auto_continue).toBe(true)
     // Not before the reset.
@@ -150,9 +168,13 @@ describe('continue by itself when the quota resets', () => {
 
   test('turned off, nothing happens at the reset; a session its quota did not stop cannot be set', async () => {
     const { user, id, alert } = await overQuota('bo')
-    await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)
-    await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })
-    const off = await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: false })
+    await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(user.cookie)))
+    await reply(
+      client.api.remote.sessions({ id })['auto-continue'].put({ enabled: true }, withCookie(user.cookie)),
+    )
+    const off = await reply(
+      client.api.remote.sessions({ id })['auto-continue'].put({ enabled: false }, withCookie(user.cookie)),
+    )
     expect(off.body.session.auto_continue).toBe(false)
     const realNow = server.ctx.now
     try {
@@ -163,26 +185,45 @@ describe('continue by itself when the quota resets', () => {
     }
     expect(starts(id)).toHaveLength(1)
 
-    const plain = await call('POST', '/api/remote/sessions', user.cookie, {
-      machine_id: machineId,
-      project_path: '/w',
-    })
+    const plain = await reply(
+      client.api.remote.sessions.post(
+        {
+          machine_id: machineId,
+          project_path: '/w',
+        },
+        withCookie(user.cookie),
+      ),
+    )
     const plainId = plain.body.session.session_id as string
-    await call('POST', `/api/remote/sessions/${plainId}/stop`, user.cookie)
-    const refused = await call('PUT', `/api/remote/sessions/${plainId}/auto-continue`, user.cookie, {
-      enabled: true,
-    })
+    await reply(client.api.remote.sessions({ id: plainId }).stop.post(undefined, withCookie(user.cookie)))
+    const refused = await reply(
+      client.api.remote.sessions({ id: plainId })['auto-continue'].put(
+        {
+          enabled: true,
+        },
+        withCookie(user.cookie),
+      ),
+    )
     expect(refused.status).toBe(409)
     expect(refused.body.error.type).toBe('not_stopped_by_quota')
   })
 
   test('a continue refused at the reset (the owner lost the machine) is told to the session', async () => {
     const { user, id, alert } = await overQuota('cy')
-    await call('POST', `/api/remote/sessions/${id}/stop`, user.cookie)
+    await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(user.cookie)))
     expect(
-      (await call('PUT', `/api/remote/sessions/${id}/auto-continue`, user.cookie, { enabled: true })).status,
+      (
+        await reply(
+          client.api.remote.sessions({ id })['auto-continue'].put({ enabled: true }, withCookie(user.cookie)),
+        )
+      ).status,
     ).toBe(200)
-    await call('DELETE', `/api/remote/machines/${machineId}/assign/${user.id}`, admin)
+    await reply(
+      client.api.remote
+        .machines({ id: machineId })
+        .assign({ user_id: user.id })
+        .delete(undefined, withCookie(admin)),
+    )
     const realNow = server.ctx.now
     try {
       server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)

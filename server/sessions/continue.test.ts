@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -17,11 +18,7 @@ let owner: { id: number; cookie: string }
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
 type Json = Record<string, any>
-const call = async (method: string, path: string, cookie?: string, json?: unknown) => {
-  const res = await server.request(path, { method, cookie, json })
-  const text = await res.text()
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
-}
+let client: ReturnType<typeof testClient>
 
 const CAPABILITIES = {
   ...FAKE_CAPABILITIES,
@@ -35,10 +32,15 @@ const CAPABILITIES = {
 
 async function machine(name: string, capabilities: Json = CAPABILITIES) {
   const reg = await registerMachine(server.request, admin, { name })
-  await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, {
-    user_id: owner.id,
-    permission: 'user',
-  })
+  await reply(
+    client.api.remote.machines({ id: reg.machineId }).assign.post(
+      {
+        user_id: owner.id,
+        permission: 'user',
+      },
+      withCookie(admin),
+    ),
+  )
   const agent = new FakeAgent({
     url: server.url,
     token: reg.agentToken,
@@ -49,7 +51,8 @@ async function machine(name: string, capabilities: Json = CAPABILITIES) {
   await agent.connect()
   await waitUntil(
     async () => {
-      const m = (await call('GET', `/api/remote/machines/${reg.machineId}`, admin)).body.machine
+      const m = (await reply(client.api.remote.machines({ id: reg.machineId }).get(withCookie(admin)))).body
+        .machine
       return m?.status === 'online'
     },
     { what: 'machine online' },
@@ -62,11 +65,16 @@ async function stoppedSession(
   m: { id: string; agent: FakeAgent },
   opts: { cliTool?: string; conversation?: string; lines?: number } = {},
 ) {
-  const created = await call('POST', '/api/remote/sessions', owner.cookie, {
-    machine_id: m.id,
-    project_path: '/work/app',
-    ...(opts.cliTool ? { cli_tool: opts.cliTool } : {}),
-  })
+  const created = await reply(
+    client.api.remote.sessions.post(
+      {
+        machine_id: m.id,
+        project_path: '/work/app',
+        ...(opts.cliTool ? { cli_tool: opts.cliTool } : {}),
+      },
+      withCookie(owner.cookie),
+    ),
+  )
   expect(created.status).toBe(201)
   const id = created.body.session.session_id as string
   await waitUntil(() => m.agent.commands.some((c) => c.type === 'session.start' && c.session_id === id), {
@@ -91,14 +99,19 @@ async function stoppedSession(
     })
   await waitUntil(
     async () =>
-      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active',
+      (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session.status ===
+      'active',
     { what: 'active' },
   )
-  expect((await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)).status).toBe(200)
+  expect(
+    (await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(owner.cookie)))).status,
+  ).toBe(200)
   await waitUntil(
     async () =>
       lines === 0 ||
-      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.last_seq === lines - 1,
+      (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
+        .last_seq ===
+        lines - 1,
     { what: 'output stored' },
   )
   return id
@@ -109,6 +122,7 @@ const others: FakeAgent[] = []
 
 beforeAll(async () => {
   server = await startTestServer({ listen: true, env: { AGENT_OFFLINE_GRACE_MS: '200' } })
+  client = testClient(server.app, server.url)
   admin = await server.login()
   owner = await createUser(server, admin, 'cora')
   main = await machine('main-box')
@@ -122,7 +136,9 @@ afterAll(async () => {
 describe('continuing a stopped session', () => {
   test('a new session.start resumes the conversation after the old output; stopped -> starting -> active', async () => {
     const id = await stoppedSession(main, { conversation: 'conv-42', lines: 3 })
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(200)
     expect(res.body.session.status).toBe('starting')
     const starts = () =>
@@ -146,7 +162,7 @@ describe('continuing a stopped session', () => {
     })
     const detail = await waitUntil(
       async () => {
-        const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+        const s = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
         return s.status === 'active' && s.last_seq === 3 ? s : undefined
       },
       { what: 'active again with the new output' },
@@ -170,18 +186,26 @@ describe('continuing a stopped session', () => {
       },
       { what: 'cli session id stored' },
     )
-    expect((await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)).status).toBe(200)
+    expect(
+      (await reply(client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie))))
+        .status,
+    ).toBe(200)
   })
 
   test('a live session is refused: send it a message instead', async () => {
-    const created = await call('POST', '/api/remote/sessions', owner.cookie, {
-      machine_id: main.id,
-      project_path: '/w',
-    })
-    const res = await call(
-      'POST',
-      `/api/remote/sessions/${created.body.session.session_id}/continue`,
-      owner.cookie,
+    const created = await reply(
+      client.api.remote.sessions.post(
+        {
+          machine_id: main.id,
+          project_path: '/w',
+        },
+        withCookie(owner.cookie),
+      ),
+    )
+    const res = await reply(
+      client.api.remote
+        .sessions({ id: created.body.session.session_id })
+        .continue.post(undefined, withCookie(owner.cookie)),
     )
     expect(res.status).toBe(409)
     expect(res.body.error.type).toBe('session_live')
@@ -190,7 +214,9 @@ describe('continuing a stopped session', () => {
 
   test('a CLI with no resume is refused with why (422)', async () => {
     const id = await stoppedSession(main, { cliTool: 'openclaw', lines: 1, conversation: 'oc-1' })
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(422)
     expect(res.body.error.type).toBe('cli_cannot_resume')
     expect(res.body.error.message).toMatch(/OpenClaw/)
@@ -198,7 +224,9 @@ describe('continuing a stopped session', () => {
 
   test('a CLI that never named its conversation leaves nothing to resume (409)', async () => {
     const id = await stoppedSession(main, { lines: 1 })
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(409)
     expect(res.body.error.type).toBe('no_conversation')
   })
@@ -208,7 +236,9 @@ describe('continuing a stopped session', () => {
     const m = await machine('old-box', old)
     others.push(m.agent)
     const id = await stoppedSession(m, { lines: 1, conversation: 'c-old' })
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(409)
     expect(res.body.error.type).toBe('agent_cannot_continue')
   })
@@ -219,10 +249,13 @@ describe('continuing a stopped session', () => {
     await m.agent.close()
     await waitUntil(
       async () =>
-        (await call('GET', `/api/remote/machines/${m.id}`, admin)).body.machine?.status === 'offline',
+        (await reply(client.api.remote.machines({ id: m.id }).get(withCookie(admin)))).body.machine
+          ?.status === 'offline',
       { what: 'machine offline' },
     )
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(409)
     expect(res.body.error.type).toBe('machine_offline')
   })
@@ -232,12 +265,26 @@ describe('continuing a stopped session', () => {
     others.push(m.agent)
     const id = await stoppedSession(m, { lines: 1, conversation: 'c-acc' })
     const stranger = await createUser(server, admin, 'stan')
-    expect((await call('POST', `/api/remote/sessions/${id}/continue`, stranger.cookie)).status).toBe(404)
-    expect((await call('POST', `/api/remote/sessions/${id}/continue`, admin)).status).toBe(403)
     expect(
-      (await call('DELETE', `/api/remote/machines/${m.id}/assign/${owner.id}`, admin)).status,
+      (await reply(client.api.remote.sessions({ id }).continue.post(undefined, withCookie(stranger.cookie))))
+        .status,
+    ).toBe(404)
+    expect(
+      (await reply(client.api.remote.sessions({ id }).continue.post(undefined, withCookie(admin)))).status,
+    ).toBe(403)
+    expect(
+      (
+        await reply(
+          client.api.remote
+            .machines({ id: m.id })
+            .assign({ user_id: owner.id })
+            .delete(undefined, withCookie(admin)),
+        )
+      ).status,
     ).toBeLessThan(300)
-    const res = await call('POST', `/api/remote/sessions/${id}/continue`, owner.cookie)
+    const res = await reply(
+      client.api.remote.sessions({ id }).continue.post(undefined, withCookie(owner.cookie)),
+    )
     expect(res.status).toBe(403)
     expect(res.body.error.type).toBe('access_gone')
     expect(res.body.error.message).toContain("'shared-box'")

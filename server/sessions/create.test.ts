@@ -1,10 +1,11 @@
 // Creating a session: what is queued for the agent (a proxy token, never a provider key) and each refusal.
 import { describe, expect, test } from 'bun:test'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { registerMachine } from '../../test/support/fake-agent.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
 import {
   admin,
-  call,
+  client,
   machineId,
   newSession,
   output,
@@ -27,7 +28,7 @@ describe('creating a session', () => {
     const claims = await verifyProxyToken(server.ctx, start.proxy_token)
     expect(claims?.sessionId).toBe(id)
     expect(claims?.provider).toBe('openai')
-    const { body } = await call('GET', `/api/remote/sessions/${id}`, owner.cookie)
+    const { body } = await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))
     expect(body.session).toMatchObject({
       session_id: id,
       status: 'starting',
@@ -49,48 +50,73 @@ describe('creating a session', () => {
   test('refusals: unassigned 403, unknown machine 404, bad fields 400, logged out 401', async () => {
     expect(
       (
-        await call('POST', '/api/remote/sessions', outsider.cookie, {
-          machine_id: machineId,
-          project_path: '/x',
-        })
+        await reply(
+          client.api.remote.sessions.post(
+            {
+              machine_id: machineId,
+              project_path: '/x',
+            },
+            withCookie(outsider.cookie),
+          ),
+        )
       ).status,
     ).toBe(403)
     expect(
       (
-        await call('POST', '/api/remote/sessions', owner.cookie, {
-          machine_id: 'no-such-machine',
-          project_path: '/x',
-        })
+        await reply(
+          client.api.remote.sessions.post(
+            {
+              machine_id: 'no-such-machine',
+              project_path: '/x',
+            },
+            withCookie(owner.cookie),
+          ),
+        )
       ).status,
     ).toBe(404)
-    const bad = await call('POST', '/api/remote/sessions', owner.cookie, {
-      machine_id: machineId,
-      project_path: '',
-    })
+    const bad = await reply(
+      client.api.remote.sessions.post(
+        {
+          machine_id: machineId,
+          project_path: '',
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(bad.status).toBe(400)
     expect(bad.body.error.field).toBe('project_path')
-    const mode = await call('POST', '/api/remote/sessions', owner.cookie, {
-      machine_id: machineId,
-      project_path: '/x',
-      permission_mode: 'reckless',
+    // An unknown mode goes raw: Eden's types refuse it.
+    const mode = await server.request('/api/remote/sessions', {
+      method: 'POST',
+      cookie: owner.cookie,
+      json: { machine_id: machineId, project_path: '/x', permission_mode: 'reckless' },
     })
-    expect(mode.body.error.field).toBe('permission_mode')
+    expect((await mode.json()).error.field).toBe('permission_mode')
     expect(
-      (await call('POST', '/api/remote/sessions', undefined, { machine_id: machineId, project_path: '/x' }))
-        .status,
+      (await reply(client.api.remote.sessions.post({ machine_id: machineId, project_path: '/x' }))).status,
     ).toBe(401)
   })
 
   test('an offline machine is refused with a reason a person understands', async () => {
     const reg = await registerMachine(server.request, admin, { name: 'sleepy-box' })
-    await call('POST', `/api/remote/machines/${reg.machineId}/assign`, admin, {
-      user_id: owner.id,
-      permission: 'user',
-    })
-    const res = await call('POST', '/api/remote/sessions', owner.cookie, {
-      machine_id: reg.machineId,
-      project_path: '/x',
-    })
+    await reply(
+      client.api.remote.machines({ id: reg.machineId }).assign.post(
+        {
+          user_id: owner.id,
+          permission: 'user',
+        },
+        withCookie(admin),
+      ),
+    )
+    const res = await reply(
+      client.api.remote.sessions.post(
+        {
+          machine_id: reg.machineId,
+          project_path: '/x',
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(res.status).toBe(409)
     expect(res.body.error.type).toBe('machine_offline')
     expect(res.body.error.message).toMatch(/sleepy-box.*offline/)

@@ -1,13 +1,14 @@
 // A session's life through the API: chat, output, pause/resume, abort, stop, and the counts it reports.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
 import {
   admin,
   agent,
-  call,
+  client,
   type Json,
   machineId,
   newSession,
@@ -24,9 +25,14 @@ describe('a session lifecycle', () => {
   test('chat, output, pause/resume, abort, stop; impossible moves are 409', async () => {
     const { id, start } = await newSession()
     await started(id)
-    const sent = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, {
-      content: 'hello there',
-    })
+    const sent = await reply(
+      client.api.remote.sessions({ id }).chat.post(
+        {
+          content: 'hello there',
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(sent.status).toBe(200)
     const input = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.input' && c.session_id === id),
@@ -39,7 +45,8 @@ describe('a session lifecycle', () => {
     await output(id, 1, 3) // a resend overlapping what was stored: stored once
     const view = await waitUntil(
       async () => {
-        const { session } = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body
+        const { session } = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie))))
+          .body
         return session.output.length >= 4 && session
       },
       { what: 'four output lines' },
@@ -49,28 +56,48 @@ describe('a session lifecycle', () => {
     expect(view.output[0].timestamp).toMatch(/Z$/)
     expect(view.messages).toEqual([expect.objectContaining({ content: 'hello there', role: 'user' })])
     const paged = (
-      await call('GET', `/api/remote/sessions/${id}?output_after=1&output_limit=1`, owner.cookie)
+      await reply(
+        client.api.remote
+          .sessions({ id })
+          .get({ query: { output_after: 1, output_limit: 1 }, ...withCookie(owner.cookie) }),
+      )
     ).body.session
     expect(paged.output.map((o: Json) => o.seq)).toEqual([2])
     expect(paged.output_has_more).toBe(true)
 
-    expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).status).toBe(409)
-    expect((await call('POST', `/api/remote/sessions/${id}/pause`, owner.cookie)).body.status).toBe('paused')
+    expect(
+      (await reply(client.api.remote.sessions({ id }).resume.post(undefined, withCookie(owner.cookie))))
+        .status,
+    ).toBe(409)
+    expect(
+      (await reply(client.api.remote.sessions({ id }).pause.post(undefined, withCookie(owner.cookie)))).body
+        .status,
+    ).toBe('paused')
     await waitUntil(() => agent.commands.find((c) => c.type === 'session.pause' && c.session_id === id), {
       what: 'pause',
       timeoutMs: 5000,
     })
-    const whilePaused = await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'x' })
+    const whilePaused = await reply(
+      client.api.remote.sessions({ id }).chat.post({ content: 'x' }, withCookie(owner.cookie)),
+    )
     expect(whilePaused.status).toBe(409)
     expect(whilePaused.body.error.message).toMatch(/paused/)
-    expect((await call('POST', `/api/remote/sessions/${id}/resume`, owner.cookie)).body.status).toBe('active')
-    expect((await call('POST', `/api/remote/sessions/${id}/abort`, owner.cookie)).body.status).toBe('active')
+    expect(
+      (await reply(client.api.remote.sessions({ id }).resume.post(undefined, withCookie(owner.cookie)))).body
+        .status,
+    ).toBe('active')
+    expect(
+      (await reply(client.api.remote.sessions({ id }).abort.post(undefined, withCookie(owner.cookie)))).body
+        .status,
+    ).toBe('active')
     await waitUntil(() => agent.commands.find((c) => c.type === 'session.abort' && c.session_id === id), {
       what: 'abort',
       timeoutMs: 5000,
     })
 
-    const stop = await call('POST', `/api/remote/sessions/${id}/stop`, owner.cookie)
+    const stop = await reply(
+      client.api.remote.sessions({ id }).stop.post(undefined, withCookie(owner.cookie)),
+    )
     expect(stop.body.status).toBe('stopped')
     await waitUntil(() => agent.commands.find((c) => c.type === 'session.stop' && c.session_id === id), {
       what: 'stop',
@@ -83,17 +110,19 @@ describe('a session lifecycle', () => {
       json: { model: 'm', messages: [{ role: 'user', content: 'hi' }] },
     })
     expect(proxied.status).toBe(401)
-    for (const action of ['chat', 'stop', 'pause', 'resume', 'abort']) {
-      const res = await call(
-        'POST',
-        `/api/remote/sessions/${id}/${action}`,
-        owner.cookie,
-        action === 'chat' ? { content: 'late' } : undefined,
+    const session = client.api.remote.sessions({ id })
+    for (const action of ['chat', 'stop', 'pause', 'resume', 'abort'] as const) {
+      const res = await reply(
+        action === 'chat'
+          ? session.chat.post({ content: 'late' }, withCookie(owner.cookie))
+          : session[action].post(undefined, withCookie(owner.cookie)),
       )
       expect(res.status).toBe(409)
     }
     const audit = (
-      await call('GET', `/api/audit?target_type=session&target_id=${id}`, admin)
+      await reply(
+        client.api.audit.get({ query: { target_type: 'session', target_id: id }, ...withCookie(admin) }),
+      )
     ).body.entries.map((e: Json) => e.event)
     for (const e of [
       'session.create',
@@ -132,7 +161,7 @@ describe('a session lifecycle', () => {
         status: 200,
       },
     ])
-    const view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+    const view = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
     expect(view.total_tokens).toBe(130)
     expect(view.message_count).toBe(2)
   })

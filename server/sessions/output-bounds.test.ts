@@ -3,6 +3,7 @@
 // and a resent batch of dropped records is not stored again.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -15,13 +16,11 @@ let agent: FakeAgent
 let machineId: string
 
 type Json = Record<string, any>
-const call = async (method: string, path: string, json?: unknown) => {
-  const res = await server.request(path, { method, cookie: admin, json })
-  return { status: res.status, body: (await res.json()) as Json }
-}
+let client: ReturnType<typeof testClient>
 
 beforeAll(async () => {
   server = await startTestServer({ listen: true, env: { SESSION_OUTPUT_MAX_MB: '1' } })
+  client = testClient(server.app, server.url)
   admin = await server.login()
   const reg = await registerMachine(server.request, admin, { name: 'flood-box' })
   machineId = reg.machineId
@@ -61,7 +60,11 @@ async function allOutput(sessionId: string): Promise<Json[]> {
   const out: Json[] = []
   let after = -1
   for (let more = true; more; ) {
-    const { body } = await call('GET', `/api/remote/sessions/${sessionId}?output_after=${after}`)
+    const { body } = await reply(
+      client.api.remote
+        .sessions({ id: sessionId })
+        .get({ query: { output_after: after }, ...withCookie(admin) }),
+    )
     out.push(...body.session.output)
     more = body.session.output_has_more
     after = out.at(-1)?.seq ?? after
@@ -71,7 +74,9 @@ async function allOutput(sessionId: string): Promise<Json[]> {
 
 describe('stored output per session', () => {
   test('past the limit the oldest output is dropped, with a notice in its place', async () => {
-    const created = await call('POST', '/api/remote/sessions', { machine_id: machineId, project_path: '/p' })
+    const created = await reply(
+      client.api.remote.sessions.post({ machine_id: machineId, project_path: '/p' }, withCookie(admin)),
+    )
     expect(created.status).toBe(201)
     const id = created.body.session.session_id as string
     // 5 frames x 800 KB = 4 MB into a session limited to 1 MB.

@@ -1,11 +1,12 @@
 // An "always allow" answer is honoured for the rest of the session, until the rule is revoked.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
 import {
   agent,
-  call,
+  client,
   create,
   endAll,
   type Json,
@@ -32,24 +33,31 @@ describe('"always allow" is honoured for the session', () => {
     await ask(id, 0, 'r1', 'run_shell_command')
     await waitUntil(
       async () =>
-        (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
-          .length === 1,
+        (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
+          .pending_permissions.length === 1,
       { what: 'first request pending' },
     )
-    const answered = await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
-      request_id: 'r1',
-      allow: true,
-      always: true,
-    })
+    const answered = await reply(
+      client.api.remote.sessions({ id }).permission.post(
+        {
+          request_id: 'r1',
+          allow: true,
+          always: true,
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(answered.body).toEqual({ request_id: 'r1', decision: 'allowed', always: true })
-    const rules = await call('GET', `/api/remote/sessions/${id}/permission-rules`, owner.cookie)
+    const rules = await reply(
+      client.api.remote.sessions({ id })['permission-rules'].get(withCookie(owner.cookie)),
+    )
     expect(rules.body.rules.map((r: Json) => r.tool_name)).toEqual(['run_shell_command'])
 
     // Same tool again: answered by the server at once, nothing waits for the person.
     await ask(id, 1, 'r2', 'run_shell_command')
     const auto = await waitUntil(() => answers(id, 'r2')[0], { what: 'automatic answer', timeoutMs: 5000 })
     expect(auto).toMatchObject({ allow: true })
-    const view = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+    const view = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
     expect(view.pending_permissions).toHaveLength(0)
     expect(view.permission_outcomes.find((o: Json) => o.request_id === 'r2')).toMatchObject({
       decision: 'allowed',
@@ -61,28 +69,35 @@ describe('"always allow" is honoured for the session', () => {
     await ask(id, 2, 'r3', 'write_file')
     await waitUntil(
       async () =>
-        (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
-          .length === 1,
+        (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
+          .pending_permissions.length === 1,
       { what: 'other tool pending' },
     )
     expect(answers(id, 'r3')).toHaveLength(0)
 
     // Revoked: the shell asks again.
-    const revoked = await call(
-      'DELETE',
-      `/api/remote/sessions/${id}/permission-rules/run_shell_command`,
-      owner.cookie,
+    const revoked = await reply(
+      client.api.remote
+        .sessions({ id })
+        ['permission-rules']({ tool: 'run_shell_command' })
+        .delete(undefined, withCookie(owner.cookie)),
     )
     expect(revoked.body.rules).toEqual([])
     expect(
-      (await call('DELETE', `/api/remote/sessions/${id}/permission-rules/run_shell_command`, owner.cookie))
-        .status,
+      (
+        await reply(
+          client.api.remote
+            .sessions({ id })
+            ['permission-rules']({ tool: 'run_shell_command' })
+            .delete(undefined, withCookie(owner.cookie)),
+        )
+      ).status,
     ).toBe(404)
     await ask(id, 3, 'r4', 'run_shell_command')
     await waitUntil(
       async () =>
-        (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.pending_permissions
-          .length === 2,
+        (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
+          .pending_permissions.length === 2,
       { what: 'asks again after revoke' },
     )
     expect(answers(id, 'r4')).toHaveLength(0)

@@ -1,8 +1,9 @@
 // Tool permission requests: waiting for the person, surviving a reload, answered once; yolo and auto-edit.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
-import { agent, call, newSession, other, owner, started, useSessionWorld } from './session-test-world.ts'
+import { agent, client, newSession, other, owner, started, useSessionWorld } from './session-test-world.ts'
 
 useSessionWorld()
 
@@ -19,8 +20,8 @@ describe('tool permissions', () => {
   async function pending(id: string, n: number) {
     return waitUntil(
       async () => {
-        const list = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
-          .pending_permissions
+        const list = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body
+          .session.pending_permissions
         return list.length === n && list
       },
       { what: `${n} pending permission requests` },
@@ -39,17 +40,27 @@ describe('tool permissions', () => {
     })
     expect(
       (
-        await call('POST', `/api/remote/sessions/${id}/permission`, other.cookie, {
-          request_id: 'req-1',
-          allow: true,
-        })
+        await reply(
+          client.api.remote.sessions({ id }).permission.post(
+            {
+              request_id: 'req-1',
+              allow: true,
+            },
+            withCookie(other.cookie),
+          ),
+        )
       ).status,
     ).toBe(404)
-    const answer = await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
-      request_id: 'req-1',
-      allow: true,
-      always: true,
-    })
+    const answer = await reply(
+      client.api.remote.sessions({ id }).permission.post(
+        {
+          request_id: 'req-1',
+          allow: true,
+          always: true,
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(answer.body).toEqual({ request_id: 'req-1', decision: 'allowed', always: true })
     const cmd = (await waitUntil(
       () => agent.commands.find((c) => c.type === 'session.permission' && c.session_id === id),
@@ -59,18 +70,28 @@ describe('tool permissions', () => {
     await pending(id, 0)
     expect(
       (
-        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
-          request_id: 'req-1',
-          allow: false,
-        })
+        await reply(
+          client.api.remote.sessions({ id }).permission.post(
+            {
+              request_id: 'req-1',
+              allow: false,
+            },
+            withCookie(owner.cookie),
+          ),
+        )
       ).status,
     ).toBe(409)
     expect(
       (
-        await call('POST', `/api/remote/sessions/${id}/permission`, owner.cookie, {
-          request_id: 'nope',
-          allow: false,
-        })
+        await reply(
+          client.api.remote.sessions({ id }).permission.post(
+            {
+              request_id: 'nope',
+              allow: false,
+            },
+            withCookie(owner.cookie),
+          ),
+        )
       ).status,
     ).toBe(404)
   })
@@ -89,9 +110,14 @@ describe('tool permissions', () => {
     )
     const [waiting] = await pending(id, 1)
     expect(waiting.request_id).toBe('shell-1')
-    const patched = await call('PATCH', `/api/remote/sessions/${id}`, owner.cookie, {
-      permission_mode: 'yolo',
-    })
+    const patched = await reply(
+      client.api.remote.sessions({ id }).patch(
+        {
+          permission_mode: 'yolo',
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(patched.body.session.permission_mode).toBe('yolo')
     await ask(id, 2, 'shell-2', 'run_shell_command')
     const auto = (await waitUntil(

@@ -1,11 +1,13 @@
 // What the server can know is refused at creation with its reason (CLI missing or path outside the
 // roots 422, machine full 429 + Retry-After), and a repeated create with one Idempotency-Key makes one session.
+
 import { describe, expect, test } from 'bun:test'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { sessions } from '../db/schema/index.ts'
 import {
   admin,
   agent,
-  call,
+  client,
   create,
   endAll,
   type Json,
@@ -44,9 +46,14 @@ describe('refused at creation with the reason', () => {
     expect(full.body.error.message).toContain(`maximum of ${MAX_SESSIONS} sessions`)
     expect(Number(full.headers.get('retry-after'))).toBeGreaterThan(0)
     // Nothing was made for the refused create; once one ends there is room again.
-    const list = (await call('GET', '/api/remote/sessions', owner.cookie)).body.sessions as Json[]
+    const list = (await reply(client.api.remote.sessions.get(withCookie(owner.cookie)))).body
+      .sessions as Json[]
     expect(list.filter((s) => s.status === 'starting')).toHaveLength(MAX_SESSIONS)
-    await call('POST', `/api/remote/sessions/${made[0]!.body.session.session_id}/stop`, owner.cookie)
+    await reply(
+      client.api.remote
+        .sessions({ id: made[0]!.body.session.session_id })
+        .stop.post(undefined, withCookie(owner.cookie)),
+    )
     expect((await create()).status).toBe(201)
     await endAll()
   })
@@ -54,7 +61,7 @@ describe('refused at creation with the reason', () => {
   test("an admin's lower session limit applies, shown on the machine; null gives the agent's back", async () => {
     await endAll()
     const settings = (max_sessions: number | null) =>
-      call('PATCH', `/api/remote/machines/${machineId}/settings`, admin, { max_sessions })
+      reply(client.api.remote.machines({ id: machineId }).settings.patch({ max_sessions }, withCookie(admin)))
     const set = await settings(1)
     expect(set.status).toBe(200)
     expect(set.body.machine).toMatchObject({
@@ -76,9 +83,14 @@ describe('refused at creation with the reason', () => {
     const bad = await settings(0)
     expect(bad.status).toBe(400)
     expect(bad.body.error.field).toBe('max_sessions')
-    const plain = await call('PATCH', `/api/remote/machines/${machineId}/settings`, owner.cookie, {
-      max_sessions: 5,
-    })
+    const plain = await reply(
+      client.api.remote.machines({ id: machineId }).settings.patch(
+        {
+          max_sessions: 5,
+        },
+        withCookie(owner.cookie),
+      ),
+    )
     expect(plain.status).toBe(403)
     await endAll()
   })
@@ -87,7 +99,8 @@ describe('refused at creation with the reason', () => {
 describe('Idempotency-Key on POST /sessions', () => {
   test('four quick creates with one key make one session and answer it each time', async () => {
     await endAll()
-    const before = (await call('GET', '/api/remote/sessions', owner.cookie)).body.sessions.length
+    const before = (await reply(client.api.remote.sessions.get(withCookie(owner.cookie)))).body.sessions
+      .length
     const key = { 'idempotency-key': `double-click-${crypto.randomUUID()}` }
     const first = await create({ title: 'once' }, key)
     expect(first.status).toBe(201)
@@ -96,7 +109,7 @@ describe('Idempotency-Key on POST /sessions', () => {
       expect(r.status).toBe(201)
       expect(r.body.session.session_id).toBe(first.body.session.session_id)
     }
-    const after = (await call('GET', '/api/remote/sessions', owner.cookie)).body.sessions.length
+    const after = (await reply(client.api.remote.sessions.get(withCookie(owner.cookie)))).body.sessions.length
     expect(after).toBe(before + 1)
     // A different key is a different create.
     const other = await create({ title: 'twice' }, { 'idempotency-key': `other-${crypto.randomUUID()}` })

@@ -2,12 +2,13 @@
 // input and output tokens and the model in use, and the working state of a turn.
 import { describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
 import { flushUsage, recordUsage } from '../quota/ledger.ts'
 import {
   agent,
-  call,
+  client,
   create,
   endAll,
   type Json,
@@ -33,7 +34,7 @@ describe('what the session says about itself', () => {
     })
     const view = await waitUntil(
       async () => {
-        const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+        const s = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
         return s.status === 'error' ? s : undefined
       },
       { what: 'session in error' },
@@ -42,7 +43,7 @@ describe('what the session says about itself', () => {
       code: 'bad_project_path',
       message: 'The folder /srv/work/app does not exist on lab-box',
     })
-    const listed = (await call('GET', '/api/remote/sessions', owner.cookie)).body.sessions.find(
+    const listed = (await reply(client.api.remote.sessions.get(withCookie(owner.cookie)))).body.sessions.find(
       (s: Json) => s.session_id === id,
     )
     expect(listed.error.code).toBe('bad_project_path')
@@ -73,7 +74,7 @@ describe('what the session says about itself', () => {
       await flushUsage(server.ctx)
       await Bun.sleep(5)
     }
-    const s = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+    const s = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
     expect(s).toMatchObject({
       total_tokens: 175,
       input_tokens: 150,
@@ -94,8 +95,11 @@ describe('what the session says about itself', () => {
       },
       { what: 'active' },
     )
-    await call('POST', `/api/remote/sessions/${id}/chat`, owner.cookie, { content: 'list files' })
-    const get = async () => (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session
+    await reply(
+      client.api.remote.sessions({ id }).chat.post({ content: 'list files' }, withCookie(owner.cookie)),
+    )
+    const get = async () =>
+      (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
     expect((await get()).working).toMatchObject({ tool: null })
     const ts = () => new Date().toISOString()
     await agent.send({

@@ -4,6 +4,7 @@
 // tests read them as plain names.
 import { afterAll, beforeAll, expect } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -16,18 +17,15 @@ export let machineAdmin: { id: number; cookie: string }
 export let outsider: { id: number; cookie: string }
 export let machineId: string
 export let agent: FakeAgent
+export let client: ReturnType<typeof testClient>
 
+// biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
 export type Json = Record<string, any>
-export const call = async (method: string, path: string, cookie?: string, json?: unknown) => {
-  const res = await server.request(path, { method, cookie, json })
-  const text = await res.text()
-  return { status: res.status, body: (text ? JSON.parse(text) : {}) as Json }
-}
 
 export async function waitOnline(id: string) {
   await waitUntil(
     async () => {
-      const { body } = await call('GET', `/api/remote/machines/${id}`, admin)
+      const { body } = await reply(client.api.remote.machines({ id }).get(withCookie(admin)))
       return body.status === 'online' || body.machine?.status === 'online'
     },
     { what: 'machine online' },
@@ -35,11 +33,16 @@ export async function waitOnline(id: string) {
 }
 
 export async function newSession(cookie = owner.cookie, extra: Json = {}) {
-  const res = await call('POST', '/api/remote/sessions', cookie, {
-    machine_id: machineId,
-    project_path: '/work/project',
-    ...extra,
-  })
+  const res = await reply(
+    client.api.remote.sessions.post(
+      {
+        machine_id: machineId,
+        project_path: '/work/project',
+        ...extra,
+      },
+      withCookie(cookie),
+    ),
+  )
   expect(res.status).toBe(201)
   const id = res.body.session.session_id as string
   const start = (await waitUntil(
@@ -53,7 +56,8 @@ export async function started(id: string) {
   await agent.send({ type: 'session.started', session_id: id, cli_session_id: `cli-${id.slice(0, 4)}` })
   await waitUntil(
     async () =>
-      (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body.session.status === 'active',
+      (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session.status ===
+      'active',
     { what: 'session active' },
   )
 }
@@ -74,6 +78,7 @@ export const output = (id: string, from: number, n: number) =>
 export function useSessionWorld() {
   beforeAll(async () => {
     server = await startTestServer({ listen: true })
+    client = testClient(server.app, server.url)
     admin = await server.login()
     owner = await createUser(server, admin, 'owen')
     other = await createUser(server, admin, 'otto')
@@ -86,10 +91,15 @@ export function useSessionWorld() {
       [other, 'user'],
       [machineAdmin, 'admin'],
     ] as const) {
-      const res = await call('POST', `/api/remote/machines/${machineId}/assign`, admin, {
-        user_id: u.id,
-        permission,
-      })
+      const res = await reply(
+        client.api.remote.machines({ id: machineId }).assign.post(
+          {
+            user_id: u.id,
+            permission,
+          },
+          withCookie(admin),
+        ),
+      )
       expect(res.status).toBeLessThan(300)
     }
     // Room for every session these tests start (the server refuses past the machine's limit).

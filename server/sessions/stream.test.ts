@@ -1,7 +1,8 @@
 // Live output over SSE: records in order, resumed after Last-Event-ID, status changes pushed.
 import { describe, expect, test } from 'bun:test'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { readSse } from '../../test/support/sse.ts'
-import { call, newSession, output, owner, server, started, useSessionWorld } from './session-test-world.ts'
+import { client, newSession, output, owner, server, started, useSessionWorld } from './session-test-world.ts'
 
 useSessionWorld()
 
@@ -38,7 +39,7 @@ describe('live output over SSE', () => {
       evs.some((e) => e.event === 'status' && JSON.parse(e.data).status === 'paused'),
     )
     await Bun.sleep(50)
-    await call('POST', `/api/remote/sessions/${id}/pause`, owner.cookie)
+    await reply(client.api.remote.sessions({ id }).pause.post(undefined, withCookie(owner.cookie)))
     const events = await reading
     expect(events.filter((e) => e.event === 'status').map((e) => JSON.parse(e.data).status)).toEqual([
       'active',

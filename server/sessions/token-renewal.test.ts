@@ -1,11 +1,12 @@
 // Proxy token renewal: live sessions get fresh tokens over the channel, ended ones do not.
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
 import {
   agent,
-  call,
+  client,
   newSession,
   other,
   owner,
@@ -24,7 +25,7 @@ describe('proxy token renewal', () => {
     const live = await newSession()
     await started(live.id)
     const ended = await newSession()
-    await call('POST', `/api/remote/sessions/${ended.id}/stop`, owner.cookie)
+    await reply(client.api.remote.sessions({ id: ended.id }).stop.post(undefined, withCookie(owner.cookie)))
     const soon = new Date(Date.now() + 60_000)
     for (const id of [live.id, ended.id])
       await server.ctx.db.update(proxyTokens).set({ expiresAt: soon }).where(eq(proxyTokens.sessionId, id))
@@ -71,7 +72,7 @@ describe('proxy token renewal', () => {
     server.ctx.now = hours(3.5)
     try {
       await renewExpiringTokens(server.ctx)
-      await call('POST', `/api/remote/sessions/${other.id}/stop`, owner.cookie)
+      await reply(client.api.remote.sessions({ id: other.id }).stop.post(undefined, withCookie(owner.cookie)))
       server.ctx.now = hours(5)
       await Bun.sleep(1100)
       expect(await verifyProxyToken(server.ctx, other.start.proxy_token)).toBeNull()

@@ -1,9 +1,10 @@
 // Output reads: a session read carries about 1 MB of output at most, the rest page by page.
 import { describe, expect, test } from 'bun:test'
+import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import {
   agent,
-  call,
+  client,
   type Json,
   newSession,
   output,
@@ -33,7 +34,8 @@ describe('output reads', () => {
     }
     const first = await waitUntil(
       async () => {
-        const { session } = (await call('GET', `/api/remote/sessions/${id}`, owner.cookie)).body
+        const { session } = (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie))))
+          .body
         return session.last_seq >= 11 && session
       },
       { what: 'output up to seq 11' },
@@ -44,8 +46,13 @@ describe('output reads', () => {
     const seqs: number[] = first.output.map((o: Json) => o.seq)
     let after = seqs.at(-1)!
     for (let more = true; more; ) {
-      const page = (await call('GET', `/api/remote/sessions/${id}?output_after=${after}`, owner.cookie)).body
-        .session
+      const page = (
+        await reply(
+          client.api.remote
+            .sessions({ id })
+            .get({ query: { output_after: after }, ...withCookie(owner.cookie) }),
+        )
+      ).body.session
       seqs.push(...page.output.map((o: Json) => o.seq))
       after = seqs.at(-1)!
       more = page.output_has_more

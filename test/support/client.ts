@@ -6,11 +6,13 @@ import { treaty } from '@elysiajs/eden'
 import type { App } from '../../server/app.ts'
 
 /**
- * Calls go to app.handle at http://localhost (the host the test server trusts, as server.request
- * uses); parseDate off keeps timestamps the ISO strings the server sent, as the tests compare them.
+ * Calls go to app.handle at `url`: http://localhost (the host the test server trusts, as
+ * server.request uses), or a listening server's own url, so links the server builds from the
+ * request's host point at it. parseDate off keeps timestamps the ISO strings the server sent, as
+ * the tests compare them.
  */
-export const testClient = (app: App) =>
-  treaty<App>('http://localhost', {
+export const testClient = (app: App, url = 'http://localhost') =>
+  treaty<App>(url, {
     fetcher: ((input: RequestInfo | URL, init?: RequestInit) =>
       app.handle(new Request(input, init))) as typeof fetch,
     parseDate: false,
@@ -25,10 +27,14 @@ export const withBearer = (token: string) => ({ headers: { authorization: `Beare
 // biome-ignore lint/suspicious/noExplicitAny: JSON bodies of many shapes, checked by the assertions
 export type Json = any
 
-/** Status and body of an Eden call, whichever way it went: the data on success, else the error body. */
+/** Status, headers and body of an Eden call, whichever way it went: the data on success, else the error body. */
 export async function reply<Body = Json>(
-  call: Promise<{ status: number; data: unknown; error: { value: unknown } | null }>,
-): Promise<{ status: number; body: Body }> {
+  call: Promise<{ status: number; headers?: HeadersInit; data: unknown; error: { value: unknown } | null }>,
+): Promise<{ status: number; headers: Headers; body: Body }> {
   const res = await call
-  return { status: res.status, body: (res.error ? res.error.value : res.data) as Body }
+  return {
+    status: res.status,
+    headers: new Headers(res.headers),
+    body: (res.error ? res.error.value : res.data) as Body,
+  }
 }
