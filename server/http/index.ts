@@ -7,25 +7,54 @@ import type { AppContext } from '../context/index.ts'
 import { type ErrorBody, errorResponse, HttpError } from '../errors.ts'
 import { bodyLimits } from './body-limit.ts'
 import { patternRule } from './patterns.ts'
-import { unknownQueryGuard } from './query-keys.ts'
+import { failingQueryParameter, unknownQueryGuard } from './query-keys.ts'
 import { securityHeaders } from './security-headers.ts'
 
+interface FailedSchema {
+  pattern?: unknown
+  type?: unknown
+  minimum?: unknown
+  maximum?: unknown
+  anyOf?: FailedSchema[]
+}
+
 interface ValidationLike {
-  all?: Array<{ path?: string; summary?: string; message?: string; schema?: { pattern?: unknown } }>
+  all?: Array<{ path?: string; summary?: string; message?: string; schema?: FailedSchema; value?: unknown }>
   type?: string
   message: string
 }
 
-/** The first failing field of an Elysia validation error, as `field` and a sentence. */
-export function describeValidation(error: ValidationLike): HttpError {
+/**
+ * What an integer field takes, in words: `?limit=abc` would otherwise read "should be one of:
+ * 'integer', 'integer'" (a query integer is a string or a number to Elysia).
+ */
+function integerWords(schema: FailedSchema | undefined): string | null {
+  const integer = schema?.type === 'integer' ? schema : schema?.anyOf?.find((s) => s.type === 'integer')
+  if (!integer) return null
+  const min = typeof integer.minimum === 'number' ? integer.minimum : null
+  const max = typeof integer.maximum === 'number' ? integer.maximum : null
+  if (min !== null && max !== null) return `must be a whole number from ${min} to ${max}`
+  if (min !== null) return `must be a whole number of at least ${min}`
+  if (max !== null) return `must be a whole number of at most ${max}`
+  return 'must be a whole number'
+}
+
+/**
+ * The first failing field of an Elysia validation error, as `field` and a sentence. `name` is the
+ * field when the error itself has no path (a query value that failed in its decode, which names
+ * neither: `failingQueryParameter`).
+ */
+export function describeValidation(error: ValidationLike, name?: string | null): HttpError {
   const first = error.all?.[0]
-  const path = (first?.path ?? '').replace(/^\//, '').replaceAll('/', '.')
+  const path = (first?.path ?? '').replace(/^\//, '').replaceAll('/', '.') || (name ?? '')
   const where = error.type && error.type !== 'body' ? error.type : 'body'
   const field = path || where
   const pattern = first?.schema?.pattern
   // A failed pattern is told in words, never as the regular expression.
   const broken = typeof pattern === 'string' ? patternRule(pattern) : null
-  const detail = broken?.words ?? first?.summary ?? first?.message ?? 'is invalid'
+  // An integer given but not taken (a missing one is told as missing).
+  const integer = first?.value !== undefined ? integerWords(first.schema) : null
+  const detail = broken?.words ?? integer ?? first?.summary ?? first?.message ?? 'is invalid'
   const message = path ? `Invalid ${field}: ${detail}` : `Invalid request ${where}: ${detail}`
   return new HttpError(400, message, 'validation_error', field, undefined, broken?.rule)
 }
@@ -49,10 +78,14 @@ export function httpBase(ctx: AppContext) {
     .onRequest(({ request }) => {
       startTimes.set(request, performance.now())
     })
-    .onError({ as: 'global' }, ({ code, error, request, set }) => {
+    .onError({ as: 'global' }, ({ code, error, request, route, set }) => {
       let httpError: HttpError
       if (error instanceof HttpError) httpError = error
-      else if (code === 'VALIDATION') httpError = describeValidation(error as unknown as ValidationLike)
+      else if (code === 'VALIDATION') {
+        const validation = error as unknown as ValidationLike
+        const name = validation.type === 'property' ? failingQueryParameter(ctx, request, route) : null
+        httpError = describeValidation(validation, name)
+      }
       // A route's own parser may refuse a body with its own error (e.g. 413); Elysia wraps it.
       else if (code === 'PARSE' && (error as Error).cause instanceof HttpError)
         httpError = (error as Error).cause as HttpError

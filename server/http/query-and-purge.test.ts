@@ -28,6 +28,26 @@ describe('query values', () => {
       )
     }
   })
+
+  test('a bad integer names its parameter and says what it takes, in range or not a number', async () => {
+    const machine = '/api/remote/machines/00000000-0000-4000-8000-000000000000'
+    for (const [query, field] of [
+      ['limit=abc', 'limit'],
+      ['limit=0', 'limit'],
+      ['limit=201', 'limit'],
+      ['status=live&limit=1.5', 'limit'],
+      ['cursor=x&limit=0', 'limit'],
+    ] as const) {
+      const res = await server.request(`${machine}/sessions?${query}`, { cookie: admin })
+      expect(res.status).toBe(400)
+      const { error } = (await res.json()) as { error: { field: string; message: string; type: string } }
+      expect(error).toMatchObject({ field, type: 'validation_error' })
+      expect(error.message).toBe('Invalid limit: must be a whole number from 1 to 200')
+    }
+    const lines = await server.request(`${machine}/log?lines=0`, { cookie: admin })
+    expect(lines.status).toBe(400)
+    expect(((await lines.json()) as { error: { field: string } }).error.field).toBe('lines')
+  })
 })
 
 const concrete = (path: string) =>
