@@ -1,7 +1,9 @@
 // The session event bus: new output records and status changes for whoever watches a session
 // (the browser's SSE stream). Published through Postgres NOTIFY, so a watcher on any server
 // instance hears about output an agent delivered to another; records are read back from the
-// table, so a NOTIFY payload stays small.
+// table, so a NOTIFY payload stays small. Output an agent just sent is also told to this
+// instance's streams before it is stored (announceArrivingOutput), so they need not wait for the
+// insert; the stored event follows either way.
 import { and, eq, inArray } from 'drizzle-orm'
 import type { OutputStream, StoredOutputEvent } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
@@ -49,6 +51,8 @@ type Notice = { o: string; s: string } & (
   | { k: 'alert'; a: SessionAlert }
 )
 type Listener = (event: SessionEvent) => void
+/** Records as they will be stored, told before the insert settles (some may turn out duplicates). */
+type ArrivingListener = (records: StoredOutputRecord[]) => void
 
 /** Any session's event, without its records: what the live session lists need to hear. */
 export type SessionEventKind = SessionEvent['type']
@@ -59,6 +63,8 @@ export interface SessionEventRegistry {
   listeners: KeyedListeners<[event: SessionEvent]>
   /** Every session's events (the live lists), told before any per-session read. */
   any: Set<AnyListener>
+  /** Per session, the streams that take output before it is stored. */
+  arriving: Map<string, Set<ArrivingListener>>
   ready: Promise<void>
 }
 
@@ -72,7 +78,7 @@ export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistr
       )
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  return { listeners, any, ready }
+  return { listeners, any, arriving: new Map(), ready }
 }
 
 async function dispatch(
@@ -115,6 +121,35 @@ export async function subscribeSessionEvents(ctx: AppContext, sessionId: string,
   const reg = ctx.state.sessionEvents
   await reg.ready
   return reg.listeners.add(sessionId, listener)
+}
+
+/**
+ * Calls `listener` with output an agent connected here sent for the session, before it is
+ * stored. Only for a watcher that can tell a record it already has (by seq) from a new one: the
+ * stored event for the same records follows.
+ */
+export function subscribeArrivingOutput(ctx: AppContext, sessionId: string, listener: ArrivingListener) {
+  const reg = ctx.state.sessionEvents
+  const set = reg.arriving.get(sessionId) ?? new Set<ArrivingListener>()
+  reg.arriving.set(sessionId, set)
+  set.add(listener)
+  return () => {
+    set.delete(listener)
+    if (set.size === 0) reg.arriving.delete(sessionId)
+  }
+}
+
+/**
+ * Output about to be stored, as it will read back (in seq order): this instance's streams may
+ * send it at once. The caller stores exactly these records next (or the agent sends them again).
+ */
+export function announceArrivingOutput(
+  ctx: AppContext,
+  sessionId: string,
+  records: StoredOutputRecord[],
+): void {
+  const watchers = ctx.peek('sessionEvents')?.arriving.get(sessionId)
+  if (watchers) for (const fn of [...watchers]) fn(records)
 }
 
 /** Calls `listener` with the id and kind of every session event, on any instance. */

@@ -2,6 +2,7 @@
 // list of exited sessions), handled here because sessions own session state: the channel
 // (agents/frames.ts) only parses, checks and routes the frames. Every report is checked
 // against the calling machine and tenant; anything else is refused and audited.
+import { Buffer } from 'node:buffer'
 import { and, eq, getTableColumns, inArray } from 'drizzle-orm'
 import type { AgentFrameOf } from '../../protocol/index.ts'
 import { FrameRefused, type FrameReports, refuseFrame } from '../agents/frames.ts'
@@ -9,7 +10,7 @@ import type { AgentIdentity } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { sessionOutput, sessions } from '../db/schema/index.ts'
 import { usageFrameReport } from '../quota/reports.ts'
-import { publishOutput } from './events.ts'
+import { announceArrivingOutput, publishOutput, type StoredOutputRecord } from './events.ts'
 import { moveSession, moveSessions } from './lifecycle.ts'
 import { countStoredOutput, recordBytes } from './output-bounds.ts'
 import { recordPermissionRequests } from './permissions.ts'
@@ -74,25 +75,45 @@ function withoutNul<T>(value: T): T {
 }
 
 /**
+ * A value as a jsonb column gives it back: object keys shorter first, then in byte order (the
+ * order Postgres keeps them in), so output told before it is stored reads like the stored row.
+ */
+function asJsonb<T>(value: T): T {
+  if (Array.isArray(value)) return value.map(asJsonb) as T
+  if (!value || typeof value !== 'object') return value
+  const keys = Object.keys(value).sort((a, b) => {
+    const byLength = Buffer.byteLength(a) - Buffer.byteLength(b)
+    return byLength !== 0 ? byLength : Buffer.compare(Buffer.from(a), Buffer.from(b))
+  })
+  return Object.fromEntries(keys.map((k) => [k, asJsonb((value as Record<string, unknown>)[k])])) as T
+}
+
+/**
  * Stores each (session, seq) once; only records new to the table are announced and counted
  * against the session's output limit. Records the limit already dropped are not stored again.
+ * This instance's streams get the records as they arrive, before the insert: a stream sends
+ * only records past the ones it has, and the agent's records are what the insert stores (a
+ * duplicate seq is the same record sent again). A frame with a permission request waits for its
+ * row (an answer must find it).
  */
 async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFrameOf<'session.output'>) {
   const session = await ownSession(ctx, agent, frame.session_id, frame.type)
   const records = frame.records.filter((r) => r.seq > session.droppedThrough)
   if (records.length === 0) return
+  const rows = records.map((r) => ({
+    sessionId: frame.session_id,
+    seq: r.seq,
+    stream: r.stream,
+    data: withoutNul(r.data),
+    event: r.event ? withoutNul(r.event) : null,
+    ts: new Date(r.ts),
+  }))
+  const permissionAsked = rows.some((r) => r.event?.kind === 'permission_request')
+  if (!permissionAsked && rows.every((r) => !Number.isNaN(r.ts.getTime())))
+    announceArrivingOutput(ctx, frame.session_id, rows.map(toStoredRecord))
   const inserted = await ctx.db
     .insert(sessionOutput)
-    .values(
-      records.map((r) => ({
-        sessionId: frame.session_id,
-        seq: r.seq,
-        stream: r.stream,
-        data: withoutNul(r.data),
-        event: r.event ? withoutNul(r.event) : null,
-        ts: new Date(r.ts),
-      })),
-    )
+    .values(rows)
     .onConflictDoNothing()
     .returning({ ...getTableColumns(sessionOutput), bytes: recordBytes })
   if (inserted.length) {
@@ -106,17 +127,7 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       frame.session_id,
       records.filter((r) => fresh.has(r.seq)),
     )
-    await publishOutput(
-      ctx,
-      frame.session_id,
-      inserted.map((r) => ({
-        seq: r.seq,
-        stream: r.stream,
-        data: r.data,
-        event: r.event,
-        ts: r.ts.toISOString(),
-      })),
-    )
+    await publishOutput(ctx, frame.session_id, inserted.map(toStoredRecord))
     await ctx.db
       .update(sessions)
       .set({ updatedAt: ctx.now(), ...turnProgress(inserted.map((r) => r.event)) })
@@ -126,6 +137,16 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       frame.session_id,
       inserted.reduce((sum, r) => sum + Number(r.bytes), 0),
     )
+  }
+}
+
+function toStoredRecord(r: (typeof sessionOutput)['$inferInsert']): StoredOutputRecord {
+  return {
+    seq: r.seq,
+    stream: r.stream,
+    data: r.data,
+    event: r.event ? asJsonb(r.event) : null,
+    ts: (r.ts as Date).toISOString(),
   }
 }
 

@@ -2,7 +2,16 @@
 import { describe, expect, test } from 'bun:test'
 import { reply, withCookie } from '../../test/support/client.ts'
 import { readSse } from '../../test/support/sse.ts'
-import { client, newSession, output, owner, server, started, useSessionWorld } from './session-test-world.ts'
+import {
+  agent,
+  client,
+  newSession,
+  output,
+  owner,
+  server,
+  started,
+  useSessionWorld,
+} from './session-test-world.ts'
 
 useSessionWorld()
 
@@ -45,5 +54,54 @@ describe('live output over SSE', () => {
       'active',
       'paused',
     ])
+  })
+})
+
+describe('output told to the stream as it arrives', () => {
+  const sseOutput = async (id: string, count: number, after = -1) => {
+    const res = await server.request(`/api/remote/sessions/${id}/stream`, {
+      cookie: owner.cookie,
+      headers: { 'last-event-id': String(after) },
+    })
+    const events = await readSse(res, (evs) => evs.filter((e) => e.event === 'output').length >= count)
+    return events.filter((e) => e.event === 'output').map((e) => ({ id: e.id, data: e.data }))
+  }
+
+  test('a reconnect reads exactly what the live stream sent, events included', async () => {
+    const { id } = await newSession()
+    await started(id)
+    const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
+    const reading = readSse(res, (evs) => evs.filter((e) => e.event === 'output').length >= 3)
+    await Bun.sleep(50)
+    // Keys in an order jsonb does not keep: the live copy must read like the stored one.
+    const event = {
+      kind: 'tool_use',
+      tool_use_id: 't1',
+      name: 'Bash',
+      input: { zeta: { b: 1, a: [{ yy: 1, x: 2 }] }, cmd: 'ls é' },
+    }
+    for (let seq = 0; seq < 3; seq++)
+      await agent.send({
+        type: 'session.output',
+        session_id: id,
+        records: [{ seq, stream: 'stdout', data: `line ${seq}\u0000`, event, ts: new Date().toISOString() }],
+      })
+    const live = (await reading).filter((e) => e.event === 'output').map((e) => ({ id: e.id, data: e.data }))
+    expect(live.map((e) => Number(e.id))).toEqual([0, 1, 2])
+    expect(JSON.parse(live[0]!.data).data).toBe('line 0\uFFFD')
+    expect(await sseOutput(id, 3)).toEqual(live)
+  })
+
+  test('records arriving while the stream reads its backlog come once each, in seq order', async () => {
+    const { id } = await newSession()
+    await started(id)
+    // More than one page (500) of backlog, so the stream is still reading when more arrive.
+    for (let from = 0; from < 700; from += 100) await output(id, from, 100)
+    const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
+    const reading = readSse(res, (evs) => evs.filter((e) => e.event === 'output').length >= 760)
+    for (let from = 700; from < 760; from += 3) await output(id, from, 3)
+    const live = (await reading).filter((e) => e.event === 'output').map((e) => ({ id: e.id, data: e.data }))
+    expect(live.map((e) => Number(e.id))).toEqual(Array.from({ length: 760 }, (_, i) => i))
+    expect(await sseOutput(id, 60, 699)).toEqual(live.slice(700))
   })
 })

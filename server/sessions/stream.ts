@@ -1,7 +1,9 @@
 // GET /api/remote/sessions/{id}/stream: Server-Sent Events for the browser. Each output record
 // is an `output` event whose id is its seq, so a reconnecting EventSource (Last-Event-ID) gets
-// exactly what it missed. Live events only wake the stream; records are always read from the
-// database in seq order, which is what keeps the stream free of gaps and repeats. When access
+// exactly what it missed. A live event's records are sent only when they are exactly the next
+// ones (output an agent sent here, even before it is stored; else once stored); anything else
+// makes the stream read from the database in seq order, which is what keeps the stream free of
+// gaps and repeats. When access
 // the stream depends on is revoked (anywhere), it sends a final `access.revoked` event with the
 // reason and closes.
 import {
@@ -12,7 +14,7 @@ import {
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
 import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
-import { subscribeSessionEvents } from './events.ts'
+import { type StoredOutputRecord, subscribeArrivingOutput, subscribeSessionEvents } from './events.ts'
 import { outputPage } from './view.ts'
 
 export const KEEPALIVE_MS = 15_000
@@ -35,6 +37,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
   let pumping = false
   let dirty = true
   let unsubscribe: (() => void) | undefined
+  let unsubscribeArriving: (() => void) | undefined
   let unwatch: (() => void) | undefined
   let keepalive: ReturnType<typeof setInterval> | undefined
   const finish = () => {
@@ -42,6 +45,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
     closed = true
     if (unsubscribe) ctx.state.metrics.sseSubscribers.dec()
     unsubscribe?.()
+    unsubscribeArriving?.()
     unwatch?.()
     clearInterval(keepalive)
   }
@@ -70,6 +74,17 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
           pumping = false
         }
       }
+      /** Sends the records past lastSent when they are exactly the next ones; false if they are not. */
+      const sendNext = (records: StoredOutputRecord[]): boolean => {
+        const fresh = records.filter((r) => r.seq > lastSent)
+        if (fresh.length === 0) return true
+        if (pumping || fresh[0]!.seq !== lastSent + 1 || !isContiguous(fresh)) return false
+        for (const { ts, ...record } of fresh) {
+          send(formatSse({ id: record.seq, event: 'output', data: { ...record, timestamp: ts } }))
+          lastSent = record.seq
+        }
+        return true
+      }
       const revoked = async (event: AccessRevokedEvent) => {
         const subject = {
           userId: options.viewer.userId,
@@ -94,17 +109,18 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
         if (event.type === 'status') send(formatSse({ event: 'status', data: { status: event.status } }))
         else if (event.type === 'permission') send(formatSse({ event: 'permission', data: event.outcome }))
         else if (event.type === 'alert') send(formatSse({ event: 'alert', data: event.alert }))
-        else if (!pumping && event.records[0]?.seq === lastSent + 1 && isContiguous(event.records)) {
-          // The usual case: exactly the next records, already read by the event; no second read.
-          for (const { ts, ...record } of event.records) {
-            send(formatSse({ id: record.seq, event: 'output', data: { ...record, timestamp: ts } }))
-            lastSent = record.seq
-          }
-        } else {
+        // The usual case: exactly the next records (or ones sent as they arrived); no second read.
+        else if (!sendNext(event.records)) {
           dirty = true
           void pump()
         }
       })
+      // Records not the next ones as they arrive wait for their stored event (or the read).
+      unsubscribeArriving = subscribeArrivingOutput(
+        ctx,
+        options.sessionId,
+        (records) => void sendNext(records),
+      )
       ctx.state.metrics.sseSubscribers.inc()
       keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? KEEPALIVE_MS)
       await pump()
