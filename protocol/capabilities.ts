@@ -2,6 +2,7 @@
 // heartbeat's system_info): how well sessions are isolated from each other and from the agent,
 // and which CLI tools were found. Server, UI and agent read the same shapes and ordering.
 import { type Static, Type } from '@sinclair/typebox'
+import { oneOf } from './common.ts'
 
 /**
  * sandbox: each session's CLI runs in an OS sandbox (bubblewrap on Linux, sandbox-exec on
@@ -12,7 +13,7 @@ import { type Static, Type } from '@sinclair/typebox'
  */
 export const ISOLATION_LEVELS = ['sandbox', 'separate-user', 'none'] as const
 export type IsolationLevel = (typeof ISOLATION_LEVELS)[number]
-export const IsolationLevelSchema = Type.Union(ISOLATION_LEVELS.map((l) => Type.Literal(l)))
+export const IsolationLevelSchema = oneOf(ISOLATION_LEVELS)
 
 /** Strength of a level: higher isolates more. */
 const STRENGTH: Record<IsolationLevel, number> = { none: 0, 'separate-user': 1, sandbox: 2 }

@@ -3,7 +3,7 @@
 // with per-file hunks, and the actions on them. One command, one answer frame per request,
 // and a nudge frame when the tree changed so the panel refreshes.
 import { type Static, Type } from '@sinclair/typebox'
-import { Id } from './common.ts'
+import { Id, oneOf } from './common.ts'
 
 export const CHANGE_OPS = ['list', 'diff', 'revert_file', 'revert_hunk', 'stage', 'commit'] as const
 export type ChangeOp = (typeof CHANGE_OPS)[number]
@@ -20,7 +20,7 @@ export const ChangesRequest = Type.Object({
   session_id: Id,
   /** The session's project directory (the server's record of it). */
   project_path: Type.String({ minLength: 1 }),
-  op: Type.Union(CHANGE_OPS.map((o) => Type.Literal(o))),
+  op: oneOf(CHANGE_OPS),
   path: Type.Optional(ProjectPath),
   hunk_id: Type.Optional(Type.String({ maxLength: 128 })),
   paths: Type.Optional(Type.Array(ProjectPath, { maxItems: MAX_CHANGED_FILES })),
@@ -29,7 +29,7 @@ export const ChangesRequest = Type.Object({
 
 export const ChangedFile = Type.Object({
   path: Type.String(),
-  status: Type.Union(FILE_CHANGE_STATUSES.map((s) => Type.Literal(s))),
+  status: oneOf(FILE_CHANGE_STATUSES),
   additions: Type.Integer({ minimum: 0 }),
   deletions: Type.Integer({ minimum: 0 }),
   binary: Type.Boolean(),

@@ -1,6 +1,24 @@
 // Shared building blocks of the wire contract: version, identifiers, timestamps and limits.
 // Depends on TypeBox only, so the compiled agent never bundles server code.
-import { type Static, Type } from '@sinclair/typebox'
+import { type SchemaOptions, type Static, type TLiteral, type TUnion, Type } from '@sinclair/typebox'
+
+type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
+
+/**
+ * A union of string literals typed as the tuple it is, so Elysia infers its values (a union of
+ * a mapped array reads as never there). Not t.UnionEnum: that quietly defaults an absent
+ * optional field to its first value, which would, for instance, turn an omitted role into
+ * `system_admin`.
+ */
+export function oneOf<const T extends readonly string[]>(
+  values: T,
+  options?: SchemaOptions,
+): TUnion<[...Literals<T>]> {
+  return Type.Union(
+    values.map((v) => Type.Literal(v)),
+    options,
+  ) as unknown as TUnion<[...Literals<T>]>
+}
 
 /** Bumped on any incompatible change; sent in every hello. */
 export const PROTOCOL_VERSION = 1

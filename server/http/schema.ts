@@ -1,22 +1,11 @@
 // Schema helpers for the HTTP layer: answers several folders share, and `documented` for
-// answers that are described but not checked. `oneOf` exists because Elysia's t.UnionEnum quietly
-// defaults an absent optional field to its first value, which would, for instance, turn
-// an omitted role into `system_admin`.
-import { type SchemaOptions, type TLiteral, type TSchema, type TUnion, Type } from '@sinclair/typebox'
+// answers that are described but not checked. `oneOf` (protocol/common.ts) is re-exported
+// for the routes' models.
+import { type TSchema, Type } from '@sinclair/typebox'
 import type { DocumentDecoration } from 'elysia'
 import { IsoTime } from '../../protocol/index.ts'
 
-type Literals<T extends readonly string[]> = { [K in keyof T]: TLiteral<T[K]> }
-
-export function oneOf<const T extends readonly string[]>(
-  values: T,
-  options?: SchemaOptions,
-): TUnion<[...Literals<T>]> {
-  return Type.Union(
-    values.map((v) => Type.Literal(v)),
-    options,
-  ) as unknown as TUnion<[...Literals<T>]>
-}
+export { oneOf } from '../../protocol/index.ts'
 
 /** The answer of a change that has nothing else to say (a delete, a password change). */
 export const OkAnswer = Type.Object({ ok: Type.Literal(true) })

@@ -107,9 +107,6 @@ const LoadSample = t.Object({
   disk_total_gb: NullableNumber,
 })
 
-/** The protocol's Isolation, its level spelled with oneOf: Elysia reads the protocol's mapped union as never. */
-const MachineIsolation = t.Object({ ...Isolation.properties, level: oneOf(ISOLATION_LEVELS) })
-
 /** A machine as lists show it (view.ts machineView). */
 export const MachineSummary = t.Object({
   machine_id: machine.machineId,
@@ -121,7 +118,7 @@ export const MachineSummary = t.Object({
   connected: machine.connected,
   transport: machine.transport,
   capabilities: JsonObject,
-  isolation: MachineIsolation,
+  isolation: Isolation,
   cli_tools: t.Array(DetectedCli),
   allowed_cli_tools: t.Array(t.String()),
   allowed_cli_tools_custom: t.Boolean(),
