@@ -4,10 +4,18 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import { formatSse, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
+import { formatSse, SSE_KEEPALIVE, sseResponses, sseRetry } from '../http/sse.ts'
 import { sessionAccess } from '../sessions/access.ts'
 import { subscribeChanges } from './events.ts'
-import { CommitBody, DiffQuery, RevertBody, SessionIdParams, StageBody } from './model.ts'
+import {
+  CHANGES_ANSWERS,
+  CommitBody,
+  DiffQuery,
+  RevertAnswer,
+  RevertBody,
+  SessionIdParams,
+  StageBody,
+} from './model.ts'
 import { requestChanges } from './service.ts'
 
 const KEEPALIVE_MS = 15_000
@@ -18,13 +26,20 @@ export function changesRoutes(ctx: AppContext) {
     .get('/', ({ actor, user, params }) => requestChanges(ctx, actor, user, params.id, 'list'), {
       auth: true,
       params: SessionIdParams,
+      response: { 200: CHANGES_ANSWERS.list },
       detail: { summary: "Files the session's CLI changed, with +/- counts" },
     })
     .get(
       '/diff',
       ({ actor, user, params, query }) =>
         requestChanges(ctx, actor, user, params.id, 'diff', { path: query.path }),
-      { auth: true, params: SessionIdParams, query: DiffQuery, detail: { summary: "One file's hunks" } },
+      {
+        auth: true,
+        params: SessionIdParams,
+        query: DiffQuery,
+        response: { 200: CHANGES_ANSWERS.diff },
+        detail: { summary: "One file's hunks" },
+      },
     )
     .post(
       '/revert',
@@ -37,6 +52,7 @@ export function changesRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: RevertBody,
+        response: { 200: RevertAnswer },
         detail: { summary: 'Revert a file or one hunk' },
       },
     )
@@ -48,6 +64,7 @@ export function changesRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: StageBody,
+        response: { 200: CHANGES_ANSWERS.stage },
         detail: { summary: 'Stage files (git trees)' },
       },
     )
@@ -59,6 +76,7 @@ export function changesRoutes(ctx: AppContext) {
         auth: true,
         params: SessionIdParams,
         body: CommitBody,
+        response: { 200: CHANGES_ANSWERS.commit },
         detail: { summary: 'Commit what is staged (git trees)' },
       },
     )
@@ -98,7 +116,10 @@ export function changesRoutes(ctx: AppContext) {
       {
         auth: true,
         params: SessionIdParams,
-        detail: { summary: 'SSE: "changed" whenever the project changes' },
+        detail: {
+          summary: 'SSE: "changed" whenever the project changes',
+          responses: sseResponses('`changed {session_id}` events'),
+        },
       },
     )
 }

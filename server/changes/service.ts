@@ -3,6 +3,8 @@
 // mapped to the API's error shape. Reading needs the session's view right; changing the tree
 // (revert, stage, commit) is for its owner only, and audited.
 import { randomUUID } from 'node:crypto'
+import type { Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import type { ChangeOp } from '../../protocol/index.ts'
 import { queueCommand } from '../agents/commands.ts'
 import { awaitCommandResult } from '../agents/results.ts'
@@ -11,6 +13,7 @@ import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { sessionAccess } from '../sessions/access.ts'
+import { CHANGES_ANSWERS } from './model.ts'
 
 /** How long a changes request waits for the agent before answering 504. */
 export const CHANGES_TIMEOUT_MS = 20_000
@@ -23,14 +26,14 @@ interface ChangesAnswer {
   code?: string
 }
 
-export async function requestChanges(
+export async function requestChanges<Op extends ChangeOp>(
   ctx: AppContext,
   actor: Actor,
   user: UserRow,
   sessionId: string,
-  op: ChangeOp,
+  op: Op,
   args: { path?: string; hunk_id?: string; paths?: string[]; message?: string } = {},
-) {
+): Promise<Static<(typeof CHANGES_ANSWERS)[Op]>> {
   const { session, machine } = await sessionAccess(ctx, user, sessionId, WRITES.has(op) ? 'steer' : 'view')
   if (!machine || !session.remoteMachineId) throw new HttpError(409, 'The session has no machine', 'conflict')
   if (machine.status !== 'online') throw new HttpError(409, 'The machine is offline', 'machine_offline')
@@ -62,5 +65,9 @@ export async function requestChanges(
     const status = ERROR_STATUS[answer.code ?? ''] ?? 502
     throw new HttpError(status, answer.error, status === 502 ? 'agent_error' : (answer.code ?? 'agent_error'))
   }
-  return answer.result ?? {}
+  // An agent of another version may answer in another shape: said as its error, not passed on.
+  const result = answer.result ?? {}
+  if (!Value.Check(CHANGES_ANSWERS[op], result))
+    throw new HttpError(502, `The agent's ${op} answer has a shape this server does not know`, 'agent_error')
+  return result
 }

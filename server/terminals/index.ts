@@ -3,7 +3,15 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import { MachineIdParams, OpenTerminalBody, TerminalAccessBody, TerminalIdParams } from './model.ts'
+import {
+  ClosedTerminalAnswer,
+  MachineIdParams,
+  OpenTerminalBody,
+  TerminalAccessAnswer,
+  TerminalAccessBody,
+  TerminalAnswer,
+  TerminalIdParams,
+} from './model.ts'
 import { openTerminal, ownTerminal, setTerminalAccess, terminalView } from './service.ts'
 import { terminalSocketRoutes } from './socket.ts'
 
@@ -25,22 +33,33 @@ export function terminalsRoutes(ctx: AppContext) {
       {
         auth: true,
         body: OpenTerminalBody,
+        response: { 200: TerminalAnswer, 201: TerminalAnswer },
         detail: { summary: 'Open a terminal, or find the one already open' },
       },
     )
     .get(
       '/api/remote/terminals/:id',
       async ({ user, params }) => ({ terminal: terminalView(await ownTerminal(ctx, user, params.id)) }),
-      { auth: true, params: TerminalIdParams, detail: { summary: 'One of the caller’s terminals' } },
+      {
+        auth: true,
+        params: TerminalIdParams,
+        response: { 200: TerminalAnswer },
+        detail: { summary: 'One of the caller’s terminals' },
+      },
     )
     .delete(
       '/api/remote/terminals/:id',
       async ({ actor, user, params }) => {
         const terminal = await ownTerminal(ctx, user, params.id)
         await ctx.state.terminalRelay.close(terminal, actor, 'Closed by the user')
-        return { terminal_id: terminal.id, closed: true }
+        return { terminal_id: terminal.id, closed: true as const }
       },
-      { auth: true, params: TerminalIdParams, detail: { summary: 'End a terminal and its shell' } },
+      {
+        auth: true,
+        params: TerminalIdParams,
+        response: { 200: ClosedTerminalAnswer },
+        detail: { summary: 'End a terminal and its shell' },
+      },
     )
     .put(
       '/api/remote/machines/:id/terminal-access',
@@ -49,6 +68,7 @@ export function terminalsRoutes(ctx: AppContext) {
         auth: true,
         params: MachineIdParams,
         body: TerminalAccessBody,
+        response: { 200: TerminalAccessAnswer },
         detail: { summary: 'Who may open terminals on the machine (admins, or all assigned users)' },
       },
     )

@@ -1,8 +1,10 @@
-// Request shapes of the terminals API (Elysia's `t`, so query numbers are coerced).
+// Request and response shapes of the terminals API (Elysia's `t`, so query numbers are
+// coerced). A terminal's fields take their types from its table (drizzle-typebox).
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
-import { MachineId, TERMINAL_MAX_COLS, TERMINAL_MAX_ROWS } from '../../protocol/index.ts'
-import { TERMINAL_ACCESS } from '../db/schema/index.ts'
-import { oneOf } from '../http/schema.ts'
+import { IsoTime, MachineId, TERMINAL_MAX_COLS, TERMINAL_MAX_ROWS } from '../../protocol/index.ts'
+import { remoteMachines, TERMINAL_ACCESS, terminals } from '../db/schema/index.ts'
+import { NullableIsoTime, oneOf } from '../http/schema.ts'
 
 export const OpenTerminalBody = t.Object({
   machine_id: MachineId,
@@ -21,3 +23,29 @@ export const TerminalSocketQuery = t.Object({
 
 export const TerminalAccessBody = t.Object({ terminal_access: oneOf(TERMINAL_ACCESS) })
 export const MachineIdParams = t.Object({ id: MachineId })
+
+const terminal = createSelectSchema(terminals).properties
+const machine = createSelectSchema(remoteMachines).properties
+
+/** A terminal as the API shows it (service.ts terminalView). */
+export const TerminalAnswer = t.Object({
+  terminal: t.Object({
+    terminal_id: terminal.id,
+    machine_id: terminal.machineId,
+    session_id: terminal.sessionId,
+    cwd: terminal.cwd,
+    status: terminal.status,
+    bytes_in: terminal.bytesIn,
+    bytes_out: terminal.bytesOut,
+    created_at: IsoTime,
+    closed_at: NullableIsoTime,
+    close_reason: terminal.closeReason,
+    /** Where the browser opens the terminal's WebSocket. */
+    ws_path: t.String(),
+  }),
+})
+export const ClosedTerminalAnswer = t.Object({ terminal_id: terminal.id, closed: t.Literal(true) })
+export const TerminalAccessAnswer = t.Object({
+  machine_id: machine.machineId,
+  terminal_access: machine.terminalAccess,
+})

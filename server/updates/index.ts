@@ -6,7 +6,7 @@ import type { FrameReports } from '../agents/frames.ts'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { MachineIdParams } from '../machines/model.ts'
-import { UpdateRequestBody } from './model.ts'
+import { UpdateAllRequested, UpdateRequestBody, UpdateRequested } from './model.ts'
 import {
   recordUpdateStatus,
   requestUpdate,
@@ -34,6 +34,7 @@ export function updatesRoutes(ctx: AppContext) {
       {
         auth: 'system_admin',
         body: UpdateRequestBody,
+        response: { 202: UpdateAllRequested },
         detail: { summary: "Update every machine whose agent runs another version than the server's" },
       },
     )
@@ -47,6 +48,7 @@ export function updatesRoutes(ctx: AppContext) {
         auth: 'system_admin',
         params: MachineIdParams,
         body: UpdateRequestBody,
+        response: { 202: UpdateRequested },
         detail: {
           summary: "Update a machine's agent to the served version (waits for live sessions unless force)",
         },

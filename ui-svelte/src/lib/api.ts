@@ -389,9 +389,9 @@ export { CLOSE_TERMINAL_ENDED, CLOSE_TERMINAL_REVOKED, readOffsetPayload, TERMIN
 /** A session's changes panel; answers are the agent's, typed by the wire contract. */
 const changesOf = (id: string) => session({ id }).changes
 export const changes = {
-  list: async (id: string) => (await unwrap(changesOf(id).get())) as unknown as ChangesList,
-  diff: async (id: string, path: string) =>
-    (await unwrap(changesOf(id).diff.get({ query: { path } }))) as unknown as FileDiff,
+  list: async (id: string): Promise<ChangesList> => unwrap(changesOf(id).get()),
+  diff: async (id: string, path: string): Promise<FileDiff> =>
+    unwrap(changesOf(id).diff.get({ query: { path } })),
   revert: (id: string, path: string, hunkId?: string) =>
     unwrap(changesOf(id).revert.post({ path, ...(hunkId ? { hunk_id: hunkId } : {}) })),
   stage: (id: string, paths?: string[]) => unwrap(changesOf(id).stage.post(paths ? { paths } : {})),
