@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { proxyTokens, sessions } from '../db/schema/index.ts'
@@ -25,12 +25,8 @@ const CACHE_EXPIRY_WAIT_MS = 1100
 const LISTEN_SETTLE_MS = 200
 
 function call(token: string, style: 'bearer' | 'x-api-key' = 'bearer') {
-  const anthropic = style === 'x-api-key'
-  return server.request(`/api/remote/llm-proxy/v1/${anthropic ? 'messages' : 'chat/completions'}`, {
-    method: 'POST',
-    headers: anthropic ? { 'x-api-key': token } : { authorization: `Bearer ${token}` },
-    json: { model: 'm', max_tokens: 5, messages: [] },
-  })
+  const body = { model: 'm', max_tokens: 5, messages: [] }
+  return style === 'x-api-key' ? proxyMessages(server, token, body) : proxyChat(server, token, body)
 }
 
 beforeAll(async () => {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { insertLiveSession, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { insertLiveSession, proxyChat, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { parseExposition, type Sample, sampleValue } from '../../test/support/prometheus.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -76,11 +76,7 @@ describe('access', () => {
 describe('figures', () => {
   test('a proxied request counts once by provider/status, with the upstream usage as tokens', async () => {
     const { token, sessionId } = await proxyTokenFor(server, 1, { provider: 'openai' })
-    const res = await fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', messages: [] }),
-    })
+    const res = await proxyChat(server, token)
     expect(res.status).toBe(200)
     await res.text()
     const samples = await scrape()

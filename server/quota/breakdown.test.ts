@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { parse } from 'csv-parse/sync'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 
 const OPENAI_KEY = 'sk-usage-openai-0001'
@@ -19,10 +19,9 @@ let bob: { id: number; cookie: string }
 
 async function openaiCall(userId: number) {
   const { token } = await proxyTokenFor(server, userId, { provider: 'openai' })
-  const res = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    json: { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] },
+  const res = await proxyChat(server, token, {
+    model: 'gpt-test',
+    messages: [{ role: 'user', content: 'hi' }],
   })
   expect(res.status).toBe(200)
   await res.text()
@@ -30,10 +29,10 @@ async function openaiCall(userId: number) {
 
 async function anthropicCall(userId: number) {
   const { token } = await proxyTokenFor(server, userId, { provider: 'anthropic' })
-  const res = await server.request('/api/remote/llm-proxy/v1/messages', {
-    method: 'POST',
-    headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' },
-    json: { model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+  const res = await proxyMessages(server, token, {
+    model: 'claude-test',
+    max_tokens: 16,
+    messages: [{ role: 'user', content: 'hi' }],
   })
   expect(res.status).toBe(200)
   await res.text()

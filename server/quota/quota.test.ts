@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { hashToken } from '../auth/tokens.ts'
 import {
@@ -41,11 +41,7 @@ afterAll(async () => {
 
 /** One chat call, read to the end as a client would (usage is counted when the stream ends). */
 async function chat(token: string) {
-  const res = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    json: { model: 'm', messages: [] },
-  })
+  const res = await proxyChat(server, token)
   const text = await res.text()
   return { status: res.status, headers: res.headers, json: () => JSON.parse(text) }
 }
@@ -109,11 +105,7 @@ describe('quota enforcement', () => {
     const user = await createUser(server, admin, 'anthropic-limited')
     await setQuota('users', user.id, { daily_token_limit: 0 })
     const { token } = await proxyTokenFor(server, user.id)
-    const res = await server.request('/api/remote/llm-proxy/v1/messages', {
-      method: 'POST',
-      headers: { 'x-api-key': token },
-      json: { model: 'c', max_tokens: 5, messages: [] },
-    })
+    const res = await proxyMessages(server, token, { model: 'c', max_tokens: 5, messages: [] })
     expect(res.status).toBe(429)
     expect(await res.json()).toMatchObject({ type: 'error', error: { type: 'quota_exceeded' } })
   })

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaWarnings, type SessionAlert, sessions } from '../db/schema/index.ts'
@@ -32,11 +32,7 @@ afterAll(async () => {
 })
 
 async function chat(token: string) {
-  const res = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}` },
-    json: { model: 'm', messages: [], max_tokens: 50 },
-  })
+  const res = await proxyChat(server, token, { model: 'm', messages: [], max_tokens: 50 })
   await res.text()
   return res.status
 }

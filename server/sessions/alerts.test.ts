@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { reply, withCookie } from '../../test/support/client.ts'
+import { proxyChat } from '../../test/support/llm-proxy.ts'
 import { createUser } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessions } from '../db/schema/index.ts'
@@ -63,12 +64,7 @@ describe('quota and provider problems reach the session', () => {
       await flushUsage(server.ctx)
       await Bun.sleep(2100) // the quota's cached totals are re-read after 2 s
     }
-    const proxyCall = () =>
-      server.request('/api/remote/llm-proxy/v1/chat/completions', {
-        method: 'POST',
-        headers: { authorization: `Bearer ${start.proxy_token}` },
-        json: { model: 'm', messages: [] },
-      })
+    const proxyCall = () => proxyChat(server, start.proxy_token)
     const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
     const reader = stream.body!.getReader()
     const decoder = new TextDecoder()

@@ -7,7 +7,7 @@ import type { CommandOf } from '../../protocol/index.ts'
 import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { continueAtQuotaReset } from './auto-continue.ts'
@@ -98,12 +98,7 @@ async function overQuota(name: string) {
       },
     ],
   })
-  const proxied = () =>
-    server.request('/api/remote/llm-proxy/v1/chat/completions', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${start.proxy_token}` },
-      json: { model: 'm', messages: [], max_tokens: 10 },
-    })
+  const proxied = () => proxyChat(server, start.proxy_token, { model: 'm', messages: [], max_tokens: 10 })
   const first = await proxied()
   expect(first.status).toBe(200)
   await first.text()

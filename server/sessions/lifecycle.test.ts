@@ -2,6 +2,7 @@
 import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { reply, withCookie } from '../../test/support/client.ts'
+import { proxyChat } from '../../test/support/llm-proxy.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { verifyProxyToken } from '../llm-proxy/tokens.ts'
@@ -104,10 +105,9 @@ describe('a session lifecycle', () => {
       timeoutMs: 5000,
     })
     expect(await verifyProxyToken(server.ctx, start.proxy_token)).toBeNull()
-    const proxied = await server.request('/api/remote/llm-proxy/v1/chat/completions', {
-      method: 'POST',
-      headers: { authorization: `Bearer ${start.proxy_token}` },
-      json: { model: 'm', messages: [{ role: 'user', content: 'hi' }] },
+    const proxied = await proxyChat(server, start.proxy_token, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
     })
     expect(proxied.status).toBe(401)
     const session = client.api.remote.sessions({ id })

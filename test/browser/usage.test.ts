@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { parse } from 'csv-parse/sync'
 import type { Page } from 'playwright-core'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
-import { proxyTokenFor, storeKey } from '../support/llm-proxy.ts'
+import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../support/llm-proxy.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import {
   BROWSER_TEST_MS,
@@ -29,15 +29,11 @@ async function call(userId: number, provider: 'openai' | 'anthropic') {
   const { token } = await proxyTokenFor(server, userId, { provider })
   const res =
     provider === 'openai'
-      ? await server.request('/api/remote/llm-proxy/v1/chat/completions', {
-          method: 'POST',
-          headers: { authorization: `Bearer ${token}` },
-          json: { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] },
-        })
-      : await server.request('/api/remote/llm-proxy/v1/messages', {
-          method: 'POST',
-          headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' },
-          json: { model: 'claude-test', max_tokens: 16, messages: [{ role: 'user', content: 'hi' }] },
+      ? await proxyChat(server, token, { model: 'gpt-test', messages: [{ role: 'user', content: 'hi' }] })
+      : await proxyMessages(server, token, {
+          model: 'claude-test',
+          max_tokens: 16,
+          messages: [{ role: 'user', content: 'hi' }],
         })
   if (res.status !== 200) throw new Error(`proxy: ${res.status}`)
   await res.text()

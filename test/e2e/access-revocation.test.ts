@@ -9,6 +9,7 @@ import type { Subprocess } from 'bun'
 import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
+import { proxyChat } from '../support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -103,11 +104,7 @@ function cliAlive(project: string): boolean {
 }
 
 const proxyCall = (token: string) =>
-  fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] }),
-  })
+  proxyChat(server, token, { model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] })
 
 /** After a revocation settles (≤ 1 s): CLI gone, proxy token dead, chat refused, status stopped. */
 async function expectEnded(live: Live, viewer = admin) {

@@ -13,6 +13,7 @@ import {
   startAgentBinary,
 } from '../support/agent-binary.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
+import { proxyChat } from '../support/llm-proxy.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { readSse } from '../support/sse.ts'
@@ -175,10 +176,9 @@ describe('a session through the real Qwen Code CLI', () => {
       what: 'CLI gone',
       timeoutMs: 15_000,
     })
-    const late = await fetch(`${server.url}/api/remote/llm-proxy/v1/chat/completions`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${proxyToken}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }] }),
+    const late = await proxyChat(server, proxyToken, {
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
     })
     expect(late.status).toBe(401)
 

@@ -44,3 +44,36 @@ export async function proxyTokenFor(
   })
   return { sessionId, ...issued }
 }
+
+/** The smallest chat body the proxy forwards; the fake upstream answers any. */
+const CHAT_BODY = { model: 'm', messages: [] }
+
+/**
+ * One OpenAI chat-completions call through the proxy, as a CLI makes it with its proxy token; the
+ * response unread. The proxy is a wildcard route (`/api/remote/llm-proxy/*`) that Eden cannot
+ * name, so this goes through server.request (a real socket when the server listens).
+ */
+export function proxyChat(
+  server: TestServer,
+  token: string,
+  body: unknown = CHAT_BODY,
+  init: RequestInit = {},
+) {
+  const headers = new Headers(init.headers)
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`)
+  return server.request('/api/remote/llm-proxy/v1/chat/completions', {
+    method: 'POST',
+    ...init,
+    headers,
+    json: body,
+  })
+}
+
+/** One Anthropic messages call through the proxy (x-api-key, as Claude Code sends it); see proxyChat. */
+export function proxyMessages(server: TestServer, token: string, body: unknown) {
+  return server.request('/api/remote/llm-proxy/v1/messages', {
+    method: 'POST',
+    headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' },
+    json: body,
+  })
+}
