@@ -11,7 +11,7 @@ import { SESSION_COOKIE } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import type { PeerAddressSource } from '../http/client-ip.ts'
-import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
+import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseResponses, sseRetry } from '../http/sse.ts'
 import type { LiveChange } from './bus.ts'
 
 export const LIVE_KEEPALIVE_MS = 15_000
@@ -116,4 +116,38 @@ export function reauthenticator(
       (auth) => auth.user,
       () => null,
     )
+}
+
+/**
+ * The `GET .../events` route of a live list, as `.get(path, ...liveListRoute(ctx, {...}))`: the
+ * signed-in reader's stream of one topic's changes, re-authenticated as every call is, and its
+ * documented answer.
+ */
+export function liveListRoute(
+  ctx: AppContext,
+  list: Pick<LiveStreamOptions, 'subscribe' | 'filter'> & { summary: string },
+) {
+  return [
+    ({
+      user,
+      request,
+      server,
+      cookie,
+    }: {
+      user: UserRow
+      request: Request
+      server: PeerAddressSource | null
+      cookie: Record<string, { value?: unknown } | undefined>
+    }) =>
+      openLiveStream(ctx, {
+        user,
+        reauthenticate: reauthenticator(ctx, request, server, cookie, true),
+        subscribe: list.subscribe,
+        filter: list.filter,
+      }),
+    {
+      auth: true as const,
+      detail: { summary: list.summary, responses: sseResponses('`ready`, then `changed` events') },
+    },
+  ] as const
 }

@@ -6,9 +6,8 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { ErrorSchema } from '../errors.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
-import { sseResponses } from '../http/sse.ts'
 import { subscribeLive } from '../live/bus.ts'
-import { openLiveStream, reauthenticator } from '../live/stream.ts'
+import { liveListRoute } from '../live/stream.ts'
 import { TenantFilterQuery } from '../tenants/model.ts'
 import { browseMachine } from './browse.ts'
 import { deleteMachine, type EndMachineSessions, revokeAgentToken } from './lifecycle.ts'
@@ -95,22 +94,13 @@ export function machinesRoutes(ctx: AppContext, endSessions: EndMachineSessions)
     )
     .get(
       '/events',
-      ({ user, request, server, cookie }) =>
-        openLiveStream(ctx, {
-          user,
-          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
-          subscribe: (listener) =>
-            subscribeLive(ctx, (change) => change.topic === 'machines' && listener(change)),
-          filter: machineChangeFilter(ctx),
-        }),
-      {
-        auth: true,
-        detail: {
-          summary:
-            'Live machine list (SSE): `ready`, then `changed {kind, ids, registration_id?}` for each machine the caller may see; refetch on either',
-          responses: sseResponses('`ready`, then `changed` events'),
-        },
-      },
+      ...liveListRoute(ctx, {
+        subscribe: (listener) =>
+          subscribeLive(ctx, (change) => change.topic === 'machines' && listener(change)),
+        filter: machineChangeFilter(ctx),
+        summary:
+          'Live machine list (SSE): `ready`, then `changed {kind, ids, registration_id?}` for each machine the caller may see; refetch on either',
+      }),
     )
     .get('/:id', async ({ user, params }) => ({ machine: await getMachine(ctx, user, params.id) }), {
       auth: true,

@@ -7,9 +7,8 @@ import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import type { QuotaScope } from '../db/schema/index.ts'
 import { OkAnswer } from '../http/schema.ts'
-import { sseResponses } from '../http/sse.ts'
 import { subscribeLive } from '../live/bus.ts'
-import { openLiveStream, reauthenticator } from '../live/stream.ts'
+import { liveListRoute } from '../live/stream.ts'
 import { clearQuota, listQuotas, setQuota, usageReport } from './admin.ts'
 import { usageChangeFor } from './live.ts'
 import {
@@ -57,22 +56,12 @@ export function quotaRoutes(ctx: AppContext) {
     )
     .get(
       '/api/usage/events',
-      ({ user, request, server, cookie }) =>
-        openLiveStream(ctx, {
-          user,
-          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
-          subscribe: (listener) =>
-            subscribeLive(ctx, (change) => change.topic === 'usage' && listener(change)),
-          filter: async (reader, change) => usageChangeFor(reader, change),
-        }),
-      {
-        auth: true,
-        detail: {
-          summary:
-            'Live usage (SSE): `ready`, then `changed {ids}` (user ids) when usage the caller may read was recorded; refetch on either',
-          responses: sseResponses('`ready`, then `changed {ids}`'),
-        },
-      },
+      ...liveListRoute(ctx, {
+        subscribe: (listener) => subscribeLive(ctx, (change) => change.topic === 'usage' && listener(change)),
+        filter: async (reader, change) => usageChangeFor(reader, change),
+        summary:
+          'Live usage (SSE): `ready`, then `changed {ids}` (user ids) when usage the caller may read was recorded; refetch on either',
+      }),
     )
     .post(
       '/api/remote/usage-report',

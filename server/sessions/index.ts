@@ -11,7 +11,7 @@ import type { AppContext } from '../context/index.ts'
 import { idempotencyKey, once, replayedError } from '../http/idempotency.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
 import { sseResponses } from '../http/sse.ts'
-import { openLiveStream, reauthenticator } from '../live/stream.ts'
+import { liveListRoute } from '../live/stream.ts'
 import { sessionAccess, viewerStillAllowed } from './access.ts'
 import { setAutoContinue, startAutoContinue } from './auto-continue.ts'
 import { continueSession } from './continue.ts'
@@ -76,21 +76,12 @@ export function sessionsRoutes(ctx: AppContext) {
     .use(authGuard(ctx))
     .get(
       '/events',
-      ({ user, request, server, cookie }) =>
-        openLiveStream(ctx, {
-          user,
-          reauthenticate: reauthenticator(ctx, request, server, cookie, true),
-          subscribe: (listener) => subscribeSessionChanges(ctx, listener),
-          filter: (reader, change) => sessionChangeFor(ctx, reader, change),
-        }),
-      {
-        auth: true,
-        detail: {
-          summary:
-            'Live session list (SSE): `ready`, then `changed {kind, ids}` for each session the caller may see; refetch on either',
-          responses: sseResponses('`ready`, then `changed` events'),
-        },
-      },
+      ...liveListRoute(ctx, {
+        subscribe: (listener) => subscribeSessionChanges(ctx, listener),
+        filter: (reader, change) => sessionChangeFor(ctx, reader, change),
+        summary:
+          'Live session list (SSE): `ready`, then `changed {kind, ids}` for each session the caller may see; refetch on either',
+      }),
     )
     .post(
       '/',
