@@ -11,7 +11,7 @@ import { PollTerminalQueues } from './poll-terminal.ts'
 import { sweepSilentMachines } from './presence.ts'
 
 export const CONTROL_CHANNEL = 'oa_agent_control'
-/** How soon after a terminal-only answer the agent's next waiting request counts as its re-poll. */
+/** How soon after an answer the agent's next waiting request counts as its re-poll. */
 const QUICK_REPOLL_MS = 2000
 
 /** A WebSocket (or other push channel) to one agent. */
@@ -73,11 +73,15 @@ export interface ChannelHub {
   /** The next batch of terminal messages for a long-poll agent, in order. */
   takeTerminal(machineId: string, maxItems: number): Uint8Array[]
   terminalPending(machineId: string): boolean
-  /** The machine's waiting request here was just answered for terminal traffic alone. */
-  noteTerminalAnswer(machineId: string): void
+  /**
+   * The machine's waiting request here was just answered with terminal traffic or with every
+   * command there was to hand over (fewer than a full delivery).
+   */
+  noteAnswer(machineId: string): void
   /**
    * True for the waiting request that follows such an answer when no command wake came between
-   * (consumed by the call): it may wait without claiming first, so a keystroke costs no claim.
+   * (consumed by the call): it may wait without claiming first, so a keystroke or a chat
+   * message costs no claim on the way back.
    */
   quickRepoll(machineId: string): boolean
   /** Called with the machine id whenever a channel that carries terminals comes or goes here. */
@@ -90,7 +94,7 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
   const pushes = new Map<string, PushChannel>()
   const polls = new Map<string, WaitingPoll>()
   const pollTerminal = new PollTerminalQueues(() => ctx.now().getTime())
-  /** When a waiting request was answered for terminal traffic, and whether a wake came since. */
+  /** When a waiting request was answered (noteAnswer), and whether a wake came since. */
   const terminalAnswers = new Map<string, { at: number; missedWake: boolean }>()
   const pushListeners: Array<(machineId: string) => void> = []
   const pushChanged = (machineId: string) => {
@@ -177,7 +181,7 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
     },
     takeTerminal: (machineId, maxItems) => pollTerminal.take(machineId, maxItems),
     terminalPending: (machineId) => pollTerminal.pending(machineId),
-    noteTerminalAnswer(machineId) {
+    noteAnswer(machineId) {
       terminalAnswers.set(machineId, { at: ctx.now().getTime(), missedWake: false })
     },
     quickRepoll(machineId) {

@@ -11,7 +11,7 @@ import {
   type ReplyFrame,
 } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
-import { claimCommands, markSent } from './commands.ts'
+import { claimCommands, MAX_COMMANDS_PER_DELIVERY, markSent } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, AgentUnauthorizedError } from './guard.ts'
 import type { ChannelHub, WaitingPoll } from './hub.ts'
@@ -25,6 +25,16 @@ export interface PollRequest {
   wait?: boolean
   terminal?: string[]
 }
+
+/**
+ * Frames handled in memory or about sessions (acks, output): a non-waiting request of these alone
+ * claims nothing, as the waiting request carries the commands (a claim there sat in front of the
+ * output's insert). Lost answers are redelivered by the agent's other requests (heartbeats).
+ */
+const CLAIMLESS_FRAMES = new Set(['ack', 'session.output'])
+const claimless = (events: unknown[]) =>
+  events.length > 0 &&
+  events.every((e) => CLAIMLESS_FRAMES.has(String((e as { type?: unknown } | null)?.type)))
 
 function mergeReceipts(replies: ReplyFrame[]): ReplyFrame[] {
   const ids = replies.flatMap((r) => (r.type === 'received' ? r.ids : []))
@@ -58,9 +68,10 @@ export async function handlePoll(
       redeliver: true,
       ...(first && hello ? {} : { deliveredBefore: deliveredBefore() }),
     })
-  // The re-poll right after an answer that carried only terminal traffic (typing): nothing can
-  // be pending that would not have woken it, so it waits at once, without a claim or presence
-  // round trip. Presence is kept by the agent's heartbeats, redelivery by its other requests.
+  // The re-poll right after an answer that carried terminal traffic (typing) or every command
+  // there was: nothing can be pending that would not have woken it, so it waits at once, without
+  // a claim or presence round trip. Presence is kept by the agent's heartbeats, redelivery by
+  // its other requests.
   if (waiting && !body.events.length && !hub.closing && !signal.aborted && hub.quickRepoll(agent.machineId)) {
     const waited = await waitForCommands(ctx, hub, agent, signal, () => claim(false), false)
     return respond(hub, agent, [], signal, waited)
@@ -73,7 +84,7 @@ export async function handlePoll(
   }
   // A hello marked the machine online as it was stored (frames.ts); other polls keep it so.
   if (!hello) await markConnected(ctx, agent, 'long_poll')
-  const commands = await claim(true)
+  const commands = !waiting && claimless(body.events) ? [] : await claim(true)
   const answer = (cmds: Command[], released = false): LongPollResponse =>
     waiting
       ? respond(hub, agent, replies, signal, { commands: cmds, released })
@@ -110,7 +121,9 @@ function respond(
       ? hub.takeTerminal(agent.machineId, MAX_TERMINAL_MESSAGES_PER_POLL)
       : []
   hub.pollSeen(agent.machineId)
-  if (terminal.length && !waited.commands.length && !replies.length) hub.noteTerminalAnswer(agent.machineId)
+  const everyCommand = waited.commands.length > 0 && waited.commands.length < MAX_COMMANDS_PER_DELIVERY
+  if ((terminal.length || everyCommand) && !waited.released && !replies.length)
+    hub.noteAnswer(agent.machineId)
   return {
     commands: waited.commands,
     replies: mergeReceipts(replies),
