@@ -3,9 +3,9 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
+import { MachineIdParams } from '../machines/model.ts'
 import {
   ClosedTerminalAnswer,
-  MachineIdParams,
   OpenTerminalBody,
   TerminalAccessAnswer,
   TerminalAccessBody,

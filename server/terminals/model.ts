@@ -22,7 +22,6 @@ export const TerminalSocketQuery = t.Object({
 })
 
 export const TerminalAccessBody = t.Object({ terminal_access: oneOf(TERMINAL_ACCESS) })
-export const MachineIdParams = t.Object({ id: MachineId })
 
 const terminal = createSelectSchema(terminals).properties
 const machine = createSelectSchema(remoteMachines).properties
