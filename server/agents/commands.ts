@@ -122,10 +122,10 @@ export interface ClaimOptions {
 
 /** Marks the machine's next commands delivered and returns them in queue order. */
 export async function claimCommands(ctx: AppContext, machineId: string, options: ClaimOptions = {}) {
-  // A command sent from memory is not pending any more, even if its mark is not written yet.
+  // A command sent from memory is not pending any more, even if its mark (or the ack that took
+  // the mark's place) is not written yet; an ack in memory must not make it look unanswered.
   await ctx.peek('deliveryMarks')?.flush()
-  // An ack still in memory must not make its command look unanswered.
-  if (options.redeliver) await ctx.peek('commandAcks')?.flush()
+  await ctx.peek('commandAcks')?.flush()
   const now = ctx.now()
   const redeliverable = options.redeliver
     ? options.deliveredBefore
@@ -160,7 +160,7 @@ export const ACK_FLUSH_MS = 10
  * of its own; writing each at once put one UPDATE per command between the agent's frames (its
  * output waited behind it), and a mark written before the send put a round trip in front of
  * every command. A lost buffer (a crash) costs only a redelivery, which the agent drops by id;
- * a claim writes the marks first, a redelivering claim the acks too.
+ * a claim writes both first.
  */
 export interface CommandWriteBuffer {
   /** Pending writes as (command id, machine) pairs. */
@@ -240,7 +240,13 @@ async function writeAcks(ctx: AppContext, batch: Map<string, string>): Promise<v
   const pairs = [...batch].map(([id, machineId]) => sql`(${machineId}::text, ${id}::uuid)`)
   await ctx.db
     .update(agentCommands)
-    .set({ status: 'acked', ackedAt: ctx.now() })
+    // A command sent from memory may be acked straight from pending (its mark dropped).
+    .set({
+      status: 'acked',
+      ackedAt: ctx.now(),
+      deliveredAt: sql`coalesce(${agentCommands.deliveredAt}, ${ctx.now().toISOString()})`,
+      attempts: sql`greatest(${agentCommands.attempts}, 1)`,
+    })
     .where(
       and(
         // The id list finds the rows by primary key; the pairs keep each to its own machine.
@@ -254,7 +260,13 @@ async function writeAcks(ctx: AppContext, batch: Map<string, string>): Promise<v
 /** The agent has these commands: written with the next batch (within ACK_FLUSH_MS). */
 export function ackCommands(ctx: AppContext, machineId: string, ids: string[]): void {
   const buffer = ctx.state.commandAcks
-  for (const id of ids) if (UUID.test(id)) buffer.pending.set(id, machineId)
+  // An ack before the delivery mark is written makes the mark moot: one UPDATE, not two.
+  const marks = ctx.peek('deliveryMarks')
+  for (const id of ids) {
+    if (!UUID.test(id)) continue
+    buffer.pending.set(id, machineId)
+    if (marks?.pending.get(id) === machineId) marks.pending.delete(id)
+  }
   if (buffer.pending.size) buffer.schedule()
 }
 

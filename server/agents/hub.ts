@@ -124,10 +124,10 @@ export function createChannelHub(ctx: AppContext): ChannelHub {
   function offerLocal(machineId: string, queued: QueuedCommand): boolean {
     const push = pushes.get(machineId)
     const poll = polls.get(machineId)
-    // An older command still pending that was not sent from memory here is a claim's to send
-    // first (queued elsewhere, or left over): then this one goes through the claim after it.
-    const marks = ctx.state.deliveryMarks
-    const first = queued.olderPending?.every((id) => marks.has(id)) ?? false
+    // An older command still pending that was not sent from memory (or acked) here is a claim's
+    // to send first (queued elsewhere, or left over): then this one goes through the claim after it.
+    const { deliveryMarks: marks, commandAcks: acks } = ctx.state
+    const first = queued.olderPending?.every((id) => marks.has(id) || acks.has(id)) ?? false
     if (first && (push ? push.offer(queued) : poll?.offer(queued))) return true
     return wakeLocal(machineId)
   }
