@@ -31,11 +31,19 @@ export async function droppedThrough(ctx: AppContext, sessionId: string): Promis
   return row?.through ?? -1
 }
 
-/** Adds newly stored bytes to the session's count; trims when it passes the limit. */
-export async function countStoredOutput(ctx: AppContext, sessionId: string, bytes: number): Promise<void> {
+/**
+ * Adds newly stored bytes to the session's count; trims when it passes the limit. `alsoSet`:
+ * other columns the same batch changes, written in the same UPDATE.
+ */
+export async function countStoredOutput(
+  ctx: AppContext,
+  sessionId: string,
+  bytes: number,
+  alsoSet: Partial<typeof sessions.$inferInsert> = {},
+): Promise<void> {
   const [row] = await ctx.db
     .update(sessions)
-    .set({ outputBytes: sql`${sessions.outputBytes} + ${bytes}` })
+    .set({ ...alsoSet, outputBytes: sql`${sessions.outputBytes} + ${bytes}` })
     .where(eq(sessions.id, sessionId))
     .returning({ outputBytes: sessions.outputBytes })
   if (row && row.outputBytes > ctx.config.sessionOutputMaxBytes) await trimOutput(ctx, sessionId)

@@ -128,14 +128,12 @@ async function storeOutput(ctx: AppContext, agent: AgentIdentity, frame: AgentFr
       records.filter((r) => fresh.has(r.seq)),
     )
     await publishOutput(ctx, frame.session_id, inserted.map(toStoredRecord))
-    await ctx.db
-      .update(sessions)
-      .set({ updatedAt: ctx.now(), ...turnProgress(inserted.map((r) => r.event)) })
-      .where(eq(sessions.id, frame.session_id))
+    // The session's progress and its output count in one UPDATE.
     await countStoredOutput(
       ctx,
       frame.session_id,
       inserted.reduce((sum, r) => sum + Number(r.bytes), 0),
+      { updatedAt: ctx.now(), ...turnProgress(inserted.map((r) => r.event)) },
     )
   }
 }
