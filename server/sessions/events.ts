@@ -64,7 +64,7 @@ export interface SessionEventRegistry {
   /** Every session's events (the live lists), told before any per-session read. */
   any: Set<AnyListener>
   /** Per session, the streams that take output before it is stored. */
-  arriving: Map<string, Set<ArrivingListener>>
+  arriving: KeyedListeners<[records: StoredOutputRecord[]]>
   ready: Promise<void>
 }
 
@@ -78,7 +78,7 @@ export function createSessionEventRegistry(ctx: AppContext): SessionEventRegistr
       )
     })
     .then((unlisten) => ctx.onClose(unlisten))
-  return { listeners, any, arriving: new Map(), ready }
+  return { listeners, any, arriving: new KeyedListeners(), ready }
 }
 
 async function dispatch(
@@ -129,14 +129,7 @@ export async function subscribeSessionEvents(ctx: AppContext, sessionId: string,
  * stored event for the same records follows.
  */
 export function subscribeArrivingOutput(ctx: AppContext, sessionId: string, listener: ArrivingListener) {
-  const reg = ctx.state.sessionEvents
-  const set = reg.arriving.get(sessionId) ?? new Set<ArrivingListener>()
-  reg.arriving.set(sessionId, set)
-  set.add(listener)
-  return () => {
-    set.delete(listener)
-    if (set.size === 0) reg.arriving.delete(sessionId)
-  }
+  return ctx.state.sessionEvents.arriving.add(sessionId, listener)
 }
 
 /**
@@ -148,8 +141,7 @@ export function announceArrivingOutput(
   sessionId: string,
   records: StoredOutputRecord[],
 ): void {
-  const watchers = ctx.peek('sessionEvents')?.arriving.get(sessionId)
-  if (watchers) for (const fn of [...watchers]) fn(records)
+  ctx.peek('sessionEvents')?.arriving.emit(sessionId, records)
 }
 
 /** Calls `listener` with the id and kind of every session event, on any instance. */
