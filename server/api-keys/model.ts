@@ -3,7 +3,7 @@ import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
 import { API_KEY_STATUSES, apiKeyStore, LLM_PROVIDERS } from '../db/schema/index.ts'
 import { NAME_PATTERN } from '../http/patterns.ts'
-import { oneOf } from '../http/schema.ts'
+import { IsoTime, NullableIsoTime, oneOf } from '../http/schema.ts'
 
 export const KeyName = t.String({ minLength: 1, maxLength: 100, pattern: NAME_PATTERN })
 
@@ -32,8 +32,8 @@ export const PublicApiKey = t.Object({
   masked_key: key.hint,
   base_url: key.baseUrl,
   status: key.status,
-  created_at: t.String(),
-  last_used_at: t.Nullable(t.String()),
+  created_at: IsoTime,
+  last_used_at: NullableIsoTime,
 })
 
 export const ApiKeyAnswer = t.Object({ api_key: PublicApiKey })

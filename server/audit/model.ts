@@ -3,12 +3,13 @@
 import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
 import { auditLog } from '../db/schema/index.ts'
+import { IsoTime } from '../http/schema.ts'
 
 const row = createSelectSchema(auditLog).properties
 
 export const AuditEntry = t.Object({
   id: row.id,
-  ts: t.String(),
+  ts: IsoTime,
   event: row.event,
   outcome: row.outcome,
   tenant_id: row.tenantId,

@@ -3,7 +3,7 @@ import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
 import { USER_ROLES, USER_STATUSES, users } from '../db/schema/index.ts'
 import { NO_NUL_PATTERN, USERNAME_PATTERN } from '../http/patterns.ts'
-import { oneOf } from '../http/schema.ts'
+import { IsoTime, NullableIsoTime, oneOf } from '../http/schema.ts'
 
 export const Username = t.String({ minLength: 1, maxLength: 64, pattern: USERNAME_PATTERN })
 export const NewPassword = t.String({ minLength: 8, maxLength: 256 })
@@ -32,8 +32,8 @@ export const PublicUser = t.Object({
   role: user.role,
   status: user.status,
   tenant_id: user.tenantId,
-  created_at: t.String(),
-  last_login_at: t.Nullable(t.String()),
+  created_at: IsoTime,
+  last_login_at: NullableIsoTime,
 })
 
 export const UserAnswer = t.Object({ user: PublicUser })

@@ -4,6 +4,7 @@ import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
 import { Id, TokenUsage } from '../../protocol/index.ts'
 import { modelPrices, PRICE_CURRENCY, quotaLimits } from '../db/schema/index.ts'
+import { IsoTime } from '../http/schema.ts'
 
 // Bounded so a huge number is a 400, not a bigint overflow in the database.
 const Limit = t.Union([t.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), t.Null()])
@@ -42,7 +43,7 @@ export const PublicQuota = t.Object({
   monthly_token_limit: limits.monthlyTokenLimit,
   daily_request_limit: limits.dailyRequestLimit,
   monthly_request_limit: limits.monthlyRequestLimit,
-  updated_at: t.String(),
+  updated_at: IsoTime,
 })
 
 export const QuotaAnswer = t.Object({ quota: PublicQuota })
@@ -53,7 +54,7 @@ const Totals = { input_tokens: Count, output_tokens: Count, total_tokens: Count,
 /** GET /api/usage (admin.ts usageReport): one user's days, totals and standing against the limits. */
 export const UsageReport = t.Object({
   user_id: t.Integer(),
-  from: t.String(),
+  from: IsoTime,
   days: t.Array(t.Object({ date: t.String(), ...Totals })),
   totals: t.Object(Totals),
   quota: t.Object({
@@ -81,7 +82,7 @@ const UsageRow = {
 
 /** GET /api/usage/breakdown (breakdown.ts usageBreakdown). */
 export const UsageBreakdown = t.Object({
-  from: t.String(),
+  from: IsoTime,
   days: t.Integer(),
   currency: t.Literal(PRICE_CURRENCY),
   filter: t.Object({
@@ -116,5 +117,5 @@ export const PublicPrice = t.Object({
   input_per_million: price.inputPerMillion,
   output_per_million: price.outputPerMillion,
   currency: t.Literal(PRICE_CURRENCY),
-  updated_at: t.String(),
+  updated_at: IsoTime,
 })

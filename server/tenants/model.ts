@@ -3,6 +3,7 @@ import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
 import { tenants } from '../db/schema/index.ts'
 import { NOT_BLANK_NO_NUL_PATTERN } from '../http/patterns.ts'
+import { IsoTime } from '../http/schema.ts'
 
 /** A Postgres integer: a larger number is a 400, not a database error. */
 export const TenantId = t.Integer({ minimum: 1, maximum: 2_147_483_647 })
@@ -21,7 +22,7 @@ const tenant = createSelectSchema(tenants).properties
 export const PublicTenant = t.Object({
   id: tenant.id,
   name: tenant.name,
-  created_at: t.String(),
+  created_at: IsoTime,
   users: t.Integer(),
   machines: t.Integer(),
 })
