@@ -1,8 +1,8 @@
 // The agent channel's endpoints: the long-poll channel and the WebSocket (registration, which
 // makes a machine, is machines/register-route.ts).
 // Agents authenticate with their bearer token, never a browser cookie.
-import { Elysia } from 'elysia'
-import { AGENT_MESSAGE_PATH, LongPollRequestEnvelope } from '../../protocol/index.ts'
+import { Elysia, t } from 'elysia'
+import { AGENT_MESSAGE_PATH, LongPollRequestEnvelope, LongPollResponse } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import type { FrameReports } from './frames.ts'
 import { agentGuard } from './guard.ts'
@@ -26,6 +26,9 @@ export function agentRoutes(ctx: AppContext, reports: FrameReports) {
         // The frame limit for the whole poll body is http/body-limit's (checked before parsing).
         agentAuth: true,
         body: LongPollRequestEnvelope,
+        // The schema checked is the protocol's; its type is given too, because Elysia reads
+        // the command union (built from a record of schemas) as `never`.
+        response: t.Unsafe<LongPollResponse>(LongPollResponse),
         detail: { summary: 'Agent long-poll: post events, receive commands' },
       },
     )

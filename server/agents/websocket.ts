@@ -2,9 +2,10 @@
 // .ws(). Bun-only, so it sits in this one module; on other runtimes the route answers 501
 // and agents use long-poll. The token is checked before the upgrade (401 + goodbye).
 import { Elysia } from 'elysia'
-import { AGENT_WS_PATH, CLOSE_GOODBYE, MAX_FRAME_BYTES, type ServerFrame } from '../../protocol/index.ts'
+import { AGENT_WS_PATH, CLOSE_GOODBYE, MAX_FRAME_BYTES, ServerFrame } from '../../protocol/index.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { documented } from '../http/schema.ts'
 import { claimCommands, markSent } from './commands.ts'
 import { type FrameReports, handleRawFrame } from './frames.ts'
 import { type AgentIdentity, agentGuard } from './guard.ts'
@@ -43,6 +44,16 @@ interface Connection {
 export const MAX_QUEUED_FRAME_BYTES = 4 * MAX_FRAME_BYTES
 /** Close code for an agent that sent far past its window (it reconnects and sends again). */
 export const CLOSE_FLOODED = 1008
+
+/** The upgrade in the OpenAPI document: a socket is described there, never checked as a value. */
+const SOCKET_DETAIL = {
+  summary: 'The agent channel (WebSocket, agent token): frames both ways, terminal bytes as binary',
+  responses: documented(
+    101,
+    'Switching Protocols: the server then sends JSON text frames (commands, replies, goodbye) and binary terminal messages',
+    { 'application/json': ServerFrame },
+  ),
+}
 
 export const webSocketSupported = typeof (globalThis as { Bun?: unknown }).Bun !== 'undefined'
 
@@ -85,14 +96,19 @@ export function agentWebSocketRoutes(ctx: AppContext, reports: FrameReports) {
     .use(agentGuard(ctx))
     .guard({ agentAuth: true })
     .resolve(({ agent }) => ({ admission: ctx.state.agentAdmission.admit(agent.machineId, 'websocket') }))
-    .get(AGENT_WS_PATH, () => {
-      throw new HttpError(
-        426,
-        'Connect with a WebSocket upgrade, or use POST /api/remote/agent/message',
-        'upgrade_required',
-      )
-    })
+    .get(
+      AGENT_WS_PATH,
+      () => {
+        throw new HttpError(
+          426,
+          'Connect with a WebSocket upgrade, or use POST /api/remote/agent/message',
+          'upgrade_required',
+        )
+      },
+      { detail: SOCKET_DETAIL },
+    )
     .ws(AGENT_WS_PATH, {
+      detail: SOCKET_DETAIL,
       open(ws) {
         const raw = ws.raw as unknown as RawSocket
         const agent = ws.data.agent

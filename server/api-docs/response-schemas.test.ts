@@ -7,38 +7,16 @@ import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { DOCS_SPEC_PATH } from './index.ts'
 
 const STILL_WITHOUT_RESPONSE_SCHEMA = new Set([
-  'TRACE /api/remote/llm-proxy',
-  'TRACE /api/remote/llm-proxy/*',
-  'WS /api/remote/agent/ws',
   'WS /api/remote/terminals/{id}/ws',
-  'DELETE /api/remote/llm-proxy',
-  'DELETE /api/remote/llm-proxy/*',
-  'GET /api/auth/oidc/callback',
-  'GET /api/auth/oidc/login',
-  'GET /api/remote/agent/files/{name}',
-  'GET /api/remote/agent/status',
-  'GET /api/remote/agent/ws',
-  'GET /api/remote/api-keys/health',
-  'GET /api/remote/llm-proxy',
-  'GET /api/remote/llm-proxy/*',
-  'GET /api/remote/models',
-  'HEAD /api/remote/llm-proxy',
-  'HEAD /api/remote/llm-proxy/*',
-  'OPTIONS /api/remote/llm-proxy',
-  'OPTIONS /api/remote/llm-proxy/*',
-  'PATCH /api/remote/llm-proxy',
-  'PATCH /api/remote/llm-proxy/*',
-  'POST /api/remote/agent/deregister',
-  'POST /api/remote/agent/message',
-  'POST /api/remote/agent/register',
-  'POST /api/remote/llm-proxy',
-  'POST /api/remote/llm-proxy/*',
-  'PUT /api/remote/llm-proxy',
-  'PUT /api/remote/llm-proxy/*',
 ])
 
+interface Answer {
+  content?: Record<string, { schema?: unknown }>
+  headers?: Record<string, { schema?: unknown }>
+}
+
 interface Operation {
-  responses?: Record<string, { content?: Record<string, { schema?: unknown }> }>
+  responses?: Record<string, Answer>
 }
 
 let server: TestServer
@@ -47,12 +25,26 @@ beforeAll(async () => {
 })
 afterAll(() => server.stop())
 
-/** Whether the operation's first 2xx answer names a schema. */
+const first = (op: Operation, status: RegExp) =>
+  Object.entries(op.responses ?? {})
+    .filter(([code]) => status.test(code))
+    .sort(([a], [b]) => a.localeCompare(b))[0]?.[1]
+
+const namesContent = (answer: Answer | undefined) =>
+  Object.values(answer?.content ?? {}).some((media) => media.schema !== undefined)
+
+/**
+ * Whether the operation's success names a schema: its first 2xx answer's body; for a route whose
+ * success is a WebSocket upgrade (101, no 2xx) the frames it sends; for a browser redirect (3xx,
+ * no 2xx) its Location header.
+ */
 function hasSuccessSchema(op: Operation): boolean {
-  const success = Object.entries(op.responses ?? {})
-    .filter(([status]) => /^2\d\d$/.test(status))
-    .sort(([a], [b]) => a.localeCompare(b))[0]
-  return Object.values(success?.[1].content ?? {}).some((media) => media.schema !== undefined)
+  const ok = first(op, /^2\d\d$/)
+  if (ok) return namesContent(ok)
+  const upgrade = op.responses?.['101']
+  if (upgrade) return namesContent(upgrade)
+  const redirect = first(op, /^3\d\d$/)
+  return redirect?.headers?.location?.schema !== undefined
 }
 
 describe('the OpenAPI document', () => {

@@ -33,7 +33,9 @@ export function documented(
       ...(headers && {
         headers: Object.fromEntries(Object.entries(headers).map(([name, schema]) => [name, { schema }])),
       }),
-      content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])),
+      ...(Object.keys(content).length && {
+        content: Object.fromEntries(Object.entries(content).map(([type, schema]) => [type, { schema }])),
+      }),
     },
   } as Responses
 }

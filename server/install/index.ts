@@ -4,14 +4,23 @@
 // token: the machine's status as the server sees it, and deregistering it.
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Elysia } from 'elysia'
+import { Elysia, t } from 'elysia'
 import { agentGuard } from '../agents/guard.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
+import { documented } from '../http/schema.ts'
 import { serveFile } from '../http/static-file.ts'
 import type { EndMachineSessions } from '../machines/lifecycle.ts'
+import { MachineDeleted } from '../machines/model.ts'
 import { agentSelfStatus, deregisterSelf } from './agent-self.ts'
-import { AGENT_FILES, AgentFileParams, CHECKSUMS_FILE, INSTALL_SCRIPTS, type InstallScript } from './model.ts'
+import {
+  AGENT_FILES,
+  AgentFileParams,
+  AgentSelfStatus,
+  CHECKSUMS_FILE,
+  INSTALL_SCRIPTS,
+  type InstallScript,
+} from './model.ts'
 
 const INSTALL_DIR = fileURLToPath(new URL('../../install/', import.meta.url))
 /** Scripts and binaries are rebuilt in place: clients may cache but must revalidate with the ETag. */
@@ -68,15 +77,28 @@ export function installRoutes(ctx: AppContext, endSessions: EndMachineSessions) 
       },
       {
         params: AgentFileParams,
-        detail: { summary: 'A prebuilt agent binary or SHA256SUMS (supports Range)' },
+        detail: {
+          summary: 'A prebuilt agent binary or SHA256SUMS (supports Range)',
+          responses: {
+            ...documented(200, 'The whole file: a binary, or SHA256SUMS as text', {
+              'application/octet-stream': t.String({ format: 'binary' }),
+              'text/plain': t.String({ description: 'SHA256SUMS: `<sha256>  <file name>` per line' }),
+            }),
+            ...documented(206, 'The byte range asked for with Range (single range)', {
+              'application/octet-stream': t.String({ format: 'binary' }),
+            }),
+          },
+        },
       },
     )
     .get('/status', ({ agent }) => agentSelfStatus(ctx, agent), {
       agentAuth: true,
+      response: AgentSelfStatus,
       detail: { summary: "This agent's machine as the server sees it (agent token)" },
     })
     .post('/deregister', ({ agent }) => deregisterSelf(ctx, agent, endSessions), {
       agentAuth: true,
+      response: MachineDeleted,
       detail: { summary: "Deregister this agent's machine (agent token; used by uninstall scripts)" },
     })
 }

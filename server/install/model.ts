@@ -1,6 +1,9 @@
 // What the install endpoints may serve: the four scripts in install/ and an allow-list of agent
 // build outputs. Anything else is a 404, so a crafted name can never reach another file on disk.
+import { createSelectSchema } from 'drizzle-typebox'
 import { t } from 'elysia'
+import { remoteMachines } from '../db/schema/index.ts'
+import { NullableIsoTime } from '../http/schema.ts'
 
 export const INSTALL_SCRIPTS = {
   'install.sh': 'text/x-shellscript; charset=utf-8',
@@ -31,3 +34,14 @@ export function binaryName(target: (typeof AGENT_TARGETS)[number]): string {
 export const AGENT_FILES: ReadonlySet<string> = new Set([...AGENT_TARGETS.map(binaryName), CHECKSUMS_FILE])
 
 export const AgentFileParams = t.Object({ name: t.String({ minLength: 1, maxLength: 64 }) })
+
+const machine = createSelectSchema(remoteMachines).properties
+
+/** GET /api/remote/agent/status (agent-self.ts agentSelfStatus): this machine as the server sees it. */
+export const AgentSelfStatus = t.Object({
+  machine_id: machine.machineId,
+  machine_name: machine.name,
+  status: machine.status,
+  connected: machine.connected,
+  last_heartbeat: NullableIsoTime,
+})

@@ -11,6 +11,7 @@ import { LLM_PROVIDERS } from '../db/schema/index.ts'
 import { oneOf } from '../http/schema.ts'
 import { keyHealthView } from './key-health.ts'
 import { testApiKey } from './key-test.ts'
+import { KeyHealth, KeyModels, PROXY_DETAIL } from './model.ts'
 import { listModels } from './models.ts'
 import { handleProxy, PROXY_PREFIX, type ProxyHooks } from './proxy.ts'
 
@@ -27,7 +28,7 @@ function keepOpen(server: unknown, request: Request) {
 }
 
 export function llmProxyRoutes(ctx: AppContext, hooks: ProxyHooks = {}) {
-  const detail = { summary: 'Forward an LLM request with the real API key (proxy token auth)' }
+  const detail = PROXY_DETAIL
   const handle = ({ request, server }: { request: Request; server: unknown }) => {
     keepOpen(server, request)
     return handleProxy(ctx, request, hooks)
@@ -50,6 +51,7 @@ export function llmProxyRoutes(ctx: AppContext, hooks: ProxyHooks = {}) {
       {
         auth: true,
         query: t.Object({ provider: t.Optional(oneOf(LLM_PROVIDERS)), refresh: t.Optional(t.Boolean()) }),
+        response: t.Object({ models: t.Array(KeyModels) }),
         detail: {
           summary: "Each provider key's model list (cached; refresh=true refetches, system admins only)",
         },
@@ -68,6 +70,7 @@ export function llmProxyRoutes(ctx: AppContext, hooks: ProxyHooks = {}) {
       }),
       {
         auth: 'system_admin',
+        response: t.Object({ keys: t.Array(KeyHealth) }),
         detail: { summary: 'How each LLM API key has been doing on this instance (failures, cooldown)' },
       },
     )

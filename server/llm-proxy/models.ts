@@ -4,6 +4,7 @@
 import { type ProviderKey, providerKeys } from '../api-keys/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { LLM_PROVIDERS, type LlmProvider } from '../db/schema/index.ts'
+import type { KeyModels } from './model.ts'
 import { DEFAULT_BASE_URLS, joinTarget, upstreamHeaders } from './providers.ts'
 import { REDACTED } from './scrub.ts'
 
@@ -15,16 +16,6 @@ const MODELS_PATH: Record<LlmProvider, string> = {
   openai: '/v1/models',
   anthropic: '/v1/models',
   google: '/v1beta/models',
-}
-
-export interface KeyModels {
-  provider: LlmProvider
-  key_id: number
-  key_name: string
-  models: Array<{ id: string; name: string | null }>
-  fetched_at: string
-  /** Why the list could not be fetched (the models stay empty), else null. */
-  error: string | null
 }
 
 interface Cached {
@@ -82,8 +73,8 @@ export async function fetchKeyModels(
   ctx: AppContext,
   provider: LlmProvider,
   key: ProviderKey,
-): Promise<KeyModels & { status: number | null }> {
-  const out: KeyModels & { status: number | null } = {
+): Promise<KeyModels> {
+  const out: KeyModels = {
     status: null,
     provider,
     key_id: key.id,

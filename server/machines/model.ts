@@ -40,6 +40,20 @@ export const AgentRegisterBody = t.Object({
   agent_version: t.String({ minLength: 1, maxLength: 64 }),
 })
 
+/** Registration's answer (registration.ts registerAgent): the machine's id and its agent token. */
+export const AgentRegistered = t.Object({
+  machine_id: t.String(),
+  agent_token: t.String(),
+  agent_token_version: t.Integer(),
+})
+
+/** A machine deleted or deregistered (lifecycle.ts deleteMachine): how many sessions it ended. */
+export const MachineDeleted = t.Object({
+  machine_id: t.String(),
+  deleted: t.Literal(true),
+  sessions_ended: t.Integer({ minimum: 0 }),
+})
+
 export const AssignBody = t.Object({
   user_id: t.Integer({ minimum: 1 }),
   permission: t.Optional(oneOf(MACHINE_PERMISSIONS)),

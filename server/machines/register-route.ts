@@ -5,7 +5,7 @@ import { AGENT_REGISTER_PATH } from '../../protocol/index.ts'
 import { bearerToken } from '../auth/tokens.ts'
 import type { AppContext } from '../context/index.ts'
 import { clientIp } from '../http/client-ip.ts'
-import { AgentRegisterBody } from './model.ts'
+import { AgentRegisterBody, AgentRegistered } from './model.ts'
 import { registerAgent } from './registration.ts'
 
 export function agentRegistrationRoutes(ctx: AppContext) {
@@ -29,6 +29,7 @@ export function agentRegistrationRoutes(ctx: AppContext) {
       ),
     {
       body: AgentRegisterBody,
+      response: AgentRegistered,
       detail: { summary: 'Register an agent with a one-time registration token' },
     },
   )

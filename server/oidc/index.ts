@@ -14,6 +14,7 @@ import type { AppContext } from '../context/index.ts'
 import { notFound } from '../errors.ts'
 import { clientIp } from '../http/client-ip.ts'
 import { publicBaseUrl, trustedBaseUrl } from '../http/public-url.ts'
+import { documented } from '../http/schema.ts'
 import { cookieSigningSecret } from '../secrets.ts'
 import { OidcRefusal } from './refusal.ts'
 import { beginSignIn, finishSignIn, providerLogoutUrl, SIGN_IN_TTL_SECONDS } from './service.ts'
@@ -31,6 +32,15 @@ export const AuthMethods = t.Object({
   }),
   oidc: t.Nullable(t.Object({ name: t.String(), login_url: t.String() })),
 })
+
+/** A browser redirect in the OpenAPI document (no body; where to is the Location header). */
+const redirect = (to: string) =>
+  documented(
+    302,
+    `Found: redirects ${to}`,
+    {},
+    { location: t.String({ description: 'Where the browser goes next' }) },
+  )
 
 export function oidcRoutes(ctx: AppContext) {
   const settings = ctx.config.oidc
@@ -67,7 +77,10 @@ export function oidcRoutes(ctx: AppContext) {
       },
       {
         query: t.Object({ next: t.Optional(t.String({ maxLength: 2048 })) }),
-        detail: { summary: 'Start an OpenID Connect sign-in: redirects to the provider' },
+        detail: {
+          summary: 'Start an OpenID Connect sign-in: redirects to the provider',
+          responses: redirect('to the provider, or to /login?error=<code> on a refusal'),
+        },
       },
     )
     .get(
@@ -101,7 +114,10 @@ export function oidcRoutes(ctx: AppContext) {
       {
         // The provider's answer is read by openid-client from the URL; only state is ours.
         query: t.Object({ state: t.Optional(t.String({ maxLength: 512 })) }, { additionalProperties: true }),
-        detail: { summary: 'Where the provider sends the browser back: signs in, then redirects' },
+        detail: {
+          summary: 'Where the provider sends the browser back: signs in, then redirects',
+          responses: redirect('to the page asked for (next), or to /login?error=<code> on a refusal'),
+        },
       },
     )
 
