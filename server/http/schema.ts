@@ -1,11 +1,11 @@
 // Schema helpers for the HTTP layer: answers several folders share, and `documented` for
-// answers that are described but not checked. `oneOf` (protocol/common.ts) is re-exported
+// answers that are described but not checked. `oneOf` and `IsoTime` (protocol/) are re-exported
 // for the routes' models.
 import { type TSchema, Type } from '@sinclair/typebox'
 import type { DocumentDecoration } from 'elysia'
 import { IsoTime } from '../../protocol/index.ts'
 
-export { oneOf } from '../../protocol/index.ts'
+export { IsoTime, oneOf } from '../../protocol/index.ts'
 
 /** The answer of a change that has nothing else to say (a delete, a password change). */
 export const OkAnswer = Type.Object({ ok: Type.Literal(true) })

@@ -3,12 +3,13 @@
 // session cookie, the Origin (no cross-site socket hijacking) and terminal access are checked
 // before the upgrade.
 import { Elysia } from 'elysia'
-import { terminalSocketPath } from '../../protocol/index.ts'
+import { TerminalServerMessage, terminalSocketPath } from '../../protocol/index.ts'
 import { authenticate } from '../auth/guard.ts'
 import { SESSION_COOKIE } from '../auth/service.ts'
 import type { AppContext } from '../context/index.ts'
 import { HttpError } from '../errors.ts'
 import { publicBaseUrl } from '../http/public-url.ts'
+import { documented } from '../http/schema.ts'
 import { TerminalIdParams, TerminalSocketQuery } from './model.ts'
 import type { BrowserLink } from './relay.ts'
 import { ownTerminal } from './service.ts'
@@ -48,6 +49,15 @@ export function terminalSocketRoutes(ctx: AppContext) {
     .ws(path, {
       params: TerminalIdParams,
       query: TerminalSocketQuery,
+      // A socket is described in the OpenAPI document, never checked as a value.
+      detail: {
+        summary: 'A terminal in the browser (WebSocket, login cookie): keystrokes in, terminal bytes out',
+        responses: documented(
+          101,
+          'Switching Protocols: the server then sends binary terminal output and JSON text messages (state, errors)',
+          { 'application/json': TerminalServerMessage },
+        ),
+      },
       open(ws) {
         const raw = ws.raw as unknown as RawSocket
         const { auth, terminal } = ws.data
