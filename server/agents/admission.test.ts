@@ -1,46 +1,40 @@
 // Admission control with a low cap (AGENT_MAX_CONNECTIONS=2) over a real socket: a third agent
 // gets 503 + Retry-After on both transports while admins are still served, an admitted agent
 // keeps working, and once an agent leaves a new one gets in. Also the open-file limit reading.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { AGENT_MESSAGE_PATH, AGENT_WS_PATH } from '../../protocol/index.ts'
-import { connectedAgent, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { closeAgents, connectedAgent, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { parseExposition, sampleValue } from '../../test/support/prometheus.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { loadConfig } from '../config.ts'
 import type { AppContext } from '../context/index.ts'
 import { admissionCap, readOpenFilesLimit } from './admission.ts'
 
 const RETRY_AFTER = 4
-let server: TestServer
-let admin: string
 const agents: FakeAgent[] = []
 
-beforeAll(async () => {
-  server = await startTestServer({
-    listen: true,
-    env: {
-      AGENT_MAX_CONNECTIONS: '2',
-      AGENT_RETRY_AFTER_SECONDS: String(RETRY_AFTER),
-      AGENT_OFFLINE_GRACE_MS: '0',
-    },
-  })
-  admin = await server.login()
-}, 60_000)
-afterAll(async () => {
-  for (const a of agents) await a.close()
-  await server.stop()
-}, 60_000)
+const world = useTestServer({
+  listen: true,
+  env: {
+    AGENT_MAX_CONNECTIONS: '2',
+    AGENT_RETRY_AFTER_SECONDS: String(RETRY_AFTER),
+    AGENT_OFFLINE_GRACE_MS: '0',
+  },
+  timeoutMs: 60_000,
+  beforeStop: () => closeAgents(agents),
+})
 
-const connect = (transport: 'websocket' | 'long_poll') => connectedAgent(server, admin, agents, transport)
+const connect = (transport: 'websocket' | 'long_poll') =>
+  connectedAgent(world.server, world.admin, agents, transport)
 
 /** A WebSocket upgrade request as a browser-less agent sends it, answered in-process. */
 function upgrade(token: string) {
-  return server.app.handle(
-    new Request(`${server.url}${AGENT_WS_PATH}`, {
+  return world.server.app.handle(
+    new Request(`${world.server.url}${AGENT_WS_PATH}`, {
       headers: {
         authorization: `Bearer ${token}`,
         upgrade: 'websocket',
@@ -53,14 +47,14 @@ function upgrade(token: string) {
 }
 
 const poll = (token: string) =>
-  server.request(AGENT_MESSAGE_PATH, {
+  world.server.request(AGENT_MESSAGE_PATH, {
     method: 'POST',
     headers: { authorization: `Bearer ${token}` },
     json: { events: [], wait: false },
   })
 
 async function metrics() {
-  const res = await server.request('/metrics', { cookie: admin })
+  const res = await world.server.request('/metrics', { cookie: world.admin })
   expect(res.status).toBe(200)
   return parseExposition(await res.text())
 }
@@ -81,19 +75,19 @@ describe('agent admission at the cap', () => {
     const first = await connect('websocket')
     const second = await connect('long_poll')
     // A long-poll agent holds its slot while a poll is in flight (the next one follows the welcome).
-    await waitUntil(() => server.ctx.state.agentAdmission.current() === 2, {
+    await waitUntil(() => world.server.ctx.state.agentAdmission.current() === 2, {
       what: 'both agents to hold a slot',
     })
     let samples = await metrics()
     expect(sampleValue(samples, 'openace_agent_connection_cap')).toBe(2)
     expect(sampleValue(samples, 'openace_agent_connections_current')).toBe(2)
 
-    const third = await registerMachine(server.request, admin)
+    const third = await registerMachine(world.server.request, world.admin)
     await expectRefused(await upgrade(third.agentToken))
     await expectRefused(await poll(third.agentToken))
     // Over a real socket the upgrade is refused too: the agent's WebSocket never opens.
     const refused = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: third.agentToken,
       machineId: third.machineId,
       transport: 'websocket',
@@ -101,8 +95,8 @@ describe('agent admission at the cap', () => {
     await expect(refused.connect()).rejects.toThrow('closed before open')
 
     // The server stays responsive to everything else.
-    expect((await server.request('/api/remote/machines', { cookie: admin })).status).toBe(200)
-    expect((await server.request('/api/ready')).status).toBe(200)
+    expect((await world.server.request('/api/remote/machines', { cookie: world.admin })).status).toBe(200)
+    expect((await world.server.request('/api/ready')).status).toBe(200)
     // An admitted long-poll agent may post while its poll waits: it holds a slot already.
     expect((await poll(second.agentToken)).status).toBe(200)
 
@@ -115,11 +109,11 @@ describe('agent admission at the cap', () => {
     )
 
     await first.agent.close()
-    await waitUntil(() => server.ctx.state.agentAdmission.current() === 1, {
+    await waitUntil(() => world.server.ctx.state.agentAdmission.current() === 1, {
       what: 'the closed socket to free its slot',
     })
     const agent = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: third.agentToken,
       machineId: third.machineId,
       transport: 'websocket',

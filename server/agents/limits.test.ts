@@ -1,25 +1,18 @@
 // What the channel refuses or repairs so that one bad frame can neither exhaust the server nor
 // leave a permanent gap: oversized frames on both transports, and NUL in CLI output.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { MAX_FRAME_BYTES } from '../../protocol/index.ts'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, sessionOutput, sessions } from '../db/schema/index.ts'
 
-let server: TestServer
-let admin: string
-
-beforeAll(async () => {
-  server = await startTestServer({ listen: true, env: { AGENT_LONG_POLL_TIMEOUT_MS: '300' } })
-  admin = await server.login()
-})
-afterAll(() => server.stop())
+const world = useTestServer({ listen: true, env: { AGENT_LONG_POLL_TIMEOUT_MS: '300' } })
 
 async function machineWithSession() {
-  const m = await registerMachine(server.request, admin)
-  const [session] = await server.ctx.db
+  const m = await registerMachine(world.server.request, world.admin)
+  const [session] = await world.server.ctx.db
     .insert(sessions)
     .values({ tenantId: 1, userId: 1, remoteMachineId: m.machineId, projectPath: '/w', cliTool: 'generic' })
     .returning()
@@ -29,7 +22,7 @@ async function machineWithSession() {
 /** A WebSocket agent for the machine, past its welcome. */
 async function connected(m: { agentToken: string; machineId: string }): Promise<FakeAgent> {
   const agent = new FakeAgent({
-    url: server.url,
+    url: world.server.url,
     token: m.agentToken,
     machineId: m.machineId,
     transport: 'websocket',
@@ -43,7 +36,7 @@ describe('agent channel limits', () => {
   test('a long-poll body over the frame limit is a 413 and stores nothing', async () => {
     const m = await machineWithSession()
     const big = 'x'.repeat(MAX_FRAME_BYTES)
-    const res = await fetch(`${server.url}/api/remote/agent/message`, {
+    const res = await fetch(`${world.server.url}/api/remote/agent/message`, {
       method: 'POST',
       headers: { authorization: `Bearer ${m.agentToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -59,7 +52,7 @@ describe('agent channel limits', () => {
     })
     expect(res.status).toBe(413)
     expect(((await res.json()) as { error: { type: string } }).error.type).toBe('payload_too_large')
-    const rows = await server.ctx.db
+    const rows = await world.server.ctx.db
       .select()
       .from(sessionOutput)
       .where(eq(sessionOutput.sessionId, m.sessionId))
@@ -97,7 +90,7 @@ describe('agent channel limits', () => {
       what: 'received',
       timeoutMs: 5000,
     })
-    const [row] = await server.ctx.db
+    const [row] = await world.server.ctx.db
       .select()
       .from(sessionOutput)
       .where(eq(sessionOutput.sessionId, m.sessionId))
@@ -112,7 +105,7 @@ describe('lost wake-ups', () => {
   test('a command queued without its NOTIFY (database reconnecting) goes out with the next heartbeat', async () => {
     const m = await machineWithSession()
     const agent = await connected(m)
-    const [row] = await server.ctx.db
+    const [row] = await world.server.ctx.db
       .insert(agentCommands)
       .values({ machineId: m.machineId, kind: 'fs.list', payload: { request_id: 'quiet-1', path: '/' } })
       .returning()

@@ -1,40 +1,34 @@
 // An agent over its output rate is slowed through its receipts (the server stores and answers
 // its frames at the rate), and one that ignores its send window is cut off rather than held in
 // memory; whatever was acknowledged is stored.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { and, eq, inArray } from 'drizzle-orm'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { sessionOutput } from '../db/schema/index.ts'
 import { CLOSE_FLOODED, MAX_QUEUED_FRAME_BYTES } from './websocket.ts'
 
 const KB = 1024
-let server: TestServer
-let admin: string
 
-beforeAll(async () => {
-  server = await startTestServer({
-    listen: true,
-    env: { AGENT_OUTPUT_RATE_KB_PER_SECOND: '64', AGENT_OUTPUT_BURST_KB: '64', SESSION_OUTPUT_MAX_MB: '100' },
-  })
-  admin = await server.login()
+const world = useTestServer({
+  listen: true,
+  env: { AGENT_OUTPUT_RATE_KB_PER_SECOND: '64', AGENT_OUTPUT_BURST_KB: '64', SESSION_OUTPUT_MAX_MB: '100' },
 })
-afterAll(() => server.stop())
 
 async function agentWithSession(name: string) {
-  const reg = await registerMachine(server.request, admin, { name })
+  const reg = await registerMachine(world.server.request, world.admin, { name })
   const agent = new FakeAgent({
-    url: server.url,
+    url: world.server.url,
     token: reg.agentToken,
     machineId: reg.machineId,
     transport: 'websocket',
   })
   await agent.connect()
   await agent.waitForFrame('welcome', 15_000)
-  const res = await server.request('/api/remote/sessions', {
+  const res = await world.server.request('/api/remote/sessions', {
     method: 'POST',
-    cookie: admin,
+    cookie: world.admin,
     json: { machine_id: reg.machineId, project_path: '/p' },
   })
   expect(res.status).toBe(201)
@@ -83,7 +77,7 @@ describe('agent output rate', () => {
     })
     expect(acked.length).toBeLessThan(frames * 4)
     expect(agent.errors).toEqual([])
-    const stored = await server.ctx.db
+    const stored = await world.server.ctx.db
       .select({ seq: sessionOutput.seq })
       .from(sessionOutput)
       .where(

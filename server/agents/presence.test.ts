@@ -1,36 +1,32 @@
 // Batched heartbeats: many heartbeats from several agents become a few multi-row UPDATEs, the
 // latest system_info wins, the sweeper sees buffered heartbeats, and a closed channel's buffered
 // heartbeat does not bring its machine back online.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
-import { connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { closeAgents, connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
+import { useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { remoteMachines } from '../db/schema/index.ts'
 import { LOAD_HISTORY_SAMPLES } from './load-history.ts'
 import { flushHeartbeats, markDisconnected, sweepSilentMachines } from './presence.ts'
 
 const FLUSH_MS = 400
-let server: TestServer
-let admin: string
 const agents: FakeAgent[] = []
 
-beforeAll(async () => {
-  server = await startTestServer({ listen: true, env: { AGENT_HEARTBEAT_FLUSH_MS: String(FLUSH_MS) } })
-  admin = await server.login()
-}, 60_000)
-afterAll(async () => {
-  for (const a of agents) await a.close()
-  await server.stop()
-}, 60_000)
+const world = useTestServer({
+  listen: true,
+  env: { AGENT_HEARTBEAT_FLUSH_MS: String(FLUSH_MS) },
+  timeoutMs: 60_000,
+  beforeStop: () => closeAgents(agents),
+})
 
 const connected = (transport: 'websocket' | 'long_poll' = 'websocket') =>
-  connectedAgent(server, admin, agents, transport)
+  connectedAgent(world.server, world.admin, agents, transport)
 
 const machineRow = async (id: string) =>
-  (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
+  (await world.server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
 
-const metrics = () => server.ctx.state.metrics
+const metrics = () => world.server.ctx.state.metrics
 const counters = () => ({
   heartbeats: metrics().heartbeats.value(),
   flushes: metrics().heartbeatFlushes.value(),
@@ -41,7 +37,7 @@ describe('batched heartbeats', () => {
   test('N heartbeats from M agents cost a few UPDATEs, and the last system_info is stored', async () => {
     const machines = await Promise.all([connected(), connected(), connected()])
     const perAgent = 40
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const before = counters()
     const started = Date.now()
     for (let i = 0; i < perAgent; i++)
@@ -78,7 +74,7 @@ describe('batched heartbeats', () => {
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
     await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const row = await machineRow(machineId)
     expect(row.systemInfo.load).toBe(0.25)
     expect(row.lastHeartbeat!.getTime()).toBeGreaterThanOrEqual(before.getTime())
@@ -87,14 +83,14 @@ describe('batched heartbeats', () => {
   test('the sweeper writes buffered heartbeats before judging silence', async () => {
     const { machineId, agent } = await connected()
     const longAgo = new Date(Date.now() - 10 * 60_000)
-    await server.ctx.db
+    await world.server.ctx.db
       .update(remoteMachines)
       .set({ lastHeartbeat: longAgo })
       .where(eq(remoteMachines.machineId, machineId))
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
     await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
-    await sweepSilentMachines(server.ctx)
+    await sweepSilentMachines(world.server.ctx)
     const row = await machineRow(machineId)
     expect(row.status).toBe('online')
     expect(row.lastHeartbeat!.getTime()).toBeGreaterThan(longAgo.getTime())
@@ -102,25 +98,25 @@ describe('batched heartbeats', () => {
 
   test('a buffered heartbeat does not revive a machine marked offline', async () => {
     const { machineId, agent } = await connected()
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', sessions: [] })
     await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
     const { connectionEpoch } = await machineRow(machineId)
-    await markDisconnected(server.ctx, machineId, connectionEpoch, 'test')
-    await flushHeartbeats(server.ctx)
+    await markDisconnected(world.server.ctx, machineId, connectionEpoch, 'test')
+    await flushHeartbeats(world.server.ctx)
     expect(await machineRow(machineId)).toMatchObject({ status: 'offline', connected: false })
   })
 
   test('a stale close (older epoch) leaves the buffered heartbeat to be written', async () => {
     const { machineId, agent } = await connected()
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const first = await machineRow(machineId)
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', system_info: { stale: true }, sessions: [] })
     await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
-    await markDisconnected(server.ctx, machineId, first.connectionEpoch - 1, 'old socket')
-    await flushHeartbeats(server.ctx)
+    await markDisconnected(world.server.ctx, machineId, first.connectionEpoch - 1, 'old socket')
+    await flushHeartbeats(world.server.ctx)
     const row = await machineRow(machineId)
     expect(row).toMatchObject({ status: 'online', connected: true })
     expect(row.systemInfo.stale).toBe(true)
@@ -128,13 +124,13 @@ describe('batched heartbeats', () => {
 
   test('long-polls of a machine already online over long-poll write nothing but the buffered time', async () => {
     const { machineId, agent } = await connected('long_poll')
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const first = await machineRow(machineId)
     expect(first).toMatchObject({ status: 'online', transport: 'long_poll' })
     const seen = counters().heartbeats
     for (let i = 0; i < 5; i++) await agent.send({ type: 'heartbeat', sessions: [] })
     await waitUntil(() => counters().heartbeats - seen === 5, { what: 'heartbeats received' })
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     const row = await machineRow(machineId)
     expect(row.connectionEpoch).toBe(first.connectionEpoch)
     expect(row.lastHeartbeat!.getTime()).toBeGreaterThan(first.lastHeartbeat!.getTime())
@@ -142,7 +138,7 @@ describe('batched heartbeats', () => {
 
   test('each flush adds one load sample to the machine, the last LOAD_HISTORY_SAMPLES kept in order', async () => {
     const { machineId, agent } = await connected()
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     expect((await machineRow(machineId)).loadHistory).toEqual([])
     const beats = LOAD_HISTORY_SAMPLES + 5
     for (let i = 0; i < beats; i++) {
@@ -156,7 +152,7 @@ describe('batched heartbeats', () => {
       }
       await agent.send({ type: 'heartbeat', system_info: info, sessions: [] })
       await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
-      await flushHeartbeats(server.ctx)
+      await flushHeartbeats(world.server.ctx)
     }
     const history = (await machineRow(machineId)).loadHistory
     expect(history).toHaveLength(LOAD_HISTORY_SAMPLES)
@@ -169,7 +165,7 @@ describe('batched heartbeats', () => {
     const seen = counters().heartbeats
     await agent.send({ type: 'heartbeat', system_info: { hostname: 'x' }, sessions: [] })
     await waitUntil(() => counters().heartbeats > seen, { what: 'heartbeat received' })
-    await flushHeartbeats(server.ctx)
+    await flushHeartbeats(world.server.ctx)
     expect((await machineRow(machineId)).loadHistory.at(-1)!.cpu_percent).toBe(beats - 1)
   })
 })

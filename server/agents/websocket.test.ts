@@ -1,10 +1,10 @@
 // The WebSocket transport against a listening server: delivery and acks, redelivery after a
 // reconnect, malformed frames, output dedup, binding, presence, and revocation of a live socket.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { and, eq } from 'drizzle-orm'
 import { CLOSE_GOODBYE, type Command } from '../../protocol/index.ts'
-import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { closeAgents, FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentCommands, auditLog, remoteMachines, sessionOutput, sessions } from '../db/schema/index.ts'
 import { type SessionEvent, subscribeSessionEvents } from '../sessions/events.ts'
@@ -12,21 +12,17 @@ import { queueCommand } from './commands.ts'
 import { sweepSilentMachines } from './presence.ts'
 import { awaitCommandResult } from './results.ts'
 
-let server: TestServer
-let admin: string
 const agents: FakeAgent[] = []
 
-beforeAll(async () => {
-  server = await startTestServer({ listen: true, env: { AGENT_OFFLINE_GRACE_MS: '0' } })
-  admin = await server.login()
-}, 60_000)
-afterAll(async () => {
-  for (const a of agents) await a.close()
-  await server.stop()
-}, 60_000)
+const world = useTestServer({
+  listen: true,
+  env: { AGENT_OFFLINE_GRACE_MS: '0' },
+  timeoutMs: 60_000,
+  beforeStop: () => closeAgents(agents),
+})
 
 async function newSession(machineId: string) {
-  const [row] = await server.ctx.db
+  const [row] = await world.server.ctx.db
     .insert(sessions)
     .values({
       tenantId: 1,
@@ -41,7 +37,7 @@ async function newSession(machineId: string) {
 
 async function connect(m: { machineId: string; agentToken: string }, options: { autoAck?: boolean } = {}) {
   const agent = new FakeAgent({
-    url: server.url,
+    url: world.server.url,
     token: m.agentToken,
     machineId: m.machineId,
     transport: 'websocket',
@@ -54,20 +50,20 @@ async function connect(m: { machineId: string; agentToken: string }, options: { 
 }
 
 async function connected(options: { autoAck?: boolean } = {}) {
-  const m = await registerMachine(server.request, admin)
+  const m = await registerMachine(world.server.request, world.admin)
   return { ...m, agent: await connect(m, options) }
 }
 
 const machineRow = async (id: string) =>
-  (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
+  (await world.server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
 const commandRow = async (id: string) =>
-  (await server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, id)))[0]!
+  (await world.server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, id)))[0]!
 
 describe('agent websocket', () => {
   test('a queued command arrives at once and is acked by id', async () => {
     const { machineId, agent } = await connected()
     const session = await newSession(machineId)
-    const queued = await queueCommand(server.ctx, machineId, {
+    const queued = await queueCommand(world.server.ctx, machineId, {
       type: 'session.input',
       session_id: session.id,
       message_id: 'm1',
@@ -82,7 +78,7 @@ describe('agent websocket', () => {
     const queued: Command[] = []
     for (let i = 0; i < 20; i++)
       queued.push(
-        await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: `o${i}`, path: '/' }),
+        await queueCommand(world.server.ctx, machineId, { type: 'fs.list', request_id: `o${i}`, path: '/' }),
       )
     await agent.waitFor(() => queued.every((q) => agent.commands.some((c) => c.id === q.id)), 5000, 'all')
     await waitUntil(
@@ -94,9 +90,13 @@ describe('agent websocket', () => {
   })
 
   test('a command not acked is delivered again after a reconnect, then never again once acked', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     const first = await connect(m, { autoAck: false })
-    const cmd = await queueCommand(server.ctx, m.machineId, { type: 'fs.list', request_id: 'r1', path: '/' })
+    const cmd = await queueCommand(world.server.ctx, m.machineId, {
+      type: 'fs.list',
+      request_id: 'r1',
+      path: '/',
+    })
     await first.waitForCommand('fs.list')
     await waitUntil(async () => (await commandRow(cmd.id)).status === 'delivered', { what: 'delivery mark' })
     await first.close()
@@ -118,7 +118,7 @@ describe('agent websocket', () => {
     expect(agent.errors.map((e) => e.code)).toEqual(['malformed', 'unknown_type', 'malformed'])
     expect(agent.errors[1]!.ref).toBe('f1')
     expect(agent.errors[2]!.message).toContain('/records/0')
-    await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'r2', path: '/home' })
+    await queueCommand(world.server.ctx, machineId, { type: 'fs.list', request_id: 'r2', path: '/home' })
     expect((await agent.waitForCommand('fs.list')).type).toBe('fs.list')
   })
 
@@ -126,7 +126,7 @@ describe('agent websocket', () => {
     const { machineId, agent } = await connected()
     const session = await newSession(machineId)
     const seen: SessionEvent[] = []
-    const unsubscribe = await subscribeSessionEvents(server.ctx, session.id, (e) => seen.push(e))
+    const unsubscribe = await subscribeSessionEvents(world.server.ctx, session.id, (e) => seen.push(e))
     const rec = (seq: number) => ({
       seq,
       stream: 'stdout' as const,
@@ -144,7 +144,7 @@ describe('agent websocket', () => {
       what: 'receipt',
       timeoutMs: 3000,
     })
-    const rows = await server.ctx.db
+    const rows = await world.server.ctx.db
       .select()
       .from(sessionOutput)
       .where(eq(sessionOutput.sessionId, session.id))
@@ -160,7 +160,7 @@ describe('agent websocket', () => {
 
   test("machine A's agent writing to machine B's session is refused and audited", async () => {
     const a = await connected()
-    const b = await registerMachine(server.request, admin)
+    const b = await registerMachine(world.server.request, world.admin)
     const theirs = await newSession(b.machineId)
     await a.agent.send({
       type: 'session.output',
@@ -173,11 +173,11 @@ describe('agent websocket', () => {
     expect(a.agent.errors.map((e) => e.code)).toEqual(['forbidden', 'forbidden'])
     expect(a.agent.errors[0]!.ref).toBe('evil')
     expect(
-      await server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, theirs.id)),
+      await world.server.ctx.db.select().from(sessionOutput).where(eq(sessionOutput.sessionId, theirs.id)),
     ).toHaveLength(0)
-    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, theirs.id))
+    const [row] = await world.server.ctx.db.select().from(sessions).where(eq(sessions.id, theirs.id))
     expect(row!.status).toBe('starting')
-    const audit = await server.ctx.db
+    const audit = await world.server.ctx.db
       .select()
       .from(auditLog)
       .where(and(eq(auditLog.event, 'agent.binding_violation'), eq(auditLog.targetId, theirs.id)))
@@ -195,20 +195,20 @@ describe('agent websocket', () => {
     const { machineId, agent } = await connected()
     const session = await newSession(machineId)
     const seen: SessionEvent[] = []
-    await subscribeSessionEvents(server.ctx, session.id, (e) => seen.push(e))
+    await subscribeSessionEvents(world.server.ctx, session.id, (e) => seen.push(e))
     await agent.send({ type: 'session.started', session_id: session.id, cli_session_id: 'cli-1' })
     await agent.send({ type: 'session.started', session_id: session.id })
     await agent.send({ type: 'session.exited', session_id: session.id, exit_code: 0 })
     await waitUntil(() => seen.length === 2, { what: 'status events' })
     expect(seen.map((e) => (e.type === 'status' ? e.status : e.type))).toEqual(['active', 'stopped'])
-    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
+    const [row] = await world.server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
     expect(row).toMatchObject({ status: 'stopped', cliSessionId: 'cli-1' })
     expect(row!.endedAt).toBeInstanceOf(Date)
   })
 
   test('a heartbeat listing a session as exited ends it, but only on its own machine', async () => {
     const { machineId, agent } = await connected()
-    const other = await registerMachine(server.request, admin)
+    const other = await registerMachine(world.server.request, world.admin)
     const mine = await newSession(machineId)
     const theirs = await newSession(other.machineId)
     // A running session (a starting one has no process yet whose exit could be reported).
@@ -226,16 +226,16 @@ describe('agent websocket', () => {
       timeoutMs: 3000,
     })
     const status = async (id: string) =>
-      (await server.ctx.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.status
+      (await world.server.ctx.db.select().from(sessions).where(eq(sessions.id, id)))[0]!.status
     expect(await status(mine.id)).toBe('stopped')
     expect(await status(theirs.id)).toBe('starting')
   })
 
   test('queueing for a removed machine is refused', async () => {
-    const { machineId } = await registerMachine(server.request, admin)
-    await server.request(`/api/remote/machines/${machineId}`, { method: 'DELETE', cookie: admin })
+    const { machineId } = await registerMachine(world.server.request, world.admin)
+    await world.server.request(`/api/remote/machines/${machineId}`, { method: 'DELETE', cookie: world.admin })
     await expect(
-      queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'x', path: '/' }),
+      queueCommand(world.server.ctx, machineId, { type: 'fs.list', request_id: 'x', path: '/' }),
     ).rejects.toThrow('Machine not found')
   })
 })
@@ -243,7 +243,9 @@ describe('agent websocket', () => {
 describe('file browsing through the agent', () => {
   test('browse queues fs.list and answers with the fs.result the agent sends', async () => {
     const { machineId, agent } = await connected()
-    const browsing = server.request(`/api/remote/machines/${machineId}/browse?path=/srv`, { cookie: admin })
+    const browsing = world.server.request(`/api/remote/machines/${machineId}/browse?path=/srv`, {
+      cookie: world.admin,
+    })
     const cmd = await agent.waitForCommand('fs.list')
     expect(cmd.type === 'fs.list' && cmd.path).toBe('/srv')
     await agent.send({
@@ -260,7 +262,7 @@ describe('file browsing through the agent', () => {
   test("an agent error is a 400 naming path; another machine's request id is refused", async () => {
     const { machineId, agent } = await connected()
     const other = await connected()
-    const browsing = server.request(`/api/remote/machines/${machineId}/browse`, { cookie: admin })
+    const browsing = world.server.request(`/api/remote/machines/${machineId}/browse`, { cookie: world.admin })
     const cmd = await agent.waitForCommand('fs.list')
     const requestId = cmd.type === 'fs.list' ? cmd.request_id : ''
     expect(cmd.type === 'fs.list' && cmd.path).toBe('~')
@@ -277,11 +279,15 @@ describe('file browsing through the agent', () => {
 
   test('an unanswered request gives up after its timeout and drops the command', async () => {
     const { machineId } = await connected({ autoAck: false })
-    const cmd = await queueCommand(server.ctx, machineId, { type: 'fs.list', request_id: 'slow', path: '/' })
-    expect(await awaitCommandResult(server.ctx, cmd.id, 50)).toBeNull()
-    expect(await server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, cmd.id))).toHaveLength(
-      0,
-    )
+    const cmd = await queueCommand(world.server.ctx, machineId, {
+      type: 'fs.list',
+      request_id: 'slow',
+      path: '/',
+    })
+    expect(await awaitCommandResult(world.server.ctx, cmd.id, 50)).toBeNull()
+    expect(
+      await world.server.ctx.db.select().from(agentCommands).where(eq(agentCommands.id, cmd.id)),
+    ).toHaveLength(0)
   })
 })
 
@@ -303,9 +309,9 @@ describe('presence', () => {
   })
 
   test('an open socket alone is not online: the hello stores capabilities and marks it online together', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     const agent = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: m.agentToken,
       machineId: m.machineId,
       transport: 'websocket',
@@ -317,7 +323,7 @@ describe('presence', () => {
     await waitUntil(
       async () =>
         (
-          await server.ctx.db
+          await world.server.ctx.db
             .select()
             .from(auditLog)
             .where(and(eq(auditLog.event, 'agent.connect'), eq(auditLog.targetId, m.machineId)))
@@ -334,16 +340,16 @@ describe('presence', () => {
 
   test('a machine silent for 3 heartbeat intervals is swept offline', async () => {
     const { machineId } = await connected()
-    const realNow = server.ctx.now
+    const realNow = world.server.ctx.now
     try {
-      server.ctx.now = () => new Date(Date.now() + 2 * 30_000)
-      await sweepSilentMachines(server.ctx)
+      world.server.ctx.now = () => new Date(Date.now() + 2 * 30_000)
+      await sweepSilentMachines(world.server.ctx)
       expect((await machineRow(machineId)).status).toBe('online')
-      server.ctx.now = () => new Date(Date.now() + 3 * 30_000 + 1000)
-      await sweepSilentMachines(server.ctx)
+      world.server.ctx.now = () => new Date(Date.now() + 3 * 30_000 + 1000)
+      await sweepSilentMachines(world.server.ctx)
       expect((await machineRow(machineId)).status).toBe('offline')
     } finally {
-      server.ctx.now = realNow
+      world.server.ctx.now = realNow
     }
   })
 })
@@ -351,9 +357,9 @@ describe('presence', () => {
 describe('revocation', () => {
   test('an immediate rotation cuts the live socket: goodbye, close 4001, then 401 with goodbye', async () => {
     const { machineId, agentToken, agent } = await connected()
-    const res = await server.request(`/api/remote/machines/${machineId}/token/rotate?immediate=true`, {
+    const res = await world.server.request(`/api/remote/machines/${machineId}/token/rotate?immediate=true`, {
       method: 'POST',
-      cookie: admin,
+      cookie: world.admin,
     })
     expect(res.status).toBe(200)
     const { agent_token } = await res.json()
@@ -362,7 +368,7 @@ describe('revocation', () => {
     expect(goodbye.reason).toBe('revoked')
     await waitUntil(() => agent.closeCode, { what: 'close', timeoutMs: 3000 })
     expect(agent.closeCode).toBe(CLOSE_GOODBYE)
-    const retry = await fetch(`${server.url}/api/remote/agent/ws`, {
+    const retry = await fetch(`${world.server.url}/api/remote/agent/ws`, {
       headers: { authorization: `Bearer ${agentToken}` },
     })
     expect(retry.status).toBe(401)
@@ -374,15 +380,21 @@ describe('revocation', () => {
   test('deregistering cuts the socket with reason deregistered and ends its sessions', async () => {
     const { machineId, agentToken, agent } = await connected()
     const session = await newSession(machineId)
-    const cmd = await queueCommand(server.ctx, machineId, { type: 'session.stop', session_id: session.id })
+    const cmd = await queueCommand(world.server.ctx, machineId, {
+      type: 'session.stop',
+      session_id: session.id,
+    })
     await agent.waitForCommand('session.stop')
     expect(cmd.id).toBeString()
-    const res = await server.request(`/api/remote/machines/${machineId}`, { method: 'DELETE', cookie: admin })
+    const res = await world.server.request(`/api/remote/machines/${machineId}`, {
+      method: 'DELETE',
+      cookie: world.admin,
+    })
     expect(res.status).toBe(200)
     expect((await agent.waitForFrame('goodbye')).reason).toBe('deregistered')
-    const [row] = await server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
+    const [row] = await world.server.ctx.db.select().from(sessions).where(eq(sessions.id, session.id))
     expect(row!.status).toBe('stopped')
-    const poll = await fetch(`${server.url}/api/remote/agent/message`, {
+    const poll = await fetch(`${world.server.url}/api/remote/agent/message`, {
       method: 'POST',
       headers: { authorization: `Bearer ${agentToken}`, 'content-type': 'application/json' },
       body: JSON.stringify({ events: [] }),
@@ -393,7 +405,7 @@ describe('revocation', () => {
 
   test('a bad token cannot open a socket (401 at the upgrade)', async () => {
     const agent = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: 'f'.repeat(64),
       machineId: 'nobody',
       transport: 'websocket',

@@ -1,27 +1,17 @@
 // The audit trail in names: each row keeps its actor's and target's names as written, so it still
 // reads after they are deleted; actor/target filters match names; the CSV export carries the same
 // rows (parsed back); and the server writes no event code the UI cannot word.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'csv-parse/sync'
-import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { createUser, useTestServer } from '../../test/support/server.ts'
 import { LOGIN_FAILED } from '../auth/throttle.ts'
 import { REGISTER_EVENT } from '../machines/registration.ts'
 import { OIDC_SIGN_IN_REFUSED } from '../oidc/index.ts'
 import { AUDIT_EVENTS } from './events.ts'
 
-let server: TestServer
-let admin: string
-
-beforeAll(async () => {
-  server = await startTestServer()
-  admin = await server.login()
-})
-
-afterAll(async () => {
-  await server.stop()
-})
+const world = useTestServer()
 
 interface Entry {
   event: string
@@ -31,15 +21,15 @@ interface Entry {
 }
 
 async function entries(query: string): Promise<Entry[]> {
-  const res = await server.request(`/api/audit?${query}`, { cookie: admin })
+  const res = await world.server.request(`/api/audit?${query}`, { cookie: world.admin })
   expect(res.status).toBe(200)
   return ((await res.json()) as { entries: Entry[] }).entries
 }
 
 describe('audit in names', () => {
   test("a user's rows keep the user's name after the user is deleted", async () => {
-    const user = await createUser(server, admin, 'carol-audit')
-    const del = await server.request(`/api/users/${user.id}`, { method: 'DELETE', cookie: admin })
+    const user = await createUser(world.server, world.admin, 'carol-audit')
+    const del = await world.server.request(`/api/users/${user.id}`, { method: 'DELETE', cookie: world.admin })
     expect(del.status).toBe(200)
     const rows = await entries(`target_type=user&target_id=${user.id}`)
     // createUser signs the new user in once: that row's actor is the user.
@@ -53,7 +43,7 @@ describe('audit in names', () => {
   })
 
   test('the actor and target filters match part of a name', async () => {
-    await createUser(server, admin, 'dave-filter')
+    await createUser(world.server, world.admin, 'dave-filter')
     const byTarget = await entries('target=VE-FIL')
     expect(byTarget.map((r) => [r.event, r.target?.name])).toEqual([
       ['auth.login', 'dave-filter'],
@@ -65,7 +55,9 @@ describe('audit in names', () => {
   })
 
   test('the CSV export has the same rows, names and readable details', async () => {
-    const res = await server.request('/api/audit/export.csv?event=user.create&target=dave', { cookie: admin })
+    const res = await world.server.request('/api/audit/export.csv?event=user.create&target=dave', {
+      cookie: world.admin,
+    })
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/csv; charset=utf-8')
     expect(res.headers.get('content-disposition')).toMatch(
@@ -81,14 +73,16 @@ describe('audit in names', () => {
       target_name: 'dave-filter',
     })
     expect(rows[0]!.details).toContain('username: dave-filter')
-    const filtered = await server.request('/api/audit/export.csv?actor=nobody-like-this', { cookie: admin })
+    const filtered = await world.server.request('/api/audit/export.csv?actor=nobody-like-this', {
+      cookie: world.admin,
+    })
     expect(parse(await filtered.text(), { bom: true, columns: true })).toEqual([])
   })
 
   test('only system admins may read or export', async () => {
-    await createUser(server, admin, 'erin-plain')
-    const erin = await server.login('erin-plain', 'erin-plain-password')
-    expect((await server.request('/api/audit/export.csv', { cookie: erin })).status).toBe(403)
+    await createUser(world.server, world.admin, 'erin-plain')
+    const erin = await world.server.login('erin-plain', 'erin-plain-password')
+    expect((await world.server.request('/api/audit/export.csv', { cookie: erin })).status).toBe(403)
   })
 
   test('every event code the server writes is in AUDIT_EVENTS (the UI words each one)', () => {

@@ -1,28 +1,18 @@
 // A field failing its pattern is refused in words with the rule it broke, never with the regular
 // expression (issue 18: a bad key name showed `Expected string to match '^[A-Za-z0-9._-]+$'`).
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { describe, expect, test } from 'bun:test'
+import { useTestServer } from '../../test/support/server.ts'
 import { NAME_PATTERN, patternRule, USERNAME_PATTERN } from './patterns.ts'
 
-let server: TestServer
-let admin: string
-
-beforeAll(async () => {
-  server = await startTestServer()
-  admin = await server.login()
-})
-
-afterAll(async () => {
-  await server.stop()
-})
+const world = useTestServer()
 
 type Refusal = { error: { message: string; type: string; field: string; rule: string } }
 
 describe('pattern refusals', () => {
   test('a key name with a space: the rule in words, naming the field', async () => {
-    const res = await server.request('/api/remote/api-keys', {
+    const res = await world.server.request('/api/remote/api-keys', {
       method: 'POST',
-      cookie: admin,
+      cookie: world.admin,
       json: { provider: 'openai', key_name: 'my key', api_key: 'sk-test-1234' },
     })
     expect(res.status).toBe(400)
@@ -33,9 +23,9 @@ describe('pattern refusals', () => {
   })
 
   test('a user name with a space: the same, with its own rule', async () => {
-    const res = await server.request('/api/users', {
+    const res = await world.server.request('/api/users', {
       method: 'POST',
-      cookie: admin,
+      cookie: world.admin,
       json: { username: 'two words', password: 'long-enough-1', role: 'user' },
     })
     expect(res.status).toBe(400)

@@ -1,14 +1,11 @@
 // The admin views' live streams (machines, sessions, usage): what each reader hears, that a
 // registration token can be followed to its machine's coming online, and that a stream whose
 // reader lost access ends with `access.revoked`.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { createUser, useTestServer } from '../../test/support/server.ts'
 import { type SseEvent, SseParser } from '../../test/support/sse.ts'
 import { flushUsage, recordUsage } from '../quota/ledger.ts'
-
-let server: TestServer
-let admin: string
 
 /** An open stream read event by event: next() waits for the first event that matches. */
 class Stream {
@@ -53,37 +50,31 @@ class Stream {
   }
 }
 
-const open = async (path: string, cookie: string) => new Stream(await server.request(path, { cookie }))
+const open = async (path: string, cookie: string) => new Stream(await world.server.request(path, { cookie }))
 const changed = (kind: string, id: string | number) => (e: SseEvent, d: Record<string, unknown>) =>
   e.event === 'changed' && d.kind === kind && (d.ids as unknown[]).includes(id)
 
-beforeAll(async () => {
-  server = await startTestServer({ listen: true })
-  admin = await server.login()
-})
-afterAll(async () => {
-  await server.stop()
-})
+const world = useTestServer({ listen: true })
 
 describe('GET /api/remote/machines/events', () => {
   test('follows a registration token: registered with its id, then online', async () => {
-    const stream = await open('/api/remote/machines/events', admin)
+    const stream = await open('/api/remote/machines/events', world.admin)
     await stream.next((e) => e.event === 'ready')
-    const tokenRes = await server.request('/api/remote/machines/register', {
+    const tokenRes = await world.server.request('/api/remote/machines/register', {
       method: 'POST',
-      cookie: admin,
+      cookie: world.admin,
       json: { tenant_id: 1 },
     })
     const token = (await tokenRes.json()) as { registration_token: string; registration_id: string }
     expect(token.registration_id).toMatch(/^[0-9a-f]{24}$/)
     expect(token.registration_token).not.toContain(token.registration_id)
-    const reg = await registerMachine(server.request, admin)
+    const reg = await registerMachine(world.server.request, world.admin)
     const other = await stream.next((e, d) => e.event === 'changed' && d.kind === 'registered')
     // registerMachine made its own token: that machine is not the one this token made.
     expect(other.data.registration_id).not.toBe(token.registration_id)
     expect(other.data.ids).toEqual([reg.machineId])
     const machineId = crypto.randomUUID()
-    const res = await server.request('/api/remote/agent/register', {
+    const res = await world.server.request('/api/remote/agent/register', {
       method: 'POST',
       json: {
         registration_token: token.registration_token,
@@ -104,33 +95,38 @@ describe('GET /api/remote/machines/events', () => {
       ids: [machineId],
       registration_id: token.registration_id,
     })
-    const agent = new FakeAgent({ url: server.url, token: agent_token, machineId, transport: 'websocket' })
+    const agent = new FakeAgent({
+      url: world.server.url,
+      token: agent_token,
+      machineId,
+      transport: 'websocket',
+    })
     await agent.connect()
     await stream.next(changed('presence', machineId))
-    const machine = await server.request(`/api/remote/machines/${machineId}`, { cookie: admin })
+    const machine = await world.server.request(`/api/remote/machines/${machineId}`, { cookie: world.admin })
     expect(((await machine.json()) as { machine: { status: string } }).machine.status).toBe('online')
     await agent.close()
     stream.close()
   })
 
   test('a plain user hears only of machines assigned to them, and of being unassigned', async () => {
-    const user = await createUser(server, admin, 'mia')
-    const mine = await registerMachine(server.request, admin, { name: 'mine' })
-    const theirs = await registerMachine(server.request, admin, { name: 'theirs' })
+    const user = await createUser(world.server, world.admin, 'mia')
+    const mine = await registerMachine(world.server.request, world.admin, { name: 'mine' })
+    const theirs = await registerMachine(world.server.request, world.admin, { name: 'theirs' })
     const stream = await open('/api/remote/machines/events', user.cookie)
     await stream.next((e) => e.event === 'ready')
     const assign = (machineId: string) =>
-      server.request(`/api/remote/machines/${machineId}/assign`, {
+      world.server.request(`/api/remote/machines/${machineId}/assign`, {
         method: 'POST',
-        cookie: admin,
+        cookie: world.admin,
         json: { user_id: user.id },
       })
     expect((await assign(mine.machineId)).status).toBe(200)
     await stream.next(changed('assignment', mine.machineId))
     const settings = (machineId: string) =>
-      server.request(`/api/remote/machines/${machineId}/settings`, {
+      world.server.request(`/api/remote/machines/${machineId}/settings`, {
         method: 'PATCH',
-        cookie: admin,
+        cookie: world.admin,
         json: { required_isolation: 'none' },
       })
     expect((await settings(theirs.machineId)).status).toBe(200)
@@ -138,9 +134,9 @@ describe('GET /api/remote/machines/events', () => {
     // Changes come in order: the other machine's change, made first, was not sent.
     const next = await stream.next((e) => e.event === 'changed')
     expect(next.data).toEqual({ topic: 'machines', kind: 'settings', ids: [mine.machineId] })
-    const unassign = await server.request(`/api/remote/machines/${mine.machineId}/assign/${user.id}`, {
+    const unassign = await world.server.request(`/api/remote/machines/${mine.machineId}/assign/${user.id}`, {
       method: 'DELETE',
-      cookie: admin,
+      cookie: world.admin,
     })
     expect(unassign.status).toBe(200)
     // The unassignment reaches them (their refetch drops the machine), then its later changes do not.
@@ -153,12 +149,12 @@ describe('GET /api/remote/machines/events', () => {
   })
 
   test('a disabled reader’s stream ends with access.revoked', async () => {
-    const user = await createUser(server, admin, 'dana')
+    const user = await createUser(world.server, world.admin, 'dana')
     const stream = await open('/api/remote/machines/events', user.cookie)
     await stream.next((e) => e.event === 'ready')
-    const res = await server.request(`/api/users/${user.id}`, {
+    const res = await world.server.request(`/api/users/${user.id}`, {
       method: 'PATCH',
-      cookie: admin,
+      cookie: world.admin,
       json: { status: 'disabled' },
     })
     expect(res.status).toBe(200)
@@ -168,24 +164,24 @@ describe('GET /api/remote/machines/events', () => {
   })
 
   test('without a session it is a 401, like the list', async () => {
-    const res = await server.request('/api/remote/machines/events')
+    const res = await world.server.request('/api/remote/machines/events')
     expect(res.status).toBe(401)
   })
 })
 
 describe('GET /api/remote/sessions/events', () => {
   test("the owner hears of their session's creation and status; another user does not", async () => {
-    const owner = await createUser(server, admin, 'olga')
-    const stranger = await createUser(server, admin, 'sven')
-    const reg = await registerMachine(server.request, admin, { name: 'sessions-box' })
+    const owner = await createUser(world.server, world.admin, 'olga')
+    const stranger = await createUser(world.server, world.admin, 'sven')
+    const reg = await registerMachine(world.server.request, world.admin, { name: 'sessions-box' })
     for (const u of [owner, stranger])
-      await server.request(`/api/remote/machines/${reg.machineId}/assign`, {
+      await world.server.request(`/api/remote/machines/${reg.machineId}/assign`, {
         method: 'POST',
-        cookie: admin,
+        cookie: world.admin,
         json: { user_id: u.id },
       })
     const agent = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: reg.agentToken,
       machineId: reg.machineId,
       transport: 'websocket',
@@ -193,9 +189,9 @@ describe('GET /api/remote/sessions/events', () => {
     await agent.connect()
     const mine = await open('/api/remote/sessions/events', owner.cookie)
     const theirs = await open('/api/remote/sessions/events', stranger.cookie)
-    const adminStream = await open('/api/remote/sessions/events', admin)
+    const adminStream = await open('/api/remote/sessions/events', world.admin)
     for (const s of [mine, theirs, adminStream]) await s.next((e) => e.event === 'ready')
-    const created = await server.request('/api/remote/sessions', {
+    const created = await world.server.request('/api/remote/sessions', {
       method: 'POST',
       cookie: owner.cookie,
       json: { machine_id: reg.machineId, project_path: '/work/project' },
@@ -213,7 +209,7 @@ describe('GET /api/remote/sessions/events', () => {
     })
     await mine.next(changed('activity', id))
     // The stranger's own session is the marker: nothing about the owner's came before it.
-    const own = await server.request('/api/remote/sessions', {
+    const own = await world.server.request('/api/remote/sessions', {
       method: 'POST',
       cookie: stranger.cookie,
       json: { machine_id: reg.machineId, project_path: '/work/other' },
@@ -228,13 +224,13 @@ describe('GET /api/remote/sessions/events', () => {
 
 describe('GET /api/usage/events', () => {
   test('a user hears of their own usage; a system admin of everyone’s', async () => {
-    const a = await createUser(server, admin, 'ulla')
-    const b = await createUser(server, admin, 'ugo')
+    const a = await createUser(world.server, world.admin, 'ulla')
+    const b = await createUser(world.server, world.admin, 'ugo')
     const streamA = await open('/api/usage/events', a.cookie)
-    const adminStream = await open('/api/usage/events', admin)
+    const adminStream = await open('/api/usage/events', world.admin)
     for (const s of [streamA, adminStream]) await s.next((e) => e.event === 'ready')
     const use = async (userId: number) => {
-      recordUsage(server.ctx, {
+      recordUsage(world.server.ctx, {
         ts: new Date(),
         userId,
         tenantId: 1,
@@ -249,7 +245,7 @@ describe('GET /api/usage/events', () => {
         latencyMs: 1,
         status: 200,
       })
-      await flushUsage(server.ctx)
+      await flushUsage(world.server.ctx)
     }
     await use(b.id)
     await adminStream.next(changed('recorded', b.id))

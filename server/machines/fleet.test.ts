@@ -1,32 +1,26 @@
 // A tidy fleet and rotation without downtime, against the real app and fake agents: hostname
 // conflicts and merges (concurrent too), and graceful / immediate / repeated token rotation.
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { and, eq, isNull } from 'drizzle-orm'
 import type { CommandOf } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import { closeAgents, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { createUser, useTestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { agentTokens, machineAssignments, remoteMachines, tenants } from '../db/schema/index.ts'
 
-let server: TestServer
-let admin: string
 const agents: FakeAgent[] = []
 
+const world = useTestServer({ listen: true, timeoutMs: 60_000 })
 beforeAll(async () => {
-  server = await startTestServer({ listen: true })
-  admin = await server.login()
-  await server.ctx.db.insert(tenants).values({ id: 2, name: 'tenant-two' }).onConflictDoNothing()
-}, 60_000)
-afterEach(async () => {
-  for (const a of agents.splice(0)) await a.close()
+  await world.server.ctx.db.insert(tenants).values({ id: 2, name: 'tenant-two' }).onConflictDoNothing()
 })
-afterAll(() => server.stop(), 60_000)
+afterEach(() => closeAgents(agents.splice(0)))
 
 const uniqueHost = () => `host-${crypto.randomUUID().slice(0, 8)}.lab`
 
 async function connect(m: { machineId: string; agentToken: string }) {
   const agent = new FakeAgent({
-    url: server.url,
+    url: world.server.url,
     token: m.agentToken,
     machineId: m.machineId,
     transport: 'websocket',
@@ -39,21 +33,21 @@ async function connect(m: { machineId: string; agentToken: string }) {
 }
 
 const machine = async (id: string) =>
-  (await server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
+  (await world.server.ctx.db.select().from(remoteMachines).where(eq(remoteMachines.machineId, id)))[0]!
 const rowsForHost = (hostname: string) =>
-  server.ctx.db
+  world.server.ctx.db
     .select()
     .from(remoteMachines)
     .where(and(eq(remoteMachines.hostname, hostname), isNull(remoteMachines.deletedAt)))
 
 async function registerRaw(hostname: string, options: { tenantId?: number; agentToken?: string } = {}) {
-  const tokenRes = await server.request('/api/remote/machines/register', {
+  const tokenRes = await world.server.request('/api/remote/machines/register', {
     method: 'POST',
-    cookie: admin,
+    cookie: world.admin,
     json: { tenant_id: options.tenantId ?? 1 },
   })
   const { registration_token } = (await tokenRes.json()) as { registration_token: string }
-  return server.request('/api/remote/agent/register', {
+  return world.server.request('/api/remote/agent/register', {
     method: 'POST',
     headers: options.agentToken ? { authorization: `Bearer ${options.agentToken}` } : {},
     json: {
@@ -70,15 +64,19 @@ async function registerRaw(hostname: string, options: { tenantId?: number; agent
 }
 
 const rotate = (id: string, query = '') =>
-  server.request(`/api/remote/machines/${id}/token/rotate${query}`, { method: 'POST', cookie: admin })
+  world.server.request(`/api/remote/machines/${id}/token/rotate${query}`, {
+    method: 'POST',
+    cookie: world.admin,
+  })
 
 const wsStatus = async (token: string) =>
-  (await fetch(`${server.url}/api/remote/agent/ws`, { headers: { authorization: `Bearer ${token}` } })).status
+  (await fetch(`${world.server.url}/api/remote/agent/ws`, { headers: { authorization: `Bearer ${token}` } }))
+    .status
 
 describe('hostname rules', () => {
   test('a new registration with the hostname of a live machine is 409 hostname_conflict', async () => {
     const hostname = uniqueHost()
-    const live = await registerMachine(server.request, admin, { hostname })
+    const live = await registerMachine(world.server.request, world.admin, { hostname })
     await connect(live)
     const res = await registerRaw(hostname)
     expect(res.status).toBe(409)
@@ -90,7 +88,7 @@ describe('hostname rules', () => {
 
   test("holding the live machine's agent token lets it register again, into the same machine", async () => {
     const hostname = uniqueHost()
-    const live = await registerMachine(server.request, admin, { hostname })
+    const live = await registerMachine(world.server.request, world.admin, { hostname })
     await connect(live)
     const res = await registerRaw(hostname, { agentToken: live.agentToken })
     expect(res.status).toBe(200)
@@ -100,18 +98,18 @@ describe('hostname rules', () => {
 
   test('re-installing an offline host merges into it: id, assignments and history kept, old token dead', async () => {
     const hostname = uniqueHost()
-    const first = await registerMachine(server.request, admin, { hostname })
-    const user = await createUser(server, admin, `u${crypto.randomUUID().slice(0, 6)}`)
-    await server.request(`/api/remote/machines/${first.machineId}/assign`, {
+    const first = await registerMachine(world.server.request, world.admin, { hostname })
+    const user = await createUser(world.server, world.admin, `u${crypto.randomUUID().slice(0, 6)}`)
+    await world.server.request(`/api/remote/machines/${first.machineId}/assign`, {
       method: 'POST',
-      cookie: admin,
+      cookie: world.admin,
       json: { user_id: user.id, permission: 'user' },
     })
     const res = await registerRaw(hostname)
     expect(res.status).toBe(200)
     const body = (await res.json()) as { machine_id: string; agent_token: string }
     expect(body.machine_id).toBe(first.machineId)
-    const assigned = await server.ctx.db
+    const assigned = await world.server.ctx.db
       .select()
       .from(machineAssignments)
       .where(eq(machineAssignments.machineId, first.machineId))
@@ -142,7 +140,7 @@ describe('hostname rules', () => {
     expect((await registerRaw(' ')).status).toBe(200)
     expect(await rowsForHost(' ')).toHaveLength(2)
     const hostname = uniqueHost()
-    const live = await registerMachine(server.request, admin, { hostname })
+    const live = await registerMachine(world.server.request, world.admin, { hostname })
     await connect(live)
     const other = await registerRaw(hostname, { tenantId: 2 })
     expect(other.status).toBe(200)
@@ -153,7 +151,7 @@ describe('hostname rules', () => {
 
 describe('agent token rotation', () => {
   test('an online machine gets the new token over its channel and stays online; the old one retires on first use of the new', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     const agent = await connect(m)
     const res = await rotate(m.machineId)
     expect(res.status).toBe(200)
@@ -172,32 +170,32 @@ describe('agent token rotation', () => {
   })
 
   test('the old token stops once the grace period after its use ends', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     await connect(m)
     expect((await rotate(m.machineId)).status).toBe(200)
-    const realNow = server.ctx.now
-    server.ctx.now = () => new Date(realNow().getTime() + 5 * 60_000 + 1000)
+    const realNow = world.server.ctx.now
+    world.server.ctx.now = () => new Date(realNow().getTime() + 5 * 60_000 + 1000)
     try {
       expect(await wsStatus(m.agentToken)).toBe(401)
     } finally {
-      server.ctx.now = realNow
+      world.server.ctx.now = realNow
     }
   })
 
   test('three rotations while offline: the old token still reaches the server and only the newest is delivered', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     const tokens: Array<{ agent_token: string; version: number }> = []
     for (let i = 0; i < 3; i++)
       tokens.push((await (await rotate(m.machineId)).json()) as (typeof tokens)[number])
     expect(tokens.map((t) => t.version)).toEqual([2, 3, 4])
     // Long after: an offline machine's grace starts only when it comes back.
-    const realNow = server.ctx.now
-    server.ctx.now = () => new Date(realNow().getTime() + 3600_000)
+    const realNow = world.server.ctx.now
+    world.server.ctx.now = () => new Date(realNow().getTime() + 3600_000)
     let agent: FakeAgent
     try {
       agent = await connect(m)
     } finally {
-      server.ctx.now = realNow
+      world.server.ctx.now = realNow
     }
     const command = (await agent.waitForCommand('agent.token')) as CommandOf<'agent.token'>
     expect(command.version).toBe(4)
@@ -206,7 +204,7 @@ describe('agent token rotation', () => {
     expect(await wsStatus(tokens[0]!.agent_token)).toBe(401)
     expect(await wsStatus(tokens[1]!.agent_token)).toBe(401)
     await connect({ machineId: m.machineId, agentToken: tokens[2]!.agent_token })
-    const live = await server.ctx.db
+    const live = await world.server.ctx.db
       .select()
       .from(agentTokens)
       .where(and(eq(agentTokens.machineId, m.machineId), isNull(agentTokens.revokedAt)))
@@ -214,7 +212,7 @@ describe('agent token rotation', () => {
   })
 
   test('an immediate rotation keeps the old behaviour: the old token stops at once and the channel is cut', async () => {
-    const m = await registerMachine(server.request, admin)
+    const m = await registerMachine(world.server.request, world.admin)
     const agent = await connect(m)
     const res = await rotate(m.machineId, '?immediate=true')
     expect(((await res.json()) as { mode: string }).mode).toBe('immediate')

@@ -1,7 +1,7 @@
 // The terminal relay with an agent on long-poll: the terminal's open and keystrokes reach the
 // agent in the answer to its waiting request at once, its output comes back in upload batches;
 // and with no agent channel at all the browser is told to wait.
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import {
   decodeTerminalMessage,
   encodeTerminalMessage,
@@ -11,36 +11,33 @@ import {
   TerminalKind,
   type TerminalServerMessage,
 } from '../../protocol/index.ts'
-import { FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
-import { startTestServer, type TestServer } from '../../test/support/server.ts'
+import { closeAgents, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
+import { startTestServer, useTestServer } from '../../test/support/server.ts'
 import { openTerminalSocket, type TerminalClient } from '../../test/support/terminal-client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { POLL_CHANNEL_GRACE_MS } from '../agents/poll-terminal.ts'
 
-let server: TestServer
-let admin: string
 const clients: TerminalClient[] = []
 const agents: FakeAgent[] = []
 
-beforeAll(async () => {
-  server = await startTestServer({ listen: true })
-  admin = await server.login()
-}, 60_000)
-afterAll(async () => {
-  for (const c of clients) c.close()
-  for (const a of agents) await a.close()
-  await server.stop()
-}, 60_000)
+const world = useTestServer({
+  listen: true,
+  timeoutMs: 60_000,
+  beforeStop: async () => {
+    for (const c of clients) c.close()
+    await closeAgents(agents)
+  },
+})
 
 async function terminalOn(machineId: string): Promise<TerminalClient & { terminalId: string }> {
-  const res = await server.request('/api/remote/terminals', {
+  const res = await world.server.request('/api/remote/terminals', {
     method: 'POST',
-    cookie: admin,
+    cookie: world.admin,
     json: { machine_id: machineId },
   })
   expect(res.status).toBe(201)
   const { terminal } = (await res.json()) as { terminal: { terminal_id: string } }
-  const client = await openTerminalSocket(server.url, admin, terminal.terminal_id)
+  const client = await openTerminalSocket(world.server.url, world.admin, terminal.terminal_id)
   clients.push(client)
   return Object.assign(client, { terminalId: terminal.terminal_id })
 }
@@ -54,9 +51,9 @@ async function firstWaiting(client: TerminalClient) {
 
 describe('terminal relay over long-poll, and without an agent channel', () => {
   test('long-poll: the open and keystrokes reach the waiting request at once; output comes back in a batch', async () => {
-    const machine = await registerMachine(server.request, admin)
+    const machine = await registerMachine(world.server.request, world.admin)
     const agent = new FakeAgent({
-      url: server.url,
+      url: world.server.url,
       token: machine.agentToken,
       machineId: machine.machineId,
       transport: 'long_poll',
@@ -92,7 +89,7 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
   }, 30_000)
 
   test('an offline machine: the browser waits for it', async () => {
-    const machine = await registerMachine(server.request, admin)
+    const machine = await registerMachine(world.server.request, world.admin)
     const waiting = await firstWaiting(await terminalOn(machine.machineId))
     expect(waiting).toMatchObject({ type: 'waiting', code: 'offline' })
   }, 30_000)

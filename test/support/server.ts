@@ -1,5 +1,6 @@
 // Test servers: the real app on a fresh database, called in-process through app.handle or,
 // with listen: true, over a real socket. Logs are captured so tests can grep them.
+import { afterAll, beforeAll } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -79,6 +80,47 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       await prepared.close(options.listen ? () => prepared.app.stop(true) : undefined)
       if ('testName' in database && database.testName) await dropTestDatabase(database.testName)
       rmSync(dataDir, { recursive: true, force: true })
+    },
+  }
+}
+
+export interface UseTestServerOptions extends TestServerOptions {
+  /** For both hooks, where a file's start or stop outlasts bun's default (a listening server, agents to close). */
+  timeoutMs?: number
+  /** Runs before the server stops, to close what the file opened against it (agents, sockets). */
+  beforeStop?: () => unknown
+}
+
+/** One file's server and admin cookie, live once its beforeAll has run. */
+export interface TestServerWorld {
+  readonly server: TestServer
+  readonly admin: string
+}
+
+/**
+ * Starts a server and logs the admin in for the calling file (its beforeAll), and stops it after
+ * (its afterAll). The bindings are getters, so tests read `world.server` as the live server.
+ */
+export function useTestServer(options: UseTestServerOptions = {}): TestServerWorld {
+  const { timeoutMs, beforeStop, ...start } = options
+  let server: TestServer | undefined
+  let admin: string | undefined
+  beforeAll(async () => {
+    server = await startTestServer(start)
+    admin = await server.login()
+  }, timeoutMs)
+  afterAll(async () => {
+    await beforeStop?.()
+    await server?.stop()
+  }, timeoutMs)
+  return {
+    get server() {
+      if (!server) throw new Error('useTestServer: the server is read before its beforeAll ran')
+      return server
+    },
+    get admin() {
+      if (admin === undefined) throw new Error('useTestServer: the admin is read before its beforeAll ran')
+      return admin
     },
   }
 }
