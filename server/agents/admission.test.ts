@@ -112,15 +112,7 @@ describe('agent admission at the cap', () => {
     await waitUntil(() => world.server.ctx.state.agentAdmission.current() === 1, {
       what: 'the closed socket to free its slot',
     })
-    const agent = new FakeAgent({
-      url: world.server.url,
-      token: third.agentToken,
-      machineId: third.machineId,
-      transport: 'websocket',
-    })
-    agents.push(agent)
-    await agent.connect()
-    await agent.waitForFrame('welcome')
+    await FakeAgent.connectTo(world.server.url, third, { track: agents })
     samples = await metrics()
     expect(sampleValue(samples, 'openace_agent_connections', { transport: 'websocket' })).toBe(1)
     expect(sampleValue(samples, 'openace_agent_connections', { transport: 'long_poll' })).toBe(1)

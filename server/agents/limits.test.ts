@@ -21,14 +21,7 @@ async function machineWithSession() {
 
 /** A WebSocket agent for the machine, past its welcome. */
 async function connected(m: { agentToken: string; machineId: string }): Promise<FakeAgent> {
-  const agent = new FakeAgent({
-    url: world.server.url,
-    token: m.agentToken,
-    machineId: m.machineId,
-    transport: 'websocket',
-  })
-  await agent.connect()
-  await agent.waitForFrame('welcome')
+  const agent = await FakeAgent.connectTo(world.server.url, m)
   return agent
 }
 

@@ -19,16 +19,7 @@ async function connect(
   transport: FakeTransport,
   autoAck = true,
 ) {
-  const agent = new FakeAgent({
-    url: world.server.url,
-    token: m.agentToken,
-    machineId: m.machineId,
-    transport,
-    autoAck,
-  })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
+  const agent = await FakeAgent.connectTo(world.server.url, m, { transport, autoAck, track: agents })
   return agent
 }
 

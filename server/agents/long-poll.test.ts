@@ -25,6 +25,10 @@ function poll(token: string, body: unknown) {
   })
 }
 
+/** The hello a fake agent of `machineId` says, to post by hand. */
+const helloOf = (machineId: string) =>
+  new FakeAgent({ url: '', token: '', machineId, transport: 'long_poll' }).hello()
+
 const fsList = (path = '/') => ({ type: 'fs.list' as const, request_id: crypto.randomUUID(), path })
 
 describe('agent long-poll', () => {
@@ -66,12 +70,7 @@ describe('agent long-poll', () => {
 
   test('each event is checked on its own: bad ones get errors, good ones count', async () => {
     const m = await registerMachine(world.server.request, world.admin)
-    const hello = new FakeAgent({
-      url: '',
-      token: '',
-      machineId: m.machineId,
-      transport: 'long_poll',
-    }).hello()
+    const hello = helloOf(m.machineId)
     const res = await poll(m.agentToken, {
       events: ['{broken', { type: 'nope', id: 'x1' }, 42, { ...hello, id: 'h1' }],
       wait: false,
@@ -106,12 +105,7 @@ describe('agent long-poll', () => {
     await poll(m.agentToken, { events: [{ type: 'ack', command_ids: [a.id] }], wait: false })
     const plain = (await (await poll(m.agentToken, { events: [], wait: false })).json()) as LongPollResponse
     expect(plain.commands).toEqual([])
-    const hello = new FakeAgent({
-      url: '',
-      token: '',
-      machineId: m.machineId,
-      transport: 'long_poll',
-    }).hello()
+    const hello = helloOf(m.machineId)
     const again = (await (
       await poll(m.agentToken, { events: [hello], wait: false })
     ).json()) as LongPollResponse
@@ -120,15 +114,10 @@ describe('agent long-poll', () => {
 
   test('revoking the token answers a waiting poll with 401 and a goodbye; the fake agent stops', async () => {
     const m = await registerMachine(world.server.request, world.admin)
-    const agent = new FakeAgent({
-      url: world.server.url,
-      token: m.agentToken,
-      machineId: m.machineId,
+    const agent = await FakeAgent.connectTo(world.server.url, m, {
       transport: 'long_poll',
       fetch: (url, init) => world.server.app.handle(new Request(url, init)),
     })
-    await agent.connect()
-    await agent.waitForFrame('welcome')
     await Bun.sleep(30)
     const started = performance.now()
     const res = await world.server.request(`/api/remote/machines/${m.machineId}/token/revoke`, {

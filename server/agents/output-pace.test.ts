@@ -18,14 +18,7 @@ const world = useTestServer({
 
 async function agentWithSession(name: string) {
   const reg = await registerMachine(world.server.request, world.admin, { name })
-  const agent = new FakeAgent({
-    url: world.server.url,
-    token: reg.agentToken,
-    machineId: reg.machineId,
-    transport: 'websocket',
-  })
-  await agent.connect()
-  await agent.waitForFrame('welcome', 15_000)
+  const agent = await FakeAgent.connectTo(world.server.url, reg)
   const res = await world.server.request('/api/remote/sessions', {
     method: 'POST',
     cookie: world.admin,

@@ -36,16 +36,7 @@ async function newSession(machineId: string) {
 }
 
 async function connect(m: { machineId: string; agentToken: string }, options: { autoAck?: boolean } = {}) {
-  const agent = new FakeAgent({
-    url: world.server.url,
-    token: m.agentToken,
-    machineId: m.machineId,
-    transport: 'websocket',
-    ...options,
-  })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
+  const agent = await FakeAgent.connectTo(world.server.url, m, { ...options, track: agents })
   return agent
 }
 
@@ -310,15 +301,7 @@ describe('presence', () => {
 
   test('an open socket alone is not online: the hello stores capabilities and marks it online together', async () => {
     const m = await registerMachine(world.server.request, world.admin)
-    const agent = new FakeAgent({
-      url: world.server.url,
-      token: m.agentToken,
-      machineId: m.machineId,
-      transport: 'websocket',
-      hello: false,
-    })
-    agents.push(agent)
-    await agent.connect()
+    const agent = await FakeAgent.connectTo(world.server.url, m, { hello: false, track: agents })
     // The server has handled the open (its agent.connect audit row is written after it).
     await waitUntil(
       async () =>

@@ -180,13 +180,7 @@ describe('GET /api/remote/sessions/events', () => {
         cookie: world.admin,
         json: { user_id: u.id },
       })
-    const agent = new FakeAgent({
-      url: world.server.url,
-      token: reg.agentToken,
-      machineId: reg.machineId,
-      transport: 'websocket',
-    })
-    await agent.connect()
+    const agent = await FakeAgent.connectTo(world.server.url, reg)
     const mine = await open('/api/remote/sessions/events', owner.cookie)
     const theirs = await open('/api/remote/sessions/events', stranger.cookie)
     const adminStream = await open('/api/remote/sessions/events', world.admin)

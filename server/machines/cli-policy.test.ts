@@ -27,15 +27,7 @@ async function machine(name: string, capabilities: Record<string, unknown>) {
   await reply(
     client.api.remote.machines({ id: reg.machineId }).assign.post({ user_id: user.id }, withCookie(admin)),
   )
-  const agent = new FakeAgent({
-    url: server.url,
-    token: reg.agentToken,
-    machineId: reg.machineId,
-    transport: 'websocket',
-    capabilities,
-  })
-  agents.push(agent)
-  await agent.connect()
+  await FakeAgent.connectTo(server.url, reg, { capabilities, track: agents })
   await waitUntil(
     async () => {
       const { body } = await machineView(reg.machineId, admin)

@@ -19,15 +19,7 @@ afterEach(() => closeAgents(agents.splice(0)))
 const uniqueHost = () => `host-${crypto.randomUUID().slice(0, 8)}.lab`
 
 async function connect(m: { machineId: string; agentToken: string }) {
-  const agent = new FakeAgent({
-    url: world.server.url,
-    token: m.agentToken,
-    machineId: m.machineId,
-    transport: 'websocket',
-  })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
+  const agent = await FakeAgent.connectTo(world.server.url, m, { track: agents })
   await waitUntil(async () => (await machine(m.machineId)).status === 'online', { what: 'machine online' })
   return agent
 }

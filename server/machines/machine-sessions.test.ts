@@ -22,14 +22,9 @@ beforeAll(async () => {
   admin = await server.login()
   const reg = await registerMachine(server.request, admin, { name: 'paged' })
   machineId = reg.machineId
-  agent = new FakeAgent({
-    url: server.url,
-    token: reg.agentToken,
-    machineId,
-    transport: 'websocket',
+  agent = await FakeAgent.connectTo(server.url, reg, {
     capabilities: { ...FAKE_CAPABILITIES, max_sessions: 100 },
   })
-  await agent.connect()
   for (let i = 0; i < 7; i++) {
     const res = await server.request('/api/remote/sessions', {
       method: 'POST',

@@ -41,14 +41,9 @@ beforeAll(async () => {
   })
   const reg = await registerMachine(server.request, admin, { name: 'quota-box' })
   machineId = reg.machineId
-  agent = new FakeAgent({
-    url: server.url,
-    token: reg.agentToken,
-    machineId,
-    transport: 'websocket',
+  agent = await FakeAgent.connectTo(server.url, reg, {
     capabilities: { ...FAKE_CAPABILITIES, max_sessions: 20, session_continue: true },
   })
-  await agent.connect()
 })
 afterAll(async () => {
   await agent?.close()

@@ -41,14 +41,7 @@ async function machine(name: string, capabilities: Json = CAPABILITIES) {
       withCookie(admin),
     ),
   )
-  const agent = new FakeAgent({
-    url: server.url,
-    token: reg.agentToken,
-    machineId: reg.machineId,
-    transport: 'websocket',
-    capabilities,
-  })
-  await agent.connect()
+  const agent = await FakeAgent.connectTo(server.url, reg, { capabilities })
   await waitUntil(
     async () => {
       const m = (await reply(client.api.remote.machines({ id: reg.machineId }).get(withCookie(admin)))).body

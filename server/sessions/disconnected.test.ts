@@ -20,15 +20,7 @@ test('disconnected while the machine is offline, active again when it returns', 
   const admin = await server.login()
   const reg = await registerMachine(server.request, admin)
   const connect = async () => {
-    const agent = new FakeAgent({
-      url: server.url,
-      token: reg.agentToken,
-      machineId: reg.machineId,
-      transport: 'websocket',
-    })
-    agents.push(agent)
-    await agent.connect()
-    await agent.waitForFrame('welcome')
+    const agent = await FakeAgent.connectTo(server.url, reg, { track: agents })
     return agent
   }
   type Body = { status?: string; machine?: { status: string }; session?: { status: string } }

@@ -24,9 +24,7 @@ beforeAll(async () => {
   admin = await server.login()
   const reg = await registerMachine(server.request, admin, { name: 'flood-box' })
   machineId = reg.machineId
-  agent = new FakeAgent({ url: server.url, token: reg.agentToken, machineId, transport: 'websocket' })
-  await agent.connect()
-  await agent.waitForFrame('welcome', 15_000)
+  agent = await FakeAgent.connectTo(server.url, reg)
 })
 afterAll(async () => {
   await agent?.close()

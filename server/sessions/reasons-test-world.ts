@@ -54,11 +54,7 @@ export function useReasonsWorld() {
         withCookie(admin),
       ),
     )
-    agent = new FakeAgent({
-      url: server.url,
-      token: reg.agentToken,
-      machineId,
-      transport: 'websocket',
+    agent = await FakeAgent.connectTo(server.url, reg, {
       capabilities: {
         ...FAKE_CAPABILITIES,
         max_sessions: MAX_SESSIONS,
@@ -67,7 +63,6 @@ export function useReasonsWorld() {
         cli_tools: [{ name: 'qwen-code', version: '0.24.4', path: '/usr/bin/qwen' }],
       },
     })
-    await agent.connect()
     await waitUntil(
       async () => {
         const { body } = await reply(client.api.remote.machines({ id: machineId }).get(withCookie(admin)))

@@ -103,14 +103,9 @@ export function useSessionWorld() {
       expect(res.status).toBeLessThan(300)
     }
     // Room for every session these tests start (the server refuses past the machine's limit).
-    agent = new FakeAgent({
-      url: server.url,
-      token: reg.agentToken,
-      machineId,
-      transport: 'websocket',
+    agent = await FakeAgent.connectTo(server.url, reg, {
       capabilities: { ...FAKE_CAPABILITIES, max_sessions: 100 },
     })
-    await agent.connect()
     await waitOnline(machineId)
   })
   afterAll(async () => {

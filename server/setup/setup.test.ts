@@ -70,14 +70,7 @@ describe('GET /api/setup', () => {
     expect(assign.status).toBe(200)
     expect(done((await setup()).body)).toEqual(['api_key', 'machine', 'user', 'assignment'])
 
-    agent = new FakeAgent({
-      url: server.url,
-      token: reg.agentToken,
-      machineId: reg.machineId,
-      transport: 'websocket',
-      capabilities: FAKE_CAPABILITIES,
-    })
-    await agent.connect()
+    agent = await FakeAgent.connectTo(server.url, reg, { capabilities: FAKE_CAPABILITIES })
     // The admin is not assigned to the machine, and needs not be.
     const session = await server.request('/api/remote/sessions', {
       method: 'POST',

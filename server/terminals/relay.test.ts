@@ -52,14 +52,10 @@ async function firstWaiting(client: TerminalClient) {
 describe('terminal relay over long-poll, and without an agent channel', () => {
   test('long-poll: the open and keystrokes reach the waiting request at once; output comes back in a batch', async () => {
     const machine = await registerMachine(world.server.request, world.admin)
-    const agent = new FakeAgent({
-      url: world.server.url,
-      token: machine.agentToken,
-      machineId: machine.machineId,
+    const agent = await FakeAgent.connectTo(world.server.url, machine, {
       transport: 'long_poll',
+      track: agents,
     })
-    agents.push(agent)
-    await agent.connect()
     const client = await terminalOn(machine.machineId)
     const received = (kind: number) =>
       agent.terminal
@@ -102,14 +98,7 @@ describe('terminal relay over long-poll, and without an agent channel', () => {
     try {
       const cookie = await slow.login()
       const machine = await registerMachine(slow.request, cookie)
-      const agent = new FakeAgent({
-        url: slow.url,
-        token: machine.agentToken,
-        machineId: machine.machineId,
-        transport: 'long_poll',
-      })
-      agents.push(agent)
-      await agent.connect()
+      const agent = await FakeAgent.connectTo(slow.url, machine, { transport: 'long_poll', track: agents })
       const res = await slow.request('/api/remote/terminals', {
         method: 'POST',
         cookie,

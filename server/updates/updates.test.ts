@@ -52,17 +52,11 @@ async function connect(
     helloExtra?: Record<string, unknown>
   } = {},
 ) {
-  const agent = new FakeAgent({
-    url: server.url,
-    token: m.agentToken,
-    machineId: m.machineId,
-    transport: 'websocket',
+  const agent = await FakeAgent.connectTo(server.url, m, {
     capabilities: UPDATABLE,
     ...options,
+    track: agents,
   })
-  agents.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
   await waitUntil(async () => (await row(m.machineId)).status === 'online', { what: 'machine online' })
   return agent
 }

@@ -51,6 +51,12 @@ export interface FakeAgentOptions {
   helloExtra?: Record<string, unknown>
 }
 
+/** The fake agent of a registered machine, from its answer to registerMachine. */
+export interface FakeAgentMachine {
+  machineId: string
+  agentToken: string
+}
+
 const COMMANDS = new Set<string>(COMMAND_TYPES)
 
 const ANSWERS_TO_HELLO = new Set(['welcome', 'error', 'goodbye'])
@@ -78,6 +84,30 @@ export class FakeAgent {
 
   constructor(readonly options: FakeAgentOptions) {
     this.doFetch = options.fetch ?? ((url, init) => fetch(url, init))
+  }
+
+  /**
+   * The fake agent of `machine` on the server at `url`, connected and, when it says hello, welcomed.
+   * Other options pass through (WebSocket unless told). With `track` the agent goes into it before
+   * connecting, so the test closes it even when connecting fails.
+   */
+  static async connectTo(
+    url: string,
+    machine: FakeAgentMachine,
+    options: Partial<Omit<FakeAgentOptions, 'url' | 'token' | 'machineId'>> & { track?: FakeAgent[] } = {},
+  ): Promise<FakeAgent> {
+    const { track, ...rest } = options
+    const agent = new FakeAgent({
+      url,
+      token: machine.agentToken,
+      machineId: machine.machineId,
+      transport: 'websocket',
+      ...rest,
+    })
+    track?.push(agent)
+    await agent.connect()
+    if (rest.hello !== false) await agent.waitForFrame('welcome')
+    return agent
   }
 
   get stopped(): boolean {
@@ -313,7 +343,7 @@ export async function registerMachine(
     hostname?: string
     agentToken?: string
   } = {},
-): Promise<{ machineId: string; agentToken: string }> {
+): Promise<FakeAgentMachine> {
   const tokenRes = await request('/api/remote/machines/register', {
     method: 'POST',
     cookie: adminCookie,
@@ -354,11 +384,7 @@ export async function connectedAgent(
   transport: FakeTransport = 'websocket',
 ) {
   const m = await registerMachine(server.request, adminCookie)
-  const agent = new FakeAgent({ url: server.url, token: m.agentToken, machineId: m.machineId, transport })
-  track.push(agent)
-  await agent.connect()
-  await agent.waitForFrame('welcome')
-  return { ...m, agent }
+  return { ...m, agent: await FakeAgent.connectTo(server.url, m, { transport, track }) }
 }
 
 /** Closes a test's agents one after another, before its server stops, so none sees the server go. */
