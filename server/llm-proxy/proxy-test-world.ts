@@ -1,11 +1,11 @@
 // The world the LLM proxy tests share: a listening server with an openai, an anthropic and a google
 // key stored, all pointing at one fake upstream, plus what every response carried (to prove no real
-// key came back). Each test file calls useProxyWorld(writes) inside its describe; the bindings are
-// live, so the tests read them as plain names. testSecretsNeverLeak() ends each file with the check
-// over everything that file's calls left in responses, logs and the database.
+// key came back). Each test file puts its tests in describeThroughProxy(), which runs them once per
+// upstream write mode in a fresh world and ends with the check over everything their calls left in
+// responses, logs and the database. The bindings are live, so the tests read them as plain names.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
-import { type FakeLlm, type FakeWrites, startFakeLlm } from '../../test/support/fake-llm.ts'
+import { FAKE_WRITE_MODES, type FakeLlm, type FakeWrites, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { storeKey } from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { quotaUsage } from '../db/schema/index.ts'
@@ -46,7 +46,7 @@ export async function capture(res: Response): Promise<string> {
 }
 
 /** Starts the world for the enclosing describe (its beforeAll) and stops it after. */
-export function useProxyWorld(writes: FakeWrites) {
+function useProxyWorld(writes: FakeWrites) {
   beforeAll(async () => {
     seen = []
     server = await startTestServer({
@@ -82,7 +82,7 @@ export function useProxyWorld(writes: FakeWrites) {
 }
 
 /** The last check of each file: no real key in any response, header, log line or database column. */
-export function testSecretsNeverLeak() {
+function testSecretsNeverLeak() {
   describe('secrets', () => {
     test('no real key in any response, header, log line or database column', async () => {
       const tables = await server.ctx.db.execute<{ table_name: string }>(
@@ -105,4 +105,17 @@ export function testSecretsNeverLeak() {
       expect(fake.requests.some((r) => r.key === OPENAI_KEY)).toBe(true)
     })
   })
+}
+
+/**
+ * The file's tests under `title`, once per upstream write mode (each SSE event in one go, and one by
+ * one), each run in a fresh world and followed by testSecretsNeverLeak().
+ */
+export function describeThroughProxy(title: string, tests: (writes: FakeWrites) => void) {
+  for (const writes of FAKE_WRITE_MODES)
+    describe(`upstream writes ${writes}`, () => {
+      useProxyWorld(writes)
+      describe(title, () => tests(writes))
+      testSecretsNeverLeak()
+    })
 }
