@@ -18,6 +18,14 @@ export const testClient = (app: App, url = 'http://localhost') =>
     parseDate: false,
   })
 
+/**
+ * The same client over a real socket, for servers a test reaches by address only: a second
+ * instance, a server in its own process, a forwarder in front of several. `headers` go with every
+ * call (a login cookie, the Origin the browser would send).
+ */
+export const remoteClient = (url: string, headers: Record<string, string> = {}) =>
+  treaty<App>(url, { parseDate: false, headers })
+
 /** Request options for calling as the holder of a login cookie (none: logged out). */
 export const withCookie = (cookie?: string) => ({ headers: cookie ? { cookie } : {} })
 /** Request options for calling with a bearer token (a personal access token, an agent token). */

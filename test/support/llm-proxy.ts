@@ -54,7 +54,7 @@ const CHAT_BODY = { model: 'm', messages: [] }
  * name, so this goes through server.request (a real socket when the server listens).
  */
 export function proxyChat(
-  server: TestServer,
+  server: Pick<TestServer, 'request'>,
   token: string,
   body: unknown = CHAT_BODY,
   init: RequestInit = {},
@@ -70,7 +70,7 @@ export function proxyChat(
 }
 
 /** One Anthropic messages call through the proxy (x-api-key, as Claude Code sends it); see proxyChat. */
-export function proxyMessages(server: TestServer, token: string, body: unknown) {
+export function proxyMessages(server: Pick<TestServer, 'request'>, token: string, body: unknown) {
   return server.request('/api/remote/llm-proxy/v1/messages', {
     method: 'POST',
     headers: { 'x-api-key': token, 'anthropic-version': '2023-06-01' },

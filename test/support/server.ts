@@ -53,17 +53,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     url = `http://127.0.0.1:${prepared.app.server!.port}`
   }
 
-  const request: TestServer['request'] = async (path, init = {}) => {
-    const headers = new Headers(init.headers)
-    let body = init.body
-    if (init.json !== undefined) {
-      headers.set('content-type', 'application/json')
-      body = JSON.stringify(init.json)
-    }
-    if (init.cookie) headers.set('cookie', init.cookie)
-    const req = new Request(`${url}${path}`, { ...init, headers, body })
-    return options.listen ? fetch(req) : prepared.app.handle(req)
-  }
+  const request = requestTo(url, options.listen ? fetch : (req) => prepared.app.handle(req))
 
   return {
     ...prepared,
@@ -125,8 +115,28 @@ export function useTestServer(options: UseTestServerOptions = {}): TestServerWor
   }
 }
 
+/**
+ * A `request` for the server at `base`: JSON bodies and a cookie set for the caller; sent with
+ * `send` (a real socket by default, or app.handle for a server that does not listen).
+ */
+export function requestTo(
+  base: string,
+  send: (req: Request) => Promise<Response> = fetch,
+): TestServer['request'] {
+  return (path, init = {}) => {
+    const headers = new Headers(init.headers)
+    let body = init.body
+    if (init.json !== undefined) {
+      headers.set('content-type', 'application/json')
+      body = JSON.stringify(init.json)
+    }
+    if (init.cookie) headers.set('cookie', init.cookie)
+    return send(new Request(`${base}${path}`, { ...init, headers, body }))
+  }
+}
+
 /** The `name=value` pairs of a response's Set-Cookie headers, ready for a Cookie header. */
-export function cookieFrom(res: Response): string {
+export function cookieFrom(res: { headers: Headers }): string {
   return res.headers
     .getSetCookie()
     .map((c) => c.split(';')[0])
