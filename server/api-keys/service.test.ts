@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyTokenFor } from '../../test/support/llm-proxy.ts'
+import { proxyMessages, proxyTokenFor } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { createContext } from '../context/index.ts'
 import { apiKeyStore, auditLog } from '../db/schema/index.ts'
@@ -114,28 +114,23 @@ describe('key store API', () => {
     })
     const { id } = ((await created.json()) as { api_key: { id: number } }).api_key
     const { token } = await proxyTokenFor(server, 1, { provider: 'anthropic' })
-    const call = () =>
-      server.request('/api/remote/llm-proxy/v1/messages', {
-        method: 'POST',
-        headers: { 'x-api-key': token },
-        json: { model: 'c', max_tokens: 5, messages: [] },
-      })
-    expect((await call()).status).toBe(200)
+    const message = () => proxyMessages(server, token, { model: 'c', max_tokens: 5, messages: [] })
+    expect((await message()).status).toBe(200)
     const patch = (status: string) =>
       server.request(`/api/remote/api-keys/${id}`, { method: 'PATCH', cookie: admin, json: { status } })
     expect((await patch('disabled')).status).toBe(200)
-    const refused = await call()
+    const refused = await message()
     expect(refused.status).toBe(400)
     expect(await refused.json()).toMatchObject({ error: { type: 'config_error' } })
     expect((await patch('enabled')).status).toBe(200)
-    expect((await call()).status).toBe(200)
+    expect((await message()).status).toBe(200)
     expect(
       (await server.request(`/api/remote/api-keys/${id}`, { method: 'DELETE', cookie: admin })).status,
     ).toBe(200)
     expect(
       (await server.request(`/api/remote/api-keys/${id}`, { method: 'DELETE', cookie: admin })).status,
     ).toBe(404)
-    expect((await call()).status).toBe(400)
+    expect((await message()).status).toBe(400)
     const events = (await server.ctx.db.select().from(auditLog)).map((r) => r.event)
     for (const e of ['api_key.create', 'api_key.update', 'api_key.delete']) expect(events).toContain(e)
     expect(JSON.stringify(await server.ctx.db.select().from(auditLog))).not.toContain('sk-ant-live-key-5555')

@@ -24,7 +24,7 @@ const CACHE_EXPIRY_WAIT_MS = 1100
 /** Time for a new instance's LISTEN to be in place before the NOTIFY it must see. */
 const LISTEN_SETTLE_MS = 200
 
-function call(token: string, style: 'bearer' | 'x-api-key' = 'bearer') {
+function proxyCall(token: string, style: 'bearer' | 'x-api-key' = 'bearer') {
   const body = { model: 'm', max_tokens: 5, messages: [] }
   return style === 'x-api-key' ? proxyMessages(server, token, body) : proxyChat(server, token, body)
 }
@@ -57,7 +57,7 @@ describe('proxy tokens', () => {
     const issued = await proxyTokenFor(server, 1, { provider: 'openai', machineId: 'machine-a' })
     expect(issued.token.startsWith(TOKEN_PREFIX)).toBe(true)
     expect(Date.parse(issued.expires_at) - Date.now()).toBeGreaterThan(4 * 3600 * 1000 - 60_000)
-    expect((await call(issued.token)).status).toBe(200)
+    expect((await proxyCall(issued.token)).status).toBe(200)
     const claims = await verifyProxyToken(server.ctx, issued.token)
     expect(claims).toMatchObject({
       sessionId: issued.sessionId,
@@ -79,11 +79,11 @@ describe('proxy tokens', () => {
       `${TOKEN_PREFIX}${forgedBody}.${mac}`,
       `${TOKEN_PREFIX}${body}.${flipped}`,
     ]) {
-      const res = await call(bad)
+      const res = await proxyCall(bad)
       expect(res.status).toBe(401)
       expect(((await res.json()) as { error: { type: string } }).error.type).toBe('authentication_error')
     }
-    const anthropic = await call('sk-nonsense', 'x-api-key')
+    const anthropic = await proxyCall('sk-nonsense', 'x-api-key')
     expect(anthropic.status).toBe(401)
     expect(await anthropic.json()).toMatchObject({ type: 'error', error: { type: 'authentication_error' } })
     expect(fake.requests.some((r) => r.key === 'sk-nonsense')).toBe(false)
@@ -94,7 +94,7 @@ describe('proxy tokens', () => {
     const realNow = server.ctx.now
     server.ctx.now = () => new Date(Date.now() + 5 * 3600 * 1000)
     try {
-      expect((await call(token)).status).toBe(401)
+      expect((await proxyCall(token)).status).toBe(401)
     } finally {
       server.ctx.now = realNow
     }
@@ -103,39 +103,39 @@ describe('proxy tokens', () => {
   test('revoked tokens (by session or by machine) get 401 at once', async () => {
     const bySession = await proxyTokenFor(server, 1, { machineId: 'machine-r' })
     const byMachine = await proxyTokenFor(server, 1, { machineId: 'machine-r' })
-    expect((await call(bySession.token)).status).toBe(200)
+    expect((await proxyCall(bySession.token)).status).toBe(200)
     expect(await revokeProxyTokens(server.ctx, { sessionId: bySession.sessionId })).toBe(1)
-    expect((await call(bySession.token)).status).toBe(401)
-    expect((await call(byMachine.token)).status).toBe(200)
+    expect((await proxyCall(bySession.token)).status).toBe(401)
+    expect((await proxyCall(byMachine.token)).status).toBe(200)
     expect(await revokeProxyTokens(server.ctx, { machineId: 'machine-r' })).toBe(1)
-    expect((await call(byMachine.token)).status).toBe(401)
+    expect((await proxyCall(byMachine.token)).status).toBe(401)
   })
 
   test('a token whose session has ended, or belongs to no session, gets 401', async () => {
     const { token, sessionId } = await proxyTokenFor(server, 1)
-    expect((await call(token)).status).toBe(200)
+    expect((await proxyCall(token)).status).toBe(200)
     await server.ctx.db.update(sessions).set({ status: 'stopped' }).where(eq(sessions.id, sessionId))
     await Bun.sleep(CACHE_EXPIRY_WAIT_MS)
-    expect((await call(token)).status).toBe(401)
+    expect((await proxyCall(token)).status).toBe(401)
 
     const other = await proxyTokenFor(server, 1)
     await server.ctx.db.delete(proxyTokens).where(eq(proxyTokens.sessionId, other.sessionId))
     await Bun.sleep(CACHE_EXPIRY_WAIT_MS)
-    expect((await call(other.token)).status).toBe(401)
+    expect((await proxyCall(other.token)).status).toBe(401)
   })
 
   test('a token is bound to its session: revoking another session leaves it working', async () => {
     const mine = await proxyTokenFor(server, 1)
     const theirs = await proxyTokenFor(server, 1)
     await revokeProxyTokens(server.ctx, { sessionId: theirs.sessionId })
-    expect((await call(mine.token)).status).toBe(200)
-    expect((await call(theirs.token)).status).toBe(401)
+    expect((await proxyCall(mine.token)).status).toBe(200)
+    expect((await proxyCall(theirs.token)).status).toBe(401)
   })
 
   test('refresh issues a new working token while the session lives, and refuses once it ended', async () => {
     const { sessionId } = await proxyTokenFor(server, 1, { provider: 'openai', machineId: 'machine-f' })
     const fresh = await refreshProxyToken(server.ctx, sessionId)
-    expect((await call(fresh.token)).status).toBe(200)
+    expect((await proxyCall(fresh.token)).status).toBe(200)
     expect(await verifyProxyToken(server.ctx, fresh.token)).toMatchObject({
       sessionId,
       machineId: 'machine-f',

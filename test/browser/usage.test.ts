@@ -25,7 +25,8 @@ let server: TestServer
 let page: Page
 let fake: FakeLlm
 
-async function call(userId: number, provider: 'openai' | 'anthropic') {
+/** One proxied call of the user's, spending the usage the fake upstream gives its key. */
+async function spend(userId: number, provider: 'openai' | 'anthropic') {
   const { token } = await proxyTokenFor(server, userId, { provider })
   const res =
     provider === 'openai'
@@ -64,10 +65,10 @@ beforeAll(async () => {
   })
   const mia = await createUser(server, admin, 'mia')
   const noah = await createUser(server, admin, 'noah')
-  await call(mia.id, 'openai')
-  await call(mia.id, 'openai')
-  await call(mia.id, 'anthropic')
-  await call(noah.id, 'anthropic')
+  await spend(mia.id, 'openai')
+  await spend(mia.id, 'openai')
+  await spend(mia.id, 'anthropic')
+  await spend(noah.id, 'anthropic')
   await server.request('/api/usage/prices', {
     method: 'PUT',
     cookie: admin,

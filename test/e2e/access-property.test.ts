@@ -15,9 +15,11 @@ import { type Database, openDatabase } from '../../server/db/index.ts'
 import { agentCommands } from '../../server/db/schema/index.ts'
 import { createLogger } from '../../server/log.ts'
 import { type PreparedServer, prepareServer } from '../../server/start.ts'
+import { remoteClient, withBearer, withCookie } from '../support/client.ts'
 import { createPostgresTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
-import { ADMIN_PASSWORD, cookieFrom, TEST_SECRET_KEY } from '../support/server.ts'
+import { proxyChat } from '../support/llm-proxy.ts'
+import { ADMIN_PASSWORD, cookieFrom, requestTo, TEST_SECRET_KEY } from '../support/server.ts'
 import { SseParser } from '../support/sse.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -27,6 +29,7 @@ const SETTLE_MS = 1000
 interface Instance {
   server: PreparedServer
   url: string
+  client: ReturnType<typeof remoteClient>
 }
 
 const dataDir = mkdtempSync(join(tmpdir(), 'oa-access-prop-'))
@@ -51,34 +54,17 @@ async function instance(database: Database): Promise<Instance> {
   )
   const server = await prepareServer(config, { database, log: createLogger('error', () => {}) })
   server.app.listen({ hostname: '127.0.0.1', port: 0, idleTimeout: 60 })
-  return { server, url: `http://127.0.0.1:${server.app.server!.port}` }
+  const url = `http://127.0.0.1:${server.app.server!.port}`
+  return { server, url, client: remoteClient(url) }
 }
 
-function call(
-  at: number,
-  path: string,
-  init: { method?: string; json?: unknown; cookie?: string; bearer?: string } = {},
-) {
-  const base = instances[at % instances.length]!.url
-  const headers = new Headers()
-  if (init.json !== undefined) headers.set('content-type', 'application/json')
-  if (init.cookie) headers.set('cookie', init.cookie)
-  if (init.bearer) headers.set('authorization', `Bearer ${init.bearer}`)
-  return fetch(`${base}${path}`, {
-    method: init.method ?? 'GET',
-    headers,
-    ...(init.json !== undefined ? { body: JSON.stringify(init.json) } : {}),
-  })
-}
-
-async function json<T>(res: Response | Promise<Response>): Promise<T> {
-  return (await (await res).json()) as T
-}
+/** The typed client of the instance `at` picks (calls alternate between the two). */
+const api = (at: number) => instances[at % instances.length]!.client.api
 
 async function login(at: number, username: string, password: string) {
-  const res = await call(at, '/api/auth/login', { method: 'POST', json: { username, password } })
+  const res = await api(at).auth.login.post({ username, password })
   expect(res.status).toBe(200)
-  return cookieFrom(res)
+  return cookieFrom(res.response)
 }
 
 beforeAll(async () => {
@@ -91,16 +77,10 @@ beforeAll(async () => {
   }
   instances.push(await instance(databases[0]!), await instance(databases[1] ?? databases[0]!))
   admin = await login(0, 'admin', ADMIN_PASSWORD)
-  const key = await call(1, '/api/remote/api-keys', {
-    method: 'POST',
-    cookie: admin,
-    json: {
-      provider: 'openai',
-      key_name: 'fake',
-      api_key: 'sk-property-real-key',
-      base_url: `${fake.url}/v1`,
-    },
-  })
+  const key = await api(1).remote['api-keys'].post(
+    { provider: 'openai', key_name: 'fake', api_key: 'sk-property-real-key', base_url: `${fake.url}/v1` },
+    withCookie(admin),
+  )
   expect(key.status).toBe(201)
 }, 60_000)
 
@@ -149,14 +129,16 @@ interface World {
 
 const key = (u: number, m: number) => `${u}:${m}`
 
-async function newMachine(at: number, machineId: string = crypto.randomUUID()): Promise<MachineM> {
-  const { registration_token } = await json<{ registration_token: string }>(
-    call(at, '/api/remote/machines/register', { method: 'POST', cookie: admin, json: { tenant_id: 1 } }),
-  )
-  const res = await call(at + 1, '/api/remote/agent/register', {
-    method: 'POST',
-    json: {
-      registration_token,
+/**
+ * A one-time token from instance `at` redeemed on the other one for `machineId`; with the
+ * machine's current token a live machine is re-installed. The new agent token.
+ */
+async function register(at: number, machineId: string, currentToken?: string): Promise<string> {
+  const issued = await api(at).remote.machines.register.post({ tenant_id: 1 }, withCookie(admin))
+  expect(issued.status).toBe(200)
+  const res = await api(at + 1).remote.agent.register.post(
+    {
+      registration_token: issued.data!.registration_token,
       machine_id: machineId,
       machine_name: 'prop',
       hostname: `prop-${machineId.slice(0, 8)}`,
@@ -165,26 +147,25 @@ async function newMachine(at: number, machineId: string = crypto.randomUUID()): 
       capabilities: {},
       agent_version: '0.0.0-test',
     },
-  })
+    currentToken ? withBearer(currentToken) : {},
+  )
   expect(res.status).toBe(200)
-  const { agent_token } = await json<{ agent_token: string }>(res)
+  return res.data!.agent_token
+}
+
+async function newMachine(at: number, machineId: string = crypto.randomUUID()): Promise<MachineM> {
+  const agent_token = await register(at, machineId)
   await heartbeat(at, agent_token)
-  const allowed = await call(at, `/api/remote/machines/${machineId}/settings`, {
-    method: 'PATCH',
-    cookie: admin,
-    json: { allowed_cli_tools: ['cat'] },
-  })
+  const allowed = await api(at)
+    .remote.machines({ id: machineId })
+    .settings.patch({ allowed_cli_tools: ['cat'] }, withCookie(admin))
   expect(allowed.status).toBe(200)
   return { id: machineId, token: agent_token, deleted: false }
 }
 
 /** One long-poll without waiting: the machine counts as online. */
 async function heartbeat(at: number, token: string) {
-  const res = await call(at, '/api/remote/agent/message', {
-    method: 'POST',
-    bearer: token,
-    json: { events: [], wait: false },
-  })
+  const res = await api(at).remote.agent.message.post({ events: [], wait: false }, withBearer(token))
   expect(res.status).toBe(200)
 }
 
@@ -215,10 +196,9 @@ function openStream(at: number, sessionId: string, cookie: string): Stream {
 }
 
 const proxyCall = (at: number, token: string) =>
-  call(at, '/api/remote/llm-proxy/v1/chat/completions', {
-    method: 'POST',
-    bearer: token,
-    json: { model: 'fake-model', messages: [{ role: 'user', content: 'hi' }] },
+  proxyChat({ request: requestTo(instances[at % instances.length]!.url) }, token, {
+    model: 'fake-model',
+    messages: [{ role: 'user', content: 'hi' }],
   })
 
 /** Whether the owner may still hold the session by the model's account of access. */
@@ -268,13 +248,12 @@ async function apply(w: World, a: Action): Promise<boolean> {
     const user = w.users[a.u]!
     const machine = w.machines[a.m]!
     if (user.status !== 'active' || machine.deleted || !w.assigned.has(key(a.u, a.m))) return false
-    const res = await call(a.at, '/api/remote/sessions', {
-      method: 'POST',
-      cookie: user.cookie,
-      json: { machine_id: machine.id, project_path: '/tmp/p', cli_tool: 'cat' },
-    })
+    const res = await api(a.at).remote.sessions.post(
+      { machine_id: machine.id, project_path: '/tmp/p', cli_tool: 'cat' },
+      withCookie(user.cookie),
+    )
     expect(res.status).toBe(201)
-    const { session } = await json<{ session: { session_id: string } }>(res)
+    const session = res.data!.session
     const [cmd] = await instances[0]!.server.ctx.db
       .select({ payload: agentCommands.payload })
       .from(agentCommands)
@@ -294,18 +273,14 @@ async function apply(w: World, a: Action): Promise<boolean> {
     const user = w.users[a.u]!
     const machine = w.machines[a.m]!
     if (user.status === 'deleted' || machine.deleted) return false
-    const path = `/api/remote/machines/${machine.id}/assign`
+    const assignments = api(a.at).remote.machines({ id: machine.id }).assign
     if (a.k === 'assign') {
-      const res = await call(a.at, path, {
-        method: 'POST',
-        cookie: admin,
-        json: { user_id: user.id, permission: 'user' },
-      })
+      const res = await assignments.post({ user_id: user.id, permission: 'user' }, withCookie(admin))
       expect(res.status).toBe(200)
       w.assigned.add(key(a.u, a.m))
       return false
     }
-    const res = await call(a.at, `${path}/${user.id}`, { method: 'DELETE', cookie: admin })
+    const res = await assignments({ user_id: user.id }).delete(undefined, withCookie(admin))
     expect(res.status).toBe(w.assigned.has(key(a.u, a.m)) ? 200 : 404)
     w.assigned.delete(key(a.u, a.m))
     return true
@@ -314,18 +289,12 @@ async function apply(w: World, a: Action): Promise<boolean> {
     const user = w.users[a.u]!
     if (user.status === 'deleted') return false
     if (a.k === 'delete') {
-      expect((await call(a.at, `/api/users/${user.id}`, { method: 'DELETE', cookie: admin })).status).toBe(
-        200,
-      )
+      expect((await api(a.at).users({ id: user.id }).delete(undefined, withCookie(admin))).status).toBe(200)
       user.status = 'deleted'
       return true
     }
     const status = a.k === 'disable' ? 'disabled' : 'active'
-    const res = await call(a.at, `/api/users/${user.id}`, {
-      method: 'PATCH',
-      cookie: admin,
-      json: { status },
-    })
+    const res = await api(a.at).users({ id: user.id }).patch({ status }, withCookie(admin))
     expect(res.status).toBe(200)
     if (a.k === 'enable' && user.status === 'disabled')
       user.cookie = await login(a.at, user.name, `${user.name}-password`)
@@ -337,7 +306,7 @@ async function apply(w: World, a: Action): Promise<boolean> {
   if (a.k === 'deregister') {
     if (machine.deleted) return false
     expect(
-      (await call(a.at, `/api/remote/machines/${machine.id}`, { method: 'DELETE', cookie: admin })).status,
+      (await api(a.at).remote.machines({ id: machine.id }).delete(undefined, withCookie(admin))).status,
     ).toBe(200)
     machine.deleted = true
     for (const u of w.users.keys()) w.assigned.delete(key(u, m))
@@ -345,12 +314,11 @@ async function apply(w: World, a: Action): Promise<boolean> {
   }
   if (a.k === 'rotate') {
     if (machine.deleted) return false
-    const res = await call(a.at, `/api/remote/machines/${machine.id}/token/rotate?immediate=true`, {
-      method: 'POST',
-      cookie: admin,
-    })
+    const res = await api(a.at)
+      .remote.machines({ id: machine.id })
+      .token.rotate.post(undefined, { ...withCookie(admin), query: { immediate: true } })
     expect(res.status).toBe(200)
-    machine.token = (await json<{ agent_token: string }>(res)).agent_token
+    machine.token = res.data!.agent_token
     await heartbeat(a.at + 1, machine.token)
     for (const s of w.sessions) if (s.machine === m) s.alive = false
     return true
@@ -360,25 +328,7 @@ async function apply(w: World, a: Action): Promise<boolean> {
     w.machines[m] = await newMachine(a.at, machine.id)
     return false
   }
-  const { registration_token } = await json<{ registration_token: string }>(
-    call(a.at, '/api/remote/machines/register', { method: 'POST', cookie: admin, json: { tenant_id: 1 } }),
-  )
-  const res = await call(a.at + 1, '/api/remote/agent/register', {
-    method: 'POST',
-    bearer: machine.token,
-    json: {
-      registration_token,
-      machine_id: machine.id,
-      machine_name: 'prop',
-      hostname: `prop-${machine.id.slice(0, 8)}`,
-      os_type: 'linux',
-      os_version: '1',
-      capabilities: {},
-      agent_version: '0.0.0-test',
-    },
-  })
-  expect(res.status).toBe(200)
-  machine.token = (await json<{ agent_token: string }>(res)).agent_token
+  machine.token = await register(a.at, machine.id, machine.token)
   await heartbeat(a.at, machine.token)
   for (const s of w.sessions) if (s.machine === m) s.alive = false
   return true
@@ -405,12 +355,10 @@ async function check(w: World, startedAt: number, revoked: boolean) {
         proxy: s.alive ? 200 : 401,
       })
       await proxy.arrayBuffer()
-      const chat = await call(side, `/api/remote/sessions/${s.id}/chat`, {
-        method: 'POST',
-        cookie: owner.cookie,
-        json: { content: 'hello' },
-      })
-      expect({ session: s.id, alive: s.alive, chatOk: chat.ok }).toEqual({
+      const chat = await api(side)
+        .remote.sessions({ id: s.id })
+        .chat.post({ content: 'hello' }, withCookie(owner.cookie))
+      expect({ session: s.id, alive: s.alive, chatOk: chat.response.ok }).toEqual({
         session: s.id,
         alive: s.alive,
         chatOk: s.alive,
@@ -431,13 +379,12 @@ describe(`access changes on two instances sharing one ${TEST_DATABASE_URL ? 'Pos
         try {
           for (let u = 0; u < U; u++) {
             const name = `prop_${run}_${u}_${crypto.randomUUID().slice(0, 6)}`
-            const res = await call(u, '/api/users', {
-              method: 'POST',
-              cookie: admin,
-              json: { username: name, password: `${name}-password` },
-            })
+            const res = await api(u).users.post(
+              { username: name, password: `${name}-password` },
+              withCookie(admin),
+            )
             expect(res.status).toBe(201)
-            const { user } = await json<{ user: { id: number } }>(res)
+            const user = res.data!.user
             w.users.push({
               id: user.id,
               name,

@@ -12,20 +12,23 @@ import { issueProxyToken } from '../../server/llm-proxy/tokens.ts'
 import { createLogger } from '../../server/log.ts'
 import { LEASE_TTL_MS } from '../../server/quota/leases.ts'
 import { type PreparedServer, prepareServer } from '../../server/start.ts'
+import { testClient, withCookie } from '../support/client.ts'
 import { dropTestDatabase, TEST_DATABASE_URL } from '../support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
+import { proxyChat } from '../support/llm-proxy.ts'
 import { serverEnv, spawnServer } from '../support/process.ts'
-import { ADMIN_PASSWORD, cookieFrom } from '../support/server.ts'
+import { ADMIN_PASSWORD, cookieFrom, requestTo } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
 const LIMIT = 1000
 const USAGE = { input: 21, output: 13 }
 const USED_PER_CALL = USAGE.input + USAGE.output
-const small = JSON.stringify({ model: 'm', max_tokens: 40, messages: [{ role: 'user', content: 'hi' }] })
+const smallBody = { model: 'm', max_tokens: 40, messages: [{ role: 'user', content: 'hi' }] }
+const small = JSON.stringify(smallBody)
 /** What the proxy reserves for a small call: max_tokens plus the body's size in tokens. */
 const SMALL_RESERVATION = 40 + Math.ceil(small.length / 4)
 /** Three of these in flight hold most of the limit. */
-const big = JSON.stringify({ model: 'm', max_tokens: 280, messages: [{ role: 'user', content: 'hi' }] })
+const big = { model: 'm', max_tokens: 280, messages: [{ role: 'user', content: 'hi' }] }
 const STALLED = 3
 
 type Instance = PreparedServer & { url: string }
@@ -55,32 +58,17 @@ const closeInstance = (s: Instance) => s.close(() => s.app.stop(true))
 
 /** A user with a daily token limit, a key at the fake upstream, a live session and its proxy token. */
 async function limitedUser(s: Instance): Promise<{ userId: number; token: string }> {
-  const login = await fetch(`${s.url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-  })
-  const cookie = cookieFrom(login)
-  const post = (path: string, method: string, body: unknown) =>
-    fetch(`${s.url}${path}`, {
-      method,
-      headers: { cookie, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    })
-  const key = await post('/api/remote/api-keys', 'POST', {
-    provider: 'openai',
-    key_name: 'k',
-    api_key: 'sk-quota-lease-kill',
-    base_url: `${fake.url}/v1`,
-  })
+  const { api } = testClient(s.app, s.url)
+  const login = await api.auth.login.post({ username: 'admin', password: ADMIN_PASSWORD })
+  const as = withCookie(cookieFrom(login.response))
+  const key = await api.remote['api-keys'].post(
+    { provider: 'openai', key_name: 'k', api_key: 'sk-quota-lease-kill', base_url: `${fake.url}/v1` },
+    as,
+  )
   expect(key.status).toBe(201)
-  const user = await post('/api/users', 'POST', {
-    username: 'leased',
-    password: 'leased-password',
-    role: 'user',
-  })
-  const userId = ((await user.json()) as { user: { id: number } }).user.id
-  expect((await post(`/api/quotas/users/${userId}`, 'PUT', { daily_token_limit: LIMIT })).status).toBe(200)
+  const user = await api.users.post({ username: 'leased', password: 'leased-password', role: 'user' }, as)
+  const userId = user.data!.user.id
+  expect((await api.quotas.users({ id: userId }).put({ daily_token_limit: LIMIT }, as)).status).toBe(200)
   const [session] = await s.ctx.db
     .insert(sessions)
     .values({ tenantId: 1, userId, projectPath: '/tmp/p', cliTool: 'qwen-code', status: 'active' })
@@ -95,12 +83,9 @@ async function limitedUser(s: Instance): Promise<{ userId: number; token: string
   return { userId, token }
 }
 
-const call = (url: string, token: string, body: string) =>
-  fetch(`${url}/api/remote/llm-proxy/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body,
-  })
+/** One chat call through the proxy of the server at `url`. */
+const call = (url: string, token: string, body: unknown) =>
+  proxyChat({ request: requestTo(url) }, token, body)
 
 test('a killed instance holds calls on the quota counters; once its leases expire another instance reclaims them and the user has the full limit', async () => {
   let survivor: Instance | null = await openInstance()
@@ -135,7 +120,7 @@ test('a killed instance holds calls on the quota counters; once its leases expir
     let admitted = 0
     let refusal = ''
     for (let i = 0; i < LIMIT / USED_PER_CALL + 5; i++) {
-      const res = await call(s.url, token, small)
+      const res = await call(s.url, token, smallBody)
       const text = await res.text()
       if (res.status !== 200) {
         expect(res.status).toBe(429)

@@ -10,13 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  type ApiBody,
   adminCookie,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../../support/agent-binary.ts'
+import { remoteClient } from '../../support/client.ts'
 import { TEST_DATABASE_URL } from '../../support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../../support/fake-llm.ts'
 import { freePort, type ServerProcess, serverEnv, spawnServer } from '../../support/process.ts'
@@ -110,15 +110,8 @@ describe('several instances behind one address', () => {
     // Logged in on A, the cookie works on B: no sticky sessions needed.
     const cookie = await adminCookie(a.url)
     // The browser loaded the UI from the shared address, so that is its Origin on every instance.
-    const call = async (path: string, method = 'GET', json?: unknown) => {
-      const res = await fetch(`${browser.url}${path}`, {
-        method,
-        headers: { cookie, origin: forwarder!.url, ...(json ? { 'content-type': 'application/json' } : {}) },
-        ...(json ? { body: JSON.stringify(json) } : {}),
-      })
-      return { status: res.status, body: (await res.json()) as ApiBody }
-    }
-    const key = await call('/api/remote/api-keys', 'POST', {
+    const api = () => remoteClient(browser.url, { cookie, origin: forwarder!.url }).api
+    const key = await api().remote['api-keys'].post({
       provider: 'openai',
       key_name: 'fake-upstream',
       api_key: REAL_KEY,
@@ -144,25 +137,36 @@ describe('several instances behind one address', () => {
     })
     expect(online.transport).toBe('websocket')
     // A request made on B of the agent (a directory listing) is answered over A's socket.
-    const workDir = encodeURIComponent(join(agent.dir, 'work'))
+    const workDir = join(agent.dir, 'work')
     const browse = async () =>
-      JSON.stringify((await call(`/api/remote/machines/${agent.machineId}/browse?path=${workDir}`)).body)
+      JSON.stringify(
+        (
+          await api()
+            .remote.machines({ id: agent.machineId })
+            .browse.get({ query: { path: workDir } })
+        ).data,
+      )
     expect(await browse()).toContain('marker.txt')
 
-    const created = await call('/api/remote/sessions', 'POST', {
+    const created = await api().remote.sessions.post({
       machine_id: agent.machineId,
-      project_path: join(agent.dir, 'work'),
+      project_path: workDir,
       cli_tool: 'scripted-cli',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
-    const view = async (): Promise<ApiBody> =>
-      (await call(`/api/remote/sessions/${id}?output_limit=5000`)).body.session!
+    const id = created.data!.session.session_id
+    const view = async () => {
+      const res = await api()
+        .remote.sessions({ id })
+        .get({ query: { output_limit: 5000 } })
+      if (!res.data) throw new Error(`session ${id}: ${res.status}`)
+      return res.data.session
+    }
     const lines = async () => ((await view()).output ?? []).map((o) => o.data)
     const until = (what: string, test: (l: string[]) => boolean, ms = 20_000) =>
       waitUntil(async () => (test(await lines()) ? true : undefined), { what, timeoutMs: ms })
     const chat = async (content: string) =>
-      expect((await call(`/api/remote/sessions/${id}/chat`, 'POST', { content })).status).toBe(200)
+      expect((await api().remote.sessions({ id }).chat.post({ content })).status).toBe(200)
     await waitUntil(async () => ((await view()).status === 'active' ? true : undefined), {
       what: 'session active',
       timeoutMs: 15_000,
@@ -217,8 +221,8 @@ describe('several instances behind one address', () => {
       { what: 'usage of both calls', timeoutMs: 15_000 },
     )
 
-    const stopped = await call(`/api/remote/sessions/${id}/stop`, 'POST')
-    expect(stopped.body.status).toBe('stopped')
+    const stopped = await api().remote.sessions({ id }).stop.post()
+    expect(stopped.data?.status).toBe('stopped')
     await follower.waitForStatus('stopped')
   }, 60_000)
 })
