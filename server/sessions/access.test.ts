@@ -7,11 +7,10 @@ import {
   client,
   type Json,
   machineAdmin,
-  newSession,
   other,
   outsider,
   owner,
-  started,
+  startedSession,
   useSessionWorld,
 } from './session-test-world.ts'
 
@@ -19,8 +18,7 @@ useSessionWorld()
 
 describe('who may see and steer a session', () => {
   test('another user sees 404; the machine admin may view and stop but not chat; lists follow suit', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     expect((await reply(client.api.remote.sessions({ id }).get(withCookie(other.cookie)))).status).toBe(404)
     expect(
       (await reply(client.api.remote.sessions({ id }).stop.post(undefined, withCookie(other.cookie)))).status,
@@ -65,8 +63,7 @@ describe('who may see and steer a session', () => {
   })
 
   test('system admins may pause, resume and stop anyone', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     expect(
       (await reply(client.api.remote.sessions({ id }).pause.post(undefined, withCookie(admin)))).body.status,
     ).toBe('paused')

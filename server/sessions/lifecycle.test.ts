@@ -16,7 +16,7 @@ import {
   output,
   owner,
   server,
-  started,
+  startedSession,
   useSessionWorld,
 } from './session-test-world.ts'
 
@@ -24,8 +24,7 @@ useSessionWorld()
 
 describe('a session lifecycle', () => {
   test('chat, output, pause/resume, abort, stop; impossible moves are 409', async () => {
-    const { id, start } = await newSession()
-    await started(id)
+    const { id, start } = await startedSession()
     const sent = await reply(
       client.api.remote.sessions({ id }).chat.post(
         {

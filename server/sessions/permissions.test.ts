@@ -3,7 +3,7 @@ import { describe, expect, test } from 'bun:test'
 import type { CommandOf } from '../../protocol/index.ts'
 import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
-import { agent, client, newSession, other, owner, started, useSessionWorld } from './session-test-world.ts'
+import { agent, client, other, owner, startedSession, useSessionWorld } from './session-test-world.ts'
 
 useSessionWorld()
 
@@ -29,8 +29,7 @@ describe('tool permissions', () => {
   }
 
   test('default mode: the request waits for the person, survives a reload, is answered once', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     await ask(id, 0, 'req-1', 'run_shell_command')
     const [request] = await pending(id, 1)
     expect(request).toMatchObject({
@@ -97,8 +96,7 @@ describe('tool permissions', () => {
   })
 
   test('yolo answers by itself; auto-edit only lets edits through', async () => {
-    const { id } = await newSession(owner.cookie, { permission_mode: 'auto-edit' })
-    await started(id)
+    const { id } = await startedSession(owner.cookie, { permission_mode: 'auto-edit' })
     await ask(id, 0, 'edit-1', 'edit')
     await ask(id, 1, 'shell-1', 'run_shell_command')
     await waitUntil(

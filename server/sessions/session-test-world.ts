@@ -52,7 +52,7 @@ export async function newSession(cookie = owner.cookie, extra: Json = {}) {
   return { id, start }
 }
 
-export async function started(id: string) {
+async function started(id: string) {
   await agent.send({ type: 'session.started', session_id: id, cli_session_id: `cli-${id.slice(0, 4)}` })
   await waitUntil(
     async () =>
@@ -60,6 +60,13 @@ export async function started(id: string) {
       'active',
     { what: 'session active' },
   )
+}
+
+/** A new session its agent has reported started (so active): where most session tests begin. */
+export async function startedSession(cookie = owner.cookie, extra: Json = {}) {
+  const session = await newSession(cookie, extra)
+  await started(session.id)
+  return session
 }
 
 export const output = (id: string, from: number, n: number) =>

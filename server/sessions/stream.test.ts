@@ -5,11 +5,10 @@ import { readSse } from '../../test/support/sse.ts'
 import {
   agent,
   client,
-  newSession,
   output,
   owner,
   server,
-  started,
+  startedSession,
   useSessionWorld,
 } from './session-test-world.ts'
 
@@ -17,8 +16,7 @@ useSessionWorld()
 
 describe('live output over SSE', () => {
   test('streams records in order and resumes after Last-Event-ID without repeats', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     await output(id, 0, 2)
     const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
     expect(res.headers.get('content-type')).toContain('text/event-stream')
@@ -41,8 +39,7 @@ describe('live output over SSE', () => {
   })
 
   test('status changes are pushed as status events', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
     const reading = readSse(res, (evs) =>
       evs.some((e) => e.event === 'status' && JSON.parse(e.data).status === 'paused'),
@@ -68,8 +65,7 @@ describe('output told to the stream as it arrives', () => {
   }
 
   test('a reconnect reads exactly what the live stream sent, events included', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })
     const reading = readSse(res, (evs) => evs.filter((e) => e.event === 'output').length >= 3)
     await Bun.sleep(50)
@@ -93,8 +89,7 @@ describe('output told to the stream as it arrives', () => {
   })
 
   test('records arriving while the stream reads its backlog come once each, in seq order', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     // More than one page (500) of backlog, so the stream is still reading when more arrive.
     for (let from = 0; from < 700; from += 100) await output(id, from, 100)
     const res = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: owner.cookie })

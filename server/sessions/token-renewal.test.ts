@@ -8,10 +8,9 @@ import {
   agent,
   client,
   newSession,
-  other,
   owner,
   server,
-  started,
+  startedSession,
   useSessionWorld,
 } from './session-test-world.ts'
 
@@ -22,8 +21,7 @@ describe('proxy token renewal', () => {
     const { renewExpiringTokens } = await import('./token-renewal.ts')
     const { proxyTokens } = await import('../db/schema/index.ts')
     const { eq } = await import('drizzle-orm')
-    const live = await newSession()
-    await started(live.id)
+    const live = await startedSession()
     const ended = await newSession()
     await reply(client.api.remote.sessions({ id: ended.id }).stop.post(undefined, withCookie(owner.cookie)))
     const soon = new Date(Date.now() + 60_000)
@@ -47,8 +45,7 @@ describe('proxy token renewal', () => {
 
   test('the token a running CLI started with outlives its expiry while the session is renewed, and dies with the session', async () => {
     const { renewExpiringTokens } = await import('./token-renewal.ts')
-    const { id, start } = await newSession()
-    await started(id)
+    const { id, start } = await startedSession()
     const realNow = server.ctx.now
     const hours = (h: number) => () => new Date(Date.now() + h * 3600_000)
     try {
@@ -67,8 +64,7 @@ describe('proxy token renewal', () => {
     } finally {
       server.ctx.now = realNow
     }
-    const other = await newSession()
-    await started(other.id)
+    const other = await startedSession()
     server.ctx.now = hours(3.5)
     try {
       await renewExpiringTokens(server.ctx)

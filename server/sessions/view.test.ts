@@ -2,23 +2,13 @@
 import { describe, expect, test } from 'bun:test'
 import { reply, withCookie } from '../../test/support/client.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
-import {
-  agent,
-  client,
-  type Json,
-  newSession,
-  output,
-  owner,
-  started,
-  useSessionWorld,
-} from './session-test-world.ts'
+import { agent, client, type Json, owner, startedSession, useSessionWorld } from './session-test-world.ts'
 
 useSessionWorld()
 
 describe('output reads', () => {
   test('a session read carries at most about 1 MB of output; the rest follows page by page', async () => {
-    const { id } = await newSession()
-    await started(id)
+    const { id } = await startedSession()
     const big = 'x'.repeat(200 * 1024)
     for (let batch = 0; batch < 3; batch++) {
       await agent.send({
