@@ -7,6 +7,7 @@ import { parse } from 'csv-parse/sync'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
 import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
+import type { UsageRow, usageBreakdown } from './breakdown.ts'
 
 const OPENAI_KEY = 'sk-usage-openai-0001'
 const ANTHROPIC_KEY = 'sk-ant-usage-0002'
@@ -38,32 +39,15 @@ async function anthropicCall(userId: number) {
   await res.text()
 }
 
-interface Row {
-  key: string
-  label: string | null
-  input_tokens: number
-  output_tokens: number
-  total_tokens: number
-  requests: number
-  cost: number | null
-  unpriced_tokens: number
-}
-interface Breakdown {
-  totals: Row
-  by_day: Row[]
-  by_user: Array<Row & { today_tokens: number; daily_token_limit: number | null }>
-  by_provider: Row[]
-  by_model: Row[]
-  by_key: Row[]
-  by_machine: Row[]
-}
+/** What the route answers: usageBreakdown's result, as JSON. */
+type Breakdown = Awaited<ReturnType<typeof usageBreakdown>>
 
 async function breakdown(query: string, cookie = admin) {
   const res = await server.request(`/api/usage/breakdown?${query}`, { cookie })
   return { status: res.status, body: (await res.json()) as Breakdown }
 }
 
-const sum = (rows: Row[], f: keyof Row) => rows.reduce((s, r) => s + Number(r[f] ?? 0), 0)
+const sum = (rows: UsageRow[], f: keyof UsageRow) => rows.reduce((s, r) => s + Number(r[f] ?? 0), 0)
 
 beforeAll(async () => {
   fake = await startFakeLlm({
