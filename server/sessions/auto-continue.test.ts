@@ -80,19 +80,12 @@ async function overQuota(name: string) {
   const id = created.body.session.session_id as string
   const start = await waitUntil(() => starts(id)[0], { what: 'session.start', timeoutMs: 5000 })
   await agent.send({ type: 'session.started', session_id: id })
-  await agent.send({
-    type: 'session.output',
-    session_id: id,
-    records: [
-      {
-        seq: 0,
-        stream: 'stdout',
-        data: '{"type":"result"}',
-        ts: new Date().toISOString(),
-        event: { kind: 'result', text: 'ok', cli_session_id: `conv-${name}` },
-      },
-    ],
-  })
+  await agent.reportEvent(
+    id,
+    0,
+    { kind: 'result', text: 'ok', cli_session_id: `conv-${name}` },
+    '{"type":"result"}',
+  )
   const proxied = () => proxyChat(server, start.proxy_token, { model: 'm', messages: [], max_tokens: 10 })
   const first = await proxied()
   expect(first.status).toBe(200)

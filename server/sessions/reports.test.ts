@@ -102,18 +102,11 @@ describe('what the session says about itself', () => {
       (await reply(client.api.remote.sessions({ id }).get(withCookie(owner.cookie)))).body.session
     expect((await get()).working).toMatchObject({ tool: null })
     const ts = () => new Date().toISOString()
-    await agent.send({
-      type: 'session.output',
-      session_id: id,
-      records: [
-        {
-          seq: 0,
-          stream: 'stdout',
-          data: '',
-          ts: ts(),
-          event: { kind: 'tool_use', tool_use_id: 't1', name: 'run_shell_command', input: { command: 'ls' } },
-        },
-      ],
+    await agent.reportEvent(id, 0, {
+      kind: 'tool_use',
+      tool_use_id: 't1',
+      name: 'run_shell_command',
+      input: { command: 'ls' },
     })
     await waitUntil(async () => (await get()).working?.tool === 'run_shell_command', { what: 'current tool' })
     await agent.send({

@@ -11,6 +11,7 @@ import {
   type GoodbyeFrame,
   type LongPollResponse,
   type MachineCapabilities,
+  type OutputEvent,
   PROTOCOL_VERSION,
   parseServerFrame,
   type ServerFrame,
@@ -272,26 +273,23 @@ export class FakeAgent {
     })
   }
 
-  /** A tool asking to run, as the CLI's adapter reports it: one permission_request output record. */
-  askPermission(sessionId: string, seq: number, requestId: string, tool: string, data = '') {
+  /** One stdout record carrying what the CLI's adapter made of it (a tool call, a result...). */
+  reportEvent(sessionId: string, seq: number, event: OutputEvent, data = '') {
     return this.send({
       type: 'session.output',
       session_id: sessionId,
-      records: [
-        {
-          seq,
-          stream: 'stdout',
-          data,
-          ts: new Date().toISOString(),
-          event: {
-            kind: 'permission_request',
-            request_id: requestId,
-            tool_name: tool,
-            input: { command: 'ls' },
-          },
-        },
-      ],
+      records: [{ seq, stream: 'stdout', data, ts: new Date().toISOString(), event }],
     })
+  }
+
+  /** A tool asking to run, as the CLI's adapter reports it: one permission_request output record. */
+  askPermission(sessionId: string, seq: number, requestId: string, tool: string, data = '') {
+    return this.reportEvent(
+      sessionId,
+      seq,
+      { kind: 'permission_request', request_id: requestId, tool_name: tool, input: { command: 'ls' } },
+      data,
+    )
   }
 
   waitForCommand(type?: Command['type'], timeoutMs?: number): Promise<Command> {
