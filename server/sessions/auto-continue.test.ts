@@ -101,6 +101,17 @@ async function overQuota(name: string) {
   return { user, id, alert: alert as { resets_at: string } }
 }
 
+/** The server's sweep as it runs a second past the quota's reset (the context clock moved, then put back). */
+async function sweepAfterReset(alert: { resets_at: string }) {
+  const realNow = server.ctx.now
+  server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)
+  try {
+    return await continueAtQuotaReset(server.ctx)
+  } finally {
+    server.ctx.now = realNow
+  }
+}
+
 describe('continue by itself when the quota resets', () => {
   test('set on a session stopped by its quota, it continues once at the reset, resuming its conversation', async () => {
     const { user, id, alert } = await overQuota('ava')
@@ -127,15 +138,8 @@ describe('continue by itself when the quota resets', () => {
     expect(await continueAtQuotaReset(server.ctx)).toEqual([])
     expect((await view(id, user.cookie)).status).toBe('stopped')
 
-    const realNow = server.ctx.now
-    const resetAt = Date.parse(alert.resets_at)
-    try {
-      server.ctx.now = () => new Date(resetAt + 1000)
-      expect(await continueAtQuotaReset(server.ctx)).toEqual([id])
-      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
-    } finally {
-      server.ctx.now = realNow
-    }
+    expect(await sweepAfterReset(alert)).toEqual([id])
+    expect(await sweepAfterReset(alert)).toEqual([])
     const again = await waitUntil(() => starts(id)[1], {
       what: 'the continuing session.start',
       timeoutMs: 5000,
@@ -159,13 +163,7 @@ describe('continue by itself when the quota resets', () => {
       client.api.remote.sessions({ id })['auto-continue'].put({ enabled: false }, withCookie(user.cookie)),
     )
     expect(off.body.session.auto_continue).toBe(false)
-    const realNow = server.ctx.now
-    try {
-      server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)
-      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
-    } finally {
-      server.ctx.now = realNow
-    }
+    expect(await sweepAfterReset(alert)).toEqual([])
     expect(starts(id)).toHaveLength(1)
 
     const plain = await reply(
@@ -207,13 +205,7 @@ describe('continue by itself when the quota resets', () => {
         .assign({ user_id: user.id })
         .delete(undefined, withCookie(admin)),
     )
-    const realNow = server.ctx.now
-    try {
-      server.ctx.now = () => new Date(Date.parse(alert.resets_at) + 1000)
-      expect(await continueAtQuotaReset(server.ctx)).toEqual([])
-    } finally {
-      server.ctx.now = realNow
-    }
+    expect(await sweepAfterReset(alert)).toEqual([])
     const s = await view(id, user.cookie)
     expect(s.status).toBe('stopped')
     expect(s.auto_continue).toBe(false)
