@@ -4,7 +4,14 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import { formatSse, SSE_KEEPALIVE, sseResponses, sseRetry } from '../http/sse.ts'
+import {
+  formatSse,
+  SSE_HEADERS,
+  SSE_KEEPALIVE,
+  SSE_KEEPALIVE_MS,
+  sseResponses,
+  sseRetry,
+} from '../http/sse.ts'
 import { sessionAccess } from '../sessions/access.ts'
 import { subscribeChanges } from './events.ts'
 import {
@@ -17,8 +24,6 @@ import {
   StageBody,
 } from './model.ts'
 import { requestChanges } from './service.ts'
-
-const KEEPALIVE_MS = 15_000
 
 export function changesRoutes(ctx: AppContext) {
   return (
@@ -93,19 +98,14 @@ export function changesRoutes(ctx: AppContext) {
                   unsubscribe = await subscribeChanges(ctx, params.id, () =>
                     send(formatSse({ event: 'changed', data: { session_id: params.id } })),
                   )
-                  keepalive = setInterval(() => send(SSE_KEEPALIVE), KEEPALIVE_MS)
+                  keepalive = setInterval(() => send(SSE_KEEPALIVE), SSE_KEEPALIVE_MS)
                 },
                 cancel() {
                   unsubscribe?.()
                   clearInterval(keepalive)
                 },
               })
-              return new Response(stream, {
-                headers: {
-                  'content-type': 'text/event-stream; charset=utf-8',
-                  'cache-control': 'no-cache, no-transform',
-                },
-              })
+              return new Response(stream, { headers: SSE_HEADERS })
             },
             {
               detail: {

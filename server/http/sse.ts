@@ -40,6 +40,8 @@ export function endSse(
 
 /** A comment line: keeps proxies from closing an idle stream, ignored by EventSource. */
 export const SSE_KEEPALIVE = ': keep-alive\n\n'
+/** How often a stream sends it: well under the minute proxies commonly close idle streams after. */
+export const SSE_KEEPALIVE_MS = 15_000
 export const SSE_RETRY_MS = 2000
 export const sseRetry = (ms = SSE_RETRY_MS) => `retry: ${ms}\n\n`
 

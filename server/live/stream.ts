@@ -11,10 +11,16 @@ import { SESSION_COOKIE } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import type { PeerAddressSource } from '../http/client-ip.ts'
-import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseResponses, sseRetry } from '../http/sse.ts'
+import {
+  endSse,
+  formatSse,
+  SSE_HEADERS,
+  SSE_KEEPALIVE,
+  SSE_KEEPALIVE_MS,
+  sseResponses,
+  sseRetry,
+} from '../http/sse.ts'
 import type { LiveChange } from './bus.ts'
-
-export const LIVE_KEEPALIVE_MS = 15_000
 
 /** What the browser gets for one change: the topic, the kind and the ids it may know of. */
 export interface ChangedEvent {
@@ -87,7 +93,7 @@ export function openLiveStream(ctx: AppContext, options: LiveStreamOptions): Res
       )
       send(sseRetry())
       send(formatSse({ event: 'ready', data: {} }))
-      const keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? LIVE_KEEPALIVE_MS)
+      const keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? SSE_KEEPALIVE_MS)
       cleanups.push(() => clearInterval(keepalive))
     },
     cancel() {

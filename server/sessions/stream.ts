@@ -13,11 +13,10 @@ import {
   touches,
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
-import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, sseRetry } from '../http/sse.ts'
+import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseRetry } from '../http/sse.ts'
 import { type StoredOutputRecord, subscribeArrivingOutput, subscribeSessionEvents } from './events.ts'
 import { outputPage } from './view.ts'
 
-export const KEEPALIVE_MS = 15_000
 const PAGE = 500
 
 export interface StreamOptions {
@@ -122,7 +121,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
         (records) => void sendNext(records),
       )
       ctx.state.metrics.sseSubscribers.inc()
-      keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? KEEPALIVE_MS)
+      keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? SSE_KEEPALIVE_MS)
       await pump()
     },
     cancel() {
