@@ -48,6 +48,8 @@ export async function relayResponse(
   }
   const length = Number(upstream.headers.get('content-length') ?? Number.NaN)
   const sse = (upstream.headers.get('content-type') ?? '').includes('text/event-stream')
+  // A proxy in front (nginx buffers by default) must pass each event on as it comes.
+  if (sse) headers.set('x-accel-buffering', 'no')
   if (!sse && length <= SMALL_BODY_BYTES) {
     let bytes: Uint8Array
     try {

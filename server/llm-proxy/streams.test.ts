@@ -14,6 +14,7 @@ describeThroughProxy('bodies and streams', (writes) => {
       body: JSON.stringify({ model: 'm', stream: true, messages: [] }),
       signal: AbortSignal.timeout(5000),
     })
+    expect(res.headers.get('x-accel-buffering')).toBe('no')
     const text = await capture(res)
     expect(text.trimEnd().endsWith('data: [DONE]')).toBe(true)
     expect(text).not.toContain('"usage"')
