@@ -174,6 +174,10 @@ export function sessionsRoutes(ctx: AppContext) {
           sessionId: params.id,
           after: resumePoint(request),
           status: displayStatus(session, machine),
+          currentStatus: async () => {
+            const now = await sessionAccess(ctx, user, params.id, 'view')
+            return displayStatus(now.session, now.machine)
+          },
           viewer: {
             userId: user.id,
             machineId: session.remoteMachineId,

@@ -11,6 +11,7 @@ import {
   startedSession,
   useSessionWorld,
 } from './session-test-world.ts'
+import { openSessionStream } from './stream.ts'
 
 useSessionWorld()
 
@@ -98,5 +99,25 @@ describe('output told to the stream as it arrives', () => {
     const live = (await reading).filter((e) => e.event === 'output').map((e) => ({ id: e.id, data: e.data }))
     expect(live.map((e) => Number(e.id))).toEqual(Array.from({ length: 760 }, (_, i) => i))
     expect(await sseOutput(id, 60, 699)).toEqual(live.slice(700))
+  })
+
+  test('a status change between the first read and the subscription is sent once the stream listens', async () => {
+    const { id } = await startedSession()
+    const open = (currentStatus: () => Promise<string>) =>
+      openSessionStream(server.ctx, {
+        sessionId: id,
+        after: -1,
+        // What the route read before the session became active.
+        status: 'starting',
+        currentStatus,
+        viewer: { userId: owner.id, machineId: null, stillAllowed: async () => true },
+      })
+    const statuses = async (res: Response) =>
+      (await readSse(res, (evs) => evs.filter((e) => e.event === 'status').length >= 2, 1000))
+        .filter((e) => e.event === 'status')
+        .map((e) => JSON.parse(e.data).status)
+    expect(await statuses(await open(async () => 'active'))).toEqual(['starting', 'active'])
+    // Unchanged meanwhile: nothing more is sent.
+    expect(await statuses(await open(async () => 'starting'))).toEqual(['starting'])
   })
 })

@@ -24,6 +24,11 @@ export interface StreamOptions {
   /** The last seq the browser has (Last-Event-ID); -1 for everything. */
   after: number
   status: string
+  /**
+   * The status as it is now, read again once the stream listens: a change between the read of
+   * `status` and the subscription would otherwise show stale until the next one.
+   */
+  currentStatus(): Promise<string>
   keepaliveMs?: number
   /** Who watches, and how to ask the access rule whether they still may (after a revocation). */
   viewer: { userId: number; machineId: string | null; stillAllowed(): Promise<boolean> }
@@ -102,11 +107,20 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
         )
       })
       send(sseRetry())
-      send(formatSse({ event: 'status', data: { status: options.status } }))
+      let shownStatus = options.status
+      /** Status events sent so far: a read that overlapped one may be older than it. */
+      let statusEvents = 0
+      const sendStatus = (status: string) => {
+        shownStatus = status
+        send(formatSse({ event: 'status', data: { status } }))
+      }
+      sendStatus(options.status)
       // Subscribe before the first read: output stored meanwhile is then read, not missed.
       unsubscribe = await subscribeSessionEvents(ctx, options.sessionId, (event) => {
-        if (event.type === 'status') send(formatSse({ event: 'status', data: { status: event.status } }))
-        else if (event.type === 'permission') send(formatSse({ event: 'permission', data: event.outcome }))
+        if (event.type === 'status') {
+          statusEvents++
+          sendStatus(event.status)
+        } else if (event.type === 'permission') send(formatSse({ event: 'permission', data: event.outcome }))
         else if (event.type === 'alert') send(formatSse({ event: 'alert', data: event.alert }))
         // The usual case: exactly the next records (or ones sent as they arrived); no second read.
         else if (!sendNext(event.records)) {
@@ -122,7 +136,16 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
       )
       ctx.state.metrics.sseSubscribers.inc()
       keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? SSE_KEEPALIVE_MS)
-      await pump()
+      const eventsBefore = statusEvents
+      const [now] = await Promise.all([
+        options.currentStatus().catch((error) => {
+          ctx.log.warn('session stream status read failed', { session_id: options.sessionId, error })
+          return shownStatus
+        }),
+        pump(),
+      ])
+      // A status event that came meanwhile is at least as new as the read.
+      if (statusEvents === eventsBefore && now !== shownStatus) sendStatus(now)
     },
     cancel() {
       finish()
