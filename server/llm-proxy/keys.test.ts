@@ -3,7 +3,7 @@
 import { expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import OpenAI from 'openai'
-import { proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyTokenFor, storeFakeUpstreamKeys, storeKey } from '../../test/support/llm-proxy.ts'
 import { startTestServer } from '../../test/support/server.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { flushUsage } from '../quota/ledger.ts'
@@ -56,18 +56,10 @@ describeThroughProxy('keys', () => {
         api_key: 'sk-first-key-aaaa',
         base_url: deadUrl,
       })
-      await storeKey(s, cookie, {
-        provider: 'openai',
-        key_name: 'b-busy',
-        api_key: 'sk-second-key-bbbb',
-        base_url: `${fake.url}/v1`,
-      })
-      await storeKey(s, cookie, {
-        provider: 'openai',
-        key_name: 'c-good',
-        api_key: 'sk-third-key-cccc',
-        base_url: `${fake.url}/v1`,
-      })
+      await storeFakeUpstreamKeys(s, cookie, fake, [
+        { provider: 'openai', key_name: 'b-busy', api_key: 'sk-second-key-bbbb' },
+        { provider: 'openai', key_name: 'c-good', api_key: 'sk-third-key-cccc' },
+      ])
       const before = fake.requests.length
       fake.setBehaviour({
         usage: { input: 21, output: 13 },
@@ -134,12 +126,7 @@ describeThroughProxy('keys', () => {
         ['b-revoked', revoked],
         ['c-good', good],
       ] as const)
-        await storeKey(s, cookie, {
-          provider: 'openai',
-          key_name: name,
-          api_key: key,
-          base_url: `${fake.url}/v1`,
-        })
+        await storeFakeUpstreamKeys(s, cookie, fake, [{ provider: 'openai', key_name: name, api_key: key }])
       fake.setBehaviour({
         usage: { input: 21, output: 13 },
         forKey: {

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq, sql } from 'drizzle-orm'
 import { FAKE_WRITE_MODES, type FakeLlm, type FakeWrites, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { storeKey } from '../../test/support/llm-proxy.ts'
+import { storeFakeUpstreamKeys } from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { quotaUsage } from '../db/schema/index.ts'
 import { flushUsage } from '../quota/ledger.ts'
@@ -55,24 +55,11 @@ function useProxyWorld(writes: FakeWrites) {
     })
     fake = await startFakeLlm({ usage: { input: 21, output: 13 } }, { writes })
     admin = await server.login()
-    await storeKey(server, admin, {
-      provider: 'openai',
-      key_name: 'production',
-      api_key: OPENAI_KEY,
-      base_url: `${fake.url}/v1`,
-    })
-    await storeKey(server, admin, {
-      provider: 'anthropic',
-      key_name: 'main',
-      api_key: ANTHROPIC_KEY,
-      base_url: fake.url,
-    })
-    await storeKey(server, admin, {
-      provider: 'google',
-      key_name: 'main',
-      api_key: GOOGLE_KEY,
-      base_url: fake.url,
-    })
+    await storeFakeUpstreamKeys(server, admin, fake, [
+      { provider: 'openai', key_name: 'production', api_key: OPENAI_KEY },
+      { provider: 'anthropic', key_name: 'main', api_key: ANTHROPIC_KEY },
+      { provider: 'google', key_name: 'main', api_key: GOOGLE_KEY },
+    ])
   })
 
   afterAll(async () => {

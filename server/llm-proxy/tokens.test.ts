@@ -3,7 +3,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import {
+  proxyChat,
+  proxyMessages,
+  proxyTokenFor,
+  storeFakeUpstreamKeys,
+} from '../../test/support/llm-proxy.ts'
 import { startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { proxyTokens, sessions } from '../db/schema/index.ts'
@@ -33,18 +38,10 @@ beforeAll(async () => {
   server = await startTestServer()
   fake = await startFakeLlm()
   const admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'production',
-    api_key: 'sk-real-1234567890',
-    base_url: `${fake.url}/v1`,
-  })
-  await storeKey(server, admin, {
-    provider: 'anthropic',
-    key_name: 'main',
-    api_key: 'sk-ant-real-1234567890',
-    base_url: fake.url,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'production', api_key: 'sk-real-1234567890' },
+    { provider: 'anthropic', key_name: 'main', api_key: 'sk-ant-real-1234567890' },
+  ])
 })
 
 afterAll(async () => {

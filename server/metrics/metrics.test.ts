@@ -5,7 +5,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { connectedAgent, type FakeAgent } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { insertLiveSession, proxyChat, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import {
+  insertLiveSession,
+  proxyChat,
+  proxyTokenFor,
+  storeFakeUpstreamKeys,
+} from '../../test/support/llm-proxy.ts'
 import { parseExposition, type Sample, sampleValue } from '../../test/support/prometheus.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
@@ -25,12 +30,9 @@ beforeAll(async () => {
   server = await startTestServer({ listen: true, env: { METRICS_TOKEN, AGENT_OFFLINE_GRACE_MS: '0' } })
   fake = await startFakeLlm({ usage: USAGE })
   admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'k',
-    api_key: 'sk-real-1',
-    base_url: `${fake.url}/v1`,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'k', api_key: 'sk-real-1' },
+  ])
 }, 60_000)
 afterAll(async () => {
   for (const a of agents) await a.close()

@@ -5,7 +5,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { parse } from 'csv-parse/sync'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import {
+  proxyChat,
+  proxyMessages,
+  proxyTokenFor,
+  storeFakeUpstreamKeys,
+} from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import type { UsageRow, usageBreakdown } from './breakdown.ts'
 
@@ -58,18 +63,10 @@ beforeAll(async () => {
   })
   server = await startTestServer()
   admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'oa-main',
-    api_key: OPENAI_KEY,
-    base_url: `${fake.url}/v1`,
-  })
-  await storeKey(server, admin, {
-    provider: 'anthropic',
-    key_name: 'an-main',
-    api_key: ANTHROPIC_KEY,
-    base_url: fake.url,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'oa-main', api_key: OPENAI_KEY },
+    { provider: 'anthropic', key_name: 'an-main', api_key: ANTHROPIC_KEY },
+  ])
   alice = await createUser(server, admin, 'alice-usage')
   bob = await createUser(server, admin, 'bob-usage')
   await openaiCall(alice.id)

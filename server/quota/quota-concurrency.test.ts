@@ -12,7 +12,7 @@ import {
   TEST_DATABASE_URL,
 } from '../../test/support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { storeKey } from '../../test/support/llm-proxy.ts'
+import { storeFakeUpstreamKeys } from '../../test/support/llm-proxy.ts'
 import {
   ADMIN_PASSWORD,
   cookieFrom,
@@ -116,12 +116,9 @@ async function usedBy(servers: PreparedServer[], userId: number) {
 describe('quota under concurrency', () => {
   test(`${CALLS} concurrent calls near a limit overshoot it by at most one reservation (one instance)`, async () => {
     const admin = await main.login()
-    await storeKey(main, admin, {
-      provider: 'openai',
-      key_name: 'k',
-      api_key: 'sk-quota-conc-1',
-      base_url: `${fake.url}/v1`,
-    })
+    await storeFakeUpstreamKeys(main, admin, fake, [
+      { provider: 'openai', key_name: 'k', api_key: 'sk-quota-conc-1' },
+    ])
     const { userId, token } = await nearLimit(main, admin, 'conc-one')
     const results = await fire([main.url], token)
     const ok = results.filter((r) => r.status === 200).length

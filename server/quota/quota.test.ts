@@ -4,7 +4,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyChat, proxyMessages, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import {
+  proxyChat,
+  proxyMessages,
+  proxyTokenFor,
+  storeFakeUpstreamKeys,
+} from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { hashToken } from '../auth/tokens.ts'
 import {
@@ -26,12 +31,9 @@ beforeAll(async () => {
   server = await startTestServer()
   fake = await startFakeLlm({ usage: { input: 30, output: 20 } })
   admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'production',
-    api_key: 'sk-real-quota-1234',
-    base_url: `${fake.url}/v1`,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'production', api_key: 'sk-real-quota-1234' },
+  ])
 })
 
 afterAll(async () => {

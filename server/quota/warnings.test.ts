@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { eq } from 'drizzle-orm'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyChat, proxyTokenFor, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, proxyTokenFor, storeFakeUpstreamKeys } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { quotaWarnings, type SessionAlert, sessions } from '../db/schema/index.ts'
@@ -19,12 +19,9 @@ beforeAll(async () => {
   server = await startTestServer()
   fake = await startFakeLlm({ usage: PER_CALL })
   admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'production',
-    api_key: 'sk-real-warning-1234',
-    base_url: `${fake.url}/v1`,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'production', api_key: 'sk-real-warning-1234' },
+  ])
 })
 afterAll(async () => {
   await fake.close()

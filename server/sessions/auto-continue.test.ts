@@ -7,7 +7,7 @@ import type { CommandOf } from '../../protocol/index.ts'
 import { reply, testClient, withCookie } from '../../test/support/client.ts'
 import { FAKE_CAPABILITIES, FakeAgent, registerMachine } from '../../test/support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../../test/support/fake-llm.ts'
-import { proxyChat, storeKey } from '../../test/support/llm-proxy.ts'
+import { proxyChat, storeFakeUpstreamKeys } from '../../test/support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../../test/support/server.ts'
 import { waitUntil } from '../../test/support/wait-until.ts'
 import { continueAtQuotaReset } from './auto-continue.ts'
@@ -33,12 +33,9 @@ beforeAll(async () => {
   client = testClient(server.app, server.url)
   fake = await startFakeLlm({ usage: { input: 30, output: 20 } })
   admin = await server.login()
-  await storeKey(server, admin, {
-    provider: 'openai',
-    key_name: 'upstream',
-    api_key: 'sk-real-auto-continue-1234',
-    base_url: `${fake.url}/v1`,
-  })
+  await storeFakeUpstreamKeys(server, admin, fake, [
+    { provider: 'openai', key_name: 'upstream', api_key: 'sk-real-auto-continue-1234' },
+  ])
   const reg = await registerMachine(server.request, admin, { name: 'quota-box' })
   machineId = reg.machineId
   agent = await FakeAgent.connectTo(server.url, reg, {

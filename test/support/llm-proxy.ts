@@ -28,6 +28,24 @@ export async function storeKey(
   return ((await res.json()) as { api_key: { id: number } }).api_key.id
 }
 
+/** Keys pointed at the fake upstream where each SDK looks (OpenAI's under /v1), stored in order; their ids. */
+export async function storeFakeUpstreamKeys(
+  server: TestServer,
+  adminCookie: string,
+  fake: { url: string },
+  keys: Array<{ provider: LlmProvider; key_name: string; api_key: string }>,
+): Promise<number[]> {
+  const ids: number[] = []
+  for (const key of keys)
+    ids.push(
+      await storeKey(server, adminCookie, {
+        ...key,
+        base_url: key.provider === 'openai' ? `${fake.url}/v1` : fake.url,
+      }),
+    )
+  return ids
+}
+
 /** A live session for the user and a proxy token bound to it. */
 export async function proxyTokenFor(
   server: TestServer,
