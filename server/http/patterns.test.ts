@@ -8,28 +8,31 @@ const world = useTestServer()
 
 type Refusal = { error: { message: string; type: string; field: string; rule: string } }
 
+/** The error of a POST as admin that must be refused as invalid (400). */
+async function refusal(path: string, json: unknown) {
+  const res = await world.server.request(path, { method: 'POST', cookie: world.admin, json })
+  expect(res.status).toBe(400)
+  return ((await res.json()) as Refusal).error
+}
+
 describe('pattern refusals', () => {
   test('a key name with a space: the rule in words, naming the field', async () => {
-    const res = await world.server.request('/api/remote/api-keys', {
-      method: 'POST',
-      cookie: world.admin,
-      json: { provider: 'openai', key_name: 'my key', api_key: 'sk-test-1234' },
+    const error = await refusal('/api/remote/api-keys', {
+      provider: 'openai',
+      key_name: 'my key',
+      api_key: 'sk-test-1234',
     })
-    expect(res.status).toBe(400)
-    const { error } = (await res.json()) as Refusal
     expect(error).toMatchObject({ type: 'validation_error', field: 'key_name', rule: 'name_chars' })
     expect(error.message).toBe('Invalid key_name: may contain only letters, digits, ".", "_" and "-"')
     expect(error.message).not.toContain('^')
   })
 
   test('a user name with a space: the same, with its own rule', async () => {
-    const res = await world.server.request('/api/users', {
-      method: 'POST',
-      cookie: world.admin,
-      json: { username: 'two words', password: 'long-enough-1', role: 'user' },
+    const error = await refusal('/api/users', {
+      username: 'two words',
+      password: 'long-enough-1',
+      role: 'user',
     })
-    expect(res.status).toBe(400)
-    const { error } = (await res.json()) as Refusal
     expect(error).toMatchObject({ field: 'username', rule: 'username_chars' })
     expect(error.message).not.toContain('Expected string to match')
   })
