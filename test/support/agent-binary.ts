@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
-import { ADMIN_PASSWORD } from './server.ts'
+import { remoteClient } from './client.ts'
+import { ADMIN_PASSWORD, cookieFrom } from './server.ts'
 
 export const AGENT_BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
 
@@ -31,15 +32,8 @@ export function ensureAgentBinary(): Promise<unknown> {
 }
 
 export async function adminCookie(url: string): Promise<string> {
-  const res = await fetch(`${url}/api/auth/login`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
-  })
-  return res.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ')
+  const res = await remoteClient(url).api.auth.login.post({ username: 'admin', password: ADMIN_PASSWORD })
+  return cookieFrom(res.response)
 }
 
 /** The fields of API answers these tests read. */
@@ -68,23 +62,24 @@ export async function api(url: string, cookie: string, path: string, method = 'G
   return { status: res.status, body: (await res.json()) as ApiBody }
 }
 
+/** The typed client as the holder of `cookie`, with the Origin the browser would send. */
+const clientFor = (url: string, cookie: string) => remoteClient(url, { cookie, origin: url }).api
+
 export const machineOnline = (url: string, cookie: string, id: string) => async () => {
-  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
-  const m = body.machine ?? body
-  return m.status === 'online' && m.connected ? { transport: m.transport } : undefined
+  const m = (await clientFor(url, cookie).remote.machines({ id }).get()).data?.machine
+  return m?.status === 'online' && m.connected ? { transport: m.transport } : undefined
 }
 
 /** The machine's entry for a CLI once it carries a version (a slow --version follows the hello). */
 export const cliWithVersion = (url: string, cookie: string, id: string, name: string) => async () => {
-  const { body } = await api(url, cookie, `/api/remote/machines/${id}`)
-  const tools = ((body.machine ?? body).cli_tools ?? []) as { name: string; version?: string; path: string }[]
+  const tools = (await clientFor(url, cookie).remote.machines({ id }).get()).data?.machine.cli_tools ?? []
   const cli = tools.find((c) => c.name === name)
   return cli?.version ? cli : undefined
 }
 
 /** A session reached 'active' (its CLI started); one that failed shows its output in the timeout. */
 export const sessionActive = (url: string, cookie: string, id: string) => async () => {
-  const s = (await api(url, cookie, `/api/remote/sessions/${id}`)).body.session!
+  const s = (await clientFor(url, cookie).remote.sessions({ id }).get()).data!.session
   if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
   return s.status === 'active' ? true : undefined
 }
@@ -114,15 +109,15 @@ export interface StartAgentOptions {
 
 /** Lets sessions on the machine use these CLI tools (an admin's machine setting). */
 export async function allowCliTools(url: string, cookie: string, machineId: string, tools: string[]) {
-  const res = await api(url, cookie, `/api/remote/machines/${machineId}/settings`, 'PATCH', {
-    allowed_cli_tools: tools,
-  })
+  const res = await clientFor(url, cookie)
+    .remote.machines({ id: machineId })
+    .settings.patch({ allowed_cli_tools: tools })
   expect(res.status).toBe(200)
 }
 
 /** Registers a fresh agent directory with the binary, then starts `run` in it. */
 export async function startAgentBinary(options: StartAgentOptions): Promise<RunningAgent> {
-  const { body } = await api(options.serverUrl, options.cookie, '/api/remote/machines/register', 'POST', {
+  const issued = await clientFor(options.serverUrl, options.cookie).remote.machines.register.post({
     tenant_id: 1,
   })
   const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))
@@ -144,7 +139,7 @@ export async function startAgentBinary(options: StartAgentOptions): Promise<Runn
       '--server',
       options.via ?? options.serverUrl,
       '--token',
-      body.registration_token!,
+      issued.data!.registration_token,
       '--dir',
       dir,
       '--name',

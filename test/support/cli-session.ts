@@ -7,8 +7,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import type { LlmProvider } from '../../server/db/schema/index.ts'
 import {
-  api,
   cliWithVersion,
   ensureAgentBinary,
   machineOnline,
@@ -16,13 +16,14 @@ import {
   sessionActive,
   startAgentBinary,
 } from './agent-binary.ts'
+import { remoteClient } from './client.ts'
 import { type FakeBehaviour, type FakeLlm, startFakeLlm } from './fake-llm.ts'
 import { REPO_ROOT } from './process.ts'
 import { createUser, startTestServer, type TestServer } from './server.ts'
 import { waitUntil } from './wait-until.ts'
 
 export interface CliSessionOptions {
-  provider: string
+  provider: LlmProvider
   apiKey: string
   baseUrl: string
   cliTool: string
@@ -53,7 +54,7 @@ export interface CliMachineOptions {
   admin: string
   track: Subprocess[]
   /** A key for the provider pointing at the fake upstream, stored before the agent starts. */
-  key?: { provider: string; apiKey: string; baseUrl: string }
+  key?: { provider: LlmProvider; apiKey: string; baseUrl: string }
   /** Directories put first on the agent's PATH (stand-in CLIs, node_modules/.bin). */
   path?: string[]
   /** More agent environment. */
@@ -66,7 +67,9 @@ export interface CliMachineOptions {
 /** The set-up every real-agent test shares: the upstream key stored, the compiled agent started, the machine online. */
 export async function startCliMachine(o: CliMachineOptions): Promise<RunningAgent> {
   if (o.key) {
-    const key = await api(o.serverUrl, o.admin, '/api/remote/api-keys', 'POST', {
+    const key = await remoteClient(o.serverUrl, { cookie: o.admin, origin: o.serverUrl }).api.remote[
+      'api-keys'
+    ].post({
       provider: o.key.provider,
       key_name: 'fake-upstream',
       api_key: o.key.apiKey,
@@ -97,7 +100,8 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     key: { provider: o.provider, apiKey: o.apiKey, baseUrl: o.baseUrl },
     path: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin')],
   })
-  const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
+  const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+  const machine = (await asAdmin.remote.machines({ id: agent.machineId }).get()).data!.machine
   expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
   const cli = await waitUntil(cliWithVersion(server.url, admin, agent.machineId, o.cliTool), {
     what: `${o.cliTool}'s version`,
@@ -105,24 +109,23 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
   })
   expect(cli.version).toBe(o.version)
   const user = await createUser(server, admin, o.userName)
-  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
+  await asAdmin.remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id })
 
-  const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+  const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+  const created = await asUser.remote.sessions.post({
     machine_id: agent.machineId,
     project_path: join(agent.dir, 'work'),
     cli_tool: o.cliTool,
     model: o.model,
   })
   expect(created.status).toBe(201)
-  const id = created.body.session!.session_id!
+  const id = created.data!.session.session_id
   await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
-  const session = async () =>
-    (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session as SessionView
+  const session = async () => (await asUser.remote.sessions({ id }).get()).data!.session as SessionView
   return {
     agent,
     session,
-    say: (content: string) =>
-      api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content }),
+    say: (content: string) => asUser.remote.sessions({ id }).chat.post({ content }),
     /** Waits until an assistant_text event contains `reply` (within `timeoutMs`). */
     answered: (reply: string, timeoutMs = 90_000) =>
       waitUntil(
@@ -141,8 +144,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
         what: 'usage recorded',
         timeoutMs: 15_000,
       }),
-    stop: async () =>
-      (await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status,
+    stop: async () => (await asUser.remote.sessions({ id }).stop.post()).data?.status,
   }
 }
 
