@@ -8,17 +8,19 @@ import type { Subprocess } from 'bun'
 import {
   AGENT_BINARY,
   adminCookie,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
 const BINARY = AGENT_BINARY
+/** The typed client as the admin logged in with `cookie` on the server at `url`. */
+const asAdmin = (url: string, cookie: string) => remoteClient(url, { cookie, origin: url }).api
 /** Agent reconnect settings for these tests (seconds); the bound a reconnect must meet. */
 const BASE_DELAY = 0.2
 const MAX_DELAY = 2
@@ -81,8 +83,8 @@ describe('agent binary end to end', () => {
       timeoutMs: 15_000,
     })
     expect(machine.transport).toBe('websocket')
-    const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
-    expect(JSON.stringify(body)).toContain('linux')
+    const { data } = await asAdmin(server.url, cookie).remote.machines({ id: agent.machineId }).get()
+    expect(JSON.stringify(data)).toContain('linux')
     const status = Bun.spawnSync([BINARY, 'status', '--dir', agent.dir, '--json'])
     expect(JSON.parse(status.stdout.toString())).toMatchObject({
       running: true,
@@ -102,15 +104,15 @@ describe('agent binary end to end', () => {
     const cookie = await adminCookie(first.url)
     const agent = await startAgent(first.url, cookie)
     await waitUntil(machineOnline(first.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
-    const created = await api(first.url, cookie, '/api/remote/sessions', 'POST', {
+    const created = await asAdmin(first.url, cookie).remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'counting-cli',
     })
     expect(created.status).toBeLessThan(300)
-    const sessionId = (created.body.session ?? created.body).session_id!
+    const sessionId = created.data!.session.session_id
     const output = async (url: string, c: string) =>
-      (await api(url, c, `/api/remote/sessions/${sessionId}`)).body.session!.output!.map((o) => o.data)
+      (await asAdmin(url, c).remote.sessions({ id: sessionId }).get()).data!.session.output.map((o) => o.data)
     await waitUntil(async () => ((await output(first.url, cookie)).length > 20 ? true : undefined), {
       what: 'first lines',
       timeoutMs: 15_000,
@@ -169,13 +171,11 @@ describe('agent binary end to end', () => {
     })
     expect(machine.transport).toBe('long_poll')
     expect(agent.log()).toContain('WebSocket unavailable, using long-poll')
-    const listed = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/browse?path=${encodeURIComponent(join(agent.dir, 'work'))}`,
-    )
+    const listed = await asAdmin(server.url, cookie)
+      .remote.machines({ id: agent.machineId })
+      .browse.get({ query: { path: join(agent.dir, 'work') } })
     expect(listed.status).toBe(200)
-    expect(JSON.stringify(listed.body)).toContain('marker.txt')
+    expect(JSON.stringify(listed.data)).toContain('marker.txt')
   }, 60_000)
 
   test('a revoked token makes the agent stop trying and exit with a clear log line', async () => {
@@ -183,12 +183,9 @@ describe('agent binary end to end', () => {
     const cookie = await adminCookie(server.url)
     const agent = await startAgent(server.url, cookie)
     await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
-    const revoked = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/token/revoke`,
-      'POST',
-    )
+    const revoked = await asAdmin(server.url, cookie)
+      .remote.machines({ id: agent.machineId })
+      .token.revoke.post()
     expect(revoked.status).toBe(200)
     const code = await Promise.race([agent.proc.exited, Bun.sleep(20_000).then(() => 'still running')])
     expect(code).toBe(78)

@@ -7,8 +7,6 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  type ApiBody,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
@@ -16,6 +14,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -65,10 +64,9 @@ beforeAll(async () => {
     timeoutMs: 15_000,
   })
   const user = await createUser(server, admin, 'scripty')
-  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-    user_id: user.id,
-    permission: 'user',
-  })
+  await remoteClient(server.url, { cookie: admin, origin: server.url })
+    .api.remote.machines({ id: agent.machineId })
+    .assign.post({ user_id: user.id, permission: 'user' })
   cookie = user.cookie
 }, 180_000)
 
@@ -77,14 +75,17 @@ afterAll(async () => {
   await server?.stop()
 })
 
+/** The typed client as the session's user (the cookie is set once the server is up). */
+const asUser = () => remoteClient(server.url, { cookie, origin: server.url }).api
+
 async function session(): Promise<string> {
-  const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+  const created = await asUser().remote.sessions.post({
     machine_id: agent.machineId,
     project_path: join(agent.dir, 'work'),
     cli_tool: 'scripted-cli',
   })
   expect(created.status).toBe(201)
-  const id = created.body.session!.session_id!
+  const id = created.data!.session.session_id
   await waitUntil(async () => ((await view(id)).status === 'active' ? true : undefined), {
     what: 'active',
     timeoutMs: 15_000,
@@ -92,16 +93,19 @@ async function session(): Promise<string> {
   return id
 }
 
-async function view(id: string): Promise<ApiBody> {
-  return (await api(server.url, cookie, `/api/remote/sessions/${id}?output_limit=5000`)).body.session!
+async function view(id: string) {
+  return (
+    await asUser()
+      .remote.sessions({ id })
+      .get({ query: { output_limit: 5000 } })
+  ).data!.session
 }
 const lines = async (id: string) => ((await view(id)).output ?? []).map((o) => o.data)
 const until = (id: string, what: string, test: (l: string[]) => boolean, ms = 20_000) =>
   waitUntil(async () => (test(await lines(id)) ? true : undefined), { what, timeoutMs: ms })
-const chat = (id: string, content: string) =>
-  api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })
-const act = (id: string, action: string) =>
-  api(server.url, cookie, `/api/remote/sessions/${id}/${action}`, 'POST')
+const chat = (id: string, content: string) => asUser().remote.sessions({ id }).chat.post({ content })
+const act = async (id: string, action: 'pause' | 'resume' | 'abort' | 'stop') =>
+  (await asUser().remote.sessions({ id })[action].post()).data?.status
 const ticks = (l: string[]) => l.filter((x) => x.startsWith('tick ')).map((x) => Number(x.slice(5)))
 
 describe('scripted CLI through the agent binary', () => {
@@ -109,24 +113,24 @@ describe('scripted CLI through the agent binary', () => {
     const id = await session()
     await chat(id, 'count 150')
     await until(id, 'tick 20', (l) => l.includes('tick 20'))
-    expect((await act(id, 'pause')).body.status).toBe('paused')
+    expect(await act(id, 'pause')).toBe('paused')
     await Bun.sleep(400)
     const paused = (await lines(id)).length
     await Bun.sleep(800)
     expect((await lines(id)).length).toBe(paused)
     expect((await lines(id)).includes('done 150')).toBe(false)
-    expect((await act(id, 'resume')).body.status).toBe('active')
+    expect(await act(id, 'resume')).toBe('active')
     await until(id, 'done 150', (l) => l.includes('done 150'))
     expect(ticks(await lines(id))).toEqual(Array.from({ length: 150 }, (_, i) => i))
 
     await chat(id, 'count 1000')
     await until(id, 'tick 10 of the long count', (l) => l.filter((x) => x === 'tick 10').length === 2)
-    expect((await act(id, 'abort')).body.status).toBe('active')
+    expect(await act(id, 'abort')).toBe('active')
     await until(id, 'interrupted', (l) => l.includes('interrupted'))
     expect((await lines(id)).includes('done 1000')).toBe(false)
     await chat(id, 'still here?')
     await until(id, 'echo', (l) => l.includes('echo: still here?'))
-    expect((await act(id, 'stop')).body.status).toBe('stopped')
+    expect(await act(id, 'stop')).toBe('stopped')
   }, 90_000)
 
   test('agent killed mid-stream and restarted: stored output has no gap and no repeat', async () => {
