@@ -6,18 +6,20 @@ import { readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
 let server: TestServer
 let admin: string
 const processes: Subprocess[] = []
+/** The typed client as the holder of `cookie`. */
+const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
 const agents: RunningAgent[] = []
 
 beforeAll(async () => {
@@ -48,9 +50,11 @@ describe('GET /api/remote/machines/{id}/log', () => {
         timeoutMs: 60_000,
       })
       expect(online.transport).toBe(transport === 'websocket' ? 'websocket' : 'long_poll')
-      const res = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/log?lines=50`)
+      const res = await as(admin)
+        .remote.machines({ id: agent.machineId })
+        .log.get({ query: { lines: 50 } })
       expect(res.status).toBe(200)
-      const lines = (res.body as unknown as { lines: string[] }).lines
+      const lines = res.data!.lines
       expect(lines.length).toBeGreaterThan(0)
       expect(lines.length).toBeLessThanOrEqual(50)
       // The same lines the agent wrote to its own log, newest last.
@@ -66,20 +70,15 @@ describe('GET /api/remote/machines/{id}/log', () => {
     const agent = agents[0]!
     const user = await createUser(server, admin, 'lena')
     const boss = await createUser(server, admin, 'bert')
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: user.id,
-    })
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: boss.id,
-      permission: 'admin',
-    })
-    const path = `/api/remote/machines/${agent.machineId}/log`
-    expect((await api(server.url, user.cookie, path)).status).toBe(403)
-    expect((await api(server.url, boss.cookie, path)).status).toBe(200)
-    expect((await api(server.url, admin, `${path}?lines=0`)).status).toBe(400)
+    const machine = (cookie: string) => as(cookie).remote.machines({ id: agent.machineId })
+    await machine(admin).assign.post({ user_id: user.id })
+    await machine(admin).assign.post({ user_id: boss.id, permission: 'admin' })
+    expect((await machine(user.cookie).log.get()).status).toBe(403)
+    expect((await machine(boss.cookie).log.get()).status).toBe(200)
+    expect((await machine(admin).log.get({ query: { lines: 0 } })).status).toBe(400)
     agent.proc.kill('SIGTERM')
     await agent.proc.exited
-    await waitUntil(async () => (await api(server.url, admin, path)).status === 409, {
+    await waitUntil(async () => (await machine(admin).log.get()).status === 409, {
       what: 'the stopped agent offline',
       timeoutMs: 60_000,
     })

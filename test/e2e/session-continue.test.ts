@@ -9,13 +9,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  type ApiBody,
-  api,
   cliWithVersion,
   ensureAgentBinary,
   machineOnline,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -58,7 +57,7 @@ beforeAll(async () => {
   fake = await startFakeLlm({ reply: 'First answer from the fake model.', usage: { input: 11, output: 5 } })
   server = await startTestServer({ listen: true, env: { LOG_LEVEL: 'info' } })
   admin = await server.login()
-  await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+  await as(admin).remote['api-keys'].post({
     provider: 'openai',
     key_name: 'fake-upstream',
     api_key: REAL_KEY,
@@ -88,31 +87,29 @@ async function machineWith(path: string, userName: string) {
     timeoutMs: 30_000,
   })
   const user = await createUser(server, admin, userName)
-  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-    user_id: user.id,
-    permission: 'user',
-  })
+  await as(admin)
+    .remote.machines({ id: agent.machineId })
+    .assign.post({ user_id: user.id, permission: 'user' })
   return { agent, cookie: user.cookie }
 }
 
+/** The typed client as the holder of `cookie`. */
+const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
+
 function sessionApi(cookie: string, id: string) {
-  const view = async (): Promise<ApiBody> =>
-    (await api(server.url, cookie, `/api/remote/sessions/${id}?output_limit=5000`)).body.session!
+  const session = as(cookie).remote.sessions({ id })
+  const view = async () => (await session.get({ query: { output_limit: 5000 } })).data!.session
   const texts = async () =>
-    ((await view()).output ?? [])
-      .filter((o) => o.event?.kind === 'assistant_text')
-      .map((o) => o.event!.text ?? '')
+    ((await view()).output ?? []).flatMap((o) => (o.event?.kind === 'assistant_text' ? [o.event.text] : []))
   const status = (want: string, ms = 30_000) =>
     waitUntil(async () => ((await view()).status === want ? true : undefined), {
       what: `session ${want}`,
       timeoutMs: ms,
     })
-  const chat = async (content: string) =>
-    expect(
-      (await api(server.url, cookie, `/api/remote/sessions/${id}/chat`, 'POST', { content })).status,
-    ).toBe(200)
-  const post = (action: string) => api(server.url, cookie, `/api/remote/sessions/${id}/${action}`, 'POST')
-  return { view, texts, status, chat, post }
+  const chat = async (content: string) => expect((await session.chat.post({ content })).status).toBe(200)
+  const stop = async () => (await session.stop.post()).data?.status
+  const resume = () => session.continue.post()
+  return { view, texts, status, chat, stop, resume }
 }
 
 describe('continuing a stopped session through the agent binary', () => {
@@ -122,13 +119,13 @@ describe('continuing a stopped session through the agent binary', () => {
     chmodSync(join(bin, 'qwen'), 0o755)
     const { agent, cookie } = await machineWith(`${bin}:${process.env.PATH}`, 'rosa')
     const project = join(agent.dir, 'work')
-    const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+    const created = await as(cookie).remote.sessions.post({
       machine_id: agent.machineId,
       project_path: project,
       cli_tool: 'qwen-code',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
     const s = sessionApi(cookie, id)
     await s.status('active')
     await s.chat('alpha')
@@ -140,23 +137,19 @@ describe('continuing a stopped session through the agent binary', () => {
     // A change made before the stop, against the snapshot of the first start.
     writeFileSync(join(project, 'notes.txt'), 'written in the first run\n')
     const changedPaths = async () =>
-      (
-        (await api(server.url, cookie, `/api/remote/sessions/${id}/changes`)).body as {
-          files?: { path: string }[]
-        }
-      ).files?.map((f) => f.path) ?? []
+      (await as(cookie).remote.sessions({ id }).changes.get()).data?.files?.map((f) => f.path) ?? []
     await waitUntil(async () => ((await changedPaths()).includes('notes.txt') ? true : undefined), {
       what: 'the change listed',
       timeoutMs: 15_000,
     })
     const before = await s.view()
 
-    expect((await s.post('stop')).body.status).toBe('stopped')
+    expect(await s.stop()).toBe('stopped')
     await waitUntil(async () => ((await s.view()).status === 'stopped' ? true : undefined), {
       what: 'conversation kept',
       timeoutMs: 15_000,
     })
-    const continued = await s.post('continue')
+    const continued = await s.resume()
     expect(continued.status).toBe(200)
     await s.status('active')
     await s.chat('beta')
@@ -172,7 +165,7 @@ describe('continuing a stopped session through the agent binary', () => {
     expect(seqs.length).toBeGreaterThan((before.output ?? []).length)
     // Still diffed against the project as it was when the session first started.
     expect(await changedPaths()).toContain('notes.txt')
-    await s.post('stop')
+    await s.stop()
   }, 180_000)
 
   test('the real Qwen Code CLI resumes its conversation with --resume against the fake upstream', async () => {
@@ -180,14 +173,14 @@ describe('continuing a stopped session through the agent binary', () => {
       `${join(REPO_ROOT, 'node_modules/.bin')}:${process.env.PATH}`,
       'rufus',
     )
-    const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+    const created = await as(cookie).remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'qwen-code',
       model: 'qwen3-coder-plus',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
     const s = sessionApi(cookie, id)
     await s.status('active')
     await s.chat('The secret word is PLUMTREE.')
@@ -202,10 +195,10 @@ describe('continuing a stopped session through the agent binary', () => {
       },
       { what: 'the CLI named its conversation', timeoutMs: 15_000 },
     )
-    expect((await s.post('stop')).body.status).toBe('stopped')
+    expect(await s.stop()).toBe('stopped')
     const sent = fake.requests.length
     fake.setBehaviour({ reply: 'Second answer after continuing.', usage: { input: 13, output: 6 } })
-    const continued = await s.post('continue')
+    const continued = await s.resume()
     expect(continued.status).toBe(200)
     await s.status('active', 60_000)
     await s.chat('What was the secret word?')
@@ -221,6 +214,6 @@ describe('continuing a stopped session through the agent binary', () => {
     ).toBe(true)
     const seqs = ((await s.view()).output ?? []).map((o) => o.seq!)
     expect(seqs).toEqual(seqs.map((_, i) => i))
-    await s.post('stop')
+    await s.stop()
   }, 300_000)
 })
