@@ -8,7 +8,6 @@ import { existsSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  api,
   cliWithVersion,
   ensureAgentBinary,
   machineOnline,
@@ -16,6 +15,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -45,7 +45,8 @@ afterAll(async () => {
 describe('a session through the real Claude Code CLI, sandboxed', () => {
   test('answered through the proxy with the real key; usage counted; its home is the user own', async () => {
     const admin = await server.login()
-    const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+    const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const key = await asAdmin.remote['api-keys'].post({
       provider: 'anthropic',
       key_name: 'fake-upstream',
       api_key: REAL_KEY,
@@ -62,7 +63,7 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
       what: 'agent online',
       timeoutMs: 15_000,
     })
-    const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
+    const machine = (await asAdmin.remote.machines({ id: agent.machineId }).get()).data!.machine
     expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
     const claude = await waitUntil(cliWithVersion(server.url, admin, agent.machineId, 'claude-code'), {
       what: "claude-code's version",
@@ -70,30 +71,28 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     })
     expect(claude.version).toBe('2.1.332')
     const user = await createUser(server, admin, 'clara')
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: user.id,
-    })
+    await asAdmin.remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id })
 
-    const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+    const created = await asUser.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'claude-code',
       model: 'claude-sonnet-4-5',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
     await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
-    const sent = await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
-      content: 'Say hello.',
-    })
+    const session = asUser.remote.sessions({ id })
+    const sent = await session.chat.post({ content: 'Say hello.' })
     expect(sent.status).toBe(200)
     await waitUntil(
       async () => {
-        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
-        const texts = (s.output ?? [])
-          .filter((o) => o.event?.kind === 'assistant_text')
-          .map((o) => o.event!.text)
-        return texts.some((t) => t?.includes(REPLY)) ? true : undefined
+        const s = (await session.get()).data!.session
+        const texts = (s.output ?? []).flatMap((o) =>
+          o.event?.kind === 'assistant_text' ? [o.event.text] : [],
+        )
+        return texts.some((t) => t.includes(REPLY)) ? true : undefined
       },
       { what: 'answer', timeoutMs: 90_000 },
     )
@@ -104,7 +103,7 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     for (const r of calls) expect(r.key).toBe(REAL_KEY)
     await waitUntil(
       async () => {
-        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+        const s = (await session.get()).data!.session
         return (s.total_tokens ?? 0) >= USAGE.input + USAGE.output ? true : undefined
       },
       { what: 'usage recorded', timeoutMs: 15_000 },
@@ -115,9 +114,7 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     expect(existsSync(join(userHome, '.claude')) || existsSync(join(userHome, '.claude.json'))).toBe(true)
     expect(readdirSync(agent.dir)).not.toContain('.claude')
 
-    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status).toBe(
-      'stopped',
-    )
+    expect((await session.stop.post()).data?.status).toBe('stopped')
     expect(server.logs.join('\n')).not.toContain(REAL_KEY)
     expect(agent.log()).not.toContain(REAL_KEY)
   }, 240_000)

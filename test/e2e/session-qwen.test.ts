@@ -5,13 +5,13 @@ import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { proxyChat } from '../support/llm-proxy.ts'
 import { REPO_ROOT } from '../support/process.ts'
@@ -65,7 +65,8 @@ afterAll(async () => {
 describe('a session through the real Qwen Code CLI', () => {
   test('two messages answered through the proxy with the real key; usage counted; stop ends the CLI and the token', async () => {
     const admin = await server.login()
-    const key = await api(server.url, admin, '/api/remote/api-keys', 'POST', {
+    const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const key = await asAdmin.remote['api-keys'].post({
       provider: 'openai',
       key_name: 'fake-upstream',
       api_key: REAL_KEY,
@@ -83,14 +84,14 @@ describe('a session through the real Qwen Code CLI', () => {
       timeoutMs: 15_000,
     })
     const user = await createUser(server, admin, 'quinn')
-    const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: user.id,
-      permission: 'user',
-    })
+    const assigned = await asAdmin.remote
+      .machines({ id: agent.machineId })
+      .assign.post({ user_id: user.id, permission: 'user' })
     expect(assigned.status).toBeLessThan(300)
 
     const project = join(agent.dir, 'work')
-    const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+    const created = await asUser.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: project,
       cli_tool: 'qwen-code',
@@ -98,7 +99,8 @@ describe('a session through the real Qwen Code CLI', () => {
       title: 'e2e',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
+    const session = asUser.remote.sessions({ id })
     await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
 
     const stream = await server.request(`/api/remote/sessions/${id}/stream`, { cookie: user.cookie })
@@ -107,30 +109,17 @@ describe('a session through the real Qwen Code CLI', () => {
     const streamed = readSse(stream, (events) => answers(events) >= 2, 90_000)
 
     const assistantTexts = async () =>
-      ((await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!.output ?? [])
-        .filter((o) => o.event?.kind === 'assistant_text')
-        .map((o) => o.event!.text ?? '')
+      ((await session.get()).data!.session.output ?? [])
+        .flatMap((o) => (o.event?.kind === 'assistant_text' ? [o.event.text] : []))
         .join('\n')
 
-    expect(
-      (
-        await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
-          content: 'Say hello.',
-        })
-      ).status,
-    ).toBe(200)
+    expect((await session.chat.post({ content: 'Say hello.' })).status).toBe(200)
     await waitUntil(async () => ((await assistantTexts()).includes(REPLIES[0]!) ? true : undefined), {
       what: 'first answer',
       timeoutMs: 60_000,
     })
     fake.setBehaviour({ reply: REPLIES[1], usage: USAGE })
-    expect(
-      (
-        await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
-          content: 'Again, please.',
-        })
-      ).status,
-    ).toBe(200)
+    expect((await session.chat.post({ content: 'Again, please.' })).status).toBe(200)
     await waitUntil(async () => ((await assistantTexts()).includes(REPLIES[1]!) ? true : undefined), {
       what: 'second answer',
       timeoutMs: 60_000,
@@ -153,12 +142,12 @@ describe('a session through the real Qwen Code CLI', () => {
     const expectedTokens = completions.length * (USAGE.input + USAGE.output)
     await waitUntil(
       async () => {
-        const s = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+        const s = (await session.get()).data!.session
         return s.total_tokens === expectedTokens ? s : undefined
       },
       { what: 'usage recorded', timeoutMs: 15_000 },
     )
-    const view = (await api(server.url, user.cookie, `/api/remote/sessions/${id}`)).body.session!
+    const view = (await session.get()).data!.session
     expect(view.message_count).toBe(completions.length)
 
     // The CLI runs in the project with the proxy token as its key; stop ends it and the token.
@@ -169,9 +158,7 @@ describe('a session through the real Qwen Code CLI', () => {
     expect(proxyToken).not.toBe(REAL_KEY)
     expect(cliEnv.OPENAI_BASE_URL).toBe(`${server.url}/api/remote/llm-proxy/v1`)
     expect(JSON.stringify(cliEnv)).not.toContain(REAL_KEY)
-    expect((await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')).body.status).toBe(
-      'stopped',
-    )
+    expect((await session.stop.post()).data?.status).toBe('stopped')
     await waitUntil(async () => (processesIn(project).length === 0 ? true : undefined), {
       what: 'CLI gone',
       timeoutMs: 15_000,
