@@ -10,13 +10,13 @@ import type { Subprocess } from 'bun'
 import {
   AGENT_BINARY,
   adminCookie,
-  api,
   ensureAgentBinary,
   machineOnline,
   runAgentBinary,
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -52,13 +52,16 @@ const agentEnv = (hostname: string) => ({
   OPENACE_RECONNECT_MAX_DELAY: '1',
 })
 
+/** The typed client as the admin (the cookie is set once the server is up). */
+const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+
 /** `open-ace-agent register` into a fresh directory (a re-install); exit code, stderr and the saved config. */
 async function install(hostname: string) {
-  const { body } = await api(server.url, cookie, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
+  const { data } = await asAdmin().remote.machines.register.post({ tenant_id: 1 })
   const dir = mkdtempSync(join(tmpdir(), 'oa-fleet-agent-'))
   mkdirSync(join(dir, 'work'))
   const proc = Bun.spawn(
-    [AGENT_BINARY, 'register', '--server', server.url, '--token', body.registration_token!, '--dir', dir],
+    [AGENT_BINARY, 'register', '--server', server.url, '--token', data!.registration_token, '--dir', dir],
     { env: { HOME: dir, ...agentEnv(hostname) }, stdout: 'pipe', stderr: 'pipe' },
   )
   const [code, stderr] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
@@ -67,10 +70,8 @@ async function install(hostname: string) {
 }
 
 async function machinesNamed(hostname: string) {
-  const { body } = await api(server.url, cookie, '/api/remote/machines')
-  return (body.machines as Array<{ machine_id: string; hostname: string }>).filter(
-    (m) => m.hostname === hostname,
-  )
+  const { data } = await asAdmin().remote.machines.get()
+  return data!.machines.filter((m) => m.hostname === hostname)
 }
 
 const readConfig = (dir: string) => JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'))
@@ -119,44 +120,30 @@ describe('rotation without downtime', () => {
     })
     await waitUntil(machineOnline(server.url, cookie, agent.machineId), { what: 'online', timeoutMs: 15_000 })
     const oldToken = readConfig(agent.dir).agent_token
-    const allowed = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/settings`,
-      'PATCH',
-      {
-        allowed_cli_tools: ['counting-cli'],
-      },
-    )
+    const machine = asAdmin().remote.machines({ id: agent.machineId })
+    const allowed = await machine.settings.patch({ allowed_cli_tools: ['counting-cli'] })
     expect(allowed.status).toBe(200)
-    const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+    const created = await asAdmin().remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'counting-cli',
     })
-    const sessionId = (created.body.session ?? created.body).session_id!
+    const session = asAdmin().remote.sessions({ id: created.data!.session.session_id })
     const lines = async () =>
-      (
-        await api(server.url, cookie, `/api/remote/sessions/${sessionId}?output_limit=1000`)
-      ).body.session!.output!.map((o) => o.data)
+      (await session.get({ query: { output_limit: 1000 } })).data!.session.output.map((o) => o.data)
     await waitUntil(async () => ((await lines()).length > 10 ? true : undefined), {
       what: 'first lines',
       timeoutMs: 60_000,
     })
 
-    const rotated = await api(
-      server.url,
-      cookie,
-      `/api/remote/machines/${agent.machineId}/token/rotate`,
-      'POST',
-    )
+    const rotated = await machine.token.rotate.post()
     expect(rotated.status).toBe(200)
-    const newToken = rotated.body.agent_token as string
+    const newToken = rotated.data!.agent_token
     await waitUntil(async () => (readConfig(agent.dir).agent_token === newToken ? true : undefined), {
       what: 'agent stored the new token',
       timeoutMs: 15_000,
     })
-    expect(readConfig(agent.dir).agent_token_version).toBe(rotated.body.version)
+    expect(readConfig(agent.dir).agent_token_version).toBe(rotated.data!.version)
     await waitUntil(async () => ((await wsStatus(oldToken)) === 401 ? true : undefined), {
       what: 'old token retired',
       timeoutMs: 15_000,
@@ -172,8 +159,8 @@ describe('rotation without downtime', () => {
     // Every line exactly once and in order: nothing lost or repeated across the switch.
     const seen = [...(await lines()).join('\n').matchAll(/line \d+/g)].map((m) => m[0])
     expect(seen).toEqual(Array.from({ length: 400 }, (_, n) => `line ${n}`))
-    const { body } = await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)
-    expect(body.session!.status).toBe('active')
+    const { data } = await session.get()
+    expect(data!.session.status).toBe('active')
     expect(agent.proc.exitCode).toBeNull()
     expect(agent.log()).not.toContain(newToken)
     agent.proc.kill('SIGTERM')
@@ -192,9 +179,9 @@ describe('rotation without downtime', () => {
     expect(await agent.proc.exited).toBe(0)
     const rotations: Array<{ agent_token: string; version: number }> = []
     for (let i = 0; i < 3; i++) {
-      const r = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/token/rotate`, 'POST')
+      const r = await asAdmin().remote.machines({ id: agent.machineId }).token.rotate.post()
       expect(r.status).toBe(200)
-      rotations.push(r.body as unknown as (typeof rotations)[number])
+      rotations.push(r.data!)
     }
     const back = runAgentBinary(agent.dir, agent.machineId, agent.env, agents)
     const newest = rotations[2]!

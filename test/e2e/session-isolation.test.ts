@@ -10,14 +10,13 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  type ApiBody,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient, reply } from '../support/client.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -83,19 +82,17 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
   })
   const session = async (name: string) => {
     const user = await createUser(server, admin, name)
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: user.id,
-    })
+    await as(admin).remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id })
     const project = join(agent.dir, 'work', name)
     mkdirSync(project, { recursive: true })
     writeFileSync(join(project, 'secret.txt'), `${name}'s private work`)
-    const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    const created = await as(user.cookie).remote.sessions.post({
       machine_id: agent.machineId,
       project_path: project,
       cli_tool: CLI,
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
     await waitUntil(sessionActive(server.url, user.cookie, id), { what: 'session active', timeoutMs: 30_000 })
     return { id, project, cookie: user.cookie }
   }
@@ -103,6 +100,9 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
   const attacker = await session(names[1])
   return { agent, victim, attacker }
 }
+
+/** The typed client as the holder of `cookie`. */
+const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
 
 async function attack(m: Machine): Promise<Results> {
   const order = {
@@ -112,20 +112,12 @@ async function attack(m: Machine): Promise<Results> {
     server_url: server.url,
     victim_session: m.victim.id,
   }
-  const sent = await api(
-    server.url,
-    m.attacker.cookie,
-    `/api/remote/sessions/${m.attacker.id}/chat`,
-    'POST',
-    {
-      content: `attack ${JSON.stringify(order)}`,
-    },
-  )
+  const attacker = as(m.attacker.cookie).remote.sessions({ id: m.attacker.id })
+  const sent = await attacker.chat.post({ content: `attack ${JSON.stringify(order)}` })
   expect(sent.status).toBe(200)
   const line = await waitUntil(
     async () => {
-      const s = (await api(server.url, m.attacker.cookie, `/api/remote/sessions/${m.attacker.id}`)).body
-        .session!
+      const s = (await attacker.get()).data!.session
       return s.output?.find((o) => o.data.startsWith('RESULT '))?.data
     },
     { what: 'attack results', timeoutMs: 60_000 },
@@ -134,7 +126,7 @@ async function attack(m: Machine): Promise<Results> {
 }
 
 const capabilities = async (machineId: string) =>
-  (await api(server.url, admin, `/api/remote/machines/${machineId}`)).body.machine as ApiBody
+  (await as(admin).remote.machines({ id: machineId }).get()).data!.machine
 
 describe('sessions isolated from the agent and from each other', () => {
   test('in the sandbox every try of a hostile CLI fails', async () => {
@@ -166,13 +158,10 @@ describe('sessions isolated from the agent and from each other', () => {
     expect(r.agent_signal.seen).toContain('ESRCH')
     // Its own proxy token was tried as an agent token and refused.
     expect(r.agent_channel.seen).toBe('401')
-    const victimOutput = (await api(server.url, admin, `/api/remote/sessions/${m.victim.id}`)).body.session!
-      .output!
+    const victimOutput = (await as(admin).remote.sessions({ id: m.victim.id }).get()).data!.session.output
     expect(victimOutput.map((o) => o.data)).not.toContain('FORGED')
     // The victim's CLI still runs with its own token (its environment was merely out of reach).
-    expect((await api(server.url, admin, `/api/remote/sessions/${m.victim.id}`)).body.session!.status).toBe(
-      'active',
-    )
+    expect((await as(admin).remote.sessions({ id: m.victim.id }).get()).data!.session.status).toBe('active')
   }, 180_000)
 
   test("with isolation turned off the machine reports 'none', and the same CLI gets the agent's token", async () => {
@@ -189,22 +178,19 @@ describe('sessions isolated from the agent and from each other', () => {
     // With the agent's token it posts as the agent: what the sandbox exists to prevent.
     expect(r.agent_channel.ok).toBe(true)
     // An admin who requires a sandbox gets no more sessions on this machine.
-    const required = await api(
-      server.url,
-      admin,
-      `/api/remote/machines/${m.agent.machineId}/settings`,
-      'PATCH',
-      {
-        required_isolation: 'sandbox',
-      },
-    )
+    const required = await as(admin)
+      .remote.machines({ id: m.agent.machineId })
+      .settings.patch({ required_isolation: 'sandbox' })
     expect(required.status).toBe(200)
-    const refused = await api(server.url, m.attacker.cookie, '/api/remote/sessions', 'POST', {
-      machine_id: m.agent.machineId,
-      project_path: m.victim.project,
-      cli_tool: CLI,
-    })
+    // reply(): the refusal's error body, whose shape the App type does not name.
+    const refused = await reply(
+      as(m.attacker.cookie).remote.sessions.post({
+        machine_id: m.agent.machineId,
+        project_path: m.victim.project,
+        cli_tool: CLI,
+      }),
+    )
     expect(refused.status).toBe(409)
-    expect(refused.body.error!.message).toContain("isolates sessions at level 'none'")
+    expect(refused.body.error.message).toContain("isolates sessions at level 'none'")
   }, 180_000)
 })
