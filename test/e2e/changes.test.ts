@@ -10,12 +10,12 @@ import type { Subprocess } from 'bun'
 import type { ChangesList, FileDiff } from '../../protocol/index.ts'
 import {
   adminCookie,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -71,14 +71,18 @@ function project(name: string, withGit: boolean) {
   return dir
 }
 
+/** The typed client as the admin (the cookie is set once the server is up). */
+const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+const changesOf = (id: string) => asAdmin().remote.sessions({ id }).changes
+
 async function startSession(dir: string) {
-  const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+  const created = await asAdmin().remote.sessions.post({
     machine_id: agent.machineId,
     project_path: dir,
     cli_tool: 'editing-cli',
   })
   expect(created.status).toBeLessThan(300)
-  const id = (created.body.session ?? created.body).session_id!
+  const id = created.data!.session.session_id
   await waitUntil(
     async () => (readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined),
     { what: 'the CLI edited', timeoutMs: 15_000 },
@@ -86,11 +90,9 @@ async function startSession(dir: string) {
   return id
 }
 
-const list = async (id: string) =>
-  (await api(server.url, cookie, `/api/remote/sessions/${id}/changes`)).body as unknown as ChangesList
-const diff = async (id: string, path: string) =>
-  (await api(server.url, cookie, `/api/remote/sessions/${id}/changes/diff?path=${path}`))
-    .body as unknown as FileDiff
+const list = async (id: string): Promise<ChangesList> => (await changesOf(id).get()).data!
+const diff = async (id: string, path: string): Promise<FileDiff> =>
+  (await changesOf(id).diff.get({ query: { path } })).data!
 
 describe('changes panel end to end', () => {
   test('git repo: two edited files, their hunks, one hunk reverted, the rest committed', async () => {
@@ -109,10 +111,7 @@ describe('changes panel end to end', () => {
     expect(a.hunks[1]!.lines).toContain('+line eighteen')
     expect(a.patch).toContain('@@ -1,5 +1,5 @@')
 
-    const reverted = await api(server.url, cookie, `/api/remote/sessions/${id}/changes/revert`, 'POST', {
-      path: 'a.txt',
-      hunk_id: a.hunks[0]!.id,
-    })
+    const reverted = await changesOf(id).revert.post({ path: 'a.txt', hunk_id: a.hunks[0]!.id })
     expect(reverted.status).toBe(200)
     const text = readFileSync(join(dir, 'a.txt'), 'utf8')
     expect(text).toContain('\nline 2\n')
@@ -121,35 +120,17 @@ describe('changes panel end to end', () => {
     expect(after.hunks.length).toBe(1)
     expect(after.hunks[0]!.lines).toContain('+line eighteen')
     // The same hunk again: it is gone, so the revert is refused rather than guessed.
-    const stale = await api(server.url, cookie, `/api/remote/sessions/${id}/changes/revert`, 'POST', {
-      path: 'a.txt',
-      hunk_id: a.hunks[0]!.id,
-    })
+    const stale = await changesOf(id).revert.post({ path: 'a.txt', hunk_id: a.hunks[0]!.id })
     expect(stale.status).toBe(409)
-    const outside = await api(
-      server.url,
-      cookie,
-      `/api/remote/sessions/${id}/changes/diff?path=../../etc/passwd`,
-    )
+    const outside = await changesOf(id).diff.get({ query: { path: '../../etc/passwd' } })
     expect(outside.status).toBe(400)
 
-    expect(
-      (
-        await api(server.url, cookie, `/api/remote/sessions/${id}/changes/stage`, 'POST', {
-          paths: ['b.txt'],
-        })
-      ).status,
-    ).toBe(200)
-    const committed = await api(server.url, cookie, `/api/remote/sessions/${id}/changes/commit`, 'POST', {
-      message: 'b from the cli',
-    })
+    expect((await changesOf(id).stage.post({ paths: ['b.txt'] })).status).toBe(200)
+    const committed = await changesOf(id).commit.post({ message: 'b from the cli' })
     expect(committed.status).toBe(200)
-    expect(String(committed.body.commit)).toMatch(/^[0-9a-f]{40}$/)
+    expect(String(committed.data?.commit)).toMatch(/^[0-9a-f]{40}$/)
     expect((await list(id)).files.map((f) => f.path)).toEqual(['a.txt'])
-    expect(
-      (await api(server.url, cookie, `/api/remote/sessions/${id}/changes/revert`, 'POST', { path: 'a.txt' }))
-        .status,
-    ).toBe(200)
+    expect((await changesOf(id).revert.post({ path: 'a.txt' })).status).toBe(200)
     expect((await list(id)).files).toEqual([])
   }, 60_000)
 
@@ -162,6 +143,7 @@ describe('changes panel end to end', () => {
       ['a.txt', 2, 2],
       ['b.txt', 1, 0],
     ])
+    // A plain fetch: the SSE stream is read raw, chunk by chunk.
     const events = await fetch(`${server.url}/api/remote/sessions/${id}/changes/events`, {
       headers: { cookie },
     })
@@ -177,12 +159,14 @@ describe('changes panel end to end', () => {
     void reader.cancel()
     expect(seen).toContain('event: changed')
     expect((await list(id)).files.map((f) => [f.path, f.status])).toContainEqual(['c.txt', 'added'])
-    expect(
-      (await api(server.url, cookie, `/api/remote/sessions/${id}/changes/revert`, 'POST', { path: 'b.txt' }))
-        .status,
-    ).toBe(200)
+    expect((await changesOf(id).revert.post({ path: 'b.txt' })).status).toBe(200)
     expect(readFileSync(join(dir, 'b.txt'), 'utf8')).toBe('first\n')
-    const stage = await api(server.url, cookie, `/api/remote/sessions/${id}/changes/stage`, 'POST', {})
+    // A plain fetch: a stage request naming no paths is malformed on purpose, which Eden's typed body refuses.
+    const stage = await fetch(`${server.url}/api/remote/sessions/${id}/changes/stage`, {
+      method: 'POST',
+      headers: { cookie, origin: server.url, 'content-type': 'application/json' },
+      body: '{}',
+    })
     expect(stage.status).toBe(400)
   }, 60_000)
 })
