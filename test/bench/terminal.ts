@@ -8,13 +8,8 @@
 // Run: bun test/bench/terminal.ts
 import { readFileSync } from 'node:fs'
 import type { Subprocess } from 'bun'
-import {
-  adminCookie,
-  api,
-  ensureAgentBinary,
-  machineOnline,
-  startAgentBinary,
-} from '../support/agent-binary.ts'
+import { adminCookie, ensureAgentBinary, machineOnline, startAgentBinary } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket } from '../support/terminal-client.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -132,10 +127,10 @@ async function viaAgent(
       what: `online over ${transport}`,
       timeoutMs: 15_000,
     })
-    const opened = await api(server.url, cookie, '/api/remote/terminals', 'POST', {
+    const opened = await remoteClient(server.url, { cookie, origin: server.url }).api.remote.terminals.post({
       machine_id: agent.machineId,
     })
-    const terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
+    const terminalId = opened.data!.terminal.terminal_id
     const client = await openTerminalSocket(server.url, cookie, terminalId, { cols: 120, rows: 40 })
     await client.waitFor(/[$#] $/)
     const remote: Driver = { type: (k) => client.type(k), onData: (fn) => (client.onOutput = fn) }
