@@ -7,12 +7,12 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { type Json, remoteClient, reply } from '../support/client.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -42,12 +42,17 @@ afterAll(async () => {
 })
 
 /** `raw` is sent as is: percent-encodings no string can make (a lone surrogate, a bare 0xFF). */
-const browse = (path: string, raw = false) =>
-  api(
-    server.url,
-    admin,
-    `/api/remote/machines/${agent.machineId}/browse?path=${raw ? path : encodeURIComponent(path)}`,
-  )
+const browse = async (path: string, raw = false): Promise<{ status: number; body: Json }> => {
+  if (!raw) {
+    const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    return reply(client.remote.machines({ id: agent.machineId }).browse.get({ query: { path } }))
+  }
+  // A plain fetch: Eden encodes the query from a string, and these encodings come from none.
+  const res = await fetch(`${server.url}/api/remote/machines/${agent.machineId}/browse?path=${path}`, {
+    headers: { cookie: admin, origin: server.url },
+  })
+  return { status: res.status, body: await res.json() }
+}
 
 describe('browse path traversal through the real agent', () => {
   test('inside the roots lists; a symlink pointing inside is followed', async () => {
