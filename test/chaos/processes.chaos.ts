@@ -3,7 +3,8 @@
 // scenario ends with the sequence check: output seqs exactly 0..n-1, every line and every
 // message once. Runs on the embedded database and, with DATABASE_URL, on real Postgres.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { api, machineOnline, runAgentBinary } from '../support/agent-binary.ts'
+import { machineOnline, runAgentBinary } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { readSse, type SseEvent, SseParser } from '../support/sse.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -56,8 +57,10 @@ const online = async (ms = 20_000) => {
       timeoutMs: ms,
     })
   } catch (error) {
-    const { body } = await api(rig.server.url, rig.admin, `/api/remote/machines/${rig.agent.machineId}`)
-    const machine = body.machine as { status?: string; connected?: boolean; transport?: string } | undefined
+    const { data } = await remoteClient(rig.server.url, { cookie: rig.admin, origin: rig.server.url })
+      .api.remote.machines({ id: rig.agent.machineId })
+      .get()
+    const machine = data?.machine
     const tail = rig.agent.log().split('\n').slice(-25).join('\n')
     throw new Error(
       `${(error as Error).message}: machine ${JSON.stringify({ status: machine?.status, connected: machine?.connected, transport: machine?.transport })}; agent log:\n${tail}`,
