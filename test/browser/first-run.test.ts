@@ -10,13 +10,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
-import {
-  AGENT_BINARY,
-  api,
-  ensureAgentBinary,
-  machineOnline,
-  runAgentBinary,
-} from '../support/agent-binary.ts'
+import { AGENT_BINARY, ensureAgentBinary, machineOnline, runAgentBinary } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -47,13 +42,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (sessionId) {
-    await api(server.url, adminCookie, `/api/remote/sessions/${sessionId}/stop`, 'POST').catch(() => {})
-    await waitUntil(
-      async () =>
-        (await api(server.url, adminCookie, `/api/remote/sessions/${sessionId}`)).body.session?.status !==
-        'active',
-      { what: 'session stopped', timeoutMs: 30_000 },
-    ).catch(() => {})
+    const session = remoteClient(server.url, { cookie: adminCookie, origin: server.url }).api.remote.sessions(
+      {
+        id: sessionId,
+      },
+    )
+    await session.stop.post().catch(() => {})
+    await waitUntil(async () => (await session.get()).data?.session.status !== 'active', {
+      what: 'session stopped',
+      timeoutMs: 30_000,
+    }).catch(() => {})
   }
   for (const p of processes) if (p.exitCode === null) p.kill('SIGTERM')
   await Promise.all(processes.map((p) => p.exited))
@@ -185,15 +183,9 @@ describe('first run of a new system admin', () => {
       await step('user').and(page.locator('[data-done="true"]')).waitFor()
       expect(await doneSteps()).toEqual(['api_key', 'machine', 'user'])
       // Assigned elsewhere while the admin looks at the checklist: it ticks in place.
-      const assigned = await api(
-        server.url,
-        adminCookie,
-        `/api/remote/machines/${machineId}/assign`,
-        'POST',
-        {
-          user_id: user.id,
-        },
-      )
+      const assigned = await remoteClient(server.url, { cookie: adminCookie, origin: server.url })
+        .api.remote.machines({ id: machineId })
+        .assign.post({ user_id: user.id })
       expect(assigned.status).toBe(200)
       await step('assignment').and(page.locator('[data-done="true"]')).waitFor({ timeout: 10_000 })
       await screenshots(page, 'first-run-checklist-progress')
