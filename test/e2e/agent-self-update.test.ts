@@ -21,14 +21,13 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
 import {
-  type ApiBody,
   adminCookie,
   allowCliTools,
-  api,
   type RunningAgent,
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { killGroup, type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -114,8 +113,11 @@ async function startOldAgent(env: Record<string, string> = {}): Promise<RunningA
   return { ...agent, binary }
 }
 
-async function machine(id: string): Promise<ApiBody> {
-  return (await api(server.url, cookie, `/api/remote/machines/${id}`)).body.machine!
+/** The typed client as the admin (the cookie is set once the server is up). */
+const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+
+async function machine(id: string) {
+  return (await asAdmin().remote.machines({ id }).get()).data!.machine
 }
 
 type UpdateView = { state: string; version: string; error: string | null } | null
@@ -161,7 +163,7 @@ describe('agent self-update', () => {
     expect(sha256(agent.binary)).toBe(sha256(join(builds.new, BINARY_NAME)))
     expect(sha256(`${agent.binary}.previous`)).toBe(sha256(join(builds.old, BINARY_NAME)))
     await updateSettled(agent.dir)
-    const versions = (await api(server.url, cookie, '/api/remote/machines/versions')).body
+    const versions = (await asAdmin().remote.machines.versions.get()).data!
     expect(versions.served_version).toBe(NEW)
   }, 240_000)
 
@@ -212,8 +214,8 @@ describe('agent self-update', () => {
     expect(sha256(agent.binary)).toBe(sha256(join(builds.old, BINARY_NAME)))
     await updateSettled(agent.dir)
     // A version that failed here is not offered again on its own.
-    const checks = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
-    expect((checks.body.machine!.update as UpdateView)?.state).toBe('rolled_back')
+    const checks = await asAdmin().remote.machines({ id: agent.machineId }).get()
+    expect((checks.data!.machine.update as UpdateView)?.state).toBe('rolled_back')
   }, 240_000)
 
   test('a new binary that never connects is rolled back after the rollback timeout', async () => {
@@ -242,26 +244,26 @@ describe('agent self-update', () => {
     const agent = await startOldAgent()
     await waitUntil(onlineAs(agent.machineId, OLD), { what: 'online on the old version', timeoutMs: 60_000 })
     await allowCliTools(server.url, cookie, agent.machineId, ['counting-cli'])
-    const created = await api(server.url, cookie, '/api/remote/sessions', 'POST', {
+    const created = await asAdmin().remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'counting-cli',
     })
     expect([200, 201]).toContain(created.status)
-    const sessionId = (created.body.session ?? created.body).session_id!
+    const session = asAdmin().remote.sessions({ id: created.data!.session.session_id })
     await waitUntil(
       async () => {
-        const s = (await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)).body.session!
+        const s = (await session.get()).data!.session
         return s.status === 'active' ? true : undefined
       },
       { what: 'session active', timeoutMs: 60_000 },
     )
 
     serve(join(builds.new, BINARY_NAME), NEW)
-    const asked = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/update`, 'POST', {})
+    const asked = await asAdmin().remote.machines({ id: agent.machineId }).update.post({})
     expect(asked.status).toBe(202)
-    expect(asked.body.outcome).toBe('waiting_sessions')
-    expect((asked.body.update as UpdateView)?.state).toBe('requested')
+    expect(asked.data!.outcome).toBe('waiting_sessions')
+    expect((asked.data!.update as UpdateView)?.state).toBe('requested')
     // The periodic check runs every second; for several of them the machine stays as it is.
     const until = Date.now() + 4000
     while (Date.now() < until) {
@@ -272,10 +274,10 @@ describe('agent self-update', () => {
     }
     expect(sha256(agent.binary)).toBe(sha256(join(builds.old, BINARY_NAME)))
 
-    const stopped = await api(server.url, cookie, `/api/remote/sessions/${sessionId}/stop`, 'POST')
+    const stopped = await session.stop.post()
     expect(stopped.status).toBe(200)
     await waitUntil(onlineAs(agent.machineId, NEW), { what: 'online on the new version', timeoutMs: 120_000 })
-    const s = (await api(server.url, cookie, `/api/remote/sessions/${sessionId}`)).body.session!
+    const s = (await session.get()).data!.session
     expect(s.status).toBe('stopped')
   }, 240_000)
 })

@@ -7,12 +7,12 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Subprocess } from 'bun'
 import {
   adminCookie,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient, reply } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket, type TerminalClient } from '../support/terminal-client.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -61,8 +61,11 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
       return async () => ((await online())?.transport === wanted ? true : undefined)
     }
 
+    /** The typed client as the holder of `c` (the admin by default), with the browser's Origin. */
+    const as = (c = cookie) => remoteClient(server.url, { cookie: c, origin: server.url }).api
+
     async function openTerminal(c = cookie) {
-      return api(server.url, c, '/api/remote/terminals', 'POST', { machine_id: agent.machineId })
+      return as(c).remote.terminals.post({ machine_id: agent.machineId })
     }
 
     async function connect(terminalId: string, c = cookie, options = {}) {
@@ -77,14 +80,14 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
       test('opens a shell in the work dir; echo and resize show up', async () => {
         const opened = await openTerminal()
         expect(opened.status).toBe(201)
-        terminalId = (opened.body.terminal as { terminal_id: string }).terminal_id
+        terminalId = opened.data!.terminal.terminal_id
         const term = await connect(terminalId)
         term.type('echo "hello-$((6*7))"; pwd\r')
         await term.waitFor('hello-42')
         await term.waitFor(`${agent.dir}/work`)
         // The shell runs in the same sandbox as the user's sessions: the agent's directory is hidden.
-        const { body } = await api(server.url, cookie, `/api/remote/machines/${agent.machineId}`)
-        expect((body.machine as { isolation: { level: string } }).isolation.level).toBe('sandbox')
+        const { data } = await as().remote.machines({ id: agent.machineId }).get()
+        expect(data!.machine.isolation.level).toBe('sandbox')
         term.type(`test -e ${agent.dir}/config.json && echo visible-$((1+1)) || echo hidden-$((2+2))\r`)
         await term.waitFor(/(visible-2|hidden-4)\r\n/)
         expect(term.text()).toContain('hidden-4\r\n')
@@ -98,7 +101,7 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
       test('a reload reattaches to the same shell and shows the old screen', async () => {
         const again = await openTerminal()
         expect(again.status).toBe(200)
-        expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+        expect(again.data!.terminal.terminal_id).toBe(terminalId)
         const term = await connect(terminalId)
         await term.waitFor('hello-42')
         term.type('echo "mark=$MARK"\r')
@@ -114,7 +117,7 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
         // On its own transport again (an agent in auto mode may be on long-poll briefly after the restart).
         await waitUntil(onTransport(), { what: `online over ${transport} again`, timeoutMs: 15_000 })
         const again = await openTerminal()
-        expect((again.body.terminal as { terminal_id: string }).terminal_id).toBe(terminalId)
+        expect(again.data!.terminal.terminal_id).toBe(terminalId)
         const term = await connect(terminalId)
         await term.waitFor('mark=kept-2')
         term.type('echo "after-restart $MARK"\r')
@@ -123,21 +126,15 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
       }, 60_000)
 
       test('a plain user is refused unless the machine allows all users; revocation closes it at once', async () => {
-        const created = await api(server.url, cookie, '/api/users', 'POST', {
+        const created = await as().users.post({
           username: 'termuser',
           password: 'termuser-password',
           role: 'user',
         })
         expect(created.status).toBe(201)
-        const userId = (created.body.user as { id: number }).id
-        expect(
-          (
-            await api(server.url, cookie, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-              user_id: userId,
-              permission: 'user',
-            })
-          ).status,
-        ).toBe(200)
+        const userId = created.data!.user.id
+        const machineAsAdmin = as().remote.machines({ id: agent.machineId })
+        expect((await machineAsAdmin.assign.post({ user_id: userId, permission: 'user' })).status).toBe(200)
         const login = await fetch(`${server.url}/api/auth/login`, {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
@@ -148,22 +145,21 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
           .map((c) => c.split(';')[0])
           .join('; ')
 
-        const refused = await openTerminal(userCookie)
+        // reply(): the refusal's error body, whose shape the App type does not name.
+        const refused = await reply(openTerminal(userCookie))
         expect(refused.status).toBe(403)
         expect(refused.body.error?.message).toContain('administrators only')
 
-        const setAccess = (terminal_access: string) =>
-          api(server.url, cookie, `/api/remote/machines/${agent.machineId}/terminal-access`, 'PUT', {
-            terminal_access,
-          })
+        const setAccess = (terminal_access: 'admins' | 'assigned') =>
+          machineAsAdmin['terminal-access'].put({ terminal_access })
         expect((await setAccess('assigned')).status).toBe(200)
-        const machine = await api(server.url, userCookie, `/api/remote/machines/${agent.machineId}`)
-        expect((machine.body.machine as { terminal_access: string }).terminal_access).toBe('assigned')
+        const machine = await as(userCookie).remote.machines({ id: agent.machineId }).get()
+        expect(machine.data!.machine.terminal_access).toBe('assigned')
         const opened = await openTerminal(userCookie)
         expect(opened.status).toBe(201)
-        const userTerminal = (opened.body.terminal as { terminal_id: string }).terminal_id
+        const userTerminal = opened.data!.terminal.terminal_id
         // Someone else's terminal is not found, for anyone.
-        expect((await api(server.url, cookie, `/api/remote/terminals/${userTerminal}`)).status).toBe(404)
+        expect((await as().remote.terminals({ id: userTerminal }).get()).status).toBe(404)
         const first = await connect(userTerminal, userCookie)
         first.type('echo user-shell-ok\r')
         await first.waitFor('user-shell-ok')
@@ -175,18 +171,13 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
         expect((await setAccess('assigned')).status).toBe(200)
         const reopened = await openTerminal(userCookie)
         expect(reopened.status).toBe(201)
-        const secondTerminal = (reopened.body.terminal as { terminal_id: string }).terminal_id
+        const secondTerminal = reopened.data!.terminal.terminal_id
         const term = await connect(secondTerminal, userCookie)
         term.type('echo user-shell-again\r')
         await term.waitFor('user-shell-again')
 
         const revokedAt = Date.now()
-        const unassign = await api(
-          server.url,
-          cookie,
-          `/api/remote/machines/${agent.machineId}/assign/${userId}`,
-          'DELETE',
-        )
+        const unassign = await machineAsAdmin.assign({ user_id: userId }).delete()
         expect(unassign.status).toBe(200)
         const closed = await term.closed
         expect(Date.now() - revokedAt).toBeLessThan(3000)
@@ -194,11 +185,8 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
         expect(term.messages.at(-1)).toMatchObject({ type: 'closed', revoked: 'unassigned' })
         expect((await openTerminal(userCookie)).status).toBe(403)
 
-        const audit = await api(server.url, cookie, `/api/audit?target_id=${userTerminal}`)
-        const events = (audit.body.entries ?? audit.body.events ?? audit.body.items) as {
-          event: string
-          details: Record<string, unknown>
-        }[]
+        const audit = await as().audit.get({ query: { target_id: userTerminal } })
+        const events = audit.data!.entries
         const close = events.find((e) => e.event === 'terminal.close')
         expect(events.some((e) => e.event === 'terminal.open')).toBe(true)
         expect(close?.details.bytes_in).toBeGreaterThan(0)
@@ -207,10 +195,11 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
       }, 60_000)
 
       test('closing a terminal ends it; a closed one cannot be attached', async () => {
-        const closed = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`, 'DELETE')
+        const terminal = as().remote.terminals({ id: terminalId })
+        const closed = await terminal.delete()
         expect(closed.status).toBe(200)
-        const row = await api(server.url, cookie, `/api/remote/terminals/${terminalId}`)
-        expect((row.body.terminal as { status: string }).status).toBe('closed')
+        const row = await terminal.get()
+        expect(row.data!.terminal.status).toBe('closed')
         await expect(openTerminalSocket(server.url, cookie, terminalId)).rejects.toThrow()
         const next = await openTerminal()
         expect(next.status).toBe(201)
