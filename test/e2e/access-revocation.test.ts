@@ -6,8 +6,9 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { existsSync, mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
+import { remoteClient, reply } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { proxyChat } from '../support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -31,6 +32,10 @@ let agent: RunningAgent
 let admin: string
 const processes: Subprocess[] = []
 let n = 0
+
+/** The typed client as the holder of `cookie` (the admin by default), with the browser's Origin. */
+const as = (cookie = admin) => remoteClient(server.url, { cookie, origin: server.url }).api
+const machineAs = (cookie = admin) => as(cookie).remote.machines({ id: agent.machineId })
 
 beforeAll(async () => {
   await ensureAgentBinary()
@@ -68,24 +73,21 @@ interface Live {
 /** A user assigned to the machine, with a running session whose CLI showed its proxy token. */
 async function liveSession(): Promise<Live> {
   const user = await createUser(server, admin, `acc_${++n}`)
-  const assigned = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-    user_id: user.id,
-    permission: 'user',
-  })
+  const assigned = await machineAs().assign.post({ user_id: user.id, permission: 'user' })
   expect(assigned.status).toBe(200)
   const project = join(agent.dir, 'work', `p${n}`)
   mkdirSync(project, { recursive: true })
-  const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+  const created = await as(user.cookie).remote.sessions.post({
     machine_id: agent.machineId,
     project_path: project,
     cli_tool: 'alive-cli',
   })
   expect(created.status).toBe(201)
-  const id = created.body.session!.session_id!
+  const id = created.data!.session.session_id
   const token = await waitUntil(
     async () => {
-      const { body } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-      const line = body.session?.output?.find((o) => o.data.startsWith('token '))
+      const { data } = await as(user.cookie).remote.sessions({ id }).get()
+      const line = data?.session.output.find((o) => o.data.startsWith('token '))
       return line ? line.data.slice(6).trim() : undefined
     },
     { what: 'the CLI printed its token', timeoutMs: 15_000 },
@@ -110,12 +112,10 @@ const proxyCall = (token: string) =>
 async function expectEnded(live: Live, viewer = admin) {
   await Bun.sleep(1000)
   expect((await proxyCall(live.token)).status).toBe(401)
-  const chat = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}/chat`, 'POST', {
-    content: 'still there?',
-  })
+  const chat = await as(live.cookie).remote.sessions({ id: live.id }).chat.post({ content: 'still there?' })
   expect(chat.status).toBeGreaterThanOrEqual(400)
-  const { body } = await api(server.url, viewer, `/api/remote/sessions/${live.id}`)
-  expect(body.session?.status).toBe('stopped')
+  const { data } = await as(viewer).remote.sessions({ id: live.id }).get()
+  expect(data?.session.status).toBe('stopped')
   await waitUntil(async () => (cliAlive(live.project) ? undefined : true), {
     what: 'the CLI was killed',
     timeoutMs: 10_000,
@@ -126,27 +126,20 @@ describe('revocation reaches live sessions, tokens and streams', () => {
   test('unassigning a user stops their session: CLI killed, proxy token dead, chat refused', async () => {
     const live = await liveSession()
     expect((await proxyCall(live.token)).status).toBe(200)
-    const res = await api(
-      server.url,
-      admin,
-      `/api/remote/machines/${agent.machineId}/assign/${live.userId}`,
-      'DELETE',
-    )
+    const res = await machineAs().assign({ user_id: live.userId }).delete()
     expect(res.status).toBe(200)
     await expectEnded(live)
   })
 
   test('disabling a user stops their session and its proxy token', async () => {
     const live = await liveSession()
-    expect(
-      (await api(server.url, admin, `/api/users/${live.userId}`, 'PATCH', { status: 'disabled' })).status,
-    ).toBe(200)
+    expect((await as().users({ id: live.userId }).patch({ status: 'disabled' })).status).toBe(200)
     await expectEnded(live)
   })
 
   test('deleting a user kills the CLI on the machine and frees the slot', async () => {
     const live = await liveSession()
-    expect((await api(server.url, admin, `/api/users/${live.userId}`, 'DELETE')).status).toBe(200)
+    expect((await as().users({ id: live.userId }).delete()).status).toBe(200)
     await Bun.sleep(1000)
     expect((await proxyCall(live.token)).status).toBe(401)
     await waitUntil(async () => (cliAlive(live.project) ? undefined : true), {
@@ -157,13 +150,14 @@ describe('revocation reaches live sessions, tokens and streams', () => {
 
   test('an open stream closes with access.revoked when its viewer is unassigned', async () => {
     const live = await liveSession()
+    // A plain fetch: readSse reads the raw event stream from the Response.
     const res = await fetch(`${server.url}/api/remote/sessions/${live.id}/stream`, {
       headers: { cookie: live.cookie },
     })
     expect(res.status).toBe(200)
     const reading = readSse(res, (events) => events.some((e) => e.event === 'access.revoked'), 10_000)
     await Bun.sleep(300)
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign/${live.userId}`, 'DELETE')
+    await machineAs().assign({ user_id: live.userId }).delete()
     const events = await reading
     const last = events.at(-1)!
     expect(last.event).toBe('access.revoked')
@@ -172,13 +166,14 @@ describe('revocation reaches live sessions, tokens and streams', () => {
 
   test('logging out closes the streams of that login', async () => {
     const live = await liveSession()
+    // A plain fetch: readSse reads the raw event stream from the Response.
     const res = await fetch(`${server.url}/api/remote/sessions/${live.id}/stream`, {
       headers: { cookie: live.cookie },
     })
     expect(res.status).toBe(200)
     const reading = readSse(res, (events) => events.some((e) => e.event === 'access.revoked'), 10_000)
     await Bun.sleep(300)
-    expect((await api(server.url, live.cookie, '/api/auth/logout', 'POST')).status).toBe(200)
+    expect((await as(live.cookie).auth.logout.post()).status).toBe(200)
     const events = await reading
     expect(events.at(-1)?.event).toBe('access.revoked')
     expect(JSON.parse(events.at(-1)!.data).reason).toBe('logout')
@@ -187,30 +182,18 @@ describe('revocation reaches live sessions, tokens and streams', () => {
   test('a machine admin asking to grant admin gets 403; changing an ended session is 409', async () => {
     const live = await liveSession()
     const madmin = await createUser(server, admin, `acc_madmin_${++n}`)
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: madmin.id,
-      permission: 'admin',
-    })
-    const grant = await api(
-      server.url,
-      madmin.cookie,
-      `/api/remote/machines/${agent.machineId}/assign`,
-      'POST',
-      {
-        user_id: live.userId,
-        permission: 'admin',
-      },
+    await machineAs().assign.post({ user_id: madmin.id, permission: 'admin' })
+    // reply(): the refusal's error body, whose shape the App type does not name.
+    const grant = await reply(
+      machineAs(madmin.cookie).assign.post({ user_id: live.userId, permission: 'admin' }),
     )
     expect(grant.status).toBe(403)
     expect(grant.body.error?.message).toBeString()
-    expect((await api(server.url, live.cookie, `/api/remote/sessions/${live.id}/stop`, 'POST')).status).toBe(
-      200,
-    )
-    const patch = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}`, 'PATCH', {
-      title: 'renamed after the end',
-    })
+    const session = as(live.cookie).remote.sessions({ id: live.id })
+    expect((await session.stop.post()).status).toBe(200)
+    const patch = await session.patch({ title: 'renamed after the end' })
     expect(patch.status).toBe(409)
-    const { body } = await api(server.url, live.cookie, `/api/remote/sessions/${live.id}`)
-    expect(body.session?.title).not.toBe('renamed after the end')
+    const { data } = await session.get()
+    expect(data?.session.title).not.toBe('renamed after the end')
   })
 })

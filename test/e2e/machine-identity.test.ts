@@ -9,13 +9,13 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
   AGENT_BINARY,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   runAgentBinary,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -25,6 +25,9 @@ let admin: string
 let tenant2: number
 const processes: Subprocess[] = []
 
+/** The typed client as the holder of `cookie` (the admin by default), with the browser's Origin. */
+const as = (cookie = admin) => remoteClient(server.url, { cookie, origin: server.url }).api
+
 beforeAll(async () => {
   await ensureAgentBinary()
   server = await startTestServer({
@@ -32,9 +35,9 @@ beforeAll(async () => {
     env: { AGENT_HEARTBEAT_INTERVAL_SECONDS: '1', AGENT_OFFLINE_GRACE_MS: '500', LOG_LEVEL: 'info' },
   })
   admin = await server.login()
-  const created = await api(server.url, admin, '/api/tenants', 'POST', { name: 'tenant-two' })
+  const created = await as().tenants.post({ name: 'tenant-two' })
   expect(created.status).toBe(201)
-  tenant2 = (created.body.tenant as { id: number }).id
+  tenant2 = created.data!.tenant.id
   agent = await startAgentBinary({
     serverUrl: server.url,
     cookie: admin,
@@ -53,11 +56,9 @@ afterAll(async () => {
 })
 
 async function registrationToken(tenantId: number): Promise<string> {
-  const { status, body } = await api(server.url, admin, '/api/remote/machines/register', 'POST', {
-    tenant_id: tenantId,
-  })
+  const { status, data } = await as().remote.machines.register.post({ tenant_id: tenantId })
   expect(status).toBe(200)
-  return body.registration_token!
+  return data!.registration_token
 }
 
 function register(token: string, machineId: string, extra: Record<string, unknown> = {}) {
@@ -85,42 +86,37 @@ describe("a machine's identity", () => {
     expect(res.status).toBe(409)
     const body = (await res.json()) as { error: { type: string }; agent_token?: string }
     expect(body.agent_token).toBeUndefined()
-    const { body: m } = await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)
-    expect(m.machine?.machine_name).toBe('e2e')
-    expect(m.machine?.connected).toBe(true)
+    const { data: m } = await as().remote.machines({ id: agent.machineId }).get()
+    expect(m?.machine.machine_name).toBe('e2e')
+    expect(m?.machine.connected).toBe(true)
     // The refused claim spent nothing: the same token registers a new machine.
     expect((await register(token, crypto.randomUUID())).status).toBe(200)
     // The real agent still gets its users' messages.
     const user = await createUser(server, admin, 'identity_user')
-    await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-      user_id: user.id,
-      permission: 'user',
-    })
-    const created = await api(server.url, user.cookie, '/api/remote/sessions', 'POST', {
+    await as().remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id, permission: 'user' })
+    const created = await as(user.cookie).remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: 'cat',
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const session = as(user.cookie).remote.sessions({ id: created.data!.session.session_id })
     await waitUntil(
       async () => {
-        const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-        return s.session?.status === 'active' ? true : undefined
+        const { data: s } = await session.get()
+        return s?.session.status === 'active' ? true : undefined
       },
       { what: 'session active', timeoutMs: 15_000 },
     )
-    await api(server.url, user.cookie, `/api/remote/sessions/${id}/chat`, 'POST', {
-      content: 'ping-identity',
-    })
+    await session.chat.post({ content: 'ping-identity' })
     await waitUntil(
       async () => {
-        const { body: s } = await api(server.url, user.cookie, `/api/remote/sessions/${id}`)
-        return s.session?.output?.some((o) => o.data.includes('ping-identity')) ? true : undefined
+        const { data: s } = await session.get()
+        return s?.session.output.some((o) => o.data.includes('ping-identity')) ? true : undefined
       },
       { what: 'the real agent answered', timeoutMs: 15_000 },
     )
-    await api(server.url, user.cookie, `/api/remote/sessions/${id}/stop`, 'POST')
+    await session.stop.post()
   })
 
   test("another tenant's machine_id gets the same answer as an unproven claim, and spends no token", async () => {
@@ -144,18 +140,17 @@ describe("a machine's identity", () => {
       what: 'second agent online',
       timeoutMs: 15_000,
     })
-    const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+    const created = await as().remote.sessions.post({
       machine_id: second.machineId,
       project_path: join(second.dir, 'work'),
       cli_tool: 'cat',
       title: 'tenant one secret project',
     })
     expect(created.status).toBe(201)
-    const before = await api(server.url, admin, `/api/remote/machines/${second.machineId}/sessions`)
-    expect((before.body.sessions as unknown[]).length).toBe(1)
-    expect((await api(server.url, admin, `/api/remote/machines/${second.machineId}`, 'DELETE')).status).toBe(
-      200,
-    )
+    const secondMachine = as().remote.machines({ id: second.machineId })
+    const before = await secondMachine.sessions.get()
+    expect(before.data!.sessions.length).toBe(1)
+    expect((await secondMachine.delete()).status).toBe(200)
     await second.proc.exited
     // The same directory (same machine_id) registered again with a tenant-2 token.
     mkdirSync(join(second.dir, 'work'), { recursive: true })
@@ -178,11 +173,11 @@ describe("a machine's identity", () => {
       what: 're-registered agent online',
       timeoutMs: 15_000,
     })
-    const { body } = await api(server.url, admin, `/api/remote/machines/${second.machineId}/sessions`)
-    expect(body.sessions).toEqual([])
-    const { body: m } = await api(server.url, admin, `/api/remote/machines/${second.machineId}`)
-    expect(m.machine?.tenant_id).toBe(tenant2)
-    expect(m.machine?.users ?? []).toEqual([])
+    const { data } = await secondMachine.sessions.get()
+    expect(data?.sessions).toEqual([])
+    const { data: m } = await secondMachine.get()
+    expect(m?.machine.tenant_id).toBe(tenant2)
+    expect(m?.machine.users ?? []).toEqual([])
   })
 })
 
