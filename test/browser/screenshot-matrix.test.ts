@@ -6,8 +6,9 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
-import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
+import { remoteClient } from '../support/client.ts'
 import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { type BrowserSuite, PHONE, SCREENSHOT_DIR, signIn, startBrowserSuite, WIDE } from './browser.ts'
@@ -55,28 +56,24 @@ beforeAll(async () => {
     path: [standInCli('qwen', SCRIPTED_QWEN)],
     onlineTimeoutMs: 60_000,
   })
-  const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+  const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+  const created = await client.remote.sessions.post({
     machine_id: agent.machineId,
     project_path: join(agent.dir, 'work'),
     cli_tool: 'qwen-code',
     title: 'Matrix session',
   })
   expect(created.status).toBe(201)
-  sessionId = created.body.session!.session_id!
-  await waitUntil(
-    async () =>
-      (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.status === 'active',
-    { what: 'the session active', timeoutMs: 30_000 },
-  )
-  const said = await api(server.url, admin, `/api/remote/sessions/${sessionId}/chat`, 'POST', {
-    content: 'What changed?',
+  sessionId = created.data!.session.session_id
+  const session = client.remote.sessions({ id: sessionId })
+  await waitUntil(async () => (await session.get()).data?.session.status === 'active', {
+    what: 'the session active',
+    timeoutMs: 30_000,
   })
+  const said = await session.chat.post({ content: 'What changed?' })
   expect(said.status).toBeLessThan(300)
   await waitUntil(
-    async () =>
-      JSON.stringify(
-        (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.output,
-      ).includes('Two files changed'),
+    async () => JSON.stringify((await session.get()).data?.session.output).includes('Two files changed'),
     { what: 'the stand-in’s answer', timeoutMs: 30_000 },
   )
   page.on('console', (message) => {

@@ -10,8 +10,9 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Locator, Page } from 'playwright-core'
 import type { FileDiff } from '../../protocol/index.ts'
-import { api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
+import { remoteClient } from '../support/client.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -35,6 +36,9 @@ let suite: BrowserSuite
 let server: TestServer
 let page: Page
 let admin: string
+
+/** The typed client as the admin (the cookie is set once the server is up). */
+const asAdmin = () => remoteClient(server.url, { cookie: admin, origin: server.url }).api
 let agent: RunningAgent
 let fake: FakeAgent | undefined
 const processes: Subprocess[] = []
@@ -168,14 +172,14 @@ describe('changes panel in the browser', () => {
     'shows the diffs of two edited files; reverting one hunk by clicking leaves the other',
     async () => {
       const dir = gitRepo('repo')
-      const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+      const created = await asAdmin().remote.sessions.post({
         machine_id: agent.machineId,
         project_path: dir,
         cli_tool: 'editing-cli',
         title: 'Edit two files',
       })
       expect(created.status).toBe(201)
-      const id = (created.body.session as { session_id: string }).session_id
+      const id = created.data!.session.session_id
       await waitUntil(
         async () =>
           readFileSync(join(dir, 'b.txt'), 'utf8').includes('added by the cli') ? true : undefined,
@@ -218,8 +222,11 @@ describe('changes panel in the browser', () => {
       const text = readFileSync(join(dir, 'a.txt'), 'utf8')
       expect(text).toContain('\nline 2\n')
       expect(text).toContain('\nline eighteen\n')
-      const diff = (await api(server.url, admin, `/api/remote/sessions/${id}/changes/diff?path=a.txt`))
-        .body as unknown as FileDiff
+      const diff: FileDiff = (
+        await asAdmin()
+          .remote.sessions({ id })
+          .changes.diff.get({ query: { path: 'a.txt' } })
+      ).data!
       expect(diff.hunks).toHaveLength(1)
       expect(diff.hunks[0]!.lines).toContain('+line eighteen')
       expect(await aRow.textContent()).toContain('+1')
@@ -244,13 +251,13 @@ describe('edit permission prompt', () => {
       const { registration_token } = (await tokenRes.json()) as { registration_token: string }
       const machine = await registerAgent(server, registration_token, 'prompt-box')
       fake = await connectAgent(server, machine)
-      const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+      const created = await asAdmin().remote.sessions.post({
         machine_id: machine.machineId,
         project_path: '/home/alice/project',
         permission_mode: 'default',
       })
       expect(created.status).toBe(201)
-      const id = (created.body.session as { session_id: string }).session_id
+      const id = created.data!.session.session_id
       await fake.waitForCommand('session.start')
       await fake.send({ type: 'session.started', session_id: id })
       const event = {
@@ -291,11 +298,7 @@ describe('terminal access in the browser', () => {
     "a machine admin sets who may open terminals on the machine's page",
     async () => {
       const setting = async () =>
-        (
-          (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine as {
-            terminal_access: string
-          }
-        ).terminal_access
+        (await asAdmin().remote.machines({ id: agent.machineId }).get()).data!.machine.terminal_access
       // The machines list links each machine to its own page, where its settings are.
       await page.goto('/manage/remote/machines')
       await page.locator(`tr[data-machine-id="${agent.machineId}"] a.link`).click()
@@ -320,10 +323,8 @@ describe('terminal access in the browser', () => {
     "a plain user is told the machine's policy refuses them; revocation closes the terminal, saying why",
     async () => {
       const carol = await createUser(server, admin, 'carol')
-      const assign = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', {
-        user_id: carol.id,
-        permission: 'user',
-      })
+      const machine = asAdmin().remote.machines({ id: agent.machineId })
+      const assign = await machine.assign.post({ user_id: carol.id, permission: 'user' })
       expect(assign.status).toBe(200)
       await logout(page)
       await signIn(page, 'carol', 'carol-password')
@@ -332,26 +333,13 @@ describe('terminal access in the browser', () => {
       await page.locator('[data-testid="web-terminal"][data-phase="refused"]').waitFor({ timeout: STEP_MS })
       expect(await notice.textContent()).toContain("its terminals are for the machine's administrators")
 
-      const setting = await api(
-        server.url,
-        admin,
-        `/api/remote/machines/${agent.machineId}/terminal-access`,
-        'PUT',
-        {
-          terminal_access: 'assigned',
-        },
-      )
+      const setting = await machine['terminal-access'].put({ terminal_access: 'assigned' })
       expect(setting.status).toBe(200)
       await page.reload()
       await page.locator('[data-testid="web-terminal"][data-phase="live"]').waitFor({ timeout: STEP_MS })
       await typeInTerminal('echo "carol-$((2+3))"')
       await shows('carol-5')
-      const unassign = await api(
-        server.url,
-        admin,
-        `/api/remote/machines/${agent.machineId}/assign/${carol.id}`,
-        'DELETE',
-      )
+      const unassign = await machine.assign({ user_id: carol.id }).delete()
       expect(unassign.status).toBe(200)
       await page.locator('[data-testid="web-terminal"][data-phase="revoked"]').waitFor({ timeout: STEP_MS })
       expect(await notice.textContent()).toContain('Your access to this machine was removed.')
