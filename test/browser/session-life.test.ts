@@ -12,13 +12,13 @@ import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
 import { usedSince } from '../../server/quota/service.ts'
 import {
-  api,
   cliWithVersion,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
 } from '../support/agent-binary.ts'
 import { startCliMachine } from '../support/cli-session.ts'
+import { remoteClient } from '../support/client.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, type TestServer } from '../support/server.ts'
@@ -45,6 +45,10 @@ let page: Page
 let fake: FakeLlm
 let agent: RunningAgent
 let admin: string
+
+/** The typed client as the admin (the cookie is set once the server is up). */
+const asAdmin = () => remoteClient(server.url, { cookie: admin, origin: server.url }).api
+const sessionView = async () => (await asAdmin().remote.sessions({ id: sessionId }).get()).data?.session
 let userId: number
 let sessionId: string
 const processes: Subprocess[] = []
@@ -77,17 +81,16 @@ beforeAll(async () => {
     timeoutMs: 60_000,
   })
   // The machine offers the CLIs it has, and one it lacks (OpenClaw), as an admin may allow.
-  const machine = (await api(server.url, admin, `/api/remote/machines/${agent.machineId}`)).body.machine!
-  const detected = (machine.cli_tools as { name: string }[]).map((c) => c.name)
+  const machineAsAdmin = asAdmin().remote.machines({ id: agent.machineId })
+  const machine = (await machineAsAdmin.get()).data!.machine
+  const detected = machine.cli_tools.map((c) => c.name)
   expect(detected).toContain('qwen-code')
   expect(detected).not.toContain('openclaw')
-  const settings = await api(server.url, admin, `/api/remote/machines/${agent.machineId}/settings`, 'PATCH', {
-    allowed_cli_tools: ['qwen-code', 'openclaw'],
-  })
+  const settings = await machineAsAdmin.settings.patch({ allowed_cli_tools: ['qwen-code', 'openclaw'] })
   expect(settings.status).toBe(200)
   const user = await createUser(server, admin, 'pat')
   userId = user.id
-  await api(server.url, admin, `/api/remote/machines/${agent.machineId}/assign`, 'POST', { user_id: user.id })
+  await machineAsAdmin.assign.post({ user_id: user.id })
 }, 300_000)
 
 afterAll(async () => {
@@ -248,8 +251,8 @@ describe('a session as a person lives it', () => {
       await screenshots(page, 'session-permission-allowed')
       await rules.getByRole('button', { name: 'Ask again before run_shell_command' }).click()
       await rules.waitFor({ state: 'detached' })
-      const left = await api(server.url, admin, `/api/remote/sessions/${sessionId}/permission-rules`)
-      expect(left.body.rules).toEqual([])
+      const left = await asAdmin().remote.sessions({ id: sessionId })['permission-rules'].get()
+      expect(left.data?.rules).toEqual([])
     },
     STEP_MS,
   )
@@ -312,9 +315,7 @@ describe('a session as a person lives it', () => {
       // left for the turn's calls (Qwen Code makes side calls of its own).
       const made = (await usedSince(server.ctx, userId, new Date())).dayRequests
       const limit = Math.max(made + 3, Math.floor((made + 1) / 0.8))
-      const set = await api(server.url, admin, `/api/quotas/users/${userId}`, 'PUT', {
-        daily_request_limit: limit,
-      })
+      const set = await asAdmin().quotas.users({ id: userId }).put({ daily_request_limit: limit })
       expect(set.status).toBe(200)
       fake.setBehaviour({ reply: 'Still here, nearly at the limit.' })
       await say('How much quota is left?')
@@ -336,18 +337,14 @@ describe('a session as a person lives it', () => {
   test(
     'over quota: the session shows the banner within 2 s of the refusal',
     async () => {
-      const used = await api(server.url, admin, `/api/quotas/users/${userId}`, 'PUT', {
-        daily_token_limit: 1,
-      })
+      const used = await asAdmin().quotas.users({ id: userId }).put({ daily_token_limit: 1 })
       expect(used.status).toBe(200)
       const calls = fake.requests.length
       await say('Are you still there?')
       const banner = page.getByTestId('session-alert')
       await banner.waitFor({ timeout: 60_000 })
       const shownAt = Date.now()
-      const alert = (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session as {
-        alert?: { at: string }
-      }
+      const alert = (await sessionView())!
       console.log(
         `quota banner visible ${shownAt - Date.parse(alert.alert!.at)} ms after the proxy's refusal (upper bound)`,
       )
@@ -356,7 +353,7 @@ describe('a session as a person lives it', () => {
         fake.requests.slice(0, calls).filter((r) => r.path.endsWith('/chat/completions')).length,
       )
       await screenshots(page, 'session-over-quota')
-      await api(server.url, admin, `/api/quotas/users/${userId}`, 'DELETE')
+      await asAdmin().quotas.users({ id: userId }).delete()
       await page.getByRole('button', { name: 'Stop', exact: true }).click()
       await page.getByRole('dialog').getByRole('button', { name: 'Stop', exact: true }).click()
       await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
@@ -373,12 +370,9 @@ describe('a session as a person lives it', () => {
       expect(await toggle.isChecked()).toBe(false)
       await screenshots(page, 'session-stopped-by-quota')
       await toggle.check()
-      await waitUntil(
-        async () =>
-          (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.auto_continue ===
-          true,
-        { what: 'auto-continue stored' },
-      )
+      await waitUntil(async () => (await sessionView())?.auto_continue === true, {
+        what: 'auto-continue stored',
+      })
       await screenshots(page, 'session-auto-continue-on')
       const button = page.getByTestId('continue-session')
       await screenshots(page, 'session-continue-button')
@@ -389,9 +383,7 @@ describe('a session as a person lives it', () => {
       await page.locator('.session-head [data-status="active"]').waitFor({ timeout: 60_000 })
       console.log(`continued session active ${Date.now() - clickedAt} ms after Continue was clicked`)
       await banner.waitFor({ state: 'detached' })
-      expect(
-        (await api(server.url, admin, `/api/remote/sessions/${sessionId}`)).body.session?.auto_continue,
-      ).toBe(false)
+      expect((await sessionView())?.auto_continue).toBe(false)
       await say('Do you remember what I asked first?')
       await page
         .getByTestId('assistant-message')
@@ -406,7 +398,7 @@ describe('a session as a person lives it', () => {
         )
       expect(resumed.some((r) => r.body.includes('Tell me about streaming.'))).toBe(true)
       await screenshots(page, 'session-continued')
-      await api(server.url, admin, `/api/remote/sessions/${sessionId}/stop`, 'POST')
+      await asAdmin().remote.sessions({ id: sessionId }).stop.post()
       await page.locator('.session-head [data-status="stopped"]').waitFor({ timeout: 30_000 })
     },
     STEP_MS,
@@ -446,11 +438,10 @@ describe('a session as a person lives it', () => {
   test(
     'a machine that goes offline is refused in the dialog with the reason',
     async () => {
-      const token = await api(server.url, admin, '/api/remote/machines/register', 'POST', { tenant_id: 1 })
-      const machine = await registerAgent(server, token.body.registration_token!, 'spare-box')
-      await api(server.url, admin, `/api/remote/machines/${machine.machineId}/assign`, 'POST', {
-        user_id: userId,
-      })
+      const token = await asAdmin().remote.machines.register.post({ tenant_id: 1 })
+      const machine = await registerAgent(server, token.data!.registration_token, 'spare-box')
+      const spareAsAdmin = asAdmin().remote.machines({ id: machine.machineId })
+      await spareAsAdmin.assign.post({ user_id: userId })
       spare = await connectAgent(server, machine)
       await waitUntil(machineOnline(server.url, admin, machine.machineId), {
         what: 'spare online',
@@ -462,11 +453,7 @@ describe('a session as a person lives it', () => {
       await spare.close()
       spare = undefined
       await waitUntil(
-        async () =>
-          (await api(server.url, admin, `/api/remote/machines/${machine.machineId}`)).body.machine?.status !==
-          'online'
-            ? true
-            : undefined,
+        async () => ((await spareAsAdmin.get()).data?.machine.status !== 'online' ? true : undefined),
         { what: 'spare offline', timeoutMs: 15_000 },
       )
       await dialog.getByRole('button', { name: 'Start session' }).click()
