@@ -7,8 +7,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { adminCookie, api, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
+import { adminCookie, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
+import { remoteClient } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { MB, percentile, probeHealth, rssBytes, sampleRss } from './load.ts'
@@ -101,17 +102,19 @@ async function everything(id: string) {
 
 describe('output flood', () => {
   test('32 MB of CLI output: paced, stored under the limit, RSS and health bounded', async () => {
-    const created = await api(server.url, admin, '/api/remote/sessions', 'POST', {
+    const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const created = await client.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),
       cli_tool: CLI,
     })
     expect(created.status).toBe(201)
-    const id = created.body.session!.session_id!
+    const id = created.data!.session.session_id
+    const session = client.remote.sessions({ id })
     await waitUntil(
       async () => {
-        const { body } = await api(server.url, admin, `/api/remote/sessions/${id}?output_limit=1`)
-        return body.session?.status === 'active' ? true : undefined
+        const { data } = await session.get({ query: { output_limit: 1 } })
+        return data?.session.status === 'active' ? true : undefined
       },
       { what: 'session active', timeoutMs: 15_000 },
     )
@@ -126,9 +129,7 @@ describe('output flood', () => {
     const floodProbe = probeHealth(server.url)
     const started = performance.now()
     const lines = FLOOD_BYTES / LINE_CHARS
-    const sent = await api(server.url, admin, `/api/remote/sessions/${id}/chat`, 'POST', {
-      content: `flood ${lines}`,
-    })
+    const sent = await session.chat.post({ content: `flood ${lines}` })
     expect(sent.status).toBeLessThan(300)
     // The last line is the newest output: the limit never drops it.
     await waitUntil(

@@ -8,12 +8,12 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import {
   adminCookie,
-  api,
   ensureAgentBinary,
   machineOnline,
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
+import { remoteClient, reply } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -99,18 +99,26 @@ export interface OutputLine {
   data: string
 }
 
+/** The typed client as the rig's admin, with the browser's Origin. */
+const asAdmin = (rig: Rig) => remoteClient(rig.server.url, { cookie: rig.admin, origin: rig.server.url }).api
+
 export async function newSession(rig: Rig): Promise<string> {
-  const created = await api(rig.server.url, rig.admin, '/api/remote/sessions', 'POST', {
-    machine_id: rig.agent.machineId,
-    project_path: join(rig.agent.dir, 'work'),
-    cli_tool: CLI,
-  })
+  // reply(): a refusal's error body goes into the comparison, and the App type does not name it.
+  const created = await reply(
+    asAdmin(rig).remote.sessions.post({
+      machine_id: rig.agent.machineId,
+      project_path: join(rig.agent.dir, 'work'),
+      cli_tool: CLI,
+    }),
+  )
   expect({ status: created.status, error: created.body.error }).toEqual({ status: 201, error: undefined })
-  const id = created.body.session!.session_id!
+  const id: string = created.body.session.session_id
   await waitUntil(
     async () => {
-      const { body } = await api(rig.server.url, rig.admin, `/api/remote/sessions/${id}?output_limit=1`)
-      return body.session?.status === 'active' ? true : undefined
+      const { data } = await asAdmin(rig)
+        .remote.sessions({ id })
+        .get({ query: { output_limit: 1 } })
+      return data?.session.status === 'active' ? true : undefined
     },
     { what: 'session active', timeoutMs: 15_000 },
   )
@@ -125,16 +133,17 @@ export async function output(rig: Rig, id: string): Promise<OutputLine[]> {
   const lines: OutputLine[] = []
   for (;;) {
     const after = lines.at(-1)?.seq ?? -1
-    const path = `/api/remote/sessions/${id}?output_after=${after}&output_limit=${OUTPUT_PAGE}`
-    const { status, body } = await api(rig.server.url, rig.admin, path)
+    const { status, data } = await asAdmin(rig)
+      .remote.sessions({ id })
+      .get({ query: { output_after: after, output_limit: OUTPUT_PAGE } })
     expect(status).toBe(200)
-    lines.push(...(body.session!.output ?? []).map((o) => ({ seq: o.seq, data: o.data })))
-    if (!body.session!.output_has_more) return lines
+    lines.push(...(data!.session.output ?? []).map((o) => ({ seq: o.seq, data: o.data })))
+    if (!data!.session.output_has_more) return lines
   }
 }
 
 export async function chat(rig: Rig, id: string, content: string) {
-  const res = await api(rig.server.url, rig.admin, `/api/remote/sessions/${id}/chat`, 'POST', { content })
+  const res = await asAdmin(rig).remote.sessions({ id }).chat.post({ content })
   expect(res.status).toBeLessThan(300)
 }
 
