@@ -36,32 +36,6 @@ export async function adminCookie(url: string): Promise<string> {
   return cookieFrom(res.response)
 }
 
-/** The fields of API answers these tests read. */
-export interface ApiBody {
-  registration_token?: string
-  machine?: ApiBody
-  status?: string
-  connected?: boolean
-  transport?: string
-  session?: ApiBody
-  session_id?: string
-  output?: { seq: number; data: string; event?: { kind: string; text?: string } | null }[]
-  total_tokens?: number
-  message_count?: number
-  message_id?: string
-  error?: { message: string }
-  [key: string]: unknown
-}
-
-export async function api(url: string, cookie: string, path: string, method = 'GET', json?: unknown) {
-  const res = await fetch(`${url}${path}`, {
-    method,
-    headers: { cookie, origin: url, ...(json ? { 'content-type': 'application/json' } : {}) },
-    ...(json ? { body: JSON.stringify(json) } : {}),
-  })
-  return { status: res.status, body: (await res.json()) as ApiBody }
-}
-
 /** The typed client as the holder of `cookie`, with the Origin the browser would send. */
 const clientFor = (url: string, cookie: string) => remoteClient(url, { cookie, origin: url }).api
 
