@@ -4,14 +4,7 @@
 import { Elysia } from 'elysia'
 import { authGuard } from '../auth/guard.ts'
 import type { AppContext } from '../context/index.ts'
-import {
-  formatSse,
-  SSE_HEADERS,
-  SSE_KEEPALIVE,
-  SSE_KEEPALIVE_MS,
-  sseResponses,
-  sseRetry,
-} from '../http/sse.ts'
+import { formatSse, keepAlive, SSE_HEADERS, sseResponses, sseRetry } from '../http/sse.ts'
 import { sessionAccess } from '../sessions/access.ts'
 import { subscribeChanges } from './events.ts'
 import {
@@ -98,7 +91,7 @@ export function changesRoutes(ctx: AppContext) {
                   unsubscribe = await subscribeChanges(ctx, params.id, () =>
                     send(formatSse({ event: 'changed', data: { session_id: params.id } })),
                   )
-                  keepalive = setInterval(() => send(SSE_KEEPALIVE), SSE_KEEPALIVE_MS)
+                  keepalive = keepAlive(send)
                 },
                 cancel() {
                   unsubscribe?.()

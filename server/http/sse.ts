@@ -42,6 +42,9 @@ export function endSse(
 export const SSE_KEEPALIVE = ': keep-alive\n\n'
 /** How often a stream sends it: well under the minute proxies commonly close idle streams after. */
 export const SSE_KEEPALIVE_MS = 15_000
+/** Sends the keep-alive comment every `ms` until the returned timer is cleared. */
+export const keepAlive = (send: (text: string) => void, ms = SSE_KEEPALIVE_MS) =>
+  setInterval(() => send(SSE_KEEPALIVE), ms)
 export const SSE_RETRY_MS = 2000
 export const sseRetry = (ms = SSE_RETRY_MS) => `retry: ${ms}\n\n`
 

@@ -11,15 +11,7 @@ import { SESSION_COOKIE } from '../auth/service.ts'
 import type { UserRow } from '../auth/users.ts'
 import type { AppContext } from '../context/index.ts'
 import type { PeerAddressSource } from '../http/client-ip.ts'
-import {
-  endSse,
-  formatSse,
-  SSE_HEADERS,
-  SSE_KEEPALIVE,
-  SSE_KEEPALIVE_MS,
-  sseResponses,
-  sseRetry,
-} from '../http/sse.ts'
+import { endSse, formatSse, keepAlive, SSE_HEADERS, sseResponses, sseRetry } from '../http/sse.ts'
 import type { LiveChange } from './bus.ts'
 
 /** What the browser gets for one change: the topic, the kind and the ids it may know of. */
@@ -93,7 +85,7 @@ export function openLiveStream(ctx: AppContext, options: LiveStreamOptions): Res
       )
       send(sseRetry())
       send(formatSse({ event: 'ready', data: {} }))
-      const keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? SSE_KEEPALIVE_MS)
+      const keepalive = keepAlive(send, options.keepaliveMs)
       cleanups.push(() => clearInterval(keepalive))
     },
     cancel() {

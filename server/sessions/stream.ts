@@ -13,7 +13,7 @@ import {
   touches,
 } from '../access/events.ts'
 import type { AppContext } from '../context/index.ts'
-import { endSse, formatSse, SSE_HEADERS, SSE_KEEPALIVE, SSE_KEEPALIVE_MS, sseRetry } from '../http/sse.ts'
+import { endSse, formatSse, keepAlive, SSE_HEADERS, sseRetry } from '../http/sse.ts'
 import { type StoredOutputRecord, subscribeArrivingOutput, subscribeSessionEvents } from './events.ts'
 import { outputPage } from './view.ts'
 
@@ -135,7 +135,7 @@ export async function openSessionStream(ctx: AppContext, options: StreamOptions)
         (records) => void sendNext(records),
       )
       ctx.state.metrics.sseSubscribers.inc()
-      keepalive = setInterval(() => send(SSE_KEEPALIVE), options.keepaliveMs ?? SSE_KEEPALIVE_MS)
+      keepalive = keepAlive(send, options.keepaliveMs)
       const eventsBefore = statusEvents
       const [now] = await Promise.all([
         options.currentStatus().catch((error) => {
