@@ -9,7 +9,7 @@
 import { readFileSync } from 'node:fs'
 import type { Subprocess } from 'bun'
 import { adminCookie, ensureAgentBinary, machineOnline, startAgentBinary } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket } from '../support/terminal-client.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -127,7 +127,7 @@ async function viaAgent(
       what: `online over ${transport}`,
       timeoutMs: 15_000,
     })
-    const opened = await remoteClient(server.url, { cookie, origin: server.url }).api.remote.terminals.post({
+    const opened = await browserApi(server.url, cookie).remote.terminals.post({
       machine_id: agent.machineId,
     })
     const terminalId = opened.data!.terminal.terminal_id

@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
 import { AGENT_BINARY, ensureAgentBinary, machineOnline, runAgentBinary } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -42,11 +42,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (sessionId) {
-    const session = remoteClient(server.url, { cookie: adminCookie, origin: server.url }).api.remote.sessions(
-      {
-        id: sessionId,
-      },
-    )
+    const session = browserApi(server.url, adminCookie).remote.sessions({
+      id: sessionId,
+    })
     await session.stop.post().catch(() => {})
     await waitUntil(async () => (await session.get()).data?.session.status !== 'active', {
       what: 'session stopped',
@@ -183,8 +181,8 @@ describe('first run of a new system admin', () => {
       await step('user').and(page.locator('[data-done="true"]')).waitFor()
       expect(await doneSteps()).toEqual(['api_key', 'machine', 'user'])
       // Assigned elsewhere while the admin looks at the checklist: it ticks in place.
-      const assigned = await remoteClient(server.url, { cookie: adminCookie, origin: server.url })
-        .api.remote.machines({ id: machineId })
+      const assigned = await browserApi(server.url, adminCookie)
+        .remote.machines({ id: machineId })
         .assign.post({ user_id: user.id })
       expect(assigned.status).toBe(200)
       await step('assignment').and(page.locator('[data-done="true"]')).waitFor({ timeout: 10_000 })

@@ -8,7 +8,7 @@ import type { Subprocess } from 'bun'
 import type { Page } from 'playwright-core'
 import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { ADMIN_PASSWORD, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { type BrowserSuite, PHONE, SCREENSHOT_DIR, signIn, startBrowserSuite, WIDE } from './browser.ts'
@@ -56,7 +56,7 @@ beforeAll(async () => {
     path: [standInCli('qwen', SCRIPTED_QWEN)],
     onlineTimeoutMs: 60_000,
   })
-  const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+  const client = browserApi(server.url, admin)
   const created = await client.remote.sessions.post({
     machine_id: agent.machineId,
     project_path: join(agent.dir, 'work'),

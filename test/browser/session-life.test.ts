@@ -18,7 +18,7 @@ import {
   type RunningAgent,
 } from '../support/agent-binary.ts'
 import { startCliMachine } from '../support/cli-session.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { createUser, type TestServer } from '../support/server.ts'
@@ -47,7 +47,7 @@ let agent: RunningAgent
 let admin: string
 
 /** The typed client as the admin (the cookie is set once the server is up). */
-const asAdmin = () => remoteClient(server.url, { cookie: admin, origin: server.url }).api
+const asAdmin = () => browserApi(server.url, admin)
 const sessionView = async () => (await asAdmin().remote.sessions({ id: sessionId }).get()).data?.session
 let userId: number
 let sessionId: string

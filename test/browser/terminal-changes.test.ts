@@ -12,7 +12,7 @@ import type { Locator, Page } from 'playwright-core'
 import type { FileDiff } from '../../protocol/index.ts'
 import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import type { FakeAgent } from '../support/fake-agent.ts'
 import { ADMIN_PASSWORD, createUser, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -38,7 +38,7 @@ let page: Page
 let admin: string
 
 /** The typed client as the admin (the cookie is set once the server is up). */
-const asAdmin = () => remoteClient(server.url, { cookie: admin, origin: server.url }).api
+const asAdmin = () => browserApi(server.url, admin)
 let agent: RunningAgent
 let fake: FakeAgent | undefined
 const processes: Subprocess[] = []

@@ -12,7 +12,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { type Json, remoteClient, reply } from '../support/client.ts'
+import { browserApi, type Json, reply } from '../support/client.ts'
 import { startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -44,7 +44,7 @@ afterAll(async () => {
 /** `raw` is sent as is: percent-encodings no string can make (a lone surrogate, a bare 0xFF). */
 const browse = async (path: string, raw = false): Promise<{ status: number; body: Json }> => {
   if (!raw) {
-    const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const client = browserApi(server.url, admin)
     return reply(client.remote.machines({ id: agent.machineId }).browse.get({ query: { path } }))
   }
   // A plain fetch: Eden encodes the query from a string, and these encodings come from none.

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { adminCookie, ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 import { MB, percentile, probeHealth, rssBytes, sampleRss } from './load.ts'
@@ -102,7 +102,7 @@ async function everything(id: string) {
 
 describe('output flood', () => {
   test('32 MB of CLI output: paced, stored under the limit, RSS and health bounded', async () => {
-    const client = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const client = browserApi(server.url, admin)
     const created = await client.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),

@@ -4,7 +4,7 @@
 // message once. Runs on the embedded database and, with DATABASE_URL, on real Postgres.
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { machineOnline, runAgentBinary } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { readSse, type SseEvent, SseParser } from '../support/sse.ts'
 import { startTcpProxy } from '../support/tcp-proxy.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -57,8 +57,8 @@ const online = async (ms = 20_000) => {
       timeoutMs: ms,
     })
   } catch (error) {
-    const { data } = await remoteClient(rig.server.url, { cookie: rig.admin, origin: rig.server.url })
-      .api.remote.machines({ id: rig.agent.machineId })
+    const { data } = await browserApi(rig.server.url, rig.admin)
+      .remote.machines({ id: rig.agent.machineId })
       .get()
     const machine = data?.machine
     const tail = rig.agent.log().split('\n').slice(-25).join('\n')

@@ -13,7 +13,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient, reply } from '../support/client.ts'
+import { browserApi, reply } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -100,7 +100,7 @@ export interface OutputLine {
 }
 
 /** The typed client as the rig's admin, with the browser's Origin. */
-const asAdmin = (rig: Rig) => remoteClient(rig.server.url, { cookie: rig.admin, origin: rig.server.url }).api
+const asAdmin = (rig: Rig) => browserApi(rig.server.url, rig.admin)
 
 export async function newSession(rig: Rig): Promise<string> {
   // reply(): a refusal's error body goes into the comparison, and the App type does not name it.

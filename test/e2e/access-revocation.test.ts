@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { ensureAgentBinary, type RunningAgent } from '../support/agent-binary.ts'
 import { standInCli, startCliMachine } from '../support/cli-session.ts'
-import { remoteClient, reply } from '../support/client.ts'
+import { browserApi, reply } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { proxyChat } from '../support/llm-proxy.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -34,7 +34,7 @@ const processes: Subprocess[] = []
 let n = 0
 
 /** The typed client as the holder of `cookie` (the admin by default), with the browser's Origin. */
-const as = (cookie = admin) => remoteClient(server.url, { cookie, origin: server.url }).api
+const as = (cookie = admin) => browserApi(server.url, cookie)
 const machineAs = (cookie = admin) => as(cookie).remote.machines({ id: agent.machineId })
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -19,7 +19,7 @@ let server: TestServer
 let admin: string
 const processes: Subprocess[] = []
 /** The typed client as the holder of `cookie`. */
-const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
+const as = (cookie: string) => browserApi(server.url, cookie)
 const agents: RunningAgent[] = []
 
 beforeAll(async () => {

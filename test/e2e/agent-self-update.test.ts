@@ -27,7 +27,7 @@ import {
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { killGroup, type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -114,7 +114,7 @@ async function startOldAgent(env: Record<string, string> = {}): Promise<RunningA
 }
 
 /** The typed client as the admin (the cookie is set once the server is up). */
-const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+const asAdmin = () => browserApi(server.url, cookie)
 
 async function machine(id: string) {
   return (await asAdmin().remote.machines({ id }).get()).data!.machine

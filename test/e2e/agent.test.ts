@@ -14,13 +14,13 @@ import {
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
 const BINARY = AGENT_BINARY
 /** The typed client as the admin logged in with `cookie` on the server at `url`. */
-const asAdmin = (url: string, cookie: string) => remoteClient(url, { cookie, origin: url }).api
+const asAdmin = (url: string, cookie: string) => browserApi(url, cookie)
 /** Agent reconnect settings for these tests (seconds); the bound a reconnect must meet. */
 const BASE_DELAY = 0.2
 const MAX_DELAY = 2

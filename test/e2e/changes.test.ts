@@ -15,7 +15,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -72,7 +72,7 @@ function project(name: string, withGit: boolean) {
 }
 
 /** The typed client as the admin (the cookie is set once the server is up). */
-const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+const asAdmin = () => browserApi(server.url, cookie)
 const changesOf = (id: string) => asAdmin().remote.sessions({ id }).changes
 
 async function startSession(dir: string) {

@@ -16,7 +16,7 @@ import {
   startAgentBinary,
   writeCountingCli,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -53,7 +53,7 @@ const agentEnv = (hostname: string) => ({
 })
 
 /** The typed client as the admin (the cookie is set once the server is up). */
-const asAdmin = () => remoteClient(server.url, { cookie, origin: server.url }).api
+const asAdmin = () => browserApi(server.url, cookie)
 
 /** `open-ace-agent register` into a fresh directory (a re-install); exit code, stderr and the saved config. */
 async function install(hostname: string) {

@@ -15,7 +15,7 @@ import {
   runAgentBinary,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -26,7 +26,7 @@ let tenant2: number
 const processes: Subprocess[] = []
 
 /** The typed client as the holder of `cookie` (the admin by default), with the browser's Origin. */
-const as = (cookie = admin) => remoteClient(server.url, { cookie, origin: server.url }).api
+const as = (cookie = admin) => browserApi(server.url, cookie)
 
 beforeAll(async () => {
   await ensureAgentBinary()

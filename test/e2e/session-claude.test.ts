@@ -15,7 +15,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -45,7 +45,7 @@ afterAll(async () => {
 describe('a session through the real Claude Code CLI, sandboxed', () => {
   test('answered through the proxy with the real key; usage counted; its home is the user own', async () => {
     const admin = await server.login()
-    const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const asAdmin = browserApi(server.url, admin)
     const key = await asAdmin.remote['api-keys'].post({
       provider: 'anthropic',
       key_name: 'fake-upstream',
@@ -73,7 +73,7 @@ describe('a session through the real Claude Code CLI, sandboxed', () => {
     const user = await createUser(server, admin, 'clara')
     await asAdmin.remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id })
 
-    const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+    const asUser = browserApi(server.url, user.cookie)
     const created = await asUser.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: join(agent.dir, 'work'),

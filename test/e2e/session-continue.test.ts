@@ -14,7 +14,7 @@ import {
   machineOnline,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
@@ -94,7 +94,7 @@ async function machineWith(path: string, userName: string) {
 }
 
 /** The typed client as the holder of `cookie`. */
-const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
+const as = (cookie: string) => browserApi(server.url, cookie)
 
 function sessionApi(cookie: string, id: string) {
   const session = as(cookie).remote.sessions({ id })

@@ -16,7 +16,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient, reply } from '../support/client.ts'
+import { browserApi, reply } from '../support/client.ts'
 import { REPO_ROOT } from '../support/process.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -102,7 +102,7 @@ async function machineWithTwoUsers(isolation: 'auto' | 'none', names: [string, s
 }
 
 /** The typed client as the holder of `cookie`. */
-const as = (cookie: string) => remoteClient(server.url, { cookie, origin: server.url }).api
+const as = (cookie: string) => browserApi(server.url, cookie)
 
 async function attack(m: Machine): Promise<Results> {
   const order = {

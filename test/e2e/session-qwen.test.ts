@@ -11,7 +11,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { type FakeLlm, startFakeLlm } from '../support/fake-llm.ts'
 import { proxyChat } from '../support/llm-proxy.ts'
 import { REPO_ROOT } from '../support/process.ts'
@@ -65,7 +65,7 @@ afterAll(async () => {
 describe('a session through the real Qwen Code CLI', () => {
   test('two messages answered through the proxy with the real key; usage counted; stop ends the CLI and the token', async () => {
     const admin = await server.login()
-    const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+    const asAdmin = browserApi(server.url, admin)
     const key = await asAdmin.remote['api-keys'].post({
       provider: 'openai',
       key_name: 'fake-upstream',
@@ -90,7 +90,7 @@ describe('a session through the real Qwen Code CLI', () => {
     expect(assigned.status).toBeLessThan(300)
 
     const project = join(agent.dir, 'work')
-    const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+    const asUser = browserApi(server.url, user.cookie)
     const created = await asUser.remote.sessions.post({
       machine_id: agent.machineId,
       project_path: project,

@@ -14,7 +14,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient } from '../support/client.ts'
+import { browserApi } from '../support/client.ts'
 import { createUser, startTestServer, type TestServer } from '../support/server.ts'
 import { waitUntil } from '../support/wait-until.ts'
 
@@ -64,8 +64,8 @@ beforeAll(async () => {
     timeoutMs: 15_000,
   })
   const user = await createUser(server, admin, 'scripty')
-  await remoteClient(server.url, { cookie: admin, origin: server.url })
-    .api.remote.machines({ id: agent.machineId })
+  await browserApi(server.url, admin)
+    .remote.machines({ id: agent.machineId })
     .assign.post({ user_id: user.id, permission: 'user' })
   cookie = user.cookie
 }, 180_000)
@@ -76,7 +76,7 @@ afterAll(async () => {
 })
 
 /** The typed client as the session's user (the cookie is set once the server is up). */
-const asUser = () => remoteClient(server.url, { cookie, origin: server.url }).api
+const asUser = () => browserApi(server.url, cookie)
 
 async function session(): Promise<string> {
   const created = await asUser().remote.sessions.post({

@@ -12,7 +12,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../support/agent-binary.ts'
-import { remoteClient, reply } from '../support/client.ts'
+import { browserApi, reply } from '../support/client.ts'
 import { type ServerProcess, serverEnv, spawnServer } from '../support/process.ts'
 import { openTerminalSocket, type TerminalClient } from '../support/terminal-client.ts'
 import { waitUntil } from '../support/wait-until.ts'
@@ -62,7 +62,7 @@ function terminalSuite(transport: 'websocket' | 'long-poll') {
     }
 
     /** The typed client as the holder of `c` (the admin by default), with the browser's Origin. */
-    const as = (c = cookie) => remoteClient(server.url, { cookie: c, origin: server.url }).api
+    const as = (c = cookie) => browserApi(server.url, c)
 
     async function openTerminal(c = cookie) {
       return as(c).remote.terminals.post({ machine_id: agent.machineId })

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { AGENT_DIST_DIR, AGENT_TARGETS, buildAgent } from '../../scripts/build-agent.ts'
-import { remoteClient } from './client.ts'
+import { browserApi, remoteClient } from './client.ts'
 import { ADMIN_PASSWORD, cookieFrom } from './server.ts'
 
 export const AGENT_BINARY = join(AGENT_DIST_DIR, AGENT_TARGETS['linux-x64'])
@@ -36,24 +36,21 @@ export async function adminCookie(url: string): Promise<string> {
   return cookieFrom(res.response)
 }
 
-/** The typed client as the holder of `cookie`, with the Origin the browser would send. */
-const clientFor = (url: string, cookie: string) => remoteClient(url, { cookie, origin: url }).api
-
 export const machineOnline = (url: string, cookie: string, id: string) => async () => {
-  const m = (await clientFor(url, cookie).remote.machines({ id }).get()).data?.machine
+  const m = (await browserApi(url, cookie).remote.machines({ id }).get()).data?.machine
   return m?.status === 'online' && m.connected ? { transport: m.transport } : undefined
 }
 
 /** The machine's entry for a CLI once it carries a version (a slow --version follows the hello). */
 export const cliWithVersion = (url: string, cookie: string, id: string, name: string) => async () => {
-  const tools = (await clientFor(url, cookie).remote.machines({ id }).get()).data?.machine.cli_tools ?? []
+  const tools = (await browserApi(url, cookie).remote.machines({ id }).get()).data?.machine.cli_tools ?? []
   const cli = tools.find((c) => c.name === name)
   return cli?.version ? cli : undefined
 }
 
 /** A session reached 'active' (its CLI started); one that failed shows its output in the timeout. */
 export const sessionActive = (url: string, cookie: string, id: string) => async () => {
-  const s = (await clientFor(url, cookie).remote.sessions({ id }).get()).data!.session
+  const s = (await browserApi(url, cookie).remote.sessions({ id }).get()).data!.session
   if (s.status === 'error') throw new Error(`session failed: ${JSON.stringify(s.output)}`)
   return s.status === 'active' ? true : undefined
 }
@@ -83,7 +80,7 @@ export interface StartAgentOptions {
 
 /** Lets sessions on the machine use these CLI tools (an admin's machine setting). */
 export async function allowCliTools(url: string, cookie: string, machineId: string, tools: string[]) {
-  const res = await clientFor(url, cookie)
+  const res = await browserApi(url, cookie)
     .remote.machines({ id: machineId })
     .settings.patch({ allowed_cli_tools: tools })
   expect(res.status).toBe(200)
@@ -91,7 +88,7 @@ export async function allowCliTools(url: string, cookie: string, machineId: stri
 
 /** Registers a fresh agent directory with the binary, then starts `run` in it. */
 export async function startAgentBinary(options: StartAgentOptions): Promise<RunningAgent> {
-  const issued = await clientFor(options.serverUrl, options.cookie).remote.machines.register.post({
+  const issued = await browserApi(options.serverUrl, options.cookie).remote.machines.register.post({
     tenant_id: 1,
   })
   const dir = mkdtempSync(join(tmpdir(), 'oa-agent-e2e-'))

@@ -16,7 +16,7 @@ import {
   sessionActive,
   startAgentBinary,
 } from './agent-binary.ts'
-import { remoteClient } from './client.ts'
+import { browserApi } from './client.ts'
 import { type FakeBehaviour, type FakeLlm, startFakeLlm } from './fake-llm.ts'
 import { REPO_ROOT } from './process.ts'
 import { createUser, startTestServer, type TestServer } from './server.ts'
@@ -67,9 +67,7 @@ export interface CliMachineOptions {
 /** The set-up every real-agent test shares: the upstream key stored, the compiled agent started, the machine online. */
 export async function startCliMachine(o: CliMachineOptions): Promise<RunningAgent> {
   if (o.key) {
-    const key = await remoteClient(o.serverUrl, { cookie: o.admin, origin: o.serverUrl }).api.remote[
-      'api-keys'
-    ].post({
+    const key = await browserApi(o.serverUrl, o.admin).remote['api-keys'].post({
       provider: o.key.provider,
       key_name: 'fake-upstream',
       api_key: o.key.apiKey,
@@ -100,7 +98,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
     key: { provider: o.provider, apiKey: o.apiKey, baseUrl: o.baseUrl },
     path: [...(o.path ?? []), join(REPO_ROOT, 'node_modules/.bin')],
   })
-  const asAdmin = remoteClient(server.url, { cookie: admin, origin: server.url }).api
+  const asAdmin = browserApi(server.url, admin)
   const machine = (await asAdmin.remote.machines({ id: agent.machineId }).get()).data!.machine
   expect(machine.isolation).toEqual({ level: 'sandbox', mechanism: 'bubblewrap' })
   const cli = await waitUntil(cliWithVersion(server.url, admin, agent.machineId, o.cliTool), {
@@ -111,7 +109,7 @@ export async function startCliSession(server: TestServer, o: CliSessionOptions) 
   const user = await createUser(server, admin, o.userName)
   await asAdmin.remote.machines({ id: agent.machineId }).assign.post({ user_id: user.id })
 
-  const asUser = remoteClient(server.url, { cookie: user.cookie, origin: server.url }).api
+  const asUser = browserApi(server.url, user.cookie)
   const created = await asUser.remote.sessions.post({
     machine_id: agent.machineId,
     project_path: join(agent.dir, 'work'),

@@ -26,6 +26,10 @@ export const testClient = (app: App, url = 'http://localhost') =>
 export const remoteClient = (url: string, headers: Record<string, string> = {}) =>
   treaty<App>(url, { parseDate: false, headers })
 
+/** The API as a signed-in browser: its login cookie, and the Origin of the page it loaded (`url`). */
+export const browserApi = (url: string, cookie: string, origin = url) =>
+  remoteClient(url, { cookie, origin }).api
+
 /** Request options for calling as the holder of a login cookie (none: logged out). */
 export const withCookie = (cookie?: string) => ({ headers: cookie ? { cookie } : {} })
 /** Request options for calling with a bearer token (a personal access token, an agent token). */

@@ -16,7 +16,7 @@ import {
   type RunningAgent,
   startAgentBinary,
 } from '../../support/agent-binary.ts'
-import { remoteClient } from '../../support/client.ts'
+import { browserApi } from '../../support/client.ts'
 import { TEST_DATABASE_URL } from '../../support/database.ts'
 import { type FakeLlm, startFakeLlm } from '../../support/fake-llm.ts'
 import { freePort, type ServerProcess, serverEnv, spawnServer } from '../../support/process.ts'
@@ -110,7 +110,7 @@ describe('several instances behind one address', () => {
     // Logged in on A, the cookie works on B: no sticky sessions needed.
     const cookie = await adminCookie(a.url)
     // The browser loaded the UI from the shared address, so that is its Origin on every instance.
-    const api = () => remoteClient(browser.url, { cookie, origin: forwarder!.url }).api
+    const api = () => browserApi(browser.url, cookie, forwarder!.url)
     const key = await api().remote['api-keys'].post({
       provider: 'openai',
       key_name: 'fake-upstream',
